@@ -1,0 +1,144 @@
+// Package campaign is the Campaign aggregate: its value objects and validation, its Bun
+// repository, its service and its Echo handlers. Mount it in a host with NewRepository,
+// NewService and NewHandler; see the package example.
+package campaign
+
+import (
+	"time"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+)
+
+// Type is the kind of marketing campaign.
+type Type string
+
+// The campaign types.
+const (
+	TypePromotion    Type = "PROMOTION"
+	TypeLoyalty      Type = "LOYALTY"
+	TypeCoupon       Type = "COUPON"
+	TypeSegmentation Type = "SEGMENTATION"
+	TypeRetargeting  Type = "RETARGETING"
+)
+
+// Types lists every campaign type.
+func Types() []Type {
+	return []Type{TypePromotion, TypeLoyalty, TypeCoupon, TypeSegmentation, TypeRetargeting}
+}
+
+// Channel is a delivery channel.
+type Channel string
+
+// The delivery channels.
+const (
+	ChannelEmail   Channel = "EMAIL"
+	ChannelSMS     Channel = "SMS"
+	ChannelPush    Channel = "PUSH"
+	ChannelWeb     Channel = "WEB"
+	ChannelSocial  Channel = "SOCIAL"
+	ChannelDisplay Channel = "DISPLAY"
+)
+
+// Channels lists every delivery channel.
+func Channels() []Channel {
+	return []Channel{ChannelEmail, ChannelSMS, ChannelPush, ChannelWeb, ChannelSocial, ChannelDisplay}
+}
+
+// Frequency is how often one customer may be reached.
+type Frequency string
+
+// The contact frequencies.
+const (
+	FrequencyOnce    Frequency = "ONCE"
+	FrequencyDaily   Frequency = "DAILY"
+	FrequencyWeekly  Frequency = "WEEKLY"
+	FrequencyMonthly Frequency = "MONTHLY"
+)
+
+// Frequencies lists every contact frequency.
+func Frequencies() []Frequency {
+	return []Frequency{FrequencyOnce, FrequencyDaily, FrequencyWeekly, FrequencyMonthly}
+}
+
+// Campaign is the aggregate root. Its zero value is not valid; build one with the Service.
+type Campaign struct {
+	ID             ID
+	Name           string
+	Description    string
+	Status         lifecycle.Status
+	Type           Type
+	TargetingRules []RuleID
+	StartDate      time.Time
+	EndDate        *time.Time
+	Budget         Money
+	CreatedBy      UserID
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	Settings       Settings
+	Version        int64
+	DeletedAt      *time.Time
+}
+
+// Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape
+// and the stored shape.
+type Settings struct {
+	TargetAudience  []string         `json:"targetAudience"`
+	Channels        []Channel        `json:"channels"`
+	Frequency       Frequency        `json:"frequency"`
+	MaxImpressions  *int64           `json:"maxImpressions"`
+	BudgetLimit     *Money           `json:"budgetLimit"`
+	ABTest          *ABTestSettings  `json:"abTestSettings"`
+	SchedulingRules []SchedulingRule `json:"schedulingRules"`
+	Personalization Personalization  `json:"personalization"`
+}
+
+// HasChannel reports whether the campaign runs on ch.
+func (s Settings) HasChannel(ch Channel) bool {
+	for _, c := range s.Channels {
+		if c == ch {
+			return true
+		}
+	}
+	return false
+}
+
+// ABTestSettings splits a campaign's audience between weighted variants.
+type ABTestSettings struct {
+	Enabled  bool      `json:"enabled"`
+	Variants []Variant `json:"variants"`
+}
+
+// Variant is one arm of an A/B test. Weights of all variants sum to 100.
+type Variant struct {
+	Key    string `json:"key"`
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
+}
+
+// SchedulingRule restricts delivery to time windows: on the listed days, between Start and
+// End (HH:MM, End exclusive), in the given IANA time zone.
+type SchedulingRule struct {
+	Days     []string `json:"days"`
+	Start    string   `json:"startTime"`
+	End      string   `json:"endTime"`
+	Timezone string   `json:"timezone"`
+}
+
+// Personalization links a campaign to the Rules Engine rules that tailor its content.
+type Personalization struct {
+	Enabled bool     `json:"enabled"`
+	Rules   []RuleID `json:"rules"`
+}
+
+// Input is everything a caller may set when creating or replacing a campaign. Status, version,
+// author and timestamps are never taken from a caller.
+type Input struct {
+	Name           string
+	Description    string
+	Type           Type
+	TargetingRules []RuleID
+	StartDate      time.Time
+	EndDate        *time.Time
+	Budget         Money
+	Settings       Settings
+}

@@ -1,0 +1,517 @@
+package campaign
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+)
+
+// Handler serves the campaign endpoints.
+type Handler struct {
+	svc    *Service
+	logger *slog.Logger
+}
+
+// NewHandler returns the HTTP handler of svc.
+func NewHandler(svc *Service, logger *slog.Logger) *Handler {
+	return &Handler{svc: svc, logger: logger}
+}
+
+// Register mounts the campaign routes under g (usually /api/v1). Errors are written as
+// problem+json by the routes themselves, whatever the host's Echo error handler is.
+func (h *Handler) Register(g *echo.Group) {
+	p := httpx.Problems(h.logger)
+	g.POST("/campaigns", h.create, p)
+	g.GET("/campaigns", h.list, p)
+	g.GET("/campaigns/:id", h.get, p)
+	g.PUT("/campaigns/:id", h.update, p)
+	g.DELETE("/campaigns/:id", h.delete, p)
+}
+
+// Request and response bodies.
+
+type moneyRequest struct {
+	Amount   json.RawMessage `json:"amount"`
+	Currency string          `json:"currency"`
+}
+
+type personalizationRequest struct {
+	Enabled bool     `json:"enabled"`
+	Rules   []string `json:"rules"`
+}
+
+type settingsRequest struct {
+	TargetAudience  []string                `json:"targetAudience"`
+	Channels        []Channel               `json:"channels"`
+	Frequency       Frequency               `json:"frequency"`
+	MaxImpressions  *int64                  `json:"maxImpressions"`
+	BudgetLimit     *moneyRequest           `json:"budgetLimit"`
+	ABTestSettings  *ABTestSettings         `json:"abTestSettings"`
+	SchedulingRules []SchedulingRule        `json:"schedulingRules"`
+	Personalization *personalizationRequest `json:"personalization"`
+}
+
+// campaignFields are the fields shared by create and replace.
+type campaignFields struct {
+	Name           string           `json:"name"`
+	Description    string           `json:"description"`
+	Type           Type             `json:"type"`
+	TargetingRules []string         `json:"targetingRules"`
+	StartDate      string           `json:"startDate"`
+	EndDate        *string          `json:"endDate"`
+	Budget         *moneyRequest    `json:"budget"`
+	Settings       *settingsRequest `json:"settings"`
+}
+
+type createRequest struct {
+	campaignFields
+	CreatedBy *string `json:"createdBy"`
+}
+
+type updateRequest struct {
+	campaignFields
+	Version *int64 `json:"version"`
+}
+
+// Response is a campaign as the API shows it.
+type Response struct {
+	ID             ID               `json:"id"`
+	Name           string           `json:"name"`
+	Description    string           `json:"description"`
+	Status         lifecycle.Status `json:"status"`
+	Type           Type             `json:"type"`
+	TargetingRules []RuleID         `json:"targetingRules"`
+	StartDate      time.Time        `json:"startDate"`
+	EndDate        *time.Time       `json:"endDate"`
+	Budget         Money            `json:"budget"`
+	CreatedBy      UserID           `json:"createdBy"`
+	CreatedAt      time.Time        `json:"createdAt"`
+	UpdatedAt      time.Time        `json:"updatedAt"`
+	Settings       Settings         `json:"settings"`
+	Version        int64            `json:"version"`
+}
+
+// NewResponse renders c for the API.
+func NewResponse(c *Campaign) Response {
+	return Response{
+		ID: c.ID, Name: c.Name, Description: c.Description, Status: c.Status, Type: c.Type,
+		TargetingRules: nonNil(c.TargetingRules), StartDate: c.StartDate, EndDate: c.EndDate,
+		Budget: c.Budget, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Settings: c.Settings, Version: c.Version,
+	}
+}
+
+// ListResponse is one page of campaigns.
+type ListResponse struct {
+	Campaigns  []Response `json:"campaigns"`
+	NextCursor *string    `json:"nextCursor"`
+	Limit      int        `json:"limit"`
+}
+
+// Routes.
+
+func (h *Handler) create(c echo.Context) error {
+	var req createRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	actor, err := author(c, req.CreatedBy)
+	if err != nil {
+		return err
+	}
+	in, err := h.input(req.campaignFields, nil)
+	if err != nil {
+		return err
+	}
+	camp, err := h.svc.Create(c.Request().Context(), actor, in)
+	if err != nil {
+		return h.problem(err, false)
+	}
+	c.Response().Header().Set(echo.HeaderLocation,
+		strings.TrimSuffix(c.Request().URL.Path, "/")+"/"+camp.ID.String())
+	httpx.SetETag(c, camp.Version)
+	return c.JSON(http.StatusCreated, NewResponse(camp))
+}
+
+func (h *Handler) get(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	camp, err := h.svc.Get(c.Request().Context(), id)
+	if err != nil {
+		return h.problem(err, false)
+	}
+	httpx.SetETag(c, camp.Version)
+	return c.JSON(http.StatusOK, NewResponse(camp))
+}
+
+func (h *Handler) update(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ifMatch, hasIfMatch, err := httpx.IfMatch(c)
+	if err != nil {
+		return err
+	}
+	var req updateRequest
+	if err := httpx.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	expected := ifMatch
+	if !hasIfMatch {
+		if req.Version == nil {
+			return httpx.PreconditionRequired("say which version you are replacing: send If-Match: \"<version>\" or a version field")
+		}
+		expected = *req.Version
+	}
+	ctx := c.Request().Context()
+	storedStart := func() *time.Time {
+		if cur, err := h.svc.Get(ctx, id); err == nil {
+			return &cur.StartDate
+		}
+		return nil
+	}
+	in, err := h.input(req.campaignFields, storedStart)
+	if err != nil {
+		return err
+	}
+	camp, err := h.svc.Update(ctx, id, expected, in)
+	if err != nil {
+		return h.problem(err, hasIfMatch)
+	}
+	httpx.SetETag(c, camp.Version)
+	return c.JSON(http.StatusOK, NewResponse(camp))
+}
+
+func (h *Handler) delete(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ifMatch, hasIfMatch, err := httpx.IfMatch(c)
+	if err != nil {
+		return err
+	}
+	var expected *int64
+	if hasIfMatch {
+		expected = &ifMatch
+	}
+	if err := h.svc.Delete(c.Request().Context(), id, expected); err != nil {
+		return h.problem(err, hasIfMatch)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// Query parameters of the list endpoint.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+var listParams = map[string]bool{
+	"status": true, "type": true, "channel": true, "createdBy": true, "q": true,
+	"startFrom": true, "startTo": true, "sort": true, "limit": true, "cursor": true,
+}
+
+func (h *Handler) list(c echo.Context) error {
+	f, err := parseFilter(c.QueryParams())
+	if err != nil {
+		return err
+	}
+	camps, next, err := h.svc.List(c.Request().Context(), f)
+	if err != nil {
+		return h.problem(err, false)
+	}
+	out := ListResponse{Campaigns: make([]Response, len(camps)), Limit: f.Limit}
+	for i, camp := range camps {
+		out.Campaigns[i] = NewResponse(camp)
+	}
+	if next != nil {
+		s := next.Encode()
+		out.NextCursor = &s
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// parseFilter reads the list query. Every problem is reported at once as a 400.
+func parseFilter(q url.Values) (Filter, error) {
+	f := Filter{Sort: SortCreatedAt, Desc: true, Limit: DefaultPageSize}
+	var errs []httpx.FieldError
+	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
+	for k := range q {
+		if !listParams[k] {
+			bad(k, "unknown query parameter")
+		}
+	}
+	for _, s := range splitList(q["status"]) {
+		st, err := lifecycle.ParseStatus(s)
+		if err != nil {
+			bad("status", fmt.Sprintf("unknown status %q", s))
+			continue
+		}
+		f.Statuses = append(f.Statuses, st)
+	}
+	for _, s := range splitList(q["type"]) {
+		if !contains(Types(), Type(s)) {
+			bad("type", fmt.Sprintf("unknown type %q", s))
+			continue
+		}
+		f.Types = append(f.Types, Type(s))
+	}
+	if s := q.Get("channel"); s != "" {
+		if !contains(Channels(), Channel(s)) {
+			bad("channel", fmt.Sprintf("unknown channel %q", s))
+		}
+		f.Channel = Channel(s)
+	}
+	if s := q.Get("createdBy"); s != "" {
+		id, err := ParseUserID(s)
+		if err != nil {
+			bad("createdBy", "must be a UUID")
+		}
+		f.CreatedBy = &id
+	}
+	f.Query = strings.TrimSpace(q.Get("q"))
+	if len(f.Query) > MaxNameLen {
+		bad("q", fmt.Sprintf("must be at most %d characters", MaxNameLen))
+	}
+	for _, p := range []struct {
+		name string
+		dst  **time.Time
+	}{{"startFrom", &f.StartFrom}, {"startTo", &f.StartTo}} {
+		if s := q.Get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				bad(p.name, "must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z")
+			}
+			*p.dst = &t
+		}
+	}
+	if s := q.Get("sort"); s != "" {
+		f.Desc = strings.HasPrefix(s, "-")
+		f.Sort = SortField(strings.TrimPrefix(s, "-"))
+		if !contains(SortFields(), f.Sort) {
+			bad("sort", "must be createdAt, name or startDate, with a leading '-' for descending order")
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			bad("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
+		}
+		f.Limit = n
+	}
+	if s := q.Get("cursor"); s != "" {
+		cur, err := DecodeCursor(s)
+		switch {
+		case err != nil:
+			bad("cursor", "is not a cursor this service issued")
+		case cur.Sort != f.Sort || cur.Desc != f.Desc:
+			bad("cursor", "belongs to another sort order; repeat the sort of the first page")
+		}
+		f.After = cur
+	}
+	if len(errs) > 0 {
+		return f, httpx.BadRequest("the query string is invalid", errs...)
+	}
+	return f, nil
+}
+
+// splitList accepts repeated parameters and comma-separated values alike.
+func splitList(values []string) []string {
+	var out []string
+	for _, v := range values {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func contains[T comparable](list []T, v T) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// pathID reads the :id parameter. A malformed id names no campaign: 404, as for an unknown one.
+func pathID(c echo.Context) (ID, error) {
+	id, err := ParseID(c.Param("id"))
+	if err != nil {
+		return ID{}, httpx.NotFound("no campaign has this id")
+	}
+	return id, nil
+}
+
+// author is who creates a campaign: the authenticated caller, else the body's createdBy.
+func author(c echo.Context, createdBy *string) (UserID, error) {
+	if id, ok := httpx.Actor(c.Request().Context()); ok {
+		return UserID(id), nil
+	}
+	if createdBy != nil {
+		if id, err := uuid.Parse(*createdBy); err == nil && id != uuid.Nil {
+			return UserID(id), nil
+		}
+		return UserID{}, httpx.BadRequest("createdBy is not a user id",
+			httpx.FieldError{Field: "createdBy", Message: "must be a UUID"})
+	}
+	return UserID{}, httpx.BadRequest("the author is unknown: send an X-User-ID header or a createdBy field holding a UUID",
+		httpx.FieldError{Field: "createdBy", Message: "is required"})
+}
+
+// input turns the request fields into a domain Input. Values that do not parse are reported
+// together with every domain rule the rest of the input breaks; storedStart (nil on create)
+// fetches the stored start date for that report only.
+func (h *Handler) input(req campaignFields, storedStart func() *time.Time) (Input, error) {
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
+	in := Input{Name: req.Name, Description: req.Description, Type: req.Type}
+	in.TargetingRules = parseRules("targetingRules", req.TargetingRules, bad)
+	if req.StartDate != "" {
+		t, err := time.Parse(time.RFC3339, req.StartDate)
+		if err != nil {
+			bad("startDate", "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
+		}
+		in.StartDate = t
+	}
+	if req.EndDate != nil {
+		t, err := time.Parse(time.RFC3339, *req.EndDate)
+		if err != nil {
+			bad("endDate", "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
+		} else {
+			in.EndDate = &t
+		}
+	}
+	if req.Budget != nil {
+		in.Budget = parseMoney("budget", *req.Budget, bad)
+	}
+	if s := req.Settings; s != nil {
+		in.Settings = Settings{
+			TargetAudience: s.TargetAudience, Channels: s.Channels, Frequency: s.Frequency,
+			MaxImpressions: s.MaxImpressions, ABTest: s.ABTestSettings, SchedulingRules: s.SchedulingRules,
+		}
+		if s.BudgetLimit != nil {
+			m := parseMoney("settings.budgetLimit", *s.BudgetLimit, bad)
+			in.Settings.BudgetLimit = &m
+		}
+		if p := s.Personalization; p != nil {
+			in.Settings.Personalization = Personalization{
+				Enabled: p.Enabled, Rules: parseRules("settings.personalization.rules", p.Rules, bad),
+			}
+		}
+	}
+	if len(errs) == 0 {
+		return in, nil
+	}
+	in.normalize()
+	var prevStart *time.Time
+	if storedStart != nil {
+		prevStart = storedStart()
+	}
+	for _, fe := range in.Validate(h.svc.clock(), prevStart) {
+		if !coveredBy(fe.Field, errs) {
+			errs = append(errs, fe)
+		}
+	}
+	return in, h.problem(&ValidationError{Fields: errs}, false)
+}
+
+// coveredBy reports whether a parse error already speaks for field (or a parent of it).
+func coveredBy(field string, errs []FieldError) bool {
+	for _, e := range errs {
+		if field == e.Field || strings.HasPrefix(field, e.Field+".") || strings.HasPrefix(field, e.Field+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func parseRules(field string, raw []string, bad func(string, string)) []RuleID {
+	out := make([]RuleID, 0, len(raw))
+	for i, s := range raw {
+		id, err := ParseRuleID(s)
+		if err != nil || len(s) != 36 {
+			bad(fmt.Sprintf("%s[%d]", field, i), "must be a UUID")
+			continue
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// parseMoney reads an amount given as a JSON string or number, exactly (never via float64).
+func parseMoney(field string, m moneyRequest, bad func(string, string)) Money {
+	out := Money{Currency: m.Currency}
+	raw := bytes.TrimSpace(m.Amount)
+	if len(raw) == 0 || string(raw) == "null" {
+		return out // the validator reports the missing amount
+	}
+	text := string(raw)
+	if raw[0] == '"' {
+		if err := json.Unmarshal(raw, &text); err != nil {
+			bad(field+".amount", "must be a decimal number")
+			return out
+		}
+	}
+	d, err := decimal.NewFromString(strings.TrimSpace(text))
+	if err != nil || strings.ContainsAny(text, "eE") {
+		bad(field+".amount", "must be a decimal number such as \"10000.00\"")
+		return out
+	}
+	out.Amount = d
+	return out
+}
+
+// problem maps service errors to HTTP problems. viaIfMatch says the expected version came from
+// If-Match, so a stale one is 412 rather than 409.
+func (h *Handler) problem(err error, viaIfMatch bool) error {
+	var verr *ValidationError
+	var serr *StateError
+	switch {
+	case errors.As(err, &verr):
+		fields := make([]httpx.FieldError, len(verr.Fields))
+		for i, f := range verr.Fields {
+			fields[i] = httpx.FieldError(f)
+		}
+		return httpx.Invalid(fields)
+	case errors.Is(err, ErrNotFound):
+		return httpx.NotFound("no campaign has this id")
+	case errors.Is(err, ErrNameTaken):
+		p := httpx.Conflict("name-taken", "another campaign already has this name (names are compared without case)")
+		p.Errors = []httpx.FieldError{{Field: "name", Message: "is already in use"}}
+		return p
+	case errors.Is(err, ErrVersionConflict) && viaIfMatch:
+		return httpx.PreconditionFailed("the campaign has changed since this version; fetch it again")
+	case errors.Is(err, ErrVersionConflict):
+		return httpx.Conflict("version-conflict", "the campaign has changed since this version; fetch it again")
+	case errors.As(err, &serr):
+		p := httpx.Conflict("invalid-state", serr.Error())
+		p.Extra = map[string]any{"currentStatus": serr.Status}
+		return p
+	case errors.Is(err, ErrBadCursor):
+		return httpx.BadRequest("the cursor is invalid", httpx.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})
+	default:
+		return err
+	}
+}

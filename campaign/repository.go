@@ -1,0 +1,363 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
+)
+
+// Repository stores campaigns with Bun on PostgreSQL or SQLite.
+type Repository struct {
+	db bun.IDB
+}
+
+// NewRepository returns a repository over db (a *bun.DB or a bun.Tx).
+func NewRepository(db bun.IDB) *Repository { return &Repository{db: db} }
+
+// campaignRow is the campaigns table. It stays inside the repository: the domain carries no
+// storage tags.
+type campaignRow struct {
+	bun.BaseModel `bun:"table:campaigns"`
+
+	ID             uuid.UUID       `bun:"id,pk"`
+	Name           string          `bun:"name"`
+	Description    string          `bun:"description"`
+	Status         string          `bun:"status"`
+	Type           string          `bun:"type"`
+	TargetingRules string          `bun:"targeting_rules"`
+	StartDate      time.Time       `bun:"start_date"`
+	EndDate        *time.Time      `bun:"end_date"`
+	BudgetAmount   decimal.Decimal `bun:"budget_amount"`
+	BudgetCurrency string          `bun:"budget_currency"`
+	CreatedBy      uuid.UUID       `bun:"created_by"`
+	CreatedAt      time.Time       `bun:"created_at"`
+	UpdatedAt      time.Time       `bun:"updated_at"`
+	Settings       string          `bun:"settings"`
+	Version        int64           `bun:"version"`
+	DeletedAt      *time.Time      `bun:"deleted_at"`
+
+	// NameKey is lower(name) as the database computes it, read when listing by name so that
+	// the next-page cursor compares exactly as the database sorts.
+	NameKey string `bun:"name_key,scanonly"`
+}
+
+func toRow(c *Campaign) (*campaignRow, error) {
+	rules, err := json.Marshal(nonNil(c.TargetingRules))
+	if err != nil {
+		return nil, fmt.Errorf("encode targeting rules: %w", err)
+	}
+	settings, err := json.Marshal(c.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("encode settings: %w", err)
+	}
+	return &campaignRow{
+		ID: uuid.UUID(c.ID), Name: c.Name, Description: c.Description,
+		Status: string(c.Status), Type: string(c.Type), TargetingRules: string(rules),
+		StartDate: c.StartDate, EndDate: c.EndDate,
+		BudgetAmount: c.Budget.Amount, BudgetCurrency: c.Budget.Currency,
+		CreatedBy: uuid.UUID(c.CreatedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		Settings: string(settings), Version: c.Version, DeletedAt: c.DeletedAt,
+	}, nil
+}
+
+func (r *campaignRow) toDomain() (*Campaign, error) {
+	c := &Campaign{
+		ID: ID(r.ID), Name: r.Name, Description: r.Description,
+		Status: lifecycle.Status(r.Status), Type: Type(r.Type),
+		StartDate: r.StartDate.UTC(), EndDate: utcPtr(r.EndDate),
+		Budget:    Money{Amount: r.BudgetAmount, Currency: strings.TrimSpace(r.BudgetCurrency)},
+		CreatedBy: UserID(r.CreatedBy), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		Version: r.Version, DeletedAt: utcPtr(r.DeletedAt),
+	}
+	if err := json.Unmarshal([]byte(r.TargetingRules), &c.TargetingRules); err != nil {
+		return nil, fmt.Errorf("decode targeting rules of %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(r.Settings), &c.Settings); err != nil {
+		return nil, fmt.Errorf("decode settings of %s: %w", r.ID, err)
+	}
+	return c, nil
+}
+
+// Create inserts a new campaign. A live campaign with the same name (any case) -> ErrNameTaken.
+func (r *Repository) Create(ctx context.Context, c *Campaign) error {
+	row, err := toRow(c)
+	if err != nil {
+		return err
+	}
+	if _, err := r.db.NewInsert().Model(row).Exec(ctx); err != nil {
+		if sqlerr.IsUniqueViolation(err) {
+			return ErrNameTaken
+		}
+		return fmt.Errorf("insert campaign: %w", err)
+	}
+	return nil
+}
+
+// Get returns the live campaign with this id, or ErrNotFound.
+func (r *Repository) Get(ctx context.Context, id ID) (*Campaign, error) {
+	var row campaignRow
+	err := r.db.NewSelect().Model(&row).
+		Where("id = ?", uuid.UUID(id)).Where("deleted_at IS NULL").
+		Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get campaign: %w", err)
+	}
+	return row.toDomain()
+}
+
+// Update replaces the stored campaign with c, provided the stored version is still
+// expectedVersion; c.Version must already be the new version. A stale version ->
+// ErrVersionConflict; a campaign that is gone -> ErrNotFound.
+func (r *Repository) Update(ctx context.Context, c *Campaign, expectedVersion int64) error {
+	row, err := toRow(c)
+	if err != nil {
+		return err
+	}
+	res, err := r.db.NewUpdate().Model(row).
+		ExcludeColumn("id", "created_by", "created_at").
+		Where("id = ?", row.ID).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
+		Exec(ctx)
+	if err != nil {
+		if sqlerr.IsUniqueViolation(err) {
+			return ErrNameTaken
+		}
+		return fmt.Errorf("update campaign: %w", err)
+	}
+	return r.checkApplied(ctx, res, c.ID)
+}
+
+// checkApplied tells a lost optimistic-lock race (the row exists) from a vanished row.
+func (r *Repository) checkApplied(ctx context.Context, res sql.Result, id ID) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("rows affected: %w", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	exists, err := r.db.NewSelect().Table("campaigns").
+		Where("id = ?", uuid.UUID(id)).Where("deleted_at IS NULL").Exists(ctx)
+	if err != nil {
+		return fmt.Errorf("check campaign: %w", err)
+	}
+	if exists {
+		return ErrVersionConflict
+	}
+	return ErrNotFound
+}
+
+// SoftDelete marks the campaign deleted at `at`, provided its version is still
+// expectedVersion. It keeps the row (and so its history) and frees the name.
+func (r *Repository) SoftDelete(ctx context.Context, id ID, expectedVersion int64, at time.Time) error {
+	res, err := r.db.NewUpdate().Table("campaigns").
+		Set("deleted_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
+		Where("id = ?", uuid.UUID(id)).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("delete campaign: %w", err)
+	}
+	return r.checkApplied(ctx, res, id)
+}
+
+// SortField is a key campaigns can be listed by.
+type SortField string
+
+// The list sort keys.
+const (
+	SortCreatedAt SortField = "createdAt"
+	SortName      SortField = "name"
+	SortStartDate SortField = "startDate"
+)
+
+// SortFields lists every sort key.
+func SortFields() []SortField { return []SortField{SortCreatedAt, SortName, SortStartDate} }
+
+// sortExpr is the SQL of each sort key; each has a partial index ending in id.
+var sortExpr = map[SortField]string{
+	SortCreatedAt: "created_at",
+	SortName:      "lower(name)",
+	SortStartDate: "start_date",
+}
+
+// Filter selects and orders a page of live campaigns.
+type Filter struct {
+	Statuses  []lifecycle.Status
+	Types     []Type
+	Channel   Channel
+	CreatedBy *UserID
+	Query     string // case-insensitive substring of the name
+	StartFrom *time.Time
+	StartTo   *time.Time // exclusive
+	Sort      SortField
+	Desc      bool
+	Limit     int
+	After     *Cursor
+}
+
+// Cursor marks the last row of a page: its sort key value and id. It is bound to the sort it
+// was made under.
+type Cursor struct {
+	Sort  SortField `json:"s"`
+	Desc  bool      `json:"d,omitempty"`
+	Value string    `json:"v"`
+	ID    ID        `json:"i"`
+}
+
+// ErrBadCursor: the cursor is malformed or belongs to another sort order.
+var ErrBadCursor = errors.New("invalid cursor")
+
+// Encode returns the cursor's opaque text form.
+func (c Cursor) Encode() string {
+	b, _ := json.Marshal(c) // plain struct: cannot fail
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// DecodeCursor parses a cursor made by Encode.
+func DecodeCursor(s string) (*Cursor, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	var c Cursor
+	if err := json.Unmarshal(b, &c); err != nil || sortExpr[c.Sort] == "" {
+		return nil, ErrBadCursor
+	}
+	if c.Sort != SortName {
+		if _, err := time.Parse(time.RFC3339Nano, c.Value); err != nil {
+			return nil, ErrBadCursor
+		}
+	}
+	return &c, nil
+}
+
+func cursorOf(c *Campaign, nameKey string, sort SortField, desc bool) *Cursor {
+	cur := &Cursor{Sort: sort, Desc: desc, ID: c.ID}
+	switch sort {
+	case SortName:
+		cur.Value = nameKey
+	case SortStartDate:
+		cur.Value = c.StartDate.Format(time.RFC3339Nano)
+	default:
+		cur.Value = c.CreatedAt.Format(time.RFC3339Nano)
+	}
+	return cur
+}
+
+// List returns one page of live campaigns matching f and the cursor of the next page (nil on
+// the last page). Pages are keyset pages: as fast deep in the table as at its start.
+func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
+	if f.Sort == "" {
+		f.Sort = SortCreatedAt
+	}
+	expr, ok := sortExpr[f.Sort]
+	if !ok {
+		return nil, nil, fmt.Errorf("list campaigns: unknown sort %q", f.Sort)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 20
+	}
+	var rows []campaignRow
+	q := r.db.NewSelect().Model(&rows).Where("deleted_at IS NULL")
+	if f.Sort == SortName {
+		q = q.ColumnExpr("?TableAlias.*").ColumnExpr("lower(name) AS name_key")
+	}
+	if len(f.Statuses) > 0 {
+		q = q.Where("status IN (?)", bun.In(f.Statuses))
+	}
+	if len(f.Types) > 0 {
+		q = q.Where("type IN (?)", bun.In(f.Types))
+	}
+	if f.Channel != "" {
+		if r.db.Dialect().Name() == dialect.PG {
+			q = q.Where("settings -> 'channels' @> ?::jsonb", `["`+string(f.Channel)+`"]`)
+		} else {
+			q = q.Where("EXISTS (SELECT 1 FROM json_each(settings, '$.channels') WHERE value = ?)", string(f.Channel))
+		}
+	}
+	if f.CreatedBy != nil {
+		q = q.Where("created_by = ?", uuid.UUID(*f.CreatedBy))
+	}
+	if f.Query != "" {
+		q = q.Where(`lower(name) LIKE lower(?) ESCAPE '\'`, "%"+escapeLike(f.Query)+"%")
+	}
+	if f.StartFrom != nil {
+		q = q.Where("start_date >= ?", f.StartFrom.UTC())
+	}
+	if f.StartTo != nil {
+		q = q.Where("start_date < ?", f.StartTo.UTC())
+	}
+	dir, cmp := "ASC", ">"
+	if f.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	if f.After != nil {
+		if f.After.Sort != f.Sort || f.After.Desc != f.Desc {
+			return nil, nil, ErrBadCursor
+		}
+		var key any = f.After.Value
+		if f.Sort != SortName {
+			t, err := time.Parse(time.RFC3339Nano, f.After.Value)
+			if err != nil {
+				return nil, nil, ErrBadCursor
+			}
+			key = t.UTC()
+		}
+		q = q.Where("("+expr+", id) "+cmp+" (?, ?)", key, uuid.UUID(f.After.ID))
+	}
+	q = q.OrderExpr(expr + " " + dir).OrderExpr("id " + dir).Limit(int64(f.Limit + 1))
+	if err := q.Scan(ctx); err != nil {
+		return nil, nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	out := make([]*Campaign, 0, min(len(rows), f.Limit))
+	for i := range rows {
+		if i == f.Limit {
+			break
+		}
+		c, err := rows[i].toDomain()
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, c)
+	}
+	var next *Cursor
+	if len(rows) > f.Limit {
+		next = cursorOf(out[len(out)-1], rows[len(out)-1].NameKey, f.Sort, f.Desc)
+	}
+	return out, next, nil
+}
+
+// escapeLike makes s match literally inside a LIKE pattern with ESCAPE '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,108 @@
+package campaign
+
+import (
+	"context"
+	"time"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+)
+
+// Service is the campaign use cases: it validates input, enforces the lifecycle's edit rules
+// and optimistic locking, and persists through the Repository.
+type Service struct {
+	repo *Repository
+	now  func() time.Time
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock replaces the wall clock, for tests and simulations.
+func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// NewService returns the campaign service over repo.
+func NewService(repo *Repository, opts ...Option) *Service {
+	s := &Service{repo: repo, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Create validates in and stores a new DRAFT campaign authored by actor.
+func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
+	now := s.clock()
+	in.normalize()
+	if errs := in.Validate(now, nil); len(errs) > 0 {
+		return nil, &ValidationError{Fields: errs}
+	}
+	c := &Campaign{
+		ID: NewID(), Status: lifecycle.StatusDraft, CreatedBy: actor,
+		CreatedAt: now, UpdatedAt: now, Version: 1,
+	}
+	c.apply(in)
+	if err := s.repo.Create(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Get returns a live campaign.
+func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) { return s.repo.Get(ctx, id) }
+
+// List returns a page of live campaigns and the next page's cursor (nil on the last page).
+func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
+	return s.repo.List(ctx, f)
+}
+
+// Update replaces the editable fields of a DRAFT or PAUSED campaign. expectedVersion is the
+// version the caller read; a newer stored version -> ErrVersionConflict.
+func (s *Service) Update(ctx context.Context, id ID, expectedVersion int64, in Input) (*Campaign, error) {
+	c, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Version != expectedVersion {
+		return nil, ErrVersionConflict
+	}
+	if !c.Status.Editable() {
+		return nil, &StateError{Op: "update", Status: c.Status}
+	}
+	now := s.clock()
+	in.normalize()
+	if errs := in.Validate(now, &c.StartDate); len(errs) > 0 {
+		return nil, &ValidationError{Fields: errs}
+	}
+	c.apply(in)
+	c.UpdatedAt = now
+	c.Version = expectedVersion + 1
+	if err := s.repo.Update(ctx, c, expectedVersion); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Delete soft-deletes a DRAFT, COMPLETED or CANCELLED campaign. expectedVersion, when not
+// nil, must match the stored version.
+func (s *Service) Delete(ctx context.Context, id ID, expectedVersion *int64) error {
+	c, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if expectedVersion != nil && *expectedVersion != c.Version {
+		return ErrVersionConflict
+	}
+	if !c.Status.Deletable() {
+		return &StateError{Op: "delete", Status: c.Status}
+	}
+	return s.repo.SoftDelete(ctx, id, c.Version, s.clock())
+}
+
+func (c *Campaign) apply(in Input) {
+	c.Name, c.Description, c.Type = in.Name, in.Description, in.Type
+	c.TargetingRules = nonNil(in.TargetingRules)
+	c.StartDate, c.EndDate = in.StartDate, in.EndDate
+	c.Budget, c.Settings = in.Budget, in.Settings
+}

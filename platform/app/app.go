@@ -1,0 +1,191 @@
+// Package app wires the capabilities into the two binaries: the API and the worker. It is the
+// only package (with cmd/) that imports every capability.
+package app
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
+)
+
+//go:embed openapi.yaml
+var openAPISpec []byte
+
+// OpenAPISpec is the OpenAPI 3 document of the whole API, as served at /openapi.yaml.
+func OpenAPISpec() []byte { return openAPISpec }
+
+// Migrations lists every capability's schema, in the order they are applied.
+func Migrations() []migrate.Set {
+	return []migrate.Set{campaign.Migrations()}
+}
+
+// NewLogger returns the JSON (or text) slog logger the configuration asks for.
+func NewLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// API is a fully wired API instance. Several can live in one process: nothing is global.
+type API struct {
+	Config *config.Config
+	DB     *bun.DB
+	Echo   *echo.Echo
+	Logger *slog.Logger
+
+	Campaigns *campaign.Service
+}
+
+// APIOption adjusts how NewAPI builds the instance.
+type APIOption func(*apiOptions)
+
+type apiOptions struct {
+	campaignOpts []campaign.Option
+}
+
+// WithCampaignOptions passes options (a clock, say) to the campaign service.
+func WithCampaignOptions(opts ...campaign.Option) APIOption {
+	return func(o *apiOptions) { o.campaignOpts = append(o.campaignOpts, opts...) }
+}
+
+// NewAPI opens the database, migrates it when the configuration says so, and mounts every
+// capability on a new Echo instance. Close releases what it opened.
+func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...APIOption) (*API, error) {
+	var o apiOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	db, err := database.Open(ctx, cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Database.AutoMigrate {
+		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
+	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext})
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
+	})
+
+	svc := campaign.NewService(campaign.NewRepository(db), o.campaignOpts...)
+	v1 := e.Group("/api/v1")
+	campaign.NewHandler(svc, logger).Register(v1)
+
+	return &API{Config: cfg, DB: db, Echo: e, Logger: logger, Campaigns: svc}, nil
+}
+
+// Handler is the API's HTTP handler.
+func (a *API) Handler() http.Handler { return a.Echo }
+
+// Close releases the database.
+func (a *API) Close() error { return a.DB.Close() }
+
+// RunAPI serves the API until ctx is done, then shuts down gracefully.
+func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	logger.Info("starting campaigns API", slog.Any("config", *cfg))
+	a, err := NewAPI(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr(), err)
+	}
+	return httpx.Serve(ctx, ln, a.Handler(), serverOptions(cfg.HTTP), logger)
+}
+
+// RunWorker runs the background worker until ctx is done. It serves /health and /ready on its
+// own listener.
+func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	logger.Info("starting campaigns worker", slog.Any("config", *cfg))
+	db, err := database.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
+	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext})
+	ln, err := net.Listen("tcp", cfg.Worker.Addr())
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Worker.Addr(), err)
+	}
+	return httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
+}
+
+func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
+	return httpx.ServerOptions{
+		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
+		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout,
+	}
+}
+
+// Migrate runs a migration command ("up", "down" or "status") and reports to out.
+func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Writer) error {
+	db, err := database.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	switch command {
+	case "up":
+		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(out, "migrations applied")
+		return err
+	case "down":
+		set, err := migrate.Down(ctx, db, Migrations()...)
+		if err != nil {
+			return err
+		}
+		if set == "" {
+			_, err = fmt.Fprintln(out, "nothing to roll back")
+		} else {
+			_, err = fmt.Fprintf(out, "rolled back the last migration group of %s\n", set)
+		}
+		return err
+	case "status":
+		sts, err := migrate.List(ctx, db, Migrations()...)
+		if err != nil {
+			return err
+		}
+		for _, st := range sts {
+			for _, m := range st.Migrations {
+				state := "pending"
+				if m.Applied {
+					state = "applied " + m.AppliedAt.UTC().Format("2006-01-02T15:04:05Z")
+				}
+				if _, err := fmt.Fprintf(out, "%-12s %-40s %s\n", st.Set, m.Name, state); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	default:
+		return ErrUsage
+	}
+}
+
+// ErrUsage is a command line the binaries do not understand.
+var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status]")

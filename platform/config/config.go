@@ -1,0 +1,351 @@
+// Package config loads the service configuration: defaults, then a YAML file, then the
+// environment. It uses its own viper instance, never viper's global one.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole service configuration.
+type Config struct {
+	DataDir     string            `mapstructure:"data_dir"`
+	HTTP        HTTPConfig        `mapstructure:"http"`
+	Database    DatabaseConfig    `mapstructure:"database"`
+	NATS        NATSConfig        `mapstructure:"nats"`
+	RulesEngine RulesEngineConfig `mapstructure:"rules_engine"`
+	Worker      WorkerConfig      `mapstructure:"worker"`
+	Log         LogConfig         `mapstructure:"log"`
+}
+
+// HTTPConfig is the API listener.
+type HTTPConfig struct {
+	Host            string        `mapstructure:"host"`
+	Port            int           `mapstructure:"port"`
+	ReadTimeout     time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout    time.Duration `mapstructure:"write_timeout"`
+	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	BodyLimit       int64         `mapstructure:"body_limit"`
+}
+
+// Addr is the host:port the listener binds.
+func (h HTTPConfig) Addr() string { return net.JoinHostPort(h.Host, fmt.Sprint(h.Port)) }
+
+// Database drivers.
+const (
+	DriverPostgres = "postgres"
+	DriverSQLite   = "sqlite"
+)
+
+// DatabaseConfig selects and tunes the store.
+type DatabaseConfig struct {
+	Driver          string        `mapstructure:"driver"`
+	AutoMigrate     bool          `mapstructure:"auto_migrate"`
+	URL             string        `mapstructure:"url"`
+	Host            string        `mapstructure:"host"`
+	Port            int           `mapstructure:"port"`
+	User            string        `mapstructure:"user"`
+	Password        string        `mapstructure:"password"`
+	Name            string        `mapstructure:"name"`
+	SSLMode         string        `mapstructure:"sslmode"`
+	SQLitePath      string        `mapstructure:"sqlite_path"`
+	MaxOpenConns    int           `mapstructure:"max_open_conns"`
+	MaxIdleConns    int           `mapstructure:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime"`
+	ConnMaxIdleTime time.Duration `mapstructure:"conn_max_idle_time"`
+}
+
+// PostgresURL is the connection URL: database.url when set, else one built from the parts.
+func (d DatabaseConfig) PostgresURL() string {
+	if d.URL != "" {
+		return d.URL
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(d.User, d.Password),
+		Host:     net.JoinHostPort(d.Host, fmt.Sprint(d.Port)),
+		Path:     "/" + d.Name,
+		RawQuery: url.Values{"sslmode": {d.SSLMode}}.Encode(),
+	}
+	if d.Password == "" {
+		u.User = url.User(d.User)
+	}
+	return u.String()
+}
+
+// NATSConfig is the message broker. An empty URL with embedded: true starts an in-process
+// server storing under the data dir.
+type NATSConfig struct {
+	URL      string `mapstructure:"url"`
+	Embedded bool   `mapstructure:"embedded"`
+	Username string `mapstructure:"username"`
+	Password string `mapstructure:"password"`
+	Token    string `mapstructure:"token"`
+}
+
+// RulesEngineConfig locates the external Rules Engine. An empty URL turns targeting checks off.
+type RulesEngineConfig struct {
+	URL           string        `mapstructure:"url"`
+	EvaluationURL string        `mapstructure:"evaluation_url"`
+	Token         string        `mapstructure:"token"`
+	Timeout       time.Duration `mapstructure:"timeout"`
+}
+
+// WorkerConfig is the background worker: its own health listener, and whether the API process
+// runs it in-process.
+type WorkerConfig struct {
+	Embedded bool   `mapstructure:"embedded"`
+	Host     string `mapstructure:"host"`
+	Port     int    `mapstructure:"port"`
+}
+
+// Addr is the host:port of the worker's health listener.
+func (w WorkerConfig) Addr() string { return net.JoinHostPort(w.Host, fmt.Sprint(w.Port)) }
+
+// LogConfig is the logger.
+type LogConfig struct {
+	Level  string `mapstructure:"level"`
+	Format string `mapstructure:"format"`
+}
+
+// defaults holds every key: viper only maps environment variables onto keys it knows, so a key
+// without a default could not be overridden from the environment.
+var defaults = map[string]any{
+	"data_dir":                    "./data",
+	"http.host":                   "127.0.0.1",
+	"http.port":                   8080,
+	"http.read_timeout":           "10s",
+	"http.write_timeout":          "30s",
+	"http.idle_timeout":           "120s",
+	"http.request_timeout":        "15s",
+	"http.shutdown_timeout":       "20s",
+	"http.body_limit":             1 << 20,
+	"database.driver":             DriverSQLite,
+	"database.auto_migrate":       true,
+	"database.url":                "",
+	"database.host":               "localhost",
+	"database.port":               5432,
+	"database.user":               "postgres",
+	"database.password":           "",
+	"database.name":               "campaigns_db",
+	"database.sslmode":            "disable",
+	"database.sqlite_path":        "",
+	"database.max_open_conns":     20,
+	"database.max_idle_conns":     20,
+	"database.conn_max_lifetime":  "30m",
+	"database.conn_max_idle_time": "5m",
+	"nats.url":                    "",
+	"nats.embedded":               true,
+	"nats.username":               "",
+	"nats.password":               "",
+	"nats.token":                  "",
+	"rules_engine.url":            "",
+	"rules_engine.evaluation_url": "",
+	"rules_engine.token":          "",
+	"rules_engine.timeout":        "2s",
+	"worker.embedded":             true,
+	"worker.host":                 "127.0.0.1",
+	"worker.port":                 8081,
+	"log.level":                   "info",
+	"log.format":                  "json",
+}
+
+// legacyEnv maps the seed service's environment variables onto keys. The CAMPAIGNS_ form of a
+// key wins over its legacy name when both are set.
+var legacyEnv = map[string]string{
+	"http.port":                   "PORT",
+	"database.host":               "DB_HOST",
+	"database.port":               "DB_PORT",
+	"database.user":               "DB_USER",
+	"database.password":           "DB_PASSWORD",
+	"database.name":               "DB_NAME",
+	"database.sslmode":            "DB_SSLMODE",
+	"nats.url":                    "NATS_URL",
+	"nats.username":               "NATS_USERNAME",
+	"nats.password":               "NATS_PASSWORD",
+	"nats.token":                  "NATS_TOKEN",
+	"rules_engine.url":            "RULES_SERVICE_URL",
+	"rules_engine.evaluation_url": "RULES_EVALUATION_URL",
+}
+
+// EnvPrefix is the prefix of every environment override: CAMPAIGNS_HTTP_PORT sets http.port.
+const EnvPrefix = "CAMPAIGNS"
+
+// DefaultFile is read when neither --config nor CAMPAIGNS_CONFIG names a file.
+const DefaultFile = "configs/config.yaml"
+
+// Error is an invalid configuration. Key names the offending setting.
+type Error struct {
+	Key    string
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("invalid config %s: %s", e.Key, e.Reason) }
+
+// Load reads the configuration. path is the --config flag ("" when not given); lookup reads
+// the environment (os.LookupEnv in production, a map in tests).
+func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
+	v := viper.New()
+	for k, val := range defaults {
+		v.SetDefault(k, val)
+	}
+	file, explicit := path, path != ""
+	if !explicit {
+		if env, ok := lookup(EnvPrefix + "_CONFIG"); ok && env != "" {
+			file, explicit = env, true
+		} else {
+			file = DefaultFile
+		}
+	}
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		// The default file is optional: a binary run from another folder still starts on
+		// built-in defaults. A file the user named must exist.
+		var notFound *os.PathError
+		if explicit || !errors.As(err, &notFound) {
+			return nil, &Error{Key: "config file " + file, Reason: err.Error()}
+		}
+	}
+	for _, key := range v.AllKeys() {
+		names := []string{EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))}
+		if legacy, ok := legacyEnv[key]; ok {
+			names = append(names, legacy)
+		}
+		for _, name := range names {
+			if val, ok := lookup(name); ok {
+				v.Set(key, val)
+				break
+			}
+		}
+	}
+	if val, ok := lookup(EnvPrefix + "_DATA_DIR"); ok {
+		v.Set("data_dir", val)
+	}
+	var cfg Config
+	dec := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		mapstructure.StringToTimeDurationHookFunc(),
+	))
+	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
+		return nil, decodeError(err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Database.SQLitePath == "" {
+		cfg.Database.SQLitePath = filepath.Join(cfg.DataDir, "campaigns.db")
+	}
+	return &cfg, nil
+}
+
+// decodeError turns mapstructure's report into one Error naming the first bad key.
+func decodeError(err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, "'"); i >= 0 {
+		if j := strings.Index(msg[i+1:], "'"); j >= 0 {
+			key := msg[i+1 : i+1+j]
+			reason := strings.TrimSpace(msg[i+1+j+1:])
+			return &Error{Key: key, Reason: strings.TrimPrefix(reason, ": ")}
+		}
+	}
+	return &Error{Key: "config", Reason: msg}
+}
+
+func (c *Config) validate() error {
+	checks := []struct {
+		key string
+		bad bool
+		why string
+	}{
+		{"data_dir", c.DataDir == "", "must not be empty"},
+		{"http.port", c.HTTP.Port < 1 || c.HTTP.Port > 65535, "must be a TCP port (1-65535)"},
+		{"http.read_timeout", c.HTTP.ReadTimeout <= 0, "must be a positive duration such as 10s"},
+		{"http.write_timeout", c.HTTP.WriteTimeout <= 0, "must be a positive duration such as 30s"},
+		{"http.idle_timeout", c.HTTP.IdleTimeout <= 0, "must be a positive duration such as 120s"},
+		{"http.request_timeout", c.HTTP.RequestTimeout <= 0, "must be a positive duration such as 15s"},
+		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout <= 0, "must be a positive duration such as 20s"},
+		{"http.body_limit", c.HTTP.BodyLimit < 1024, "must be at least 1024 bytes"},
+		{"database.driver", c.Database.Driver != DriverPostgres && c.Database.Driver != DriverSQLite,
+			fmt.Sprintf("must be %q or %q (got %q)", DriverPostgres, DriverSQLite, c.Database.Driver)},
+		{"database.port", c.Database.Port < 1 || c.Database.Port > 65535, "must be a TCP port (1-65535)"},
+		{"database.max_open_conns", c.Database.MaxOpenConns < 1, "must be at least 1"},
+		{"database.max_idle_conns", c.Database.MaxIdleConns < 0, "must not be negative"},
+		{"database.conn_max_lifetime", c.Database.ConnMaxLifetime < 0, "must not be negative"},
+		{"database.conn_max_idle_time", c.Database.ConnMaxIdleTime < 0, "must not be negative"},
+		{"nats.url", c.NATS.URL == "" && !c.NATS.Embedded, "is required when nats.embedded is false"},
+		{"rules_engine.url", c.RulesEngine.URL != "" && !isHTTPURL(c.RulesEngine.URL), "must be an http(s) URL"},
+		{"rules_engine.evaluation_url", c.RulesEngine.EvaluationURL != "" && !isHTTPURL(c.RulesEngine.EvaluationURL), "must be an http(s) URL"},
+		{"rules_engine.timeout", c.RulesEngine.Timeout <= 0, "must be a positive duration such as 2s"},
+		{"worker.port", c.Worker.Port < 1 || c.Worker.Port > 65535, "must be a TCP port (1-65535)"},
+		{"log.level", !validLevel(c.Log.Level), `must be one of "debug", "info", "warn", "error"`},
+		{"log.format", c.Log.Format != "json" && c.Log.Format != "text", `must be "json" or "text"`},
+	}
+	for _, ck := range checks {
+		if ck.bad {
+			return &Error{Key: ck.key, Reason: ck.why}
+		}
+	}
+	return nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func validLevel(s string) bool {
+	var l slog.Level
+	return l.UnmarshalText([]byte(s)) == nil
+}
+
+// SlogLevel is the configured log level.
+func (l LogConfig) SlogLevel() slog.Level {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(l.Level))
+	return lvl
+}
+
+const redacted = "[redacted]"
+
+// LogValue lets the configuration be logged without its secrets.
+func (c Config) LogValue() slog.Value {
+	secret := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return redacted
+	}
+	dbURL := ""
+	if c.Database.Driver == DriverPostgres {
+		if u, err := url.Parse(c.Database.PostgresURL()); err == nil {
+			dbURL = u.Redacted()
+		}
+	}
+	return slog.GroupValue(
+		slog.String("data_dir", c.DataDir),
+		slog.String("http.addr", c.HTTP.Addr()),
+		slog.String("database.driver", c.Database.Driver),
+		slog.String("database.url", dbURL),
+		slog.String("database.sqlite_path", c.Database.SQLitePath),
+		slog.Bool("database.auto_migrate", c.Database.AutoMigrate),
+		slog.String("nats.url", c.NATS.URL),
+		slog.Bool("nats.embedded", c.NATS.Embedded),
+		slog.String("nats.password", secret(c.NATS.Password)),
+		slog.String("nats.token", secret(c.NATS.Token)),
+		slog.String("rules_engine.url", c.RulesEngine.URL),
+		slog.Bool("worker.embedded", c.Worker.Embedded),
+		slog.String("log.level", c.Log.Level),
+	)
+}

@@ -1,0 +1,96 @@
+package httpx
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+)
+
+// Headers that carry a request's identity.
+const (
+	HeaderRequestID     = "X-Request-ID"
+	HeaderCorrelationID = "X-Correlation-ID"
+	HeaderUserID        = "X-User-ID"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	actorKey
+)
+
+// WithRequestID returns ctx carrying the request (correlation) id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+// RequestID is the request (correlation) id carried by ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// WithActor returns ctx carrying the authenticated caller.
+func WithActor(ctx context.Context, id uuid.UUID) context.Context {
+	return context.WithValue(ctx, actorKey, id)
+}
+
+// Actor is the caller carried by ctx, if any.
+func Actor(ctx context.Context) (uuid.UUID, bool) {
+	id, ok := ctx.Value(actorKey).(uuid.UUID)
+	return id, ok
+}
+
+// maxRequestIDLen bounds a caller-supplied id so that logs and events stay small.
+const maxRequestIDLen = 128
+
+// validRequestID accepts printable ASCII without spaces, so that ids are safe in logs and
+// headers.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// RequestIDs takes the caller's X-Request-ID (else X-Correlation-ID) when it is sane, or makes
+// one, echoes it in the response and puts it in the request context for logs and events.
+func RequestIDs() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id := strings.TrimSpace(req.Header.Get(HeaderRequestID))
+			if !validRequestID(id) {
+				id = strings.TrimSpace(req.Header.Get(HeaderCorrelationID))
+			}
+			if !validRequestID(id) {
+				id = uuid.NewString()
+			}
+			c.Response().Header().Set(HeaderRequestID, id)
+			c.SetRequest(req.WithContext(WithRequestID(req.Context(), id)))
+			return next(c)
+		}
+	}
+}
+
+// HeaderIdentity trusts an X-User-ID header holding a UUID as the caller's identity. It stands
+// in for authentication on trusted networks; a header that is not a UUID is ignored.
+func HeaderIdentity() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if id, err := uuid.Parse(req.Header.Get(HeaderUserID)); err == nil && id != uuid.Nil {
+				c.SetRequest(req.WithContext(WithActor(req.Context(), id)))
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,139 @@
+package httpx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Options tunes the Echo instance.
+type Options struct {
+	BodyLimit      int64         // bytes; 413 beyond it
+	RequestTimeout time.Duration // deadline of each request's context
+}
+
+// NewEcho returns an Echo instance with the service's middleware: request ids, a JSON access
+// log, panic recovery, the body limit, the request deadline, and problem+json errors.
+func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(logger)
+	e.Use(
+		RequestIDs(),
+		accessLog(logger),
+		middleware.RecoverWithConfig(middleware.RecoverConfig{
+			DisableStackAll: true,
+			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+				logger.ErrorContext(c.Request().Context(), "panic recovered",
+					slog.Any("error", err), slog.String("stack", string(stack)))
+				return err
+			},
+		}),
+		middleware.BodyLimit(strconv.FormatInt(opts.BodyLimit, 10)+"B"),
+		middleware.ContextTimeout(opts.RequestTimeout),
+		HeaderIdentity(),
+	)
+	return e
+}
+
+func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURIPath: true, LogRoutePath: true, LogStatus: true,
+		LogLatency: true, LogRemoteIP: true, LogResponseSize: true,
+		HandleError: true, // let the error handler write the response before we log its status
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			logger.LogAttrs(c.Request().Context(), level, "http request",
+				slog.String("request_id", RequestID(c.Request().Context())),
+				slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.String("route", v.RoutePath), slog.Int("status", v.Status),
+				slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),
+				slog.Int64("bytes_out", v.ResponseSize), slog.String("remote_ip", v.RemoteIP),
+			)
+			return nil
+		},
+	})
+}
+
+// ServerOptions are the listener's timeouts.
+type ServerOptions struct {
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Serve runs h on ln until ctx is done, then shuts down gracefully: it stops accepting, lets
+// in-flight requests finish (up to ShutdownTimeout) and returns nil.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOptions, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadTimeout:       opts.ReadTimeout,
+		ReadHeaderTimeout: opts.ReadTimeout,
+		WriteTimeout:      opts.WriteTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("http listening", slog.String("addr", ln.Addr().String()))
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("http shutting down", slog.Duration("grace", opts.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("http shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http serve: %w", err)
+	}
+	return nil
+}
+
+// Check is one readiness dependency.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// RegisterHealth mounts GET /health (liveness: the process answers; no dependencies) and
+// GET /ready (every check passes within two seconds, else 503).
+func RegisterHealth(e *echo.Echo, logger *slog.Logger, checks ...Check) {
+	e.GET("/health", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.GET("/ready", func(c echo.Context) error {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		status, results := http.StatusOK, make(map[string]string, len(checks))
+		for _, ck := range checks {
+			if err := ck.Fn(ctx); err != nil {
+				logger.WarnContext(ctx, "readiness check failed", slog.String("check", ck.Name), slog.Any("error", err))
+				status, results[ck.Name] = http.StatusServiceUnavailable, "unavailable"
+				continue
+			}
+			results[ck.Name] = "ok"
+		}
+		word := "ready"
+		if status != http.StatusOK {
+			word = "unavailable"
+		}
+		return c.JSON(status, map[string]any{"status": word, "checks": results})
+	})
+}
