@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -65,8 +66,9 @@ type settingsRequest struct {
 	Personalization *personalizationRequest `json:"personalization"`
 }
 
-// campaignFields are the fields shared by create and replace.
-type campaignFields struct {
+// campaignRequest is the body of create and replace. One struct serves both, so that decoding
+// errors name JSON fields only; each handler rejects the field that is not its own.
+type campaignRequest struct {
 	Name           string           `json:"name"`
 	Description    string           `json:"description"`
 	Type           Type             `json:"type"`
@@ -75,16 +77,13 @@ type campaignFields struct {
 	EndDate        *string          `json:"endDate"`
 	Budget         *moneyRequest    `json:"budget"`
 	Settings       *settingsRequest `json:"settings"`
+	CreatedBy      *string          `json:"createdBy"` // create only
+	Version        *int64           `json:"version"`   // replace only
 }
 
-type createRequest struct {
-	campaignFields
-	CreatedBy *string `json:"createdBy"`
-}
-
-type updateRequest struct {
-	campaignFields
-	Version *int64 `json:"version"`
+func unknownField(name string) error {
+	return httpx.BadRequest("the request body has a field this endpoint does not accept",
+		httpx.FieldError{Field: name, Message: "unknown field"})
 }
 
 // Response is a campaign as the API shows it.
@@ -125,15 +124,18 @@ type ListResponse struct {
 // Routes.
 
 func (h *Handler) create(c echo.Context) error {
-	var req createRequest
+	var req campaignRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		return err
+	}
+	if req.Version != nil {
+		return unknownField("version")
 	}
 	actor, err := author(c, req.CreatedBy)
 	if err != nil {
 		return err
 	}
-	in, err := h.input(req.campaignFields, nil)
+	in, err := h.input(req, nil)
 	if err != nil {
 		return err
 	}
@@ -169,16 +171,21 @@ func (h *Handler) update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req updateRequest
+	var req campaignRequest
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	expected := ifMatch
-	if !hasIfMatch {
-		if req.Version == nil {
-			return httpx.PreconditionRequired("say which version you are replacing: send If-Match: \"<version>\" or a version field")
-		}
-		expected = *req.Version
+	if req.CreatedBy != nil {
+		return unknownField("createdBy")
+	}
+	var expected *int64
+	switch {
+	case hasIfMatch:
+		expected = &ifMatch
+	case req.Version != nil:
+		expected = req.Version
+	case !httpx.IfMatchAny(c):
+		return httpx.PreconditionRequired("say which version you are replacing: send If-Match: \"<version>\" (or *) or a version field")
 	}
 	ctx := c.Request().Context()
 	storedStart := func() *time.Time {
@@ -187,7 +194,7 @@ func (h *Handler) update(c echo.Context) error {
 		}
 		return nil
 	}
-	in, err := h.input(req.campaignFields, storedStart)
+	in, err := h.input(req, storedStart)
 	if err != nil {
 		return err
 	}
@@ -288,7 +295,7 @@ func parseFilter(q url.Values) (Filter, error) {
 		f.CreatedBy = &id
 	}
 	f.Query = strings.TrimSpace(q.Get("q"))
-	if len(f.Query) > MaxNameLen {
+	if utf8.RuneCountInString(f.Query) > MaxNameLen {
 		bad("q", fmt.Sprintf("must be at most %d characters", MaxNameLen))
 	}
 	for _, p := range []struct {
@@ -383,7 +390,7 @@ func author(c echo.Context, createdBy *string) (UserID, error) {
 // input turns the request fields into a domain Input. Values that do not parse are reported
 // together with every domain rule the rest of the input breaks; storedStart (nil on create)
 // fetches the stored start date for that report only.
-func (h *Handler) input(req campaignFields, storedStart func() *time.Time) (Input, error) {
+func (h *Handler) input(req campaignRequest, storedStart func() *time.Time) (Input, error) {
 	var errs []FieldError
 	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
 	in := Input{Name: req.Name, Description: req.Description, Type: req.Type}
@@ -424,13 +431,14 @@ func (h *Handler) input(req campaignFields, storedStart func() *time.Time) (Inpu
 	if len(errs) == 0 {
 		return in, nil
 	}
+	parseErrs := errs
 	in.normalize()
 	var prevStart *time.Time
 	if storedStart != nil {
 		prevStart = storedStart()
 	}
 	for _, fe := range in.Validate(h.svc.clock(), prevStart) {
-		if !coveredBy(fe.Field, errs) {
+		if !coveredBy(fe.Field, parseErrs) {
 			errs = append(errs, fe)
 		}
 	}
@@ -438,9 +446,11 @@ func (h *Handler) input(req campaignFields, storedStart func() *time.Time) (Inpu
 }
 
 // coveredBy reports whether a parse error already speaks for field (or a parent of it).
+// A parse error on a parent does not hide a rule on a member: "budget" (bad currency) and
+// "budget.amount" are both reported; but "startDate" hides the validator's "startDate".
 func coveredBy(field string, errs []FieldError) bool {
 	for _, e := range errs {
-		if field == e.Field || strings.HasPrefix(field, e.Field+".") || strings.HasPrefix(field, e.Field+"[") {
+		if field == e.Field {
 			return true
 		}
 	}
@@ -451,11 +461,10 @@ func parseRules(field string, raw []string, bad func(string, string)) []RuleID {
 	out := make([]RuleID, 0, len(raw))
 	for i, s := range raw {
 		id, err := ParseRuleID(s)
-		if err != nil || len(s) != 36 {
+		if err != nil {
 			bad(fmt.Sprintf("%s[%d]", field, i), "must be a UUID")
-			continue
 		}
-		out = append(out, id)
+		out = append(out, id) // the nil id keeps later indexes aligned for the validator
 	}
 	return out
 }

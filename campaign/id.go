@@ -1,6 +1,10 @@
 package campaign
 
-import "github.com/google/uuid"
+import (
+	"fmt"
+
+	"github.com/google/uuid"
+)
 
 // ID identifies a campaign.
 type ID uuid.UUID
@@ -14,22 +18,31 @@ type RuleID uuid.UUID
 // NewID returns a fresh, time-ordered campaign id (UUIDv7), which keeps index inserts local.
 func NewID() ID { return ID(uuid.Must(uuid.NewV7())) }
 
-// ParseID parses the textual form of a campaign id.
+// ParseID parses the canonical form of a campaign id.
 func ParseID(s string) (ID, error) {
-	u, err := uuid.Parse(s)
+	u, err := parseCanonical(s)
 	return ID(u), err
 }
 
-// ParseUserID parses the textual form of a user id.
+// ParseUserID parses the canonical form of a user id.
 func ParseUserID(s string) (UserID, error) {
-	u, err := uuid.Parse(s)
+	u, err := parseCanonical(s)
 	return UserID(u), err
 }
 
-// ParseRuleID parses the textual form of a rule id.
+// ParseRuleID parses the canonical form of a rule id.
 func ParseRuleID(s string) (RuleID, error) {
-	u, err := uuid.Parse(s)
+	u, err := parseCanonical(s)
 	return RuleID(u), err
+}
+
+// parseCanonical accepts only the 36-character xxxxxxxx-xxxx-... form, not the braced, URN
+// or unhyphenated forms uuid.Parse also takes: one id, one spelling.
+func parseCanonical(s string) (uuid.UUID, error) {
+	if len(s) != 36 {
+		return uuid.Nil, fmt.Errorf("invalid UUID %q: want the 36-character form", s)
+	}
+	return uuid.Parse(s)
 }
 
 func (id ID) String() string     { return uuid.UUID(id).String() }

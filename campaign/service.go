@@ -58,15 +58,17 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, err
 }
 
 // Update replaces the editable fields of a DRAFT or PAUSED campaign. expectedVersion is the
-// version the caller read; a newer stored version -> ErrVersionConflict.
-func (s *Service) Update(ctx context.Context, id ID, expectedVersion int64, in Input) (*Campaign, error) {
+// version the caller read (a newer stored version -> ErrVersionConflict); nil means the
+// version current now, still guarded against a concurrent write.
+func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
 	c, err := s.repo.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if c.Version != expectedVersion {
+	if expectedVersion != nil && c.Version != *expectedVersion {
 		return nil, ErrVersionConflict
 	}
+	read := c.Version
 	if !c.Status.Editable() {
 		return nil, &StateError{Op: "update", Status: c.Status}
 	}
@@ -77,8 +79,8 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion int64, in I
 	}
 	c.apply(in)
 	c.UpdatedAt = now
-	c.Version = expectedVersion + 1
-	if err := s.repo.Update(ctx, c, expectedVersion); err != nil {
+	c.Version = read + 1
+	if err := s.repo.Update(ctx, c, read); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -29,6 +29,11 @@ func IfMatch(c echo.Context) (version int64, ok bool, err error) {
 	return 0, false, PreconditionFailed("If-Match does not name a current version of this resource")
 }
 
+// IfMatchAny reports whether If-Match is "*": the caller accepts whatever version is current.
+func IfMatchAny(c echo.Context) bool {
+	return strings.TrimSpace(c.Request().Header.Get("If-Match")) == "*"
+}
+
 // PreconditionFailed is a stale or unmatchable If-Match.
 func PreconditionFailed(detail string) *Problem {
 	return NewProblem(http.StatusPreconditionFailed, "precondition-failed", "Precondition failed", detail)

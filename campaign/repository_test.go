@@ -1,0 +1,290 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
+)
+
+var (
+	sets  = []migrate.Set{campaign.Migrations()}
+	base  = time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	alice = campaign.UserID(uuid.MustParse("11111111-1111-4111-8111-111111111111"))
+	bob   = campaign.UserID(uuid.MustParse("22222222-2222-4222-8222-222222222222"))
+)
+
+// fixture builds a stored-shape campaign; tests vary what they need.
+func fixture(name string, at time.Time) *campaign.Campaign {
+	end := at.Add(30 * 24 * time.Hour)
+	maxImp := int64(5000)
+	limit := campaign.MustMoney("900.00", "EUR")
+	return &campaign.Campaign{
+		ID: campaign.NewID(), Name: name, Description: "desc of " + name,
+		Status: lifecycle.StatusDraft, Type: campaign.TypePromotion,
+		TargetingRules: []campaign.RuleID{campaign.RuleID(uuid.New())},
+		StartDate:      at, EndDate: &end,
+		Budget:    campaign.MustMoney("1000.50", "EUR"),
+		CreatedBy: alice, CreatedAt: at, UpdatedAt: at, Version: 1,
+		Settings: campaign.Settings{
+			TargetAudience: []string{"vip"}, Channels: []campaign.Channel{campaign.ChannelEmail},
+			Frequency: campaign.FrequencyDaily, MaxImpressions: &maxImp, BudgetLimit: &limit,
+			ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
+				{Key: "A", Name: "Control", Weight: 50}, {Key: "B", Name: "New", Weight: 50}}},
+			SchedulingRules: []campaign.SchedulingRule{{Days: []string{"MON"}, Start: "09:00", End: "17:00", Timezone: "Europe/Paris"}},
+			Personalization: campaign.Personalization{Enabled: true, Rules: []campaign.RuleID{campaign.RuleID(uuid.New())}},
+		},
+	}
+}
+
+func TestRepositoryContract(t *testing.T) {
+	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Run("create and get round-trip every field", func(t *testing.T) { testRoundTrip(t, db) })
+		t.Run("names are unique among live campaigns, case-insensitively", func(t *testing.T) { testNameConflict(t, db) })
+		t.Run("optimistic locking", func(t *testing.T) { testOptimisticLock(t, db) })
+		t.Run("soft delete frees the name", func(t *testing.T) { testSoftDelete(t, db) })
+		t.Run("list filters", func(t *testing.T) { testListFilters(t, db) })
+		t.Run("keyset paging", func(t *testing.T) { testKeysetPaging(t, db) })
+	})
+}
+
+func testRoundTrip(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := campaign.NewRepository(db)
+	c := fixture("Round trip", base.Add(123456*time.Microsecond))
+	require.NoError(t, repo.Create(ctx, c))
+
+	got, err := repo.Get(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, c.ID, got.ID)
+	assert.Equal(t, c.Name, got.Name)
+	assert.Equal(t, c.Description, got.Description)
+	assert.Equal(t, c.Status, got.Status)
+	assert.Equal(t, c.Type, got.Type)
+	assert.Equal(t, c.TargetingRules, got.TargetingRules)
+	assert.True(t, c.StartDate.Equal(got.StartDate), "start %s vs %s", c.StartDate, got.StartDate)
+	require.NotNil(t, got.EndDate)
+	assert.True(t, c.EndDate.Equal(*got.EndDate))
+	assert.True(t, c.Budget.Amount.Equal(got.Budget.Amount), "budget %s", got.Budget)
+	assert.Equal(t, "EUR", got.Budget.Currency)
+	assert.Equal(t, c.CreatedBy, got.CreatedBy)
+	assert.True(t, c.CreatedAt.Equal(got.CreatedAt))
+	assert.Equal(t, c.Version, got.Version)
+	assert.Nil(t, got.DeletedAt)
+	assert.Equal(t, c.Settings.Channels, got.Settings.Channels)
+	assert.Equal(t, c.Settings.ABTest, got.Settings.ABTest)
+	assert.Equal(t, c.Settings.SchedulingRules, got.Settings.SchedulingRules)
+	assert.Equal(t, c.Settings.Personalization, got.Settings.Personalization)
+	assert.Equal(t, *c.Settings.MaxImpressions, *got.Settings.MaxImpressions)
+	assert.True(t, c.Settings.BudgetLimit.Amount.Equal(got.Settings.BudgetLimit.Amount))
+
+	_, err = repo.Get(ctx, campaign.NewID())
+	assert.ErrorIs(t, err, campaign.ErrNotFound)
+}
+
+func testNameConflict(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := campaign.NewRepository(db)
+	require.NoError(t, repo.Create(ctx, fixture("Summer Sale", base)))
+	for _, name := range []string{"Summer Sale", "summer sale", "SUMMER SALE"} {
+		err := repo.Create(ctx, fixture(name, base))
+		assert.ErrorIs(t, err, campaign.ErrNameTaken, name)
+	}
+	other := fixture("Winter Sale", base)
+	require.NoError(t, repo.Create(ctx, other))
+	other.Name, other.Version = "summer SALE", 2
+	assert.ErrorIs(t, repo.Update(ctx, other, 1), campaign.ErrNameTaken, "rename onto a taken name")
+}
+
+func testOptimisticLock(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := campaign.NewRepository(db)
+	c := fixture("Locked", base)
+	require.NoError(t, repo.Create(ctx, c))
+
+	first := *c
+	first.Description, first.Version = "first writer", 2
+	require.NoError(t, repo.Update(ctx, &first, 1))
+
+	second := *c
+	second.Description, second.Version = "second writer, stale", 2
+	assert.ErrorIs(t, repo.Update(ctx, &second, 1), campaign.ErrVersionConflict)
+
+	got, err := repo.Get(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "first writer", got.Description, "the stale write must not land")
+	assert.Equal(t, int64(2), got.Version)
+
+	gone := fixture("Never stored", base)
+	gone.Version = 2
+	assert.ErrorIs(t, repo.Update(ctx, gone, 1), campaign.ErrNotFound)
+}
+
+func testSoftDelete(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := campaign.NewRepository(db)
+	c := fixture("Reusable Name", base)
+	require.NoError(t, repo.Create(ctx, c))
+
+	assert.ErrorIs(t, repo.SoftDelete(ctx, c.ID, 7, base), campaign.ErrVersionConflict)
+	require.NoError(t, repo.SoftDelete(ctx, c.ID, 1, base.Add(time.Hour)))
+	_, err := repo.Get(ctx, c.ID)
+	assert.ErrorIs(t, err, campaign.ErrNotFound)
+	assert.ErrorIs(t, repo.SoftDelete(ctx, c.ID, 2, base), campaign.ErrNotFound)
+
+	page, _, err := repo.List(ctx, campaign.Filter{Query: "Reusable", Limit: 10})
+	require.NoError(t, err)
+	assert.Empty(t, page, "a deleted campaign leaves the list")
+
+	// The row (and so its history) stays; only live rows hold the name.
+	n, err := db.NewSelect().Table("campaigns").Where("id = ?", uuid.UUID(c.ID)).Count(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, n)
+	require.NoError(t, repo.Create(ctx, fixture("reusable name", base)))
+}
+
+func testListFilters(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := campaign.NewRepository(db)
+	mk := func(name string, mut func(*campaign.Campaign)) campaign.ID {
+		c := fixture(name, base)
+		mut(c)
+		require.NoError(t, repo.Create(ctx, c))
+		return c.ID
+	}
+	active := mk("Filter Active", func(c *campaign.Campaign) { c.Status = lifecycle.StatusActive })
+	paused := mk("Filter Paused", func(c *campaign.Campaign) { c.Status = lifecycle.StatusPaused })
+	loyalty := mk("Filter Loyalty", func(c *campaign.Campaign) { c.Type = campaign.TypeLoyalty })
+	sms := mk("Filter SMS", func(c *campaign.Campaign) {
+		c.Settings.Channels = []campaign.Channel{campaign.ChannelPush, campaign.ChannelSMS}
+	})
+	byBob := mk("Filter Bob", func(c *campaign.Campaign) { c.CreatedBy = bob })
+	late := mk("Filter Late", func(c *campaign.Campaign) { c.StartDate = base.Add(48 * time.Hour); c.EndDate = nil })
+	percent := mk("Filter 100% off_now", func(*campaign.Campaign) {})
+	all := []campaign.ID{active, paused, loyalty, sms, byBob, late, percent}
+
+	ids := func(f campaign.Filter) []campaign.ID {
+		f.Limit = 100
+		if f.Query == "" {
+			f.Query = "Filter " // only this test's rows: the subtests share one database
+		}
+		page, next, err := repo.List(ctx, f)
+		require.NoError(t, err)
+		assert.Nil(t, next)
+		out := []campaign.ID{}
+		for _, c := range page {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	from, to := base.Add(24*time.Hour), base.Add(72*time.Hour)
+	cases := []struct {
+		name string
+		f    campaign.Filter
+		want []campaign.ID
+	}{
+		{"no filter", campaign.Filter{}, all},
+		{"status", campaign.Filter{Statuses: []lifecycle.Status{lifecycle.StatusActive}}, []campaign.ID{active}},
+		{"two statuses", campaign.Filter{Statuses: []lifecycle.Status{lifecycle.StatusActive, lifecycle.StatusPaused}}, []campaign.ID{active, paused}},
+		{"type", campaign.Filter{Types: []campaign.Type{campaign.TypeLoyalty}}, []campaign.ID{loyalty}},
+		{"channel", campaign.Filter{Channel: campaign.ChannelSMS}, []campaign.ID{sms}},
+		{"channel none", campaign.Filter{Channel: campaign.ChannelDisplay}, []campaign.ID{}},
+		{"createdBy", campaign.Filter{CreatedBy: &bob}, []campaign.ID{byBob}},
+		{"name search ignores case", campaign.Filter{Query: "filter sms"}, []campaign.ID{sms}},
+		{"name search is literal for LIKE wildcards", campaign.Filter{Query: "100%"}, []campaign.ID{percent}},
+		{"underscore is literal", campaign.Filter{Query: "off_"}, []campaign.ID{percent}},
+		{"underscore does not match any char", campaign.Filter{Query: "Filter_"}, []campaign.ID{}},
+		{"start range", campaign.Filter{StartFrom: &from, StartTo: &to}, []campaign.ID{late}},
+		{"start to is exclusive", campaign.Filter{StartTo: &base}, []campaign.ID{}},
+		{"combined", campaign.Filter{Statuses: []lifecycle.Status{lifecycle.StatusDraft}, Query: "bob"}, []campaign.ID{byBob}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.ElementsMatch(t, tc.want, ids(tc.f))
+		})
+	}
+}
+
+func testKeysetPaging(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := campaign.NewRepository(db)
+	const n = 250
+	stored := make(map[campaign.ID]*campaign.Campaign, n)
+	for i := range n {
+		// Three campaigns share each creation instant, so the id tie-break is exercised.
+		at := base.Add(time.Duration(i/3) * time.Second)
+		c := fixture(fmt.Sprintf("Page %03d %s", (i*7)%n, strings.Repeat("x", i%3)), at)
+		c.StartDate = base.Add(time.Duration((i*13)%n) * time.Minute)
+		c.EndDate = nil
+		require.NoError(t, repo.Create(ctx, c))
+		stored[c.ID] = c
+	}
+	key := map[campaign.SortField]func(c *campaign.Campaign) string{
+		campaign.SortCreatedAt: func(c *campaign.Campaign) string { return c.CreatedAt.Format(time.RFC3339Nano) },
+		campaign.SortName:      func(c *campaign.Campaign) string { return strings.ToLower(c.Name) },
+		campaign.SortStartDate: func(c *campaign.Campaign) string { return c.StartDate.Format(time.RFC3339Nano) },
+	}
+	for _, sort := range campaign.SortFields() {
+		for _, desc := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s desc=%v", sort, desc), func(t *testing.T) {
+				var seen []*campaign.Campaign
+				f := campaign.Filter{Query: "Page ", Sort: sort, Desc: desc, Limit: 17}
+				for pages := 0; ; pages++ {
+					require.Less(t, pages, 20, "paging does not end")
+					page, next, err := repo.List(ctx, f)
+					require.NoError(t, err)
+					seen = append(seen, page...)
+					if next == nil {
+						break
+					}
+					require.Equal(t, 17, len(page))
+					f.After = next
+				}
+				require.Equal(t, n, len(seen), "every row exactly once")
+				ids := map[campaign.ID]bool{}
+				for _, c := range seen {
+					require.False(t, ids[c.ID], "duplicate %s", c.ID)
+					ids[c.ID] = true
+					require.Contains(t, stored, c.ID)
+				}
+				sorted := slices.IsSortedFunc(seen, func(a, b *campaign.Campaign) int {
+					ka, kb := key[sort](a), key[sort](b)
+					if sort != campaign.SortName {
+						ta, _ := time.Parse(time.RFC3339Nano, ka)
+						tb, _ := time.Parse(time.RFC3339Nano, kb)
+						ka, kb = fmt.Sprint(ta.UnixMicro()), fmt.Sprint(tb.UnixMicro())
+						ka, kb = fmt.Sprintf("%020s", ka), fmt.Sprintf("%020s", kb)
+					}
+					c := strings.Compare(ka, kb)
+					if c == 0 {
+						c = strings.Compare(a.ID.String(), b.ID.String())
+					}
+					if desc {
+						c = -c
+					}
+					return c
+				})
+				assert.True(t, sorted, "rows come in (%s, id) order", sort)
+			})
+		}
+	}
+	t.Run("a cursor is bound to its sort", func(t *testing.T) {
+		_, next, err := repo.List(ctx, campaign.Filter{Query: "Page ", Sort: campaign.SortName, Limit: 5})
+		require.NoError(t, err)
+		require.NotNil(t, next)
+		_, _, err = repo.List(ctx, campaign.Filter{Sort: campaign.SortCreatedAt, Limit: 5, After: next})
+		assert.ErrorIs(t, err, campaign.ErrBadCursor)
+	})
+}

@@ -1,0 +1,184 @@
+// Package apptest runs the fully wired API in tests: a real HTTP server on loopback over a real
+// database, with every response checked against the OpenAPI document.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/engine-rules-sp/campaigns/platform/app"
+	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+)
+
+// Server is a running API instance.
+type Server struct {
+	t      testing.TB
+	URL    string
+	API    *app.API
+	Client *http.Client
+	router routers.Router
+}
+
+// Config returns the embedded-default configuration pointed at target, with a temporary data
+// directory.
+func Config(t testing.TB, target dbtest.Target) *config.Config {
+	t.Helper()
+	cfg, err := config.Load("", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	cfg.DataDir = t.TempDir()
+	cfg.Database = target.Config
+	cfg.Database.AutoMigrate = true
+	return cfg
+}
+
+// New starts the API on target. mutate, if not nil, adjusts the configuration first.
+func New(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *Server {
+	t.Helper()
+	cfg := Config(t, target)
+	if mutate != nil {
+		mutate(cfg)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.NewAPI(ctx, cfg, logger, opts...)
+	if err != nil {
+		t.Fatalf("start API: %v", err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = a.Close()
+	})
+	return &Server{t: t, URL: srv.URL, API: a, Client: srv.Client(), router: Router(t)}
+}
+
+// Router loads the OpenAPI document the API serves.
+func Router(t testing.TB) routers.Router {
+	t.Helper()
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(app.OpenAPISpec())
+	if err != nil {
+		t.Fatalf("load OpenAPI document: %v", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		t.Fatalf("OpenAPI document is invalid: %v", err)
+	}
+	doc.Servers = nil // match paths on any host
+	r, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatalf("OpenAPI router: %v", err)
+	}
+	return r
+}
+
+// Response is a finished exchange.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Decode unmarshals the body into v, failing the test on error.
+func (r *Response) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %d response %q: %v", r.Status, r.Body, err)
+	}
+}
+
+// Map is the body as a generic JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.Decode(t, &m)
+	return m
+}
+
+// Do sends a request (body: nil, a string or []byte sent as is, or a value sent as JSON) and
+// checks the response against the OpenAPI document.
+func (s *Server) Do(method, path string, body any, header ...string) *Response {
+	s.t.Helper()
+	var raw []byte
+	switch b := body.(type) {
+	case nil:
+	case string:
+		raw = []byte(b)
+	case []byte:
+		raw = b
+	default:
+		var err error
+		if raw, err = json.Marshal(b); err != nil {
+			s.t.Fatalf("encode request: %v", err)
+		}
+	}
+	req, err := http.NewRequest(method, s.URL+path, bytes.NewReader(raw))
+	if err != nil {
+		s.t.Fatalf("new request: %v", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatalf("read response: %v", err)
+	}
+	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: out}
+	s.validate(req, raw, r)
+	return r
+}
+
+// validate checks a response against the operation the OpenAPI document gives for the request.
+// Every response must be documented, error responses included.
+func (s *Server) validate(req *http.Request, reqBody []byte, r *Response) {
+	s.t.Helper()
+	req.Body = io.NopCloser(bytes.NewReader(reqBody))
+	route, params, err := s.router.FindRoute(req)
+	if err != nil {
+		// Paths outside the document (deliberately unknown routes) must still answer problems.
+		if r.Status == http.StatusNotFound || r.Status == http.StatusMethodNotAllowed {
+			if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/problem+json") {
+				s.t.Errorf("%s %s: %d without a problem body", req.Method, req.URL.Path, r.Status)
+			}
+			return
+		}
+		s.t.Errorf("%s %s is not in the OpenAPI document: %v", req.Method, req.URL.Path, err)
+		return
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	out := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: in, Status: r.Status, Header: r.Header,
+		Body: io.NopCloser(bytes.NewReader(r.Body)), Options: in.Options,
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+		s.t.Errorf("%s %s -> %d does not match the OpenAPI document: %v\nbody: %s",
+			req.Method, req.URL.Path, r.Status, err, r.Body)
+	}
+}

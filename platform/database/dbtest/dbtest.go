@@ -1,0 +1,134 @@
+// Package dbtest gives tests real databases: a fresh SQLite file always, and a fresh
+// PostgreSQL schema when CAMPAIGNS_TEST_POSTGRES_URL is set. With
+// CAMPAIGNS_TEST_REQUIRE_SERVICES=1 a missing PostgreSQL fails the test instead of skipping it.
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx/v5" driver for schema set-up
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
+)
+
+// Environment variables the test suites read.
+const (
+	EnvPostgresURL     = "CAMPAIGNS_TEST_POSTGRES_URL"
+	EnvRequireServices = "CAMPAIGNS_TEST_REQUIRE_SERVICES"
+)
+
+// Target is one database a suite runs against.
+type Target struct {
+	Name   string // "sqlite" or "postgres"
+	Config config.DatabaseConfig
+}
+
+// Pool is the pool the tests use: small, like the embedded default, but with room for the
+// concurrency tests.
+func Pool(driver string) config.DatabaseConfig {
+	return config.DatabaseConfig{
+		Driver: driver, MaxOpenConns: 16, MaxIdleConns: 16,
+		ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Hour,
+	}
+}
+
+// SQLiteTarget is a fresh SQLite database file in the test's temporary directory.
+func SQLiteTarget(t testing.TB) Target {
+	cfg := Pool(config.DriverSQLite)
+	cfg.SQLitePath = filepath.Join(t.TempDir(), "campaigns.db")
+	return Target{Name: "sqlite", Config: cfg}
+}
+
+// PostgresTarget is a fresh, empty schema in the database CAMPAIGNS_TEST_POSTGRES_URL names,
+// dropped when the test ends. It skips the test when the variable is unset (fails under
+// CAMPAIGNS_TEST_REQUIRE_SERVICES=1).
+func PostgresTarget(t testing.TB) Target {
+	t.Helper()
+	base := os.Getenv(EnvPostgresURL)
+	if base == "" {
+		if os.Getenv(EnvRequireServices) == "1" {
+			t.Fatalf("%s is not set but %s=1", EnvPostgresURL, EnvRequireServices)
+		}
+		t.Skipf("PostgreSQL tests skipped: set %s (e.g. postgres://postgres@127.0.0.1:5432/campaigns_test?sslmode=disable)", EnvPostgresURL)
+	}
+	schema := "t_" + randomHex(8)
+	admin, err := sql.Open("pgx/v5", base)
+	if err != nil {
+		t.Fatalf("open %s: %v", EnvPostgresURL, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = admin.Close()
+		t.Fatalf("create test schema (is PostgreSQL up at %s?): %v", EnvPostgresURL, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop test schema %s: %v", schema, err)
+		}
+		_ = admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", EnvPostgresURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema) // pgx sends unknown URL parameters as session settings
+	u.RawQuery = q.Encode()
+	cfg := Pool(config.DriverPostgres)
+	cfg.URL = u.String()
+	return Target{Name: "postgres", Config: cfg}
+}
+
+// Open opens target and applies the migration sets, closing the database when the test ends.
+func Open(t testing.TB, target Target, sets ...migrate.Set) *bun.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, target.Config)
+	if err != nil {
+		t.Fatalf("open %s: %v", target.Name, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if err := migrate.Up(ctx, db, sets...); err != nil {
+		t.Fatalf("migrate %s: %v", target.Name, err)
+	}
+	return db
+}
+
+// Each runs fn as a subtest on SQLite and on PostgreSQL, each with a fresh migrated database.
+func Each(t *testing.T, sets []migrate.Set, fn func(t *testing.T, db *bun.DB)) {
+	t.Helper()
+	EachTarget(t, func(t *testing.T, target Target) { fn(t, Open(t, target, sets...)) })
+}
+
+// EachTarget runs fn as a subtest per database target, for tests that open the database
+// themselves (through the wired app, say).
+func EachTarget(t *testing.T, fn func(t *testing.T, target Target)) {
+	t.Helper()
+	targets := []struct {
+		name string
+		make func(testing.TB) Target
+	}{{"sqlite", SQLiteTarget}, {"postgres", PostgresTarget}}
+	for _, tg := range targets {
+		t.Run(tg.name, func(t *testing.T) { fn(t, tg.make(t)) })
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
