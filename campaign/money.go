@@ -81,6 +81,9 @@ func (m Money) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads the form MarshalJSON writes; the amount may also be a JSON number.
 func (m *Money) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // encoding/json convention: null leaves the value unchanged
+	}
 	var raw struct {
 		Amount   json.Number `json:"amount"`
 		Currency string      `json:"currency"`

@@ -46,6 +46,9 @@ func (in *Input) normalize() {
 	in.Settings.Channels = nonNil(in.Settings.Channels)
 	in.Settings.SchedulingRules = nonNil(in.Settings.SchedulingRules)
 	in.Settings.Personalization.Rules = nonNil(in.Settings.Personalization.Rules)
+	if in.Settings.ABTest != nil {
+		in.Settings.ABTest.Variants = nonNil(in.Settings.ABTest.Variants)
+	}
 	in.StartDate = in.StartDate.UTC().Truncate(time.Microsecond)
 	if in.EndDate != nil {
 		end := in.EndDate.UTC().Truncate(time.Microsecond)
@@ -69,6 +72,7 @@ func (in Input) Validate(now time.Time, prevStart *time.Time) []FieldError {
 	if n := utf8.RuneCountInString(in.Description); n > MaxDescriptionLen {
 		v.add("description", "must be at most %d characters (got %d)", MaxDescriptionLen, n)
 	}
+	v.noNUL("description", in.Description)
 	if !slices.Contains(Types(), in.Type) {
 		v.add("type", "must be one of %s", joinQuoted(Types()))
 	}
@@ -92,17 +96,31 @@ func (v *validator) name(name string) {
 	}
 }
 
+// noNUL rejects the NUL character, which PostgreSQL text and jsonb cannot store.
+func (v *validator) noNUL(field, s string) {
+	if strings.IndexByte(s, 0) >= 0 {
+		v.add(field, "must not contain the NUL character")
+	}
+}
+
 func (v *validator) dates(in Input, now time.Time, prevStart *time.Time) {
 	if in.StartDate.IsZero() {
 		v.add("startDate", "is required")
 	} else if changed := prevStart == nil || !prevStart.Equal(in.StartDate); changed &&
 		in.StartDate.Before(now.Add(-StartDateSkew)) {
 		v.add("startDate", "must not be in the past")
+	} else if !in.StartDate.Before(maxDate) {
+		v.add("startDate", "must be before the year 10000")
 	}
 	if in.EndDate != nil && !in.StartDate.IsZero() && !in.EndDate.After(in.StartDate) {
 		v.add("endDate", "must be after startDate")
+	} else if in.EndDate != nil && !in.EndDate.Before(maxDate) {
+		v.add("endDate", "must be before the year 10000")
 	}
 }
+
+// maxDate bounds dates to what RFC 3339 and JSON can write (years 0 to 9999, in UTC).
+var maxDate = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // money checks a positive amount in a valid currency.
 func (v *validator) money(field string, m Money) {
@@ -136,6 +154,7 @@ func (v *validator) settings(s Settings, budget Money) {
 		if n := utf8.RuneCountInString(seg); strings.TrimSpace(seg) == "" || n > MaxSegmentLen {
 			v.add(fmt.Sprintf("settings.targetAudience[%d]", i), "must be 1 to %d characters", MaxSegmentLen)
 		}
+		v.noNUL(fmt.Sprintf("settings.targetAudience[%d]", i), seg)
 	}
 	noDuplicatesIn(v, "settings.targetAudience", s.TargetAudience)
 	if s.MaxImpressions != nil && *s.MaxImpressions <= 0 {
@@ -175,25 +194,27 @@ func (v *validator) abTest(ab ABTestSettings) {
 	if len(ab.Variants) > MaxVariants {
 		v.add(f, "must hold at most %d variants", MaxVariants)
 	}
-	sum, keys := 0, make([]string, 0, len(ab.Variants))
+	sum, keys := 0, make(map[string]struct{}, len(ab.Variants))
 	for i, vr := range ab.Variants {
 		p := fmt.Sprintf("%s[%d]", f, i)
 		if !variantKeyPattern.MatchString(vr.Key) {
 			v.add(p+".key", "must be 1 to 32 letters, digits, '-' or '_'")
+		} else if _, dup := keys[vr.Key]; dup {
+			v.add(p+".key", "duplicates an earlier variant's key")
 		}
+		keys[vr.Key] = struct{}{}
 		if n := utf8.RuneCountInString(vr.Name); strings.TrimSpace(vr.Name) == "" || n > MaxVariantNameLen {
 			v.add(p+".name", "must be 1 to %d characters", MaxVariantNameLen)
 		}
+		v.noNUL(p+".name", vr.Name)
 		if vr.Weight < 1 || vr.Weight > 100 {
 			v.add(p+".weight", "must be between 1 and 100")
 		}
 		sum += vr.Weight
-		keys = append(keys, vr.Key)
 	}
 	if len(ab.Variants) > 0 && sum != 100 {
 		v.add(f, "weights must sum to 100 (got %d)", sum)
 	}
-	noDuplicatesIn(v, f+".key", keys)
 }
 
 func (v *validator) schedulingRule(p string, r SchedulingRule) {

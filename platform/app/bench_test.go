@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -43,10 +44,11 @@ var (
 
 // setup seeds one schema for all benchmarks in the process: seeding 100,000 rows takes a while.
 func setup(b *testing.B) *benchEnv {
-	target := dbtest.PostgresTarget(b) // skips without PostgreSQL
 	benchOnce.Do(func() {
-		// The schema must outlive this first benchmark; keep it to the end of the process.
-		s := apptest.New(&longLived{TB: b}, target, nil)
+		// The schema must outlive this first benchmark: its clean-up waits for TestMain.
+		ll := &longLived{TB: b}
+		target := dbtest.PostgresTarget(ll) // skips without PostgreSQL
+		s := apptest.New(ll, target, nil)
 		raw, err := sql.Open("pgx/v5", target.Config.URL)
 		if err != nil {
 			b.Fatal(err)
@@ -96,10 +98,21 @@ ORDER BY created_at DESC, id DESC OFFSET 100000 LIMIT 1`).Scan(&at, &id)
 	return benchData
 }
 
-// longLived defers cleanups to process exit: the seeded schema is shared by every benchmark.
+// longLived defers clean-ups to the end of TestMain: the seeded schema is shared by every
+// benchmark.
 type longLived struct{ testing.TB }
 
-func (l *longLived) Cleanup(func()) {}
+func (l *longLived) Cleanup(fn func()) { atExit = append(atExit, fn) }
+
+var atExit []func()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for i := len(atExit) - 1; i >= 0; i-- {
+		atExit[i]()
+	}
+	os.Exit(code)
+}
 
 // latencies records per-request durations to report p50 and p99 next to ns/op.
 type latencies struct {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"time"
 
@@ -225,7 +226,8 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 			names = append(names, legacy)
 		}
 		for _, name := range names {
-			if val, ok := lookup(name); ok {
+			// Set but empty counts as unset: deployment templates often render empty values.
+			if val, ok := lookup(name); ok && val != "" {
 				v.Set(key, val)
 				break
 			}
@@ -236,6 +238,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	}
 	var cfg Config
 	dec := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
+		durationNeedsUnit,
 		mapstructure.StringToTimeDurationHookFunc(),
 	))
 	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
@@ -250,8 +253,31 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	return &cfg, nil
 }
 
+// durationNeedsUnit rejects a bare YAML number for a duration: "timeout: 5" would otherwise
+// decode as 5 nanoseconds.
+func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
+	if to == reflect.TypeFor[time.Duration]() && from.Kind() != reflect.String && from != to {
+		return nil, fmt.Errorf("must be a duration with a unit such as 10s (got %v)", data)
+	}
+	return data, nil
+}
+
 // decodeError turns mapstructure's report into one Error naming the first bad key.
 func decodeError(err error) error {
+	var de *mapstructure.DecodeError
+	if errors.As(err, &de) {
+		// Unknown keys are reported on their parent ("" for the root): name the key itself.
+		reason := de.Unwrap().Error()
+		if keys, ok := strings.CutPrefix(reason, "has invalid keys: "); ok {
+			first, _, _ := strings.Cut(keys, ", ")
+			key := first
+			if de.Name() != "" {
+				key = de.Name() + "." + first
+			}
+			return &Error{Key: key, Reason: "is not a known setting"}
+		}
+		return &Error{Key: de.Name(), Reason: reason}
+	}
 	msg := err.Error()
 	if i := strings.Index(msg, "'"); i >= 0 {
 		if j := strings.Index(msg[i+1:], "'"); j >= 0 {
@@ -329,9 +355,7 @@ func (c Config) LogValue() slog.Value {
 	}
 	dbURL := ""
 	if c.Database.Driver == DriverPostgres {
-		if u, err := url.Parse(c.Database.PostgresURL()); err == nil {
-			dbURL = u.Redacted()
-		}
+		dbURL = redactURL(c.Database.PostgresURL())
 	}
 	return slog.GroupValue(
 		slog.String("data_dir", c.DataDir),
@@ -340,12 +364,37 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database.url", dbURL),
 		slog.String("database.sqlite_path", c.Database.SQLitePath),
 		slog.Bool("database.auto_migrate", c.Database.AutoMigrate),
-		slog.String("nats.url", c.NATS.URL),
+		slog.String("nats.url", redactURL(c.NATS.URL)),
 		slog.Bool("nats.embedded", c.NATS.Embedded),
 		slog.String("nats.password", secret(c.NATS.Password)),
 		slog.String("nats.token", secret(c.NATS.Token)),
-		slog.String("rules_engine.url", c.RulesEngine.URL),
+		slog.String("rules_engine.url", redactURL(c.RulesEngine.URL)),
 		slog.Bool("worker.embedded", c.Worker.Embedded),
 		slog.String("log.level", c.Log.Level),
 	)
+}
+
+// redactURL hides the credentials of a URL, or of a comma-separated list of them (NATS
+// servers): the password of the user info and any password-like query parameter. A value
+// that is not a URL (a key=value DSN) may hold anything, so it is hidden whole.
+func redactURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		u, err := url.Parse(strings.TrimSpace(p))
+		if err != nil || u.Scheme == "" || u.Opaque != "" {
+			return redacted
+		}
+		q := u.Query()
+		for k := range q {
+			if lk := strings.ToLower(k); strings.Contains(lk, "password") || strings.Contains(lk, "token") || strings.Contains(lk, "secret") {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
+		parts[i] = u.Redacted()
+	}
+	return strings.Join(parts, ",")
 }

@@ -5,13 +5,16 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx/v5" database/sql driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -33,11 +36,19 @@ func Open(ctx context.Context, cfg config.DatabaseConfig) (*bun.DB, error) {
 }
 
 // OpenPostgres opens a PostgreSQL pool through pgx's database/sql adapter.
+//
+// Bun writes arguments into the SQL text, so every statement text is new to the server. pgx's
+// default mode would prepare (and cache, and evict) each one: two round trips per query. The
+// simple protocol sends it in one. A DSN that sets default_query_exec_mode keeps its choice.
 func OpenPostgres(ctx context.Context, dsn string, cfg config.DatabaseConfig) (*bun.DB, error) {
-	sqldb, err := sql.Open("pgx/v5", dsn)
+	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("database: open postgres: %w", err)
+		return nil, errors.New("database: the PostgreSQL URL (database.url or the DB_* settings) is invalid")
 	}
+	if !strings.Contains(dsn, "default_query_exec_mode") {
+		pgcfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	}
+	sqldb := stdlib.OpenDB(*pgcfg)
 	pool(sqldb, cfg)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	return db, ping(ctx, db, "postgres")

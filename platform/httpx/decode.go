@@ -67,7 +67,7 @@ func jsonError(err error) error {
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
-			return BadRequest(fmt.Sprintf("the request body must be a JSON %s", jsonKind(typ.Type.Kind().String())))
+			return BadRequest(fmt.Sprintf("the request body must be %s", jsonKind(typ.Type.Kind().String())))
 		}
 		return BadRequest("a field has the wrong JSON type",
 			FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})

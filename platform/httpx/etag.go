@@ -14,13 +14,14 @@ func SetETag(c echo.Context, version int64) {
 }
 
 // IfMatch reads the If-Match precondition. It returns ok=false when the header is absent or
-// "*" (any version). A value that is not one of our ETags can never match: 412.
+// "*" (any version). A value that is not one of our strong ETags can never match: 412.
 func IfMatch(c echo.Context) (version int64, ok bool, err error) {
 	raw := strings.TrimSpace(c.Request().Header.Get("If-Match"))
 	if raw == "" || raw == "*" {
 		return 0, false, nil
 	}
-	tag := strings.TrimPrefix(raw, "W/")
+	// If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches.
+	tag := raw
 	if len(tag) >= 2 && tag[0] == '"' && tag[len(tag)-1] == '"' {
 		if v, perr := strconv.ParseInt(tag[1:len(tag)-1], 10, 64); perr == nil && v > 0 {
 			return v, true, nil

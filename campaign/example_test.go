@@ -1,0 +1,63 @@
+package campaign_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
+)
+
+// A host service mounts the campaign module on its own *bun.DB and *echo.Echo.
+func Example() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "host")
+	defer os.RemoveAll(dir)
+
+	// The host's own database and router.
+	sqldb, _ := sql.Open("sqlite", "file:"+filepath.Join(dir, "host.db"))
+	db := bun.NewDB(sqldb, sqlitedialect.New())
+	defer db.Close()
+	e := echo.New()
+	// The module takes the caller from the request context (httpx.WithActor). A host with its
+	// own authentication sets it there; this one trusts an X-User-ID header.
+	e.Use(httpx.HeaderIdentity())
+
+	// The campaign module: its schema, then its routes.
+	if err := migrate.Up(ctx, db, campaign.Migrations()); err != nil {
+		fmt.Println(err)
+		return
+	}
+	svc := campaign.NewService(campaign.NewRepository(db))
+	campaign.NewHandler(svc, slog.Default()).Register(e.Group("/api/v1"))
+
+	body := `{"name": "Host campaign", "type": "LOYALTY", "startDate": "2099-01-01T00:00:00Z",
+		"budget": {"amount": "500", "currency": "EUR"}, "settings": {"channels": ["EMAIL"]}}`
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/campaigns", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-User-ID", "7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11")
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Header().Get("ETag"))
+
+	// Errors are problem+json even on the host's default Echo error handler.
+	rec = httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/campaigns/not-an-id", nil))
+	fmt.Println(rec.Code, rec.Header().Get("Content-Type"))
+	// Output:
+	// 201 "1"
+	// 404 application/problem+json
+}
