@@ -77,6 +77,13 @@ type Campaign struct {
 	Settings       Settings
 	Version        int64
 	DeletedAt      *time.Time
+	// StopCode says why the automation last stopped the campaign (empty after manual actions).
+	StopCode lifecycle.StopCode
+}
+
+// Serving is the campaign's serving status at now.
+func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus {
+	return lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now)
 }
 
 // Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape

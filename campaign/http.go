@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,10 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/campaigns/:id", h.get, p)
 	g.PUT("/campaigns/:id", h.update, p)
 	g.DELETE("/campaigns/:id", h.delete, p)
+	for _, action := range []string{"activate", "pause", "resume", "complete", "stop", "cancel"} {
+		g.POST("/campaigns/:id/"+action, h.transition(action), p)
+	}
+	g.GET("/campaigns/:id/transitions", h.transitions, p)
 }
 
 // Request and response bodies.
@@ -92,6 +97,7 @@ type Response struct {
 	Name           string           `json:"name"`
 	Description    string           `json:"description"`
 	Status         lifecycle.Status `json:"status"`
+	ServingStatus  lifecycle.ServingStatus `json:"servingStatus"`
 	Type           Type             `json:"type"`
 	TargetingRules []RuleID         `json:"targetingRules"`
 	StartDate      time.Time        `json:"startDate"`
@@ -104,10 +110,11 @@ type Response struct {
 	Version        int64            `json:"version"`
 }
 
-// NewResponse renders c for the API.
-func NewResponse(c *Campaign) Response {
+// NewResponse renders c for the API, with its serving status at now.
+func NewResponse(c *Campaign, now time.Time) Response {
 	return Response{
-		ID: c.ID, Name: c.Name, Description: c.Description, Status: c.Status, Type: c.Type,
+		ID: c.ID, Name: c.Name, Description: c.Description, Status: c.Status,
+		ServingStatus: c.Serving(now), Type: c.Type,
 		TargetingRules: nonNil(c.TargetingRules), StartDate: c.StartDate, EndDate: c.EndDate,
 		Budget: c.Budget, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Settings: c.Settings, Version: c.Version,
@@ -146,7 +153,7 @@ func (h *Handler) create(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderLocation,
 		strings.TrimSuffix(c.Request().URL.Path, "/")+"/"+camp.ID.String())
 	httpx.SetETag(c, camp.Version)
-	return c.JSON(http.StatusCreated, NewResponse(camp))
+	return c.JSON(http.StatusCreated, NewResponse(camp, h.svc.clock()))
 }
 
 func (h *Handler) get(c echo.Context) error {
@@ -159,7 +166,7 @@ func (h *Handler) get(c echo.Context) error {
 		return h.problem(err, false)
 	}
 	httpx.SetETag(c, camp.Version)
-	return c.JSON(http.StatusOK, NewResponse(camp))
+	return c.JSON(http.StatusOK, NewResponse(camp, h.svc.clock()))
 }
 
 func (h *Handler) update(c echo.Context) error {
@@ -203,7 +210,7 @@ func (h *Handler) update(c echo.Context) error {
 		return h.problem(err, hasIfMatch)
 	}
 	httpx.SetETag(c, camp.Version)
-	return c.JSON(http.StatusOK, NewResponse(camp))
+	return c.JSON(http.StatusOK, NewResponse(camp, h.svc.clock()))
 }
 
 func (h *Handler) delete(c echo.Context) error {
@@ -232,7 +239,7 @@ const (
 )
 
 var listParams = map[string]bool{
-	"status": true, "type": true, "channel": true, "createdBy": true, "q": true,
+	"status": true, "servingStatus": true, "type": true, "channel": true, "createdBy": true, "q": true,
 	"startFrom": true, "startTo": true, "sort": true, "limit": true, "cursor": true,
 }
 
@@ -241,13 +248,15 @@ func (h *Handler) list(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	now := h.svc.clock()
+	f.Now = now
 	camps, next, err := h.svc.List(c.Request().Context(), f)
 	if err != nil {
 		return h.problem(err, false)
 	}
 	out := ListResponse{Campaigns: make([]Response, len(camps)), Limit: f.Limit}
 	for i, camp := range camps {
-		out.Campaigns[i] = NewResponse(camp)
+		out.Campaigns[i] = NewResponse(camp, now)
 	}
 	if next != nil {
 		s := next.Encode()
@@ -273,6 +282,14 @@ func parseFilter(q url.Values) (Filter, error) {
 			continue
 		}
 		f.Statuses = append(f.Statuses, st)
+	}
+	for _, s := range splitList(q["servingStatus"]) {
+		st, err := lifecycle.ParseServingStatus(s)
+		if err != nil {
+			bad("servingStatus", fmt.Sprintf("unknown serving status %q", s))
+			continue
+		}
+		f.Serving = append(f.Serving, st)
 	}
 	for _, s := range splitList(q["type"]) {
 		if !contains(Types(), Type(s)) {
@@ -497,6 +514,8 @@ func parseMoney(field string, m moneyRequest, bad func(string, string)) Money {
 func (h *Handler) problem(err error, viaIfMatch bool) error {
 	var verr *ValidationError
 	var serr *StateError
+	var forbidden *lifecycle.ForbiddenError
+	var blocked *lifecycle.BlockedError
 	switch {
 	case errors.As(err, &verr):
 		fields := make([]httpx.FieldError, len(verr.Fields))
@@ -517,6 +536,24 @@ func (h *Handler) problem(err error, viaIfMatch bool) error {
 	case errors.As(err, &serr):
 		p := httpx.Conflict("invalid-state", serr.Error())
 		p.Extra = map[string]any{"currentStatus": serr.Status}
+		return p
+	case errors.As(err, &forbidden):
+		p := httpx.Conflict("invalid-transition", forbidden.Error())
+		p.Extra = map[string]any{"currentStatus": forbidden.Status, "action": forbidden.Action, "allowedActions": forbidden.Allowed}
+		return p
+	case errors.As(err, &blocked):
+		p := httpx.NewProblem(http.StatusUnprocessableEntity, "transition-blocked", "Transition blocked",
+			fmt.Sprintf("cannot %s the campaign now; see errors", blocked.Action))
+		for _, v := range blocked.Violations {
+			p.Errors = append(p.Errors, httpx.FieldError{Field: v.Field, Message: v.Message})
+		}
+		p.Extra = map[string]any{"currentStatus": blocked.Status, "action": blocked.Action}
+		return p
+	case errors.Is(err, ErrChecksUnavailable):
+		h.logger.WarnContext(context.Background(), "activation checks unavailable", "error", err)
+		p := httpx.NewProblem(http.StatusServiceUnavailable, "checks-unavailable", "Service unavailable",
+			"the targeting checks could not be completed; nothing was changed, retry later")
+		p.Headers = map[string]string{"Retry-After": strconv.Itoa(RetryAfterChecks)}
 		return p
 	case errors.Is(err, ErrBadCursor):
 		return httpx.BadRequest("the cursor is invalid", httpx.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})

@@ -48,6 +48,7 @@ type campaignRow struct {
 	Settings       string          `bun:"settings"`
 	Version        int64           `bun:"version"`
 	DeletedAt      *time.Time      `bun:"deleted_at"`
+	StopCode       string          `bun:"stop_code"`
 
 	// NameKey is lower(name) as the database computes it, read when listing by name so that
 	// the next-page cursor compares exactly as the database sorts.
@@ -70,6 +71,7 @@ func toRow(c *Campaign) (*campaignRow, error) {
 		BudgetAmount: c.Budget.Amount, BudgetCurrency: c.Budget.Currency,
 		CreatedBy: uuid.UUID(c.CreatedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Settings: string(settings), Version: c.Version, DeletedAt: c.DeletedAt,
+		StopCode: string(c.StopCode),
 	}, nil
 }
 
@@ -80,7 +82,7 @@ func (r *campaignRow) toDomain() (*Campaign, error) {
 		StartDate: r.StartDate.UTC(), EndDate: utcPtr(r.EndDate),
 		Budget:    Money{Amount: r.BudgetAmount, Currency: strings.TrimSpace(r.BudgetCurrency)},
 		CreatedBy: UserID(r.CreatedBy), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		Version: r.Version, DeletedAt: utcPtr(r.DeletedAt),
+		Version: r.Version, DeletedAt: utcPtr(r.DeletedAt), StopCode: lifecycle.StopCode(r.StopCode),
 	}
 	if err := json.Unmarshal([]byte(r.TargetingRules), &c.TargetingRules); err != nil {
 		return nil, fmt.Errorf("decode targeting rules of %s: %w", r.ID, err)
@@ -121,6 +123,15 @@ func (r *Repository) Get(ctx context.Context, id ID) (*Campaign, error) {
 	return row.toDomain()
 }
 
+// Exists reports whether a campaign with this id was ever stored, deleted or not.
+func (r *Repository) Exists(ctx context.Context, id ID) (bool, error) {
+	ok, err := r.db.NewSelect().Table("campaigns").Where("id = ?", uuid.UUID(id)).Exists(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check campaign: %w", err)
+	}
+	return ok, nil
+}
+
 // Update replaces the stored campaign with c, provided the stored version is still
 // expectedVersion; c.Version must already be the new version. A stale version ->
 // ErrVersionConflict; a campaign that is gone -> ErrNotFound.
@@ -140,6 +151,55 @@ func (r *Repository) Update(ctx context.Context, c *Campaign, expectedVersion in
 		return fmt.Errorf("update campaign: %w", err)
 	}
 	return r.checkApplied(ctx, res, c.ID)
+}
+
+// UpdateStatus stores a transition: the new status and stop code, version and update time of
+// c, provided the stored version is still expectedVersion.
+func (r *Repository) UpdateStatus(ctx context.Context, c *Campaign, expectedVersion int64) error {
+	res, err := r.db.NewUpdate().Table("campaigns").
+		Set("status = ?", string(c.Status)).Set("stop_code = ?", string(c.StopCode)).
+		Set("version = ?", c.Version).Set("updated_at = ?", c.UpdatedAt).
+		Where("id = ?", uuid.UUID(c.ID)).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("update campaign status: %w", err)
+	}
+	return r.checkApplied(ctx, res, c.ID)
+}
+
+// RunInTx runs fn in a transaction; fn gets a repository bound to it. The transaction is
+// what other capabilities' writes (history, events) join, so that all land or none.
+func (r *Repository) RunInTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, repo *Repository) error) error {
+	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		return fn(ctx, tx, NewRepository(tx))
+	})
+}
+
+// Due is a campaign the automation may have to act on.
+type Due struct {
+	ID      ID
+	Version int64
+}
+
+// EndedBy returns up to limit ACTIVE or PAUSED campaigns whose end date is at or before now,
+// earliest first, through a partial index (no table scan).
+func (r *Repository) EndedBy(ctx context.Context, now time.Time, limit int) ([]Due, error) {
+	var rows []struct {
+		ID      uuid.UUID `bun:"id"`
+		Version int64     `bun:"version"`
+	}
+	err := r.db.NewSelect().Table("campaigns").Column("id", "version").
+		Where("status IN (?)", bun.In([]string{string(lifecycle.StatusActive), string(lifecycle.StatusPaused)})).
+		Where("deleted_at IS NULL").Where("end_date IS NOT NULL").Where("end_date <= ?", now.UTC()).
+		OrderExpr("end_date ASC").Limit(int64(limit)).Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("find ended campaigns: %w", err)
+	}
+	out := make([]Due, len(rows))
+	for i, row := range rows {
+		out[i] = Due{ID: ID(row.ID), Version: row.Version}
+	}
+	return out, nil
 }
 
 // checkApplied tells a lost optimistic-lock race (the row exists) from a vanished row.
@@ -201,7 +261,9 @@ type Filter struct {
 	Types     []Type
 	Channel   Channel
 	CreatedBy *UserID
-	Query     string // case-insensitive substring of the name
+	Serving   []lifecycle.ServingStatus
+	Now       time.Time // the instant serving statuses are judged at
+	Query     string    // case-insensitive substring of the name
 	StartFrom *time.Time
 	StartTo   *time.Time // exclusive
 	Sort      SortField
@@ -290,6 +352,14 @@ func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, 
 			q = q.Where("EXISTS (SELECT 1 FROM json_each(settings, '$.channels') WHERE value = ?)", string(f.Channel))
 		}
 	}
+	if len(f.Serving) > 0 {
+		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			for _, s := range f.Serving {
+				q = q.WhereOr(servingSQL[s], servingArgs(s, f.Now)...)
+			}
+			return q
+		})
+	}
 	if f.CreatedBy != nil {
 		q = q.Where("created_by = ?", uuid.UUID(*f.CreatedBy))
 	}
@@ -340,6 +410,29 @@ func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, 
 		next = cursorOf(out[len(out)-1], rows[len(out)-1].NameKey, f.Sort, f.Desc)
 	}
 	return out, next, nil
+}
+
+// servingSQL is each serving status as a predicate; it mirrors lifecycle.Serving.
+var servingSQL = map[lifecycle.ServingStatus]string{
+	lifecycle.ServingNone:            "status = 'DRAFT'",
+	lifecycle.ServingPending:         "(status = 'ACTIVE' AND start_date > ?)",
+	lifecycle.ServingServing:         "(status = 'ACTIVE' AND start_date <= ? AND (end_date IS NULL OR end_date > ?))",
+	lifecycle.ServingPaused:          "(status = 'PAUSED' AND stop_code <> 'BUDGET_EXHAUSTED')",
+	lifecycle.ServingBudgetExhausted: "(status IN ('PAUSED', 'COMPLETED') AND stop_code = 'BUDGET_EXHAUSTED')",
+	lifecycle.ServingEnded:           "((status = 'ACTIVE' AND start_date <= ? AND end_date <= ?) OR (status = 'COMPLETED' AND stop_code <> 'BUDGET_EXHAUSTED'))",
+	lifecycle.ServingCancelled:       "status = 'CANCELLED'",
+}
+
+func servingArgs(s lifecycle.ServingStatus, now time.Time) []any {
+	now = now.UTC()
+	switch s {
+	case lifecycle.ServingPending:
+		return []any{now}
+	case lifecycle.ServingServing, lifecycle.ServingEnded:
+		return []any{now, now}
+	default:
+		return nil
+	}
 }
 
 // escapeLike makes s match literally inside a LIKE pattern with ESCAPE '\'.

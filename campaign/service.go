@@ -10,8 +10,9 @@ import (
 // Service is the campaign use cases: it validates input, enforces the lifecycle's edit rules
 // and optimistic locking, and persists through the Repository.
 type Service struct {
-	repo *Repository
-	now  func() time.Time
+	repo   *Repository
+	now    func() time.Time
+	checks []ActivationCheck
 }
 
 // Option configures a Service.
@@ -19,6 +20,11 @@ type Option func(*Service)
 
 // WithClock replaces the wall clock, for tests and simulations.
 func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
+
+// WithActivationChecks registers checks that must pass before a campaign starts or resumes.
+func WithActivationChecks(checks ...ActivationCheck) Option {
+	return func(s *Service) { s.checks = append(s.checks, checks...) }
+}
 
 // NewService returns the campaign service over repo.
 func NewService(repo *Repository, opts ...Option) *Service {

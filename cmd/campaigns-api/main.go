@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,33 +17,42 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/config"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
-func run(args []string) int {
+// run is the whole command: it returns the exit code (0 ok, 1 failure, 2 bad usage or config)
+// and stops serving when ctx is done.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("campaigns-api", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (default $CAMPAIGNS_CONFIG, else "+config.DefaultFile+")")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	switch rest := fs.Args(); {
 	case len(rest) == 0:
-		logger := app.NewLogger(cfg.Log, os.Stderr)
+		logger := app.NewLogger(cfg.Log, stderr)
 		if err := app.RunAPI(ctx, cfg, logger); err != nil {
 			logger.Error("campaigns API stopped", "error", err)
 			return 1
 		}
 		return 0
 	case len(rest) == 2 && rest[0] == "migrate":
-		if err := app.Migrate(ctx, cfg, rest[1], os.Stdout); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+		if err := app.Migrate(ctx, cfg, rest[1], stdout); err != nil {
+			fmt.Fprintln(stderr, err)
 			if errors.Is(err, app.ErrUsage) {
 				return 2
 			}
@@ -50,7 +60,7 @@ func run(args []string) int {
 		}
 		return 0
 	default:
-		fmt.Fprintln(os.Stderr, app.ErrUsage)
+		fmt.Fprintln(stderr, app.ErrUsage)
 		return 2
 	}
 }

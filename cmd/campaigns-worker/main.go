@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -15,26 +17,35 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/config"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
 
-func run(args []string) int {
+// run is the whole command: it returns the exit code (0 ok, 1 failure, 2 bad usage or config)
+// and stops when ctx is done.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("campaigns-worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (default $CAMPAIGNS_CONFIG, else "+config.DefaultFile+")")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: campaigns-worker [--config FILE]")
+		fmt.Fprintln(stderr, "usage: campaigns-worker [--config FILE]")
 		return 2
 	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	logger := app.NewLogger(cfg.Log, os.Stderr)
+	logger := app.NewLogger(cfg.Log, stderr)
 	if err := app.RunWorker(ctx, cfg, logger); err != nil {
 		logger.Error("campaigns worker stopped", "error", err)
 		return 1

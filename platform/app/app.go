@@ -11,14 +11,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
+	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
 
@@ -30,7 +36,7 @@ func OpenAPISpec() []byte { return openAPISpec }
 
 // Migrations lists every capability's schema, in the order they are applied.
 func Migrations() []migrate.Set {
-	return []migrate.Set{campaign.Migrations()}
+	return []migrate.Set{campaign.Migrations(), history.Migrations(), idempotency.Migrations()}
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
@@ -49,7 +55,9 @@ type API struct {
 	Echo   *echo.Echo
 	Logger *slog.Logger
 
-	Campaigns *campaign.Service
+	Campaigns   *campaign.Service
+	Idempotency *idempotency.Store
+	Automation  *automation.Automation
 }
 
 // APIOption adjusts how NewAPI builds the instance.
@@ -57,6 +65,15 @@ type APIOption func(*apiOptions)
 
 type apiOptions struct {
 	campaignOpts []campaign.Option
+	now          func() time.Time
+}
+
+// WithClock replaces the wall clock everywhere (campaign service, idempotency keys), for tests.
+func WithClock(now func() time.Time) APIOption {
+	return func(o *apiOptions) {
+		o.now = now
+		o.campaignOpts = append(o.campaignOpts, campaign.WithClock(now))
+	}
 }
 
 // WithCampaignOptions passes options (a clock, say) to the campaign service.
@@ -81,7 +98,14 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 			return nil, err
 		}
 	}
+	if o.now == nil {
+		o.now = time.Now
+	}
 	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
+	idem := idempotency.New(db, logger, idempotency.Options{
+		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
+	})
+	e.Use(idem.Middleware())
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
@@ -91,7 +115,23 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	v1 := e.Group("/api/v1")
 	campaign.NewHandler(svc, logger).Register(v1)
 
-	return &API{Config: cfg, DB: db, Echo: e, Logger: logger, Campaigns: svc}, nil
+	return &API{
+		Config: cfg, DB: db, Echo: e, Logger: logger, Campaigns: svc, Idempotency: idem,
+		Automation: newAutomation(cfg.Automation, svc, logger),
+	}, nil
+}
+
+func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, logger *slog.Logger) *automation.Automation {
+	return automation.New(svc, nil, automation.Config{
+		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
+		BatchSize: cfg.BatchSize,
+	}, logger)
+}
+
+// RunBackground runs the background work (lifecycle automation, idempotency-key purge) until
+// ctx is done.
+func (a *API) RunBackground(ctx context.Context) {
+	a.Automation.Run(ctx, a.Config.Automation.Interval, a.Idempotency.Purge)
 }
 
 // Handler is the API's HTTP handler.
@@ -112,7 +152,16 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr(), err)
 	}
-	return httpx.Serve(ctx, ln, a.Handler(), serverOptions(cfg.HTTP), logger)
+	var wg sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	if cfg.Worker.Embedded {
+		logger.Info("running the worker in the API process (worker.embedded)")
+		wg.Go(func() { a.RunBackground(bgCtx) })
+	}
+	err = httpx.Serve(ctx, ln, a.Handler(), serverOptions(cfg.HTTP), logger)
+	stopBackground()
+	wg.Wait()
+	return err
 }
 
 // RunWorker runs the background worker until ctx is done. It serves /health and /ready on its
@@ -124,13 +173,23 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	defer db.Close()
+	svc := campaign.NewService(campaign.NewRepository(db))
+	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
+	auto := newAutomation(cfg.Automation, svc, logger)
+
 	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext})
 	ln, err := net.Listen("tcp", cfg.Worker.Addr())
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Worker.Addr(), err)
 	}
-	return httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
+	var wg sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	wg.Go(func() { auto.Run(bgCtx, cfg.Automation.Interval, idem.Purge) })
+	err = httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
+	stopBackground()
+	wg.Wait()
+	return err
 }
 
 func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
@@ -142,6 +201,9 @@ func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
 
 // Migrate runs a migration command ("up", "down" or "status") and reports to out.
 func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Writer) error {
+	if command != "up" && command != "down" && command != "status" {
+		return ErrUsage
+	}
 	db, err := database.Open(ctx, cfg.Database)
 	if err != nil {
 		return err

@@ -26,6 +26,8 @@ type Config struct {
 	NATS        NATSConfig        `mapstructure:"nats"`
 	RulesEngine RulesEngineConfig `mapstructure:"rules_engine"`
 	Worker      WorkerConfig      `mapstructure:"worker"`
+	Automation  AutomationConfig  `mapstructure:"automation"`
+	Idempotency IdempotencyConfig `mapstructure:"idempotency"`
 	Log         LogConfig         `mapstructure:"log"`
 }
 
@@ -112,6 +114,19 @@ type WorkerConfig struct {
 	Port     int    `mapstructure:"port"`
 }
 
+// AutomationConfig tunes the lifecycle automation: end dates and budget thresholds.
+type AutomationConfig struct {
+	Interval   time.Duration `mapstructure:"interval"`
+	PauseAt    float64       `mapstructure:"pause_at"`    // share of the budget spent that pauses
+	CompleteAt float64       `mapstructure:"complete_at"` // share that completes
+	BatchSize  int           `mapstructure:"batch_size"`
+}
+
+// IdempotencyConfig tunes Idempotency-Key handling.
+type IdempotencyConfig struct {
+	TTL time.Duration `mapstructure:"ttl"`
+}
+
 // Addr is the host:port of the worker's health listener.
 func (w WorkerConfig) Addr() string { return net.JoinHostPort(w.Host, fmt.Sprint(w.Port)) }
 
@@ -159,6 +174,11 @@ var defaults = map[string]any{
 	"worker.embedded":             true,
 	"worker.host":                 "127.0.0.1",
 	"worker.port":                 8081,
+	"automation.interval":         "15s",
+	"automation.pause_at":         0.9,
+	"automation.complete_at":      1.0,
+	"automation.batch_size":       100,
+	"idempotency.ttl":             "24h",
 	"log.level":                   "info",
 	"log.format":                  "json",
 }
@@ -232,9 +252,6 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 				break
 			}
 		}
-	}
-	if val, ok := lookup(EnvPrefix + "_DATA_DIR"); ok {
-		v.Set("data_dir", val)
 	}
 	var cfg Config
 	dec := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
@@ -315,6 +332,11 @@ func (c *Config) validate() error {
 		{"rules_engine.evaluation_url", c.RulesEngine.EvaluationURL != "" && !isHTTPURL(c.RulesEngine.EvaluationURL), "must be an http(s) URL"},
 		{"rules_engine.timeout", c.RulesEngine.Timeout <= 0, "must be a positive duration such as 2s"},
 		{"worker.port", c.Worker.Port < 1 || c.Worker.Port > 65535, "must be a TCP port (1-65535)"},
+		{"automation.interval", c.Automation.Interval < 100*time.Millisecond, "must be a duration of at least 100ms such as 15s"},
+		{"automation.pause_at", c.Automation.PauseAt <= 0 || c.Automation.PauseAt > c.Automation.CompleteAt, "must be above 0 and at most automation.complete_at"},
+		{"automation.complete_at", c.Automation.CompleteAt <= 0 || c.Automation.CompleteAt > 10, "must be above 0 (1 means 100% of the budget)"},
+		{"automation.batch_size", c.Automation.BatchSize < 1 || c.Automation.BatchSize > 10000, "must be from 1 to 10000"},
+		{"idempotency.ttl", c.Idempotency.TTL < time.Minute, "must be a duration of at least 1m such as 24h"},
 		{"log.level", !validLevel(c.Log.Level), `must be one of "debug", "info", "warn", "error"`},
 		{"log.format", c.Log.Format != "json" && c.Log.Format != "text", `must be "json" or "text"`},
 	}

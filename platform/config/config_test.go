@@ -233,6 +233,14 @@ func TestLoadFileValues(t *testing.T) {
 	assert.Equal(t, 30*time.Second, cfg.HTTP.WriteTimeout)
 }
 
+func TestEmptyEnvironmentValuesCountAsUnset(t *testing.T) {
+	cfg, err := config.Load("", env(map[string]string{"PORT": "", "CAMPAIGNS_DATA_DIR": "", "DB_HOST": ""}))
+	require.NoError(t, err)
+	assert.Equal(t, 8080, cfg.HTTP.Port)
+	assert.Equal(t, "./data", cfg.DataDir)
+	assert.Equal(t, "localhost", cfg.Database.Host)
+}
+
 func TestLoadInvalidEnvironment(t *testing.T) {
 	tests := []struct {
 		name string
@@ -260,7 +268,6 @@ func TestLoadInvalidEnvironment(t *testing.T) {
 		{"evaluation url", map[string]string{"RULES_EVALUATION_URL": "not a url"}, "rules_engine.evaluation_url"},
 		{"log level", map[string]string{"CAMPAIGNS_LOG_LEVEL": "verbose"}, "log.level"},
 		{"log format", map[string]string{"CAMPAIGNS_LOG_FORMAT": "xml"}, "log.format"},
-		{"empty data dir", map[string]string{"CAMPAIGNS_DATA_DIR": ""}, "data_dir"},
 		{"worker port", map[string]string{"CAMPAIGNS_WORKER_PORT": "x"}, "worker.port"},
 	}
 	for _, tt := range tests {

@@ -18,18 +18,46 @@ import (
 // the field when it can.
 func DecodeJSON(c echo.Context, dst any) error {
 	req := c.Request()
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
-				"Unsupported media type", "send the body as application/json")
-		}
+	if err := checkMediaType(req.Header.Get(echo.HeaderContentType)); err != nil {
+		return err
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return readError(err)
 	}
 	return DecodeJSONBytes(body, dst)
+}
+
+// DecodeOptionalJSON is DecodeJSON for endpoints whose body may be left out: an empty body
+// leaves dst as it is.
+func DecodeOptionalJSON(c echo.Context, dst any) error {
+	req := c.Request()
+	if req.ContentLength == 0 {
+		return nil
+	}
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return readError(err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := checkMediaType(req.Header.Get(echo.HeaderContentType)); err != nil {
+		return err
+	}
+	return DecodeJSONBytes(body, dst)
+}
+
+func checkMediaType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"Unsupported media type", "send the body as application/json")
+	}
+	return nil
 }
 
 // DecodeJSONBytes is DecodeJSON's parsing step, for callers that already hold the body.

@@ -98,6 +98,9 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		// The grace period is over: cut the connections still open (which cancels their
+		// requests' contexts) rather than leave them running behind a returned Serve.
+		_ = srv.Close()
 		return fmt.Errorf("http shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

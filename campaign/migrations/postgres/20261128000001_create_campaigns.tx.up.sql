@@ -14,6 +14,7 @@ CREATE TABLE campaigns (
     created_at      TIMESTAMPTZ NOT NULL,
     updated_at      TIMESTAMPTZ NOT NULL,
     settings        JSONB NOT NULL,
+    stop_code       TEXT NOT NULL DEFAULT '',
     version         BIGINT NOT NULL,
     deleted_at      TIMESTAMPTZ,
     CONSTRAINT campaigns_status_check CHECK (status IN ('DRAFT', 'ACTIVE', 'PAUSED', 'COMPLETED', 'CANCELLED')),
@@ -50,3 +51,9 @@ CREATE INDEX campaigns_live_created_by_idx ON campaigns (created_by, created_at,
 --bun:split
 
 CREATE INDEX campaigns_live_channels_idx ON campaigns USING GIN ((settings -> 'channels')) WHERE deleted_at IS NULL;
+
+--bun:split
+
+-- The automation finds campaigns past their end date through this small index, not a scan.
+CREATE INDEX campaigns_due_end_idx ON campaigns (end_date)
+    WHERE status IN ('ACTIVE', 'PAUSED') AND deleted_at IS NULL AND end_date IS NOT NULL;

@@ -14,6 +14,7 @@ CREATE TABLE campaigns (
     created_at      TIMESTAMP NOT NULL,
     updated_at      TIMESTAMP NOT NULL,
     settings        TEXT NOT NULL,
+    stop_code       TEXT NOT NULL DEFAULT '',
     version         INTEGER NOT NULL,
     deleted_at      TIMESTAMP
 );
@@ -41,3 +42,9 @@ CREATE INDEX campaigns_live_status_idx ON campaigns (status, created_at, id) WHE
 --bun:split
 
 CREATE INDEX campaigns_live_created_by_idx ON campaigns (created_by, created_at, id) WHERE deleted_at IS NULL;
+
+--bun:split
+
+-- The automation finds campaigns past their end date through this small index, not a scan.
+CREATE INDEX campaigns_due_end_idx ON campaigns (end_date)
+    WHERE status IN ('ACTIVE', 'PAUSED') AND deleted_at IS NULL AND end_date IS NOT NULL;

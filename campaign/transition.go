@@ -1,0 +1,149 @@
+package campaign
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+)
+
+// ActivationCheck vets a campaign before it starts or resumes serving. The targeting package
+// implements one that asks the Rules Engine whether every rule the campaign uses is ACTIVE.
+type ActivationCheck interface {
+	// CheckActivation returns the reasons the campaign may not serve (nil: it may), or an
+	// error when it cannot tell (a dependency is down): then nothing changes.
+	CheckActivation(ctx context.Context, c *Campaign) ([]lifecycle.Violation, error)
+}
+
+// ErrChecksUnavailable: an activation check could not reach a verdict; retry later.
+var ErrChecksUnavailable = errors.New("activation checks are unavailable")
+
+// TransitionRequest asks for one lifecycle action.
+type TransitionRequest struct {
+	Action lifecycle.Action
+	Reason string
+	// Actor is who asks; nil for the automation.
+	Actor *UserID
+	// Automatic marks transitions the automation makes; StopCode says why.
+	Automatic bool
+	StopCode  lifecycle.StopCode
+	// ExpectedVersion pins the version the caller saw (If-Match); nil: the current one.
+	ExpectedVersion *int64
+	// DryRun runs every guard and check but changes nothing.
+	DryRun bool
+}
+
+// TransitionResult is what a transition did (or, on a dry run, would do).
+type TransitionResult struct {
+	Campaign *Campaign // after the transition (unchanged on a dry run)
+	From     lifecycle.Status
+	To       lifecycle.Status
+	Action   lifecycle.Action // the effective action: activate on PAUSED is a resume
+	Applied  bool
+}
+
+// maxTransitionAttempts bounds the re-reads after losing an optimistic-lock race when the
+// caller did not pin a version.
+const maxTransitionAttempts = 5
+
+// Transition applies a lifecycle action. It returns *lifecycle.ForbiddenError when the status
+// does not allow the action, *lifecycle.BlockedError listing every failed guard and check,
+// ErrChecksUnavailable when a check cannot answer, ErrVersionConflict when the campaign changed
+// under a pinned version, and ErrNotFound. The status change and its history row are written
+// in one transaction.
+func (s *Service) Transition(ctx context.Context, id ID, req TransitionRequest) (*TransitionResult, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := s.transitionOnce(ctx, id, req)
+		if errors.Is(err, ErrVersionConflict) && req.ExpectedVersion == nil && attempt < maxTransitionAttempts {
+			continue // someone else moved the campaign: judge again against what is there now
+		}
+		return res, err
+	}
+}
+
+func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionRequest) (*TransitionResult, error) {
+	c, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if req.ExpectedVersion != nil && *req.ExpectedVersion != c.Version {
+		return nil, ErrVersionConflict
+	}
+	now := s.clock()
+	t, err := lifecycle.Decide(lifecycle.Subject{
+		Status: c.Status, StartDate: c.StartDate, EndDate: c.EndDate, Reason: req.Reason, Now: now,
+	}, req.Action)
+	var forbidden *lifecycle.ForbiddenError
+	if errors.As(err, &forbidden) {
+		return nil, err
+	}
+	var violations []lifecycle.Violation
+	var blocked *lifecycle.BlockedError
+	if errors.As(err, &blocked) {
+		violations = blocked.Violations
+	}
+	if t.NeedsActivationChecks {
+		// Checks run even when a guard already failed, so that the caller sees every reason.
+		for _, check := range s.checks {
+			vs, err := check.CheckActivation(ctx, c)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrChecksUnavailable, err)
+			}
+			violations = append(violations, vs...)
+		}
+	}
+	if len(violations) > 0 {
+		return nil, &lifecycle.BlockedError{Status: c.Status, Action: req.Action, Violations: violations}
+	}
+	res := &TransitionResult{Campaign: c, From: c.Status, To: t.To, Action: t.Effective}
+	if req.DryRun {
+		return res, nil
+	}
+
+	next := *c
+	next.Status, next.StopCode = t.To, req.StopCode
+	next.Version, next.UpdatedAt = c.Version+1, now
+	rec := history.Record{
+		CampaignID: uuid.UUID(c.ID), Version: next.Version, From: c.Status, To: t.To,
+		Action: t.Effective, Reason: req.Reason, StopCode: req.StopCode, Automatic: req.Automatic,
+		OccurredAt: now,
+	}
+	if req.Actor != nil {
+		actor := uuid.UUID(*req.Actor)
+		rec.Actor = &actor
+	}
+	err = s.repo.RunInTx(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+		if err := repo.UpdateStatus(ctx, &next, c.Version); err != nil {
+			return err
+		}
+		return history.Append(ctx, tx, rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Campaign, res.Applied = &next, true
+	return res, nil
+}
+
+// Transitions lists a campaign's status history, oldest first, after the given version. The
+// history of a deleted campaign stays readable.
+func (s *Service) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error) {
+	exists, err := s.repo.Exists(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, ErrNotFound
+	}
+	return history.List(ctx, s.repo.db, uuid.UUID(id), afterVersion, limit)
+}
+
+// EndedBy lists campaigns the automation should complete because their end date passed.
+func (s *Service) EndedBy(ctx context.Context, limit int) ([]Due, error) {
+	return s.repo.EndedBy(ctx, s.clock(), limit)
+}

@@ -1,0 +1,262 @@
+package httpx_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+)
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func serverOptions(shutdown time.Duration) httpx.ServerOptions {
+	return httpx.ServerOptions{
+		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
+		IdleTimeout: 5 * time.Second, ShutdownTimeout: shutdown,
+	}
+}
+
+type result struct {
+	status int
+	body   string
+	err    error
+}
+
+func get(client *http.Client, url string) result {
+	resp, err := client.Get(url)
+	if err != nil {
+		return result{err: err}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return result{status: resp.StatusCode, body: string(b), err: err}
+}
+
+func TestServeDrainsInFlightRequestOnCancel(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+
+	started := make(chan struct{})
+	var once sync.Once
+	var finished atomic.Bool
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		select {
+		case <-time.After(300 * time.Millisecond):
+			w.WriteHeader(http.StatusOK)
+			_, _ = io.WriteString(w, "done")
+		case <-r.Context().Done():
+			// Shutdown must not cancel the requests it is draining.
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "request context cancelled")
+		}
+		finished.Store(true)
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- httpx.Serve(ctx, ln, h, serverOptions(5*time.Second), discardLogger()) }()
+
+	client := &http.Client{Timeout: 5 * time.Second}
+	resc := make(chan result, 1)
+	go func() { resc <- get(client, "http://"+addr+"/slow") }()
+
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
+	cancel()
+
+	select {
+	case err := <-serveDone:
+		require.NoError(t, err)
+		assert.True(t, finished.Load(), "Serve returned before the in-flight request finished")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after its context was cancelled")
+	}
+
+	res := <-resc
+	require.NoError(t, res.err)
+	assert.Equal(t, http.StatusOK, res.status)
+	assert.Equal(t, "done", res.body)
+
+	// The listener is closed: a new connection is refused.
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err == nil {
+		_ = conn.Close()
+	}
+	require.Error(t, err, "a new connection was accepted after shutdown")
+	assert.True(t, errors.Is(err, syscall.ECONNREFUSED), "want connection refused, got %v", err)
+}
+
+func TestServeShutdownGraceExpires(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+
+	started := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	var once sync.Once
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		<-release // a handler that outlives the grace period
+		w.WriteHeader(http.StatusOK)
+	})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- httpx.Serve(ctx, ln, h, serverOptions(100*time.Millisecond), discardLogger()) }()
+
+	resc := make(chan result, 1)
+	go func() { resc <- get(&http.Client{Timeout: 10 * time.Second}, "http://"+addr+"/stuck") }()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request never reached the handler")
+	}
+	begin := time.Now()
+	cancel()
+
+	select {
+	case err := <-serveDone:
+		require.Error(t, err, "Serve reported success although a request was cut short")
+		assert.Contains(t, err.Error(), "shutdown")
+		assert.Less(t, time.Since(begin), 3*time.Second)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve waited past its shutdown grace period")
+	}
+
+	// Once the grace period is over the remaining connections are closed, not left running
+	// behind a Serve that has already returned.
+	select {
+	case res := <-resc:
+		assert.Error(t, res.err, "the stuck request got a response (%d) after Serve returned", res.status)
+	case <-time.After(3 * time.Second):
+		t.Fatal("the stuck connection was left open after Serve returned")
+	}
+}
+
+func TestServeReportsListenerFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	require.NoError(t, ln.Close())
+
+	done := make(chan error, 1)
+	go func() {
+		done <- httpx.Serve(context.Background(), ln, http.NotFoundHandler(), serverOptions(time.Second), discardLogger())
+	}()
+	select {
+	case err := <-done:
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "http serve")
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve on a closed listener did not return")
+	}
+}
+
+func TestHealthAndReady(t *testing.T) {
+	dbDown := errors.New("dial tcp 10.0.0.7:5432: secret-host unreachable")
+	var healthy atomic.Bool
+	healthy.Store(true)
+	var sawDeadline atomic.Bool
+
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+
+	e := echo.New()
+	httpx.RegisterHealth(e, logger,
+		httpx.Check{Name: "database", Fn: func(ctx context.Context) error {
+			if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= 2*time.Second {
+				sawDeadline.Store(true)
+			}
+			if healthy.Load() {
+				return nil
+			}
+			return dbDown
+		}},
+		httpx.Check{Name: "nats", Fn: func(context.Context) error { return nil }},
+	)
+
+	do := func(path string) (int, map[string]any) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), "body %q", rec.Body.String())
+		assert.NotContains(t, rec.Body.String(), "secret-host", "a check's error text leaked")
+		return rec.Code, body
+	}
+
+	code, body := do("/health")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok", body["status"])
+
+	code, body = do("/ready")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, map[string]any{
+		"status": "ready",
+		"checks": map[string]any{"database": "ok", "nats": "ok"},
+	}, body)
+	assert.True(t, sawDeadline.Load(), "readiness checks run without a deadline")
+
+	healthy.Store(false)
+
+	code, body = do("/ready")
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, map[string]any{
+		"status": "unavailable",
+		"checks": map[string]any{"database": "unavailable", "nats": "ok"},
+	}, body)
+
+	// Liveness does not depend on the checks.
+	code, body = do("/health")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "ok", body["status"])
+
+	logMu.Lock()
+	defer logMu.Unlock()
+	assert.Contains(t, logs.String(), "readiness check failed")
+	assert.Contains(t, logs.String(), "database")
+}
+
+func TestReadyWithoutChecks(t *testing.T) {
+	e := echo.New()
+	httpx.RegisterHealth(e, discardLogger())
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"status":"ready","checks":{}}`, rec.Body.String())
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
