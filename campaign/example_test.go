@@ -17,7 +17,6 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -37,8 +36,8 @@ func Example() {
 	// own authentication sets it there; this one trusts an X-User-ID header.
 	e.Use(httpx.HeaderIdentity())
 
-	// The campaign module: its schema (and that of the status history it writes), then its routes.
-	if err := migrate.Up(ctx, db, campaign.Migrations(), history.Migrations()); err != nil {
+	// The campaign module: its schema (with the history and events it writes), then its routes.
+	if err := migrate.Up(ctx, db, campaign.Schema()...); err != nil {
 		fmt.Println(err)
 		return
 	}

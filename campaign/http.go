@@ -46,6 +46,7 @@ func (h *Handler) Register(g *echo.Group) {
 		g.POST("/campaigns/:id/"+action, h.transition(action), p)
 	}
 	g.GET("/campaigns/:id/transitions", h.transitions, p)
+	g.GET("/campaigns/:id/events", h.events, p)
 }
 
 // Request and response bodies.
@@ -93,21 +94,21 @@ func unknownField(name string) error {
 
 // Response is a campaign as the API shows it.
 type Response struct {
-	ID             ID               `json:"id"`
-	Name           string           `json:"name"`
-	Description    string           `json:"description"`
-	Status         lifecycle.Status `json:"status"`
+	ID             ID                      `json:"id"`
+	Name           string                  `json:"name"`
+	Description    string                  `json:"description"`
+	Status         lifecycle.Status        `json:"status"`
 	ServingStatus  lifecycle.ServingStatus `json:"servingStatus"`
-	Type           Type             `json:"type"`
-	TargetingRules []RuleID         `json:"targetingRules"`
-	StartDate      time.Time        `json:"startDate"`
-	EndDate        *time.Time       `json:"endDate"`
-	Budget         Money            `json:"budget"`
-	CreatedBy      UserID           `json:"createdBy"`
-	CreatedAt      time.Time        `json:"createdAt"`
-	UpdatedAt      time.Time        `json:"updatedAt"`
-	Settings       Settings         `json:"settings"`
-	Version        int64            `json:"version"`
+	Type           Type                    `json:"type"`
+	TargetingRules []RuleID                `json:"targetingRules"`
+	StartDate      time.Time               `json:"startDate"`
+	EndDate        *time.Time              `json:"endDate"`
+	Budget         Money                   `json:"budget"`
+	CreatedBy      UserID                  `json:"createdBy"`
+	CreatedAt      time.Time               `json:"createdAt"`
+	UpdatedAt      time.Time               `json:"updatedAt"`
+	Settings       Settings                `json:"settings"`
+	Version        int64                   `json:"version"`
 }
 
 // NewResponse renders c for the API, with its serving status at now.

@@ -4,13 +4,21 @@ import (
 	"embed"
 	"io/fs"
 
+	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
 //go:embed migrations
 var migrationFiles embed.FS
 
-// Migrations is the campaign schema, one folder per dialect, for migrate.Up.
+// Schema is every migration set the campaign module needs, in order: its own tables, the
+// status history it writes and the event store it appends to. Apply it with migrate.Up.
+func Schema() []migrate.Set {
+	return []migrate.Set{Migrations(), history.Migrations(), outbox.Migrations()}
+}
+
+// Migrations is the campaign tables alone, one folder per dialect.
 func Migrations() migrate.Set {
 	sub, _ := fs.Sub(migrationFiles, "migrations") // cannot fail: the folder is embedded
 	return migrate.Set{Name: "campaign", FS: sub}

@@ -15,13 +15,11 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
 
 var (
-	sets  = []migrate.Set{campaign.Migrations(), history.Migrations()}
+	sets  = campaign.Schema()
 	base  = time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
 	alice = campaign.UserID(uuid.MustParse("11111111-1111-4111-8111-111111111111"))
 	bob   = campaign.UserID(uuid.MustParse("22222222-2222-4222-8222-222222222222"))

@@ -4,15 +4,18 @@ import (
 	"context"
 	"time"
 
+	"github.com/uptrace/bun"
+
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
 // Service is the campaign use cases: it validates input, enforces the lifecycle's edit rules
 // and optimistic locking, and persists through the Repository.
 type Service struct {
-	repo   *Repository
-	now    func() time.Time
-	checks []ActivationCheck
+	repo        *Repository
+	now         func() time.Time
+	checks      []ActivationCheck
+	afterCommit func()
 }
 
 // Option configures a Service.
@@ -25,6 +28,10 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithActivationChecks(checks ...ActivationCheck) Option {
 	return func(s *Service) { s.checks = append(s.checks, checks...) }
 }
+
+// WithAfterCommit registers fn to run after each committed change (the event relay's Notify,
+// so that events leave without waiting for its next poll).
+func WithAfterCommit(fn func()) Option { return func(s *Service) { s.afterCommit = fn } }
 
 // NewService returns the campaign service over repo.
 func NewService(repo *Repository, opts ...Option) *Service {
@@ -49,10 +56,27 @@ func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	c.apply(in)
-	if err := s.repo.Create(ctx, c); err != nil {
+	err := s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+		if err := repo.Create(ctx, c); err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, c, EventCreated, &actor, now, CreatedPayload{Campaign: NewResponse(c, now)})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// write runs fn in a transaction and, once it committed, signals the event relay.
+func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, repo *Repository) error) error {
+	if err := s.repo.RunInTx(ctx, fn); err != nil {
+		return err
+	}
+	if s.afterCommit != nil {
+		s.afterCommit()
+	}
+	return nil
 }
 
 // Get returns a live campaign.
@@ -83,10 +107,17 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in 
 	if errs := in.Validate(now, &c.StartDate); len(errs) > 0 {
 		return nil, &ValidationError{Fields: errs}
 	}
+	before := NewResponse(c, now)
 	c.apply(in)
 	c.UpdatedAt = now
 	c.Version = read + 1
-	if err := s.repo.Update(ctx, c, read); err != nil {
+	err = s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+		if err := repo.Update(ctx, c, read); err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, c, EventUpdated, nil, now, UpdatedPayload{Changes: diff(before, NewResponse(c, now))})
+	})
+	if err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -105,7 +136,15 @@ func (s *Service) Delete(ctx context.Context, id ID, expectedVersion *int64) err
 	if !c.Status.Deletable() {
 		return &StateError{Op: "delete", Status: c.Status}
 	}
-	return s.repo.SoftDelete(ctx, id, c.Version, s.clock())
+	now := s.clock()
+	return s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+		if err := repo.SoftDelete(ctx, id, c.Version, now); err != nil {
+			return err
+		}
+		gone := *c
+		gone.Version++
+		return appendEvent(ctx, tx, &gone, EventDeleted, nil, now, DeletedPayload{Name: c.Name, Status: c.Status})
+	})
 }
 
 func (c *Campaign) apply(in Input) {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
 // ActivationCheck vets a campaign before it starts or resumes serving. The targeting package
@@ -67,6 +69,7 @@ func (s *Service) Transition(ctx context.Context, id ID, req TransitionRequest) 
 }
 
 func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionRequest) (*TransitionResult, error) {
+	req.Reason = strings.TrimSpace(req.Reason)
 	c, err := s.repo.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -117,11 +120,16 @@ func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionReque
 		actor := uuid.UUID(*req.Actor)
 		rec.Actor = &actor
 	}
-	err = s.repo.RunInTx(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+	payload := TransitionPayload{From: c.Status, To: t.To, Action: t.Effective, Reason: req.Reason,
+		Automatic: req.Automatic, StopCode: req.StopCode}
+	err = s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
 		if err := repo.UpdateStatus(ctx, &next, c.Version); err != nil {
 			return err
 		}
-		return history.Append(ctx, tx, rec)
+		if err := history.Append(ctx, tx, rec); err != nil {
+			return err
+		}
+		return appendEvent(ctx, tx, &next, transitionEvents[t.Effective], req.Actor, now, payload)
 	})
 	if err != nil {
 		return nil, err
@@ -146,4 +154,17 @@ func (s *Service) Transitions(ctx context.Context, id ID, afterVersion int64, li
 // EndedBy lists campaigns the automation should complete because their end date passed.
 func (s *Service) EndedBy(ctx context.Context, limit int) ([]Due, error) {
 	return s.repo.EndedBy(ctx, s.clock(), limit)
+}
+
+// Events lists a campaign's domain events, oldest first, after the store sequence afterSeq,
+// optionally of some types only. A deleted campaign keeps its events.
+func (s *Service) Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error) {
+	exists, err := s.repo.Exists(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, ErrNotFound
+	}
+	return outbox.List(ctx, s.repo.db, outbox.Query{AggregateID: uuid.UUID(id), Types: types, AfterSeq: afterSeq, Limit: limit})
 }

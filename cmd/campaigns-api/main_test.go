@@ -194,9 +194,12 @@ func TestMigrateCommands(t *testing.T) {
 		require.Equal(t, 0, code, "a second up is a no-op")
 		assert.Equal(t, "migrations applied\n", stdout)
 
-		code, stdout, stderr = runCmd(t, "migrate", "down")
-		require.Equal(t, 0, code, "stderr: %s", stderr)
-		assert.Equal(t, "rolled back the last migration group of campaign\n", stdout)
+		// Each down rolls back one set, the last applied first.
+		for _, set := range []string{"idempotency", "outbox", "lifecycle", "campaign"} {
+			code, stdout, stderr = runCmd(t, "migrate", "down")
+			require.Equal(t, 0, code, "stderr: %s", stderr)
+			assert.Equal(t, "rolled back the last migration group of "+set+"\n", stdout)
+		}
 
 		code, stdout, _ = runCmd(t, "migrate", "status")
 		require.Equal(t, 0, code)

@@ -20,12 +20,13 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
 //go:embed openapi.yaml
@@ -36,7 +37,7 @@ func OpenAPISpec() []byte { return openAPISpec }
 
 // Migrations lists every capability's schema, in the order they are applied.
 func Migrations() []migrate.Set {
-	return []migrate.Set{campaign.Migrations(), history.Migrations(), idempotency.Migrations()}
+	return append(campaign.Schema(), idempotency.Migrations())
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
@@ -55,9 +56,12 @@ type API struct {
 	Echo   *echo.Echo
 	Logger *slog.Logger
 
+	NATS *natsx.Conn
+
 	Campaigns   *campaign.Service
 	Idempotency *idempotency.Store
 	Automation  *automation.Automation
+	Relay       *outbox.Relay
 }
 
 // APIOption adjusts how NewAPI builds the instance.
@@ -101,24 +105,40 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if o.now == nil {
 		o.now = time.Now
 	}
+	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-api", logger)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	relay := newRelay(cfg, db, nc, logger)
 	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
 	idem := idempotency.New(db, logger, idempotency.Options{
 		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
 	})
 	e.Use(idem.Middleware())
-	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext})
+	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
+		httpx.Check{Name: "nats", Fn: nc.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
 	})
 
-	svc := campaign.NewService(campaign.NewRepository(db), o.campaignOpts...)
+	svc := campaign.NewService(campaign.NewRepository(db),
+		append([]campaign.Option{campaign.WithAfterCommit(relay.Notify)}, o.campaignOpts...)...)
 	v1 := e.Group("/api/v1")
 	campaign.NewHandler(svc, logger).Register(v1)
 
 	return &API{
-		Config: cfg, DB: db, Echo: e, Logger: logger, Campaigns: svc, Idempotency: idem,
-		Automation: newAutomation(cfg.Automation, svc, logger),
+		Config: cfg, DB: db, Echo: e, Logger: logger, NATS: nc, Campaigns: svc, Idempotency: idem,
+		Automation: newAutomation(cfg.Automation, svc, logger), Relay: relay,
 	}, nil
+}
+
+func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logger) *outbox.Relay {
+	rc := outbox.DefaultRelayConfig()
+	rc.Stream, rc.Source = cfg.Events.Stream, cfg.Events.Source
+	rc.DuplicateWindow, rc.MaxAge = cfg.Events.DuplicateWindow, cfg.Events.MaxAge
+	rc.BatchSize, rc.PollInterval = cfg.Events.BatchSize, cfg.Events.PollInterval
+	return outbox.NewRelay(db, nc.JS, rc, logger, nil)
 }
 
 func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, logger *slog.Logger) *automation.Automation {
@@ -128,17 +148,32 @@ func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, logger *s
 	}, logger)
 }
 
-// RunBackground runs the background work (lifecycle automation, idempotency-key purge) until
-// ctx is done.
+// RunBackground runs the background work (event relay, lifecycle automation,
+// idempotency-key purge) until ctx is done.
 func (a *API) RunBackground(ctx context.Context) {
-	a.Automation.Run(ctx, a.Config.Automation.Interval, a.Idempotency.Purge)
+	runWorker(ctx, a.Config, a.Relay, a.Automation, a.Idempotency)
+}
+
+// runWorker runs the worker's loops until ctx is done, then gives up the relay's lease so that
+// another worker takes over at once.
+func runWorker(ctx context.Context, cfg *config.Config, relay *outbox.Relay, auto *automation.Automation, idem *idempotency.Store) {
+	var wg sync.WaitGroup
+	wg.Go(func() { relay.Run(ctx) })
+	wg.Go(func() { auto.Run(ctx, cfg.Automation.Interval, idem.Purge) })
+	wg.Wait()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	relay.Release(rctx)
 }
 
 // Handler is the API's HTTP handler.
 func (a *API) Handler() http.Handler { return a.Echo }
 
-// Close releases the database.
-func (a *API) Close() error { return a.DB.Close() }
+// Close releases NATS and the database.
+func (a *API) Close() error {
+	a.NATS.Close()
+	return a.DB.Close()
+}
 
 // RunAPI serves the API until ctx is done, then shuts down gracefully.
 func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
@@ -173,19 +208,26 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	defer db.Close()
-	svc := campaign.NewService(campaign.NewRepository(db))
+	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-worker", logger)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	relay := newRelay(cfg, db, nc, logger)
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify))
 	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
 	auto := newAutomation(cfg.Automation, svc, logger)
 
 	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
-	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext})
+	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
+		httpx.Check{Name: "nats", Fn: nc.Ready})
 	ln, err := net.Listen("tcp", cfg.Worker.Addr())
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Worker.Addr(), err)
 	}
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
-	wg.Go(func() { auto.Run(bgCtx, cfg.Automation.Interval, idem.Purge) })
+	wg.Go(func() { runWorker(bgCtx, cfg, relay, auto, idem) })
 	err = httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
 	stopBackground()
 	wg.Wait()

@@ -355,6 +355,6 @@ func TestReadyReportsADownDatabase(t *testing.T) {
 	require.NoError(t, s.API.DB.Close())
 	r := s.Do(http.MethodGet, "/ready", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)
-	assert.Equal(t, map[string]any{"status": "unavailable", "checks": map[string]any{"database": "unavailable"}}, r.Map(t))
+	assert.Equal(t, map[string]any{"status": "unavailable", "checks": map[string]any{"database": "unavailable", "nats": "ok"}}, r.Map(t))
 	assert.Equal(t, http.StatusOK, s.Do(http.MethodGet, "/health", nil).Status, "liveness has no dependencies")
 }

@@ -27,6 +27,7 @@ type Config struct {
 	RulesEngine RulesEngineConfig `mapstructure:"rules_engine"`
 	Worker      WorkerConfig      `mapstructure:"worker"`
 	Automation  AutomationConfig  `mapstructure:"automation"`
+	Events      EventsConfig      `mapstructure:"events"`
 	Idempotency IdempotencyConfig `mapstructure:"idempotency"`
 	Log         LogConfig         `mapstructure:"log"`
 }
@@ -91,11 +92,25 @@ func (d DatabaseConfig) PostgresURL() string {
 // NATSConfig is the message broker. An empty URL with embedded: true starts an in-process
 // server storing under the data dir.
 type NATSConfig struct {
-	URL      string `mapstructure:"url"`
-	Embedded bool   `mapstructure:"embedded"`
-	Username string `mapstructure:"username"`
-	Password string `mapstructure:"password"`
-	Token    string `mapstructure:"token"`
+	URL          string `mapstructure:"url"`
+	Embedded     bool   `mapstructure:"embedded"`
+	EmbeddedPort int    `mapstructure:"embedded_port"` // 0: the embedded server listens on no port
+	Username     string `mapstructure:"username"`
+	Password     string `mapstructure:"password"`
+	Token        string `mapstructure:"token"`
+	TLSCAFile    string `mapstructure:"tls_ca_file"`
+	TLSCertFile  string `mapstructure:"tls_cert_file"`
+	TLSKeyFile   string `mapstructure:"tls_key_file"`
+}
+
+// EventsConfig is the domain-event stream and its relay.
+type EventsConfig struct {
+	Stream          string        `mapstructure:"stream"`
+	Source          string        `mapstructure:"source"`
+	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
+	MaxAge          time.Duration `mapstructure:"max_age"`
+	BatchSize       int           `mapstructure:"batch_size"`
+	PollInterval    time.Duration `mapstructure:"poll_interval"`
 }
 
 // RulesEngineConfig locates the external Rules Engine. An empty URL turns targeting checks off.
@@ -167,6 +182,16 @@ var defaults = map[string]any{
 	"nats.username":               "",
 	"nats.password":               "",
 	"nats.token":                  "",
+	"nats.embedded_port":          0,
+	"nats.tls_ca_file":            "",
+	"nats.tls_cert_file":          "",
+	"nats.tls_key_file":           "",
+	"events.stream":               "CAMPAIGN_EVENTS",
+	"events.source":               "/campaigns",
+	"events.duplicate_window":     "2m",
+	"events.max_age":              "720h",
+	"events.batch_size":           500,
+	"events.poll_interval":        "250ms",
 	"rules_engine.url":            "",
 	"rules_engine.evaluation_url": "",
 	"rules_engine.token":          "",
@@ -328,6 +353,14 @@ func (c *Config) validate() error {
 		{"database.conn_max_lifetime", c.Database.ConnMaxLifetime < 0, "must not be negative"},
 		{"database.conn_max_idle_time", c.Database.ConnMaxIdleTime < 0, "must not be negative"},
 		{"nats.url", c.NATS.URL == "" && !c.NATS.Embedded, "is required when nats.embedded is false"},
+		{"nats.embedded_port", c.NATS.EmbeddedPort < 0 || c.NATS.EmbeddedPort > 65535, "must be 0 (no listener) or a TCP port"},
+		{"nats.tls_key_file", (c.NATS.TLSCertFile == "") != (c.NATS.TLSKeyFile == ""), "must be set together with nats.tls_cert_file"},
+		{"events.stream", c.Events.Stream == "", "must not be empty"},
+		{"events.source", c.Events.Source == "", "must not be empty"},
+		{"events.duplicate_window", c.Events.DuplicateWindow < time.Second, "must be a duration of at least 1s such as 2m"},
+		{"events.max_age", c.Events.MaxAge < 0, "must not be negative (0 keeps events forever)"},
+		{"events.batch_size", c.Events.BatchSize < 1 || c.Events.BatchSize > 10000, "must be from 1 to 10000"},
+		{"events.poll_interval", c.Events.PollInterval < 10*time.Millisecond, "must be a duration of at least 10ms"},
 		{"rules_engine.url", c.RulesEngine.URL != "" && !isHTTPURL(c.RulesEngine.URL), "must be an http(s) URL"},
 		{"rules_engine.evaluation_url", c.RulesEngine.EvaluationURL != "" && !isHTTPURL(c.RulesEngine.EvaluationURL), "must be an http(s) URL"},
 		{"rules_engine.timeout", c.RulesEngine.Timeout <= 0, "must be a positive duration such as 2s"},

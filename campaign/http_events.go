@@ -1,0 +1,97 @@
+package campaign
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
+)
+
+// EventResponse is one entry of a campaign's audit trail.
+type EventResponse struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	CampaignID    string          `json:"campaignId"`
+	Version       int64           `json:"version"`
+	Actor         *string         `json:"actor"`
+	CorrelationID string          `json:"correlationId"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	PublishedAt   *time.Time      `json:"publishedAt"`
+	Payload       json.RawMessage `json:"payload"`
+}
+
+// EventListResponse is one page of the audit trail.
+type EventListResponse struct {
+	Events     []EventResponse `json:"events"`
+	NextCursor *string         `json:"nextCursor"`
+	Limit      int             `json:"limit"`
+}
+
+// events serves GET /campaigns/:id/events: the audit trail, oldest first.
+func (h *Handler) events(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	q := c.QueryParams()
+	limit, after := DefaultPageSize, int64(0)
+	var errs []httpx.FieldError
+	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
+	for k := range q {
+		if k != "limit" && k != "cursor" && k != "type" {
+			bad(k, "unknown query parameter")
+		}
+	}
+	types := splitList(q["type"])
+	for _, t := range types {
+		if !slices.Contains(EventTypes(), t) {
+			bad("type", fmt.Sprintf("unknown event type %q", t))
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > MaxPageSize {
+			bad("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
+		}
+	}
+	if s := q.Get("cursor"); s != "" {
+		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
+			bad("cursor", "is not a cursor this service issued")
+		}
+	}
+	if len(errs) > 0 {
+		return httpx.BadRequest("the query string is invalid", errs...)
+	}
+	evs, err := h.svc.Events(c.Request().Context(), id, types, after, limit+1)
+	if err != nil {
+		return h.problem(err, false)
+	}
+	out := EventListResponse{Events: make([]EventResponse, 0, min(len(evs), limit)), Limit: limit}
+	for i, e := range evs {
+		if i == limit {
+			next := strconv.FormatInt(evs[i-1].Seq, 10)
+			out.NextCursor = &next
+			break
+		}
+		out.Events = append(out.Events, newEventResponse(e))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func newEventResponse(e outbox.Event) EventResponse {
+	out := EventResponse{
+		ID: e.ID.String(), Type: e.Type, CampaignID: e.AggregateID.String(), Version: e.Version,
+		CorrelationID: e.CorrelationID, OccurredAt: e.OccurredAt, PublishedAt: e.PublishedAt, Payload: e.Payload,
+	}
+	if e.Actor != nil {
+		s := e.Actor.String()
+		out.Actor = &s
+	}
+	return out
+}

@@ -1,0 +1,122 @@
+// Package outbox is the event store and transactional outbox. Capabilities append a domain
+// event in the same transaction as the change it records; the Relay publishes unpublished
+// events to NATS JetStream as CloudEvents and marks them published.
+package outbox
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
+)
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Migrations is the outbox schema, one folder per dialect.
+func Migrations() migrate.Set {
+	sub, _ := fs.Sub(migrationFiles, "migrations") // cannot fail: the folder is embedded
+	return migrate.Set{Name: "outbox", FS: sub}
+}
+
+// Event is one domain event.
+type Event struct {
+	ID            uuid.UUID
+	AggregateID   uuid.UUID
+	Type          string // CampaignCreated, CampaignPaused...
+	Version       int64  // the aggregate's version after the change
+	Actor         *uuid.UUID
+	CorrelationID string
+	OccurredAt    time.Time
+	Payload       json.RawMessage
+	Seq           int64      // store order, set when read back
+	PublishedAt   *time.Time // nil until the relay has published it
+}
+
+type eventRow struct {
+	bun.BaseModel `bun:"table:outbox_events"`
+
+	Seq           int64      `bun:"seq,pk,autoincrement"`
+	ID            uuid.UUID  `bun:"id"`
+	AggregateID   uuid.UUID  `bun:"aggregate_id"`
+	Type          string     `bun:"type"`
+	Version       int64      `bun:"version"`
+	Actor         *uuid.UUID `bun:"actor"`
+	CorrelationID string     `bun:"correlation_id"`
+	OccurredAt    time.Time  `bun:"occurred_at"`
+	Payload       string     `bun:"payload"`
+	PublishedAt   *time.Time `bun:"published_at"`
+}
+
+func (r *eventRow) event() Event {
+	e := Event{
+		ID: r.ID, AggregateID: r.AggregateID, Type: r.Type, Version: r.Version, Actor: r.Actor,
+		CorrelationID: r.CorrelationID, OccurredAt: r.OccurredAt.UTC(), Payload: json.RawMessage(r.Payload),
+		Seq: r.Seq,
+	}
+	if r.PublishedAt != nil {
+		t := r.PublishedAt.UTC()
+		e.PublishedAt = &t
+	}
+	return e
+}
+
+// Append stores e through tx: call it inside the transaction of the change, so that the event
+// exists exactly when the change does.
+func Append(ctx context.Context, tx bun.IDB, e Event) error {
+	if e.ID == uuid.Nil {
+		e.ID = uuid.Must(uuid.NewV7())
+	}
+	if !json.Valid(e.Payload) {
+		return fmt.Errorf("outbox: %s payload is not JSON", e.Type)
+	}
+	row := eventRow{
+		ID: e.ID, AggregateID: e.AggregateID, Type: e.Type, Version: e.Version, Actor: e.Actor,
+		CorrelationID: e.CorrelationID, OccurredAt: e.OccurredAt.UTC(), Payload: string(e.Payload),
+	}
+	if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
+		return fmt.Errorf("outbox: append %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+// Query selects one aggregate's events.
+type Query struct {
+	AggregateID uuid.UUID
+	Types       []string
+	AfterSeq    int64
+	Limit       int
+}
+
+// List returns an aggregate's events, oldest first.
+func List(ctx context.Context, db bun.IDB, q Query) ([]Event, error) {
+	var rows []eventRow
+	sel := db.NewSelect().Model(&rows).Where("aggregate_id = ?", q.AggregateID).Where("seq > ?", q.AfterSeq)
+	if len(q.Types) > 0 {
+		sel = sel.Where("type IN (?)", bun.In(q.Types))
+	}
+	if err := sel.OrderExpr("seq ASC").Limit(int64(q.Limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("outbox: list events: %w", err)
+	}
+	out := make([]Event, len(rows))
+	for i := range rows {
+		out[i] = rows[i].event()
+	}
+	return out, nil
+}
+
+// Backlog counts the events not yet published.
+func Backlog(ctx context.Context, db bun.IDB) (int64, error) {
+	n, err := db.NewSelect().Model((*eventRow)(nil)).Where("published_at IS NULL").Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: backlog: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,298 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/uptrace/bun"
+)
+
+// Header names on published messages.
+const (
+	HeaderCorrelationID = "X-Correlation-ID"
+	HeaderEventType     = "Ce-Type"
+)
+
+// RelayConfig tunes the relay.
+type RelayConfig struct {
+	Stream          string        // CAMPAIGN_EVENTS
+	SubjectPrefix   string        // campaigns.events
+	Source          string        // CloudEvents source, e.g. /campaigns
+	DuplicateWindow time.Duration // JetStream de-duplication window
+	MaxAge          time.Duration // how long the stream keeps events (0: forever)
+	BatchSize       int           // events per publish round
+	PollInterval    time.Duration // how often an idle relay looks for work
+	LeaseTTL        time.Duration // how long a silent leader keeps the lease
+	AckTimeout      time.Duration // how long to wait for JetStream acks of a batch
+}
+
+// DefaultRelayConfig is the configuration of the service.
+func DefaultRelayConfig() RelayConfig {
+	return RelayConfig{
+		Stream: "CAMPAIGN_EVENTS", SubjectPrefix: "campaigns.events", Source: "/campaigns",
+		DuplicateWindow: 2 * time.Minute, MaxAge: 30 * 24 * time.Hour, BatchSize: 500,
+		PollInterval: 250 * time.Millisecond, LeaseTTL: 15 * time.Second, AckTimeout: 10 * time.Second,
+	}
+}
+
+// RelayMetrics receives the relay's measurements (nil: none).
+type RelayMetrics interface {
+	Published(n int, commitToAck []time.Duration)
+}
+
+// Relay publishes the outbox to JetStream. Several may run against one database: a lease
+// elects one publisher at a time, so events are neither published by two relays at once nor
+// reordered, and another relay takes over when the leader stops renewing.
+type Relay struct {
+	db      *bun.DB
+	js      jetstream.JetStream
+	cfg     RelayConfig
+	logger  *slog.Logger
+	metrics RelayMetrics
+	holder  string
+	now     func() time.Time
+	wake    chan struct{}
+
+	streamReady bool
+}
+
+// NewRelay returns a relay; metrics may be nil.
+func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig, logger *slog.Logger, metrics RelayMetrics) *Relay {
+	return &Relay{
+		db: db, js: js, cfg: cfg, logger: logger, metrics: metrics,
+		holder: uuid.NewString(), now: time.Now, wake: make(chan struct{}, 1),
+	}
+}
+
+// Notify tells the relay that events were committed, so it publishes without waiting for its
+// next poll. It never blocks.
+func (r *Relay) Notify() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run publishes until ctx is done. While NATS is unreachable it retries with exponential
+// backoff (up to 30s); events wait in the outbox meanwhile.
+func (r *Relay) Run(ctx context.Context) {
+	const maxBackoff = 30 * time.Second
+	backoff := r.cfg.PollInterval
+	for ctx.Err() == nil {
+		n, err := r.Step(ctx)
+		wait := r.cfg.PollInterval
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.logger.WarnContext(ctx, "outbox relay: publish failed; will retry",
+				slog.Any("error", err), slog.Duration("retry_in", backoff))
+			wait, backoff = backoff, min(backoff*2, maxBackoff)
+		case n == r.cfg.BatchSize:
+			backoff = r.cfg.PollInterval
+			continue // more work is waiting
+		default:
+			backoff = r.cfg.PollInterval
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-r.wake:
+		}
+		t.Stop()
+	}
+}
+
+// Step publishes one batch if this relay holds the lease, and returns how many events it
+// published.
+func (r *Relay) Step(ctx context.Context) (int, error) {
+	leader, err := r.lease(ctx)
+	if err != nil || !leader {
+		return 0, err
+	}
+	var rows []eventRow
+	err = r.db.NewSelect().Model(&rows).Where("published_at IS NULL").
+		OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize)).Scan(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("outbox relay: read batch: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	if err := r.ensureStream(ctx); err != nil {
+		return 0, err
+	}
+	acked, lat, pubErr := r.publish(ctx, rows)
+	if len(acked) > 0 {
+		// Marking may fail after a successful publish; the rows are then published again and
+		// JetStream drops the copies (same Nats-Msg-Id within the duplicate window).
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := r.db.NewUpdate().Model((*eventRow)(nil)).Set("published_at = ?", r.now().UTC()).
+			Where("id IN (?)", bun.In(acked)).Exec(mctx); err != nil {
+			return 0, fmt.Errorf("outbox relay: mark published: %w", err)
+		}
+		if r.metrics != nil {
+			r.metrics.Published(len(acked), lat)
+		}
+	}
+	if pubErr != nil {
+		r.streamReady = false
+		return len(acked), pubErr
+	}
+	return len(acked), nil
+}
+
+// publish sends the batch asynchronously in store order and waits for every ack. It returns
+// the ids JetStream acknowledged (a duplicate ack counts).
+func (r *Relay) publish(ctx context.Context, rows []eventRow) ([]uuid.UUID, []time.Duration, error) {
+	futures := make([]jetstream.PubAckFuture, 0, len(rows))
+	for i := range rows {
+		msg, err := r.message(&rows[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		f, err := r.js.PublishMsgAsync(msg)
+		if err != nil {
+			break // the connection is down: wait for what was sent, retry the rest later
+		}
+		futures = append(futures, f)
+	}
+	timeout := time.NewTimer(r.cfg.AckTimeout)
+	defer timeout.Stop()
+	acked := make([]uuid.UUID, 0, len(futures))
+	lat := make([]time.Duration, 0, len(futures))
+	var firstErr error
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+			acked = append(acked, rows[i].ID)
+			lat = append(lat, time.Since(rows[i].OccurredAt))
+		case err := <-f.Err():
+			if firstErr == nil {
+				firstErr = fmt.Errorf("outbox relay: publish %s: %w", rows[i].ID, err)
+			}
+		case <-timeout.C:
+			return acked, lat, errors.New("outbox relay: timed out waiting for JetStream acks")
+		case <-ctx.Done():
+			return acked, lat, ctx.Err()
+		}
+	}
+	if firstErr == nil && len(futures) < len(rows) {
+		firstErr = errors.New("outbox relay: NATS connection unavailable")
+	}
+	return acked, lat, firstErr
+}
+
+// CloudEvent is the JSON envelope of every published event (CloudEvents 1.0, structured mode).
+type CloudEvent struct {
+	SpecVersion      string          `json:"specversion"`
+	ID               string          `json:"id"`
+	Source           string          `json:"source"`
+	Type             string          `json:"type"`
+	Subject          string          `json:"subject"`
+	Time             time.Time       `json:"time"`
+	DataContentType  string          `json:"datacontenttype"`
+	Data             json.RawMessage `json:"data"`
+	AggregateVersion int64           `json:"aggregateversion"`
+	CorrelationID    string          `json:"correlationid,omitempty"`
+	Actor            string          `json:"actor,omitempty"`
+}
+
+// Envelope builds the CloudEvent of e.
+func Envelope(e Event, source string) CloudEvent {
+	ce := CloudEvent{
+		SpecVersion: "1.0", ID: e.ID.String(), Source: source, Type: e.Type,
+		Subject: e.AggregateID.String(), Time: e.OccurredAt.UTC(), DataContentType: "application/json",
+		Data: e.Payload, AggregateVersion: e.Version, CorrelationID: e.CorrelationID,
+	}
+	if e.Actor != nil {
+		ce.Actor = e.Actor.String()
+	}
+	return ce
+}
+
+// Subject is the NATS subject an event type is published on.
+func (r *Relay) Subject(eventType string) string { return r.cfg.SubjectPrefix + "." + eventType }
+
+func (r *Relay) message(row *eventRow) (*nats.Msg, error) {
+	body, err := json.Marshal(Envelope(row.event(), r.cfg.Source))
+	if err != nil {
+		return nil, fmt.Errorf("outbox relay: encode %s: %w", row.ID, err)
+	}
+	msg := nats.NewMsg(r.Subject(row.Type))
+	msg.Data = body
+	msg.Header.Set(jetstream.MsgIDHeader, row.ID.String())
+	msg.Header.Set(HeaderEventType, row.Type)
+	if row.CorrelationID != "" {
+		msg.Header.Set(HeaderCorrelationID, row.CorrelationID)
+	}
+	return msg, nil
+}
+
+// ensureStream creates or updates the events stream once per healthy connection.
+func (r *Relay) ensureStream(ctx context.Context) error {
+	if r.streamReady {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := r.js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
+		Name: r.cfg.Stream, Subjects: []string{r.cfg.SubjectPrefix + ".>"},
+		Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
+		Duplicates: r.cfg.DuplicateWindow, MaxAge: r.cfg.MaxAge,
+	})
+	if err != nil {
+		return fmt.Errorf("outbox relay: create stream %s: %w", r.cfg.Stream, err)
+	}
+	r.streamReady = true
+	return nil
+}
+
+type leaseRow struct {
+	bun.BaseModel `bun:"table:outbox_leases"`
+
+	Name      string    `bun:"name,pk"`
+	Holder    string    `bun:"holder"`
+	ExpiresAt time.Time `bun:"expires_at"`
+}
+
+const leaseName = "relay"
+
+// lease takes or renews the publishing lease; it reports whether this relay holds it.
+func (r *Relay) lease(ctx context.Context) (bool, error) {
+	now := r.now().UTC()
+	res, err := r.db.NewUpdate().Model((*leaseRow)(nil)).
+		Set("holder = ?", r.holder).Set("expires_at = ?", now.Add(r.cfg.LeaseTTL)).
+		Where("name = ?", leaseName).
+		WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
+			return q.Where("holder = ?", r.holder).WhereOr("expires_at < ?", now)
+		}).Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("outbox relay: lease: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, nil
+	}
+	res, err = r.db.NewInsert().Model(&leaseRow{Name: leaseName, Holder: r.holder, ExpiresAt: now.Add(r.cfg.LeaseTTL)}).
+		On("CONFLICT DO NOTHING").Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("outbox relay: lease: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Release gives the lease up, so that another relay takes over at once (on shutdown).
+func (r *Relay) Release(ctx context.Context) {
+	if _, err := r.db.NewDelete().Model((*leaseRow)(nil)).Where("name = ?", leaseName).
+		Where("holder = ?", r.holder).Exec(ctx); err != nil {
+		r.logger.WarnContext(ctx, "outbox relay: release lease", slog.Any("error", err))
+	}
+}
