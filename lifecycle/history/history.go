@@ -107,7 +107,7 @@ func List(ctx context.Context, db bun.IDB, campaignID uuid.UUID, afterVersion in
 			ID: r.ID, CampaignID: r.CampaignID, Version: r.Version, From: lifecycle.Status(r.From),
 			To: lifecycle.Status(r.To), Action: lifecycle.Action(r.Action), Reason: r.Reason,
 			StopCode: lifecycle.StopCode(r.StopCode),
-			Actor: r.Actor, Automatic: r.Automatic, OccurredAt: r.OccurredAt.UTC(),
+			Actor:    r.Actor, Automatic: r.Automatic, OccurredAt: r.OccurredAt.UTC(),
 		}
 	}
 	return out, nil

@@ -135,7 +135,7 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if _, err := r.db.NewUpdate().Model((*eventRow)(nil)).Set("published_at = ?", r.now().UTC()).
-			Where("id IN (?)", bun.In(acked)).Exec(mctx); err != nil {
+			Where("seq IN (?)", bun.In(acked)).Exec(mctx); err != nil {
 			return 0, fmt.Errorf("outbox relay: mark published: %w", err)
 		}
 		if r.metrics != nil {
@@ -150,8 +150,8 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 }
 
 // publish sends the batch asynchronously in store order and waits for every ack. It returns
-// the ids JetStream acknowledged (a duplicate ack counts).
-func (r *Relay) publish(ctx context.Context, rows []eventRow) ([]uuid.UUID, []time.Duration, error) {
+// the store sequences JetStream acknowledged (a duplicate ack counts).
+func (r *Relay) publish(ctx context.Context, rows []eventRow) ([]int64, []time.Duration, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
 	for i := range rows {
 		msg, err := r.message(&rows[i])
@@ -166,13 +166,13 @@ func (r *Relay) publish(ctx context.Context, rows []eventRow) ([]uuid.UUID, []ti
 	}
 	timeout := time.NewTimer(r.cfg.AckTimeout)
 	defer timeout.Stop()
-	acked := make([]uuid.UUID, 0, len(futures))
+	acked := make([]int64, 0, len(futures))
 	lat := make([]time.Duration, 0, len(futures))
 	var firstErr error
 	for i, f := range futures {
 		select {
 		case <-f.Ok():
-			acked = append(acked, rows[i].ID)
+			acked = append(acked, rows[i].Seq)
 			lat = append(lat, time.Since(rows[i].OccurredAt))
 		case err := <-f.Err():
 			if firstErr == nil {

@@ -9,7 +9,7 @@ CREATE TABLE outbox_events (
     actor          UUID,
     correlation_id TEXT NOT NULL DEFAULT '',
     occurred_at    TIMESTAMPTZ NOT NULL,
-    payload        JSONB NOT NULL,
+    payload        JSON NOT NULL, -- kept verbatim: cheaper to read back than JSONB
     published_at   TIMESTAMPTZ
 );
 

@@ -1,0 +1,107 @@
+// Package natstest gives tests real NATS servers: the external one CAMPAIGNS_TEST_NATS_URL
+// names (skipped when unset, failing under CAMPAIGNS_TEST_REQUIRE_SERVICES=1), and a server
+// on a loopback port that a test can stop and start again to simulate an outage.
+package natstest
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/engine-rules-sp/campaigns/platform/config"
+)
+
+// EnvNATSURL names the external NATS server of the test environment.
+const EnvNATSURL = "CAMPAIGNS_TEST_NATS_URL"
+
+// Target is one NATS set-up a suite runs against.
+type Target struct {
+	Name   string
+	Config config.NATSConfig
+}
+
+// Embedded is the in-process server the embedded default runs (no TCP port).
+func Embedded(testing.TB) Target {
+	return Target{Name: "embedded", Config: config.NATSConfig{Embedded: true}}
+}
+
+// External is the server CAMPAIGNS_TEST_NATS_URL names.
+func External(t testing.TB) Target {
+	t.Helper()
+	url := os.Getenv(EnvNATSURL)
+	if url == "" {
+		if os.Getenv("CAMPAIGNS_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("%s is not set but CAMPAIGNS_TEST_REQUIRE_SERVICES=1", EnvNATSURL)
+		}
+		t.Skipf("external NATS tests skipped: set %s (e.g. nats://127.0.0.1:4222)", EnvNATSURL)
+	}
+	return Target{Name: "external", Config: config.NATSConfig{URL: url}}
+}
+
+// EachTarget runs fn on the embedded server and on the external one.
+func EachTarget(t *testing.T, fn func(t *testing.T, target Target)) {
+	t.Helper()
+	for _, mk := range []struct {
+		name string
+		make func(testing.TB) Target
+	}{{"embedded", Embedded}, {"external", External}} {
+		t.Run(mk.name, func(t *testing.T) { fn(t, mk.make(t)) })
+	}
+}
+
+// Server is a JetStream server on a loopback port that can be stopped and started again with
+// the same port and store.
+type Server struct {
+	t     testing.TB
+	port  int
+	store string
+	srv   *server.Server
+}
+
+// NewServer starts a server; it is shut down when the test ends.
+func NewServer(t testing.TB) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pick a port: %v", err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	_ = ln.Close()
+	s := &Server{t: t, port: port, store: filepath.Join(t.TempDir(), "jetstream")}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the server's client URL.
+func (s *Server) URL() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// Start starts the server (again).
+func (s *Server) Start() {
+	s.t.Helper()
+	srv, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: s.port, JetStream: true, StoreDir: s.store, NoSigs: true, NoLog: true,
+	})
+	if err != nil {
+		s.t.Fatalf("nats server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		s.t.Fatal("nats server did not start")
+	}
+	s.srv = srv
+}
+
+// Stop shuts the server down; its store stays for the next Start.
+func (s *Server) Stop() {
+	if s.srv != nil {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+		s.srv = nil
+	}
+}
