@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,6 +74,8 @@ type Automation struct {
 	budget    BudgetSource // nil: no budget automation
 	cfg       Config
 	logger    *slog.Logger
+
+	mu        sync.Mutex // one tick at a time per instance; it guards the watermark
 	watermark time.Time
 }
 
@@ -91,6 +94,8 @@ type Stats struct {
 
 // Tick runs one pass. Transitions another instance made first count as skipped.
 func (a *Automation) Tick(ctx context.Context) (Stats, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	var st Stats
 	ended, err := a.campaigns.Ended(ctx, a.cfg.BatchSize)
 	if err != nil {

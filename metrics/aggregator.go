@@ -1,0 +1,439 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+)
+
+// Subjects and headers of the tracking stream.
+const (
+	SubjectPrefix    = "campaigns.tracking"
+	DeadLetterSubj   = SubjectPrefix + ".dlq"
+	HeaderDLQReason  = "Dlq-Reason"
+	HeaderDLQSubject = "Dlq-Subject"
+	HeaderDLQSeq     = "Dlq-Stream-Seq"
+)
+
+// Subject is the subject tracking events of a campaign are published on.
+func Subject(campaignID uuid.UUID) string { return SubjectPrefix + "." + campaignID.String() }
+
+// StreamConfig describes the tracking stream.
+type StreamConfig struct {
+	Name            string        // CAMPAIGN_TRACKING
+	MaxAge          time.Duration // retention
+	DuplicateWindow time.Duration // how long a resent eventId is recognised
+}
+
+// EnsureStream creates or updates the tracking stream (subjects campaigns.tracking.*, which
+// includes the dead-letter subject campaigns.tracking.dlq).
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
+	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name: cfg.Name, Subjects: []string{SubjectPrefix + ".*"}, Storage: jetstream.FileStorage,
+		Retention: jetstream.LimitsPolicy, MaxAge: cfg.MaxAge, Duplicates: cfg.DuplicateWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("metrics: create stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// Campaigns looks campaigns up; the campaign service implements it.
+type Campaigns interface {
+	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.Campaign, error)
+}
+
+// targets caches what events are checked against, briefly: a campaign's channels, variants
+// and currency rarely change, and the worker sees the same campaigns in every batch.
+type targets struct {
+	campaigns Campaigns
+	ttl       time.Duration
+	mu        sync.Mutex
+	entries   map[uuid.UUID]targetEntry
+}
+
+type targetEntry struct {
+	target Target
+	found  bool
+	at     time.Time
+}
+
+func newTargets(c Campaigns, ttl time.Duration) *targets {
+	return &targets{campaigns: c, ttl: ttl, entries: map[uuid.UUID]targetEntry{}}
+}
+
+// get returns the targets of ids (found=false for unknown or deleted campaigns).
+func (t *targets) get(ctx context.Context, ids []uuid.UUID, now time.Time) (map[uuid.UUID]targetEntry, error) {
+	out := make(map[uuid.UUID]targetEntry, min(len(ids), 4096))
+	var missing []campaign.ID
+	asked := map[uuid.UUID]bool{} // each missing campaign is looked up once
+	t.mu.Lock()
+	for _, id := range ids {
+		if _, done := out[id]; done || asked[id] {
+			continue
+		}
+		if e, ok := t.entries[id]; ok && now.Sub(e.at) < t.ttl {
+			out[id] = e
+		} else {
+			asked[id] = true
+			missing = append(missing, campaign.ID(id))
+		}
+	}
+	t.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+	found, err := t.campaigns.GetMany(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.entries) > 100_000 { // bound the memory of a long-running worker
+		clear(t.entries)
+	}
+	for _, id := range missing {
+		e := targetEntry{at: now}
+		if c, ok := found[id]; ok {
+			e.target, e.found = TargetOf(c), true
+		}
+		t.entries[uuid.UUID(id)] = e
+		out[uuid.UUID(id)] = e
+	}
+	return out, nil
+}
+
+// AggregatorConfig tunes the worker.
+type AggregatorConfig struct {
+	Stream    StreamConfig  // the tracking stream, created if missing
+	Durable   string        // the durable consumer's name
+	BatchSize int           // messages per flush (also the consumer's max ack pending)
+	MaxWait   time.Duration // how long a fetch waits to fill a batch
+	AckWait   time.Duration
+	CacheTTL  time.Duration // how long campaign lookups are reused
+}
+
+// DefaultAggregatorConfig is the worker's configuration.
+func DefaultAggregatorConfig() AggregatorConfig {
+	return AggregatorConfig{Stream: StreamConfig{Name: "CAMPAIGN_TRACKING", MaxAge: 7 * 24 * time.Hour,
+		DuplicateWindow: 10 * time.Minute}, Durable: "metrics-aggregator", BatchSize: 20000,
+		MaxWait: 500 * time.Millisecond, AckWait: 60 * time.Second, CacheTTL: 30 * time.Second}
+}
+
+// AggregatorMetrics receives the worker's counts (nil: none).
+type AggregatorMetrics interface {
+	Aggregated(n int)
+	DeadLettered(n int)
+}
+
+// Aggregator consumes the tracking stream and counts every event exactly once.
+//
+// Exactly once: the consumer allows only one batch unacknowledged at a time (max ack
+// pending = batch size), so batches are counted in stream order even with several workers.
+// Each flush stores the last stream sequence it counted in the same transaction as the
+// counters; a redelivered message at or below that position is acknowledged and skipped.
+// Acknowledgement follows the commit, so a crash in between only causes such skips.
+type Aggregator struct {
+	js      jetstream.JetStream
+	store   *Store
+	targets *targets
+	cfg     AggregatorConfig
+	logger  *slog.Logger
+	metrics AggregatorMetrics
+	now     func() time.Time
+	// beforeAck, when set, runs between the commit and the ack; tests use it to stand for a
+	// worker that dies there.
+	beforeAck func() error
+}
+
+// NewAggregator returns the worker; metrics may be nil.
+func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cfg AggregatorConfig, logger *slog.Logger, metrics AggregatorMetrics) *Aggregator {
+	return &Aggregator{js: js, store: store, targets: newTargets(campaigns, cfg.CacheTTL), cfg: cfg,
+		logger: logger, metrics: metrics, now: time.Now}
+}
+
+// Consumer creates or updates the durable pull consumer.
+func (a *Aggregator) Consumer(ctx context.Context) (jetstream.Consumer, error) {
+	if err := EnsureStream(ctx, a.js, a.cfg.Stream); err != nil {
+		return nil, err
+	}
+	c, err := a.js.CreateOrUpdateConsumer(ctx, a.cfg.Stream.Name, jetstream.ConsumerConfig{
+		Durable: a.cfg.Durable, FilterSubject: SubjectPrefix + ".*", AckPolicy: jetstream.AckAllPolicy,
+		AckWait: a.cfg.AckWait, MaxAckPending: a.cfg.BatchSize, MaxDeliver: -1,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: consumer %s: %w", a.cfg.Durable, err)
+	}
+	return c, nil
+}
+
+// Run consumes until ctx is done. It retries with backoff while NATS or the database is
+// unavailable; on shutdown the batch in hand is flushed and acknowledged first.
+func (a *Aggregator) Run(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := a.consume(ctx)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.logger.WarnContext(ctx, "metrics aggregator: will retry", slog.Any("error", err), slog.Duration("retry_in", backoff))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (a *Aggregator) consume(ctx context.Context) error {
+	cons, err := a.Consumer(ctx)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if _, err := a.Step(ctx, cons); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Step fetches, counts and acknowledges one batch, and returns how many messages it handled.
+// A fetch already under way when ctx ends is finished (flushed and acknowledged).
+//
+// Messages are decoded while the batch is still arriving, so that decoding overlaps the
+// transfer; the position is read when the first message is in.
+func (a *Aggregator) Step(ctx context.Context, cons jetstream.Consumer) (int, error) {
+	batch, err := cons.Fetch(a.cfg.BatchSize, jetstream.FetchMaxWait(a.cfg.MaxWait))
+	if err != nil {
+		return 0, fmt.Errorf("metrics: fetch: %w", err)
+	}
+	// The batch is finished even if ctx ends now: graceful shutdown flushes what it holds.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var b pending
+	for m := range batch.Messages() {
+		if err := a.add(fctx, &b, m); err != nil {
+			return 0, err
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && b.n == 0 {
+		return 0, fmt.Errorf("metrics: fetch: %w", err)
+	}
+	if b.n == 0 {
+		return 0, nil
+	}
+	return b.n, a.flush(fctx, &b)
+}
+
+type parsed struct {
+	msg   jetstream.Msg
+	seq   uint64
+	event Event
+	err   string // non-empty: dead-letter it with this reason
+}
+
+// pending is a batch being received: the messages still to count, decoded.
+type pending struct {
+	n    int           // messages received
+	read bool          // pos is read
+	pos  uint64        // the stored position when the batch began
+	last uint64        // the highest stream sequence received
+	tail jetstream.Msg // the last message received: acknowledging it acknowledges all (AckAll)
+	work []parsed      // the messages above pos, in stream order
+	ids  []uuid.UUID   // the campaigns of the decodable ones
+}
+
+// add takes one message of the batch: a message at or below the stored position (a
+// redelivery) or on the dead-letter subject is only acknowledged with the batch; any other is
+// decoded for flush.
+func (a *Aggregator) add(ctx context.Context, b *pending, m jetstream.Msg) error {
+	if !b.read {
+		pos, err := a.store.Position(ctx, a.cfg.Durable)
+		if err != nil {
+			return err
+		}
+		b.read, b.pos, b.last = true, pos, pos
+	}
+	b.n++
+	b.tail = m
+	meta, err := m.Metadata()
+	if err != nil {
+		return fmt.Errorf("metrics: message metadata: %w", err)
+	}
+	seq := meta.Sequence.Stream
+	b.last = max(b.last, seq)
+	if seq <= b.pos || m.Subject() == DeadLetterSubj {
+		return nil // counted before (a redelivery), or a dead letter: nothing to count
+	}
+	p := parsed{msg: m, seq: seq}
+	// An event without occurredAt happened when it was published.
+	p.event, p.err = decodeMessage(m, meta.Timestamp.UTC())
+	if p.err == "" {
+		b.ids = append(b.ids, p.event.CampaignID)
+	}
+	b.work = append(b.work, p)
+	return nil
+}
+
+func (a *Aggregator) flush(ctx context.Context, b *pending) error {
+	now := a.now().UTC()
+	pos, last, work := b.pos, b.last, b.work
+	tg, err := a.targets.get(ctx, b.ids, now)
+	if err != nil {
+		return fmt.Errorf("metrics: look campaigns up: %w", err)
+	}
+	rollups := make(map[Key]Totals, 256)
+	var dead []parsed
+	for i := range work {
+		p := &work[i]
+		if p.err == "" {
+			e := tg[p.event.CampaignID]
+			switch {
+			case !e.found:
+				p.err = "unknown or deleted campaign " + p.event.CampaignID.String()
+			default:
+				if errs := e.target.check(p.event); len(errs) > 0 {
+					p.err = joinErrors(errs)
+				}
+			}
+		}
+		if p.err != "" {
+			dead = append(dead, *p)
+			continue
+		}
+		k := Key{CampaignID: p.event.CampaignID, Day: p.event.OccurredAt.UTC().Format(time.DateOnly),
+			Variant: p.event.Variant, Channel: string(p.event.Channel)}
+		rollups[k] = rollups[k].Add(p.event.totals())
+	}
+	if err := a.deadLetter(ctx, dead); err != nil {
+		return err
+	}
+	if last > pos {
+		err = a.store.Commit(ctx, Batch{Consumer: a.cfg.Durable, From: pos, To: last, Rollups: rollups,
+			Processed: int64(len(work) - len(dead)), DeadLettered: int64(len(dead))}, now)
+		if errors.Is(err, ErrPositionMoved) {
+			// Another worker counted these messages first: ours must not count them again.
+			a.logger.WarnContext(ctx, "metrics aggregator: batch already counted elsewhere; skipping it")
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if a.beforeAck != nil {
+		if err := a.beforeAck(); err != nil {
+			return err
+		}
+	}
+	// AckAll: acknowledging the last message acknowledges the whole batch.
+	if err := b.tail.Ack(); err != nil {
+		return fmt.Errorf("metrics: ack: %w", err)
+	}
+	if a.metrics != nil {
+		a.metrics.Aggregated(len(work) - len(dead))
+		a.metrics.DeadLettered(len(dead))
+	}
+	return nil
+}
+
+// deadLetter publishes invalid events to the dead-letter subject with the reason, and waits
+// for JetStream to store them. The Nats-Msg-Id makes a retried flush publish each only once.
+func (a *Aggregator) deadLetter(ctx context.Context, dead []parsed) error {
+	if len(dead) == 0 {
+		return nil
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(dead))
+	for _, p := range dead {
+		msg := nats.NewMsg(DeadLetterSubj)
+		msg.Data = p.msg.Data()
+		msg.Header.Set(HeaderDLQReason, p.err)
+		msg.Header.Set(HeaderDLQSubject, p.msg.Subject())
+		msg.Header.Set(HeaderDLQSeq, strconv.FormatUint(p.seq, 10))
+		msg.Header.Set(jetstream.MsgIDHeader, "dlq-"+strconv.FormatUint(p.seq, 10))
+		f, err := a.js.PublishMsgAsync(msg)
+		if err != nil {
+			return fmt.Errorf("metrics: dead-letter: %w", err)
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("metrics: dead-letter: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	a.logger.WarnContext(ctx, "metrics aggregator: dead-lettered invalid events", slog.Int("count", len(dead)),
+		slog.String("first_reason", dead[0].err))
+	return nil
+}
+
+// decodeMessage parses a message from campaigns.tracking.<campaignId>. It returns a reason
+// when the message cannot be counted.
+func decodeMessage(m jetstream.Msg, now time.Time) (Event, string) {
+	token := strings.TrimPrefix(m.Subject(), SubjectPrefix+".")
+	cid, err := uuid.Parse(token)
+	if err != nil || len(token) != 36 {
+		return Event{}, "the subject does not name a campaign id"
+	}
+	var w wireEvent
+	if err := json.Unmarshal(m.Data(), &w); err != nil {
+		return Event{}, "malformed JSON: " + err.Error()
+	}
+	if w.EventID == "" {
+		// Keep an id so that the event can be traced; JetStream already de-duplicated it by
+		// Nats-Msg-Id if the publisher set one.
+		w.EventID = m.Headers().Get(jetstream.MsgIDHeader)
+		if _, err := uuid.Parse(w.EventID); err != nil {
+			w.EventID = ""
+		}
+	}
+	e, errs := w.parse(&cid, now)
+	if len(errs) > 0 {
+		return Event{}, joinErrors(errs)
+	}
+	return e, ""
+}
+
+func joinErrors(errs []FieldError) string {
+	parts := make([]string, len(errs))
+	for i, e := range errs {
+		parts[i] = e.Field + ": " + e.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// totals is the event's contribution to its rollup.
+func (e Event) totals() Totals {
+	t := Totals{RevenueE4: e4(e.Revenue), CostE4: e4(e.Cost)}
+	switch e.Type {
+	case Impression:
+		t.Impressions = 1
+	case Click:
+		t.Clicks = 1
+	case Conversion:
+		t.Conversions = 1
+	case Bounce:
+		t.Bounces = 1
+	case Unsubscribe:
+		t.Unsubscribes = 1
+	}
+	return t
+}

@@ -1,0 +1,472 @@
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopspring/decimal"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+)
+
+// CampaignGetter finds one live campaign; the campaign service implements it.
+type CampaignGetter interface {
+	Get(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
+}
+
+// Handler serves the tracking and reporting endpoints.
+type Handler struct {
+	campaigns CampaignGetter
+	store     *Store
+	js        jetstream.JetStream
+	logger    *slog.Logger
+	now       func() time.Time
+	// Ingested, if set, counts events accepted by /track.
+	Ingested func(n int)
+}
+
+// NewHandler returns the metrics HTTP handler.
+func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, logger *slog.Logger) *Handler {
+	return &Handler{campaigns: campaigns, store: store, js: js, logger: logger, now: time.Now}
+}
+
+// Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
+// GET /campaigns/:id/performance under g.
+func (h *Handler) Register(g *echo.Group) {
+	p := httpx.Problems(h.logger)
+	g.POST("/campaigns/:id/track", h.track, p)
+	g.GET("/campaigns/:id/metrics", h.metrics, p)
+	g.GET("/campaigns/:id/performance", h.performance, p)
+}
+
+// TrackResponse says which events were accepted and why the others were not.
+type TrackResponse struct {
+	Accepted int             `json:"accepted"`
+	EventIDs []string        `json:"eventIds"`
+	Rejected []RejectedEvent `json:"rejected"`
+}
+
+// RejectedEvent is one event /track refused, by its index in the request.
+type RejectedEvent struct {
+	Index   int                `json:"index"`
+	EventID *string            `json:"eventId"`
+	Errors  []httpx.FieldError `json:"errors"`
+}
+
+// track accepts one event or {"events": [...]} (up to MaxBatch), validates each, publishes the
+// valid ones to JetStream and answers 202 once JetStream has stored them.
+func (h *Handler) track(c echo.Context) error {
+	c0, err := h.campaign(c)
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	// Malformed JSON, or JSON that is not an object, is a 400 for the whole request.
+	var probe map[string]json.RawMessage
+	if err := httpx.DecodeJSONBytes(body, &probe); err != nil {
+		return err
+	}
+	_, batch := probe["events"]
+	var raws []json.RawMessage
+	if batch {
+		var req struct {
+			Events []json.RawMessage `json:"events"`
+		}
+		if err := httpx.DecodeJSONBytes(body, &req); err != nil {
+			return err
+		}
+		raws = req.Events
+		if len(raws) == 0 || len(raws) > MaxBatch {
+			return httpx.BadRequest(fmt.Sprintf("send 1 to %d events", MaxBatch),
+				httpx.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events", MaxBatch)})
+		}
+	} else {
+		raws = []json.RawMessage{body}
+	}
+	now := h.now().UTC()
+	target := TargetOf(c0)
+	cid := uuid.UUID(c0.ID)
+	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
+	var valid []Event
+	for i, raw := range raws {
+		e, errs := decodeEvent(raw, cid, now)
+		if len(errs) == 0 {
+			errs = target.check(e)
+		}
+		if len(errs) > 0 {
+			rej := RejectedEvent{Index: i, Errors: toHTTP(errs)}
+			if e.EventID != uuid.Nil {
+				s := e.EventID.String()
+				rej.EventID = &s
+			}
+			out.Rejected = append(out.Rejected, rej)
+			continue
+		}
+		valid = append(valid, e)
+	}
+	if len(valid) == 0 {
+		p := httpx.Invalid(prefixed(out.Rejected, batch))
+		p.Detail = "no event was accepted; see errors"
+		return p
+	}
+	if err := h.publish(c.Request().Context(), valid); err != nil {
+		h.logger.WarnContext(c.Request().Context(), "tracking: publish failed", slog.Any("error", err))
+		p := httpx.NewProblem(http.StatusServiceUnavailable, "tracking-unavailable", "Service unavailable",
+			"the events could not be stored; retry with the same eventIds (duplicates are dropped)")
+		p.Headers = map[string]string{"Retry-After": "5"}
+		return p
+	}
+	for _, e := range valid {
+		out.EventIDs = append(out.EventIDs, e.EventID.String())
+	}
+	out.Accepted = len(valid)
+	if h.Ingested != nil {
+		h.Ingested(len(valid))
+	}
+	return c.JSON(http.StatusAccepted, out)
+}
+
+// publish stores the events in JetStream and waits for every ack. Nats-Msg-Id = eventId, so a
+// client that retries after a timeout does not count an event twice.
+func (h *Handler) publish(ctx context.Context, events []Event) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, 0, len(events))
+	for _, e := range events {
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		msg := nats.NewMsg(Subject(e.CampaignID))
+		msg.Data = data
+		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
+		if rid := httpx.RequestID(ctx); rid != "" {
+			msg.Header.Set("X-Correlation-ID", rid)
+		}
+		f, err := h.js.PublishMsgAsync(msg)
+		if err != nil {
+			return err
+		}
+		futures = append(futures, f)
+	}
+	for _, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time) (Event, []FieldError) {
+	var w wireEvent
+	if err := httpx.DecodeJSONBytes(raw, &w); err != nil {
+		var p *httpx.Problem
+		if errors.As(err, &p) && len(p.Errors) > 0 {
+			out := make([]FieldError, len(p.Errors))
+			for i, fe := range p.Errors {
+				out[i] = FieldError(fe)
+			}
+			return Event{}, out
+		}
+		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
+	}
+	return w.parse(&cid, now)
+}
+
+func readBody(c echo.Context) ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(c.Request().Body); err != nil {
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return nil, err
+		}
+		return nil, httpx.BadRequest("the request body could not be read")
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.Contains(ct, "json") {
+		return nil, httpx.NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"Unsupported media type", "send the body as application/json")
+	}
+	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
+		return nil, httpx.BadRequest("the request body is empty; send an event or {\"events\": [...]}")
+	}
+	return buf.Bytes(), nil
+}
+
+func toHTTP(errs []FieldError) []httpx.FieldError {
+	out := make([]httpx.FieldError, len(errs))
+	for i, e := range errs {
+		out[i] = httpx.FieldError(e)
+	}
+	return out
+}
+
+// prefixed flattens rejected events into one errors list, prefixing fields with events[i].
+func prefixed(rej []RejectedEvent, batch bool) []httpx.FieldError {
+	var out []httpx.FieldError
+	for _, r := range rej {
+		for _, e := range r.Errors {
+			if batch {
+				e.Field = fmt.Sprintf("events[%d].%s", r.Index, e.Field)
+				e.Field = strings.TrimSuffix(e.Field, ".")
+			}
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// campaign loads the campaign of the path; unknown, deleted and malformed ids are 404.
+func (h *Handler) campaign(c echo.Context) (*campaign.Campaign, error) {
+	id, err := campaign.ParseID(c.Param("id"))
+	if err != nil {
+		return nil, httpx.NotFound("no campaign has this id")
+	}
+	c0, err := h.campaigns.Get(c.Request().Context(), id)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return nil, httpx.NotFound("no campaign has this id")
+	}
+	return c0, err
+}
+
+// Report is the metrics of a campaign over a period.
+type Report struct {
+	CampaignID string  `json:"campaignId"`
+	From       *string `json:"from"`
+	To         *string `json:"to"`
+	KPIs
+}
+
+func (h *Handler) metrics(c echo.Context) error {
+	c0, err := h.campaign(c)
+	if err != nil {
+		return err
+	}
+	from, to, err := dateRange(c, "from", "to")
+	if err != nil {
+		return err
+	}
+	k, err := h.kpis(c.Request().Context(), c0, from, to)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, Report{CampaignID: c0.ID.String(), From: optional(from), To: optional(to), KPIs: k})
+}
+
+func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to string) (KPIs, error) {
+	rows, err := h.store.Rows(ctx, uuid.UUID(c0.ID), from, to)
+	if err != nil {
+		return KPIs{}, err
+	}
+	var total Totals
+	var last *time.Time
+	for _, r := range rows {
+		total = total.Add(r.Totals)
+		if last == nil || r.UpdatedAt.After(*last) {
+			t := r.UpdatedAt
+			last = &t
+		}
+	}
+	budget := c0.Budget.Amount
+	return Compute(total, c0.Budget.Currency, &budget, last), nil
+}
+
+// CampaignMetrics is the all-time metrics of c, for embedding in the campaign resource.
+func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (any, error) {
+	return h.kpis(ctx, c, "", "")
+}
+
+// Granularities and groupings of the performance report.
+var (
+	granularities = []string{"day", "week", "month"}
+	groupings     = []string{"", "variant", "channel"}
+)
+
+// PerformancePoint is one period of the series.
+type PerformancePoint struct {
+	Period     string `json:"period"` // first day of the period, YYYY-MM-DD
+	Values     KPIs   `json:"values"`
+	Cumulative KPIs   `json:"cumulative"`
+}
+
+// PerformanceSeries is the series of one group (all traffic when not grouped).
+type PerformanceSeries struct {
+	Group  *string            `json:"group"` // the variant or channel ("" when the event had none)
+	Points []PerformancePoint `json:"points"`
+}
+
+// PerformanceResponse is GET /performance.
+type PerformanceResponse struct {
+	CampaignID  string              `json:"campaignId"`
+	Granularity string              `json:"granularity"`
+	GroupBy     *string             `json:"groupBy"`
+	From        *string             `json:"from"`
+	To          *string             `json:"to"`
+	Series      []PerformanceSeries `json:"series"`
+}
+
+func (h *Handler) performance(c echo.Context) error {
+	c0, err := h.campaign(c)
+	if err != nil {
+		return err
+	}
+	var errs []httpx.FieldError
+	for k := range c.QueryParams() {
+		if !slices.Contains([]string{"from", "to", "granularity", "groupBy"}, k) {
+			errs = append(errs, httpx.FieldError{Field: k, Message: "unknown query parameter"})
+		}
+	}
+	gran := c.QueryParam("granularity")
+	if gran == "" {
+		gran = "day"
+	}
+	if !slices.Contains(granularities, gran) {
+		errs = append(errs, httpx.FieldError{Field: "granularity", Message: "must be day, week or month"})
+	}
+	group := c.QueryParam("groupBy")
+	if !slices.Contains(groupings, group) {
+		errs = append(errs, httpx.FieldError{Field: "groupBy", Message: "must be variant or channel"})
+	}
+	if len(errs) > 0 {
+		return httpx.BadRequest("the query string is invalid", errs...)
+	}
+	from, to, err := dateRange(c, "from", "to")
+	if err != nil {
+		return err
+	}
+	rows, err := h.store.Rows(c.Request().Context(), uuid.UUID(c0.ID), from, to)
+	if err != nil {
+		return err
+	}
+	out := PerformanceResponse{CampaignID: c0.ID.String(), Granularity: gran, GroupBy: optional(group),
+		From: optional(from), To: optional(to), Series: series(rows, gran, group, c0.Budget.Currency, c0.Budget.Amount)}
+	return c.JSON(http.StatusOK, out)
+}
+
+// series folds daily rows into periods per group, with running totals.
+func series(rows []Row, gran, group, cur string, budget decimal.Decimal) []PerformanceSeries {
+	type acc struct {
+		totals Totals
+		last   time.Time
+	}
+	byGroup := map[string]map[string]*acc{}
+	var groups []string
+	for _, r := range rows {
+		g := ""
+		switch group {
+		case "variant":
+			g = r.Variant
+		case "channel":
+			g = r.Channel
+		}
+		if byGroup[g] == nil {
+			byGroup[g] = map[string]*acc{}
+			groups = append(groups, g)
+		}
+		p := periodStart(r.Day, gran)
+		a := byGroup[g][p]
+		if a == nil {
+			a = &acc{}
+			byGroup[g][p] = a
+		}
+		a.totals = a.totals.Add(r.Totals)
+		if r.UpdatedAt.After(a.last) {
+			a.last = r.UpdatedAt
+		}
+	}
+	slices.Sort(groups)
+	out := make([]PerformanceSeries, 0, len(groups))
+	for _, g := range groups {
+		periods := make([]string, 0, len(byGroup[g]))
+		for p := range byGroup[g] {
+			periods = append(periods, p)
+		}
+		slices.Sort(periods)
+		s := PerformanceSeries{Points: make([]PerformancePoint, 0, len(periods))}
+		if group != "" {
+			s.Group = &g
+		}
+		var running Totals
+		for _, p := range periods {
+			a := byGroup[g][p]
+			running = running.Add(a.totals)
+			last := a.last
+			s.Points = append(s.Points, PerformancePoint{Period: p,
+				Values:     Compute(a.totals, cur, nil, &last),
+				Cumulative: Compute(running, cur, &budget, &last)})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// periodStart is the first day of the day's period: the day, its ISO week's Monday, or the
+// first of its month.
+func periodStart(day, gran string) string {
+	t, err := time.Parse(time.DateOnly, day)
+	if err != nil {
+		return day
+	}
+	switch gran {
+	case "week":
+		offset := (int(t.Weekday()) + 6) % 7 // Monday = 0
+		return t.AddDate(0, 0, -offset).Format(time.DateOnly)
+	case "month":
+		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
+	default:
+		return day
+	}
+}
+
+// dateRange reads optional from/to days (YYYY-MM-DD, inclusive; a date-time is cut to its
+// UTC day).
+func dateRange(c echo.Context, fromName, toName string) (string, string, error) {
+	var errs []httpx.FieldError
+	read := func(name string) string {
+		s := c.QueryParam(name)
+		if s == "" {
+			return ""
+		}
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			return t.Format(time.DateOnly)
+		}
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t.UTC().Format(time.DateOnly)
+		}
+		errs = append(errs, httpx.FieldError{Field: name, Message: "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"})
+		return ""
+	}
+	from, to := read(fromName), read(toName)
+	if from != "" && to != "" && to < from {
+		errs = append(errs, httpx.FieldError{Field: toName, Message: "must not be before " + fromName})
+	}
+	if len(errs) > 0 {
+		return "", "", httpx.BadRequest("the query string is invalid", errs...)
+	}
+	return from, to, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
