@@ -1,0 +1,171 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
+	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
+)
+
+func withEngine(e *enginetest.Engine) func(*config.Config) {
+	return func(c *config.Config) {
+		c.RulesEngine.URL = e.URL
+		c.RulesEngine.Timeout = 500 * time.Millisecond
+		c.RulesEngine.MaxRetries = 0
+		c.RulesEngine.BreakerFailures = 1000 // these tests are about answers, not the breaker
+	}
+}
+
+// servingBody is a campaign that serves as soon as it is activated.
+func servingBody(name string, rules []uuid.UUID, channels ...string) map[string]any {
+	b := validBody(name)
+	b["startDate"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	ids := make([]string, len(rules))
+	for i, r := range rules {
+		ids[i] = r.String()
+	}
+	b["targetingRules"] = ids
+	if len(channels) > 0 {
+		b["settings"].(map[string]any)["channels"] = channels
+	}
+	return b
+}
+
+func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		e := enginetest.New(t)
+		s := apptest.New(t, target, withEngine(e))
+		active := e.AddRule("ACTIVE", "segment == vip")
+		inactive := e.AddRule("INACTIVE", "segment == vip")
+		draft := e.AddRule("DRAFT", "segment == vip")
+		missing := uuid.New() // rules may be authored after the campaign: creation accepts it
+
+		t.Run("every rule ACTIVE: 200 and verified", func(t *testing.T) {
+			id := create(t, s, servingBody("Targeting OK "+target.Name, []uuid.UUID{active}))["id"].(string)
+			got := requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
+			assert.Equal(t, true, got["targetingVerified"])
+			assert.Equal(t, "SERVING", got["servingStatus"])
+
+			// The rules of an ACTIVE campaign cannot change; of a PAUSED one they can.
+			b := servingBody("Targeting OK "+target.Name, []uuid.UUID{active, inactive})
+			p := requireProblem(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+id, b, "If-Match", `"2"`), http.StatusConflict)
+			assert.Equal(t, "urn:campaigns:problem:targeting-locked", p["type"])
+			requireStatus(t, action(s, id, "pause", nil), http.StatusOK)
+			got = requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+id, b, "If-Match", `"3"`), http.StatusOK)
+			assert.Equal(t, false, got["targetingVerified"], "new rules are not verified until the next resume")
+			p = requireProblem(t, action(s, id, "resume", nil), http.StatusUnprocessableEntity)
+			assert.Equal(t, []string{"targetingRules[1]"}, fieldsOf(p))
+		})
+		t.Run("missing and inactive rules: 422 naming each", func(t *testing.T) {
+			b := servingBody("Targeting Bad "+target.Name, []uuid.UUID{active, missing, inactive})
+			b["settings"].(map[string]any)["personalization"] = map[string]any{"enabled": true, "rules": []string{draft.String()}}
+			id := create(t, s, b)["id"].(string)
+			p := requireProblem(t, action(s, id, "activate", nil), http.StatusUnprocessableEntity)
+			assert.Equal(t, []string{"targetingRules[1]", "targetingRules[2]", "settings.personalization.rules[0]"}, fieldsOf(p))
+			assert.Contains(t, string(mustJSON(t, p)), "not found")
+			assert.Contains(t, string(mustJSON(t, p)), "is INACTIVE, not ACTIVE")
+			assert.Contains(t, string(mustJSON(t, p)), "is DRAFT, not ACTIVE")
+
+			d := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/activate?dryRun=true", nil), http.StatusOK)
+			assert.Equal(t, false, d["allowed"], "a dry run shows the same verdict")
+			assert.Len(t, d["violations"], 3)
+		})
+		t.Run("engine unreachable: 503 with Retry-After, nothing changed", func(t *testing.T) {
+			id := create(t, s, servingBody("Targeting Down "+target.Name, []uuid.UUID{active}))["id"].(string)
+			e.Failures.Store(1000)
+			defer e.Failures.Store(0)
+			r := action(s, id, "activate", nil)
+			p := requireProblem(t, r, http.StatusServiceUnavailable)
+			assert.Equal(t, "urn:campaigns:problem:checks-unavailable", p["type"])
+			assert.NotEmpty(t, r.Header.Get("Retry-After"))
+			got := s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil).Map(t)
+			assert.Equal(t, "DRAFT", got["status"])
+			assert.EqualValues(t, 1, got["version"])
+		})
+	})
+}
+
+func TestEligibility(t *testing.T) {
+	e := enginetest.New(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), withEngine(e))
+	vip := e.AddRule("ACTIVE", "segment == vip")
+	fresh := e.AddRule("ACTIVE", "segment == new")
+	promo := e.AddRule("ACTIVE", "country == es")
+
+	mk := func(name string, rules []uuid.UUID, channels ...string) string {
+		b := servingBody(name, rules, channels...)
+		b["settings"].(map[string]any)["personalization"] = map[string]any{"enabled": true, "rules": []string{promo.String()}}
+		id := create(t, s, b)["id"].(string)
+		requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
+		return id
+	}
+	forVIP := mk("Eligible VIP", []uuid.UUID{vip}, "EMAIL")
+	forNew := mk("Eligible New", []uuid.UUID{fresh}, "EMAIL")
+	onSMS := mk("Eligible SMS", []uuid.UUID{vip}, "SMS")
+	create(t, s, servingBody("Eligible Draft", []uuid.UUID{vip})) // never activated
+
+	req := map[string]any{"customerId": "c-42", "context": map[string]any{"segment": "vip", "country": "es"}, "channel": "EMAIL"}
+	got := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
+	list := got["campaigns"].([]any)
+	require.Len(t, list, 1)
+	c := list[0].(map[string]any)
+	assert.Equal(t, forVIP, c["campaignId"])
+	assert.Contains(t, []any{"A", "B"}, c["variant"], "the A/B variant is assigned")
+	pers := c["personalization"].([]any)
+	require.Len(t, pers, 1)
+	assert.Equal(t, true, pers[0].(map[string]any)["eligible"])
+	assert.EqualValues(t, 10, pers[0].(map[string]any)["result"].(map[string]any)["discount"])
+
+	// The same customer gets the same variant every time.
+	again := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
+	assert.Equal(t, c["variant"], again["campaigns"].([]any)[0].(map[string]any)["variant"])
+
+	// Without a channel, the SMS campaign qualifies too.
+	delete(req, "channel")
+	got = requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
+	assert.Len(t, got["campaigns"], 2)
+
+	// One campaign, explained.
+	v := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+forNew+"/evaluate", req), http.StatusOK)
+	assert.Equal(t, false, v["eligible"])
+	assert.Contains(t, v["reasons"].([]any)[0], fresh.String())
+	v = requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+onSMS+"/evaluate",
+		map[string]any{"customerId": "c-42", "context": map[string]any{"segment": "vip"}, "channel": "EMAIL"}), http.StatusOK)
+	assert.Equal(t, false, v["eligible"])
+	assert.Contains(t, v["reasons"].([]any)[0], "does not run on EMAIL")
+
+	// Fail closed: a rule the engine cannot evaluate makes nobody eligible.
+	e.Failures.Store(1000)
+	got = requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
+	assert.Empty(t, got["campaigns"])
+	e.Failures.Store(0)
+
+	// Bad input.
+	p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "", "context": []int{1}, "channel": "FAX"}), http.StatusUnprocessableEntity)
+	assert.ElementsMatch(t, []string{"customerId", "context", "channel"}, fieldsOf(p))
+	requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/not-an-id/evaluate", req), http.StatusNotFound)
+}
+
+func TestWithoutRulesEngineChecksAreOff(t *testing.T) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	id := create(t, s, servingBody("No Engine", []uuid.UUID{uuid.New()}))["id"].(string)
+	got := requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
+	assert.Equal(t, "ACTIVE", got["status"], "nothing to check against")
+	assert.Equal(t, false, got["targetingVerified"])
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return b
+}

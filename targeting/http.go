@@ -1,0 +1,129 @@
+package targeting
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+)
+
+// Limits of an eligibility request.
+const (
+	MaxCustomerIDLen = 128
+	MaxContextBytes  = 64 << 10
+)
+
+// Handler serves the eligibility endpoints.
+type Handler struct {
+	eval   *Evaluator
+	logger *slog.Logger
+}
+
+// NewHandler returns the targeting HTTP handler.
+func NewHandler(eval *Evaluator, logger *slog.Logger) *Handler {
+	return &Handler{eval: eval, logger: logger}
+}
+
+// Register mounts POST /targeting/evaluate and POST /campaigns/:id/evaluate under g.
+func (h *Handler) Register(g *echo.Group) {
+	p := httpx.Problems(h.logger)
+	g.POST("/targeting/evaluate", h.evaluateAll, p)
+	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p)
+}
+
+type eligibilityRequest struct {
+	CustomerID string          `json:"customerId"`
+	Context    json.RawMessage `json:"context"`
+	Channel    *string         `json:"channel"`
+}
+
+// EligibleCampaign is one campaign a customer may be shown.
+type EligibleCampaign struct {
+	CampaignID      string       `json:"campaignId"`
+	Name            string       `json:"name"`
+	Variant         *string      `json:"variant"`
+	Personalization []RuleResult `json:"personalization"`
+}
+
+// EligibleResponse is the answer of POST /targeting/evaluate.
+type EligibleResponse struct {
+	Campaigns []EligibleCampaign `json:"campaigns"`
+}
+
+func (h *Handler) request(c echo.Context) (Request, error) {
+	var body eligibilityRequest
+	if err := httpx.DecodeJSON(c, &body); err != nil {
+		return Request{}, err
+	}
+	var errs []httpx.FieldError
+	if n := utf8.RuneCountInString(body.CustomerID); strings.TrimSpace(body.CustomerID) == "" || n > MaxCustomerIDLen {
+		errs = append(errs, httpx.FieldError{Field: "customerId", Message: fmt.Sprintf("must be 1 to %d characters", MaxCustomerIDLen)})
+	}
+	ctxJSON := bytes.TrimSpace(body.Context)
+	switch {
+	case len(ctxJSON) == 0 || string(ctxJSON) == "null":
+		ctxJSON = []byte(`{}`)
+	case ctxJSON[0] != '{':
+		errs = append(errs, httpx.FieldError{Field: "context", Message: "must be a JSON object"})
+	case len(ctxJSON) > MaxContextBytes:
+		errs = append(errs, httpx.FieldError{Field: "context", Message: fmt.Sprintf("must be at most %d bytes", MaxContextBytes)})
+	}
+	req := Request{CustomerID: body.CustomerID, Context: ctxJSON}
+	if body.Channel != nil {
+		ch := campaign.Channel(*body.Channel)
+		if !slices.Contains(campaign.Channels(), ch) {
+			errs = append(errs, httpx.FieldError{Field: "channel", Message: "must be one of EMAIL, SMS, PUSH, WEB, SOCIAL, DISPLAY"})
+		}
+		req.Channel = ch
+	}
+	if len(errs) > 0 {
+		return Request{}, httpx.Invalid(errs)
+	}
+	return req, nil
+}
+
+func (h *Handler) evaluateAll(c echo.Context) error {
+	req, err := h.request(c)
+	if err != nil {
+		return err
+	}
+	verdicts, err := h.eval.EligibleCampaigns(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	out := EligibleResponse{Campaigns: make([]EligibleCampaign, len(verdicts))}
+	for i, v := range verdicts {
+		out.Campaigns[i] = EligibleCampaign{CampaignID: v.CampaignID, Name: v.Name, Variant: v.Variant,
+			Personalization: v.Personalization}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) evaluateOne(c echo.Context) error {
+	id, err := campaign.ParseID(c.Param("id"))
+	if err != nil {
+		return httpx.NotFound("no campaign has this id")
+	}
+	req, err := h.request(c)
+	if err != nil {
+		return err
+	}
+	v, err := h.eval.Campaign(c.Request().Context(), id, req)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return httpx.NotFound("no campaign has this id")
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
