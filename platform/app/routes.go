@@ -1,0 +1,63 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/engine-rules-sp/campaigns/platform/auth"
+	"github.com/engine-rules-sp/campaigns/platform/config"
+)
+
+// RoutePolicy is the one table of every route the API serves and the permission it requires.
+// NewAPI refuses to start when a registered route is missing from it, and the route matrix test
+// checks every entry against every role; a new route must be added here.
+//
+// Roles (platform/auth): viewer reads, editor creates/replaces/deletes, manager runs lifecycle
+// actions, tracker sends tracking events, monitor scrapes /metrics, admin does everything.
+func RoutePolicy(cfg *config.Config) auth.Policy {
+	const v1 = "/api/v1"
+	return auth.Policy{
+		{Method: http.MethodGet, Path: "/health", Permission: auth.Public},
+		{Method: http.MethodGet, Path: "/ready", Permission: auth.Public},
+		{Method: http.MethodGet, Path: "/openapi.yaml", Permission: auth.Public},
+		{Method: http.MethodGet, Path: "/metrics", Permission: metricsPermission(cfg)},
+
+		{Method: http.MethodPost, Path: v1 + "/campaigns", Permission: auth.CampaignsWrite},
+		{Method: http.MethodGet, Path: v1 + "/campaigns", Permission: auth.CampaignsRead},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsRead},
+		{Method: http.MethodPut, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsWrite},
+		{Method: http.MethodDelete, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsWrite},
+
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/activate", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/pause", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/resume", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/complete", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/stop", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/cancel", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/transitions", Permission: auth.CampaignsRead},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/events", Permission: auth.CampaignsRead},
+
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/metrics", Permission: auth.CampaignsRead},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/performance", Permission: auth.CampaignsRead},
+
+		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate},
+	}
+}
+
+// WorkerRoutePolicy is the table of the worker's own listener.
+func WorkerRoutePolicy(cfg *config.Config) auth.Policy {
+	return auth.Policy{
+		{Method: http.MethodGet, Path: "/health", Permission: auth.Public},
+		{Method: http.MethodGet, Path: "/ready", Permission: auth.Public},
+		{Method: http.MethodGet, Path: "/metrics", Permission: metricsPermission(cfg)},
+	}
+}
+
+// metricsPermission: /metrics is public unless auth.public_metrics is false.
+func metricsPermission(cfg *config.Config) auth.Permission {
+	if cfg.Auth.PublicMetrics {
+		return auth.Public
+	}
+	return auth.MetricsRead
+}

@@ -1,0 +1,122 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/metrics"
+	"github.com/engine-rules-sp/campaigns/platform/auth"
+	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/observability"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
+	"github.com/engine-rules-sp/campaigns/platform/ratelimit"
+)
+
+// newObservability returns the Prometheus instruments of one instance ("api" or "worker").
+func newObservability(component string, logger *slog.Logger) *observability.Metrics {
+	m := observability.New(component, observability.ReadBuildInfo(), logger)
+	m.InitCampaignEvents(campaign.EventTypes())
+	return m
+}
+
+// watchDependencies exposes the database pool and the NATS connection.
+func watchDependencies(m *observability.Metrics, db *bun.DB, nc *natsx.Conn) {
+	m.WatchDB(db.DB, "campaigns")
+	m.WatchNATS(nc.NC.IsConnected, func() uint64 { return nc.NC.Stats().Reconnects })
+}
+
+// watchBackground exposes the state of the background work: the outbox backlog and the
+// aggregator's consumer lag. Only the process that runs the worker registers them.
+func watchBackground(m *observability.Metrics, cfg *config.Config, db *bun.DB, nc *natsx.Conn) {
+	m.WatchOutboxBacklog(func(ctx context.Context) (int64, error) { return outbox.Backlog(ctx, db) })
+	durable := metrics.DefaultAggregatorConfig().Durable
+	m.WatchConsumerLag(durable, func(ctx context.Context) (observability.ConsumerState, error) {
+		cons, err := nc.JS.Consumer(ctx, cfg.Metrics.Stream, durable)
+		if err != nil {
+			return observability.ConsumerState{}, err
+		}
+		info, err := cons.Info(ctx)
+		if err != nil {
+			return observability.ConsumerState{}, err
+		}
+		return observability.ConsumerState{Pending: info.NumPending, AckPending: info.NumAckPending}, nil
+	})
+}
+
+// mountMetrics serves the registry at GET /metrics.
+func mountMetrics(e *echo.Echo, m *observability.Metrics) {
+	h := m.Handler()
+	e.GET("/metrics", func(c echo.Context) error {
+		h.ServeHTTP(c.Response(), c.Request())
+		return nil
+	})
+}
+
+// newAuthenticator checks the auth configuration and returns the authenticator of policy.
+func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.Metrics, logger *slog.Logger) (*auth.Authenticator, error) {
+	return auth.New(cfg.Auth, policy, auth.Options{
+		Logger: logger, HTTPClient: &http.Client{}, OnFailure: m.AuthFailure, OnJWKSFetch: m.JWKSFetch,
+	})
+}
+
+// echoOptions is the middleware configuration of an Echo instance: request metrics, CORS,
+// trusted proxies, and the identity chain (authenticate, rate-limit, authorise). routes lists
+// the instance's routes (Authorize refuses a registered route the table lacks).
+func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authenticator, routes func() []*echo.Route) (httpx.Options, error) {
+	proxies, err := trustedProxies(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return httpx.Options{}, err
+	}
+	identify := []echo.MiddlewareFunc{authn.Authenticate()}
+	if rl := cfg.RateLimit; rl.Enabled {
+		lim := ratelimit.New(ratelimit.Config{Rate: rl.RequestsPerSecond, Burst: rl.Burst,
+			IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients})
+		identify = append(identify, lim.Middleware(ratelimit.Options{
+			Key: callerKey, Skip: authn.IsPublic, OnLimited: m.RateLimited,
+		}))
+	}
+	identify = append(identify, authn.Authorize(routes))
+	return httpx.Options{
+		BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
+		Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
+		CORS: httpx.CORSOptions{AllowOrigins: cfg.CORS.AllowedOrigins,
+			AllowCredentials: cfg.CORS.AllowCredentials, MaxAge: cfg.CORS.MaxAge},
+	}, nil
+}
+
+// callerKey is the rate-limit key of an authenticated caller; "" (its address) otherwise.
+func callerKey(c echo.Context) string {
+	if p := auth.PrincipalFrom(c.Request().Context()); p != nil {
+		return p.Name
+	}
+	return ""
+}
+
+func trustedProxies(list []string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, s := range list {
+		if _, n, err := net.ParseCIDR(s); err == nil {
+			out = append(out, n)
+			continue
+		}
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, &config.Error{Key: "http.trusted_proxies", Reason: fmt.Sprintf("%q is not an IP address or CIDR", s)}
+		}
+		bits := 128
+		if ip.To4() != nil {
+			ip, bits = ip.To4(), 32
+		}
+		out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+	}
+	return out, nil
+}

@@ -1,0 +1,47 @@
+package httpx
+
+import (
+	"context"
+	"log/slog"
+)
+
+// LogHandler wraps h so that every record logged with a request's context carries the
+// request's id as request_id, and its authenticated caller as actor: a log line written
+// anywhere during a request (handler, service, repository) can be traced back to it.
+func LogHandler(h slog.Handler) slog.Handler { return &ctxHandler{next: h} }
+
+type ctxHandler struct {
+	next slog.Handler
+}
+
+func (h *ctxHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
+	id := RequestID(ctx)
+	actor, hasActor := Actor(ctx)
+	if id == "" && !hasActor {
+		return h.next.Handle(ctx, r)
+	}
+	var haveID, haveActor bool
+	r.Attrs(func(a slog.Attr) bool {
+		haveID = haveID || a.Key == "request_id"
+		haveActor = haveActor || a.Key == "actor"
+		return true
+	})
+	r = r.Clone()
+	if id != "" && !haveID {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	if hasActor && !haveActor {
+		r.AddAttrs(slog.String("actor", actor.String()))
+	}
+	return h.next.Handle(ctx, r)
+}
+
+func (h *ctxHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &ctxHandler{next: h.next.WithAttrs(attrs)}
+}
+
+func (h *ctxHandler) WithGroup(name string) slog.Handler {
+	return &ctxHandler{next: h.next.WithGroup(name)}
+}
