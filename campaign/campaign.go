@@ -79,6 +79,10 @@ type Campaign struct {
 	DeletedAt      *time.Time
 	// StopCode says why the automation last stopped the campaign (empty after manual actions).
 	StopCode lifecycle.StopCode
+	// TargetingVerified says a targeting check (the Rules Engine's, see TargetingVerifier)
+	// ran and passed when the campaign was last activated or resumed, and its rules have not
+	// changed since. False when no such check is configured.
+	TargetingVerified bool
 }
 
 // Serving is the campaign's serving status at now.

@@ -46,3 +46,14 @@ type StateError struct {
 func (e *StateError) Error() string {
 	return fmt.Sprintf("cannot %s a campaign in status %s", e.Op, e.Status)
 }
+
+// TargetingLockedError says an update would change the rules of a campaign that is serving:
+// they were checked against the Rules Engine when it started, so it must be paused first.
+type TargetingLockedError struct {
+	Status lifecycle.Status
+	Fields []string // the rule lists the update would change
+}
+
+func (e *TargetingLockedError) Error() string {
+	return fmt.Sprintf("cannot change %s of a campaign in status %s; pause it first", strings.Join(e.Fields, " and "), e.Status)
+}

@@ -75,9 +75,19 @@ type DeletedPayload struct {
 	Status lifecycle.Status `json:"status"`
 }
 
+type eventLogKey struct{}
+
+// withEventLog returns ctx in which appendEvent notes the type of each event it writes.
+func withEventLog(ctx context.Context, types *[]string) context.Context {
+	return context.WithValue(ctx, eventLogKey{}, types)
+}
+
 // appendEvent writes one event of c in tx. The actor and the correlation id come from ctx
 // (set by the HTTP layer); actor overrides the context's when given.
 func appendEvent(ctx context.Context, tx bun.IDB, c *Campaign, typ string, actor *UserID, at time.Time, payload any) error {
+	if log, ok := ctx.Value(eventLogKey{}).(*[]string); ok {
+		*log = append(*log, typ)
+	}
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", typ, err)

@@ -24,13 +24,30 @@ import (
 
 // Handler serves the campaign endpoints.
 type Handler struct {
-	svc    *Service
-	logger *slog.Logger
+	svc     *Service
+	logger  *slog.Logger
+	metrics MetricsSource
 }
 
+// MetricsSource gives the performance totals embedded in GET /campaigns/:id (the metrics
+// capability implements it).
+type MetricsSource interface {
+	CampaignMetrics(ctx context.Context, c *Campaign) (any, error)
+}
+
+// HandlerOption configures a Handler.
+type HandlerOption func(*Handler)
+
+// WithMetrics embeds the campaign's metrics in GET /campaigns/:id.
+func WithMetrics(src MetricsSource) HandlerOption { return func(h *Handler) { h.metrics = src } }
+
 // NewHandler returns the HTTP handler of svc.
-func NewHandler(svc *Service, logger *slog.Logger) *Handler {
-	return &Handler{svc: svc, logger: logger}
+func NewHandler(svc *Service, logger *slog.Logger, opts ...HandlerOption) *Handler {
+	h := &Handler{svc: svc, logger: logger}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
 }
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as
@@ -109,6 +126,11 @@ type Response struct {
 	UpdatedAt      time.Time               `json:"updatedAt"`
 	Settings       Settings                `json:"settings"`
 	Version        int64                   `json:"version"`
+	// TargetingVerified: the Rules Engine found every rule ACTIVE when the campaign was last
+	// activated or resumed, and the rules have not changed since (see Campaign).
+	TargetingVerified bool `json:"targetingVerified"`
+	// Metrics are the performance totals and KPIs; only GET /campaigns/:id has them.
+	Metrics any `json:"metrics,omitempty"`
 }
 
 // NewResponse renders c for the API, with its serving status at now.
@@ -116,7 +138,8 @@ func NewResponse(c *Campaign, now time.Time) Response {
 	return Response{
 		ID: c.ID, Name: c.Name, Description: c.Description, Status: c.Status,
 		ServingStatus: c.Serving(now), Type: c.Type,
-		TargetingRules: nonNil(c.TargetingRules), StartDate: c.StartDate, EndDate: c.EndDate,
+		TargetingRules: nonNil(c.TargetingRules), TargetingVerified: c.TargetingVerified,
+		StartDate: c.StartDate, EndDate: c.EndDate,
 		Budget: c.Budget, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Settings: c.Settings, Version: c.Version,
 	}
@@ -166,8 +189,14 @@ func (h *Handler) get(c echo.Context) error {
 	if err != nil {
 		return h.problem(err, false)
 	}
+	out := NewResponse(camp, h.svc.clock())
+	if h.metrics != nil {
+		if out.Metrics, err = h.metrics.CampaignMetrics(c.Request().Context(), camp); err != nil {
+			return err
+		}
+	}
 	httpx.SetETag(c, camp.Version)
-	return c.JSON(http.StatusOK, NewResponse(camp, h.svc.clock()))
+	return c.JSON(http.StatusOK, out)
 }
 
 func (h *Handler) update(c echo.Context) error {
@@ -515,6 +544,7 @@ func parseMoney(field string, m moneyRequest, bad func(string, string)) Money {
 func (h *Handler) problem(err error, viaIfMatch bool) error {
 	var verr *ValidationError
 	var serr *StateError
+	var locked *TargetingLockedError
 	var forbidden *lifecycle.ForbiddenError
 	var blocked *lifecycle.BlockedError
 	switch {
@@ -534,6 +564,13 @@ func (h *Handler) problem(err error, viaIfMatch bool) error {
 		return httpx.PreconditionFailed("the campaign has changed since this version; fetch it again")
 	case errors.Is(err, ErrVersionConflict):
 		return httpx.Conflict("version-conflict", "the campaign has changed since this version; fetch it again")
+	case errors.As(err, &locked):
+		p := httpx.Conflict("targeting-locked", locked.Error())
+		for _, f := range locked.Fields {
+			p.Errors = append(p.Errors, httpx.FieldError{Field: f, Message: "cannot change while the campaign is " + string(locked.Status)})
+		}
+		p.Extra = map[string]any{"currentStatus": locked.Status}
+		return p
 	case errors.As(err, &serr):
 		p := httpx.Conflict("invalid-state", serr.Error())
 		p.Extra = map[string]any{"currentStatus": serr.Status}

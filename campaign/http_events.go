@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -41,28 +40,11 @@ func (h *Handler) events(c echo.Context) error {
 		return err
 	}
 	q := c.QueryParams()
-	limit, after := DefaultPageSize, int64(0)
-	var errs []httpx.FieldError
-	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
-	for k := range q {
-		if k != "limit" && k != "cursor" && k != "type" {
-			bad(k, "unknown query parameter")
-		}
-	}
+	limit, after, errs := seqPage(q, "type")
 	types := splitList(q["type"])
 	for _, t := range types {
 		if !slices.Contains(EventTypes(), t) {
-			bad("type", fmt.Sprintf("unknown event type %q", t))
-		}
-	}
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > MaxPageSize {
-			bad("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
-		}
-	}
-	if s := q.Get("cursor"); s != "" {
-		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
-			bad("cursor", "is not a cursor this service issued")
+			errs = append(errs, httpx.FieldError{Field: "type", Message: fmt.Sprintf("unknown event type %q", t)})
 		}
 	}
 	if len(errs) > 0 {
@@ -75,8 +57,7 @@ func (h *Handler) events(c echo.Context) error {
 	out := EventListResponse{Events: make([]EventResponse, 0, min(len(evs), limit)), Limit: limit}
 	for i, e := range evs {
 		if i == limit {
-			next := strconv.FormatInt(evs[i-1].Seq, 10)
-			out.NextCursor = &next
+			out.NextCursor = seqCursor(evs[i-1].Seq)
 			break
 		}
 		out.Events = append(out.Events, newEventResponse(e))

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -128,23 +130,7 @@ func (h *Handler) transitions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	limit, after := DefaultPageSize, int64(0)
-	var errs []httpx.FieldError
-	for k := range c.QueryParams() {
-		if k != "limit" && k != "cursor" {
-			errs = append(errs, httpx.FieldError{Field: k, Message: "unknown query parameter"})
-		}
-	}
-	if s := c.QueryParam("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 1 || limit > MaxPageSize {
-			errs = append(errs, httpx.FieldError{Field: "limit", Message: fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize)})
-		}
-	}
-	if s := c.QueryParam("cursor"); s != "" {
-		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
-			errs = append(errs, httpx.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})
-		}
-	}
+	limit, after, errs := seqPage(c.QueryParams())
 	if len(errs) > 0 {
 		return httpx.BadRequest("the query string is invalid", errs...)
 	}
@@ -155,13 +141,46 @@ func (h *Handler) transitions(c echo.Context) error {
 	out := TransitionListResponse{Transitions: []TransitionResponse{}, Limit: limit}
 	for i, r := range recs {
 		if i == limit {
-			next := strconv.FormatInt(recs[i-1].Version, 10)
-			out.NextCursor = &next
+			out.NextCursor = seqCursor(recs[i-1].Version)
 			break
 		}
 		out.Transitions = append(out.Transitions, newTransitionResponse(r))
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// seqPage reads the limit and cursor of a history list whose cursor is a sequence number
+// (a version, a store sequence). Any other parameter is refused unless listed in also.
+func seqPage(q url.Values, also ...string) (limit int, after int64, errs []httpx.FieldError) {
+	limit = DefaultPageSize
+	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
+	for k := range q {
+		if k != "limit" && k != "cursor" && !slices.Contains(also, k) {
+			bad(k, "unknown query parameter")
+		}
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxPageSize {
+			bad("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
+		} else {
+			limit = n
+		}
+	}
+	if s := q.Get("cursor"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			bad("cursor", "is not a cursor this service issued")
+		} else {
+			after = n
+		}
+	}
+	return limit, after, errs
+}
+
+func seqCursor(seq int64) *string {
+	s := strconv.FormatInt(seq, 10)
+	return &s
 }
 
 func newTransitionResponse(r history.Record) TransitionResponse {

@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"embed"
-	"io/fs"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
@@ -20,6 +19,5 @@ func Schema() []migrate.Set {
 
 // Migrations is the campaign tables alone, one folder per dialect.
 func Migrations() migrate.Set {
-	sub, _ := fs.Sub(migrationFiles, "migrations") // cannot fail: the folder is embedded
-	return migrate.Set{Name: "campaign", FS: sub}
+	return migrate.Embedded("campaign", migrationFiles)
 }

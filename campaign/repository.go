@@ -49,6 +49,9 @@ type campaignRow struct {
 	Version        int64           `bun:"version"`
 	DeletedAt      *time.Time      `bun:"deleted_at"`
 	StopCode       string          `bun:"stop_code"`
+	// TargetingVerified: see Campaign.TargetingVerified. Its own column (not a settings member)
+	// because the service sets it, never the client.
+	TargetingVerified bool `bun:"targeting_verified"`
 
 	// NameKey is lower(name) as the database computes it, read when listing by name so that
 	// the next-page cursor compares exactly as the database sorts.
@@ -71,7 +74,7 @@ func toRow(c *Campaign) (*campaignRow, error) {
 		BudgetAmount: c.Budget.Amount, BudgetCurrency: c.Budget.Currency,
 		CreatedBy: uuid.UUID(c.CreatedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		Settings: string(settings), Version: c.Version, DeletedAt: c.DeletedAt,
-		StopCode: string(c.StopCode),
+		StopCode: string(c.StopCode), TargetingVerified: c.TargetingVerified,
 	}, nil
 }
 
@@ -83,6 +86,7 @@ func (r *campaignRow) toDomain() (*Campaign, error) {
 		Budget:    Money{Amount: r.BudgetAmount, Currency: strings.TrimSpace(r.BudgetCurrency)},
 		CreatedBy: UserID(r.CreatedBy), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 		Version: r.Version, DeletedAt: utcPtr(r.DeletedAt), StopCode: lifecycle.StopCode(r.StopCode),
+		TargetingVerified: r.TargetingVerified,
 	}
 	if err := json.Unmarshal([]byte(r.TargetingRules), &c.TargetingRules); err != nil {
 		return nil, fmt.Errorf("decode targeting rules of %s: %w", r.ID, err)
@@ -123,6 +127,30 @@ func (r *Repository) Get(ctx context.Context, id ID) (*Campaign, error) {
 	return row.toDomain()
 }
 
+// GetMany returns the live campaigns among ids, by id; unknown and deleted ones are absent.
+func (r *Repository) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
+	out := make(map[ID]*Campaign, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	raw := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		raw[i] = uuid.UUID(id)
+	}
+	var rows []campaignRow
+	if err := r.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(raw)).Where("deleted_at IS NULL").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("get campaigns: %w", err)
+	}
+	for i := range rows {
+		c, err := rows[i].toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[c.ID] = c
+	}
+	return out, nil
+}
+
 // Exists reports whether a campaign with this id was ever stored, deleted or not.
 func (r *Repository) Exists(ctx context.Context, id ID) (bool, error) {
 	ok, err := r.db.NewSelect().Table("campaigns").Where("id = ?", uuid.UUID(id)).Exists(ctx)
@@ -153,11 +181,12 @@ func (r *Repository) Update(ctx context.Context, c *Campaign, expectedVersion in
 	return r.checkApplied(ctx, res, c.ID)
 }
 
-// UpdateStatus stores a transition: the new status and stop code, version and update time of
-// c, provided the stored version is still expectedVersion.
+// UpdateStatus stores a transition: the new status, stop code, targeting verdict, version and
+// update time of c, provided the stored version is still expectedVersion.
 func (r *Repository) UpdateStatus(ctx context.Context, c *Campaign, expectedVersion int64) error {
 	res, err := r.db.NewUpdate().Table("campaigns").
 		Set("status = ?", string(c.Status)).Set("stop_code = ?", string(c.StopCode)).
+		Set("targeting_verified = ?", c.TargetingVerified).
 		Set("version = ?", c.Version).Set("updated_at = ?", c.UpdatedAt).
 		Where("id = ?", uuid.UUID(c.ID)).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
 		Exec(ctx)

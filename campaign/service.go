@@ -16,6 +16,7 @@ type Service struct {
 	now         func() time.Time
 	checks      []ActivationCheck
 	afterCommit func()
+	observe     func(eventType string)
 }
 
 // Option configures a Service.
@@ -32,6 +33,10 @@ func WithActivationChecks(checks ...ActivationCheck) Option {
 // WithAfterCommit registers fn to run after each committed change (the event relay's Notify,
 // so that events leave without waiting for its next poll).
 func WithAfterCommit(fn func()) Option { return func(s *Service) { s.afterCommit = fn } }
+
+// WithEventObserver registers fn to learn the type of every domain event once the change that
+// recorded it has committed (metrics count them; a rolled-back change is never observed).
+func WithEventObserver(fn func(eventType string)) Option { return func(s *Service) { s.observe = fn } }
 
 // NewService returns the campaign service over repo.
 func NewService(repo *Repository, opts ...Option) *Service {
@@ -68,19 +73,39 @@ func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign
 	return c, nil
 }
 
-// write runs fn in a transaction and, once it committed, signals the event relay.
+// write runs fn in a transaction and, once it committed, signals the event relay and the
+// event observer.
 func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, repo *Repository) error) error {
+	var events *[]string
+	if s.observe != nil {
+		events = new([]string)
+		inner := fn
+		fn = func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+			*events = (*events)[:0] // a retried transaction starts over
+			return inner(withEventLog(ctx, events), tx, repo)
+		}
+	}
 	if err := s.repo.RunInTx(ctx, fn); err != nil {
 		return err
 	}
 	if s.afterCommit != nil {
 		s.afterCommit()
 	}
+	if events != nil {
+		for _, t := range *events {
+			s.observe(t)
+		}
+	}
 	return nil
 }
 
 // Get returns a live campaign.
 func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) { return s.repo.Get(ctx, id) }
+
+// GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
+func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
+	return s.repo.GetMany(ctx, ids)
+}
 
 // List returns a page of live campaigns and the next page's cursor (nil on the last page).
 func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
@@ -89,7 +114,9 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, err
 
 // Update replaces the editable fields of a DRAFT or PAUSED campaign. expectedVersion is the
 // version the caller read (a newer stored version -> ErrVersionConflict); nil means the
-// version current now, still guarded against a concurrent write.
+// version current now, still guarded against a concurrent write. Changing the rules of an
+// ACTIVE campaign is a *TargetingLockedError (the rules were vetted when it started); a change
+// of rules of a PAUSED campaign clears TargetingVerified until the next resume vets them.
 func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
 	c, err := s.repo.Get(ctx, id)
 	if err != nil {
@@ -100,6 +127,9 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in 
 	}
 	read := c.Version
 	if !c.Status.Editable() {
+		if fields := changedRules(c, in); c.Status == lifecycle.StatusActive && len(fields) > 0 {
+			return nil, &TargetingLockedError{Status: c.Status, Fields: fields}
+		}
 		return nil, &StateError{Op: "update", Status: c.Status}
 	}
 	now := s.clock()
@@ -108,6 +138,9 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in 
 		return nil, &ValidationError{Fields: errs}
 	}
 	before := NewResponse(c, now)
+	if len(changedRules(c, in)) > 0 {
+		c.TargetingVerified = false
+	}
 	c.apply(in)
 	c.UpdatedAt = now
 	c.Version = read + 1
@@ -145,6 +178,35 @@ func (s *Service) Delete(ctx context.Context, id ID, expectedVersion *int64) err
 		gone.Version++
 		return appendEvent(ctx, tx, &gone, EventDeleted, nil, now, DeletedPayload{Name: c.Name, Status: c.Status})
 	})
+}
+
+// changedRules names the rule lists (targetingRules, settings.personalization.rules) whose set
+// of rules in differs from c's. Order and repetition do not count: the same rules target the
+// same people.
+func changedRules(c *Campaign, in Input) []string {
+	var out []string
+	if !sameRules(c.TargetingRules, in.TargetingRules) {
+		out = append(out, "targetingRules")
+	}
+	if !sameRules(c.Settings.Personalization.Rules, in.Settings.Personalization.Rules) {
+		out = append(out, "settings.personalization.rules")
+	}
+	return out
+}
+
+func sameRules(a, b []RuleID) bool {
+	set := make(map[RuleID]bool, len(a))
+	for _, r := range a {
+		set[r] = true
+	}
+	other := make(map[RuleID]bool, len(b))
+	for _, r := range b {
+		if !set[r] {
+			return false
+		}
+		other[r] = true
+	}
+	return len(other) == len(set)
 }
 
 func (c *Campaign) apply(in Input) {

@@ -22,6 +22,14 @@ type ActivationCheck interface {
 	CheckActivation(ctx context.Context, c *Campaign) ([]lifecycle.Violation, error)
 }
 
+// TargetingVerifier is an ActivationCheck that vets the campaign's targeting (the Rules Engine
+// check). When at least one such check passes at an activation or resume, the campaign is
+// stored with TargetingVerified set; other checks (budgets, say) do not vouch for targeting.
+type TargetingVerifier interface {
+	ActivationCheck
+	VerifiesTargeting() bool
+}
+
 // ErrChecksUnavailable: an activation check could not reach a verdict; retry later.
 var ErrChecksUnavailable = errors.New("activation checks are unavailable")
 
@@ -90,7 +98,9 @@ func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionReque
 	if errors.As(err, &blocked) {
 		violations = blocked.Violations
 	}
+	verified := c.TargetingVerified
 	if t.NeedsActivationChecks {
+		verified = false
 		// Checks run even when a guard already failed, so that the caller sees every reason.
 		for _, check := range s.checks {
 			vs, err := check.CheckActivation(ctx, c)
@@ -98,6 +108,9 @@ func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionReque
 				return nil, fmt.Errorf("%w: %w", ErrChecksUnavailable, err)
 			}
 			violations = append(violations, vs...)
+			if tv, ok := check.(TargetingVerifier); ok && tv.VerifiesTargeting() {
+				verified = true
+			}
 		}
 	}
 	if len(violations) > 0 {
@@ -109,7 +122,7 @@ func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionReque
 	}
 
 	next := *c
-	next.Status, next.StopCode = t.To, req.StopCode
+	next.Status, next.StopCode, next.TargetingVerified = t.To, req.StopCode, verified
 	next.Version, next.UpdatedAt = c.Version+1, now
 	rec := history.Record{
 		CampaignID: uuid.UUID(c.ID), Version: next.Version, From: c.Status, To: t.To,

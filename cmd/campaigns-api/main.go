@@ -46,6 +46,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case len(rest) == 0:
 		logger := app.NewLogger(cfg.Log, stderr)
 		if err := app.RunAPI(ctx, cfg, logger); err != nil {
+			var cerr *config.Error
+			if errors.As(err, &cerr) {
+				// A setting the API refuses to serve with (auth.mode none on a public address...).
+				fmt.Fprintln(stderr, err)
+				return 2
+			}
 			logger.Error("campaigns API stopped", "error", err)
 			return 1
 		}

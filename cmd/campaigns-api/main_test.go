@@ -195,7 +195,7 @@ func TestMigrateCommands(t *testing.T) {
 		assert.Equal(t, "migrations applied\n", stdout)
 
 		// Each down rolls back one set, the last applied first.
-		for _, set := range []string{"idempotency", "outbox", "lifecycle", "campaign"} {
+		for _, set := range []string{"idempotency", "metrics", "outbox", "lifecycle", "campaign"} {
 			code, stdout, stderr = runCmd(t, "migrate", "down")
 			require.Equal(t, 0, code, "stderr: %s", stderr)
 			assert.Equal(t, "rolled back the last migration group of "+set+"\n", stdout)

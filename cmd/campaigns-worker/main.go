@@ -47,6 +47,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	logger := app.NewLogger(cfg.Log, stderr)
 	if err := app.RunWorker(ctx, cfg, logger); err != nil {
+		var cerr *config.Error
+		if errors.As(err, &cerr) {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
 		logger.Error("campaigns worker stopped", "error", err)
 		return 1
 	}

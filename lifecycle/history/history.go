@@ -6,7 +6,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,8 +20,7 @@ var migrationFiles embed.FS
 
 // Migrations is the history schema, one folder per dialect.
 func Migrations() migrate.Set {
-	sub, _ := fs.Sub(migrationFiles, "migrations") // cannot fail: the folder is embedded
-	return migrate.Set{Name: "lifecycle", FS: sub}
+	return migrate.Embedded("lifecycle", migrationFiles)
 }
 
 // Record is one transition of one campaign.

@@ -20,13 +20,17 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
+	"github.com/engine-rules-sp/campaigns/metrics"
+	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/observability"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
+	"github.com/engine-rules-sp/campaigns/targeting"
 )
 
 //go:embed openapi.yaml
@@ -37,16 +41,16 @@ func OpenAPISpec() []byte { return openAPISpec }
 
 // Migrations lists every capability's schema, in the order they are applied.
 func Migrations() []migrate.Set {
-	return append(campaign.Schema(), idempotency.Migrations())
+	return append(campaign.Schema(), metrics.Migrations(), idempotency.Migrations())
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
 func NewLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(httpx.LogHandler(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(httpx.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
 // API is a fully wired API instance. Several can live in one process: nothing is global.
@@ -62,6 +66,10 @@ type API struct {
 	Idempotency *idempotency.Store
 	Automation  *automation.Automation
 	Relay       *outbox.Relay
+	Metrics     *metrics.Store
+	Aggregator  *metrics.Aggregator
+	// Observability is the instance's Prometheus registry and instruments (GET /metrics).
+	Observability *observability.Metrics
 }
 
 // APIOption adjusts how NewAPI builds the instance.
@@ -92,6 +100,21 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// Security first: a configuration that must not serve refuses before opening anything.
+	if err := auth.CheckExposure(cfg.Auth, cfg.HTTP.Host); err != nil {
+		return nil, err
+	}
+	obs := newObservability("api", logger)
+	policy := RoutePolicy(cfg)
+	authn, err := newAuthenticator(cfg, policy, obs, logger)
+	if err != nil {
+		return nil, err
+	}
+	var e *echo.Echo
+	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() })
+	if err != nil {
+		return nil, err
+	}
 	db, err := database.Open(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
@@ -110,8 +133,12 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		_ = db.Close()
 		return nil, err
 	}
-	relay := newRelay(cfg, db, nc, logger)
-	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
+	relay := newRelay(cfg, db, nc, logger, obs)
+	e = httpx.NewEcho(logger, eopts)
+	watchDependencies(obs, db, nc)
+	if cfg.Worker.Embedded {
+		watchBackground(obs, cfg, db, nc)
+	}
 	idem := idempotency.New(db, logger, idempotency.Options{
 		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
 	})
@@ -121,28 +148,84 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
 	})
+	mountMetrics(e, obs)
 
-	svc := campaign.NewService(campaign.NewRepository(db),
-		append([]campaign.Option{campaign.WithAfterCommit(relay.Notify)}, o.campaignOpts...)...)
+	campaignOpts := []campaign.Option{campaign.WithAfterCommit(relay.Notify), campaign.WithEventObserver(obs.CampaignEvent)}
+	rules := newRulesClient(cfg.RulesEngine, logger)
+	if rules != nil {
+		campaignOpts = append(campaignOpts, campaign.WithActivationChecks(targeting.NewActivationCheck(rules)))
+	}
+	svc := campaign.NewService(campaign.NewRepository(db), append(campaignOpts, o.campaignOpts...)...)
 	v1 := e.Group("/api/v1")
-	campaign.NewHandler(svc, logger).Register(v1)
+	store := metrics.NewStore(db)
+	ensureTrackingStream(ctx, cfg, nc, logger)
+	mh := metrics.NewHandler(svc, store, nc.JS, logger)
+	mh.Ingested = obs.Ingested
+	mh.Register(v1)
+	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh)).Register(v1)
+	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
+	if rules != nil {
+		evalRules = rules
+	}
+	targeting.NewHandler(targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency), logger).Register(v1)
 
+	if err := policy.Verify(e.Routes()); err != nil {
+		nc.Close()
+		_ = db.Close()
+		return nil, err
+	}
 	return &API{
 		Config: cfg, DB: db, Echo: e, Logger: logger, NATS: nc, Campaigns: svc, Idempotency: idem,
-		Automation: newAutomation(cfg.Automation, svc, logger), Relay: relay,
+		Automation: newAutomation(cfg.Automation, svc, store, logger), Relay: relay,
+		Metrics: store, Aggregator: newAggregator(cfg, nc, store, svc, logger, obs),
+		Observability: obs,
 	}, nil
 }
 
-func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logger) *outbox.Relay {
+// newRulesClient returns the Rules Engine client, or nil when none is configured: then the
+// targeting checks are off (said once, here) and campaigns show targetingVerified: false.
+func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targeting.Client {
+	if cfg.URL == "" {
+		logger.Info("no Rules Engine configured (rules_engine.url): targeting checks are off")
+		return nil
+	}
+	return targeting.NewClient(targeting.Config{
+		URL: cfg.URL, EvaluationURL: cfg.EvaluationURL, Token: cfg.Token, Timeout: cfg.Timeout,
+		MaxRetries: cfg.MaxRetries, CacheTTL: cfg.CacheTTL, BreakerFailures: uint32(cfg.BreakerFailures),
+		BreakerOpenFor: cfg.BreakerOpenFor,
+	}, nil)
+}
+
+func trackingStream(cfg *config.Config) metrics.StreamConfig {
+	return metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge, DuplicateWindow: cfg.Metrics.DuplicateWindow}
+}
+
+// ensureTrackingStream creates the tracking stream at start. If NATS is not reachable yet,
+// /track answers 503 until the worker's aggregator, which retries, has created it.
+func ensureTrackingStream(ctx context.Context, cfg *config.Config, nc *natsx.Conn, logger *slog.Logger) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := metrics.EnsureStream(sctx, nc.JS, trackingStream(cfg)); err != nil {
+		logger.Warn("tracking stream not ready yet", slog.Any("error", err))
+	}
+}
+
+func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
+	ac := metrics.DefaultAggregatorConfig()
+	ac.Stream, ac.BatchSize, ac.MaxWait = trackingStream(cfg), cfg.Metrics.BatchSize, cfg.Metrics.MaxWait
+	return metrics.NewAggregator(nc.JS, store, svc, ac, logger, m)
+}
+
+func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logger, m outbox.RelayMetrics) *outbox.Relay {
 	rc := outbox.DefaultRelayConfig()
 	rc.Stream, rc.Source = cfg.Events.Stream, cfg.Events.Source
 	rc.DuplicateWindow, rc.MaxAge = cfg.Events.DuplicateWindow, cfg.Events.MaxAge
 	rc.BatchSize, rc.PollInterval = cfg.Events.BatchSize, cfg.Events.PollInterval
-	return outbox.NewRelay(db, nc.JS, rc, logger, nil)
+	return outbox.NewRelay(db, nc.JS, rc, logger, m)
 }
 
-func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, logger *slog.Logger) *automation.Automation {
-	return automation.New(svc, nil, automation.Config{
+func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
+	return automation.New(svc, budget, automation.Config{
 		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
 		BatchSize: cfg.BatchSize,
 	}, logger)
@@ -151,14 +234,15 @@ func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, logger *s
 // RunBackground runs the background work (event relay, lifecycle automation,
 // idempotency-key purge) until ctx is done.
 func (a *API) RunBackground(ctx context.Context) {
-	runWorker(ctx, a.Config, a.Relay, a.Automation, a.Idempotency)
+	runWorker(ctx, a.Config, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
 }
 
 // runWorker runs the worker's loops until ctx is done, then gives up the relay's lease so that
 // another worker takes over at once.
-func runWorker(ctx context.Context, cfg *config.Config, relay *outbox.Relay, auto *automation.Automation, idem *idempotency.Store) {
+func runWorker(ctx context.Context, cfg *config.Config, relay *outbox.Relay, auto *automation.Automation, idem *idempotency.Store, agg *metrics.Aggregator) {
 	var wg sync.WaitGroup
 	wg.Go(func() { relay.Run(ctx) })
+	wg.Go(func() { agg.Run(ctx) })
 	wg.Go(func() { auto.Run(ctx, cfg.Automation.Interval, idem.Purge) })
 	wg.Wait()
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -199,8 +283,30 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 	return err
 }
 
-// RunWorker runs the background worker until ctx is done. It serves /health and /ready on its
-// own listener.
+// newWorkerEcho is the worker's own HTTP listener: /health, /ready and /metrics, with the same
+// middleware as the API's (/metrics needs the monitor or admin role when auth.public_metrics is
+// false).
+func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.Logger) (*echo.Echo, error) {
+	wcfg := *cfg
+	if cfg.Auth.PublicMetrics {
+		// Every route of the worker is public: it needs no credentials (nor the keys to check them).
+		wcfg.Auth = config.AuthConfig{Mode: config.AuthNone, RolesClaim: cfg.Auth.RolesClaim}
+	}
+	authn, err := newAuthenticator(&wcfg, WorkerRoutePolicy(cfg), obs, logger)
+	if err != nil {
+		return nil, err
+	}
+	var e *echo.Echo
+	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() })
+	if err != nil {
+		return nil, err
+	}
+	e = httpx.NewEcho(logger, eopts)
+	return e, nil
+}
+
+// RunWorker runs the background worker until ctx is done. It serves /health, /ready and
+// /metrics on its own listener.
 func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("starting campaigns worker", slog.Any("config", *cfg))
 	db, err := database.Open(ctx, cfg.Database)
@@ -213,21 +319,31 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	defer nc.Close()
-	relay := newRelay(cfg, db, nc, logger)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify))
+	obs := newObservability("worker", logger)
+	relay := newRelay(cfg, db, nc, logger, obs)
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify),
+		campaign.WithEventObserver(obs.CampaignEvent))
 	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
-	auto := newAutomation(cfg.Automation, svc, logger)
+	store := metrics.NewStore(db)
+	auto := newAutomation(cfg.Automation, svc, store, logger)
+	agg := newAggregator(cfg, nc, store, svc, logger, obs)
 
-	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout})
+	e, err := newWorkerEcho(cfg, obs, logger)
+	if err != nil {
+		return err
+	}
+	watchDependencies(obs, db, nc)
+	watchBackground(obs, cfg, db, nc)
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
 		httpx.Check{Name: "nats", Fn: nc.Ready})
+	mountMetrics(e, obs)
 	ln, err := net.Listen("tcp", cfg.Worker.Addr())
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Worker.Addr(), err)
 	}
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
-	wg.Go(func() { runWorker(bgCtx, cfg, relay, auto, idem) })
+	wg.Go(func() { runWorker(bgCtx, cfg, relay, auto, idem, agg) })
 	err = httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
 	stopBackground()
 	wg.Wait()

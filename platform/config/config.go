@@ -3,6 +3,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,8 +30,12 @@ type Config struct {
 	Worker      WorkerConfig      `mapstructure:"worker"`
 	Automation  AutomationConfig  `mapstructure:"automation"`
 	Events      EventsConfig      `mapstructure:"events"`
+	Metrics     MetricsConfig     `mapstructure:"metrics"`
 	Idempotency IdempotencyConfig `mapstructure:"idempotency"`
 	Log         LogConfig         `mapstructure:"log"`
+	Auth        AuthConfig        `mapstructure:"auth"`
+	RateLimit   RateLimitConfig   `mapstructure:"rate_limit"`
+	CORS        CORSConfig        `mapstructure:"cors"`
 }
 
 // HTTPConfig is the API listener.
@@ -42,6 +48,9 @@ type HTTPConfig struct {
 	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	BodyLimit       int64         `mapstructure:"body_limit"`
+	// TrustedProxies are the CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is
+	// believed; empty: the client address is the connection's peer.
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
 }
 
 // Addr is the host:port the listener binds.
@@ -103,6 +112,15 @@ type NATSConfig struct {
 	TLSKeyFile   string `mapstructure:"tls_key_file"`
 }
 
+// MetricsConfig is the tracking stream and the aggregation worker.
+type MetricsConfig struct {
+	Stream          string        `mapstructure:"stream"`
+	MaxAge          time.Duration `mapstructure:"max_age"`
+	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
+	BatchSize       int           `mapstructure:"batch_size"`
+	MaxWait         time.Duration `mapstructure:"max_wait"`
+}
+
 // EventsConfig is the domain-event stream and its relay.
 type EventsConfig struct {
 	Stream          string        `mapstructure:"stream"`
@@ -113,12 +131,22 @@ type EventsConfig struct {
 	PollInterval    time.Duration `mapstructure:"poll_interval"`
 }
 
-// RulesEngineConfig locates the external Rules Engine. An empty URL turns targeting checks off.
+// RulesEngineConfig locates the external Rules Engine and tunes the client. An empty URL turns
+// targeting checks off. EvaluationURL defaults to URL.
 type RulesEngineConfig struct {
 	URL           string        `mapstructure:"url"`
 	EvaluationURL string        `mapstructure:"evaluation_url"`
 	Token         string        `mapstructure:"token"`
-	Timeout       time.Duration `mapstructure:"timeout"`
+	Timeout       time.Duration `mapstructure:"timeout"` // per attempt
+	// MaxRetries is how often a failed rule read (a GET) is retried; evaluations never are.
+	MaxRetries int `mapstructure:"max_retries"`
+	// CacheTTL is how long rule metadata is reused for eligibility (0: not cached).
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+	// Concurrency bounds the rule evaluations one eligibility request runs at once.
+	Concurrency int `mapstructure:"concurrency"`
+	// BreakerFailures consecutive failures open the circuit breaker for BreakerOpenFor.
+	BreakerFailures int           `mapstructure:"breaker_failures"`
+	BreakerOpenFor  time.Duration `mapstructure:"breaker_open_for"`
 }
 
 // WorkerConfig is the background worker: its own health listener, and whether the API process
@@ -140,6 +168,61 @@ type AutomationConfig struct {
 // IdempotencyConfig tunes Idempotency-Key handling.
 type IdempotencyConfig struct {
 	TTL time.Duration `mapstructure:"ttl"`
+}
+
+// Authentication modes (auth.mode).
+const (
+	AuthNone         = "none"
+	AuthJWT          = "jwt"
+	AuthAPIKey       = "apikey"
+	AuthJWTOrAPIKey  = "jwt+apikey"
+	AuthMaxLeeway    = 5 * time.Minute
+	authMinRefreshAt = time.Second
+)
+
+// AuthConfig is authentication (see platform/auth). Secrets: JWTSecret; API keys are stored as
+// SHA-256 hashes only.
+type AuthConfig struct {
+	Mode           string `mapstructure:"mode"`
+	AllowAnonymous bool   `mapstructure:"allow_anonymous"` // mode none on a non-loopback listener
+	JWTSecret      string `mapstructure:"jwt_secret"`      // HS256/384/512 shared secret
+	JWKSURL        string `mapstructure:"jwks_url"`        // RS/ES keys
+	// JWKSRefreshInterval is how old the cached key set may get before it is fetched again.
+	JWKSRefreshInterval time.Duration `mapstructure:"jwks_refresh_interval"`
+	JWKSFetchTimeout    time.Duration `mapstructure:"jwks_fetch_timeout"`
+	// JWKSMinRefetchInterval bounds how often a token with an unknown kid refetches the set.
+	JWKSMinRefetchInterval time.Duration  `mapstructure:"jwks_min_refetch_interval"`
+	Algorithms             []string       `mapstructure:"algorithms"`
+	Issuer                 string         `mapstructure:"issuer"`
+	Audience               string         `mapstructure:"audience"`
+	Leeway                 time.Duration  `mapstructure:"leeway"`
+	RolesClaim             string         `mapstructure:"roles_claim"`
+	APIKeys                []APIKeyConfig `mapstructure:"api_keys"`
+	PublicMetrics          bool           `mapstructure:"public_metrics"`
+}
+
+// APIKeyConfig is one API key: its SHA-256 (hex), never the key itself.
+type APIKeyConfig struct {
+	Name    string   `mapstructure:"name" json:"name"`
+	SHA256  string   `mapstructure:"sha256" json:"sha256"`
+	Roles   []string `mapstructure:"roles" json:"roles"`
+	Subject string   `mapstructure:"subject" json:"subject"` // the actor (UUID); empty: derived from the name
+}
+
+// RateLimitConfig is the per-caller token bucket.
+type RateLimitConfig struct {
+	Enabled           bool          `mapstructure:"enabled"`
+	RequestsPerSecond float64       `mapstructure:"requests_per_second"`
+	Burst             int           `mapstructure:"burst"`
+	IdleTimeout       time.Duration `mapstructure:"idle_timeout"` // a caller's bucket is forgotten after this
+	MaxClients        int           `mapstructure:"max_clients"`  // buckets kept at most
+}
+
+// CORSConfig allows browsers on other origins; no origins: CORS is off.
+type CORSConfig struct {
+	AllowedOrigins   []string      `mapstructure:"allowed_origins"`
+	AllowCredentials bool          `mapstructure:"allow_credentials"`
+	MaxAge           time.Duration `mapstructure:"max_age"`
 }
 
 // Addr is the host:port of the worker's health listener.
@@ -186,6 +269,11 @@ var defaults = map[string]any{
 	"nats.tls_ca_file":            "",
 	"nats.tls_cert_file":          "",
 	"nats.tls_key_file":           "",
+	"metrics.stream":              "CAMPAIGN_TRACKING",
+	"metrics.max_age":             "168h",
+	"metrics.duplicate_window":    "10m",
+	"metrics.batch_size":          20000,
+	"metrics.max_wait":            "500ms",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
@@ -206,6 +294,38 @@ var defaults = map[string]any{
 	"idempotency.ttl":             "24h",
 	"log.level":                   "info",
 	"log.format":                  "json",
+
+	// The Rules Engine client's tuning (see targeting.ClientConfig).
+	"rules_engine.max_retries":      2,
+	"rules_engine.cache_ttl":        "30s",
+	"rules_engine.concurrency":      16,
+	"rules_engine.breaker_failures": 5,
+	"rules_engine.breaker_open_for": "30s",
+
+	// Security (platform/auth) and abuse limits.
+	"http.trusted_proxies":           []string{},
+	"auth.mode":                      AuthNone,
+	"auth.allow_anonymous":           false,
+	"auth.jwt_secret":                "",
+	"auth.jwks_url":                  "",
+	"auth.jwks_refresh_interval":     "15m",
+	"auth.jwks_fetch_timeout":        "5s",
+	"auth.jwks_min_refetch_interval": "30s",
+	"auth.algorithms":                []string{"RS256", "ES256", "HS256"},
+	"auth.issuer":                    "",
+	"auth.audience":                  "",
+	"auth.leeway":                    "30s",
+	"auth.roles_claim":               "roles",
+	"auth.api_keys":                  []any{},
+	"auth.public_metrics":            true,
+	"rate_limit.enabled":             true,
+	"rate_limit.requests_per_second": 50,
+	"rate_limit.burst":               100,
+	"rate_limit.idle_timeout":        "10m",
+	"rate_limit.max_clients":         100000,
+	"cors.allowed_origins":           []string{},
+	"cors.allow_credentials":         false,
+	"cors.max_age":                   "10m",
 }
 
 // legacyEnv maps the seed service's environment variables onto keys. The CAMPAIGNS_ form of a
@@ -282,6 +402,8 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	dec := viper.DecodeHook(mapstructure.ComposeDecodeHookFunc(
 		durationNeedsUnit,
 		mapstructure.StringToTimeDurationHookFunc(),
+		apiKeysFromJSON,
+		listFromString,
 	))
 	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
 		return nil, decodeError(err)
@@ -302,6 +424,38 @@ func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("must be a duration with a unit such as 10s (got %v)", data)
 	}
 	return data, nil
+}
+
+// apiKeysFromJSON reads auth.api_keys given as one string (an environment variable) as a JSON
+// array of {name, sha256, roles, subject}.
+func apiKeysFromJSON(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != reflect.TypeFor[[]APIKeyConfig]() {
+		return data, nil
+	}
+	s := strings.TrimSpace(data.(string))
+	if s == "" {
+		return []map[string]any{}, nil
+	}
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, errors.New(`must be a JSON array such as [{"name":"ingest","sha256":"<hex>","roles":["tracker"]}]`)
+	}
+	return out, nil
+}
+
+// listFromString reads a list given as one string (an environment variable) as comma-separated
+// values.
+func listFromString(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != reflect.TypeFor[[]string]() {
+		return data, nil
+	}
+	out := []string{}
+	for part := range strings.SplitSeq(data.(string), ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out, nil
 }
 
 // decodeError turns mapstructure's report into one Error naming the first bad key.
@@ -356,6 +510,11 @@ func (c *Config) validate() error {
 		{"nats.embedded_port", c.NATS.EmbeddedPort < 0 || c.NATS.EmbeddedPort > 65535, "must be 0 (no listener) or a TCP port"},
 		{"nats.tls_key_file", (c.NATS.TLSCertFile == "") != (c.NATS.TLSKeyFile == ""), "must be set together with nats.tls_cert_file"},
 		{"events.stream", c.Events.Stream == "", "must not be empty"},
+		{"metrics.stream", c.Metrics.Stream == "" || c.Metrics.Stream == c.Events.Stream, "must be set and differ from events.stream"},
+		{"metrics.max_age", c.Metrics.MaxAge < time.Hour, "must be a duration of at least 1h such as 168h"},
+		{"metrics.duplicate_window", c.Metrics.DuplicateWindow < time.Second || c.Metrics.DuplicateWindow > c.Metrics.MaxAge, "must be at least 1s and at most metrics.max_age"},
+		{"metrics.batch_size", c.Metrics.BatchSize < 1 || c.Metrics.BatchSize > 100000, "must be from 1 to 100000"},
+		{"metrics.max_wait", c.Metrics.MaxWait < time.Millisecond, "must be a positive duration such as 500ms"},
 		{"events.source", c.Events.Source == "", "must not be empty"},
 		{"events.duplicate_window", c.Events.DuplicateWindow < time.Second, "must be a duration of at least 1s such as 2m"},
 		{"events.max_age", c.Events.MaxAge < 0, "must not be negative (0 keeps events forever)"},
@@ -364,6 +523,11 @@ func (c *Config) validate() error {
 		{"rules_engine.url", c.RulesEngine.URL != "" && !isHTTPURL(c.RulesEngine.URL), "must be an http(s) URL"},
 		{"rules_engine.evaluation_url", c.RulesEngine.EvaluationURL != "" && !isHTTPURL(c.RulesEngine.EvaluationURL), "must be an http(s) URL"},
 		{"rules_engine.timeout", c.RulesEngine.Timeout <= 0, "must be a positive duration such as 2s"},
+		{"rules_engine.max_retries", c.RulesEngine.MaxRetries < 0 || c.RulesEngine.MaxRetries > 10, "must be from 0 to 10"},
+		{"rules_engine.cache_ttl", c.RulesEngine.CacheTTL < 0, "must not be negative (0 turns the cache off)"},
+		{"rules_engine.concurrency", c.RulesEngine.Concurrency < 1 || c.RulesEngine.Concurrency > 1000, "must be from 1 to 1000"},
+		{"rules_engine.breaker_failures", c.RulesEngine.BreakerFailures < 1, "must be at least 1"},
+		{"rules_engine.breaker_open_for", c.RulesEngine.BreakerOpenFor < 100*time.Millisecond, "must be a duration of at least 100ms such as 30s"},
 		{"worker.port", c.Worker.Port < 1 || c.Worker.Port > 65535, "must be a TCP port (1-65535)"},
 		{"automation.interval", c.Automation.Interval < 100*time.Millisecond, "must be a duration of at least 100ms such as 15s"},
 		{"automation.pause_at", c.Automation.PauseAt <= 0 || c.Automation.PauseAt > c.Automation.CompleteAt, "must be above 0 and at most automation.complete_at"},
@@ -378,7 +542,57 @@ func (c *Config) validate() error {
 			return &Error{Key: ck.key, Reason: ck.why}
 		}
 	}
+	return c.validateSecurity()
+}
+
+// validateSecurity checks the auth, rate_limit, cors and http.trusted_proxies keys that can be
+// judged alone. platform/auth checks the rest (keys, roles, algorithms) when the API starts.
+func (c *Config) validateSecurity() error {
+	a, r := c.Auth, c.RateLimit
+	checks := []struct {
+		key string
+		bad bool
+		why string
+	}{
+		{"auth.mode", !slices.Contains([]string{AuthNone, AuthJWT, AuthAPIKey, AuthJWTOrAPIKey}, a.Mode),
+			fmt.Sprintf("must be %q, %q, %q or %q (got %q)", AuthNone, AuthJWT, AuthAPIKey, AuthJWTOrAPIKey, a.Mode)},
+		{"auth.jwks_url", a.JWKSURL != "" && !isHTTPURL(a.JWKSURL), "must be an http(s) URL"},
+		{"auth.jwks_refresh_interval", a.JWKSRefreshInterval < authMinRefreshAt, "must be a duration of at least 1s such as 15m"},
+		{"auth.jwks_fetch_timeout", a.JWKSFetchTimeout <= 0 || a.JWKSFetchTimeout > time.Minute, "must be a positive duration of at most 1m such as 5s"},
+		{"auth.jwks_min_refetch_interval", a.JWKSMinRefetchInterval < authMinRefreshAt, "must be a duration of at least 1s such as 30s"},
+		{"auth.leeway", a.Leeway < 0 || a.Leeway > AuthMaxLeeway, "must be a duration from 0s to 5m such as 30s"},
+		{"auth.roles_claim", strings.TrimSpace(a.RolesClaim) == "", "must name the claim that holds the roles"},
+		{"rate_limit.requests_per_second", r.Enabled && (r.RequestsPerSecond <= 0 || r.RequestsPerSecond > 1e6), "must be above 0 and at most 1000000"},
+		{"rate_limit.burst", r.Enabled && (r.Burst < 1 || r.Burst > 1e6), "must be from 1 to 1000000"},
+		{"rate_limit.idle_timeout", r.Enabled && r.IdleTimeout < time.Second, "must be a duration of at least 1s such as 10m"},
+		{"rate_limit.max_clients", r.Enabled && r.MaxClients < 1, "must be at least 1"},
+		{"cors.max_age", c.CORS.MaxAge < 0, "must not be negative"},
+		{"cors.allow_credentials", c.CORS.AllowCredentials && slices.Contains(c.CORS.AllowedOrigins, "*"),
+			`cannot be true when cors.allowed_origins holds "*"`},
+	}
+	for _, ck := range checks {
+		if ck.bad {
+			return &Error{Key: ck.key, Reason: ck.why}
+		}
+	}
+	for _, o := range c.CORS.AllowedOrigins {
+		if o != "*" && !isOrigin(o) {
+			return &Error{Key: "cors.allowed_origins", Reason: fmt.Sprintf("%q is not an origin such as https://app.example.com or *", o)}
+		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return &Error{Key: "http.trusted_proxies", Reason: fmt.Sprintf("%q is not an IP address or CIDR such as 10.0.0.0/8", p)}
+		}
+	}
 	return nil
+}
+
+// isOrigin accepts scheme://host[:port] with nothing after it.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		(u.Path == "" || u.Path == "/") && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
 func isHTTPURL(s string) bool {
@@ -424,6 +638,11 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats.password", secret(c.NATS.Password)),
 		slog.String("nats.token", secret(c.NATS.Token)),
 		slog.String("rules_engine.url", redactURL(c.RulesEngine.URL)),
+		slog.String("auth.mode", c.Auth.Mode),
+		slog.String("auth.jwt_secret", secret(c.Auth.JWTSecret)),
+		slog.String("auth.jwks_url", redactURL(c.Auth.JWKSURL)),
+		slog.Int("auth.api_keys", len(c.Auth.APIKeys)), // how many; names and hashes stay out
+		slog.Bool("rate_limit.enabled", c.RateLimit.Enabled),
 		slog.Bool("worker.embedded", c.Worker.Embedded),
 		slog.String("log.level", c.Log.Level),
 	)

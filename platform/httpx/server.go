@@ -18,17 +18,46 @@ import (
 type Options struct {
 	BodyLimit      int64         // bytes; 413 beyond it
 	RequestTimeout time.Duration // deadline of each request's context
+
+	// Observe, when set, wraps every request just inside the access log (request metrics).
+	Observe echo.MiddlewareFunc
+	// Identify authenticates, rate-limits and authorises each request, in this order; nil:
+	// HeaderIdentity (a trusted network's X-User-ID).
+	Identify []echo.MiddlewareFunc
+	// CORS lets browsers on these origins call the API; no origins: CORS is off.
+	CORS CORSOptions
+	// TrustedProxies are the networks whose X-Forwarded-For names the client; none: the
+	// client is the connection's peer.
+	TrustedProxies []*net.IPNet
+}
+
+// CORSOptions configure cross-origin requests.
+type CORSOptions struct {
+	AllowOrigins     []string
+	AllowCredentials bool
+	MaxAge           time.Duration
 }
 
 // NewEcho returns an Echo instance with the service's middleware: request ids, a JSON access
-// log, panic recovery, the body limit, the request deadline, and problem+json errors.
+// log, request metrics, panic recovery, security headers, CORS, the body limit, the request
+// deadline, the caller's identity, and problem+json errors.
 func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(logger)
+	e.IPExtractor = echo.ExtractIPDirect()
+	if len(opts.TrustedProxies) > 0 {
+		trust := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range opts.TrustedProxies {
+			trust = append(trust, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
+	}
+	e.Use(RequestIDs(), accessLog(logger))
+	if opts.Observe != nil {
+		e.Use(opts.Observe)
+	}
 	e.Use(
-		RequestIDs(),
-		accessLog(logger),
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
 			DisableStackAll: true,
 			LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
@@ -37,11 +66,60 @@ func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
 				return err
 			},
 		}),
+		SecurityHeaders(),
+	)
+	if len(opts.CORS.AllowOrigins) > 0 {
+		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
+			AllowOrigins:     opts.CORS.AllowOrigins,
+			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
+			AllowHeaders:     corsRequestHeaders(),
+			ExposeHeaders:    corsResponseHeaders(),
+			AllowCredentials: opts.CORS.AllowCredentials,
+			MaxAge:           int(opts.CORS.MaxAge.Seconds()),
+		}))
+	}
+	e.Use(
 		middleware.BodyLimit(strconv.FormatInt(opts.BodyLimit, 10)+"B"),
 		middleware.ContextTimeout(opts.RequestTimeout),
-		HeaderIdentity(),
 	)
+	if opts.Identify == nil {
+		e.Use(HeaderIdentity())
+	} else {
+		e.Use(opts.Identify...)
+	}
 	return e
+}
+
+func corsRequestHeaders() []string {
+	return []string{echo.HeaderAuthorization, "X-API-Key", echo.HeaderContentType, "If-Match",
+		"Idempotency-Key", HeaderRequestID, HeaderCorrelationID, HeaderUserID}
+}
+
+func corsResponseHeaders() []string {
+	return []string{"ETag", echo.HeaderLocation, HeaderRequestID, echo.HeaderRetryAfter,
+		"Idempotent-Replayed", echo.HeaderWWWAuthenticate}
+}
+
+// SecurityHeaders sets the headers every response of an API should carry: no MIME sniffing,
+// no framing, no referrer, a content security policy that loads nothing, HSTS behind TLS, and
+// Cache-Control: no-store (answers are per caller and change; a handler may override it).
+func SecurityHeaders() echo.MiddlewareFunc {
+	secure := middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection:         "", // obsolete; browsers that still read it are better without it
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		HSTSMaxAge:            31536000,
+		HSTSExcludeSubdomains: true,
+		ContentSecurityPolicy: "default-src 'none'; frame-ancestors 'none'",
+		ReferrerPolicy:        "no-referrer",
+	})
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		h := secure(next)
+		return func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+			return h(c)
+		}
+	}
 }
 
 func accessLog(logger *slog.Logger) echo.MiddlewareFunc {

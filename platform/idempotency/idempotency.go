@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -40,8 +39,7 @@ var migrationFiles embed.FS
 
 // Migrations is the idempotency schema, one folder per dialect.
 func Migrations() migrate.Set {
-	sub, _ := fs.Sub(migrationFiles, "migrations") // cannot fail: the folder is embedded
-	return migrate.Set{Name: "idempotency", FS: sub}
+	return migrate.Embedded("idempotency", migrationFiles)
 }
 
 // Options tunes the store.

@@ -22,6 +22,12 @@ type Set struct {
 	FS   fs.FS
 }
 
+// Embedded is the Set of a capability that embeds its SQL as migrations/<dialect>/*.sql.
+func Embedded(name string, files fs.FS) Set {
+	sub, _ := fs.Sub(files, "migrations") // only fails for an invalid path, and this one is valid
+	return Set{Name: name, FS: sub}
+}
+
 // Status is a set's migrations and whether each is applied.
 type Status struct {
 	Set        string

@@ -8,7 +8,6 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,8 +21,7 @@ var migrationFiles embed.FS
 
 // Migrations is the outbox schema, one folder per dialect.
 func Migrations() migrate.Set {
-	sub, _ := fs.Sub(migrationFiles, "migrations") // cannot fail: the folder is embedded
-	return migrate.Set{Name: "outbox", FS: sub}
+	return migrate.Embedded("outbox", migrationFiles)
 }
 
 // Event is one domain event.

@@ -1,0 +1,51 @@
+package campaign_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+)
+
+// The event observer (metrics) learns each committed event's type, and nothing of a change
+// that did not commit.
+func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
+	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		var mu sync.Mutex
+		var seen []string
+		svc := campaign.NewService(campaign.NewRepository(db), campaign.WithEventObserver(func(typ string) {
+			mu.Lock()
+			defer mu.Unlock()
+			seen = append(seen, typ)
+		}))
+		ctx := context.Background()
+		in := func(name string) campaign.Input {
+			f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
+			return campaign.Input{Name: f.Name, Description: f.Description, Type: f.Type, StartDate: f.StartDate,
+				EndDate: f.EndDate, Budget: f.Budget, Settings: campaign.Settings{Channels: f.Settings.Channels}}
+		}
+		c, err := svc.Create(ctx, alice, in("Observed"))
+		require.NoError(t, err)
+		_, err = svc.Create(ctx, alice, in("observed")) // the name is taken: rolled back
+		require.Error(t, err)
+		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+		require.NoError(t, err)
+		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice, DryRun: true})
+		require.NoError(t, err)
+		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice})
+		require.Error(t, err, "cancel needs a reason")
+		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice})
+		require.NoError(t, err)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{campaign.EventCreated, campaign.EventActivated, campaign.EventPaused}, seen)
+	})
+}

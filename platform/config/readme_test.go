@@ -1,0 +1,25 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// The README's configuration table must list every key, with its environment variables.
+func TestReadmeDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatalf("read README: %v", err)
+	}
+	readme := string(b)
+	for key := range defaults {
+		env := EnvPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if !strings.Contains(readme, "| `"+key+"` | `"+env+"`") {
+			t.Errorf("README's configuration table lacks %s (%s)", key, env)
+		}
+		if legacy, ok := legacyEnv[key]; ok && !strings.Contains(readme, "`"+legacy+"`") {
+			t.Errorf("README does not mention %s for %s", legacy, key)
+		}
+	}
+}
