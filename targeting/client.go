@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,48 +17,70 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 var (
-	// ErrInvalidResponse: the Rules Engine answered something that breaks its contract.
+	// ErrInvalidResponse: the Rules Engine answered something that breaks its contract
+	// (malformed JSON, an answer over MaxResponseBytes, an unknown status, a missing or
+	// different id, a redirect...).
 	ErrInvalidResponse = errors.New("invalid Rules Engine response")
-	// ErrUnavailable: the Rules Engine could not be reached (timeout, 5xx, breaker open).
+	// ErrUnavailable: the Rules Engine could not answer (network error, timeout, 5xx, 408,
+	// 429) or its circuit breaker is open. Worth retrying later.
 	ErrUnavailable = errors.New("the Rules Engine is unavailable")
 	// ErrRuleNotFound: rules-management does not know the rule (404).
 	ErrRuleNotFound = errors.New("rule not found")
-	// errRejected: the engine refused our request (4xx other than 404); not an outage.
+	// errRejected: the engine refused our request (a 4xx other than 404, 408 and 429): it is
+	// up, so this is not an outage, but retrying will not help either.
 	errRejected = errors.New("the Rules Engine rejected the request")
 	// errBreakerOpen: the breaker refused the call without trying; retrying now is pointless.
 	errBreakerOpen = errors.New("circuit breaker open")
+	// errCallerGone: the caller's context ended (cancelled or out of time). It says nothing
+	// about the engine's health, so the breaker neither counts it nor retries it.
+	errCallerGone = errors.New("the caller gave up")
+	// errAttemptTimeout is the cause of an attempt cut by Config.Timeout: that one is the
+	// engine being slow, a failure.
+	errAttemptTimeout = errors.New("per-call timeout")
 )
 
 // MaxResponseBytes caps what the client reads of one answer.
 const MaxResponseBytes = 1 << 20
 
-// Config tunes the client.
+// Config tunes the client. Zero values take the defaults noted.
 type Config struct {
 	URL             string        // rules-management base URL
 	EvaluationURL   string        // rules-evaluation base URL (default: URL)
 	Token           string        // bearer token, optional
-	Timeout         time.Duration // per attempt
-	MaxRetries      int           // retries of GETs (never of evaluations)
+	Timeout         time.Duration // per attempt: connection, request and whole body (2s)
+	MaxRetries      int           // retries of GETs (never of evaluations); 0: none
 	CacheTTL        time.Duration // rule metadata cache; 0: off
-	CacheSize       int           // entries
-	BreakerFailures uint32        // consecutive failures that open the breaker
-	BreakerOpenFor  time.Duration // how long it stays open before a trial call
+	CacheSize       int           // entries (10,000)
+	BreakerFailures uint32        // consecutive failures that open a breaker (5)
+	BreakerOpenFor  time.Duration // how long it stays open before a trial call (30s)
+	// Logger hears about breaker state changes and retries (default: discard).
+	Logger *slog.Logger
 }
 
 // Client speaks the Rules Engine's contract: GET {url}/api/v1/rules/{id} and
-// POST {evaluation_url}/v1/evaluate. It treats every answer as untrusted input.
+// POST {evaluation_url}/v1/evaluate. It treats every answer as untrusted input. It is safe for
+// concurrent use, and each instance has its own connection pool, breakers and cache.
 type Client struct {
-	cfg     Config
-	http    *http.Client
-	breaker *gobreaker.CircuitBreaker[[]byte]
-	cache   *ruleCache
+	cfg    Config
+	http   *http.Client
+	logger *slog.Logger
+	// One breaker per service: rules-management and rules-evaluation fail independently.
+	rulesBreaker *gobreaker.CircuitBreaker[struct{}]
+	evalBreaker  *gobreaker.CircuitBreaker[struct{}]
+	cache        *ruleCache
+	// reads collapses concurrent cache misses of one rule into one request, so that a cache
+	// expiry under load does not become a burst of identical reads.
+	reads singleflight.Group
 }
 
-// NewClient returns a client; httpClient may be nil (a client with no overall timeout: each
-// attempt has cfg.Timeout).
+// NewClient returns a client. httpClient may be nil: the client then uses its own, which
+// keeps enough idle connections for concurrent evaluations and follows no redirect.
 func NewClient(cfg Config, httpClient *http.Client) *Client {
 	if cfg.EvaluationURL == "" {
 		cfg.EvaluationURL = cfg.URL
@@ -74,30 +98,73 @@ func NewClient(cfg Config, httpClient *http.Client) *Client {
 		cfg.CacheSize = 10_000
 	}
 	if httpClient == nil {
-		httpClient = &http.Client{}
+		httpClient = newHTTPClient()
 	}
-	c := &Client{cfg: cfg, http: httpClient}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{cfg: cfg, http: httpClient, logger: cfg.Logger}
 	if cfg.CacheTTL > 0 {
 		c.cache = newRuleCache(cfg.CacheTTL, cfg.CacheSize, time.Now)
 	}
-	c.breaker = gobreaker.NewCircuitBreaker[[]byte](gobreaker.Settings{
-		Name:        "rules-engine",
-		MaxRequests: 1,
-		Timeout:     cfg.BreakerOpenFor,
-		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= cfg.BreakerFailures },
-		// The caller giving up is not the engine failing; a refusal (4xx) is an answer.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
-		IsSuccessful: func(err error) bool {
-			return err == nil || errors.Is(err, errRejected) || errors.Is(err, ErrRuleNotFound)
-		},
-	})
+	c.rulesBreaker = c.newBreaker("rules-management")
+	c.evalBreaker = c.newBreaker("rules-evaluation")
 	return c
 }
 
-// BreakerOpen reports whether the circuit breaker refuses calls now.
-func (c *Client) BreakerOpen() bool { return c.breaker.State() == gobreaker.StateOpen }
+// newHTTPClient keeps up to 128 idle keep-alive connections per host (the default 2 would
+// open and close a connection for most calls once evaluations run concurrently) and follows
+// no redirect: the contract has none, and following one could carry the token elsewhere.
+func newHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ExpectContinueTimeout: time.Second,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func (c *Client) newBreaker(name string) *gobreaker.CircuitBreaker[struct{}] {
+	failures := c.cfg.BreakerFailures
+	return gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: 1, // half-open: one trial call decides
+		Timeout:     c.cfg.BreakerOpenFor,
+		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= failures },
+		// The caller giving up is not the engine failing; a 404 or a refusal is an answer.
+		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
+		IsSuccessful: func(err error) bool {
+			return err == nil || errors.Is(err, errRejected) || errors.Is(err, ErrRuleNotFound)
+		},
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			level := slog.LevelInfo
+			if to == gobreaker.StateOpen {
+				level = slog.LevelWarn
+			}
+			c.logger.Log(context.Background(), level, "Rules Engine circuit breaker changed state",
+				slog.String("service", name), slog.String("from", from.String()), slog.String("to", to.String()))
+		},
+	})
+}
+
+// BreakerOpen reports whether a circuit breaker (of rules-management or of rules-evaluation)
+// refuses calls now.
+func (c *Client) BreakerOpen() bool {
+	return c.rulesBreaker.State() == gobreaker.StateOpen || c.evalBreaker.State() == gobreaker.StateOpen
+}
+
+// Close releases the idle connections of the HTTP client.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
 
 // Rule returns a rule's metadata (ErrRuleNotFound for a 404), from the cache when fresh.
+// Concurrent misses of one rule share one read. The Rule is shared: do not modify it.
 func (c *Client) Rule(ctx context.Context, id uuid.UUID) (*Rule, error) {
 	if r, notFound, ok := c.cache.get(id); ok {
 		if notFound {
@@ -105,31 +172,53 @@ func (c *Client) Rule(ctx context.Context, id uuid.UUID) (*Rule, error) {
 		}
 		return r, nil
 	}
-	return c.RuleFresh(ctx, id)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: read rule %s: %w", errCallerGone, id, context.Cause(ctx))
+	}
+	// The shared read must not die with the first caller's context, or one impatient caller
+	// would fail the others: it runs detached, bounded by the per-attempt timeout and the
+	// retry budget, and each caller waits on its own context.
+	ch := c.reads.DoChan(id.String(), func() (any, error) {
+		return c.RuleFresh(context.WithoutCancel(ctx), id)
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*Rule), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: read rule %s: %w", errCallerGone, id, context.Cause(ctx))
+	}
 }
 
-// RuleFresh reads a rule from rules-management, bypassing (and refreshing) the cache.
+// RuleFresh reads a rule from rules-management, bypassing (and refreshing) the cache:
+// activation checks must judge a rule as it is now. Failures that may be transient are
+// retried with backoff, at most MaxRetries times.
 func (c *Client) RuleFresh(ctx context.Context, id uuid.UUID) (*Rule, error) {
 	endpoint := strings.TrimRight(c.cfg.URL, "/") + "/api/v1/rules/" + url.PathEscape(id.String())
-	var body []byte
+	var r *Rule
+	parse := func(body []byte) (err error) {
+		r, err = parseRule(body, id)
+		return err
+	}
 	var err error
 	for attempt := 0; ; attempt++ {
-		body, err = c.call(ctx, http.MethodGet, endpoint, nil)
-		if err == nil || attempt >= c.cfg.MaxRetries || !retryable(ctx, err) {
+		err = c.call(ctx, c.rulesBreaker, http.MethodGet, endpoint, nil, parse)
+		if err == nil || attempt >= c.cfg.MaxRetries || !retryable(err) {
 			break
 		}
-		if werr := sleep(ctx, backoff(attempt)); werr != nil {
-			return nil, werr
+		wait := backoff(attempt)
+		c.logger.DebugContext(ctx, "retrying a Rules Engine rule read", slog.String("rule", id.String()),
+			slog.Int("retry", attempt+1), slog.Duration("after", wait), slog.Any("error", err))
+		if werr := sleep(ctx, wait); werr != nil {
+			return nil, fmt.Errorf("%w: read rule %s: %w", errCallerGone, id, werr)
 		}
 	}
 	if errors.Is(err, ErrRuleNotFound) {
 		c.cache.put(id, nil, true)
 		return nil, fmt.Errorf("%w: %s", ErrRuleNotFound, id)
 	}
-	if err != nil {
-		return nil, err
-	}
-	r, err := parseRule(body, id)
 	if err != nil {
 		return nil, err
 	}
@@ -148,19 +237,26 @@ func (c *Client) Evaluate(ctx context.Context, r *Rule, evalContext json.RawMess
 		return nil, fmt.Errorf("encode evaluation: %w", err)
 	}
 	endpoint := strings.TrimRight(c.cfg.EvaluationURL, "/") + "/v1/evaluate"
-	body, err := c.call(ctx, http.MethodPost, endpoint, reqBody)
+	var out *Evaluation
+	err = c.call(ctx, c.evalBreaker, http.MethodPost, endpoint, reqBody, func(body []byte) (err error) {
+		out, err = parseEvaluation(body)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return parseEvaluation(body)
+	return out, nil
 }
 
-// call makes one request through the breaker with its own timeout, and returns the body of a
-// 200. A 404 is ErrRuleNotFound; another 4xx errRejected; a 5xx, a timeout or a network error
-// ErrUnavailable; an answer over MaxResponseBytes ErrInvalidResponse.
-func (c *Client) call(ctx context.Context, method, endpoint string, body []byte) ([]byte, error) {
-	out, err := c.breaker.Execute(func() ([]byte, error) {
-		actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+// call makes one request through breaker with its own timeout and hands the body of a 200 to
+// parse, inside the breaker, so that a malformed answer counts as a failure of the engine.
+// A 404 is ErrRuleNotFound; a 5xx, 408, 429, a timeout or a network error ErrUnavailable;
+// another 4xx errRejected; a 200 over MaxResponseBytes or any other status ErrInvalidResponse.
+// Endpoint URLs stay out of the errors: they are logged, and may carry credentials.
+func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[struct{}], method, endpoint string, body []byte, parse func([]byte) error) error {
+	what := method + " " + breaker.Name()
+	_, err := breaker.Execute(func() (struct{}, error) {
+		actx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errAttemptTimeout)
 		defer cancel()
 		var rd io.Reader
 		if body != nil {
@@ -168,7 +264,7 @@ func (c *Client) call(ctx context.Context, method, endpoint string, body []byte)
 		}
 		req, err := http.NewRequestWithContext(actx, method, endpoint, rd)
 		if err != nil {
-			return nil, fmt.Errorf("rules engine request: %w", err)
+			return struct{}{}, fmt.Errorf("rules engine request: %w", err)
 		}
 		req.Header.Set("Accept", "application/json")
 		if body != nil {
@@ -177,42 +273,60 @@ func (c *Client) call(ctx context.Context, method, endpoint string, body []byte)
 		if c.cfg.Token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 		}
+		if rid := httpx.RequestID(ctx); rid != "" {
+			req.Header.Set(httpx.HeaderRequestID, rid) // so that the engine's logs join ours
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err() // the caller gave up: not the engine's fault
-			}
-			return nil, fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, endpoint, err)
+			return struct{}{}, c.transportError(ctx, actx, what, err)
 		}
 		defer resp.Body.Close()
 		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 		if err != nil {
-			return nil, fmt.Errorf("%w: read %s: %w", ErrUnavailable, endpoint, err)
+			return struct{}{}, c.transportError(ctx, actx, what, err)
 		}
-		switch {
-		case resp.StatusCode == http.StatusOK && len(data) > MaxResponseBytes:
-			return nil, fmt.Errorf("%w: the answer is larger than %d bytes", ErrInvalidResponse, MaxResponseBytes)
-		case resp.StatusCode == http.StatusOK:
-			return data, nil
-		case resp.StatusCode == http.StatusNotFound:
-			return nil, ErrRuleNotFound
-		case resp.StatusCode >= 500:
-			return nil, fmt.Errorf("%w: %s %s: status %d", ErrUnavailable, method, endpoint, resp.StatusCode)
-		default:
-			return nil, fmt.Errorf("%w: %s %s: status %d", errRejected, method, endpoint, resp.StatusCode)
+		switch code := resp.StatusCode; {
+		case code == http.StatusOK && len(data) > MaxResponseBytes:
+			return struct{}{}, fmt.Errorf("%w: %s: the answer is larger than %d bytes", ErrInvalidResponse, what, MaxResponseBytes)
+		case code == http.StatusOK:
+			return struct{}{}, parse(data)
+		case code == http.StatusNotFound:
+			return struct{}{}, ErrRuleNotFound
+		case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
+			return struct{}{}, fmt.Errorf("%w: %s: status %d", ErrUnavailable, what, code)
+		case code >= 400:
+			return struct{}{}, fmt.Errorf("%w: %s: status %d", errRejected, what, code)
+		default: // 1xx left over, 204, 3xx (redirects are not followed)...
+			return struct{}{}, fmt.Errorf("%w: %s: unexpected status %d", ErrInvalidResponse, what, code)
 		}
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return nil, fmt.Errorf("%w: %w: %w", ErrUnavailable, errBreakerOpen, err)
+		return fmt.Errorf("%w: %w: %s", ErrUnavailable, errBreakerOpen, breaker.Name())
 	}
-	return out, err
+	return err
 }
 
-func retryable(ctx context.Context, err error) bool {
-	return ctx.Err() == nil && errors.Is(err, ErrUnavailable) && !errors.Is(err, errBreakerOpen)
+// transportError tells the caller's own cancellation or deadline (not the engine's fault) from
+// the engine being slow or unreachable.
+func (c *Client) transportError(parent, attempt context.Context, what string, err error) error {
+	if parent.Err() != nil {
+		return fmt.Errorf("%w: %s: %w", errCallerGone, what, context.Cause(parent))
+	}
+	if errors.Is(context.Cause(attempt), errAttemptTimeout) {
+		return fmt.Errorf("%w: %s: no answer within %s", ErrUnavailable, what, c.cfg.Timeout)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 }
 
-// backoff is 50ms, 100ms, 200ms... with full jitter, capped at 1s.
+// retryable: worth another attempt now. Not a breaker that is open (it would refuse again),
+// not a caller that left, not an answer (404, a refusal, an invalid response).
+func retryable(err error) bool {
+	return errors.Is(err, ErrUnavailable) && !errors.Is(err, errBreakerOpen) && !errors.Is(err, errCallerGone)
+}
+
+// backoff is the wait before retry n: "equal jitter" over 50ms, 100ms, 200ms... capped at 1s,
+// i.e. a random duration in [d/2, d], so that clients that failed together do not retry
+// together, yet always wait a little.
 func backoff(attempt int) time.Duration {
 	d := min(50*time.Millisecond<<attempt, time.Second)
 	return d/2 + rand.N(d/2+1)
@@ -223,7 +337,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
-		return ctx.Err()
+		return context.Cause(ctx)
 	case <-t.C:
 		return nil
 	}

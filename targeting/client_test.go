@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
@@ -156,4 +160,164 @@ func TestClientCachesRules(t *testing.T) {
 	_, err = c.Rule(ctx, id)
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, e.Gets.Load(), "expired entries are read again")
+}
+
+func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
+	e := enginetest.New(t)
+	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0; c.Timeout = 2 * time.Second })
+	id := e.AddRule("ACTIVE", "segment == vip")
+	e.Delay.Store(int64(300 * time.Millisecond))
+	for range 5 { // more than BreakerFailures (3)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := c.RuleFresh(ctx, id)
+		cancel()
+		require.Error(t, err)
+		assert.ErrorIs(t, err, context.DeadlineExceeded, "the caller's own deadline")
+		assert.NotErrorIs(t, err, targeting.ErrUnavailable, "the engine was not at fault")
+	}
+	for range 5 {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+		_, err := c.RuleFresh(ctx, id)
+		assert.ErrorIs(t, err, context.Canceled)
+	}
+	assert.False(t, c.BreakerOpen(), "ten abandoned calls do not open the breaker")
+	e.Delay.Store(0)
+	_, err := c.RuleFresh(context.Background(), id)
+	require.NoError(t, err)
+}
+
+func TestClientRejectionsAreAnswers(t *testing.T) {
+	e := enginetest.New(t)
+	c := newClient(e, nil)
+	ctx := context.Background()
+	id := e.AddRule("ACTIVE", "segment == vip")
+	e.FailureStatus.Store(401)
+	e.Failures.Store(10)
+	for range 5 {
+		_, err := c.RuleFresh(ctx, id)
+		require.Error(t, err)
+		assert.NotErrorIs(t, err, targeting.ErrUnavailable)
+	}
+	assert.EqualValues(t, 5, 10-e.Failures.Load(), "a 4xx refusal is not retried")
+	assert.False(t, c.BreakerOpen(), "an engine that refuses is up")
+
+	e.Failures.Store(0)
+	r, err := c.RuleFresh(ctx, id)
+	require.NoError(t, err)
+	e.FailureStatus.Store(http.StatusTooManyRequests)
+	e.Failures.Store(1)
+	_, err = c.RuleFresh(ctx, id)
+	assert.NoError(t, err, "429 is transient: retried")
+	e.FailureStatus.Store(http.StatusBadRequest)
+	e.Failures.Store(1)
+	_, err = c.Evaluate(ctx, r, nil)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, targeting.ErrUnavailable)
+}
+
+func TestClientRejectsMalformedEvaluations(t *testing.T) {
+	tests := map[string]string{
+		"not JSON":             `eligible`,
+		"no result":            `{"eligible": true}`,
+		"result not an object": `{"result": true}`,
+		"no eligible":          `{"result": {"discount": 10}}`,
+		"eligible not a bool":  `{"result": {"eligible": "yes"}}`,
+		"eligible null":        `{"result": {"eligible": null}}`,
+		"trailing data":        `{"result": {"eligible": true}} x`,
+		"oversized (1 MiB)":    `{"result": {"eligible": true, "pad": "` + strings.Repeat("x", targeting.MaxResponseBytes) + `"}}`,
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			e := enginetest.New(t)
+			e.EvalBody.Store(&body)
+			c := newClient(e, nil)
+			r, err := c.Rule(context.Background(), e.AddRule("ACTIVE", "segment == vip"))
+			require.NoError(t, err)
+			_, err = c.Evaluate(context.Background(), r, json.RawMessage(`{"segment": "vip"}`))
+			assert.ErrorIs(t, err, targeting.ErrInvalidResponse)
+		})
+	}
+}
+
+func TestClientMalformedAnswersCountAsFailures(t *testing.T) {
+	e := enginetest.New(t)
+	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
+	body := `{"id": "not-a-uuid", "status": "ACTIVE"}`
+	e.RuleBody.Store(&body)
+	for range 3 {
+		_, err := c.RuleFresh(context.Background(), uuid.New())
+		require.ErrorIs(t, err, targeting.ErrInvalidResponse)
+	}
+	assert.True(t, c.BreakerOpen(), "an engine that answers garbage is failing")
+}
+
+func TestClientBreakersAreIndependent(t *testing.T) {
+	e := enginetest.New(t)
+	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
+	ctx := context.Background()
+	id := e.AddRule("ACTIVE", "segment == vip")
+	r, err := c.Rule(ctx, id)
+	require.NoError(t, err)
+	e.Failures.Store(3)
+	for range 3 {
+		_, err := c.Evaluate(ctx, r, nil)
+		require.ErrorIs(t, err, targeting.ErrUnavailable)
+	}
+	require.True(t, c.BreakerOpen(), "rules-evaluation's breaker is open")
+	_, err = c.RuleFresh(ctx, id)
+	assert.NoError(t, err, "rules-management is another service, with its own breaker")
+}
+
+func TestClientSendsTokenAndRequestID(t *testing.T) {
+	e := enginetest.New(t)
+	c := newClient(e, func(c *targeting.Config) { c.Token = "s3cret" })
+	ctx := httpx.WithRequestID(context.Background(), "req-7")
+	_, err := c.RuleFresh(ctx, e.AddRule("ACTIVE", "segment == vip"))
+	require.NoError(t, err)
+	assert.Equal(t, "Bearer s3cret", *e.Authorization.Load())
+	assert.Equal(t, "req-7", *e.RequestID.Load())
+
+	_, err = newClient(e, nil).RuleFresh(context.Background(), uuid.New())
+	require.ErrorIs(t, err, targeting.ErrRuleNotFound)
+	assert.Empty(t, *e.Authorization.Load(), "no token configured, no header")
+}
+
+func TestClientFollowsNoRedirect(t *testing.T) {
+	elsewhere := enginetest.New(t)
+	id := elsewhere.AddRule("ACTIVE", "segment == vip")
+	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/api/v1/rules/"+id.String(), http.StatusFound))
+	t.Cleanup(redirect.Close)
+	c := targeting.NewClient(targeting.Config{URL: redirect.URL, Token: "s3cret"}, nil)
+	_, err := c.RuleFresh(context.Background(), id)
+	assert.ErrorIs(t, err, targeting.ErrInvalidResponse)
+	assert.Zero(t, elsewhere.Gets.Load(), "the token never left for another host")
+}
+
+func TestClientSharesConcurrentReads(t *testing.T) {
+	e := enginetest.New(t)
+	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = time.Minute; c.Timeout = time.Second })
+	id := e.AddRule("ACTIVE", "segment == vip")
+	e.Delay.Store(int64(100 * time.Millisecond))
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			r, err := c.Rule(context.Background(), id)
+			assert.NoError(t, err)
+			assert.Equal(t, id, r.ID)
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, 1, e.Gets.Load(), "50 concurrent misses, one read")
+
+	// A caller that gives up does not fail the others waiting on the same read.
+	other := e.AddRule("ACTIVE", "segment == vip")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err := c.Rule(ctx, other)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	r, err := c.Rule(context.Background(), other)
+	require.NoError(t, err)
+	assert.Equal(t, other, r.ID)
+	assert.EqualValues(t, 2, e.Gets.Load())
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,9 +35,16 @@ type Evaluator struct {
 	now         func() time.Time
 }
 
-// NewEvaluator returns an evaluator; rules may be nil.
+// NewEvaluator returns an evaluator that runs at most concurrency rule evaluations at once per
+// request; rules may be nil (no Rules Engine).
 func NewEvaluator(campaigns Campaigns, rules RuleEvaluator, concurrency int) *Evaluator {
 	return &Evaluator{campaigns: campaigns, rules: rules, concurrency: max(1, concurrency), now: time.Now}
+}
+
+// WithClock replaces the clock that decides which campaigns are serving (tests).
+func (e *Evaluator) WithClock(now func() time.Time) *Evaluator {
+	e.now = now
+	return e
 }
 
 // RuleResult is the verdict of one rule for one customer.
@@ -45,14 +53,20 @@ type RuleResult struct {
 	Eligible bool            `json:"eligible"`
 	Result   json.RawMessage `json:"result"` // the engine's result object; null when it failed
 	Reason   string          `json:"reason,omitempty"`
+	// failed: the engine could not give a verdict (as opposed to a rule that does not hold,
+	// is missing or is not ACTIVE, which are verdicts).
+	failed bool
 }
 
 // Verdict is a customer's eligibility for one campaign.
 type Verdict struct {
-	CampaignID      string       `json:"campaignId"`
-	Name            string       `json:"name"`
-	Eligible        bool         `json:"eligible"`
-	Reasons         []string     `json:"reasons"`
+	CampaignID string   `json:"campaignId"`
+	Name       string   `json:"name"`
+	Eligible   bool     `json:"eligible"`
+	Reasons    []string `json:"reasons"`
+	// Undetermined: not eligible only because a rule could not be read or evaluated (the
+	// engine is down, say): the evaluation failed closed, and may pass when retried.
+	Undetermined    bool         `json:"undetermined"`
 	Variant         *string      `json:"variant"`
 	Targeting       []RuleResult `json:"targeting"`
 	Personalization []RuleResult `json:"personalization"`
@@ -65,16 +79,26 @@ type Request struct {
 	Channel    campaign.Channel
 }
 
-// EligibleCampaigns returns the campaigns that are ACTIVE and SERVING now, run on the channel
-// (when given) and whose targeting rules all hold for the request.
-func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) ([]Verdict, error) {
+// Eligibility is the answer for every serving campaign: those the customer is eligible for,
+// and those that failed closed because a rule could not be evaluated.
+type Eligibility struct {
+	Eligible     []Verdict
+	Undetermined []Verdict
+}
+
+// EligibleCampaigns judges every campaign that is ACTIVE and SERVING now and runs on the
+// channel (when given): eligible when its targeting rules all hold for the request. Each
+// distinct rule is evaluated once per request, at most e.concurrency at a time, whatever the
+// number of campaigns sharing it.
+func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibility, error) {
+	now := e.now()
 	var live []*campaign.Campaign
-	f := campaign.Filter{Serving: []lifecycle.ServingStatus{lifecycle.ServingServing}, Now: e.now(),
+	f := campaign.Filter{Serving: []lifecycle.ServingStatus{lifecycle.ServingServing}, Now: now,
 		Channel: req.Channel, Sort: campaign.SortCreatedAt, Limit: campaign.MaxPageSize}
 	for {
 		page, next, err := e.campaigns.List(ctx, f)
 		if err != nil {
-			return nil, err
+			return Eligibility{}, err
 		}
 		live = append(live, page...)
 		if next == nil {
@@ -82,24 +106,34 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) ([]Verdi
 		}
 		f.After = next
 	}
+	r := e.newRun(req)
+	var targeting []campaign.RuleID
+	for _, c := range live {
+		targeting = append(targeting, c.TargetingRules...)
+	}
+	r.evaluate(ctx, targeting)
 	verdicts := make([]Verdict, len(live))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.concurrency)
+	var personalization []campaign.RuleID
 	for i, c := range live {
-		g.Go(func() error {
-			verdicts[i] = e.judge(gctx, c, req)
-			return nil
-		})
-	}
-	_ = g.Wait() // judge never fails: an unevaluable rule is a "no" with its reason
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]Verdict, 0, len(verdicts))
-	for _, v := range verdicts {
-		if v.Eligible {
-			out = append(out, v)
+		verdicts[i] = r.judgeTargeting(c, now)
+		if verdicts[i].Eligible && c.Settings.Personalization.Enabled {
+			personalization = append(personalization, c.Settings.Personalization.Rules...)
 		}
+	}
+	r.evaluate(ctx, personalization)
+	var out Eligibility
+	for i, c := range live {
+		v := &verdicts[i]
+		switch {
+		case v.Eligible:
+			r.finish(v, c)
+			out.Eligible = append(out.Eligible, *v)
+		case v.Undetermined:
+			out.Undetermined = append(out.Undetermined, *v)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Eligibility{}, err // the verdicts of a request cut short are not worth giving
 	}
 	return out, nil
 }
@@ -110,57 +144,114 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 	if err != nil {
 		return Verdict{}, err
 	}
-	return e.judge(ctx, c, req), nil
-}
-
-// judge evaluates a campaign's rules concurrently (bounded) and fails closed: a rule that
-// cannot be evaluated makes the customer not eligible, with the reason.
-func (e *Evaluator) judge(ctx context.Context, c *campaign.Campaign, req Request) Verdict {
-	v := Verdict{CampaignID: c.ID.String(), Name: c.Name, Reasons: []string{},
-		Targeting: []RuleResult{}, Personalization: []RuleResult{}}
-	if s := c.Serving(e.now()); s != lifecycle.ServingServing {
-		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign is not serving (%s)", s))
-	}
-	if req.Channel != "" && !c.Settings.HasChannel(req.Channel) {
-		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign does not run on %s", req.Channel))
-	}
-	v.Targeting = e.evaluateAll(ctx, c.TargetingRules, req.Context)
-	for _, r := range v.Targeting {
-		if !r.Eligible {
-			v.Reasons = append(v.Reasons, fmt.Sprintf("rule %s: %s", r.RuleID, r.Reason))
+	r := e.newRun(req)
+	r.evaluate(ctx, c.TargetingRules)
+	v := r.judgeTargeting(c, e.now())
+	if v.Eligible {
+		if c.Settings.Personalization.Enabled {
+			r.evaluate(ctx, c.Settings.Personalization.Rules)
 		}
+		r.finish(&v, c)
 	}
-	v.Eligible = len(v.Reasons) == 0
-	if !v.Eligible {
-		return v
+	if err := ctx.Err(); err != nil {
+		return Verdict{}, err
 	}
-	if c.Settings.Personalization.Enabled {
-		v.Personalization = e.evaluateAll(ctx, c.Settings.Personalization.Rules, req.Context)
-	}
-	if key := Assign(uuid.UUID(c.ID), req.CustomerID, c.Settings.ABTest); key != "" {
-		v.Variant = &key
-	}
-	return v
+	return v, nil
 }
 
-func (e *Evaluator) evaluateAll(ctx context.Context, ids []campaign.RuleID, evalContext json.RawMessage) []RuleResult {
-	out := make([]RuleResult, len(ids))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(e.concurrency)
-	for i, rid := range ids {
+// run is one request's evaluations: each rule's verdict for the request's context, so that a
+// rule several campaigns share is evaluated once.
+type run struct {
+	e   *Evaluator
+	req Request
+
+	mu      sync.Mutex
+	results map[uuid.UUID]RuleResult
+}
+
+func (e *Evaluator) newRun(req Request) *run {
+	return &run{e: e, req: req, results: map[uuid.UUID]RuleResult{}}
+}
+
+// evaluate evaluates the rules among ids not evaluated yet, at most e.concurrency at a time.
+// It never fails: a rule that cannot be evaluated gets a failed result with its reason.
+func (r *run) evaluate(ctx context.Context, ids []campaign.RuleID) {
+	var g errgroup.Group
+	g.SetLimit(r.e.concurrency)
+	for _, rid := range ids {
+		id := uuid.UUID(rid)
+		r.mu.Lock()
+		_, done := r.results[id]
+		if !done {
+			r.results[id] = RuleResult{} // claimed; filled in below
+		}
+		r.mu.Unlock()
+		if done {
+			continue
+		}
 		g.Go(func() error {
-			out[i] = e.evaluate(gctx, uuid.UUID(rid), evalContext)
+			res := r.e.evaluate(ctx, id, r.req.Context)
+			r.mu.Lock()
+			r.results[id] = res
+			r.mu.Unlock()
 			return nil
 		})
 	}
-	_ = g.Wait()
-	return out
+	_ = g.Wait() // the goroutines return nil: outcomes, good or bad, are in results
 }
 
+func (r *run) result(id campaign.RuleID) RuleResult {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.results[uuid.UUID(id)]
+}
+
+// judgeTargeting decides eligibility from the campaign's state and its targeting rules'
+// results, failing closed: a rule that could not be evaluated makes it not eligible.
+func (r *run) judgeTargeting(c *campaign.Campaign, now time.Time) Verdict {
+	v := Verdict{CampaignID: c.ID.String(), Name: c.Name, Reasons: []string{},
+		Targeting: make([]RuleResult, len(c.TargetingRules)), Personalization: []RuleResult{}}
+	definite := false // a reason that retrying will not change
+	if s := c.Serving(now); s != lifecycle.ServingServing {
+		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign is not serving (%s)", s))
+		definite = true
+	}
+	if r.req.Channel != "" && !c.Settings.HasChannel(r.req.Channel) {
+		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign does not run on %s", r.req.Channel))
+		definite = true
+	}
+	for i, id := range c.TargetingRules {
+		res := r.result(id)
+		v.Targeting[i] = res
+		if !res.Eligible {
+			v.Reasons = append(v.Reasons, fmt.Sprintf("rule %s: %s", res.RuleID, res.Reason))
+			definite = definite || !res.failed
+		}
+	}
+	v.Eligible = len(v.Reasons) == 0
+	v.Undetermined = !v.Eligible && !definite
+	return v
+}
+
+// finish adds to an eligible verdict its personalization results and A/B variant.
+func (r *run) finish(v *Verdict, c *campaign.Campaign) {
+	if c.Settings.Personalization.Enabled {
+		v.Personalization = make([]RuleResult, len(c.Settings.Personalization.Rules))
+		for i, id := range c.Settings.Personalization.Rules {
+			v.Personalization[i] = r.result(id)
+		}
+	}
+	if key := Assign(uuid.UUID(c.ID), r.req.CustomerID, c.Settings.ABTest); key != "" {
+		v.Variant = &key
+	}
+}
+
+// evaluate reads a rule (through the cache) and, when it is ACTIVE, asks the engine whether it
+// holds for evalContext. Reasons name the kind of failure, never the engine's internals.
 func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json.RawMessage) RuleResult {
 	res := RuleResult{RuleID: id.String(), Result: json.RawMessage("null")}
 	if e.rules == nil {
-		res.Reason = "no Rules Engine is configured to evaluate it"
+		res.Reason, res.failed = "could not be evaluated: no Rules Engine is configured", true
 		return res
 	}
 	r, err := e.rules.Rule(ctx, id)
@@ -169,7 +260,7 @@ func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json
 		res.Reason = "not found in the Rules Engine"
 		return res
 	case err != nil:
-		res.Reason = "could not be read from the Rules Engine"
+		res.Reason, res.failed = "could not be read: "+failure(err), true
 		return res
 	case r.Status != RuleActive:
 		res.Reason = fmt.Sprintf("is %s, not ACTIVE", r.Status)
@@ -177,7 +268,7 @@ func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json
 	}
 	ev, err := e.rules.Evaluate(ctx, r, evalContext)
 	if err != nil {
-		res.Reason = "could not be evaluated by the Rules Engine"
+		res.Reason, res.failed = "could not be evaluated: "+failure(err), true
 		return res
 	}
 	res.Eligible, res.Result = ev.Eligible, ev.Result
@@ -185,4 +276,22 @@ func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json
 		res.Reason = "does not hold for this customer"
 	}
 	return res
+}
+
+// failure says why the engine gave no verdict, in words fit for an API client.
+func failure(err error) string {
+	switch {
+	case errors.Is(err, errBreakerOpen):
+		return "the Rules Engine is failing; calls are suspended for a while"
+	case errors.Is(err, ErrUnavailable):
+		return "the Rules Engine is unavailable"
+	case errors.Is(err, ErrInvalidResponse):
+		return "the Rules Engine sent an invalid answer"
+	case errors.Is(err, errRejected):
+		return "the Rules Engine rejected the request"
+	case errors.Is(err, errCallerGone), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "the request ran out of time"
+	default:
+		return "the Rules Engine could not be asked"
+	}
 }

@@ -55,9 +55,20 @@ type EligibleCampaign struct {
 	Personalization []RuleResult `json:"personalization"`
 }
 
+// UndeterminedCampaign is a serving campaign left out because a rule could not be read or
+// evaluated (fail closed), with the reasons.
+type UndeterminedCampaign struct {
+	CampaignID string   `json:"campaignId"`
+	Name       string   `json:"name"`
+	Reasons    []string `json:"reasons"`
+}
+
 // EligibleResponse is the answer of POST /targeting/evaluate.
 type EligibleResponse struct {
 	Campaigns []EligibleCampaign `json:"campaigns"`
+	// Undetermined lets a caller tell "not eligible" from "could not tell now" (the Rules
+	// Engine down, say): those campaigns are not in Campaigns, and may be after a retry.
+	Undetermined []UndeterminedCampaign `json:"undetermined"`
 }
 
 func (h *Handler) request(c echo.Context) (Request, error) {
@@ -97,14 +108,23 @@ func (h *Handler) evaluateAll(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	verdicts, err := h.eval.EligibleCampaigns(c.Request().Context(), req)
+	ctx := c.Request().Context()
+	res, err := h.eval.EligibleCampaigns(ctx, req)
 	if err != nil {
 		return err
 	}
-	out := EligibleResponse{Campaigns: make([]EligibleCampaign, len(verdicts))}
-	for i, v := range verdicts {
+	out := EligibleResponse{Campaigns: make([]EligibleCampaign, len(res.Eligible)),
+		Undetermined: make([]UndeterminedCampaign, len(res.Undetermined))}
+	for i, v := range res.Eligible {
 		out.Campaigns[i] = EligibleCampaign{CampaignID: v.CampaignID, Name: v.Name, Variant: v.Variant,
 			Personalization: v.Personalization}
+	}
+	for i, v := range res.Undetermined {
+		out.Undetermined[i] = UndeterminedCampaign{CampaignID: v.CampaignID, Name: v.Name, Reasons: v.Reasons}
+	}
+	if len(res.Undetermined) > 0 {
+		h.logger.WarnContext(ctx, "eligibility failed closed: rules could not be evaluated",
+			slog.Int("campaigns", len(res.Undetermined)), slog.String("first", strings.Join(res.Undetermined[0].Reasons, "; ")))
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -167,7 +167,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if rules != nil {
 		evalRules = rules
 	}
-	targeting.NewHandler(targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency), logger).Register(v1)
+	targeting.NewHandler(targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency).WithClock(o.now), logger).Register(v1)
 
 	if err := policy.Verify(e.Routes()); err != nil {
 		nc.Close()
@@ -192,7 +192,7 @@ func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targetin
 	return targeting.NewClient(targeting.Config{
 		URL: cfg.URL, EvaluationURL: cfg.EvaluationURL, Token: cfg.Token, Timeout: cfg.Timeout,
 		MaxRetries: cfg.MaxRetries, CacheTTL: cfg.CacheTTL, BreakerFailures: uint32(cfg.BreakerFailures),
-		BreakerOpenFor: cfg.BreakerOpenFor,
+		BreakerOpenFor: cfg.BreakerOpenFor, Logger: logger,
 	}, nil)
 }
 

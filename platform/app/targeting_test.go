@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -94,9 +95,14 @@ func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
 	})
 }
 
+// TestEligibility runs on both databases: the channel filter is dialect-specific SQL.
 func TestEligibility(t *testing.T) {
+	dbtest.EachTarget(t, testEligibility)
+}
+
+func testEligibility(t *testing.T, target dbtest.Target) {
 	e := enginetest.New(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), withEngine(e))
+	s := apptest.New(t, target, withEngine(e))
 	vip := e.AddRule("ACTIVE", "segment == vip")
 	fresh := e.AddRule("ACTIVE", "segment == new")
 	promo := e.AddRule("ACTIVE", "country == es")
@@ -153,6 +159,27 @@ func TestEligibility(t *testing.T) {
 	p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "", "context": []int{1}, "channel": "FAX"}), http.StatusUnprocessableEntity)
 	assert.ElementsMatch(t, []string{"customerId", "context", "channel"}, fieldsOf(p))
 	requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/not-an-id/evaluate", req), http.StatusNotFound)
+}
+
+func TestActivationWithTheRulesEngineDown(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // nothing listens there any more: connections are refused
+	s := apptest.New(t, dbtest.SQLiteTarget(t), func(c *config.Config) {
+		c.RulesEngine.URL, c.RulesEngine.Timeout = down.URL, 200*time.Millisecond
+		c.RulesEngine.MaxRetries, c.RulesEngine.BreakerFailures = 1, 2
+	})
+	id := create(t, s, servingBody("Engine Down", []uuid.UUID{uuid.New()}))["id"].(string)
+	for _, path := range []string{"activate", "activate?dryRun=true", "activate"} { // the last one meets an open breaker
+		r := action(s, id, path, nil)
+		p := requireProblem(t, r, http.StatusServiceUnavailable)
+		assert.Equal(t, "urn:campaigns:problem:checks-unavailable", p["type"])
+		assert.Equal(t, "30", r.Header.Get("Retry-After"))
+	}
+	got := s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil).Map(t)
+	assert.Equal(t, "DRAFT", got["status"])
+	assert.EqualValues(t, 1, got["version"])
+	tr := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/transitions", nil), http.StatusOK)
+	assert.Empty(t, tr["transitions"])
 }
 
 func TestWithoutRulesEngineChecksAreOff(t *testing.T) {

@@ -23,14 +23,22 @@ type Engine struct {
 	mu    sync.Mutex
 	rules map[string]map[string]any
 
-	// Failures, when positive, makes that many next requests answer 503.
-	Failures atomic.Int32
+	// Failures, when positive, makes that many next requests answer FailureStatus (503 when
+	// zero).
+	Failures      atomic.Int32
+	FailureStatus atomic.Int32
 	// Delay holds every answer this long.
 	Delay atomic.Int64
-	// RuleBody, when set, replaces the body of every rule answer (malformed answers).
-	RuleBody atomic.Pointer[string]
+	// RuleBody and EvalBody, when set, replace the body of every rule or evaluation answer
+	// (malformed answers).
+	RuleBody, EvalBody atomic.Pointer[string]
+	// Authorization and RequestID are the headers of the last request.
+	Authorization, RequestID atomic.Pointer[string]
 	// Gets and Evaluations count the requests served.
 	Gets, Evaluations atomic.Int64
+	// MaxInFlight is the most requests the engine has served at once.
+	MaxInFlight atomic.Int64
+	inFlight    atomic.Int64
 }
 
 // New starts a fake engine, closed when the test ends.
@@ -62,6 +70,10 @@ func (e *Engine) SetRule(id uuid.UUID, status, dsl string) {
 }
 
 func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
+	n := e.inFlight.Add(1)
+	defer e.inFlight.Add(-1)
+	for m := e.MaxInFlight.Load(); n > m && !e.MaxInFlight.CompareAndSwap(m, n); m = e.MaxInFlight.Load() {
+	}
 	if d := time.Duration(e.Delay.Load()); d > 0 {
 		select {
 		case <-time.After(d):
@@ -69,8 +81,15 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	auth, rid := r.Header.Get("Authorization"), r.Header.Get("X-Request-ID")
+	e.Authorization.Store(&auth)
+	e.RequestID.Store(&rid)
 	if e.Failures.Add(-1) >= 0 {
-		http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
+		status := int(e.FailureStatus.Load())
+		if status == 0 {
+			status = http.StatusServiceUnavailable
+		}
+		http.Error(w, `{"error":"failure"}`, status)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -92,6 +111,10 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(rule)
 	case r.Method == http.MethodPost && r.URL.Path == "/v1/evaluate":
 		e.Evaluations.Add(1)
+		if body := e.EvalBody.Load(); body != nil {
+			_, _ = w.Write([]byte(*body))
+			return
+		}
 		var req struct {
 			RuleCategory string         `json:"rule_category"`
 			DSLContent   string         `json:"dsl_content"`
