@@ -243,20 +243,23 @@ ORDER BY created_at DESC, id DESC LIMIT $3`, deepAt, env.deepCur.ID.String(), pa
 
 func BenchmarkCreateCampaign(b *testing.B) {
 	env := setup(b)
+	// The framework calls each sub-benchmark several times with a growing b.N; names come from
+	// one counter so that no round repeats an earlier round's (unique) name.
 	run0 := time.Now().UnixNano()
+	var seq atomic.Int64
 	b.Run("raw-sql", func(b *testing.B) {
 		run(b, func(i int64) error {
 			_, err := env.raw.Exec(`INSERT INTO campaigns (id, name, description, status, type, targeting_rules,
 start_date, end_date, budget_amount, budget_currency, created_by, created_at, updated_at, settings, version)
 VALUES ($1, $2, '', 'DRAFT', 'PROMOTION', '[]', $3, NULL, 1000, 'EUR', $4, $5, $5, $6, 1)`,
-				uuid.Must(uuid.NewV7()), fmt.Sprintf("Raw %d-%d", run0, i), time.Now().Add(24*time.Hour), userA, time.Now(),
+				uuid.Must(uuid.NewV7()), fmt.Sprintf("Raw %d-%d", run0, seq.Add(1)), time.Now().Add(24*time.Hour), userA, time.Now(),
 				`{"targetAudience":[],"channels":["EMAIL"],"frequency":"ONCE","maxImpressions":null,"budgetLimit":null,"abTestSettings":null,"schedulingRules":[],"personalization":{"enabled":false,"rules":[]}}`)
 			return err
 		})
 	})
 	b.Run("http-api", func(b *testing.B) {
 		run(b, func(i int64) error {
-			body := validBody(fmt.Sprintf("Bench %d-%d", run0, i))
+			body := validBody(fmt.Sprintf("Bench %d-%d", run0, seq.Add(1)))
 			raw, _ := json.Marshal(body)
 			return httpDo(env.s.Client, http.MethodPost, env.s.URL+"/api/v1/campaigns", raw, http.StatusCreated)
 		})
