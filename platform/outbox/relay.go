@@ -29,7 +29,7 @@ type RelayConfig struct {
 	MaxAge          time.Duration // how long the stream keeps events (0: forever)
 	BatchSize       int           // events per publish round
 	PollInterval    time.Duration // how often an idle relay looks for work
-	LeaseTTL        time.Duration // how long a silent leader keeps the lease
+	LeaseTTL        time.Duration // how long a silent leader keeps the lease; keep it above AckTimeout + 1s
 	AckTimeout      time.Duration // how long to wait for JetStream acks of a batch
 }
 
@@ -61,6 +61,8 @@ type Relay struct {
 	wake    chan struct{}
 
 	streamReady bool
+	// renewedAt is when this relay last took or renewed the lease (zero: it does not hold it).
+	renewedAt time.Time
 }
 
 // NewRelay returns a relay; metrics may be nil.
@@ -265,9 +267,26 @@ type leaseRow struct {
 
 const leaseName = "relay"
 
+// leaseRenewal is how often a leader writes its lease at most (a third of the TTL when that is
+// shorter): a busy relay steps many times a second, and a write per step would contend with
+// the API's own writes (SQLite has one writer) for nothing.
+func (r *Relay) leaseRenewal() time.Duration { return min(time.Second, r.cfg.LeaseTTL/3) }
+
 // lease takes or renews the publishing lease; it reports whether this relay holds it.
 func (r *Relay) lease(ctx context.Context) (bool, error) {
 	now := r.now().UTC()
+	if !r.renewedAt.IsZero() && now.Sub(r.renewedAt) < r.leaseRenewal() {
+		return true, nil // renewed moments ago: it holds for most of LeaseTTL still
+	}
+	held, err := r.takeLease(ctx, now)
+	r.renewedAt = time.Time{}
+	if held {
+		r.renewedAt = now
+	}
+	return held, err
+}
+
+func (r *Relay) takeLease(ctx context.Context, now time.Time) (bool, error) {
 	res, err := r.db.NewUpdate().Model((*leaseRow)(nil)).
 		Set("holder = ?", r.holder).Set("expires_at = ?", now.Add(r.cfg.LeaseTTL)).
 		Where("name = ?", leaseName).
@@ -291,6 +310,7 @@ func (r *Relay) lease(ctx context.Context) (bool, error) {
 
 // Release gives the lease up, so that another relay takes over at once (on shutdown).
 func (r *Relay) Release(ctx context.Context) {
+	r.renewedAt = time.Time{}
 	if _, err := r.db.NewDelete().Model((*leaseRow)(nil)).Where("name = ?", leaseName).
 		Where("holder = ?", r.holder).Exec(ctx); err != nil {
 		r.logger.WarnContext(ctx, "outbox relay: release lease", slog.Any("error", err))

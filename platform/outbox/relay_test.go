@@ -1,0 +1,187 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
+)
+
+// counter counts what one relay published (a duplicate ack counts too, so a second relay
+// publishing the same event would show).
+type counter struct{ n atomic.Int64 }
+
+func (c *counter) Published(n int, _ []time.Duration) { c.n.Add(int64(n)) }
+
+type relayEnv struct {
+	db *bun.DB
+	js jetstream.JetStream
+}
+
+func newRelayEnv(t *testing.T, target dbtest.Target) *relayEnv {
+	db := dbtest.Open(t, target, outbox.Migrations())
+	nc, err := natsx.Connect(context.Background(), config.NATSConfig{Embedded: true}, t.TempDir(), "relay-test",
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	return &relayEnv{db: db, js: nc.JS}
+}
+
+// start runs a relay until the returned stop is called; stop does not release the lease (a
+// crash), release does.
+func (e *relayEnv) start(t *testing.T, cfg outbox.RelayConfig, m outbox.RelayMetrics) (r *outbox.Relay, stop func()) {
+	r = outbox.NewRelay(e.db, e.js, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return r, stop
+}
+
+func (e *relayEnv) appendEvents(t *testing.T, aggs []uuid.UUID, from, to int) {
+	t.Helper()
+	for v := from; v < to; v++ {
+		err := e.db.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
+			return outbox.Append(ctx, tx, outbox.Event{AggregateID: aggs[v%len(aggs)], Type: "CampaignUpdated",
+				Version: int64(v), OccurredAt: time.Now(), Payload: json.RawMessage(`{}`)})
+		})
+		require.NoError(t, err)
+	}
+}
+
+// waitPublished waits until the relays counted want events and the outbox is empty. A relay
+// counts a batch just after marking it, so an empty outbox alone would not do.
+func (e *relayEnv) waitPublished(t *testing.T, want int64, counters ...*counter) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var sum int64
+		for _, c := range counters {
+			sum += c.n.Load()
+		}
+		n, err := outbox.Backlog(context.Background(), e.db)
+		return sum >= want && err == nil && n == 0
+	}, 20*time.Second, 5*time.Millisecond, "the outbox drains")
+}
+
+func testRelayConfig() outbox.RelayConfig {
+	cfg := outbox.DefaultRelayConfig()
+	cfg.PollInterval = 5 * time.Millisecond
+	cfg.LeaseTTL = 1500 * time.Millisecond
+	cfg.AckTimeout = time.Second
+	return cfg
+}
+
+func TestSeveralRelaysPublishEachEventOnceInOrder(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newRelayEnv(t, target)
+		counters := []*counter{{}, {}, {}}
+		var stops []func()
+		for _, c := range counters {
+			_, stop := env.start(t, testRelayConfig(), c)
+			stops = append(stops, stop)
+		}
+		aggs := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+		const events = 300
+		env.appendEvents(t, aggs, 0, events)
+		env.waitPublished(t, events, counters...)
+		for _, stop := range stops {
+			stop() // no count can change after this
+		}
+
+		var total int64
+		publishers := 0
+		for _, c := range counters {
+			total += c.n.Load()
+			if c.n.Load() > 0 {
+				publishers++
+			}
+		}
+		assert.EqualValues(t, events, total, "no event was published by two relays")
+		assert.Equal(t, 1, publishers, "one relay holds the lease while it keeps renewing it")
+
+		// The stream holds every event once, each aggregate's in version order.
+		ctx := context.Background()
+		cons, err := env.js.OrderedConsumer(ctx, "CAMPAIGN_EVENTS", jetstream.OrderedConsumerConfig{})
+		require.NoError(t, err)
+		batch, err := cons.Fetch(events+10, jetstream.FetchMaxWait(time.Second))
+		require.NoError(t, err)
+		last := map[string]int64{}
+		seen := map[string]bool{}
+		for msg := range batch.Messages() {
+			var ce outbox.CloudEvent
+			require.NoError(t, json.Unmarshal(msg.Data(), &ce))
+			assert.False(t, seen[ce.ID], "event %s delivered twice", ce.ID)
+			seen[ce.ID] = true
+			if prev, ok := last[ce.Subject]; ok {
+				assert.Greater(t, ce.AggregateVersion, prev, "aggregate %s out of order", ce.Subject)
+			}
+			last[ce.Subject] = ce.AggregateVersion
+		}
+		require.NoError(t, batch.Error())
+		assert.Len(t, seen, events)
+	})
+}
+
+func TestTheLeaseMovesWhenTheLeaderStops(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newRelayEnv(t, target)
+		aggs := []uuid.UUID{uuid.New()}
+		var a, b counter
+		_, stopA := env.start(t, testRelayConfig(), &a)
+		env.appendEvents(t, aggs, 0, 20) // A is the only relay: it leads
+		env.waitPublished(t, 20, &a)
+		require.EqualValues(t, 20, a.n.Load())
+
+		env.start(t, testRelayConfig(), &b)
+		env.appendEvents(t, aggs, 20, 40)
+		env.waitPublished(t, 40, &a, &b)
+		assert.EqualValues(t, 40, a.n.Load(), "the leader keeps publishing")
+		assert.Zero(t, b.n.Load(), "the follower waits")
+
+		// A crashes: its lease is not released, and B takes over once it expires.
+		stopA()
+		crashed := time.Now()
+		env.appendEvents(t, aggs, 40, 60)
+		env.waitPublished(t, 60, &a, &b)
+		assert.EqualValues(t, 20, b.n.Load(), "the follower published what the crashed leader left")
+		assert.GreaterOrEqual(t, time.Since(crashed), time.Second, "not before the lease expired")
+	})
+}
+
+func TestAReleasedLeaseIsTakenAtOnce(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newRelayEnv(t, target)
+		aggs := []uuid.UUID{uuid.New()}
+		cfg := testRelayConfig()
+		cfg.LeaseTTL = time.Minute // a takeover within the test must come from the release
+		var a, b counter
+		relayA, stopA := env.start(t, cfg, &a)
+		env.appendEvents(t, aggs, 0, 5)
+		env.waitPublished(t, 5, &a)
+		env.start(t, cfg, &b)
+
+		stopA()
+		relayA.Release(context.Background())
+		env.appendEvents(t, aggs, 5, 10)
+		env.waitPublished(t, 10, &a, &b)
+		assert.EqualValues(t, 5, a.n.Load())
+		assert.EqualValues(t, 5, b.n.Load())
+	})
+}
