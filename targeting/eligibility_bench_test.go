@@ -1,12 +1,9 @@
 package targeting_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -99,18 +96,6 @@ func BenchmarkEligibility(b *testing.B) {
 	}
 	b.Run("bare-round-trip", func(b *testing.B) {
 		e, _ := benchSetup(b)
-		body := []byte(`{"rule_category":"targeting","dsl_content":"segment == vip","context":{"segment":"vip"}}`)
-		client := &http.Client{}
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			resp, err := client.Post(e.URL+"/v1/evaluate", "application/json", bytes.NewReader(body))
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "round-trips/s")
+		e.BenchmarkRoundTrip(b)
 	})
 }

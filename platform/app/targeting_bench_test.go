@@ -1,9 +1,7 @@
 package app_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -68,19 +66,5 @@ func BenchmarkEligibilityHTTP(b *testing.B) {
 			b.ReportMetric(float64(e.Gets.Load()+e.Evaluations.Load()-calls)/float64(b.N), "engine-calls/op")
 		})
 	}
-	b.Run("bare-round-trip", func(b *testing.B) {
-		eval := []byte(`{"rule_category":"targeting","dsl_content":"segment == vip","context":{"segment":"vip"}}`)
-		client := &http.Client{}
-		b.ResetTimer()
-		start := time.Now()
-		for range b.N {
-			resp, err := client.Post(e.URL+"/v1/evaluate", "application/json", bytes.NewReader(eval))
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "round-trips/s")
-	})
+	b.Run("bare-round-trip", e.BenchmarkRoundTrip)
 }

@@ -4,7 +4,9 @@
 package enginetest
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -133,4 +135,23 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// BenchmarkRoundTrip is the baseline of the eligibility benchmarks: one evaluation at a time
+// on a keep-alive connection, reported as round-trips/s.
+func (e *Engine) BenchmarkRoundTrip(b *testing.B) {
+	body := []byte(`{"rule_category":"targeting","dsl_content":"segment == vip","context":{"segment":"vip"}}`)
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	b.ResetTimer()
+	start := time.Now()
+	for range b.N {
+		resp, err := client.Post(e.URL+"/v1/evaluate", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "round-trips/s")
 }
