@@ -8,10 +8,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
 
 // Header names on published messages.
@@ -56,20 +57,18 @@ type Relay struct {
 	cfg     RelayConfig
 	logger  *slog.Logger
 	metrics RelayMetrics
-	holder  string
+	lease   *lease.Lease
 	now     func() time.Time
 	wake    chan struct{}
 
 	streamReady bool
-	// renewedAt is when this relay last took or renewed the lease (zero: it does not hold it).
-	renewedAt time.Time
 }
 
 // NewRelay returns a relay; metrics may be nil.
 func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig, logger *slog.Logger, metrics RelayMetrics) *Relay {
 	return &Relay{
 		db: db, js: js, cfg: cfg, logger: logger, metrics: metrics,
-		holder: uuid.NewString(), now: time.Now, wake: make(chan struct{}, 1),
+		lease: lease.New(db, "outbox_leases", "relay", cfg.LeaseTTL), now: time.Now, wake: make(chan struct{}, 1),
 	}
 }
 
@@ -114,9 +113,12 @@ func (r *Relay) Run(ctx context.Context) {
 // Step publishes one batch if this relay holds the lease, and returns how many events it
 // published.
 func (r *Relay) Step(ctx context.Context) (int, error) {
-	leader, err := r.lease(ctx)
-	if err != nil || !leader {
-		return 0, err
+	leader, err := r.lease.Hold(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("outbox relay: %w", err)
+	}
+	if !leader {
+		return 0, nil
 	}
 	var rows []eventRow
 	err = r.db.NewSelect().Model(&rows).Where("published_at IS NULL").
@@ -257,62 +259,9 @@ func (r *Relay) ensureStream(ctx context.Context) error {
 	return nil
 }
 
-type leaseRow struct {
-	bun.BaseModel `bun:"table:outbox_leases"`
-
-	Name      string    `bun:"name,pk"`
-	Holder    string    `bun:"holder"`
-	ExpiresAt time.Time `bun:"expires_at"`
-}
-
-const leaseName = "relay"
-
-// leaseRenewal is how often a leader writes its lease at most (a third of the TTL when that is
-// shorter): a busy relay steps many times a second, and a write per step would contend with
-// the API's own writes (SQLite has one writer) for nothing.
-func (r *Relay) leaseRenewal() time.Duration { return min(time.Second, r.cfg.LeaseTTL/3) }
-
-// lease takes or renews the publishing lease; it reports whether this relay holds it.
-func (r *Relay) lease(ctx context.Context) (bool, error) {
-	now := r.now().UTC()
-	if !r.renewedAt.IsZero() && now.Sub(r.renewedAt) < r.leaseRenewal() {
-		return true, nil // renewed moments ago: it holds for most of LeaseTTL still
-	}
-	held, err := r.takeLease(ctx, now)
-	r.renewedAt = time.Time{}
-	if held {
-		r.renewedAt = now
-	}
-	return held, err
-}
-
-func (r *Relay) takeLease(ctx context.Context, now time.Time) (bool, error) {
-	res, err := r.db.NewUpdate().Model((*leaseRow)(nil)).
-		Set("holder = ?", r.holder).Set("expires_at = ?", now.Add(r.cfg.LeaseTTL)).
-		Where("name = ?", leaseName).
-		WhereGroup(" AND ", func(q *bun.UpdateQuery) *bun.UpdateQuery {
-			return q.Where("holder = ?", r.holder).WhereOr("expires_at < ?", now)
-		}).Exec(ctx)
-	if err != nil {
-		return false, fmt.Errorf("outbox relay: lease: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return true, nil
-	}
-	res, err = r.db.NewInsert().Model(&leaseRow{Name: leaseName, Holder: r.holder, ExpiresAt: now.Add(r.cfg.LeaseTTL)}).
-		On("CONFLICT DO NOTHING").Exec(ctx)
-	if err != nil {
-		return false, fmt.Errorf("outbox relay: lease: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
-}
-
 // Release gives the lease up, so that another relay takes over at once (on shutdown).
 func (r *Relay) Release(ctx context.Context) {
-	r.renewedAt = time.Time{}
-	if _, err := r.db.NewDelete().Model((*leaseRow)(nil)).Where("name = ?", leaseName).
-		Where("holder = ?", r.holder).Exec(ctx); err != nil {
+	if err := r.lease.Release(ctx); err != nil {
 		r.logger.WarnContext(ctx, "outbox relay: release lease", slog.Any("error", err))
 	}
 }
