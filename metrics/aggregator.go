@@ -1,11 +1,13 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
 
 // Subjects and headers of the tracking stream.
@@ -123,13 +126,15 @@ type AggregatorConfig struct {
 	MaxWait   time.Duration // how long a fetch waits to fill a batch
 	AckWait   time.Duration
 	CacheTTL  time.Duration // how long campaign lookups are reused
+	LeaseTTL  time.Duration // how long a silent worker keeps the right to consume (15s)
 }
 
 // DefaultAggregatorConfig is the worker's configuration.
 func DefaultAggregatorConfig() AggregatorConfig {
 	return AggregatorConfig{Stream: StreamConfig{Name: "CAMPAIGN_TRACKING", MaxAge: 7 * 24 * time.Hour,
 		DuplicateWindow: 10 * time.Minute}, Durable: "metrics-aggregator", BatchSize: 20000,
-		MaxWait: 500 * time.Millisecond, AckWait: 60 * time.Second, CacheTTL: 30 * time.Second}
+		MaxWait: 500 * time.Millisecond, AckWait: 60 * time.Second, CacheTTL: 30 * time.Second,
+		LeaseTTL: 15 * time.Second}
 }
 
 // AggregatorMetrics receives the worker's counts (nil: none).
@@ -140,11 +145,11 @@ type AggregatorMetrics interface {
 
 // Aggregator consumes the tracking stream and counts every event exactly once.
 //
-// Exactly once: the consumer allows only one batch unacknowledged at a time (max ack
-// pending = batch size), so batches are counted in stream order even with several workers.
-// Each flush stores the last stream sequence it counted in the same transaction as the
-// counters; a redelivered message at or below that position is acknowledged and skipped.
-// Acknowledgement follows the commit, so a crash in between only causes such skips.
+// Exactly once: each flush stores the last stream sequence it counted in the same transaction
+// as the counters, and counts only messages that continue that position without a gap; a
+// redelivered message at or below it is acknowledged and skipped. Acknowledgement follows the
+// commit, so a crash in between only causes such skips. With several workers, one consumes at
+// a time (a lease in the database) and the others stand by to take over.
 type Aggregator struct {
 	js      jetstream.JetStream
 	store   *Store
@@ -153,6 +158,7 @@ type Aggregator struct {
 	logger  *slog.Logger
 	metrics AggregatorMetrics
 	now     func() time.Time
+	lease   *lease.Lease
 	// beforeAck, when set, runs between the commit and the ack; tests use it to stand for a
 	// worker that dies there.
 	beforeAck func() error
@@ -160,8 +166,12 @@ type Aggregator struct {
 
 // NewAggregator returns the worker; metrics may be nil.
 func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cfg AggregatorConfig, logger *slog.Logger, metrics AggregatorMetrics) *Aggregator {
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultAggregatorConfig().LeaseTTL
+	}
 	return &Aggregator{js: js, store: store, targets: newTargets(campaigns, cfg.CacheTTL), cfg: cfg,
-		logger: logger, metrics: metrics, now: time.Now}
+		logger: logger, metrics: metrics, now: time.Now,
+		lease: lease.New(store.db, "metrics_leases", cfg.Durable, cfg.LeaseTTL)}
 }
 
 // Consumer creates or updates the durable pull consumer.
@@ -180,9 +190,17 @@ func (a *Aggregator) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 	return c, nil
 }
 
-// Run consumes until ctx is done. It retries with backoff while NATS or the database is
-// unavailable; on shutdown the batch in hand is flushed and acknowledged first.
+// Run consumes until ctx is done, while it holds the lease (else it stands by). It retries
+// with backoff while NATS or the database is unavailable; on shutdown the batch in hand is
+// flushed and acknowledged first, and the lease is released.
 func (a *Aggregator) Run(ctx context.Context) {
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := a.lease.Release(rctx); err != nil {
+			a.logger.WarnContext(ctx, "metrics aggregator: release lease", slog.Any("error", err))
+		}
+	}()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := a.consume(ctx)
@@ -205,6 +223,17 @@ func (a *Aggregator) consume(ctx context.Context) error {
 		return err
 	}
 	for ctx.Err() == nil {
+		held, err := a.lease.Hold(ctx)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		if !held { // another worker consumes: stand by
+			select {
+			case <-ctx.Done():
+			case <-time.After(a.lease.Renewal()):
+			}
+			continue
+		}
 		if _, err := a.Step(ctx, cons); err != nil {
 			return err
 		}
@@ -243,64 +272,187 @@ func (a *Aggregator) Step(ctx context.Context, cons jetstream.Consumer) (int, er
 type parsed struct {
 	msg   jetstream.Msg
 	seq   uint64
+	skip  bool // a dead letter (the stream holds them too): takes its sequence, counts nothing
 	event Event
 	err   string // non-empty: dead-letter it with this reason
 }
 
-// pending is a batch being received: the messages still to count, decoded.
+// pending is a batch being received.
 type pending struct {
-	n    int           // messages received
-	read bool          // pos is read
-	pos  uint64        // the stored position when the batch began
-	last uint64        // the highest stream sequence received
-	tail jetstream.Msg // the last message received: acknowledging it acknowledges all (AckAll)
-	work []parsed      // the messages above pos, in stream order
-	ids  []uuid.UUID   // the campaigns of the decodable ones
+	n    int    // messages received
+	read bool   // pos is read
+	pos  uint64 // the stored position when the batch began
+	// seen is the received message with the highest sequence at or below pos (a redelivery
+	// of what is counted already), nil when none.
+	seen    jetstream.Msg
+	seenSeq uint64
+	work    []parsed // the messages above pos, decoded
 }
 
 // add takes one message of the batch: a message at or below the stored position (a
-// redelivery) or on the dead-letter subject is only acknowledged with the batch; any other is
-// decoded for flush.
+// redelivery) is only acknowledged with the batch; any other is decoded for flush.
 func (a *Aggregator) add(ctx context.Context, b *pending, m jetstream.Msg) error {
 	if !b.read {
 		pos, err := a.store.Position(ctx, a.cfg.Durable)
 		if err != nil {
 			return err
 		}
-		b.read, b.pos, b.last = true, pos, pos
+		b.read, b.pos = true, pos
 	}
 	b.n++
-	b.tail = m
 	meta, err := m.Metadata()
 	if err != nil {
 		return fmt.Errorf("metrics: message metadata: %w", err)
 	}
 	seq := meta.Sequence.Stream
-	b.last = max(b.last, seq)
-	if seq <= b.pos || m.Subject() == DeadLetterSubj {
-		return nil // counted before (a redelivery), or a dead letter: nothing to count
+	if seq <= b.pos {
+		if seq >= b.seenSeq {
+			b.seen, b.seenSeq = m, seq
+		}
+		return nil // counted before
 	}
-	p := parsed{msg: m, seq: seq}
-	// An event without occurredAt happened when it was published.
-	p.event, p.err = decodeMessage(m, meta.Timestamp.UTC())
-	if p.err == "" {
-		b.ids = append(b.ids, p.event.CampaignID)
+	p := parsed{msg: m, seq: seq, skip: m.Subject() == DeadLetterSubj}
+	if !p.skip {
+		// An event without occurredAt happened when it was published.
+		p.event, p.err = decodeMessage(m, meta.Timestamp.UTC())
 	}
 	b.work = append(b.work, p)
 	return nil
 }
 
+// A batch is committed only as far as it continues the stored position without a gap (the
+// consumer sees every sequence of the stream). One worker consumes at a time (the lease), but
+// a worker that lost the lease mid-batch, or a redelivery, can still leave a gap: what lies
+// beyond it waits until the gap is counted.
+const (
+	gapWait       = time.Second // how long to wait for a gap to be counted
+	gapRetry      = time.Second // how soon the messages beyond a gap come back
+	commitRetries = 5           // commits refused because the position moved meanwhile
+)
+
 func (a *Aggregator) flush(ctx context.Context, b *pending) error {
+	slices.SortFunc(b.work, func(x, y parsed) int { return cmp.Compare(x.seq, y.seq) })
+	b.work = slices.CompactFunc(b.work, func(x, y parsed) bool { return x.seq == y.seq })
+	pos := b.pos
+	var waited time.Duration
+	retries := 0
+	for {
+		run, rest := contiguous(b.work, pos)
+		if len(run) == 0 && len(rest) > 0 {
+			// A gap before the batch: messages that expired from the stream unread, or that
+			// another worker holds and may be about to commit.
+			base, err := a.expiredBefore(ctx, pos)
+			if err != nil {
+				return err
+			}
+			run, rest = contiguous(b.work, base)
+			if len(run) == 0 && waited < gapWait {
+				time.Sleep(20 * time.Millisecond)
+				waited += 20 * time.Millisecond
+				if pos, err = a.store.Position(ctx, a.cfg.Durable); err != nil {
+					return err
+				}
+				continue
+			}
+			if len(run) > 0 && base > pos {
+				a.logger.WarnContext(ctx, "metrics aggregator: tracking events expired from the stream before they were counted",
+					slog.Uint64("count", base-pos))
+			}
+		}
+		err := a.commit(ctx, pos, run)
+		if errors.Is(err, ErrPositionMoved) && retries < commitRetries {
+			// Another worker counted some of these first: count only what lies beyond.
+			retries++
+			if pos, err = a.store.Position(ctx, a.cfg.Durable); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if len(run) > 0 {
+			pos = run[len(run)-1].seq
+		}
+		if a.beforeAck != nil {
+			if err := a.beforeAck(); err != nil {
+				return err
+			}
+		}
+		// AckAll: acknowledging a message acknowledges every one before it; acknowledge the
+		// highest one counted, by this worker or another.
+		ack := b.seen
+		for _, p := range b.work {
+			if p.seq <= pos {
+				ack = p.msg
+			}
+		}
+		if ack != nil {
+			if err := ack.Ack(); err != nil {
+				return fmt.Errorf("metrics: ack: %w", err)
+			}
+		}
+		for _, p := range rest {
+			if p.seq > pos {
+				_ = p.msg.NakWithDelay(gapRetry) // best effort: unacknowledged, it comes back anyway
+			}
+		}
+		return nil
+	}
+}
+
+// contiguous splits work (sorted by sequence) into the messages that continue pos without a
+// gap and those beyond the first gap; messages at or below pos are in neither.
+func contiguous(work []parsed, pos uint64) (run, rest []parsed) {
+	i := 0
+	for i < len(work) && work[i].seq <= pos {
+		i++
+	}
+	j, next := i, pos+1
+	for j < len(work) && work[j].seq == next {
+		j++
+		next++
+	}
+	return work[i:j], work[j:]
+}
+
+// expiredBefore returns pos, or the sequence before the stream's first message when messages
+// after pos are gone from the stream (its retention removed them before they were counted).
+func (a *Aggregator) expiredBefore(ctx context.Context, pos uint64) (uint64, error) {
+	st, err := a.js.Stream(ctx, a.cfg.Stream.Name)
+	if err != nil {
+		return 0, fmt.Errorf("metrics: stream info: %w", err)
+	}
+	if first := st.CachedInfo().State.FirstSeq; first > pos+1 {
+		return first - 1, nil
+	}
+	return pos, nil
+}
+
+// commit counts run (the messages after pos, without a gap) and moves the position to its end,
+// in one transaction; invalid events go to the dead-letter subject first.
+func (a *Aggregator) commit(ctx context.Context, pos uint64, run []parsed) error {
+	if len(run) == 0 {
+		return nil
+	}
 	now := a.now().UTC()
-	pos, last, work := b.pos, b.last, b.work
-	tg, err := a.targets.get(ctx, b.ids, now)
+	ids := make([]uuid.UUID, 0, len(run))
+	for i := range run {
+		if !run[i].skip && run[i].err == "" {
+			ids = append(ids, run[i].event.CampaignID)
+		}
+	}
+	tg, err := a.targets.get(ctx, ids, now)
 	if err != nil {
 		return fmt.Errorf("metrics: look campaigns up: %w", err)
 	}
 	rollups := make(map[Key]Totals, 256)
 	var dead []parsed
-	for i := range work {
-		p := &work[i]
+	counted := 0
+	for _, p := range run {
+		if p.skip {
+			continue
+		}
 		if p.err == "" {
 			e := tg[p.event.CampaignID]
 			switch {
@@ -313,9 +465,10 @@ func (a *Aggregator) flush(ctx context.Context, b *pending) error {
 			}
 		}
 		if p.err != "" {
-			dead = append(dead, *p)
+			dead = append(dead, p)
 			continue
 		}
+		counted++
 		k := Key{CampaignID: p.event.CampaignID, Day: p.event.OccurredAt.UTC().Format(time.DateOnly),
 			Variant: p.event.Variant, Channel: string(p.event.Channel)}
 		rollups[k] = rollups[k].Add(p.event.totals())
@@ -323,29 +476,13 @@ func (a *Aggregator) flush(ctx context.Context, b *pending) error {
 	if err := a.deadLetter(ctx, dead); err != nil {
 		return err
 	}
-	if last > pos {
-		err = a.store.Commit(ctx, Batch{Consumer: a.cfg.Durable, From: pos, To: last, Rollups: rollups,
-			Processed: int64(len(work) - len(dead)), DeadLettered: int64(len(dead))}, now)
-		if errors.Is(err, ErrPositionMoved) {
-			// Another worker counted these messages first: ours must not count them again.
-			a.logger.WarnContext(ctx, "metrics aggregator: batch already counted elsewhere; skipping it")
-			err = nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if a.beforeAck != nil {
-		if err := a.beforeAck(); err != nil {
-			return err
-		}
-	}
-	// AckAll: acknowledging the last message acknowledges the whole batch.
-	if err := b.tail.Ack(); err != nil {
-		return fmt.Errorf("metrics: ack: %w", err)
+	err = a.store.Commit(ctx, Batch{Consumer: a.cfg.Durable, From: pos, To: run[len(run)-1].seq, Rollups: rollups,
+		Processed: int64(counted), DeadLettered: int64(len(dead))}, now)
+	if err != nil {
+		return err
 	}
 	if a.metrics != nil {
-		a.metrics.Aggregated(len(work) - len(dead))
+		a.metrics.Aggregated(counted)
 		a.metrics.DeadLettered(len(dead))
 	}
 	return nil
