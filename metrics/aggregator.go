@@ -122,7 +122,7 @@ func (t *targets) get(ctx context.Context, ids []uuid.UUID, now time.Time) (map[
 type AggregatorConfig struct {
 	Stream    StreamConfig  // the tracking stream, created if missing
 	Durable   string        // the durable consumer's name
-	BatchSize int           // messages per flush (also the consumer's max ack pending)
+	BatchSize int           // messages per flush (the consumer allows two batches unacknowledged)
 	MaxWait   time.Duration // how long a fetch waits to fill a batch
 	AckWait   time.Duration
 	CacheTTL  time.Duration // how long campaign lookups are reused
@@ -132,7 +132,7 @@ type AggregatorConfig struct {
 // DefaultAggregatorConfig is the worker's configuration.
 func DefaultAggregatorConfig() AggregatorConfig {
 	return AggregatorConfig{Stream: StreamConfig{Name: "CAMPAIGN_TRACKING", MaxAge: 7 * 24 * time.Hour,
-		DuplicateWindow: 10 * time.Minute}, Durable: "metrics-aggregator", BatchSize: 20000,
+		DuplicateWindow: 10 * time.Minute}, Durable: "metrics-aggregator", BatchSize: 10000,
 		MaxWait: 500 * time.Millisecond, AckWait: 60 * time.Second, CacheTTL: 30 * time.Second,
 		LeaseTTL: 15 * time.Second}
 }
@@ -181,7 +181,7 @@ func (a *Aggregator) Consumer(ctx context.Context) (jetstream.Consumer, error) {
 	}
 	c, err := a.js.CreateOrUpdateConsumer(ctx, a.cfg.Stream.Name, jetstream.ConsumerConfig{
 		Durable: a.cfg.Durable, FilterSubject: SubjectPrefix + ".*", AckPolicy: jetstream.AckAllPolicy,
-		AckWait: a.cfg.AckWait, MaxAckPending: a.cfg.BatchSize, MaxDeliver: -1,
+		AckWait: a.cfg.AckWait, MaxAckPending: 2 * a.cfg.BatchSize, MaxDeliver: -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 	})
 	if err != nil {
@@ -217,56 +217,91 @@ func (a *Aggregator) Run(ctx context.Context) {
 	}
 }
 
+// consume runs a pipeline: while one batch is flushed, the next one is fetched and decoded
+// (the consumer allows two batches unacknowledged). Flushes run one at a time, in order.
 func (a *Aggregator) consume(ctx context.Context) error {
 	cons, err := a.Consumer(ctx)
 	if err != nil {
 		return err
 	}
+	// Fetched batches outlive ctx: graceful shutdown flushes and acknowledges them.
+	fctx := context.WithoutCancel(ctx)
+	var flushing chan error // the flush in flight, nil when none
+	wait := func() error {
+		if flushing == nil {
+			return nil
+		}
+		err := <-flushing
+		flushing = nil
+		return err
+	}
 	for ctx.Err() == nil {
 		held, err := a.lease.Hold(ctx)
 		if err != nil {
-			return fmt.Errorf("metrics: %w", err)
+			return errors.Join(fmt.Errorf("metrics: %w", err), wait())
 		}
 		if !held { // another worker consumes: stand by
+			if err := wait(); err != nil {
+				return err
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(a.lease.Renewal()):
 			}
 			continue
 		}
-		if _, err := a.Step(ctx, cons); err != nil {
+		b, err := a.fetch(fctx, cons)
+		if ferr := wait(); ferr != nil {
+			return ferr // b, if any, is not acknowledged: it comes back after the ack wait
+		}
+		if err != nil {
 			return err
 		}
+		if b.n == 0 {
+			continue
+		}
+		flushing = make(chan error, 1)
+		go func() { flushing <- a.flushWithin(fctx, b) }()
 	}
-	return nil
+	return wait()
 }
 
 // Step fetches, counts and acknowledges one batch, and returns how many messages it handled.
 // A fetch already under way when ctx ends is finished (flushed and acknowledged).
-//
-// Messages are decoded while the batch is still arriving, so that decoding overlaps the
-// transfer; the position is read when the first message is in.
 func (a *Aggregator) Step(ctx context.Context, cons jetstream.Consumer) (int, error) {
+	ctx = context.WithoutCancel(ctx)
+	b, err := a.fetch(ctx, cons)
+	if err != nil || b.n == 0 {
+		return 0, err
+	}
+	return b.n, a.flushWithin(ctx, b)
+}
+
+// fetch receives one batch. Messages are decoded while the batch is still arriving, so that
+// decoding overlaps the transfer; the position is read when the first message is in.
+func (a *Aggregator) fetch(ctx context.Context, cons jetstream.Consumer) (*pending, error) {
 	batch, err := cons.Fetch(a.cfg.BatchSize, jetstream.FetchMaxWait(a.cfg.MaxWait))
 	if err != nil {
-		return 0, fmt.Errorf("metrics: fetch: %w", err)
+		return nil, fmt.Errorf("metrics: fetch: %w", err)
 	}
-	// The batch is finished even if ctx ends now: graceful shutdown flushes what it holds.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var b pending
+	b := &pending{}
 	for m := range batch.Messages() {
-		if err := a.add(fctx, &b, m); err != nil {
-			return 0, err
+		if err := a.add(actx, b, m); err != nil {
+			return nil, err
 		}
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && b.n == 0 {
-		return 0, fmt.Errorf("metrics: fetch: %w", err)
+		return nil, fmt.Errorf("metrics: fetch: %w", err)
 	}
-	if b.n == 0 {
-		return 0, nil
-	}
-	return b.n, a.flush(fctx, &b)
+	return b, nil
+}
+
+func (a *Aggregator) flushWithin(ctx context.Context, b *pending) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return a.flush(ctx, b)
 }
 
 type parsed struct {
@@ -347,7 +382,11 @@ func (a *Aggregator) flush(ctx context.Context, b *pending) error {
 			}
 			run, rest = contiguous(b.work, base)
 			if len(run) == 0 && waited < gapWait {
-				time.Sleep(20 * time.Millisecond)
+				// Usually the batch before has just been committed: read the position again
+				// at once, then every 20ms.
+				if waited > 0 {
+					time.Sleep(20 * time.Millisecond)
+				}
 				waited += 20 * time.Millisecond
 				if pos, err = a.store.Position(ctx, a.cfg.Durable); err != nil {
 					return err

@@ -272,7 +272,7 @@ var defaults = map[string]any{
 	"metrics.stream":              "CAMPAIGN_TRACKING",
 	"metrics.max_age":             "168h",
 	"metrics.duplicate_window":    "10m",
-	"metrics.batch_size":          20000,
+	"metrics.batch_size":          10000,
 	"metrics.max_wait":            "500ms",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
