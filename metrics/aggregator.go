@@ -370,9 +370,18 @@ func (a *Aggregator) flush(ctx context.Context, b *pending) error {
 	b.work = slices.CompactFunc(b.work, func(x, y parsed) bool { return x.seq == y.seq })
 	pos := b.pos
 	var waited time.Duration
-	retries := 0
+	retries, reread := 0, false
 	for {
 		run, rest := contiguous(b.work, pos)
+		if len(run) == 0 && len(rest) > 0 && !reread {
+			// Usually the batch before, committed after this one was fetched.
+			reread = true
+			var err error
+			if pos, err = a.store.Position(ctx, a.cfg.Durable); err != nil {
+				return err
+			}
+			continue
+		}
 		if len(run) == 0 && len(rest) > 0 {
 			// A gap before the batch: messages that expired from the stream unread, or that
 			// another worker holds and may be about to commit.
@@ -382,11 +391,7 @@ func (a *Aggregator) flush(ctx context.Context, b *pending) error {
 			}
 			run, rest = contiguous(b.work, base)
 			if len(run) == 0 && waited < gapWait {
-				// Usually the batch before has just been committed: read the position again
-				// at once, then every 20ms.
-				if waited > 0 {
-					time.Sleep(20 * time.Millisecond)
-				}
+				time.Sleep(20 * time.Millisecond)
 				waited += 20 * time.Millisecond
 				if pos, err = a.store.Position(ctx, a.cfg.Durable); err != nil {
 					return err
