@@ -29,12 +29,14 @@ import (
 
 var payload = json.RawMessage(`{"from":"ACTIVE","to":"PAUSED","action":"pause","reason":"benchmark","automatic":false,"stopCode":""}`)
 
+// benchEnv is a migrated database and an embedded NATS server.
 type benchEnv struct {
 	db *bun.DB
 	nc *natsx.Conn
 }
 
-func setup(b *testing.B, target dbtest.Target) *benchEnv {
+// setup gives the benchmarks and tests their environment.
+func setup(b testing.TB, target dbtest.Target) *benchEnv {
 	db := dbtest.Open(b, target, outbox.Migrations())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	nc, err := natsx.Connect(context.Background(), config.NATSConfig{Embedded: true}, b.TempDir(), "bench", logger)

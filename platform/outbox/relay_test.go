@@ -16,9 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -28,24 +26,10 @@ type counter struct{ n atomic.Int64 }
 
 func (c *counter) Published(n int, _ []time.Duration) { c.n.Add(int64(n)) }
 
-type relayEnv struct {
-	db *bun.DB
-	js jetstream.JetStream
-}
-
-func newRelayEnv(t *testing.T, target dbtest.Target) *relayEnv {
-	db := dbtest.Open(t, target, outbox.Migrations())
-	nc, err := natsx.Connect(context.Background(), config.NATSConfig{Embedded: true}, t.TempDir(), "relay-test",
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
-	return &relayEnv{db: db, js: nc.JS}
-}
-
 // start runs a relay until the returned stop is called; stop does not release the lease (a
 // crash), release does.
-func (e *relayEnv) start(t *testing.T, cfg outbox.RelayConfig, m outbox.RelayMetrics) (r *outbox.Relay, stop func()) {
-	r = outbox.NewRelay(e.db, e.js, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+func (e *benchEnv) start(t *testing.T, cfg outbox.RelayConfig, m outbox.RelayMetrics) (r *outbox.Relay, stop func()) {
+	r = outbox.NewRelay(e.db, e.nc.JS, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -55,7 +39,7 @@ func (e *relayEnv) start(t *testing.T, cfg outbox.RelayConfig, m outbox.RelayMet
 	return r, stop
 }
 
-func (e *relayEnv) appendEvents(t *testing.T, aggs []uuid.UUID, from, to int) {
+func (e *benchEnv) appendEvents(t *testing.T, aggs []uuid.UUID, from, to int) {
 	t.Helper()
 	for v := from; v < to; v++ {
 		err := e.db.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
@@ -68,7 +52,7 @@ func (e *relayEnv) appendEvents(t *testing.T, aggs []uuid.UUID, from, to int) {
 
 // waitPublished waits until the relays counted want events and the outbox is empty. A relay
 // counts a batch just after marking it, so an empty outbox alone would not do.
-func (e *relayEnv) waitPublished(t *testing.T, want int64, counters ...*counter) {
+func (e *benchEnv) waitPublished(t *testing.T, want int64, counters ...*counter) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		var sum int64
@@ -90,7 +74,7 @@ func testRelayConfig() outbox.RelayConfig {
 
 func TestSeveralRelaysPublishEachEventOnceInOrder(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		env := newRelayEnv(t, target)
+		env := setup(t, target)
 		counters := []*counter{{}, {}, {}}
 		var stops []func()
 		for _, c := range counters {
@@ -118,7 +102,7 @@ func TestSeveralRelaysPublishEachEventOnceInOrder(t *testing.T) {
 
 		// The stream holds every event once, each aggregate's in version order.
 		ctx := context.Background()
-		cons, err := env.js.OrderedConsumer(ctx, "CAMPAIGN_EVENTS", jetstream.OrderedConsumerConfig{})
+		cons, err := env.nc.JS.OrderedConsumer(ctx, "CAMPAIGN_EVENTS", jetstream.OrderedConsumerConfig{})
 		require.NoError(t, err)
 		batch, err := cons.Fetch(events+10, jetstream.FetchMaxWait(time.Second))
 		require.NoError(t, err)
@@ -141,7 +125,7 @@ func TestSeveralRelaysPublishEachEventOnceInOrder(t *testing.T) {
 
 func TestTheLeaseMovesWhenTheLeaderStops(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		env := newRelayEnv(t, target)
+		env := setup(t, target)
 		aggs := []uuid.UUID{uuid.New()}
 		var a, b counter
 		_, stopA := env.start(t, testRelayConfig(), &a)
@@ -167,7 +151,7 @@ func TestTheLeaseMovesWhenTheLeaderStops(t *testing.T) {
 
 func TestAReleasedLeaseIsTakenAtOnce(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		env := newRelayEnv(t, target)
+		env := setup(t, target)
 		aggs := []uuid.UUID{uuid.New()}
 		cfg := testRelayConfig()
 		cfg.LeaseTTL = time.Minute // a takeover within the test must come from the release
