@@ -19,6 +19,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
+	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
 
 // Subjects and headers of the tracking stream.
@@ -127,6 +128,7 @@ type AggregatorConfig struct {
 	AckWait   time.Duration
 	CacheTTL  time.Duration // how long campaign lookups are reused
 	LeaseTTL  time.Duration // how long a silent worker keeps the right to consume (15s)
+	Limits    Limits        // events beyond them are dead-lettered
 }
 
 // DefaultAggregatorConfig is the worker's configuration.
@@ -134,7 +136,7 @@ func DefaultAggregatorConfig() AggregatorConfig {
 	return AggregatorConfig{Stream: StreamConfig{Name: "CAMPAIGN_TRACKING", MaxAge: 7 * 24 * time.Hour,
 		DuplicateWindow: 10 * time.Minute}, Durable: "metrics-aggregator", BatchSize: 10000,
 		MaxWait: 500 * time.Millisecond, AckWait: 60 * time.Second, CacheTTL: 30 * time.Second,
-		LeaseTTL: 15 * time.Second}
+		LeaseTTL: 15 * time.Second, Limits: DefaultLimits()}
 }
 
 // AggregatorMetrics receives the worker's counts (nil: none).
@@ -168,6 +170,9 @@ type Aggregator struct {
 func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cfg AggregatorConfig, logger *slog.Logger, metrics AggregatorMetrics) *Aggregator {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = DefaultAggregatorConfig().LeaseTTL
+	}
+	if !cfg.Limits.MaxAmount.IsPositive() {
+		cfg.Limits = DefaultLimits()
 	}
 	return &Aggregator{js: js, store: store, targets: newTargets(campaigns, cfg.CacheTTL), cfg: cfg,
 		logger: logger, metrics: metrics, now: time.Now,
@@ -349,7 +354,7 @@ func (a *Aggregator) add(ctx context.Context, b *pending, m jetstream.Msg) error
 	p := parsed{msg: m, seq: seq, skip: m.Subject() == DeadLetterSubj}
 	if !p.skip {
 		// An event without occurredAt happened when it was published.
-		p.event, p.err = decodeMessage(m, meta.Timestamp.UTC())
+		p.event, p.err = decodeMessage(m, meta.Timestamp.UTC(), a.cfg.Limits)
 	}
 	b.work = append(b.work, p)
 	return nil
@@ -475,11 +480,53 @@ func (a *Aggregator) expiredBefore(ctx context.Context, pos uint64) (uint64, err
 
 // commit counts run (the messages after pos, without a gap) and moves the position to its end,
 // in one transaction; invalid events go to the dead-letter subject first.
+//
+// One bad event never stops the others: an event whose totals the database refuses (a total
+// beyond the 64-bit range) is found by Store.Refused, dead-lettered with the reason, and the
+// rest of the batch is committed without it.
 func (a *Aggregator) commit(ctx context.Context, pos uint64, run []parsed) error {
 	if len(run) == 0 {
 		return nil
 	}
 	now := a.now().UTC()
+	dead, counted, err := a.validate(ctx, run, now)
+	if err != nil {
+		return err
+	}
+	sent := 0 // dead letters published
+	for attempt := 0; ; attempt++ {
+		rollups, overflowed := aggregate(counted)
+		dead, counted = append(dead, overflowed...), without(counted, overflowed)
+		if err := a.deadLetter(ctx, dead[sent:]); err != nil {
+			return err
+		}
+		sent = len(dead)
+		err := a.store.Commit(ctx, Batch{Consumer: a.cfg.Durable, From: pos, To: run[len(run)-1].seq, Rollups: rollups,
+			Processed: int64(len(counted)), DeadLettered: int64(len(dead))}, now)
+		if !sqlerr.IsDataRefused(err) || attempt > 0 {
+			if err != nil {
+				return err
+			}
+			if a.metrics != nil {
+				a.metrics.Aggregated(len(counted))
+				a.metrics.DeadLettered(len(dead))
+			}
+			return nil
+		}
+		refused, rerr := a.refused(ctx, counted, now)
+		if rerr != nil {
+			return rerr
+		}
+		if len(refused) == 0 {
+			return err // refused as a whole but in no part: retried with backoff, and logged
+		}
+		dead, counted = append(dead, refused...), without(counted, refused)
+	}
+}
+
+// validate looks the campaigns of run up and checks each event against its campaign. It
+// returns the events to dead-letter (with their reason) and those to count.
+func (a *Aggregator) validate(ctx context.Context, run []parsed, now time.Time) (dead, counted []parsed, err error) {
 	ids := make([]uuid.UUID, 0, len(run))
 	for i := range run {
 		if !run[i].skip && run[i].err == "" {
@@ -488,11 +535,9 @@ func (a *Aggregator) commit(ctx context.Context, pos uint64, run []parsed) error
 	}
 	tg, err := a.targets.get(ctx, ids, now)
 	if err != nil {
-		return fmt.Errorf("metrics: look campaigns up: %w", err)
+		return nil, nil, fmt.Errorf("metrics: look campaigns up: %w", err)
 	}
-	rollups := make(map[Key]Totals, 256)
-	var dead []parsed
-	counted := 0
+	counted = make([]parsed, 0, len(run))
 	for _, p := range run {
 		if p.skip {
 			continue
@@ -512,24 +557,67 @@ func (a *Aggregator) commit(ctx context.Context, pos uint64, run []parsed) error
 			dead = append(dead, p)
 			continue
 		}
-		counted++
-		k := Key{CampaignID: p.event.CampaignID, Day: p.event.OccurredAt.UTC().Format(time.DateOnly),
-			Variant: p.event.Variant, Channel: string(p.event.Channel)}
-		rollups[k] = rollups[k].Add(p.event.totals())
+		counted = append(counted, p)
 	}
-	if err := a.deadLetter(ctx, dead); err != nil {
-		return err
+	return dead, counted, nil
+}
+
+// aggregate folds events into rollups. An event that would take a total beyond the 64-bit
+// range is left out and returned with its reason.
+func aggregate(events []parsed) (map[Key]Totals, []parsed) {
+	rollups := make(map[Key]Totals, 256)
+	var overflowed []parsed
+	for _, p := range events {
+		k := p.event.key()
+		sum, err := rollups[k].Add(p.event.totals())
+		if err != nil {
+			p.err = outOfRange(err)
+			overflowed = append(overflowed, p)
+			continue
+		}
+		rollups[k] = sum
 	}
-	err = a.store.Commit(ctx, Batch{Consumer: a.cfg.Durable, From: pos, To: run[len(run)-1].seq, Rollups: rollups,
-		Processed: int64(counted), DeadLettered: int64(len(dead))}, now)
+	return rollups, overflowed
+}
+
+// refused asks the store which events it refuses, and returns them with the reason.
+func (a *Aggregator) refused(ctx context.Context, events []parsed, now time.Time) ([]parsed, error) {
+	items := make([]Contribution, len(events))
+	for i, p := range events {
+		items[i] = Contribution{Key: p.event.key(), Totals: p.event.totals()}
+	}
+	refusals, err := a.store.Refused(ctx, items, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if a.metrics != nil {
-		a.metrics.Aggregated(counted)
-		a.metrics.DeadLettered(len(dead))
+	out := make([]parsed, 0, len(refusals))
+	for _, r := range refusals {
+		p := events[r.Index]
+		p.err = outOfRange(r.Err)
+		out = append(out, p)
 	}
-	return nil
+	if len(out) > 0 {
+		a.logger.WarnContext(ctx, "metrics aggregator: the database refused the totals of some events; they go to the dead-letter subject",
+			slog.Int("count", len(out)), slog.String("first_reason", out[0].err))
+	}
+	return out, nil
+}
+
+// outOfRange is the dead-letter reason of an event whose totals cannot be stored.
+func outOfRange(err error) string {
+	return "a total of the campaign would be out of range (at most 922337203685477.5807 in its currency): " + err.Error()
+}
+
+// without returns events less those in drop (matched by stream sequence).
+func without(events, drop []parsed) []parsed {
+	if len(drop) == 0 {
+		return events
+	}
+	gone := make(map[uint64]bool, len(drop))
+	for _, p := range drop {
+		gone[p.seq] = true
+	}
+	return slices.DeleteFunc(events, func(p parsed) bool { return gone[p.seq] })
 }
 
 // deadLetter publishes invalid events to the dead-letter subject with the reason, and waits
@@ -568,7 +656,7 @@ func (a *Aggregator) deadLetter(ctx context.Context, dead []parsed) error {
 
 // decodeMessage parses a message from campaigns.tracking.<campaignId>. It returns a reason
 // when the message cannot be counted.
-func decodeMessage(m jetstream.Msg, now time.Time) (Event, string) {
+func decodeMessage(m jetstream.Msg, now time.Time, lim Limits) (Event, string) {
 	token := strings.TrimPrefix(m.Subject(), SubjectPrefix+".")
 	cid, err := uuid.Parse(token)
 	if err != nil || len(token) != 36 {
@@ -586,7 +674,7 @@ func decodeMessage(m jetstream.Msg, now time.Time) (Event, string) {
 			w.EventID = ""
 		}
 	}
-	e, errs := w.parse(&cid, now)
+	e, errs := w.parse(&cid, now, lim)
 	if len(errs) > 0 {
 		return Event{}, joinErrors(errs)
 	}
@@ -599,6 +687,11 @@ func joinErrors(errs []FieldError) string {
 		parts[i] = e.Field + ": " + e.Message
 	}
 	return strings.Join(parts, "; ")
+}
+
+// key is the rollup row the event counts in.
+func (e Event) key() Key {
+	return Key{CampaignID: e.CampaignID, Day: e.OccurredAt.UTC().Format(time.DateOnly), Variant: e.Variant, Channel: string(e.Channel)}
 }
 
 // totals is the event's contribution to its rollup.

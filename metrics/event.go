@@ -44,6 +44,17 @@ const (
 	MaxBatch = 1000
 )
 
+// Limits bound what one tracking event may carry. The same limits apply at /track and in the
+// worker (to events published straight to JetStream), so both refuse the same events.
+type Limits struct {
+	// MaxAmount is the largest cost or revenue of one event, in the campaign's currency. It
+	// keeps one event far below what the 64-bit totals hold (MaxTotalE4).
+	MaxAmount decimal.Decimal
+}
+
+// DefaultLimits allows events of up to 1,000,000,000 in the campaign's currency.
+func DefaultLimits() Limits { return Limits{MaxAmount: decimal.New(1, 9)} }
+
 // Event is one tracking event. Its JSON form is the wire format on HTTP and on the
 // campaigns.tracking.<campaignId> subject.
 type Event struct {
@@ -83,7 +94,7 @@ type FieldError = campaign.FieldError
 // parse checks what can be checked without the campaign and fills defaults: a missing eventId
 // is generated, a missing occurredAt is now. campaignID, when not nil, is the campaign the
 // event must belong to (the HTTP path, the NATS subject).
-func (w *wireEvent) parse(campaignID *uuid.UUID, now time.Time) (Event, []FieldError) {
+func (w *wireEvent) parse(campaignID *uuid.UUID, now time.Time, lim Limits) (Event, []FieldError) {
 	var errs []FieldError
 	bad := func(f, msg string) { errs = append(errs, FieldError{Field: f, Message: msg}) }
 	var e Event
@@ -132,8 +143,8 @@ func (w *wireEvent) parse(campaignID *uuid.UUID, now time.Time) (Event, []FieldE
 		bad("customerId", fmt.Sprintf("must be at most %d characters", MaxCustomerIDLen))
 	}
 	e.CustomerID = w.CustomerID
-	e.Revenue = parseMoney("revenue", w.Revenue, bad)
-	e.Cost = parseMoney("cost", w.Cost, bad)
+	e.Revenue = parseMoney("revenue", w.Revenue, lim, bad)
+	e.Cost = parseMoney("cost", w.Cost, lim, bad)
 	if e.Revenue != nil && e.Type != Conversion {
 		bad("revenue", "is only for CONVERSION events")
 	}
@@ -143,7 +154,7 @@ func (w *wireEvent) parse(campaignID *uuid.UUID, now time.Time) (Event, []FieldE
 	return e, errs
 }
 
-func parseMoney(field string, m *wireMoney, bad func(string, string)) *campaign.Money {
+func parseMoney(field string, m *wireMoney, lim Limits, bad func(string, string)) *campaign.Money {
 	if m == nil {
 		return nil
 	}
@@ -155,6 +166,10 @@ func parseMoney(field string, m *wireMoney, bad func(string, string)) *campaign.
 	}
 	if money.Amount.IsNegative() {
 		bad(field+".amount", "must not be negative")
+		return nil
+	}
+	if money.Amount.GreaterThan(lim.MaxAmount) {
+		bad(field+".amount", "must be at most "+lim.MaxAmount.String()+" (metrics.max_event_amount)")
 		return nil
 	}
 	return &money
@@ -198,7 +213,8 @@ func (t Target) check(e Event) []FieldError {
 	return errs
 }
 
-// e4 converts an amount to ten-thousandths, the unit of the rollups.
+// e4 converts an amount to ten-thousandths, the unit of the rollups. Limits keep it far
+// inside int64.
 func e4(m *campaign.Money) int64 {
 	if m == nil {
 		return 0

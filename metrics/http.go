@@ -32,15 +32,16 @@ type Handler struct {
 	campaigns CampaignGetter
 	store     *Store
 	js        jetstream.JetStream
+	limits    Limits
 	logger    *slog.Logger
 	now       func() time.Time
 	// Ingested, if set, counts events accepted by /track.
 	Ingested func(n int)
 }
 
-// NewHandler returns the metrics HTTP handler.
-func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, logger *slog.Logger) *Handler {
-	return &Handler{campaigns: campaigns, store: store, js: js, logger: logger, now: time.Now}
+// NewHandler returns the metrics HTTP handler; /track refuses events beyond limits.
+func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, limits Limits, logger *slog.Logger) *Handler {
+	return &Handler{campaigns: campaigns, store: store, js: js, limits: limits, logger: logger, now: time.Now}
 }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
@@ -105,7 +106,7 @@ func (h *Handler) track(c echo.Context) error {
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []Event
 	for i, raw := range raws {
-		e, errs := decodeEvent(raw, cid, now)
+		e, errs := decodeEvent(raw, cid, now, h.limits)
 		if len(errs) == 0 {
 			errs = target.check(e)
 		}
@@ -177,7 +178,7 @@ func (h *Handler) publish(ctx context.Context, events []Event) error {
 	return nil
 }
 
-func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time) (Event, []FieldError) {
+func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) (Event, []FieldError) {
 	var w wireEvent
 	if err := httpx.DecodeJSONBytes(raw, &w); err != nil {
 		var p *httpx.Problem
@@ -190,7 +191,7 @@ func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time) (Event, []Fi
 		}
 		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
 	}
-	return w.parse(&cid, now)
+	return w.parse(&cid, now, lim)
 }
 
 func readBody(c echo.Context) ([]byte, error) {
@@ -279,7 +280,9 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to stri
 	var total Totals
 	var last *time.Time
 	for _, r := range rows {
-		total = total.Add(r.Totals)
+		if total, err = total.Add(r.Totals); err != nil {
+			return KPIs{}, fmt.Errorf("metrics: campaign %s: %w", c0.ID, err)
+		}
 		if last == nil || r.UpdatedAt.After(*last) {
 			t := r.UpdatedAt
 			last = &t
@@ -356,13 +359,21 @@ func (h *Handler) performance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ss, err := series(rows, gran, group, c0.Budget.Currency, c0.Budget.Amount)
+	if err != nil {
+		return fmt.Errorf("metrics: campaign %s: %w", c0.ID, err)
+	}
 	out := PerformanceResponse{CampaignID: c0.ID.String(), Granularity: gran, GroupBy: optional(group),
-		From: optional(from), To: optional(to), Series: series(rows, gran, group, c0.Budget.Currency, c0.Budget.Amount)}
+		From: optional(from), To: optional(to), Series: ss}
 	return c.JSON(http.StatusOK, out)
 }
 
 // series folds daily rows into periods per group, with running totals.
-func series(rows []Row, gran, group, cur string, budget decimal.Decimal) []PerformanceSeries {
+//
+// The sums cannot overflow while the campaign's all-time totals fit (the store refuses a total
+// out of range, and amounts are never negative); ErrTotalOutOfRange says the store was changed
+// by hand.
+func series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]PerformanceSeries, error) {
 	type acc struct {
 		totals Totals
 		last   time.Time
@@ -387,7 +398,10 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) []Perfo
 			a = &acc{}
 			byGroup[g][p] = a
 		}
-		a.totals = a.totals.Add(r.Totals)
+		var err error
+		if a.totals, err = a.totals.Add(r.Totals); err != nil {
+			return nil, err
+		}
 		if r.UpdatedAt.After(a.last) {
 			a.last = r.UpdatedAt
 		}
@@ -407,7 +421,10 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) []Perfo
 		var running Totals
 		for _, p := range periods {
 			a := byGroup[g][p]
-			running = running.Add(a.totals)
+			var err error
+			if running, err = running.Add(a.totals); err != nil {
+				return nil, err
+			}
 			last := a.last
 			s.Points = append(s.Points, PerformancePoint{Period: p,
 				Values:     Compute(a.totals, cur, nil, &last),
@@ -415,7 +432,7 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) []Perfo
 		}
 		out = append(out, s)
 	}
-	return out
+	return out, nil
 }
 
 // periodStart is the first day of the day's period: the day, its ISO week's Monday, or the

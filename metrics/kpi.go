@@ -2,6 +2,9 @@ package metrics
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -19,14 +22,35 @@ type Totals struct {
 	CostE4       int64
 }
 
-// Add sums two totals.
-func (t Totals) Add(o Totals) Totals {
-	return Totals{
-		Impressions: t.Impressions + o.Impressions, Clicks: t.Clicks + o.Clicks,
-		Conversions: t.Conversions + o.Conversions, Bounces: t.Bounces + o.Bounces,
-		Unsubscribes: t.Unsubscribes + o.Unsubscribes,
-		RevenueE4:    t.RevenueE4 + o.RevenueE4, CostE4: t.CostE4 + o.CostE4,
+// MaxTotalE4 is the largest money total the rollups hold, in ten-thousandths
+// (922,337,203,685,477.5807 in the campaign's currency).
+const MaxTotalE4 = math.MaxInt64
+
+// ErrTotalOutOfRange means a sum would not fit the 64-bit counters: it is refused, never
+// wrapped.
+var ErrTotalOutOfRange = errors.New("metrics: total out of range")
+
+// Add sums two totals of non-negative counters, or fails with ErrTotalOutOfRange.
+func (t Totals) Add(o Totals) (Totals, error) {
+	var ok [7]bool
+	s := Totals{}
+	s.Impressions, ok[0] = add64(t.Impressions, o.Impressions)
+	s.Clicks, ok[1] = add64(t.Clicks, o.Clicks)
+	s.Conversions, ok[2] = add64(t.Conversions, o.Conversions)
+	s.Bounces, ok[3] = add64(t.Bounces, o.Bounces)
+	s.Unsubscribes, ok[4] = add64(t.Unsubscribes, o.Unsubscribes)
+	s.RevenueE4, ok[5] = add64(t.RevenueE4, o.RevenueE4)
+	s.CostE4, ok[6] = add64(t.CostE4, o.CostE4)
+	if slices.Contains(ok[:], false) {
+		return t, ErrTotalOutOfRange
 	}
+	return s, nil
+}
+
+// add64 is a+b and whether it did not overflow.
+func add64(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (s > a) == (b > 0)
 }
 
 // KPIs are the indicators derived from totals. A ratio whose denominator is zero is nil.

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -87,7 +88,28 @@ func TestKPIsRoundingAndCurrencies(t *testing.T) {
 
 func TestTotalsAdd(t *testing.T) {
 	a := metrics.Totals{Impressions: 1, Clicks: 2, Conversions: 3, Bounces: 4, Unsubscribes: 5, RevenueE4: 6, CostE4: 7}
-	assert.Equal(t, metrics.Totals{Impressions: 2, Clicks: 4, Conversions: 6, Bounces: 8, Unsubscribes: 10, RevenueE4: 12, CostE4: 14}, a.Add(a))
+	sum, err := a.Add(a)
+	require.NoError(t, err)
+	assert.Equal(t, metrics.Totals{Impressions: 2, Clicks: 4, Conversions: 6, Bounces: 8, Unsubscribes: 10, RevenueE4: 12, CostE4: 14}, sum)
+}
+
+// A sum beyond the 64-bit range is refused, whichever counter overflows, and the receiver is
+// returned unchanged; a sum that lands exactly on the largest value is fine.
+func TestTotalsAddRefusesOverflow(t *testing.T) {
+	limit := metrics.Totals{Impressions: math.MaxInt64, Clicks: math.MaxInt64, Conversions: math.MaxInt64,
+		Bounces: math.MaxInt64, Unsubscribes: math.MaxInt64, RevenueE4: math.MaxInt64, CostE4: math.MaxInt64}
+	for name, one := range map[string]metrics.Totals{
+		"impressions": {Impressions: 1}, "clicks": {Clicks: 1}, "conversions": {Conversions: 1},
+		"bounces": {Bounces: 1}, "unsubscribes": {Unsubscribes: 1}, "revenue": {RevenueE4: 1}, "cost": {CostE4: 1},
+	} {
+		got, err := limit.Add(one)
+		require.ErrorIs(t, err, metrics.ErrTotalOutOfRange, name)
+		assert.Equal(t, limit, got, name)
+	}
+	almost := metrics.Totals{CostE4: math.MaxInt64 - 5}
+	got, err := almost.Add(metrics.Totals{CostE4: 5})
+	require.NoError(t, err)
+	assert.EqualValues(t, int64(metrics.MaxTotalE4), got.CostE4)
 }
 
 func contains(list []string, s string) bool {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
+	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
 
 //go:embed migrations
@@ -114,33 +115,111 @@ func (s *Store) Commit(ctx context.Context, b Batch, now time.Time) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrPositionMoved
 		}
-		if len(b.Rollups) == 0 {
-			return nil
+		return addRollups(ctx, tx, b.Rollups, now)
+	})
+}
+
+// addRollups adds rollups to the daily rows and to each campaign's totals. A sum beyond the
+// 64-bit range is refused by the database (PostgreSQL: "bigint out of range"; SQLite: the
+// overflow triggers), never wrapped or turned into a float.
+func addRollups(ctx context.Context, tx bun.Tx, rollups map[Key]Totals, now time.Time) error {
+	if len(rollups) == 0 {
+		return nil
+	}
+	if err := upsertSpend(ctx, tx, rollups, now); err != nil {
+		return err
+	}
+	if tx.Dialect().Name() == dialect.PG {
+		return upsertArrays(ctx, tx, rollups, now)
+	}
+	rows := make([]rollupRow, 0, len(rollups))
+	for k, t := range rollups {
+		rows = append(rows, rollupRow{
+			CampaignID: k.CampaignID, Day: k.Day, Variant: k.Variant, Channel: k.Channel,
+			Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions,
+			Bounces: t.Bounces, Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4,
+			UpdatedAt: now,
+		})
+	}
+	q := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, day, variant, channel) DO UPDATE")
+	for _, c := range []string{"impressions", "clicks", "conversions", "bounces", "unsubscribes", "revenue_e4", "cost_e4"} {
+		q = q.Set(c + " = ?TableAlias." + c + " + EXCLUDED." + c)
+	}
+	if _, err := q.Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
+		return fmt.Errorf("metrics: upsert rollups: %w", err)
+	}
+	return nil
+}
+
+// Contribution is one event's share of the rollups.
+type Contribution struct {
+	Key    Key
+	Totals Totals
+}
+
+// Refusal is a contribution the database refuses, by its index, and why.
+type Refusal struct {
+	Index int
+	Err   error
+}
+
+// errDryRun rolls Refused's transaction back.
+var errDryRun = errors.New("metrics: dry run")
+
+// Refused finds the contributions that the database refuses when they are added, in order, to
+// the stored totals (a total that would leave the 64-bit range): it adds the whole list under
+// a savepoint and, where that is refused, each half in turn, down to single contributions.
+// It costs about two flushes whatever the list's length, and writes nothing: the transaction
+// is rolled back. Other errors (the database is unavailable) are returned as they are.
+func (s *Store) Refused(ctx context.Context, items []Contribution, now time.Time) ([]Refusal, error) {
+	var out []Refusal
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		var try func(lo, hi int) error
+		try = func(lo, hi int) error {
+			err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
+				rollups, err := sum(items[lo:hi])
+				if err != nil {
+					return err
+				}
+				return addRollups(ctx, sp, rollups, now)
+			})
+			switch {
+			case err == nil:
+				return nil
+			case !sqlerr.IsDataRefused(err) && !errors.Is(err, ErrTotalOutOfRange):
+				return err
+			case hi-lo == 1:
+				out = append(out, Refusal{Index: lo, Err: err})
+				return nil
+			}
+			mid := lo + (hi-lo)/2
+			if err := try(lo, mid); err != nil {
+				return err
+			}
+			return try(mid, hi)
 		}
-		if err := upsertSpend(ctx, tx, b.Rollups, now); err != nil {
+		if err := try(0, len(items)); err != nil {
 			return err
 		}
-		if tx.Dialect().Name() == dialect.PG {
-			return upsertArrays(ctx, tx, b.Rollups, now)
-		}
-		rows := make([]rollupRow, 0, len(b.Rollups))
-		for k, t := range b.Rollups {
-			rows = append(rows, rollupRow{
-				CampaignID: k.CampaignID, Day: k.Day, Variant: k.Variant, Channel: k.Channel,
-				Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions,
-				Bounces: t.Bounces, Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4,
-				UpdatedAt: now,
-			})
-		}
-		q := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, day, variant, channel) DO UPDATE")
-		for _, c := range []string{"impressions", "clicks", "conversions", "bounces", "unsubscribes", "revenue_e4", "cost_e4"} {
-			q = q.Set(c + " = ?TableAlias." + c + " + EXCLUDED." + c)
-		}
-		if _, err := q.Set("updated_at = EXCLUDED.updated_at").Exec(ctx); err != nil {
-			return fmt.Errorf("metrics: upsert rollups: %w", err)
-		}
-		return nil
+		return errDryRun
 	})
+	if !errors.Is(err, errDryRun) {
+		return nil, fmt.Errorf("metrics: find refused totals: %w", err)
+	}
+	return out, nil
+}
+
+// sum folds contributions into rollups.
+func sum(items []Contribution) (map[Key]Totals, error) {
+	out := make(map[Key]Totals, min(len(items), 1024))
+	for _, it := range items {
+		t, err := out[it.Key].Add(it.Totals)
+		if err != nil {
+			return nil, err
+		}
+		out[it.Key] = t
+	}
+	return out, nil
 }
 
 // upsertArrays is the PostgreSQL form of the rollup upsert: one statement that unnests one
@@ -186,22 +265,29 @@ type spendRow struct {
 
 	CampaignID uuid.UUID `bun:"campaign_id,pk"`
 	CostE4     int64     `bun:"cost_e4"`
+	RevenueE4  int64     `bun:"revenue_e4"`
 	UpdatedAt  time.Time `bun:"updated_at"`
 }
 
-// upsertSpend adds the batch's cost to each campaign's total, one row per campaign, and marks
-// the campaigns whose rollups changed (for the budget automation).
+// upsertSpend adds the batch's cost and revenue to each campaign's all-time totals, one row
+// per campaign, and marks the campaigns whose rollups changed (for the budget automation).
+// While these totals fit in 64 bits, so does any sum of the campaign's rollup rows.
 func upsertSpend(ctx context.Context, tx bun.Tx, rollups map[Key]Totals, now time.Time) error {
-	byCampaign := make(map[uuid.UUID]int64, 64)
+	byCampaign := make(map[uuid.UUID]Totals, 64)
 	for k, t := range rollups {
-		byCampaign[k.CampaignID] += t.CostE4
+		sum, err := byCampaign[k.CampaignID].Add(Totals{CostE4: t.CostE4, RevenueE4: t.RevenueE4})
+		if err != nil {
+			return fmt.Errorf("metrics: campaign %s: %w", k.CampaignID, err)
+		}
+		byCampaign[k.CampaignID] = sum
 	}
 	rows := make([]spendRow, 0, len(byCampaign))
-	for id, cost := range byCampaign {
-		rows = append(rows, spendRow{CampaignID: id, CostE4: cost, UpdatedAt: now})
+	for id, t := range byCampaign {
+		rows = append(rows, spendRow{CampaignID: id, CostE4: t.CostE4, RevenueE4: t.RevenueE4, UpdatedAt: now})
 	}
 	_, err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id) DO UPDATE").
 		Set("cost_e4 = ?TableAlias.cost_e4 + EXCLUDED.cost_e4").
+		Set("revenue_e4 = ?TableAlias.revenue_e4 + EXCLUDED.revenue_e4").
 		Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("metrics: upsert spend: %w", err)

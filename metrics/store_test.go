@@ -53,7 +53,8 @@ func TestCommitAddsRollupsExactly(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, rows, len(awkward)*3)
 		for _, r := range rows {
-			want := first[r.Key].Add(second[r.Key])
+			want, err := first[r.Key].Add(second[r.Key])
+			require.NoError(t, err)
 			require.Contains(t, first, r.Key, "a key came back changed: %+v", r.Key)
 			assert.Equal(t, want, r.Totals, "key %+v", r.Key)
 			assert.True(t, r.UpdatedAt.Equal(now.Add(time.Minute)), "updated_at is the last commit's: %v", r.UpdatedAt)

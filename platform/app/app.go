@@ -159,7 +159,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	v1 := e.Group("/api/v1")
 	store := metrics.NewStore(db)
 	ensureTrackingStream(ctx, cfg, nc, logger)
-	mh := metrics.NewHandler(svc, store, nc.JS, logger)
+	mh := metrics.NewHandler(svc, store, nc.JS, metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, logger)
 	mh.Ingested = obs.Ingested
 	mh.Register(v1)
 	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh)).Register(v1)
@@ -213,6 +213,7 @@ func ensureTrackingStream(ctx context.Context, cfg *config.Config, nc *natsx.Con
 func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
 	ac := metrics.DefaultAggregatorConfig()
 	ac.Stream, ac.BatchSize, ac.MaxWait = trackingStream(cfg), cfg.Metrics.BatchSize, cfg.Metrics.MaxWait
+	ac.Limits = metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}
 	return metrics.NewAggregator(nc.JS, store, svc, ac, logger, m)
 }
 

@@ -250,3 +250,38 @@ func TestBudgetAutomation(t *testing.T) {
 		assert.Equal(t, []string{"activate/false", "pause/true", "resume/false", "complete/true"}, seq)
 	})
 }
+
+// The reproduction through the API: two COST events of 900,000,000,000,000 EUR used to
+// wrap the totals to a negative cost. /track refuses each (422 per event, above
+// metrics.max_event_amount), accepts the valid events of a mixed batch, and the metrics stay
+// exact and positive.
+func TestTrackRefusesAmountsAboveTheLimit(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		s := apptest.New(t, target, nil)
+		id := create(t, s, validBody("Limits "+target.Name))["id"].(string)
+		huge := map[string]any{"type": "COST", "cost": map[string]any{"amount": "900000000000000", "currency": "EUR"}}
+		for range 2 {
+			p := requireProblem(t, track(s, id, huge), http.StatusUnprocessableEntity)
+			assert.Contains(t, fmt.Sprint(p["errors"]), "cost.amount")
+			assert.Contains(t, fmt.Sprint(p["errors"]), "at most 1000000000")
+		}
+		r := requireStatus(t, track(s, id, map[string]any{"events": []any{
+			map[string]any{"type": "COST", "cost": money("1000000000")},
+			map[string]any{"type": "CONVERSION", "revenue": money("1000000000.01")},
+			huge,
+		}}), http.StatusAccepted)
+		assert.EqualValues(t, 1, r["accepted"])
+		rejected := r["rejected"].([]any)
+		require.Len(t, rejected, 2)
+		for i, want := range []float64{1, 2} {
+			rej := rejected[i].(map[string]any)
+			assert.EqualValues(t, want, rej["index"])
+			assert.Contains(t, fmt.Sprint(rej["errors"]), "amount")
+		}
+		aggregate(t, s)
+		m := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/metrics", nil), http.StatusOK)
+		assert.Equal(t, money("1000000000.00"), m["cost"])
+		assert.EqualValues(t, 10000000, m["budgetSpentPercent"], "positive: a billion against a budget of 10,000")
+		assert.Equal(t, money("0.00"), m["budgetRemaining"])
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
+	"github.com/shopspring/decimal"
 	"github.com/spf13/viper"
 )
 
@@ -119,6 +120,9 @@ type MetricsConfig struct {
 	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
 	BatchSize       int           `mapstructure:"batch_size"`
 	MaxWait         time.Duration `mapstructure:"max_wait"`
+	// MaxEventAmount is the largest cost or revenue one tracking event may carry, in the
+	// campaign's currency: /track refuses a larger one and the worker dead-letters it.
+	MaxEventAmount decimal.Decimal `mapstructure:"max_event_amount"`
 }
 
 // EventsConfig is the domain-event stream and its relay.
@@ -274,6 +278,7 @@ var defaults = map[string]any{
 	"metrics.duplicate_window":    "10m",
 	"metrics.batch_size":          10000,
 	"metrics.max_wait":            "500ms",
+	"metrics.max_event_amount":    "1000000000",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
@@ -404,6 +409,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		mapstructure.StringToTimeDurationHookFunc(),
 		apiKeysFromJSON,
 		listFromString,
+		decimalFromScalar,
 	))
 	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
 		return nil, decodeError(err)
@@ -456,6 +462,23 @@ func listFromString(from, to reflect.Type, data any) (any, error) {
 		}
 	}
 	return out, nil
+}
+
+// decimalFromScalar reads an exact decimal from a string ("1000000000.50") or a YAML integer.
+func decimalFromScalar(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[decimal.Decimal]() {
+		return data, nil
+	}
+	switch from.Kind() {
+	case reflect.String:
+		return decimal.NewFromString(strings.TrimSpace(data.(string)))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return decimal.NewFromInt(reflect.ValueOf(data).Int()), nil
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return decimal.NewFromUint64(reflect.ValueOf(data).Uint()), nil
+	default:
+		return nil, fmt.Errorf("must be a decimal number such as 1000000000, not %s", from.Kind())
+	}
 }
 
 // decodeError turns mapstructure's report into one Error naming the first bad key.
@@ -515,6 +538,8 @@ func (c *Config) validate() error {
 		{"metrics.duplicate_window", c.Metrics.DuplicateWindow < time.Second || c.Metrics.DuplicateWindow > c.Metrics.MaxAge, "must be at least 1s and at most metrics.max_age"},
 		{"metrics.batch_size", c.Metrics.BatchSize < 1 || c.Metrics.BatchSize > 100000, "must be from 1 to 100000"},
 		{"metrics.max_wait", c.Metrics.MaxWait < time.Millisecond, "must be a positive duration such as 500ms"},
+		{"metrics.max_event_amount", !c.Metrics.MaxEventAmount.IsPositive() || c.Metrics.MaxEventAmount.GreaterThan(decimal.New(1, 14)),
+			"must be a positive amount of at most 100000000000000 (10^14 is 10^18 ten-thousandths: one event must fit the 64-bit totals), such as 1000000000"},
 		{"events.source", c.Events.Source == "", "must not be empty"},
 		{"events.duplicate_window", c.Events.DuplicateWindow < time.Second, "must be a duration of at least 1s such as 2m"},
 		{"events.max_age", c.Events.MaxAge < 0, "must not be negative (0 keeps events forever)"},

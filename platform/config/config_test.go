@@ -269,6 +269,10 @@ func TestLoadInvalidEnvironment(t *testing.T) {
 		{"log level", map[string]string{"CAMPAIGNS_LOG_LEVEL": "verbose"}, "log.level"},
 		{"log format", map[string]string{"CAMPAIGNS_LOG_FORMAT": "xml"}, "log.format"},
 		{"worker port", map[string]string{"CAMPAIGNS_WORKER_PORT": "x"}, "worker.port"},
+		{"event amount not a number", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "lots"}, "metrics.max_event_amount"},
+		{"event amount zero", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "0"}, "metrics.max_event_amount"},
+		{"event amount negative", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "-5"}, "metrics.max_event_amount"},
+		{"event amount beyond the totals", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "100000000000000.01"}, "metrics.max_event_amount"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,6 +280,22 @@ func TestLoadInvalidEnvironment(t *testing.T) {
 			assert.Nil(t, cfg)
 			requireConfigError(t, err, tt.key)
 		})
+	}
+}
+
+// The largest amount of one tracking event is an exact decimal, from the environment or from
+// a YAML string or integer.
+func TestMaxEventAmount(t *testing.T) {
+	cfg, err := config.Load("", noEnv)
+	require.NoError(t, err)
+	assert.Equal(t, "1000000000", cfg.Metrics.MaxEventAmount.String())
+	cfg, err = config.Load("", env(map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "2500000.75"}))
+	require.NoError(t, err)
+	assert.Equal(t, "2500000.75", cfg.Metrics.MaxEventAmount.String())
+	for _, yaml := range []string{"metrics:\n  max_event_amount: 5000\n", "metrics:\n  max_event_amount: \"5000\"\n"} {
+		cfg, err = config.Load(writeFile(t, yaml), noEnv)
+		require.NoError(t, err, yaml)
+		assert.Equal(t, "5000", cfg.Metrics.MaxEventAmount.String(), yaml)
 	}
 }
 
@@ -296,6 +316,7 @@ func TestLoadInvalidFile(t *testing.T) {
 		{"duration without unit", "http:\n  read_timeout: 5\n", "http.read_timeout"},
 		{"unknown driver", "database:\n  driver: oracle\n", "database.driver"},
 		{"database port zero", "database:\n  port: 0\n", "database.port"},
+		{"event amount a list", "metrics:\n  max_event_amount: [1]\n", "metrics.max_event_amount"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,240 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+)
+
+// costMsg is a COST event of amount (EUR) for cid, published straight to JetStream.
+func costMsg(cid uuid.UUID, amount string) *nats.Msg {
+	b, _ := json.Marshal(map[string]any{"eventId": uuid.NewString(), "type": "COST",
+		"cost": map[string]any{"amount": amount, "currency": "EUR"}})
+	m := nats.NewMsg(Subject(cid))
+	m.Data = b
+	return m
+}
+
+// secondCampaign creates another EUR campaign on EMAIL.
+func (e *aggEnv) secondCampaign() uuid.UUID {
+	c, err := e.svc.Create(e.ctx, campaign.UserID(uuid.New()), campaign.Input{
+		Name: e.t.Name() + " other", Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),
+		Budget: campaign.MustMoney("100", "EUR"), Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
+	})
+	require.NoError(e.t, err)
+	return uuid.UUID(c.ID)
+}
+
+// totals sums a campaign's rollups.
+func (e *aggEnv) totals(cid uuid.UUID) Totals {
+	rows, err := e.store.Rows(e.ctx, cid, "", "")
+	require.NoError(e.t, err)
+	var sum Totals
+	for _, r := range rows {
+		sum, err = sum.Add(r.Totals)
+		require.NoError(e.t, err)
+	}
+	return sum
+}
+
+// deadLetters reads every message of the dead-letter subject.
+func (e *aggEnv) deadLetters(stream string) []jetstream.Msg {
+	cons, err := e.nc.JS.OrderedConsumer(e.ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{DeadLetterSubj}})
+	require.NoError(e.t, err)
+	var out []jetstream.Msg
+	for {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(300*time.Millisecond))
+		require.NoError(e.t, err)
+		n := 0
+		for m := range batch.Messages() {
+			out = append(out, m)
+			n++
+		}
+		if n == 0 {
+			return out
+		}
+	}
+}
+
+// runUntil runs one aggregator until the stored position reaches seq.
+func (e *aggEnv) runUntil(cfg AggregatorConfig, seq uint64) {
+	ctx, stop := context.WithCancel(e.ctx)
+	var wg sync.WaitGroup
+	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil)
+	wg.Go(func() { a.Run(ctx) })
+	defer func() { stop(); wg.Wait() }()
+	require.EventuallyWithT(e.t, func(c *assert.CollectT) {
+		pos, err := e.store.Position(e.ctx, cfg.Durable)
+		require.NoError(c, err)
+		assert.GreaterOrEqual(c, pos, seq)
+	}, 60*time.Second, 20*time.Millisecond, "the worker counts up to sequence %d", seq)
+}
+
+// lastSeq is the stream's last sequence.
+func (e *aggEnv) lastSeq(stream string) uint64 {
+	st, err := e.nc.JS.Stream(e.ctx, stream)
+	require.NoError(e.t, err)
+	return st.CachedInfo().State.LastSeq
+}
+
+func (e *aggEnv) counters(consumer string) (processed, dead int64) {
+	err := e.store.db.NewSelect().Table("metrics_consumer_positions").Column("processed", "dead_lettered").
+		Where("consumer = ?", consumer).Scan(e.ctx, &processed, &dead)
+	require.NoError(e.t, err)
+	return processed, dead
+}
+
+// The reproduction: two COST events of 900,000,000,000,000 EUR. With the default
+// limits the worker dead-letters both (as /track refuses them). With limits raised past what
+// two such events can total, the first is counted and the second, which would take the totals
+// beyond 64 bits, is refused by the database and dead-lettered: the totals never wrap.
+func TestHugeAmountsAreRefusedNeverWrapped(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		cfg := DefaultAggregatorConfig()
+		cfg.MaxWait = 200 * time.Millisecond
+		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		for range 2 {
+			_, err := env.nc.JS.PublishMsg(env.ctx, costMsg(env.campaign, "900000000000000"))
+			require.NoError(t, err)
+		}
+		env.runUntil(cfg, 2)
+		dead := env.deadLetters(cfg.Stream.Name)
+		require.Len(t, dead, 2)
+		for _, m := range dead {
+			assert.Contains(t, m.Headers().Get(HeaderDLQReason), "cost.amount: must be at most 1000000000")
+		}
+		assert.Equal(t, Totals{}, env.totals(env.campaign), "nothing counted")
+
+		cfg.Limits = Limits{MaxAmount: decimal.New(1, 15)}
+		for range 2 {
+			_, err := env.nc.JS.PublishMsg(env.ctx, costMsg(env.campaign, "900000000000000"))
+			require.NoError(t, err)
+		}
+		// Sequences 1-2 are the first pair, 3-4 their dead letters, 5-6 the second pair.
+		env.runUntil(cfg, 6)
+		dead = env.deadLetters(cfg.Stream.Name)
+		require.Len(t, dead, 3)
+		assert.Contains(t, dead[2].Headers().Get(HeaderDLQReason), "out of range")
+		assert.Equal(t, "6", dead[2].Headers().Get(HeaderDLQSeq), "the second of the two is refused")
+		got := env.totals(env.campaign)
+		assert.Equal(t, "900000000000000", fromE4(got.CostE4).String(), "the first is counted, positive and exact")
+		processed, deadN := env.counters(cfg.Durable)
+		assert.EqualValues(t, 1, processed)
+		assert.EqualValues(t, 3, deadN)
+	})
+}
+
+// One poisoned event among 10,000 good ones in one batch: its campaign's total is one euro
+// short of the largest the store holds and the event costs two. The database refuses the
+// flush; the worker finds the event, dead-letters it with the reason, and commits the other
+// 10,000 exactly once. The other campaign is unaffected, and counting goes on afterwards.
+func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		poisoned, other := env.campaign, env.secondCampaign()
+		now := time.Now().UTC()
+		full := int64(math.MaxInt64 - 1_0000) // one euro short
+		_, err := env.store.db.NewInsert().Model(&spendRow{CampaignID: poisoned, CostE4: full, UpdatedAt: now}).Exec(env.ctx)
+		require.NoError(t, err)
+		_, err = env.store.db.NewInsert().Model(&rollupRow{CampaignID: poisoned, Day: now.Format(time.DateOnly),
+			CostE4: full, UpdatedAt: now}).Exec(env.ctx)
+		require.NoError(t, err)
+
+		cfg := DefaultAggregatorConfig()
+		cfg.BatchSize, cfg.MaxWait = 20_000, time.Second // one batch, as far as the fetch allows
+		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		const good = 10_000
+		for i := range good + 1 {
+			var m *nats.Msg
+			switch {
+			case i == good/2:
+				m = costMsg(poisoned, "2.00")
+			case i%2 == 0:
+				m = env.impression() // the poisoned campaign, no money
+			default:
+				m = costMsg(other, "1.25")
+			}
+			_, err := env.nc.JS.PublishMsgAsync(m)
+			require.NoError(t, err)
+			if i%1000 == 999 || i == good {
+				select {
+				case <-env.nc.JS.PublishAsyncComplete():
+				case <-time.After(30 * time.Second):
+					t.Fatal("publishing timed out")
+				}
+			}
+		}
+		env.runUntil(cfg, good+1)
+
+		dead := env.deadLetters(cfg.Stream.Name)
+		require.Len(t, dead, 1, "exactly the poisoned event is dead-lettered")
+		assert.Contains(t, dead[0].Headers().Get(HeaderDLQReason), "out of range")
+		assert.Equal(t, Subject(poisoned), dead[0].Headers().Get(HeaderDLQSubject))
+
+		p := env.totals(poisoned)
+		assert.EqualValues(t, good/2, p.Impressions)
+		assert.Equal(t, full, p.CostE4, "the poisoned campaign's spend is unchanged")
+		o := env.totals(other)
+		assert.EqualValues(t, good/2*1_2500, o.CostE4, "the other campaign is counted exactly")
+		processed, deadN := env.counters(cfg.Durable)
+		assert.EqualValues(t, good, processed)
+		assert.EqualValues(t, 1, deadN)
+
+		// Counting goes on for every campaign, the poisoned one included.
+		env.publish(10)
+		_, err = env.nc.JS.PublishMsg(env.ctx, costMsg(other, "1.00"))
+		require.NoError(t, err)
+		env.runUntil(cfg, env.lastSeq(cfg.Stream.Name))
+		assert.EqualValues(t, good/2+10, env.totals(poisoned).Impressions)
+		assert.EqualValues(t, good/2*1_2500+1_0000, env.totals(other).CostE4)
+	})
+}
+
+// Refused finds every refused contribution in order, whatever their number and place, and
+// writes nothing.
+func TestRefusedFindsEachOffender(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		now := time.Now().UTC()
+		cid := env.campaign
+		full := int64(math.MaxInt64 - 5)
+		_, err := env.store.db.NewInsert().Model(&spendRow{CampaignID: cid, CostE4: full, UpdatedAt: now}).Exec(env.ctx)
+		require.NoError(t, err)
+		key := Key{CampaignID: cid, Day: "2026-11-29"}
+		items := make([]Contribution, 100)
+		for i := range items {
+			items[i] = Contribution{Key: key, Totals: Totals{Impressions: 1}}
+		}
+		// 3 fits (total MaxInt64-2); 7 does not, nor does the second 3; 2 fits exactly.
+		items[10].Totals.CostE4 = 3
+		items[40].Totals.CostE4 = 7
+		items[41].Totals.CostE4 = 3
+		items[99].Totals.CostE4 = 2
+		refused, err := env.store.Refused(env.ctx, items, now)
+		require.NoError(t, err)
+		var idx []int
+		for _, r := range refused {
+			idx = append(idx, r.Index)
+			assert.Error(t, r.Err)
+		}
+		assert.Equal(t, []int{40, 41}, idx)
+		var cost int64
+		require.NoError(t, env.store.db.NewSelect().Table("metrics_campaign_spend").Column("cost_e4").
+			Where("campaign_id = ?", cid).Scan(env.ctx, &cost))
+		assert.Equal(t, full, cost, "a dry run writes nothing")
+	})
+}

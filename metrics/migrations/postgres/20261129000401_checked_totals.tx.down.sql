@@ -1,0 +1,1 @@
+ALTER TABLE metrics_campaign_spend DROP COLUMN revenue_e4;
