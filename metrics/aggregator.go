@@ -689,9 +689,9 @@ func joinErrors(errs []FieldError) string {
 	return strings.Join(parts, "; ")
 }
 
-// key is the rollup row the event counts in.
+// key is the hourly rollup the event counts in.
 func (e Event) key() Key {
-	return Key{CampaignID: e.CampaignID, Day: e.OccurredAt.UTC().Format(time.DateOnly), Variant: e.Variant, Channel: string(e.Channel)}
+	return Key{CampaignID: e.CampaignID, Hour: HourOf(e.OccurredAt), Variant: e.Variant, Channel: string(e.Channel)}
 }
 
 // totals is the event's contribution to its rollup.

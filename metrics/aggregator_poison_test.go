@@ -214,7 +214,7 @@ func TestRefusedFindsEachOffender(t *testing.T) {
 		full := int64(math.MaxInt64 - 5)
 		_, err := env.store.db.NewInsert().Model(&spendRow{CampaignID: cid, CostE4: full, UpdatedAt: now}).Exec(env.ctx)
 		require.NoError(t, err)
-		key := Key{CampaignID: cid, Day: "2026-11-29"}
+		key := Key{CampaignID: cid, Hour: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)}
 		items := make([]Contribution, 100)
 		for i := range items {
 			items[i] = Contribution{Key: key, Totals: Totals{Impressions: 1}}

@@ -1,6 +1,7 @@
 // Package metrics tracks campaign performance: it ingests tracking events (HTTP or straight
-// onto JetStream), aggregates them exactly once into daily rollups, computes KPIs and serves
-// reports, and tells the lifecycle automation how much of each budget is spent.
+// onto JetStream), aggregates them exactly once into hourly, daily and all-time rollups,
+// computes KPIs and serves reports, and tells the lifecycle automation how much of each budget
+// is spent.
 package metrics
 
 import (

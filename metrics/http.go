@@ -272,8 +272,16 @@ func (h *Handler) metrics(c echo.Context) error {
 	return c.JSON(http.StatusOK, Report{CampaignID: c0.ID.String(), From: optional(from), To: optional(to), KPIs: k})
 }
 
+// kpis sums the campaign's days from from to to; without either, its all-time totals rows: a
+// few rows (one per variant and channel), however long its history.
 func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to string) (KPIs, error) {
-	rows, err := h.store.Rows(ctx, uuid.UUID(c0.ID), from, to)
+	var rows []Row
+	var err error
+	if from == "" && to == "" {
+		rows, err = h.store.TotalRows(ctx, uuid.UUID(c0.ID))
+	} else {
+		rows, err = h.store.Rows(ctx, uuid.UUID(c0.ID), from, to)
+	}
 	if err != nil {
 		return KPIs{}, err
 	}
@@ -299,13 +307,23 @@ func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (an
 
 // Granularities and groupings of the performance report.
 var (
-	granularities = []string{"day", "week", "month"}
+	granularities = []string{"hour", "day", "week", "month"}
 	groupings     = []string{"", "variant", "channel"}
+)
+
+// The range of an hourly performance report.
+const (
+	// MaxReportHours is the most hours one hourly report covers (31 days): the hourly rows it
+	// reads stay bounded.
+	MaxReportHours = 744
+	// DefaultReportHours is the range of an hourly report that names neither end: the last 24
+	// hours, the current one included.
+	DefaultReportHours = 24
 )
 
 // PerformancePoint is one period of the series.
 type PerformancePoint struct {
-	Period     string `json:"period"` // first day of the period, YYYY-MM-DD
+	Period     string `json:"period"` // the period's start: YYYY-MM-DD, or an RFC 3339 UTC hour
 	Values     KPIs   `json:"values"`
 	Cumulative KPIs   `json:"cumulative"`
 }
@@ -342,7 +360,7 @@ func (h *Handler) performance(c echo.Context) error {
 		gran = "day"
 	}
 	if !slices.Contains(granularities, gran) {
-		errs = append(errs, httpx.FieldError{Field: "granularity", Message: "must be day, week or month"})
+		errs = append(errs, httpx.FieldError{Field: "granularity", Message: "must be hour, day, week or month"})
 	}
 	group := c.QueryParam("groupBy")
 	if !slices.Contains(groupings, group) {
@@ -351,24 +369,37 @@ func (h *Handler) performance(c echo.Context) error {
 	if len(errs) > 0 {
 		return httpx.BadRequest("the query string is invalid", errs...)
 	}
-	from, to, err := dateRange(c, "from", "to")
-	if err != nil {
-		return err
-	}
-	rows, err := h.store.Rows(c.Request().Context(), uuid.UUID(c0.ID), from, to)
-	if err != nil {
-		return err
+	out := PerformanceResponse{CampaignID: c0.ID.String(), Granularity: gran, GroupBy: optional(group)}
+	var rows []Row
+	if gran == "hour" {
+		from, to, err := hourRange(c, h.now())
+		if err != nil {
+			return err
+		}
+		if rows, err = h.store.HourlyRows(c.Request().Context(), uuid.UUID(c0.ID), from, to); err != nil {
+			return err
+		}
+		// The range applied, defaults included: the client may have named neither end.
+		out.From, out.To = optional(from.Format(time.RFC3339)), optional(to.Format(time.RFC3339))
+	} else {
+		from, to, err := dateRange(c, "from", "to")
+		if err != nil {
+			return err
+		}
+		if rows, err = h.store.Rows(c.Request().Context(), uuid.UUID(c0.ID), from, to); err != nil {
+			return err
+		}
+		out.From, out.To = optional(from), optional(to)
 	}
 	ss, err := series(rows, gran, group, c0.Budget.Currency, c0.Budget.Amount)
 	if err != nil {
 		return fmt.Errorf("metrics: campaign %s: %w", c0.ID, err)
 	}
-	out := PerformanceResponse{CampaignID: c0.ID.String(), Granularity: gran, GroupBy: optional(group),
-		From: optional(from), To: optional(to), Series: ss}
+	out.Series = ss
 	return c.JSON(http.StatusOK, out)
 }
 
-// series folds daily rows into periods per group, with running totals.
+// series folds hourly or daily rows into periods per group, with running totals.
 //
 // The sums cannot overflow while the campaign's all-time totals fit (the store refuses a total
 // out of range, and amounts are never negative); ErrTotalOutOfRange says the store was changed
@@ -392,7 +423,7 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]Perf
 			byGroup[g] = map[string]*acc{}
 			groups = append(groups, g)
 		}
-		p := periodStart(r.Day, gran)
+		p := periodStart(r.Hour, gran)
 		a := byGroup[g][p]
 		if a == nil {
 			a = &acc{}
@@ -435,22 +466,70 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]Perf
 	return out, nil
 }
 
-// periodStart is the first day of the day's period: the day, its ISO week's Monday, or the
-// first of its month.
-func periodStart(day, gran string) string {
-	t, err := time.Parse(time.DateOnly, day)
-	if err != nil {
-		return day
-	}
+// periodStart names the period of a row that starts at t (UTC): its hour in RFC 3339, or the
+// first day of its period (the day, its ISO week's Monday, or the first of its month).
+func periodStart(t time.Time, gran string) string {
 	switch gran {
+	case "hour":
+		return t.Format(time.RFC3339)
 	case "week":
 		offset := (int(t.Weekday()) + 6) % 7 // Monday = 0
 		return t.AddDate(0, 0, -offset).Format(time.DateOnly)
 	case "month":
 		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
 	default:
-		return day
+		return t.Format(time.DateOnly)
 	}
+}
+
+// hourRange reads the range of an hourly report: the hours from from's to to's, both included.
+// Each is an RFC 3339 date-time, cut to its UTC hour, or a date (from: the day's first hour;
+// to: its last). to defaults to the current hour, from to DefaultReportHours-1 hours before to;
+// the range spans at most MaxReportHours hours.
+func hourRange(c echo.Context, now time.Time) (time.Time, time.Time, error) {
+	var errs []httpx.FieldError
+	read := func(name string, lastOfDay bool) (time.Time, bool) {
+		s := c.QueryParam(name)
+		if s == "" {
+			return time.Time{}, false
+		}
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return HourOf(t), true
+		}
+		if t, err := time.Parse(time.DateOnly, s); err == nil {
+			if lastOfDay {
+				t = t.Add(23 * time.Hour)
+			}
+			return t, true
+		}
+		errs = append(errs, httpx.FieldError{Field: name, Message: "must be an RFC 3339 date-time or a date (YYYY-MM-DD)"})
+		return time.Time{}, false
+	}
+	from, hasFrom := read("from", false)
+	to, hasTo := read("to", true)
+	if len(errs) > 0 {
+		return time.Time{}, time.Time{}, httpx.BadRequest("the query string is invalid", errs...)
+	}
+	if !hasTo {
+		to = HourOf(now)
+		if hasFrom && to.Before(from) {
+			to = from // a from in the future: one hour, empty so far
+		}
+	}
+	if !hasFrom {
+		from = to.Add(-(DefaultReportHours - 1) * time.Hour)
+	}
+	switch {
+	case to.Before(from):
+		errs = append(errs, httpx.FieldError{Field: "to", Message: "must not be before from"})
+	case to.Sub(from) >= MaxReportHours*time.Hour:
+		errs = append(errs, httpx.FieldError{Field: "from",
+			Message: fmt.Sprintf("with granularity=hour the range from from to to spans at most %d hours (31 days)", MaxReportHours)})
+	}
+	if len(errs) > 0 {
+		return time.Time{}, time.Time{}, httpx.BadRequest("the query string is invalid", errs...)
+	}
+	return from, to, nil
 }
 
 // dateRange reads optional from/to days (YYYY-MM-DD, inclusive; a date-time is cut to its

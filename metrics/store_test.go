@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -29,14 +28,14 @@ func TestCommitAddsRollupsExactly(t *testing.T) {
 			out := map[Key]Totals{}
 			for i, v := range awkward {
 				for d := range 3 {
-					k := Key{CampaignID: cid, Day: fmt.Sprintf("2026-11-%02d", 20+d), Variant: v, Channel: awkward[(i+d)%len(awkward)]}
+					k := Key{CampaignID: cid, Hour: time.Date(2026, 11, 20+d, 7*d+1, 0, 0, 0, time.UTC), Variant: v, Channel: awkward[(i+d)%len(awkward)]}
 					out[k] = Totals{Impressions: scale * int64(i+1), Clicks: scale, Conversions: scale * int64(d),
 						Bounces: 1, Unsubscribes: 2, RevenueE4: scale * 12_3456, CostE4: scale * 7_0001}
 				}
 			}
 			// Many rows in one statement, as a real flush has.
 			for i := range 2000 {
-				out[Key{CampaignID: uuid.New(), Day: "2026-11-28", Variant: "B", Channel: "EMAIL"}] = Totals{Impressions: int64(i)}
+				out[Key{CampaignID: uuid.New(), Hour: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC), Variant: "B", Channel: "EMAIL"}] = Totals{Impressions: int64(i)}
 			}
 			return out
 		}
@@ -49,7 +48,7 @@ func TestCommitAddsRollupsExactly(t *testing.T) {
 		pos, err := store.Position(ctx, "c")
 		require.NoError(t, err)
 		assert.EqualValues(t, 250, pos)
-		rows, err := store.Rows(ctx, cid, "", "")
+		rows, err := store.HourlyRows(ctx, cid, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC), now)
 		require.NoError(t, err)
 		require.Len(t, rows, len(awkward)*3)
 		for _, r := range rows {

@@ -118,7 +118,8 @@ func TestTrackingAndMetrics(t *testing.T) {
 			groups = append(groups, sr.(map[string]any)["group"])
 		}
 		assert.Equal(t, []any{"", "A", "B"}, groups)
-		requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/performance?granularity=hour", nil), http.StatusBadRequest)
+		p := requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/performance?granularity=minute", nil), http.StatusBadRequest)
+		assert.Equal(t, []string{"granularity"}, fieldsOf(p))
 		requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/metrics?from=2027-01-02&to=2027-01-01", nil), http.StatusBadRequest)
 	})
 }

@@ -1,0 +1,5 @@
+DROP TABLE IF EXISTS metrics_totals;
+
+--bun:split
+
+DROP TABLE IF EXISTS metrics_hourly;

@@ -1,0 +1,6 @@
+-- Dropping a table drops its triggers.
+DROP TABLE IF EXISTS metrics_totals;
+
+--bun:split
+
+DROP TABLE IF EXISTS metrics_hourly;

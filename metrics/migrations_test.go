@@ -1,0 +1,85 @@
+package metrics
+
+import (
+	"context"
+	"io/fs"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
+)
+
+// before is the metrics schema as it was before migration name: every migration up to it.
+func before(t *testing.T, name string) migrate.Set {
+	t.Helper()
+	m := fstest.MapFS{}
+	err := fs.WalkDir(Migrations().FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.Contains(path, name) {
+			return err
+		}
+		b, err := fs.ReadFile(Migrations().FS, path)
+		m[path] = &fstest.MapFile{Data: b}
+		return err
+	})
+	require.NoError(t, err)
+	return migrate.Set{Name: "metrics", FS: m}
+}
+
+// Upgrading a database that already has daily rows fills the all-time totals with their sums
+// (hourly rows cannot be rebuilt: they start empty), and the totals go on from there; the down
+// migration drops both tables.
+func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		db := dbtest.Open(t, target, append(campaign.Schema(), before(t, "_hourly_and_totals"))...)
+		cid := uuid.New()
+		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+		rows := []rollupRow{
+			{CampaignID: cid, Day: "2026-11-27", Variant: "A", Channel: "EMAIL", Impressions: 10, Clicks: 2, CostE4: 1_5000, UpdatedAt: at},
+			{CampaignID: cid, Day: "2026-11-28", Variant: "A", Channel: "EMAIL", Impressions: 5, RevenueE4: 9_9900, UpdatedAt: at.Add(time.Hour)},
+			{CampaignID: cid, Day: "2026-11-28", Variant: "it's", Channel: "", Impressions: 1, Unsubscribes: 1, UpdatedAt: at},
+		}
+		_, err := db.NewInsert().Model(&rows).Exec(ctx)
+		require.NoError(t, err)
+
+		require.NoError(t, migrate.Up(ctx, db, Migrations()))
+		store := NewStore(db)
+		totals, err := store.TotalRows(ctx, cid)
+		require.NoError(t, err)
+		require.Len(t, totals, 2)
+		assert.Equal(t, Key{CampaignID: cid, Variant: "A", Channel: "EMAIL"}, totals[0].Key)
+		assert.Equal(t, Totals{Impressions: 15, Clicks: 2, CostE4: 1_5000, RevenueE4: 9_9900}, totals[0].Totals)
+		assert.True(t, totals[0].UpdatedAt.Equal(at.Add(time.Hour)), "the latest change: %v", totals[0].UpdatedAt)
+		assert.Equal(t, Key{CampaignID: cid, Variant: "it's"}, totals[1].Key)
+		assert.Equal(t, Totals{Impressions: 1, Unsubscribes: 1}, totals[1].Totals)
+		from, to := allTime()
+		hourly, err := store.HourlyRows(ctx, cid, from, to)
+		require.NoError(t, err)
+		assert.Empty(t, hourly, "hours cannot be rebuilt from days")
+
+		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", To: 1, Rollups: map[Key]Totals{
+			{CampaignID: cid, Hour: at, Variant: "A", Channel: "EMAIL"}: {Impressions: 1}}}, at.Add(2*time.Hour)))
+		totals, err = store.TotalRows(ctx, cid)
+		require.NoError(t, err)
+		assert.EqualValues(t, 16, totals[0].Impressions, "counting goes on from the backfilled totals")
+
+		rolled, err := migrate.Down(ctx, db, Migrations())
+		require.NoError(t, err)
+		assert.Equal(t, "metrics", rolled)
+		_, err = store.TotalRows(ctx, cid)
+		assert.Error(t, err, "metrics_totals is dropped")
+		_, err = store.HourlyRows(ctx, cid, from, to)
+		assert.Error(t, err, "metrics_hourly is dropped")
+		daily, err := store.Rows(ctx, cid, "", "")
+		require.NoError(t, err)
+		assert.Len(t, daily, 3, "the daily rows stay")
+	})
+}
