@@ -340,6 +340,19 @@ WHERE consumer = 'metrics-aggregator'`).Scan(&processed, &dead); err != nil {
 	if got != gen.totals || processed != int64(n) || dead != 0 {
 		b.Fatalf("rollups %+v, processed %d, dead-lettered %d; want %+v, %d, 0", got, processed, dead, gen.totals, n)
 	}
+	// The hourly rows and the all-time totals hold the same.
+	for _, table := range []string{"metrics_hourly", "metrics_totals"} {
+		var level ingestTotals
+		err = db.QueryRowContext(ctx, `SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(clicks), 0),
+COALESCE(SUM(conversions), 0), COALESCE(SUM(revenue_e4), 0), COALESCE(SUM(cost_e4), 0) FROM `+table).
+			Scan(&level.Impressions, &level.Clicks, &level.Conversions, &level.RevenueE4, &level.CostE4)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if level != gen.totals {
+			b.Fatalf("%s %+v; want %+v", table, level, gen.totals)
+		}
+	}
 
 	b.ReportMetric(0, "ns/op") // one whole run; the rates below are what matter
 	b.ReportMetric(float64(n)/aggDur.Seconds(), "aggregated-events/s")

@@ -1,0 +1,71 @@
+package metrics
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+)
+
+// benchBatch is the rollups of 10,000 events shaped like the ingestion benchmark's: 1,000
+// campaigns, 2 variants, 2 channels, 5 days, within an hour of the time of day.
+func benchBatch() map[Key]Totals {
+	rng := rand.New(rand.NewPCG(1, 2))
+	campaigns := make([]uuid.UUID, 1000)
+	for i := range campaigns {
+		campaigns[i] = uuid.New()
+	}
+	now := time.Date(2026, 11, 30, 12, 30, 0, 0, time.UTC)
+	out := map[Key]Totals{}
+	for range 10_000 {
+		at := now.Add(-time.Duration(rng.IntN(5))*24*time.Hour - time.Duration(rng.IntN(3600))*time.Second)
+		k := Key{CampaignID: campaigns[rng.IntN(len(campaigns))], Hour: HourOf(at),
+			Variant: []string{"A", "B"}[rng.IntN(2)], Channel: []string{"EMAIL", "PUSH"}[rng.IntN(2)]}
+		t := out[k]
+		t.Impressions++
+		t.CostE4 += 1_0000
+		out[k] = t
+	}
+	return out
+}
+
+// One flush of 10,000 events' rollups into rows that exist (the steady state of campaigns that
+// keep receiving events), per database: 8,883 hourly, 7,884 daily, 3,681 totals and 1,000
+// spend rows.
+//
+//	go test ./metrics -run '^$' -bench Commit -benchtime 50x
+func BenchmarkCommit(b *testing.B) {
+	for _, tg := range []struct {
+		name   string
+		target func(testing.TB) dbtest.Target
+	}{{"sqlite", dbtest.SQLiteTarget}, {"postgres", dbtest.PostgresTarget}} {
+		b.Run(tg.name, func(b *testing.B) {
+			db := dbtest.Open(b, tg.target(b), append(campaign.Schema(), Migrations())...)
+			store := NewStore(db)
+			batch := benchBatch()
+			ctx := context.Background()
+			now := time.Now()
+			if err := store.Commit(ctx, Batch{Consumer: "bench", From: 0, To: 1, Rollups: batch}, now); err != nil {
+				b.Fatal(err)
+			}
+			pos := uint64(1)
+			b.ResetTimer()
+			for range b.N {
+				if err := store.Commit(ctx, Batch{Consumer: "bench", From: pos, To: pos + 1, Rollups: batch}, now); err != nil {
+					b.Fatal(err)
+				}
+				pos++
+			}
+			lv, err := levelsOf(batch)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(len(lv.hourly)+len(lv.daily)+len(lv.totals)+len(lv.spend)), "rows/op")
+		})
+	}
+}
