@@ -32,16 +32,28 @@ type Handler struct {
 	campaigns CampaignGetter
 	store     *Store
 	js        jetstream.JetStream
-	limits    Limits
+	cfg       HandlerConfig
 	logger    *slog.Logger
 	now       func() time.Time
 	// Ingested, if set, counts events accepted by /track.
 	Ingested func(n int)
 }
 
-// NewHandler returns the metrics HTTP handler; /track refuses events beyond limits.
-func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, limits Limits, logger *slog.Logger) *Handler {
-	return &Handler{campaigns: campaigns, store: store, js: js, limits: limits, logger: logger, now: time.Now}
+// HandlerConfig is what /track needs to know.
+type HandlerConfig struct {
+	Limits     Limits // events beyond them are refused
+	Partitions int    // P: each event is published on its partition's subject
+}
+
+// NewHandler returns the metrics HTTP handler.
+func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, cfg HandlerConfig, logger *slog.Logger) *Handler {
+	if cfg.Partitions < 1 {
+		cfg.Partitions = DefaultPartitions
+	}
+	if !cfg.Limits.MaxAmount.IsPositive() {
+		cfg.Limits = DefaultLimits()
+	}
+	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: logger, now: time.Now}
 }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
@@ -106,7 +118,7 @@ func (h *Handler) track(c echo.Context) error {
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []Event
 	for i, raw := range raws {
-		e, errs := decodeEvent(raw, cid, now, h.limits)
+		e, errs := decodeEvent(raw, cid, now, h.cfg.Limits)
 		if len(errs) == 0 {
 			errs = target.check(e)
 		}
@@ -154,7 +166,7 @@ func (h *Handler) publish(ctx context.Context, events []Event) error {
 		if err != nil {
 			return err
 		}
-		msg := nats.NewMsg(Subject(e.CampaignID))
+		msg := nats.NewMsg(PartitionSubject(e.CampaignID, h.cfg.Partitions))
 		msg.Data = data
 		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
 		if rid := httpx.RequestID(ctx); rid != "" {

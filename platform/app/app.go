@@ -136,9 +136,6 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	relay := newRelay(cfg, db, nc, logger, obs)
 	e = httpx.NewEcho(logger, eopts)
 	watchDependencies(obs, db, nc)
-	if cfg.Worker.Embedded {
-		watchBackground(obs, cfg, db, nc)
-	}
 	idem := idempotency.New(db, logger, idempotency.Options{
 		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
 	})
@@ -159,9 +156,14 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	v1 := e.Group("/api/v1")
 	store := metrics.NewStore(db)
 	ensureTrackingStream(ctx, cfg, nc, logger)
-	mh := metrics.NewHandler(svc, store, nc.JS, metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, logger)
+	mh := metrics.NewHandler(svc, store, nc.JS, metrics.HandlerConfig{
+		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions}, logger)
 	mh.Ingested = obs.Ingested
 	mh.Register(v1)
+	agg := newAggregator(cfg, nc, store, svc, logger, obs)
+	if cfg.Worker.Embedded {
+		watchBackground(obs, db, agg)
+	}
 	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh)).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if rules != nil {
@@ -177,7 +179,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	return &API{
 		Config: cfg, DB: db, Echo: e, Logger: logger, NATS: nc, Campaigns: svc, Idempotency: idem,
 		Automation: newAutomation(cfg.Automation, svc, store, logger), Relay: relay,
-		Metrics: store, Aggregator: newAggregator(cfg, nc, store, svc, logger, obs),
+		Metrics: store, Aggregator: agg,
 		Observability: obs,
 	}, nil
 }
@@ -197,7 +199,8 @@ func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targetin
 }
 
 func trackingStream(cfg *config.Config) metrics.StreamConfig {
-	return metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge, DuplicateWindow: cfg.Metrics.DuplicateWindow}
+	return metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge, DuplicateWindow: cfg.Metrics.DuplicateWindow,
+		Partitions: cfg.Metrics.Partitions}
 }
 
 // ensureTrackingStream creates the tracking stream at start. If NATS is not reachable yet,
@@ -214,6 +217,7 @@ func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc
 	ac := metrics.DefaultAggregatorConfig()
 	ac.Stream, ac.BatchSize, ac.MaxWait = trackingStream(cfg), cfg.Metrics.BatchSize, cfg.Metrics.MaxWait
 	ac.Limits = metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}
+	ac.LeaseTTL = cfg.Metrics.LeaseTTL
 	return metrics.NewAggregator(nc.JS, store, svc, ac, logger, m)
 }
 
@@ -334,7 +338,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	watchDependencies(obs, db, nc)
-	watchBackground(obs, cfg, db, nc)
+	watchBackground(obs, db, agg)
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
 		httpx.Check{Name: "nats", Fn: nc.Ready})
 	mountMetrics(e, obs)

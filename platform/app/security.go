@@ -36,19 +36,10 @@ func watchDependencies(m *observability.Metrics, db *bun.DB, nc *natsx.Conn) {
 
 // watchBackground exposes the state of the background work: the outbox backlog and the
 // aggregator's consumer lag. Only the process that runs the worker registers them.
-func watchBackground(m *observability.Metrics, cfg *config.Config, db *bun.DB, nc *natsx.Conn) {
+func watchBackground(m *observability.Metrics, db *bun.DB, agg *metrics.Aggregator) {
 	m.WatchOutboxBacklog(func(ctx context.Context) (int64, error) { return outbox.Backlog(ctx, db) })
-	durable := metrics.DefaultAggregatorConfig().Durable
-	m.WatchConsumerLag(durable, func(ctx context.Context) (observability.ConsumerState, error) {
-		cons, err := nc.JS.Consumer(ctx, cfg.Metrics.Stream, durable)
-		if err != nil {
-			return observability.ConsumerState{}, err
-		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return observability.ConsumerState{}, err
-		}
-		return observability.ConsumerState{Pending: info.NumPending, AckPending: info.NumAckPending}, nil
+	m.WatchConsumerLag("partitions", func(context.Context) (observability.ConsumerState, error) {
+		return observability.ConsumerState{Pending: agg.Pending()}, nil
 	})
 }
 

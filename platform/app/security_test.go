@@ -513,7 +513,7 @@ func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
 	assert.InDelta(t, 2, counter(t, fams, "campaigns_tracking_events_ingested_total", nil), 0)
 	assert.InDelta(t, 2, counter(t, fams, "campaigns_tracking_events_aggregated_total", nil), 0)
 	assert.InDelta(t, 1, counter(t, fams, "campaigns_tracking_events_dead_lettered_total", nil), 0)
-	assert.InDelta(t, 0, counter(t, fams, "campaigns_tracking_consumer_pending_messages", map[string]string{"consumer": "metrics-aggregator"}), 0)
+	assert.InDelta(t, 0, counter(t, fams, "campaigns_tracking_consumer_pending_messages", map[string]string{"consumer": "partitions"}), 0)
 	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_outbox_published_total", nil), 3.0)
 	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_outbox_publish_latency_seconds", nil), 3.0)
 	assert.InDelta(t, 0, counter(t, fams, "campaigns_outbox_backlog_events", nil), 0)

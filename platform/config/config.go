@@ -123,6 +123,11 @@ type MetricsConfig struct {
 	// MaxEventAmount is the largest cost or revenue one tracking event may carry, in the
 	// campaign's currency: /track refuses a larger one and the worker dead-letters it.
 	MaxEventAmount decimal.Decimal `mapstructure:"max_event_amount"`
+	// Partitions is P: tracking events are spread over P partitions by campaign id, each
+	// counted by one worker at a time.
+	Partitions int `mapstructure:"partitions"`
+	// LeaseTTL is how long a silent worker keeps its partitions.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 }
 
 // EventsConfig is the domain-event stream and its relay.
@@ -276,9 +281,11 @@ var defaults = map[string]any{
 	"metrics.stream":              "CAMPAIGN_TRACKING",
 	"metrics.max_age":             "168h",
 	"metrics.duplicate_window":    "10m",
-	"metrics.batch_size":          10000,
+	"metrics.batch_size":          5000,
 	"metrics.max_wait":            "500ms",
 	"metrics.max_event_amount":    "1000000000",
+	"metrics.partitions":          16,
+	"metrics.lease_ttl":           "5s",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
@@ -538,6 +545,8 @@ func (c *Config) validate() error {
 		{"metrics.duplicate_window", c.Metrics.DuplicateWindow < time.Second || c.Metrics.DuplicateWindow > c.Metrics.MaxAge, "must be at least 1s and at most metrics.max_age"},
 		{"metrics.batch_size", c.Metrics.BatchSize < 1 || c.Metrics.BatchSize > 100000, "must be from 1 to 100000"},
 		{"metrics.max_wait", c.Metrics.MaxWait < time.Millisecond, "must be a positive duration such as 500ms"},
+		{"metrics.partitions", c.Metrics.Partitions < 1 || c.Metrics.Partitions > 1024, "must be from 1 to 1024"},
+		{"metrics.lease_ttl", c.Metrics.LeaseTTL < time.Second || c.Metrics.LeaseTTL > 5*time.Minute, "must be a duration from 1s to 5m such as 5s"},
 		{"metrics.max_event_amount", !c.Metrics.MaxEventAmount.IsPositive() || c.Metrics.MaxEventAmount.GreaterThan(decimal.New(1, 14)),
 			"must be a positive amount of at most 100000000000000 (10^14 is 10^18 ten-thousandths: one event must fit the 64-bit totals), such as 1000000000"},
 		{"events.source", c.Events.Source == "", "must not be empty"},
