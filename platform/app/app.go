@@ -188,7 +188,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 // targeting checks are off (said once, here) and campaigns show targetingVerified: false.
 func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targeting.Client {
 	if cfg.URL == "" {
-		logger.Info("no Rules Engine configured (rules_engine.url): targeting checks are off")
+		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
 		return nil
 	}
 	return targeting.NewClient(targeting.Config{

@@ -143,6 +143,9 @@ type EventsConfig struct {
 // RulesEngineConfig locates the external Rules Engine and tunes the client. An empty URL turns
 // targeting checks off. EvaluationURL defaults to URL.
 type RulesEngineConfig struct {
+	// Enabled false turns the targeting checks off whatever the URLs say (an empty environment
+	// variable cannot clear a URL the file sets): Load then leaves URL and EvaluationURL empty.
+	Enabled       bool          `mapstructure:"enabled"`
 	URL           string        `mapstructure:"url"`
 	EvaluationURL string        `mapstructure:"evaluation_url"`
 	Token         string        `mapstructure:"token"`
@@ -292,6 +295,7 @@ var defaults = map[string]any{
 	"events.max_age":              "720h",
 	"events.batch_size":           500,
 	"events.poll_interval":        "250ms",
+	"rules_engine.enabled":        true,
 	"rules_engine.url":            "",
 	"rules_engine.evaluation_url": "",
 	"rules_engine.token":          "",
@@ -420,6 +424,9 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	))
 	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
 		return nil, decodeError(err)
+	}
+	if !cfg.RulesEngine.Enabled {
+		cfg.RulesEngine.URL, cfg.RulesEngine.EvaluationURL = "", ""
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -671,6 +678,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("nats.embedded", c.NATS.Embedded),
 		slog.String("nats.password", secret(c.NATS.Password)),
 		slog.String("nats.token", secret(c.NATS.Token)),
+		slog.Bool("rules_engine.enabled", c.RulesEngine.Enabled),
 		slog.String("rules_engine.url", redactURL(c.RulesEngine.URL)),
 		slog.String("auth.mode", c.Auth.Mode),
 		slog.String("auth.jwt_secret", secret(c.Auth.JWTSecret)),
