@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -184,17 +183,13 @@ func (a *Aggregator) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for name, pos := range positions {
-		p, err := strconv.Atoi(strings.TrimPrefix(name, a.cfg.Consumer+".p"))
-		if err != nil || p < a.cfg.Stream.Partitions {
-			continue
-		}
+	for p := a.cfg.Stream.Partitions; p < MaxPartitions; p++ {
 		last, err := lastSeq(ctx, a.js, a.cfg.Stream.Name, partitionFilter(p))
 		if err != nil {
 			return err
 		}
-		if last > pos {
-			return fmt.Errorf("metrics: partition %d (of a larger metrics.partitions than %d) has events up to sequence %d counted only to %d: "+
+		if pos := positions[a.positionName(p)]; last > pos {
+			return fmt.Errorf("metrics: partition %d (of a larger metrics.partitions than %d) holds events up to sequence %d, counted only to %d: "+
 				"run the workers with the previous metrics.partitions until it is drained, then lower it", p, a.cfg.Stream.Partitions, last, pos)
 		}
 	}

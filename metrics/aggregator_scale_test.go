@@ -281,3 +281,33 @@ func TestLateFlushOfALostPartitionIsRefused(t *testing.T) {
 		assert.EqualValues(t, 10, env.impressions(), "not counted twice")
 	})
 }
+
+// Lowering P must not orphan events: while a partition beyond the new P holds events it has
+// not counted, a worker refuses to count (and says what to do); once drained, it runs.
+func TestLoweringPartitionsWaitsForTheirDrain(t *testing.T) {
+	env := newAggEnv(t, dbtest.SQLiteTarget(t))
+	wide := DefaultAggregatorConfig()
+	wide.Stream.Partitions = 32
+	require.NoError(t, EnsureStream(env.ctx, env.nc.JS, wide.Stream))
+	var beyond uuid.UUID // a campaign whose partition is 16 or more of 32
+	for _, id := range env.testCampaigns(20) {
+		if Partition(id, 32) >= 16 {
+			beyond = id
+			break
+		}
+	}
+	require.NotEqual(t, uuid.Nil, beyond)
+	m := nats.NewMsg(PartitionSubject(beyond, 32))
+	m.Data = []byte(`{"type":"IMPRESSION"}`)
+	_, err := env.nc.JS.PublishMsg(env.ctx, m)
+	require.NoError(t, err)
+
+	narrow := NewAggregator(env.nc.JS, env.store, env.svc, DefaultAggregatorConfig(), env.logger, nil)
+	err = narrow.prepare(env.ctx)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("partition %d", Partition(beyond, 32)))
+	assert.Contains(t, err.Error(), "until it is drained")
+
+	env.drain(wide)
+	require.NoError(t, narrow.prepare(env.ctx), "drained: the narrower worker may run")
+}

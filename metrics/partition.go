@@ -28,8 +28,11 @@ const (
 	HeaderDLQSeq     = "Dlq-Stream-Seq"
 )
 
-// DefaultPartitions is P unless configured.
-const DefaultPartitions = 16
+// DefaultPartitions is P unless configured; MaxPartitions bounds it.
+const (
+	DefaultPartitions = 16
+	MaxPartitions     = 1024
+)
 
 // Partition is the partition of a campaign's events among partitions: fnv32a of the
 // campaign id's canonical text, modulo partitions. It equals NATS's
