@@ -112,9 +112,9 @@ func (r *Relay) Run(ctx context.Context) {
 
 // Drain publishes every event committed so far, batch after batch, until the outbox is empty
 // (or another relay holds the lease: then the events are its work). A failed publish is
-// retried until ctx is done. Call it on shutdown, once nothing writes any more, so that the
-// events leave now rather than at the next start; ctx bounds how long it may take. It returns
-// how many events it published.
+// retried until ctx is done. Call it on shutdown, once nothing writes any more and Run has
+// returned, so that the events leave now rather than at the next start; ctx bounds how long
+// it may take. It returns how many events it published.
 func (r *Relay) Drain(ctx context.Context) (int, error) {
 	total := 0
 	wait := r.cfg.PollInterval
