@@ -330,8 +330,10 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int) error {
 		return fmt.Errorf("metrics: partition %d: consumer: %w", p, err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	prefetch := min(a.cfg.BatchSize, 1000)
-	in := make(chan jetstream.Msg, prefetch)
+	// The client buffers up to prefetch messages per partition while the batch in hand is
+	// flushed; with the batch that bounds a worker's memory whatever the backlog.
+	prefetch := min(a.cfg.BatchSize, 500)
+	in := make(chan jetstream.Msg, 64)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		select {
 		case in <- m:
