@@ -73,6 +73,10 @@ type Aggregator struct {
 	flushes chan struct{}   // FlushConcurrency slots
 	pending []atomic.Uint64 // per partition: messages after the last one read
 	owned   []atomic.Bool   // per partition: a runner of this worker reads it
+	// leftover lists the partitions beyond P that still hold uncounted events (P was
+	// lowered, or a producer runs with a larger P): they are dealt and read like the others
+	// until drained. Found at start and every LeftoverScan.
+	leftover atomic.Pointer[[]int]
 	// received counts the messages this worker has received (tests wait on it).
 	received atomic.Int64
 
@@ -103,8 +107,8 @@ func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cf
 		logger: logger, metrics: metrics, now: time.Now,
 		group:   &group{db: store.db, id: uuid.NewString(), ttl: cfg.LeaseTTL},
 		flushes: make(chan struct{}, cfg.FlushConcurrency),
-		pending: make([]atomic.Uint64, cfg.Stream.Partitions),
-		owned:   make([]atomic.Bool, cfg.Stream.Partitions),
+		pending: make([]atomic.Uint64, MaxPartitions),
+		owned:   make([]atomic.Bool, MaxPartitions),
 	}
 }
 
@@ -147,7 +151,7 @@ func (a *Aggregator) renewal() time.Duration { return min(time.Second, a.cfg.Lea
 func (a *Aggregator) Run(ctx context.Context) {
 	backoff := 100 * time.Millisecond
 	for {
-		err := a.prepare(ctx)
+		err := EnsureStream(ctx, a.js, a.cfg.Stream)
 		if err == nil {
 			break
 		}
@@ -159,6 +163,12 @@ func (a *Aggregator) Run(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+	scanDone := make(chan struct{})
+	defer func() { <-scanDone }()
+	go func() {
+		defer close(scanDone)
+		a.scanLeftovers(ctx)
+	}()
 	runners := map[int]*runner{}
 	defer a.leave(ctx, runners)
 	tick := time.NewTicker(a.renewal())
@@ -173,27 +183,59 @@ func (a *Aggregator) Run(ctx context.Context) {
 	}
 }
 
-// prepare creates the streams and refuses to count while partitions that a larger P left
-// behind still hold uncounted events (lowering P must wait until they are drained).
-func (a *Aggregator) prepare(ctx context.Context) error {
-	if err := EnsureStream(ctx, a.js, a.cfg.Stream); err != nil {
-		return err
+// LeftoverScan is how often a worker looks for partitions beyond P that hold uncounted events.
+const LeftoverScan = time.Minute
+
+// scanLeftovers finds the leftover partitions at once and then every LeftoverScan, until ctx
+// is done.
+func (a *Aggregator) scanLeftovers(ctx context.Context) {
+	for {
+		if err := a.findLeftovers(ctx); err != nil && ctx.Err() == nil {
+			a.logger.WarnContext(ctx, "metrics aggregator: look for partitions beyond metrics.partitions", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(LeftoverScan):
+		}
 	}
+}
+
+// findLeftovers looks at every partition from P to MaxPartitions for events after its
+// position (one direct read of the last message each).
+func (a *Aggregator) findLeftovers(ctx context.Context) error {
 	positions, err := a.store.Positions(ctx, a.cfg.Consumer+".p")
 	if err != nil {
 		return err
 	}
+	var found []int
 	for p := a.cfg.Stream.Partitions; p < MaxPartitions; p++ {
 		last, err := lastSeq(ctx, a.js, a.cfg.Stream.Name, partitionFilter(p))
 		if err != nil {
 			return err
 		}
 		if pos := positions[a.positionName(p)]; last > pos {
-			return fmt.Errorf("metrics: partition %d (of a larger metrics.partitions than %d) holds events up to sequence %d, counted only to %d: "+
-				"run the workers with the previous metrics.partitions until it is drained, then lower it", p, a.cfg.Stream.Partitions, last, pos)
+			found = append(found, p)
 		}
 	}
+	if len(found) > 0 {
+		a.logger.WarnContext(ctx, "metrics aggregator: partitions beyond metrics.partitions hold uncounted events; the workers drain them",
+			slog.Any("partitions", found), slog.Int("metrics.partitions", a.cfg.Stream.Partitions))
+	}
+	a.leftover.Store(&found)
 	return nil
+}
+
+// partitions lists what the group deals: 0 to P-1, then the leftovers.
+func (a *Aggregator) partitions() []int {
+	out := make([]int, a.cfg.Stream.Partitions, a.cfg.Stream.Partitions+4)
+	for p := range out {
+		out[p] = p
+	}
+	if l := a.leftover.Load(); l != nil {
+		out = append(out, *l...)
+	}
+	return out
 }
 
 // runner reads one partition.
@@ -211,17 +253,14 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 		a.logger.WarnContext(ctx, "metrics aggregator: renew group membership", slog.Any("error", err))
 		return
 	}
-	mine := dealt(ids, a.group.id, a.cfg.Stream.Partitions)
+	mine := dealt(ids, a.group.id, a.partitions())
 	for p, r := range runners {
 		if !mine[p] {
 			a.stop(ctx, p, r, true)
 			delete(runners, p)
 		}
 	}
-	for p := range a.cfg.Stream.Partitions {
-		if !mine[p] {
-			continue
-		}
+	for p := range mine {
 		r := runners[p]
 		if r == nil {
 			r = &runner{lease: lease.New(a.store.db, "metrics_leases", a.positionName(p), a.cfg.LeaseTTL)}
@@ -416,7 +455,10 @@ func (a *Aggregator) Drain(ctx context.Context) error {
 	if err := EnsureStream(ctx, a.js, a.cfg.Stream); err != nil {
 		return err
 	}
-	for p := range a.cfg.Stream.Partitions {
+	if err := a.findLeftovers(ctx); err != nil {
+		return err
+	}
+	for _, p := range a.partitions() {
 		if err := a.drainPartition(ctx, p); err != nil {
 			return err
 		}

@@ -282,9 +282,9 @@ func TestLateFlushOfALostPartitionIsRefused(t *testing.T) {
 	})
 }
 
-// Lowering P must not orphan events: while a partition beyond the new P holds events it has
-// not counted, a worker refuses to count (and says what to do); once drained, it runs.
-func TestLoweringPartitionsWaitsForTheirDrain(t *testing.T) {
+// Lowering P must not orphan events: a partition beyond the new P that holds uncounted
+// events is found and read like the others until it is drained.
+func TestLeftoverPartitionsAreDrained(t *testing.T) {
 	env := newAggEnv(t, dbtest.SQLiteTarget(t))
 	wide := DefaultAggregatorConfig()
 	wide.Stream.Partitions = 32
@@ -297,17 +297,20 @@ func TestLoweringPartitionsWaitsForTheirDrain(t *testing.T) {
 		}
 	}
 	require.NotEqual(t, uuid.Nil, beyond)
-	m := nats.NewMsg(PartitionSubject(beyond, 32))
-	m.Data = []byte(`{"type":"IMPRESSION"}`)
-	_, err := env.nc.JS.PublishMsg(env.ctx, m)
-	require.NoError(t, err)
+	for range 3 {
+		m := nats.NewMsg(PartitionSubject(beyond, 32))
+		m.Data = []byte(`{"type":"IMPRESSION"}`)
+		_, err := env.nc.JS.PublishMsg(env.ctx, m)
+		require.NoError(t, err)
+	}
 
-	narrow := NewAggregator(env.nc.JS, env.store, env.svc, DefaultAggregatorConfig(), env.logger, nil)
-	err = narrow.prepare(env.ctx)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), fmt.Sprintf("partition %d", Partition(beyond, 32)))
-	assert.Contains(t, err.Error(), "until it is drained")
+	narrow := DefaultAggregatorConfig()
+	w := env.startWorker(narrow)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.EqualValues(c, 3, env.totals(beyond).Impressions)
+	}, 30*time.Second, 20*time.Millisecond, "the leftover partition is counted by a worker with P = 16")
+	assert.Contains(t, w.a.partitions(), Partition(beyond, 32))
 
-	env.drain(wide)
-	require.NoError(t, narrow.prepare(env.ctx), "drained: the narrower worker may run")
+	require.NoError(t, w.a.findLeftovers(env.ctx))
+	assert.Equal(t, 16, len(w.a.partitions()), "drained, it is dealt no more")
 }

@@ -2,7 +2,7 @@ package metrics
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
 
@@ -274,9 +275,10 @@ func decodeMessage(m jetstream.Msg, now time.Time, lim Limits) (Event, string) {
 	if err != nil || len(token) != 36 {
 		return Event{}, "the subject does not name a campaign id"
 	}
+	// The same strict decoding as /track: exact field names, valid UTF-8, one object.
 	var w wireEvent
-	if err := json.Unmarshal(m.Data(), &w); err != nil {
-		return Event{}, "malformed JSON: " + err.Error()
+	if err := httpx.DecodeJSONBytes(m.Data(), &w); err != nil {
+		return Event{}, "malformed JSON: " + problemText(err)
 	}
 	if w.EventID == "" {
 		// Keep an id so that the event can be traced; JetStream already de-duplicated it by
@@ -291,6 +293,22 @@ func decodeMessage(m jetstream.Msg, now time.Time, lim Limits) (Event, string) {
 		return Event{}, joinErrors(errs)
 	}
 	return e, ""
+}
+
+// problemText is what a decoding problem says: its field errors, else its detail.
+func problemText(err error) string {
+	var p *httpx.Problem
+	if !errors.As(err, &p) {
+		return err.Error()
+	}
+	if len(p.Errors) == 0 {
+		return p.Detail
+	}
+	errs := make([]FieldError, len(p.Errors))
+	for i, fe := range p.Errors {
+		errs[i] = FieldError(fe)
+	}
+	return joinErrors(errs)
 }
 
 func joinErrors(errs []FieldError) string {

@@ -57,16 +57,17 @@ func (g *group) leave(ctx context.Context) error {
 }
 
 // dealt is the set of partitions dealt to worker self among the live workers ids (sorted):
-// partition p goes to the worker at p mod len(ids), so each has P/N partitions, plus or
-// minus one, and every worker computes the same deal from the same rows.
-func dealt(ids []string, self string, partitions int) map[int]bool {
+// the i-th partition of parts goes to the worker at i mod len(ids), so each has
+// len(parts)/N partitions, plus or minus one, and every worker computes the same deal from
+// the same rows.
+func dealt(ids []string, self string, parts []int) map[int]bool {
 	i := slices.Index(ids, self)
 	out := map[int]bool{}
-	if i < 0 || len(ids) == 0 {
+	if i < 0 {
 		return out
 	}
-	for p := i; p < partitions; p += len(ids) {
-		out[p] = true
+	for k := i; k < len(parts); k += len(ids) {
+		out[parts[k]] = true
 	}
 	return out
 }

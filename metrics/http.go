@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,9 +59,11 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 // GET /campaigns/:id/performance under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
-	g.POST("/campaigns/:id/track", h.track, p)
-	g.GET("/campaigns/:id/metrics", h.metrics, p)
-	g.GET("/campaigns/:id/performance", h.performance, p)
+	period := []httpx.Param{httpx.One("from"), httpx.One("to")}
+	g.POST("/campaigns/:id/track", h.track, p, httpx.Query())
+	g.GET("/campaigns/:id/metrics", h.metrics, p, httpx.Query(period...))
+	g.GET("/campaigns/:id/performance", h.performance, p,
+		httpx.Query(append(period, httpx.One("granularity"), httpx.One("groupBy"))...))
 }
 
 // TrackResponse says which events were accepted and why the others were not.
@@ -86,7 +87,7 @@ func (h *Handler) track(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c)
+	body, err := httpx.ReadJSON(c)
 	if err != nil {
 		return err
 	}
@@ -204,24 +205,6 @@ func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) 
 		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
 	}
 	return w.parse(&cid, now, lim)
-}
-
-func readBody(c echo.Context) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(c.Request().Body); err != nil {
-		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
-			return nil, err
-		}
-		return nil, httpx.BadRequest("the request body could not be read")
-	}
-	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.Contains(ct, "json") {
-		return nil, httpx.NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
-			"Unsupported media type", "send the body as application/json")
-	}
-	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
-		return nil, httpx.BadRequest("the request body is empty; send an event or {\"events\": [...]}")
-	}
-	return buf.Bytes(), nil
 }
 
 func toHTTP(errs []FieldError) []httpx.FieldError {
@@ -344,11 +327,6 @@ func (h *Handler) performance(c echo.Context) error {
 		return err
 	}
 	var errs []httpx.FieldError
-	for k := range c.QueryParams() {
-		if !slices.Contains([]string{"from", "to", "granularity", "groupBy"}, k) {
-			errs = append(errs, httpx.FieldError{Field: k, Message: "unknown query parameter"})
-		}
-	}
 	gran := c.QueryParam("granularity")
 	if gran == "" {
 		gran = "day"
@@ -465,8 +443,15 @@ func periodStart(day, gran string) string {
 	}
 }
 
+// Days a report may name: the years 1 to 9999. PostgreSQL has no year 0 (and an RFC 3339
+// date-time with an offset can fall into it, or into the year 10000, once cut to its UTC day).
+var (
+	firstDay = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastDay  = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
 // dateRange reads optional from/to days (YYYY-MM-DD, inclusive; a date-time is cut to its
-// UTC day).
+// UTC day), between the years 1 and 9999.
 func dateRange(c echo.Context, fromName, toName string) (string, string, error) {
 	var errs []httpx.FieldError
 	read := func(name string) string {
@@ -474,14 +459,21 @@ func dateRange(c echo.Context, fromName, toName string) (string, string, error) 
 		if s == "" {
 			return ""
 		}
-		if t, err := time.Parse(time.DateOnly, s); err == nil {
-			return t.Format(time.DateOnly)
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t, err = time.Parse(time.RFC3339, s)
 		}
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return t.UTC().Format(time.DateOnly)
+		if err != nil {
+			errs = append(errs, httpx.FieldError{Field: name, Message: "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"})
+			return ""
 		}
-		errs = append(errs, httpx.FieldError{Field: name, Message: "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"})
-		return ""
+		y, m, d := t.UTC().Date()
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		if day.Before(firstDay) || day.After(lastDay) {
+			errs = append(errs, httpx.FieldError{Field: name, Message: "must be a day from 0001-01-01 to 9999-12-31 (UTC)"})
+			return ""
+		}
+		return day.Format(time.DateOnly)
 	}
 	from, to := read(fromName), read(toName)
 	if from != "" && to != "" && to < from {

@@ -150,7 +150,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		httpx.Check{Name: "nats", Fn: nc.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
-	})
+	}, httpx.Query())
 	mountMetrics(e, obs)
 
 	campaignOpts := []campaign.Option{campaign.WithAfterCommit(relay.Notify), campaign.WithEventObserver(obs.CampaignEvent)}
@@ -323,10 +323,16 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 			runWorker(bgCtx, drain, cfg, logger, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
 		})
 	}
-	err = httpx.Serve(ctx, ln, a.Handler(), serverOptions(cfg.HTTP), logger)
+	err = a.Serve(ctx, ln)
 	stopBackground()
 	wg.Wait()
 	return err
+}
+
+// Serve serves the API on ln with the configured server options until ctx is done, then
+// shuts down gracefully.
+func (a *API) Serve(ctx context.Context, ln net.Listener) error {
+	return httpx.Serve(ctx, ln, a.Handler(), serverOptions(a.Config.HTTP), a.Logger)
 }
 
 // newWorkerEcho is the worker's own HTTP listener: /health, /ready and /metrics, with the same
@@ -461,7 +467,7 @@ func awaitSchema(ctx context.Context, db *bun.DB, logger *slog.Logger, every tim
 func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
 	return httpx.ServerOptions{
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
-		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout,
+		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout, HeaderLimit: h.HeaderLimit,
 	}
 }
 

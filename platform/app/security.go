@@ -49,7 +49,7 @@ func mountMetrics(e *echo.Echo, m *observability.Metrics) {
 	e.GET("/metrics", func(c echo.Context) error {
 		h.ServeHTTP(c.Response(), c.Request())
 		return nil
-	})
+	}, httpx.Query())
 }
 
 // newAuthenticator checks the auth configuration and returns the authenticator of policy.
@@ -77,7 +77,7 @@ func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authe
 	}
 	identify = append(identify, authn.Authorize(routes))
 	return httpx.Options{
-		BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
+		BodyLimit: cfg.HTTP.BodyLimit, HeaderLimit: cfg.HTTP.HeaderLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
 		Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
 		CORS: httpx.CORSOptions{AllowOrigins: cfg.CORS.AllowedOrigins,
 			AllowCredentials: cfg.CORS.AllowCredentials, MaxAge: cfg.CORS.MaxAge},

@@ -49,6 +49,8 @@ type HTTPConfig struct {
 	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	BodyLimit       int64         `mapstructure:"body_limit"`
+	// HeaderLimit bounds the request line and headers, in bytes (431 beyond).
+	HeaderLimit int `mapstructure:"header_limit"`
 	// TrustedProxies are the CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is
 	// believed; empty: the client address is the connection's peer.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
@@ -258,6 +260,7 @@ var defaults = map[string]any{
 	"http.request_timeout":        "15s",
 	"http.shutdown_timeout":       "20s",
 	"http.body_limit":             1 << 20,
+	"http.header_limit":           64 << 10,
 	"database.driver":             DriverSQLite,
 	"database.auto_migrate":       true,
 	"database.url":                "",
@@ -536,6 +539,7 @@ func (c *Config) validate() error {
 		{"http.request_timeout", c.HTTP.RequestTimeout <= 0, "must be a positive duration such as 15s"},
 		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout <= 0, "must be a positive duration such as 20s"},
 		{"http.body_limit", c.HTTP.BodyLimit < 1024, "must be at least 1024 bytes"},
+		{"http.header_limit", c.HTTP.HeaderLimit < 4096 || c.HTTP.HeaderLimit > 16<<20, "must be from 4096 bytes to 16 MiB"},
 		{"database.driver", c.Database.Driver != DriverPostgres && c.Database.Driver != DriverSQLite,
 			fmt.Sprintf("must be %q or %q (got %q)", DriverPostgres, DriverSQLite, c.Database.Driver)},
 		{"database.port", c.Database.Port < 1 || c.Database.Port > 65535, "must be a TCP port (1-65535)"},

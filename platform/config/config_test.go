@@ -60,6 +60,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	assert.Equal(t, 15*time.Second, cfg.HTTP.RequestTimeout)
 	assert.Equal(t, 20*time.Second, cfg.HTTP.ShutdownTimeout)
 	assert.Equal(t, int64(1<<20), cfg.HTTP.BodyLimit)
+	assert.Equal(t, 64<<10, cfg.HTTP.HeaderLimit)
 	assert.Equal(t, config.DriverSQLite, cfg.Database.Driver)
 	assert.True(t, cfg.Database.AutoMigrate)
 	assert.Equal(t, filepath.Join("data", "campaigns.db"), cfg.Database.SQLitePath)
