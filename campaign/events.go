@@ -77,23 +77,31 @@ type DeletedPayload struct {
 
 type eventLogKey struct{}
 
-// withEventLog returns ctx in which appendEvent notes the type of each event it writes.
-func withEventLog(ctx context.Context, types *[]string) context.Context {
-	return context.WithValue(ctx, eventLogKey{}, types)
+// loggedEvent is an event a write appended: its type for the observer, its id to find out
+// whether the transaction that wrote it committed.
+type loggedEvent struct {
+	ID   uuid.UUID
+	Type string
+}
+
+// withEventLog returns ctx in which appendEvent notes each event it writes.
+func withEventLog(ctx context.Context, log *[]loggedEvent) context.Context {
+	return context.WithValue(ctx, eventLogKey{}, log)
 }
 
 // appendEvent writes one event of c in tx. The actor and the correlation id come from ctx
 // (set by the HTTP layer); actor overrides the context's when given.
 func appendEvent(ctx context.Context, tx bun.IDB, c *Campaign, typ string, actor *UserID, at time.Time, payload any) error {
-	if log, ok := ctx.Value(eventLogKey{}).(*[]string); ok {
-		*log = append(*log, typ)
+	id := uuid.Must(uuid.NewV7())
+	if log, ok := ctx.Value(eventLogKey{}).(*[]loggedEvent); ok {
+		*log = append(*log, loggedEvent{ID: id, Type: typ})
 	}
 	data, err := json.Marshal(payload)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", typ, err)
 	}
 	e := outbox.Event{
-		AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version, OccurredAt: at,
+		ID: id, AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version, OccurredAt: at,
 		CorrelationID: httpx.RequestID(ctx), Payload: data,
 	}
 	switch {

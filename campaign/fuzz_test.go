@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
@@ -131,6 +130,9 @@ func fuzzSeeds() []string {
 		fuzzBody("Client createdBy", `"createdBy":"not-a-uuid"`),
 		fuzzBody("Client createdBy ok", `"createdBy":"44444444-4444-4444-8444-444444444444"`),
 		fuzzBody("Unknown field", `"colour":"blue"`),
+		fuzzBody("Name in another case", `"NAME":"Other name"`),
+		fuzzReplace("Nested name in another case", `"channels": ["EMAIL", "PUSH"]`, `"Channels": ["EMAIL", "PUSH"]`),
+		fuzzBody("Field given twice", `"type":"COUPON"`),
 		fuzzBody("Description NUL", `"description":"a\u0000b"`),
 		fuzzBody("Description long", `"description":"`+strings.Repeat("d", 1001)+`"`),
 		fuzzBody("Type lower", `"type":"loyalty"`),
@@ -228,10 +230,7 @@ func newFuzzServer(tb testing.TB, dir string) *echo.Echo {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
 	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second})
-	db, err := database.OpenSQLite(ctx, filepath.Join(dir, "fuzz.db"), config.DatabaseConfig{
-		Driver: config.DriverSQLite, MaxOpenConns: 4, MaxIdleConns: 4,
-		ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute,
-	})
+	db, err := database.OpenSQLite(ctx, filepath.Join(dir, "fuzz.db"), database.SQLitePool())
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = db.Close() })
 	require.NoError(tb, migrate.Up(ctx, db, campaign.Schema()...))

@@ -14,12 +14,12 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
 // Handler serves the campaign endpoints.
@@ -54,16 +54,17 @@ func NewHandler(svc *Service, logger *slog.Logger, opts ...HandlerOption) *Handl
 // problem+json by the routes themselves, whatever the host's Echo error handler is.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
-	g.POST("/campaigns", h.create, p)
-	g.GET("/campaigns", h.list, p)
-	g.GET("/campaigns/:id", h.get, p)
-	g.PUT("/campaigns/:id", h.update, p)
-	g.DELETE("/campaigns/:id", h.delete, p)
+	none := httpx.Query()
+	g.POST("/campaigns", h.create, p, none)
+	g.GET("/campaigns", h.list, p, httpx.Query(listParams()...))
+	g.GET("/campaigns/:id", h.get, p, none)
+	g.PUT("/campaigns/:id", h.update, p, none)
+	g.DELETE("/campaigns/:id", h.delete, p, none)
 	for _, action := range []string{"activate", "pause", "resume", "complete", "stop", "cancel"} {
-		g.POST("/campaigns/:id/"+action, h.transition(action), p)
+		g.POST("/campaigns/:id/"+action, h.transition(action), p, httpx.Query(httpx.One("dryRun")))
 	}
-	g.GET("/campaigns/:id/transitions", h.transitions, p)
-	g.GET("/campaigns/:id/events", h.events, p)
+	g.GET("/campaigns/:id/transitions", h.transitions, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
+	g.GET("/campaigns/:id/events", h.events, p, httpx.Query(httpx.Many("type"), httpx.One("limit"), httpx.One("cursor")))
 }
 
 // Request and response bodies.
@@ -90,7 +91,7 @@ type settingsRequest struct {
 }
 
 // campaignRequest is the body of create and replace. One struct serves both, so that decoding
-// errors name JSON fields only; each handler rejects the field that is not its own.
+// errors name JSON fields only; each handler rejects the fields that are not its own.
 type campaignRequest struct {
 	Name           string           `json:"name"`
 	Description    string           `json:"description"`
@@ -100,13 +101,56 @@ type campaignRequest struct {
 	EndDate        *string          `json:"endDate"`
 	Budget         *moneyRequest    `json:"budget"`
 	Settings       *settingsRequest `json:"settings"`
-	CreatedBy      *string          `json:"createdBy"` // create only
-	Version        *int64           `json:"version"`   // replace only
+	Version        *int64           `json:"version"` // replace only
+	readOnlyFields
+}
+
+// readOnlyFields are the members of the GET representation that no request sets. Replace
+// accepts and ignores them, so that a client may send back what it read with its changes
+// (only an id naming another campaign is refused); create refuses them (400).
+type readOnlyFields struct {
+	ID                json.RawMessage `json:"id"`
+	Status            json.RawMessage `json:"status"`
+	ServingStatus     json.RawMessage `json:"servingStatus"`
+	CreatedBy         json.RawMessage `json:"createdBy"`
+	CreatedAt         json.RawMessage `json:"createdAt"`
+	UpdatedAt         json.RawMessage `json:"updatedAt"`
+	TargetingVerified json.RawMessage `json:"targetingVerified"`
+	Metrics           json.RawMessage `json:"metrics"`
+}
+
+// given lists the JSON names of the read-only members present in the body, in their order
+// in the representation.
+func (r readOnlyFields) given() []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{
+		{"id", r.ID}, {"status", r.Status}, {"servingStatus", r.ServingStatus}, {"createdBy", r.CreatedBy},
+		{"createdAt", r.CreatedAt}, {"updatedAt", r.UpdatedAt}, {"targetingVerified", r.TargetingVerified},
+		{"metrics", r.Metrics},
+	} {
+		if f.raw != nil {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 func unknownField(name string) error {
 	return httpx.BadRequest("the request body has a field this endpoint does not accept",
 		httpx.FieldError{Field: name, Message: "unknown field"})
+}
+
+// readOnly refuses members a create request cannot set (the author comes from the caller's
+// identity, status and timestamps from the service).
+func readOnly(names []string) error {
+	errs := make([]httpx.FieldError, len(names))
+	for i, n := range names {
+		errs[i] = httpx.FieldError{Field: n, Message: "is read-only: the service sets it"}
+	}
+	return httpx.BadRequest("the request body sets fields that only the service sets", errs...)
 }
 
 // Response is a campaign as the API shows it.
@@ -162,7 +206,10 @@ func (h *Handler) create(c echo.Context) error {
 	if req.Version != nil {
 		return unknownField("version")
 	}
-	actor, err := author(c, req.CreatedBy)
+	if ro := req.given(); len(ro) > 0 {
+		return readOnly(ro)
+	}
+	actor, err := author(c)
 	if err != nil {
 		return err
 	}
@@ -212,8 +259,8 @@ func (h *Handler) update(c echo.Context) error {
 	if err := httpx.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	if req.CreatedBy != nil {
-		return unknownField("createdBy")
+	if err := sameID(req.ID, id); err != nil {
+		return err
 	}
 	var expected *int64
 	switch {
@@ -268,9 +315,11 @@ const (
 	MaxPageSize     = 100
 )
 
-var listParams = map[string]bool{
-	"status": true, "servingStatus": true, "type": true, "channel": true, "createdBy": true, "q": true,
-	"startFrom": true, "startTo": true, "sort": true, "limit": true, "cursor": true,
+// listParams is the query string of the list: the filters that take a list may be repeated.
+func listParams() []httpx.Param {
+	return []httpx.Param{httpx.Many("status"), httpx.Many("servingStatus"), httpx.Many("type"),
+		httpx.One("channel"), httpx.One("createdBy"), httpx.One("q"), httpx.One("startFrom"),
+		httpx.One("startTo"), httpx.One("sort"), httpx.One("limit"), httpx.One("cursor")}
 }
 
 func (h *Handler) list(c echo.Context) error {
@@ -295,16 +344,12 @@ func (h *Handler) list(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// parseFilter reads the list query. Every problem is reported at once as a 400.
+// parseFilter reads the list query (its names were checked by httpx.Query). Every problem is
+// reported at once as a 400.
 func parseFilter(q url.Values) (Filter, error) {
 	f := Filter{Sort: SortCreatedAt, Desc: true, Limit: DefaultPageSize}
 	var errs []httpx.FieldError
 	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
-	for k := range q {
-		if !listParams[k] {
-			bad(k, "unknown query parameter")
-		}
-	}
 	for _, s := range splitList(q["status"]) {
 		st, err := lifecycle.ParseStatus(s)
 		if err != nil {
@@ -342,7 +387,9 @@ func parseFilter(q url.Values) (Filter, error) {
 		f.CreatedBy = &id
 	}
 	f.Query = strings.TrimSpace(q.Get("q"))
-	if utf8.RuneCountInString(f.Query) > MaxNameLen {
+	if err := textcheck.Line(f.Query); err != nil {
+		bad("q", err.Error()) // the database could not compare it with names
+	} else if utf8.RuneCountInString(f.Query) > MaxNameLen {
 		bad("q", fmt.Sprintf("must be at most %d characters", MaxNameLen))
 	}
 	for _, p := range []struct {
@@ -351,8 +398,11 @@ func parseFilter(q url.Values) (Filter, error) {
 	}{{"startFrom", &f.StartFrom}, {"startTo", &f.StartTo}} {
 		if s := q.Get(p.name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
-			if err != nil {
+			switch {
+			case err != nil:
 				bad(p.name, "must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z")
+			case !inDateRange(t):
+				bad(p.name, "must be from the year 1 to the year 9999 in UTC")
 			}
 			*p.dst = &t
 		}
@@ -374,7 +424,7 @@ func parseFilter(q url.Values) (Filter, error) {
 	if s := q.Get("cursor"); s != "" {
 		cur, err := DecodeCursor(s)
 		switch {
-		case err != nil:
+		case err != nil || !cursorValueOK(cur):
 			bad("cursor", "is not a cursor this service issued")
 		case cur.Sort != f.Sort || cur.Desc != f.Desc:
 			bad("cursor", "belongs to another sort order; repeat the sort of the first page")
@@ -385,6 +435,23 @@ func parseFilter(q url.Values) (Filter, error) {
 		return f, httpx.BadRequest("the query string is invalid", errs...)
 	}
 	return f, nil
+}
+
+// inDateRange: the instants the database can compare with a timestamp. PostgreSQL has no year
+// 0, which an RFC 3339 date-time with an offset can fall into once in UTC.
+func inDateRange(t time.Time) bool {
+	t = t.UTC()
+	return !t.Before(minDate) && t.Before(maxDate)
+}
+
+// cursorValueOK: a cursor's sort key is compared in SQL, so a forged one must hold what this
+// service writes (a name without NUL, a time within the database's range).
+func cursorValueOK(c *Cursor) bool {
+	if c.Sort == SortName {
+		return textcheck.Text(c.Value) == nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.Value)
+	return err == nil && inDateRange(t)
 }
 
 // splitList accepts repeated parameters and comma-separated values alike.
@@ -418,20 +485,29 @@ func pathID(c echo.Context) (ID, error) {
 	return id, nil
 }
 
-// author is who creates a campaign: the authenticated caller, else the body's createdBy.
-func author(c echo.Context, createdBy *string) (UserID, error) {
+// author is who creates a campaign: the caller's identity (the authenticated subject, or
+// X-User-ID in auth mode none), never a body member.
+func author(c echo.Context) (UserID, error) {
 	if id, ok := httpx.Actor(c.Request().Context()); ok {
 		return UserID(id), nil
 	}
-	if createdBy != nil {
-		if id, err := uuid.Parse(*createdBy); err == nil && id != uuid.Nil {
-			return UserID(id), nil
-		}
-		return UserID{}, httpx.BadRequest("createdBy is not a user id",
-			httpx.FieldError{Field: "createdBy", Message: "must be a UUID"})
+	return UserID{}, httpx.BadRequest("the author is unknown: send an X-User-ID header holding your user id (a UUID)",
+		httpx.FieldError{Field: httpx.HeaderUserID, Message: "is required"})
+}
+
+// sameID refuses a replace whose body names another campaign than its URL: most likely a
+// client that sent one campaign's representation to another's address. Any other read-only
+// member is ignored.
+func sameID(raw json.RawMessage, id ID) error {
+	if raw == nil || string(raw) == "null" {
+		return nil
 	}
-	return UserID{}, httpx.BadRequest("the author is unknown: send an X-User-ID header or a createdBy field holding a UUID",
-		httpx.FieldError{Field: "createdBy", Message: "is required"})
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil && s == id.String() {
+		return nil
+	}
+	return httpx.BadRequest("the body's id is not the id of the URL",
+		httpx.FieldError{Field: "id", Message: "must be " + id.String() + " (read-only; it may be left out)"})
 }
 
 // input turns the request fields into a domain Input. Values that do not parse are reported

@@ -40,7 +40,7 @@ func (h *Handler) events(c echo.Context) error {
 		return err
 	}
 	q := c.QueryParams()
-	limit, after, errs := seqPage(q, "type")
+	limit, after, errs := seqPage(q)
 	types := splitList(q["type"])
 	for _, t := range types {
 		if !slices.Contains(EventTypes(), t) {

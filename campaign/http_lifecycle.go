@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -150,15 +149,10 @@ func (h *Handler) transitions(c echo.Context) error {
 }
 
 // seqPage reads the limit and cursor of a history list whose cursor is a sequence number
-// (a version, a store sequence). Any other parameter is refused unless listed in also.
-func seqPage(q url.Values, also ...string) (limit int, after int64, errs []httpx.FieldError) {
+// (a version, a store sequence).
+func seqPage(q url.Values) (limit int, after int64, errs []httpx.FieldError) {
 	limit = DefaultPageSize
 	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
-	for k := range q {
-		if k != "limit" && k != "cursor" && !slices.Contains(also, k) {
-			bad(k, "unknown query parameter")
-		}
-	}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxPageSize {

@@ -24,7 +24,8 @@ type Repository struct {
 	db bun.IDB
 }
 
-// NewRepository returns a repository over db (a *bun.DB or a bun.Tx).
+// NewRepository returns a repository over db (a *bun.DB or a bun.Tx). A Service wants one over
+// a *bun.DB: to write in a transaction of your own, use Service.InTx.
 func NewRepository(db bun.IDB) *Repository { return &Repository{db: db} }
 
 // campaignRow is the campaigns table. It stays inside the repository: the domain carries no
@@ -197,11 +198,54 @@ func (r *Repository) UpdateStatus(ctx context.Context, c *Campaign, expectedVers
 }
 
 // RunInTx runs fn in a transaction; fn gets a repository bound to it. The transaction is
-// what other capabilities' writes (history, events) join, so that all land or none.
+// what other capabilities' writes (history, events) join, so that all land or none. On a
+// repository bound to a bun.Tx it runs fn in a savepoint of that transaction.
 func (r *Repository) RunInTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, repo *Repository) error) error {
+	if tx, ok := r.tx(); ok {
+		return inSavepoint(ctx, tx, func(sp bun.Tx) error { return fn(ctx, sp, NewRepository(sp)) })
+	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		return fn(ctx, tx, NewRepository(tx))
 	})
+}
+
+// tx returns the transaction the repository is bound to, if it is.
+func (r *Repository) tx() (bun.Tx, bool) {
+	switch tx := r.db.(type) {
+	case bun.Tx:
+		return tx, true
+	case *bun.Tx:
+		return *tx, true
+	default:
+		return bun.Tx{}, false
+	}
+}
+
+func (r *Repository) inTx() bool {
+	_, ok := r.tx()
+	return ok
+}
+
+// inSavepoint runs fn in a savepoint of tx: a failed write is undone without aborting the rest
+// of tx (PostgreSQL would refuse every later statement of it), so the host can carry on.
+// Unlike bun's Tx.RunInTx, the caller's ctx (request id, actor) stays the writes' context. The
+// savepoint's own statements ignore cancellation: a failed write must always be undone, lest
+// a host that commits anyway keep half of it.
+func inSavepoint(ctx context.Context, tx bun.Tx, fn func(sp bun.Tx) error) error {
+	sp, err := tx.BeginTx(context.WithoutCancel(ctx), nil)
+	if err != nil {
+		return fmt.Errorf("savepoint: %w", err)
+	}
+	if err := fn(sp); err != nil {
+		if rerr := sp.Rollback(); rerr != nil {
+			return errors.Join(err, fmt.Errorf("roll back to savepoint: %w", rerr))
+		}
+		return err
+	}
+	if err := sp.Commit(); err != nil {
+		return fmt.Errorf("release savepoint: %w", err)
+	}
+	return nil
 }
 
 // Due is a campaign the automation may have to act on.

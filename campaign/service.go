@@ -51,6 +51,10 @@ func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microse
 
 // Create validates in and stores a new DRAFT campaign authored by actor.
 func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
+	return s.create(ctx, s.own(), actor, in)
+}
+
+func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) (*Campaign, error) {
 	now := s.clock()
 	in.normalize()
 	if errs := in.Validate(now, nil); len(errs) > 0 {
@@ -61,7 +65,7 @@ func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	c.apply(in)
-	err := s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+	err := sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
 		if err := repo.Create(ctx, c); err != nil {
 			return err
 		}
@@ -73,30 +77,52 @@ func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign
 	return c, nil
 }
 
-// write runs fn in a transaction and, once it committed, signals the event relay and the
-// event observer.
-func (s *Service) write(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, repo *Repository) error) error {
-	var events *[]string
-	if s.observe != nil {
-		events = new([]string)
-		inner := fn
-		fn = func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-			*events = (*events)[:0] // a retried transaction starts over
-			return inner(withEventLog(ctx, events), tx, repo)
-		}
-	}
-	if err := s.repo.RunInTx(ctx, fn); err != nil {
+// writeFunc is one change: it writes rows, history and events through tx (or repo, bound to
+// tx), so that all land or none.
+type writeFunc func(ctx context.Context, tx bun.Tx, repo *Repository) error
+
+// scope is where a use case reads and writes: the service's own database, where each write is
+// a transaction of its own, or a host's transaction (InTx), which each write joins.
+type scope struct {
+	repo  *Repository
+	write func(ctx context.Context, fn writeFunc) error
+}
+
+func (s *Service) own() scope { return scope{repo: s.repo, write: s.write} }
+
+// write runs fn in a transaction and, once it committed, announces its events.
+func (s *Service) write(ctx context.Context, fn writeFunc) error {
+	var events []loggedEvent
+	err := s.repo.RunInTx(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+		events = events[:0] // a retried transaction starts over
+		return fn(withEventLog(ctx, &events), tx, repo)
+	})
+	if err != nil {
 		return err
+	}
+	if s.repo.inTx() {
+		// The repository joins a transaction the service does not commit, so the service
+		// cannot tell whether these writes will land: it announces nothing. The relay still
+		// publishes the events at its next poll if they commit; InTx announces them.
+		return nil
+	}
+	s.announce(events)
+	return nil
+}
+
+// announce tells the event relay and the event observer about committed events.
+func (s *Service) announce(events []loggedEvent) {
+	if len(events) == 0 {
+		return
 	}
 	if s.afterCommit != nil {
 		s.afterCommit()
 	}
-	if events != nil {
-		for _, t := range *events {
-			s.observe(t)
+	if s.observe != nil {
+		for _, e := range events {
+			s.observe(e.Type)
 		}
 	}
-	return nil
 }
 
 // Get returns a live campaign.
@@ -118,7 +144,11 @@ func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, err
 // ACTIVE campaign is a *TargetingLockedError (the rules were vetted when it started); a change
 // of rules of a PAUSED campaign clears TargetingVerified until the next resume vets them.
 func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
-	c, err := s.repo.Get(ctx, id)
+	return s.update(ctx, s.own(), id, expectedVersion, in)
+}
+
+func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
+	c, err := sc.repo.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +174,7 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in 
 	c.apply(in)
 	c.UpdatedAt = now
 	c.Version = read + 1
-	err = s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+	err = sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
 		if err := repo.Update(ctx, c, read); err != nil {
 			return err
 		}
@@ -159,7 +189,11 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in 
 // Delete soft-deletes a DRAFT, COMPLETED or CANCELLED campaign. expectedVersion, when not
 // nil, must match the stored version.
 func (s *Service) Delete(ctx context.Context, id ID, expectedVersion *int64) error {
-	c, err := s.repo.Get(ctx, id)
+	return s.delete(ctx, s.own(), id, expectedVersion)
+}
+
+func (s *Service) delete(ctx context.Context, sc scope, id ID, expectedVersion *int64) error {
+	c, err := sc.repo.Get(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -170,7 +204,7 @@ func (s *Service) Delete(ctx context.Context, id ID, expectedVersion *int64) err
 		return &StateError{Op: "delete", Status: c.Status}
 	}
 	now := s.clock()
-	return s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+	return sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
 		if err := repo.SoftDelete(ctx, id, c.Version, now); err != nil {
 			return err
 		}

@@ -67,8 +67,12 @@ const maxTransitionAttempts = 5
 // under a pinned version, and ErrNotFound. The status change and its history row are written
 // in one transaction.
 func (s *Service) Transition(ctx context.Context, id ID, req TransitionRequest) (*TransitionResult, error) {
+	return s.transition(ctx, s.own(), id, req)
+}
+
+func (s *Service) transition(ctx context.Context, sc scope, id ID, req TransitionRequest) (*TransitionResult, error) {
 	for attempt := 1; ; attempt++ {
-		res, err := s.transitionOnce(ctx, id, req)
+		res, err := s.transitionOnce(ctx, sc, id, req)
 		if errors.Is(err, ErrVersionConflict) && req.ExpectedVersion == nil && attempt < maxTransitionAttempts {
 			continue // someone else moved the campaign: judge again against what is there now
 		}
@@ -76,9 +80,9 @@ func (s *Service) Transition(ctx context.Context, id ID, req TransitionRequest) 
 	}
 }
 
-func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionRequest) (*TransitionResult, error) {
+func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req TransitionRequest) (*TransitionResult, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
-	c, err := s.repo.Get(ctx, id)
+	c, err := sc.repo.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +139,7 @@ func (s *Service) transitionOnce(ctx context.Context, id ID, req TransitionReque
 	}
 	payload := TransitionPayload{From: c.Status, To: t.To, Action: t.Effective, Reason: req.Reason,
 		Automatic: req.Automatic, StopCode: req.StopCode}
-	err = s.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
+	err = sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
 		if err := repo.UpdateStatus(ctx, &next, c.Version); err != nil {
 			return err
 		}

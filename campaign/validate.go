@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
 // Limits of the input. They keep rows and JSON documents small and bounded.
@@ -72,7 +73,7 @@ func (in Input) Validate(now time.Time, prevStart *time.Time) []FieldError {
 	if n := utf8.RuneCountInString(in.Description); n > MaxDescriptionLen {
 		v.add("description", "must be at most %d characters (got %d)", MaxDescriptionLen, n)
 	}
-	v.noNUL("description", in.Description)
+	v.text("description", in.Description, textcheck.Text)
 	if !slices.Contains(Types(), in.Type) {
 		v.add("type", "must be one of %s", joinQuoted(Types()))
 	}
@@ -91,15 +92,16 @@ func (v *validator) name(name string) {
 	switch {
 	case n < MinNameLen || n > MaxNameLen:
 		v.add("name", "must be %d to %d characters (got %d)", MinNameLen, MaxNameLen, n)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		v.add("name", "must not contain control characters")
+	default:
+		v.text("name", name, textcheck.Line)
 	}
 }
 
-// noNUL rejects the NUL character, which PostgreSQL text and jsonb cannot store.
-func (v *validator) noNUL(field, s string) {
-	if strings.IndexByte(s, 0) >= 0 {
-		v.add(field, "must not contain the NUL character")
+// text applies the shared text rule (no NUL, valid UTF-8; check says whether control
+// characters are allowed too), so that nothing PostgreSQL cannot store reaches it.
+func (v *validator) text(field, s string, check func(string) error) {
+	if err := check(s); err != nil {
+		v.add(field, "%s", err.Error())
 	}
 }
 
@@ -119,8 +121,12 @@ func (v *validator) dates(in Input, now time.Time, prevStart *time.Time) {
 	}
 }
 
-// maxDate bounds dates to what RFC 3339 and JSON can write (years 0 to 9999, in UTC).
-var maxDate = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+// maxDate bounds dates to what RFC 3339 and JSON can write (years 0 to 9999, in UTC); minDate
+// to what PostgreSQL can store (it has no year 0).
+var (
+	maxDate = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	minDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // money checks a positive amount in a valid currency.
 func (v *validator) money(field string, m Money) {
@@ -154,7 +160,7 @@ func (v *validator) settings(s Settings, budget Money) {
 		if n := utf8.RuneCountInString(seg); strings.TrimSpace(seg) == "" || n > MaxSegmentLen {
 			v.add(fmt.Sprintf("settings.targetAudience[%d]", i), "must be 1 to %d characters", MaxSegmentLen)
 		}
-		v.noNUL(fmt.Sprintf("settings.targetAudience[%d]", i), seg)
+		v.text(fmt.Sprintf("settings.targetAudience[%d]", i), seg, textcheck.Text)
 	}
 	noDuplicatesIn(v, "settings.targetAudience", s.TargetAudience)
 	if s.MaxImpressions != nil && *s.MaxImpressions <= 0 {
@@ -206,7 +212,7 @@ func (v *validator) abTest(ab ABTestSettings) {
 		if n := utf8.RuneCountInString(vr.Name); strings.TrimSpace(vr.Name) == "" || n > MaxVariantNameLen {
 			v.add(p+".name", "must be 1 to %d characters", MaxVariantNameLen)
 		}
-		v.noNUL(p+".name", vr.Name)
+		v.text(p+".name", vr.Name, textcheck.Text)
 		if vr.Weight < 1 || vr.Weight > 100 {
 			v.add(p+".weight", "must be between 1 and 100")
 		}

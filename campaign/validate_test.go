@@ -155,6 +155,7 @@ func TestValidateName(t *testing.T) {
 		{name: "escape inside", mutate: func(in *Input) { in.Name = "ab\x1b[31mcd" }, want: []string{"name"}},
 		{name: "DEL inside", mutate: func(in *Input) { in.Name = "ab\x7fcd" }, want: []string{"name"}},
 		{name: "C1 control inside", mutate: func(in *Input) { in.Name = "ab\u0085cd" }, want: []string{"name"}},
+		{name: "invalid UTF-8", mutate: func(in *Input) { in.Name = "caf\xc3 sale" }, want: []string{"name"}},
 		{name: "inner spaces and punctuation", mutate: func(in *Input) { in.Name = "Black Friday -50% (EU)" }},
 	})
 }
@@ -169,6 +170,7 @@ func TestValidateDescription(t *testing.T) {
 		{name: "1000 after trimming", mutate: func(in *Input) { in.Description = "\n " + strings.Repeat("d", 1000) + " \n" }},
 		{name: "newlines inside are fine", mutate: func(in *Input) { in.Description = "line one\nline two" }},
 		{name: "NUL inside", mutate: func(in *Input) { in.Description = "before\x00after" }, want: []string{"description"}},
+		{name: "invalid UTF-8", mutate: func(in *Input) { in.Description = "before\xffafter" }, want: []string{"description"}},
 	})
 }
 

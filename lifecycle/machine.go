@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
 // Action is something a person or the automation does to a campaign's status.
@@ -189,19 +191,36 @@ func EndNotPassed(s Subject) *Violation {
 	return nil
 }
 
-// ReasonBounded: an optional reason is at most MaxReasonLen characters.
+// ReasonBounded: an optional reason is text the history can store, of at most MaxReasonLen
+// characters.
 func ReasonBounded(s Subject) *Violation {
+	if v := reasonText(s.Reason); v != nil {
+		return v
+	}
 	if utf8.RuneCountInString(s.Reason) > MaxReasonLen {
 		return &Violation{Field: "reason", Message: fmt.Sprintf("must be at most %d characters", MaxReasonLen)}
 	}
 	return nil
 }
 
-// ReasonJustified: cancelling needs a reason of MinCancelReasonLen to MaxReasonLen characters.
+// ReasonJustified: cancelling needs a reason of MinCancelReasonLen to MaxReasonLen characters,
+// of text the history can store.
 func ReasonJustified(s Subject) *Violation {
+	if v := reasonText(s.Reason); v != nil {
+		return v
+	}
 	n := utf8.RuneCountInString(strings.TrimSpace(s.Reason))
 	if n < MinCancelReasonLen || n > MaxReasonLen {
 		return &Violation{Field: "reason", Message: fmt.Sprintf("a cancellation needs a reason of %d to %d characters", MinCancelReasonLen, MaxReasonLen)}
+	}
+	return nil
+}
+
+// reasonText refuses a reason the history cannot store (NUL, invalid UTF-8): a blocked
+// transition, never a failed write.
+func reasonText(reason string) *Violation {
+	if err := textcheck.Text(reason); err != nil {
+		return &Violation{Field: "reason", Message: err.Error()}
 	}
 	return nil
 }

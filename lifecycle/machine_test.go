@@ -113,6 +113,11 @@ func TestGuards(t *testing.T) {
 		{"cancel with 3 characters", lifecycle.StatusPaused, lifecycle.ActionCancel, nil, "dup", nil},
 		{"cancel with 500 characters", lifecycle.StatusDraft, lifecycle.ActionCancel, nil, strings.Repeat("é", 500), nil},
 		{"cancel with 501 characters", lifecycle.StatusDraft, lifecycle.ActionCancel, nil, long, []string{"reason"}},
+		// NUL and invalid UTF-8 cannot be stored in the history: a blocked transition, not a failed write.
+		{"activate with NUL in the reason", lifecycle.StatusDraft, lifecycle.ActionActivate, nil, "abc\x00def", []string{"reason"}},
+		{"pause with invalid UTF-8 in the reason", lifecycle.StatusActive, lifecycle.ActionPause, nil, "caf\xc3", []string{"reason"}},
+		{"cancel with NUL in the reason", lifecycle.StatusDraft, lifecycle.ActionCancel, nil, "abc\x00def", []string{"reason"}},
+		{"cancel with line breaks is fine", lifecycle.StatusDraft, lifecycle.ActionCancel, nil, "first line\nsecond line", nil},
 		{"every failed guard is reported", lifecycle.StatusPaused, lifecycle.ActionResume, &past, long, []string{"endDate", "reason"}},
 	}
 	for _, tt := range tests {

@@ -49,7 +49,7 @@ func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 // impression is the message of one impression of the campaign.
 func (e *aggEnv) impression() *nats.Msg {
 	b, _ := json.Marshal(map[string]any{"eventId": uuid.NewString(), "type": "IMPRESSION"})
-	m := nats.NewMsg(Subject(e.campaign))
+	m := nats.NewMsg(PartitionSubject(e.campaign, DefaultPartitions))
 	m.Data = b
 	return m
 }
@@ -60,6 +60,23 @@ func (e *aggEnv) publish(n int) {
 		_, err := e.nc.JS.PublishMsg(e.ctx, e.impression())
 		require.NoError(e.t, err)
 	}
+}
+
+// drain counts everything published so far with a worker of cfg.
+func (e *aggEnv) drain(cfg AggregatorConfig) {
+	e.t.Helper()
+	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil)
+	require.NoError(e.t, a.Drain(e.ctx))
+}
+
+// counted sums what the partitions' positions record: events counted and dead-lettered.
+func (e *aggEnv) counted(consumer string) (processed, dead int64) {
+	e.t.Helper()
+	err := e.store.db.NewSelect().Table("metrics_consumer_positions").
+		ColumnExpr("COALESCE(SUM(processed), 0), COALESCE(SUM(dead_lettered), 0)").
+		Where("consumer LIKE ?", consumer+".p%").Scan(e.ctx, &processed, &dead)
+	require.NoError(e.t, err)
+	return processed, dead
 }
 
 // impressions is what the rollups count.

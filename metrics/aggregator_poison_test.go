@@ -1,10 +1,8 @@
 package metrics
 
 import (
-	"context"
 	"encoding/json"
 	"math"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,7 +21,7 @@ import (
 func costMsg(cid uuid.UUID, amount string) *nats.Msg {
 	b, _ := json.Marshal(map[string]any{"eventId": uuid.NewString(), "type": "COST",
 		"cost": map[string]any{"amount": amount, "currency": "EUR"}})
-	m := nats.NewMsg(Subject(cid))
+	m := nats.NewMsg(PartitionSubject(cid, DefaultPartitions))
 	m.Data = b
 	return m
 }
@@ -69,34 +67,6 @@ func (e *aggEnv) deadLetters(stream string) []jetstream.Msg {
 	}
 }
 
-// runUntil runs one aggregator until the stored position reaches seq.
-func (e *aggEnv) runUntil(cfg AggregatorConfig, seq uint64) {
-	ctx, stop := context.WithCancel(e.ctx)
-	var wg sync.WaitGroup
-	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil)
-	wg.Go(func() { a.Run(ctx) })
-	defer func() { stop(); wg.Wait() }()
-	require.EventuallyWithT(e.t, func(c *assert.CollectT) {
-		pos, err := e.store.Position(e.ctx, cfg.Durable)
-		require.NoError(c, err)
-		assert.GreaterOrEqual(c, pos, seq)
-	}, 60*time.Second, 20*time.Millisecond, "the worker counts up to sequence %d", seq)
-}
-
-// lastSeq is the stream's last sequence.
-func (e *aggEnv) lastSeq(stream string) uint64 {
-	st, err := e.nc.JS.Stream(e.ctx, stream)
-	require.NoError(e.t, err)
-	return st.CachedInfo().State.LastSeq
-}
-
-func (e *aggEnv) counters(consumer string) (processed, dead int64) {
-	err := e.store.db.NewSelect().Table("metrics_consumer_positions").Column("processed", "dead_lettered").
-		Where("consumer = ?", consumer).Scan(e.ctx, &processed, &dead)
-	require.NoError(e.t, err)
-	return processed, dead
-}
-
 // The reproduction: two COST events of 900,000,000,000,000 EUR. With the default
 // limits the worker dead-letters both (as /track refuses them). With limits raised past what
 // two such events can total, the first is counted and the second, which would take the totals
@@ -111,8 +81,8 @@ func TestHugeAmountsAreRefusedNeverWrapped(t *testing.T) {
 			_, err := env.nc.JS.PublishMsg(env.ctx, costMsg(env.campaign, "900000000000000"))
 			require.NoError(t, err)
 		}
-		env.runUntil(cfg, 2)
-		dead := env.deadLetters(cfg.Stream.Name)
+		env.drain(cfg)
+		dead := env.deadLetters(cfg.Stream.deadLetterStream())
 		require.Len(t, dead, 2)
 		for _, m := range dead {
 			assert.Contains(t, m.Headers().Get(HeaderDLQReason), "cost.amount: must be at most 1000000000")
@@ -124,15 +94,14 @@ func TestHugeAmountsAreRefusedNeverWrapped(t *testing.T) {
 			_, err := env.nc.JS.PublishMsg(env.ctx, costMsg(env.campaign, "900000000000000"))
 			require.NoError(t, err)
 		}
-		// Sequences 1-2 are the first pair, 3-4 their dead letters, 5-6 the second pair.
-		env.runUntil(cfg, 6)
-		dead = env.deadLetters(cfg.Stream.Name)
+		env.drain(cfg)
+		dead = env.deadLetters(cfg.Stream.deadLetterStream())
 		require.Len(t, dead, 3)
 		assert.Contains(t, dead[2].Headers().Get(HeaderDLQReason), "out of range")
-		assert.Equal(t, "6", dead[2].Headers().Get(HeaderDLQSeq), "the second of the two is refused")
+		assert.Equal(t, "4", dead[2].Headers().Get(HeaderDLQSeq), "the second of the pair is refused")
 		got := env.totals(env.campaign)
 		assert.Equal(t, "900000000000000", fromE4(got.CostE4).String(), "the first is counted, positive and exact")
-		processed, deadN := env.counters(cfg.Durable)
+		processed, deadN := env.counted(cfg.Consumer)
 		assert.EqualValues(t, 1, processed)
 		assert.EqualValues(t, 3, deadN)
 	})
@@ -155,7 +124,7 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 		require.NoError(t, err)
 
 		cfg := DefaultAggregatorConfig()
-		cfg.BatchSize, cfg.MaxWait = 20_000, time.Second // one batch, as far as the fetch allows
+		cfg.BatchSize = 20_000 // a partition's events in one batch, as far as a fetch allows
 		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		const good = 10_000
 		for i := range good + 1 {
@@ -178,19 +147,19 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 				}
 			}
 		}
-		env.runUntil(cfg, good+1)
+		env.drain(cfg)
 
-		dead := env.deadLetters(cfg.Stream.Name)
+		dead := env.deadLetters(cfg.Stream.deadLetterStream())
 		require.Len(t, dead, 1, "exactly the poisoned event is dead-lettered")
 		assert.Contains(t, dead[0].Headers().Get(HeaderDLQReason), "out of range")
-		assert.Equal(t, Subject(poisoned), dead[0].Headers().Get(HeaderDLQSubject))
+		assert.Equal(t, PartitionSubject(poisoned, DefaultPartitions), dead[0].Headers().Get(HeaderDLQSubject))
 
 		p := env.totals(poisoned)
 		assert.EqualValues(t, good/2, p.Impressions)
 		assert.Equal(t, full, p.CostE4, "the poisoned campaign's spend is unchanged")
 		o := env.totals(other)
 		assert.EqualValues(t, good/2*1_2500, o.CostE4, "the other campaign is counted exactly")
-		processed, deadN := env.counters(cfg.Durable)
+		processed, deadN := env.counted(cfg.Consumer)
 		assert.EqualValues(t, good, processed)
 		assert.EqualValues(t, 1, deadN)
 
@@ -198,7 +167,7 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 		env.publish(10)
 		_, err = env.nc.JS.PublishMsg(env.ctx, costMsg(other, "1.00"))
 		require.NoError(t, err)
-		env.runUntil(cfg, env.lastSeq(cfg.Stream.Name))
+		env.drain(cfg)
 		assert.EqualValues(t, good/2+10, env.totals(poisoned).Impressions)
 		assert.EqualValues(t, good/2*1_2500+1_0000, env.totals(other).CostE4)
 	})

@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,25 +31,39 @@ type Handler struct {
 	campaigns CampaignGetter
 	store     *Store
 	js        jetstream.JetStream
-	limits    Limits
+	cfg       HandlerConfig
 	logger    *slog.Logger
 	now       func() time.Time
 	// Ingested, if set, counts events accepted by /track.
 	Ingested func(n int)
 }
 
-// NewHandler returns the metrics HTTP handler; /track refuses events beyond limits.
-func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, limits Limits, logger *slog.Logger) *Handler {
-	return &Handler{campaigns: campaigns, store: store, js: js, limits: limits, logger: logger, now: time.Now}
+// HandlerConfig is what /track needs to know.
+type HandlerConfig struct {
+	Limits     Limits // events beyond them are refused
+	Partitions int    // P: each event is published on its partition's subject
+}
+
+// NewHandler returns the metrics HTTP handler.
+func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, cfg HandlerConfig, logger *slog.Logger) *Handler {
+	if cfg.Partitions < 1 {
+		cfg.Partitions = DefaultPartitions
+	}
+	if !cfg.Limits.MaxAmount.IsPositive() {
+		cfg.Limits = DefaultLimits()
+	}
+	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: logger, now: time.Now}
 }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
 // GET /campaigns/:id/performance under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
-	g.POST("/campaigns/:id/track", h.track, p)
-	g.GET("/campaigns/:id/metrics", h.metrics, p)
-	g.GET("/campaigns/:id/performance", h.performance, p)
+	period := []httpx.Param{httpx.One("from"), httpx.One("to")}
+	g.POST("/campaigns/:id/track", h.track, p, httpx.Query())
+	g.GET("/campaigns/:id/metrics", h.metrics, p, httpx.Query(period...))
+	g.GET("/campaigns/:id/performance", h.performance, p,
+		httpx.Query(append(period, httpx.One("granularity"), httpx.One("groupBy"))...))
 }
 
 // TrackResponse says which events were accepted and why the others were not.
@@ -74,7 +87,7 @@ func (h *Handler) track(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c)
+	body, err := httpx.ReadJSON(c)
 	if err != nil {
 		return err
 	}
@@ -106,7 +119,7 @@ func (h *Handler) track(c echo.Context) error {
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []Event
 	for i, raw := range raws {
-		e, errs := decodeEvent(raw, cid, now, h.limits)
+		e, errs := decodeEvent(raw, cid, now, h.cfg.Limits)
 		if len(errs) == 0 {
 			errs = target.check(e)
 		}
@@ -154,7 +167,7 @@ func (h *Handler) publish(ctx context.Context, events []Event) error {
 		if err != nil {
 			return err
 		}
-		msg := nats.NewMsg(Subject(e.CampaignID))
+		msg := nats.NewMsg(PartitionSubject(e.CampaignID, h.cfg.Partitions))
 		msg.Data = data
 		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
 		if rid := httpx.RequestID(ctx); rid != "" {
@@ -192,24 +205,6 @@ func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) 
 		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
 	}
 	return w.parse(&cid, now, lim)
-}
-
-func readBody(c echo.Context) ([]byte, error) {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(c.Request().Body); err != nil {
-		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
-			return nil, err
-		}
-		return nil, httpx.BadRequest("the request body could not be read")
-	}
-	if ct := c.Request().Header.Get(echo.HeaderContentType); ct != "" && !strings.Contains(ct, "json") {
-		return nil, httpx.NewProblem(http.StatusUnsupportedMediaType, "unsupported-media-type",
-			"Unsupported media type", "send the body as application/json")
-	}
-	if len(bytes.TrimSpace(buf.Bytes())) == 0 {
-		return nil, httpx.BadRequest("the request body is empty; send an event or {\"events\": [...]}")
-	}
-	return buf.Bytes(), nil
 }
 
 func toHTTP(errs []FieldError) []httpx.FieldError {
@@ -350,11 +345,6 @@ func (h *Handler) performance(c echo.Context) error {
 		return err
 	}
 	var errs []httpx.FieldError
-	for k := range c.QueryParams() {
-		if !slices.Contains([]string{"from", "to", "granularity", "groupBy"}, k) {
-			errs = append(errs, httpx.FieldError{Field: k, Message: "unknown query parameter"})
-		}
-	}
 	gran := c.QueryParam("granularity")
 	if gran == "" {
 		gran = "day"
@@ -482,6 +472,13 @@ func periodStart(t time.Time, gran string) string {
 	}
 }
 
+// Days a report may name: the years 1 to 9999. PostgreSQL has no year 0 (and an RFC 3339
+// date-time with an offset can fall into it, or into the year 10000, once cut to its UTC day).
+var (
+	firstDay = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastDay  = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
 // hourRange reads the range of an hourly report: the hours from from's to to's, both included.
 // Each is an RFC 3339 date-time, cut to its UTC hour, or a date (from: the day's first hour;
 // to: its last). to defaults to the current hour, from to DefaultReportHours-1 hours before to;
@@ -493,17 +490,23 @@ func hourRange(c echo.Context, now time.Time) (time.Time, time.Time, error) {
 		if s == "" {
 			return time.Time{}, false
 		}
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return HourOf(t), true
-		}
-		if t, err := time.Parse(time.DateOnly, s); err == nil {
+		var t time.Time
+		if rt, err := time.Parse(time.RFC3339, s); err == nil {
+			t = HourOf(rt)
+		} else if d, err := time.Parse(time.DateOnly, s); err == nil {
+			t = d
 			if lastOfDay {
 				t = t.Add(23 * time.Hour)
 			}
-			return t, true
+		} else {
+			errs = append(errs, httpx.FieldError{Field: name, Message: "must be an RFC 3339 date-time or a date (YYYY-MM-DD)"})
+			return time.Time{}, false
 		}
-		errs = append(errs, httpx.FieldError{Field: name, Message: "must be an RFC 3339 date-time or a date (YYYY-MM-DD)"})
-		return time.Time{}, false
+		if t.Before(firstDay) || t.After(lastDay.Add(23*time.Hour)) {
+			errs = append(errs, httpx.FieldError{Field: name, Message: "must be an hour from 0001-01-01T00:00:00Z to 9999-12-31T23:00:00Z (UTC)"})
+			return time.Time{}, false
+		}
+		return t, true
 	}
 	from, hasFrom := read("from", false)
 	to, hasTo := read("to", true)
@@ -518,6 +521,9 @@ func hourRange(c echo.Context, now time.Time) (time.Time, time.Time, error) {
 	}
 	if !hasFrom {
 		from = to.Add(-(DefaultReportHours - 1) * time.Hour)
+		if from.Before(firstDay) {
+			from = firstDay
+		}
 	}
 	switch {
 	case to.Before(from):
@@ -533,7 +539,7 @@ func hourRange(c echo.Context, now time.Time) (time.Time, time.Time, error) {
 }
 
 // dateRange reads optional from/to days (YYYY-MM-DD, inclusive; a date-time is cut to its
-// UTC day).
+// UTC day), between the years 1 and 9999.
 func dateRange(c echo.Context, fromName, toName string) (string, string, error) {
 	var errs []httpx.FieldError
 	read := func(name string) string {
@@ -541,14 +547,21 @@ func dateRange(c echo.Context, fromName, toName string) (string, string, error) 
 		if s == "" {
 			return ""
 		}
-		if t, err := time.Parse(time.DateOnly, s); err == nil {
-			return t.Format(time.DateOnly)
+		t, err := time.Parse(time.DateOnly, s)
+		if err != nil {
+			t, err = time.Parse(time.RFC3339, s)
 		}
-		if t, err := time.Parse(time.RFC3339, s); err == nil {
-			return t.UTC().Format(time.DateOnly)
+		if err != nil {
+			errs = append(errs, httpx.FieldError{Field: name, Message: "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"})
+			return ""
 		}
-		errs = append(errs, httpx.FieldError{Field: name, Message: "must be a date (YYYY-MM-DD) or an RFC 3339 date-time"})
-		return ""
+		y, m, d := t.UTC().Date()
+		day := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		if day.Before(firstDay) || day.After(lastDay) {
+			errs = append(errs, httpx.FieldError{Field: name, Message: "must be a day from 0001-01-01 to 9999-12-31 (UTC)"})
+			return ""
+		}
+		return day.Format(time.DateOnly)
 	}
 	from, to := read(fromName), read(toName)
 	if from != "" && to != "" && to < from {

@@ -146,6 +146,19 @@ func (s *Store) Position(ctx context.Context, consumer string) (uint64, error) {
 	return row.StreamSeq, nil
 }
 
+// Positions returns the stored positions of the consumers whose name starts with prefix.
+func (s *Store) Positions(ctx context.Context, prefix string) (map[string]uint64, error) {
+	var rows []positionRow
+	if err := s.db.NewSelect().Model(&rows).Where("consumer LIKE ?", prefix+"%").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("metrics: read positions: %w", err)
+	}
+	out := make(map[string]uint64, len(rows))
+	for _, r := range rows {
+		out[r.Consumer] = r.StreamSeq
+	}
+	return out, nil
+}
+
 // ErrPositionMoved: another worker committed past this batch; its counters must not land.
 var ErrPositionMoved = errors.New("metrics: the consumer position moved on")
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
 // Limits of an eligibility request.
@@ -37,8 +38,8 @@ func NewHandler(eval *Evaluator, logger *slog.Logger) *Handler {
 // Register mounts POST /targeting/evaluate and POST /campaigns/:id/evaluate under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
-	g.POST("/targeting/evaluate", h.evaluateAll, p)
-	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p)
+	g.POST("/targeting/evaluate", h.evaluateAll, p, httpx.Query())
+	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p, httpx.Query())
 }
 
 type eligibilityRequest struct {
@@ -79,6 +80,9 @@ func (h *Handler) request(c echo.Context) (Request, error) {
 	var errs []httpx.FieldError
 	if n := utf8.RuneCountInString(body.CustomerID); strings.TrimSpace(body.CustomerID) == "" || n > MaxCustomerIDLen {
 		errs = append(errs, httpx.FieldError{Field: "customerId", Message: fmt.Sprintf("must be 1 to %d characters", MaxCustomerIDLen)})
+	} else if err := textcheck.Line(body.CustomerID); err != nil {
+		// It is logged and sent to the Rules Engine as the customer's key: one line of text.
+		errs = append(errs, httpx.FieldError{Field: "customerId", Message: err.Error()})
 	}
 	ctxJSON := bytes.TrimSpace(body.Context)
 	switch {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/platform/datadir"
 )
 
 // legacyVars are the seed service's variables the configuration also reads.
@@ -190,4 +192,23 @@ func TestWorkerFailsWhenPortTaken(t *testing.T) {
 	var stderr bytes.Buffer
 	assert.Equal(t, 1, run(ctx, nil, &stderr))
 	assert.Contains(t, stderr.String(), "listen")
+}
+
+// A data dir another process holds (an API running the worker) is refused at once, with a
+// message that names it and says what to do.
+func TestWorkerRefusesAHeldDataDir(t *testing.T) {
+	cleanEnv(t)
+	dir := os.Getenv("CAMPAIGNS_DATA_DIR")
+	held, err := datadir.Acquire(dir)
+	require.NoError(t, err)
+	defer held.Release()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	assert.Equal(t, 1, run(ctx, nil, &stderr))
+	out := stderr.String()
+	assert.Contains(t, out, "data dir "+dir+" is in use")
+	assert.Contains(t, out, "worker.embedded")
+	assert.NoFileExists(t, filepath.Join(dir, "campaigns.db"), "a refused worker touched the database")
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -24,6 +25,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/datadir"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
@@ -115,12 +117,21 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if err != nil {
 		return nil, err
 	}
+	// NATS first: the embedded server holds the data dir, and a process refused it must not
+	// touch the database either.
+	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-api", logger)
+	if err != nil {
+		return nil, explainDataDir(err, "stop the process that holds it (another API, or a campaigns-worker "+
+			"on the same data dir), or give this API a data_dir of its own")
+	}
 	db, err := database.Open(ctx, cfg.Database)
 	if err != nil {
+		nc.Close()
 		return nil, err
 	}
 	if cfg.Database.AutoMigrate {
 		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
+			nc.Close()
 			_ = db.Close()
 			return nil, err
 		}
@@ -128,17 +139,9 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if o.now == nil {
 		o.now = time.Now
 	}
-	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-api", logger)
-	if err != nil {
-		_ = db.Close()
-		return nil, err
-	}
 	relay := newRelay(cfg, db, nc, logger, obs)
 	e = httpx.NewEcho(logger, eopts)
 	watchDependencies(obs, db, nc)
-	if cfg.Worker.Embedded {
-		watchBackground(obs, cfg, db, nc)
-	}
 	idem := idempotency.New(db, logger, idempotency.Options{
 		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
 	})
@@ -147,7 +150,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		httpx.Check{Name: "nats", Fn: nc.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
-	})
+	}, httpx.Query())
 	mountMetrics(e, obs)
 
 	campaignOpts := []campaign.Option{campaign.WithAfterCommit(relay.Notify), campaign.WithEventObserver(obs.CampaignEvent)}
@@ -159,9 +162,14 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	v1 := e.Group("/api/v1")
 	store := metrics.NewStore(db)
 	ensureTrackingStream(ctx, cfg, nc, logger)
-	mh := metrics.NewHandler(svc, store, nc.JS, metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, logger)
+	mh := metrics.NewHandler(svc, store, nc.JS, metrics.HandlerConfig{
+		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions}, logger)
 	mh.Ingested = obs.Ingested
 	mh.Register(v1)
+	agg := newAggregator(cfg, nc, store, svc, logger, obs)
+	if cfg.Worker.Embedded {
+		watchBackground(obs, db, agg)
+	}
 	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh)).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if rules != nil {
@@ -177,7 +185,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	return &API{
 		Config: cfg, DB: db, Echo: e, Logger: logger, NATS: nc, Campaigns: svc, Idempotency: idem,
 		Automation: newAutomation(cfg.Automation, svc, store, logger), Relay: relay,
-		Metrics: store, Aggregator: newAggregator(cfg, nc, store, svc, logger, obs),
+		Metrics: store, Aggregator: agg,
 		Observability: obs,
 	}, nil
 }
@@ -186,7 +194,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 // targeting checks are off (said once, here) and campaigns show targetingVerified: false.
 func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targeting.Client {
 	if cfg.URL == "" {
-		logger.Info("no Rules Engine configured (rules_engine.url): targeting checks are off")
+		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
 		return nil
 	}
 	return targeting.NewClient(targeting.Config{
@@ -197,7 +205,8 @@ func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targetin
 }
 
 func trackingStream(cfg *config.Config) metrics.StreamConfig {
-	return metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge, DuplicateWindow: cfg.Metrics.DuplicateWindow}
+	return metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge, DuplicateWindow: cfg.Metrics.DuplicateWindow,
+		Partitions: cfg.Metrics.Partitions}
 }
 
 // ensureTrackingStream creates the tracking stream at start. If NATS is not reachable yet,
@@ -214,6 +223,7 @@ func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc
 	ac := metrics.DefaultAggregatorConfig()
 	ac.Stream, ac.BatchSize, ac.MaxWait = trackingStream(cfg), cfg.Metrics.BatchSize, cfg.Metrics.MaxWait
 	ac.Limits = metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}
+	ac.LeaseTTL = cfg.Metrics.LeaseTTL
 	return metrics.NewAggregator(nc.JS, store, svc, ac, logger, m)
 }
 
@@ -232,23 +242,52 @@ func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, budget au
 	}, logger)
 }
 
-// RunBackground runs the background work (event relay, lifecycle automation,
-// idempotency-key purge) until ctx is done.
+// RunBackground runs the background work (event relay, tracking aggregation, lifecycle
+// automation, idempotency-key purge) until ctx is done. Then it publishes the events still in
+// the outbox, for up to http.shutdown_timeout, and gives the relay's lease up.
 func (a *API) RunBackground(ctx context.Context) {
-	runWorker(ctx, a.Config, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
+	drain, cancel := afterDone(ctx, a.Config.HTTP.ShutdownTimeout)
+	defer cancel()
+	runWorker(ctx, drain, a.Config, a.Logger, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
 }
 
-// runWorker runs the worker's loops until ctx is done, then gives up the relay's lease so that
-// another worker takes over at once.
-func runWorker(ctx context.Context, cfg *config.Config, relay *outbox.Relay, auto *automation.Automation, idem *idempotency.Store, agg *metrics.Aggregator) {
+// runWorker runs the worker's loops until ctx is done. Then, under drainCtx, the relay
+// publishes what is committed (the last requests' and transitions' events would otherwise
+// wait for the next start), and gives its lease up so that another worker takes over at once.
+func runWorker(ctx, drainCtx context.Context, cfg *config.Config, logger *slog.Logger, relay *outbox.Relay,
+	auto *automation.Automation, idem *idempotency.Store, agg *metrics.Aggregator) {
 	var wg sync.WaitGroup
 	wg.Go(func() { relay.Run(ctx) })
 	wg.Go(func() { agg.Run(ctx) })
 	wg.Go(func() { auto.Run(ctx, cfg.Automation.Interval, idem.Purge) })
 	wg.Wait()
+	n, err := relay.Drain(drainCtx)
+	if err != nil {
+		logger.Warn("outbox relay: shutdown came before every event was published; the rest go at the next start",
+			slog.Int("published", n), slog.Any("error", err))
+	} else if n > 0 {
+		logger.Info("outbox relay: published the outbox before stopping", slog.Int("published", n))
+	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	relay.Release(rctx)
+}
+
+// afterDone returns a context that lives on for grace once ctx is done, so that the steps of a
+// shutdown (the HTTP server's grace, then the outbox drain) share one budget.
+func afterDone(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	out, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return out, func() { stop(); cancel() }
+}
+
+// explainDataDir adds what to do to a refusal of the data dir (another process holds it).
+func explainDataDir(err error, advice string) error {
+	var inUse *datadir.InUseError
+	if errors.As(err, &inUse) {
+		return fmt.Errorf("%w: the embedded NATS server stores its JetStream data there and belongs to one process; %s", err, advice)
+	}
+	return err
 }
 
 // Handler is the API's HTTP handler.
@@ -274,14 +313,26 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 	}
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
+	drain, cancelDrain := afterDone(ctx, cfg.HTTP.ShutdownTimeout)
+	defer cancelDrain()
 	if cfg.Worker.Embedded {
 		logger.Info("running the worker in the API process (worker.embedded)")
-		wg.Go(func() { a.RunBackground(bgCtx) })
+		// The background stops after the HTTP server: the events of the last requests are
+		// committed by then, and the drain publishes them.
+		wg.Go(func() {
+			runWorker(bgCtx, drain, cfg, logger, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
+		})
 	}
-	err = httpx.Serve(ctx, ln, a.Handler(), serverOptions(cfg.HTTP), logger)
+	err = a.Serve(ctx, ln)
 	stopBackground()
 	wg.Wait()
 	return err
+}
+
+// Serve serves the API on ln with the configured server options until ctx is done, then
+// shuts down gracefully.
+func (a *API) Serve(ctx context.Context, ln net.Listener) error {
+	return httpx.Serve(ctx, ln, a.Handler(), serverOptions(a.Config.HTTP), a.Logger)
 }
 
 // newWorkerEcho is the worker's own HTTP listener: /health, /ready and /metrics, with the same
@@ -307,19 +358,31 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 }
 
 // RunWorker runs the background worker until ctx is done. It serves /health, /ready and
-// /metrics on its own listener.
+// /metrics on its own listener. It migrates the database when database.auto_migrate says so,
+// else waits for the schema (not ready meanwhile). With the embedded NATS server it holds the
+// data dir, and refuses to start when another process (an API running the worker) holds it.
 func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("starting campaigns worker", slog.Any("config", *cfg))
+	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-worker", logger)
+	if err != nil {
+		return explainDataDir(err, "an API started with worker.embedded: true (the default) already runs "+
+			"the worker: stop this one. To run the worker as a process of its own, set worker.embedded: false "+
+			"and nats.embedded_port on the API and point this worker's nats.url at that port, or run both on "+
+			"an external NATS (nats.url)")
+	}
+	defer nc.Close()
 	db, err := database.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-worker", logger)
-	if err != nil {
-		return err
+	var schemaReady atomic.Bool
+	if cfg.Database.AutoMigrate {
+		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
+			return err
+		}
+		schemaReady.Store(true)
 	}
-	defer nc.Close()
 	obs := newObservability("worker", logger)
 	relay := newRelay(cfg, db, nc, logger, obs)
 	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify),
@@ -334,9 +397,15 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		return err
 	}
 	watchDependencies(obs, db, nc)
-	watchBackground(obs, cfg, db, nc)
+	watchBackground(obs, db, agg)
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
-		httpx.Check{Name: "nats", Fn: nc.Ready})
+		httpx.Check{Name: "nats", Fn: nc.Ready},
+		httpx.Check{Name: "schema", Fn: func(context.Context) error {
+			if !schemaReady.Load() {
+				return migrate.ErrPending
+			}
+			return nil
+		}})
 	mountMetrics(e, obs)
 	ln, err := net.Listen("tcp", cfg.Worker.Addr())
 	if err != nil {
@@ -344,17 +413,61 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
-	wg.Go(func() { runWorker(bgCtx, cfg, relay, auto, idem, agg) })
+	drain, cancelDrain := afterDone(ctx, cfg.HTTP.ShutdownTimeout)
+	defer cancelDrain()
+	wg.Go(func() {
+		if !schemaReady.Load() {
+			if err := awaitSchema(bgCtx, db, logger, schemaPollInterval); err != nil {
+				return // stopped while waiting
+			}
+			schemaReady.Store(true)
+		}
+		runWorker(bgCtx, drain, cfg, logger, relay, auto, idem, agg)
+	})
 	err = httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
 	stopBackground()
 	wg.Wait()
 	return err
 }
 
+// schemaPollInterval is how often a worker that does not migrate looks for the schema.
+const schemaPollInterval = 2 * time.Second
+
+// awaitSchema returns once every migration is applied, for a worker that does not migrate
+// itself: its loops would otherwise fail on missing tables at every tick. It says why it
+// waits once (and again if the reason changes), and returns ctx's error if stopped first.
+func awaitSchema(ctx context.Context, db *bun.DB, logger *slog.Logger, every time.Duration) error {
+	var last string
+	for {
+		err := migrate.Current(ctx, db, Migrations()...)
+		if err == nil {
+			if last != "" {
+				logger.Info("database schema is up to date: starting the worker")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err.Error() != last {
+			last = err.Error()
+			logger.Warn("waiting for the database schema: run `campaigns-api migrate up` "+
+				"(or set database.auto_migrate: true)", slog.Any("reason", err))
+		}
+		t := time.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
 	return httpx.ServerOptions{
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
-		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout,
+		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout, HeaderLimit: h.HeaderLimit,
 	}
 }
 

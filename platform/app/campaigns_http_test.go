@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -111,16 +113,57 @@ func testCreate(t *testing.T, s *apptest.Server) {
 		c := create(t, s, b)
 		assert.Equal(t, map[string]any{"amount": "1234.50", "currency": "USD"}, c["budget"])
 	})
-	t.Run("createdBy from the body when no X-User-ID", func(t *testing.T) {
+	t.Run("the author comes from X-User-ID only, never from the body", func(t *testing.T) {
 		b := validBody("Create Body Author")
 		b["createdBy"] = userB
-		r := s.Do(http.MethodPost, "/api/v1/campaigns", b)
-		require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
-		assert.Equal(t, userB, r.Map(t)["createdBy"])
+		for _, header := range [][]string{nil, asUserA} {
+			p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", b, header...), http.StatusBadRequest)
+			assert.Equal(t, []string{"createdBy"}, fieldsOf(p))
+		}
+		r := s.Do(http.MethodGet, "/api/v1/campaigns?"+url.Values{"q": {"Create Body Author"}}.Encode(), nil)
+		assert.Empty(t, r.Map(t)["campaigns"], "nothing was created")
+	})
+	t.Run("other read-only members are refused on create", func(t *testing.T) {
+		b := validBody("Create Read Only")
+		b["status"], b["id"] = "ACTIVE", "0199b0c4-1d2e-7f00-8000-000000000000"
+		p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", b, asUserA...), http.StatusBadRequest)
+		assert.ElementsMatch(t, []string{"id", "status"}, fieldsOf(p))
 	})
 	t.Run("no author is 400", func(t *testing.T) {
 		p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Create No Author")), http.StatusBadRequest)
-		assert.Equal(t, []string{"createdBy"}, fieldsOf(p))
+		assert.Equal(t, []string{"X-User-ID"}, fieldsOf(p))
+	})
+	t.Run("field names match exactly", func(t *testing.T) {
+		b := validBody("Create Case")
+		b["Name"] = b["name"]
+		delete(b, "name")
+		p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", b, asUserA...), http.StatusBadRequest)
+		assert.Equal(t, []string{"Name"}, fieldsOf(p))
+		b = validBody("Create Nested Case")
+		b["settings"].(map[string]any)["Channels"] = []string{"SMS"}
+		p = requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", b, asUserA...), http.StatusBadRequest)
+		assert.Equal(t, []string{"settings.Channels"}, fieldsOf(p))
+	})
+	t.Run("invalid UTF-8 is 400, never replaced", func(t *testing.T) {
+		raw := strings.Replace(string(mustJSON(t, validBody("Create Bad UTF8 X"))), "UTF8 X", "UTF8 \xff", 1)
+		p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", raw, asUserA...), http.StatusBadRequest)
+		assert.Contains(t, p["detail"], "UTF-8")
+	})
+	t.Run("a null body is 400", func(t *testing.T) {
+		requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", "null", asUserA...), http.StatusBadRequest)
+	})
+	t.Run("a body that does not say it is JSON is 415", func(t *testing.T) {
+		body := mustJSON(t, validBody("Create No Media Type"))
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded"} {
+			req, err := http.NewRequest(http.MethodPost, s.URL+"/api/v1/campaigns", bytes.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("X-User-ID", userA)
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			p := requireProblem(t, s.Send(req, body), http.StatusUnsupportedMediaType)
+			assert.Equal(t, "urn:campaigns:problem:unsupported-media-type", p["type"], "Content-Type %q", ct)
+		}
 	})
 	t.Run("every violation is reported at once", func(t *testing.T) {
 		b := validBody("x")
@@ -226,10 +269,42 @@ func testUpdate(t *testing.T, s *apptest.Server) {
 		p := requireProblem(t, s.Do(http.MethodPut, path, b2, "If-Match", `"3"`), http.StatusUnprocessableEntity)
 		assert.Equal(t, []string{"name"}, fieldsOf(p))
 	})
-	t.Run("createdBy cannot be set on update", func(t *testing.T) {
+	t.Run("createdBy in the body is ignored on update", func(t *testing.T) {
 		b2 := validBody("Update Me Author")
 		b2["createdBy"] = userB
-		requireProblem(t, s.Do(http.MethodPut, path, b2, "If-Match", `"3"`), http.StatusBadRequest)
+		got := requireStatus(t, s.Do(http.MethodPut, path, b2, "If-Match", `"3"`), http.StatusOK)
+		assert.Equal(t, userA, got["createdBy"], "the author never changes")
+	})
+	t.Run("PUT takes back what GET returned", func(t *testing.T) {
+		read := s.Do(http.MethodGet, path, nil)
+		require.Equal(t, http.StatusOK, read.Status)
+		rep := read.Map(t)
+		require.Contains(t, rep, "metrics", "GET embeds the metrics: the body carries them back")
+		rep["name"] = "Update Me From GET"
+		got := requireStatus(t, s.Do(http.MethodPut, path, rep), http.StatusOK) // its version is the precondition
+		assert.Equal(t, "Update Me From GET", got["name"])
+		assert.EqualValues(t, rep["version"].(float64)+1, got["version"])
+		for _, k := range []string{"id", "status", "createdBy", "createdAt", "type", "budget", "settings", "targetingRules", "startDate", "endDate"} {
+			assert.Equal(t, rep[k], got[k], k)
+		}
+		// The same body again: its version is stale now.
+		p := requireProblem(t, s.Do(http.MethodPut, path, rep), http.StatusConflict)
+		assert.Equal(t, "urn:campaigns:problem:version-conflict", p["type"])
+		// Read-only members are ignored whatever they say; unknown ones are still refused.
+		rep = s.Do(http.MethodGet, path, nil).Map(t)
+		rep["status"], rep["createdBy"], rep["targetingVerified"], rep["servingStatus"] = "ACTIVE", userB, true, "SERVING"
+		got = requireStatus(t, s.Do(http.MethodPut, path, rep), http.StatusOK)
+		assert.Equal(t, "DRAFT", got["status"])
+		assert.Equal(t, userA, got["createdBy"])
+		rep = s.Do(http.MethodGet, path, nil).Map(t)
+		rep["deletedAt"] = nil
+		p = requireProblem(t, s.Do(http.MethodPut, path, rep), http.StatusBadRequest)
+		assert.Equal(t, []string{"deletedAt"}, fieldsOf(p))
+		// An id naming another campaign is a mistake, not a read-only member to ignore.
+		rep = s.Do(http.MethodGet, path, nil).Map(t)
+		rep["id"] = "0199b0c4-1d2e-7f00-8000-000000000000"
+		p = requireProblem(t, s.Do(http.MethodPut, path, rep), http.StatusBadRequest)
+		assert.Equal(t, []string{"id"}, fieldsOf(p))
 	})
 	t.Run("an ACTIVE campaign cannot be edited", func(t *testing.T) {
 		c2 := create(t, s, validBody("Update Active"))
@@ -328,9 +403,44 @@ func testList(t *testing.T, s *apptest.Server) {
 		assert.Len(t, body["campaigns"], 0)
 	})
 	t.Run("bad query is 400 naming each parameter", func(t *testing.T) {
-		r, _ := list(url.Values{"limit": {"500"}, "status": {"RUNNING"}, "sort": {"budget"}, "colour": {"red"}, "cursor": {"!!"}})
+		r, _ := list(url.Values{"limit": {"500"}, "status": {"RUNNING"}, "sort": {"budget"}, "cursor": {"!!"}})
 		p := requireProblem(t, r, http.StatusBadRequest)
-		assert.ElementsMatch(t, []string{"limit", "status", "sort", "colour", "cursor"}, fieldsOf(p))
+		assert.ElementsMatch(t, []string{"limit", "status", "sort", "cursor"}, fieldsOf(p))
+		// Names are checked before values: every unknown or repeated one is listed.
+		r, _ = list(url.Values{"limit": {"5", "6"}, "colour": {"red"}, "Limit": {"5"}, "status": {"DRAFT", "ACTIVE"}})
+		p = requireProblem(t, r, http.StatusBadRequest)
+		assert.ElementsMatch(t, []string{"limit", "colour", "Limit"}, fieldsOf(p))
+	})
+	t.Run("text the database cannot compare is 400", func(t *testing.T) {
+		for _, q := range []string{"abc\x00def", "\x00", "caf\xc3", "a\nb"} {
+			r, _ := list(url.Values{"q": {q}})
+			p := requireProblem(t, r, http.StatusBadRequest)
+			assert.Equal(t, []string{"q"}, fieldsOf(p), "q=%q", q)
+		}
+	})
+	t.Run("dates the database cannot hold are 400", func(t *testing.T) {
+		for _, v := range []string{"0000-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-05:00"} {
+			r, _ := list(url.Values{"startFrom": {v}, "startTo": {v}})
+			p := requireProblem(t, r, http.StatusBadRequest)
+			assert.ElementsMatch(t, []string{"startFrom", "startTo"}, fieldsOf(p), v)
+		}
+		r, _ := list(url.Values{"startFrom": {"0001-01-01T00:00:00Z"}, "startTo": {"9999-12-31T23:59:59Z"}})
+		assert.Equal(t, http.StatusOK, r.Status, "the extremes themselves are fine: %s", r.Body)
+	})
+	t.Run("a forged cursor is 400", func(t *testing.T) {
+		for _, c := range []campaign.Cursor{
+			{Sort: campaign.SortName, Value: "a\x00b"},
+			{Sort: campaign.SortCreatedAt, Desc: true, Value: "0000-01-01T00:00:00Z"},
+			{Sort: campaign.SortStartDate, Value: "0001-01-01T00:00:00+01:00"},
+		} {
+			sort := string(c.Sort)
+			if c.Desc {
+				sort = "-" + sort
+			}
+			r, _ := list(url.Values{"sort": {sort}, "cursor": {c.Encode()}})
+			p := requireProblem(t, r, http.StatusBadRequest)
+			assert.Equal(t, []string{"cursor"}, fieldsOf(p), "%+v", c)
+		}
 	})
 	t.Run("a cursor from another sort is 400", func(t *testing.T) {
 		_, body := list(url.Values{"q": {"List Item"}, "sort": {"name"}, "limit": {"2"}})

@@ -204,9 +204,10 @@ func connectNATS(tb testing.TB, url string, opts ...jetstream.JetStreamOpt) (*na
 }
 
 // BenchmarkIngestionEndToEnd publishes CAMPAIGNS_BENCH_EVENTS tracking events over 1,000
-// campaigns, then times (a) a raw durable consumer that only fetches and acknowledges the
-// stream, and (b) the real worker binary aggregating it into PostgreSQL exactly once, and
-// checks that the rollups add up to what was published. Run it with -benchtime 1x.
+// campaigns and 16 partitions, then times (a) raw ordered consumers that only read the
+// partitions, with the same client, and (b) the real worker binary aggregating it into PostgreSQL
+// exactly once, one worker and then two (the rollups reset between them), and checks each
+// time that the rollups add up to what was published. Run it with -benchtime 1x.
 func BenchmarkIngestionEndToEnd(b *testing.B) {
 	target := dbtest.PostgresTarget(b) // skips without PostgreSQL
 	n := envInt(b, "CAMPAIGNS_BENCH_EVENTS", defaultIngestEvents)
@@ -216,43 +217,123 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 	}
 	batch := envInt(b, "CAMPAIGNS_BENCH_BATCH_SIZE", defaults.Metrics.BatchSize)
 	profile := os.Getenv("CAMPAIGNS_BENCH_WORKER_CPUPROFILE")
-	ctx := context.Background()
 	tmp := b.TempDir()
 
 	// The worker binary, built before anything is timed.
 	bin := filepath.Join(tmp, "campaigns-worker")
 	if profile == "" {
-		build := exec.Command("go", "build", "-o", bin, "github.com/engine-rules-sp/campaigns/cmd/campaigns-worker")
-		if out, err := build.CombinedOutput(); err != nil {
-			b.Fatalf("build the worker: %v\n%s", err, out)
-		}
+		buildWorker(b, bin)
 	}
 
 	db := dbtest.Open(b, target, app.Migrations()...)
 	ids := seedTrackingCampaigns(b, db.DB, ingestCampaigns)
+	ns := natstest.NewServer(b)
+	streamCfg := metrics.DefaultAggregatorConfig().Stream
+	streamCfg.Name, streamCfg.MaxAge, streamCfg.DuplicateWindow = defaults.Metrics.Stream, defaults.Metrics.MaxAge, defaults.Metrics.DuplicateWindow
+	streamCfg.Partitions = defaults.Metrics.Partitions
+	gen, pubDur := publishEvents(b, ns.URL(), streamCfg, ids, n)
+	b.Logf("published %d events in %v (%.0f events/s)", n, pubDur.Round(time.Millisecond), float64(n)/pubDur.Seconds())
+
+	// (a) The raw baseline: read every message with ordered consumers, as the worker's
+	// partitions do, and nothing else.
+	rawDur := rawConsume(b, ns.URL(), streamCfg.Name, streamCfg.Partitions, n)
+	b.Logf("raw consumer: %d events in %v (%.0f events/s)", n, rawDur.Round(time.Millisecond), float64(n)/rawDur.Seconds())
+	b.ReportMetric(0, "ns/op") // one whole run; the rates below are what matter
+	b.ReportMetric(float64(n)/rawDur.Seconds(), "raw-consume-events/s")
+	b.ReportMetric(float64(n)/pubDur.Seconds(), "publish-events/s")
+
+	// (b) The workers, as separate processes (or one in this process when profiling).
+	env := map[string]string{
+		"CAMPAIGNS_DATABASE_DRIVER":       config.DriverPostgres,
+		"CAMPAIGNS_DATABASE_URL":          target.Config.URL,
+		"CAMPAIGNS_DATABASE_AUTO_MIGRATE": "false",
+		"CAMPAIGNS_NATS_URL":              ns.URL(),
+		"CAMPAIGNS_NATS_EMBEDDED":         "false",
+		"CAMPAIGNS_DATA_DIR":              tmp,
+		"CAMPAIGNS_METRICS_BATCH_SIZE":    strconv.Itoa(batch),
+		"CAMPAIGNS_LOG_LEVEL":             "warn",
+	}
+	counts := []int{1, 2}
+	if profile != "" {
+		counts = []int{1}
+	}
+	var oneRate float64
+	for _, k := range counts {
+		resetAggregation(b, db.DB)
+		var runs []workerRun
+		for range k {
+			env["CAMPAIGNS_WORKER_PORT"] = strconv.Itoa(freePort(b))
+			if profile == "" {
+				runs = append(runs, startWorkerProcess(b, bin, tmp, env))
+			} else {
+				runs = append(runs, startWorkerInProcess(b, env, profile))
+			}
+		}
+		aggDur, err := waitCounted(db.DB, int64(n), 10*time.Minute, runs[0].exited)
+		if err != nil {
+			for _, w := range runs {
+				w.stop(b)
+			}
+			b.Fatalf("worker: %v\n%s", err, runs[0].logs())
+		}
+		var peakRSS float64
+		for _, w := range runs {
+			peakRSS = max(peakRSS, w.stop(b))
+		}
+		rate := float64(n) / aggDur.Seconds()
+		b.Logf("%d worker(s): %d events aggregated in %v (%.0f events/s, %.2f of raw); peak RSS %.1f MiB", k, n,
+			aggDur.Round(time.Millisecond), rate, rawDur.Seconds()/aggDur.Seconds(), peakRSS)
+		requireExactTotals(b, db.DB, gen.totals, n)
+		unit := fmt.Sprintf("workers%d-", k)
+		b.ReportMetric(rate, unit+"aggregated-events/s")
+		b.ReportMetric(rawDur.Seconds()/aggDur.Seconds(), unit+"aggregated/raw")
+		if peakRSS > 0 {
+			b.ReportMetric(peakRSS, unit+"peak-RSS-MiB")
+		}
+		if k == 1 {
+			oneRate = rate
+		} else {
+			b.ReportMetric(rate/oneRate, "two-workers/one")
+		}
+	}
+}
+
+// buildWorker builds the worker binary to path.
+func buildWorker(tb testing.TB, path string) {
+	tb.Helper()
+	build := exec.Command("go", "build", "-o", path, "github.com/engine-rules-sp/campaigns/cmd/campaigns-worker")
+	if out, err := build.CombinedOutput(); err != nil {
+		tb.Fatalf("build the worker: %v\n%s", err, out)
+	}
+}
+
+// publishEvents creates the tracking stream on the server at url and publishes n generated
+// events on their partitions' subjects, asynchronously with at most 4096 in flight.
+func publishEvents(tb testing.TB, url string, streamCfg metrics.StreamConfig, ids []uuid.UUID, n int) (*eventGen, time.Duration) {
+	tb.Helper()
+	ctx := context.Background()
 	subjects := make([]string, len(ids))
 	for i, id := range ids {
-		subjects[i] = metrics.Subject(id)
+		subjects[i] = metrics.PartitionSubject(id, streamCfg.Partitions)
 	}
-
-	ns := natstest.NewServer(b)
 	var pubErrs atomic.Int64
 	var firstPubErr atomic.Value
-	_, js := connectNATS(b, ns.URL(), jetstream.WithPublishAsyncMaxPending(4096),
+	_, js := connectNATS(tb, url, jetstream.WithPublishAsyncMaxPending(4096),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
 			if pubErrs.Add(1) == 1 {
 				firstPubErr.Store(err)
 			}
 		}))
-	streamCfg := metrics.DefaultAggregatorConfig().Stream
-	streamCfg.Name, streamCfg.MaxAge, streamCfg.DuplicateWindow = defaults.Metrics.Stream, defaults.Metrics.MaxAge, defaults.Metrics.DuplicateWindow
 	if err := metrics.EnsureStream(ctx, js, streamCfg); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-
-	// Publish, asynchronously with at most 4096 in flight.
+	stream, err := js.Stream(ctx, streamCfg.Name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	before := stream.CachedInfo().State.Msgs
 	gen := newEventGen(1)
-	pubStart := time.Now()
+	start := time.Now()
 	for range n {
 		eid := uuid.New()
 		c, body := gen.next(eid, len(ids))
@@ -264,161 +345,127 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 				break
 			}
 			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-				b.Fatalf("publish: %v", err)
+				tb.Fatalf("publish: %v", err)
 			}
 		}
 	}
 	select {
 	case <-js.PublishAsyncComplete():
-	case <-time.After(2 * time.Minute):
-		b.Fatal("publish acks did not arrive within 2 minutes")
+	case <-time.After(5 * time.Minute):
+		tb.Fatal("publish acks did not arrive within 5 minutes")
 	}
-	pubDur := time.Since(pubStart)
+	dur := time.Since(start)
 	if k := pubErrs.Load(); k > 0 {
-		b.Fatalf("%d publishes failed, first: %v", k, firstPubErr.Load())
-	}
-	stream, err := js.Stream(ctx, streamCfg.Name)
-	if err != nil {
-		b.Fatal(err)
+		tb.Fatalf("%d publishes failed, first: %v", k, firstPubErr.Load())
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	if info.State.Msgs != uint64(n) {
-		b.Fatalf("the stream holds %d messages, want %d", info.State.Msgs, n)
+	if info.State.Msgs-before != uint64(n) {
+		tb.Fatalf("the stream holds %d new messages, want %d", info.State.Msgs-before, n)
 	}
-	lastSeq := info.State.LastSeq
-	b.Logf("published %d events in %v (%.0f events/s); stream %.1f MiB", n, pubDur.Round(time.Millisecond),
-		float64(n)/pubDur.Seconds(), float64(info.State.Bytes)/(1<<20))
+	return gen, dur
+}
 
-	// (a) The raw baseline: fetch and acknowledge (AckAll, one ack per batch) until every
-	// message was seen. Same consumer settings as the worker's.
-	rawDur := rawConsume(b, ns.URL(), streamCfg.Name, batch, n)
-	b.Logf("raw consumer: %d events in %v (%.0f events/s)", n, rawDur.Round(time.Millisecond), float64(n)/rawDur.Seconds())
+// resetAggregation empties the rollups and the positions, so that the stream is counted again
+// from its start.
+func resetAggregation(tb testing.TB, db *sql.DB) {
+	tb.Helper()
+	for _, table := range []string{"metrics_hourly", "metrics_daily", "metrics_totals", "metrics_campaign_spend",
+		"metrics_consumer_positions", "metrics_leases", "metrics_workers"} {
+		if _, err := db.Exec("DELETE FROM " + table); err != nil {
+			tb.Fatalf("reset %s: %v", table, err)
+		}
+	}
+}
 
-	// (b) The worker, as a separate process (or in this one when profiling).
-	env := map[string]string{
-		"CAMPAIGNS_DATABASE_DRIVER":       config.DriverPostgres,
-		"CAMPAIGNS_DATABASE_URL":          target.Config.URL,
-		"CAMPAIGNS_DATABASE_AUTO_MIGRATE": "false",
-		"CAMPAIGNS_NATS_URL":              ns.URL(),
-		"CAMPAIGNS_NATS_EMBEDDED":         "false",
-		"CAMPAIGNS_DATA_DIR":              tmp,
-		"CAMPAIGNS_WORKER_PORT":           strconv.Itoa(freePort(b)),
-		"CAMPAIGNS_METRICS_BATCH_SIZE":    strconv.Itoa(batch),
-		"CAMPAIGNS_LOG_LEVEL":             "warn",
-	}
-	var w workerRun
-	if profile == "" {
-		w = startWorkerProcess(b, bin, tmp, env)
-	} else {
-		w = startWorkerInProcess(b, env, profile)
-	}
-	aggDur, err := waitPosition(db.DB, lastSeq, 10*time.Minute, w.exited)
-	if err != nil {
-		w.stop(b)
-		b.Fatalf("worker: %v\n%s", err, w.logs())
-	}
-	peakRSS := w.stop(b)
-	b.Logf("worker: %d events aggregated in %v (%.0f events/s); peak RSS %.1f MiB", n,
-		aggDur.Round(time.Millisecond), float64(n)/aggDur.Seconds(), peakRSS)
-
-	// Exactly once: the rollups hold what was published, nothing more, nothing less.
+// requireExactTotals checks that the rollups hold what was published, nothing more, nothing
+// less, and that the positions counted each event once.
+func requireExactTotals(tb testing.TB, db *sql.DB, want ingestTotals, n int) {
+	tb.Helper()
 	var got ingestTotals
 	var processed, dead int64
-	err = db.QueryRowContext(ctx, `SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(clicks), 0),
+	err := db.QueryRow(`SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(clicks), 0),
 COALESCE(SUM(conversions), 0), COALESCE(SUM(revenue_e4), 0), COALESCE(SUM(cost_e4), 0) FROM metrics_daily`).
 		Scan(&got.Impressions, &got.Clicks, &got.Conversions, &got.RevenueE4, &got.CostE4)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	if err := db.QueryRowContext(ctx, `SELECT processed, dead_lettered FROM metrics_consumer_positions
-WHERE consumer = 'metrics-aggregator'`).Scan(&processed, &dead); err != nil {
-		b.Fatal(err)
+	if err := db.QueryRow(`SELECT COALESCE(SUM(processed), 0), COALESCE(SUM(dead_lettered), 0)
+FROM metrics_consumer_positions`).Scan(&processed, &dead); err != nil {
+		tb.Fatal(err)
 	}
-	if got != gen.totals || processed != int64(n) || dead != 0 {
-		b.Fatalf("rollups %+v, processed %d, dead-lettered %d; want %+v, %d, 0", got, processed, dead, gen.totals, n)
+	if got != want || processed != int64(n) || dead != 0 {
+		tb.Fatalf("rollups %+v, processed %d, dead-lettered %d; want %+v, %d, 0", got, processed, dead, want, n)
 	}
 	// The hourly rows and the all-time totals hold the same.
 	for _, table := range []string{"metrics_hourly", "metrics_totals"} {
 		var level ingestTotals
-		err = db.QueryRowContext(ctx, `SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(clicks), 0),
+		err = db.QueryRow(`SELECT COALESCE(SUM(impressions), 0), COALESCE(SUM(clicks), 0),
 COALESCE(SUM(conversions), 0), COALESCE(SUM(revenue_e4), 0), COALESCE(SUM(cost_e4), 0) FROM `+table).
 			Scan(&level.Impressions, &level.Clicks, &level.Conversions, &level.RevenueE4, &level.CostE4)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
-		if level != gen.totals {
-			b.Fatalf("%s %+v; want %+v", table, level, gen.totals)
+		if level != want {
+			tb.Fatalf("%s %+v; want %+v", table, level, want)
 		}
 	}
-
-	b.ReportMetric(0, "ns/op") // one whole run; the rates below are what matter
-	b.ReportMetric(float64(n)/aggDur.Seconds(), "aggregated-events/s")
-	b.ReportMetric(float64(n)/rawDur.Seconds(), "raw-consume-events/s")
-	b.ReportMetric(rawDur.Seconds()/aggDur.Seconds(), "aggregated/raw")
-	if peakRSS > 0 {
-		b.ReportMetric(peakRSS, "worker-peak-RSS-MiB")
-	}
-	b.ReportMetric(float64(n)/pubDur.Seconds(), "publish-events/s")
 }
 
-// rawConsume reads the whole stream with a durable pull consumer configured like the worker's
-// (AckAll, max ack pending = batch) and only acknowledges, one ack per batch.
-func rawConsume(b *testing.B, url, streamName string, batch, n int) time.Duration {
-	b.Helper()
+// rawConsume reads the whole stream as the worker's partitions do, with the same client and
+// nothing else: one ordered consumer per partition, all at once, each only counting.
+func rawConsume(tb testing.TB, url, streamName string, partitions, n int) time.Duration {
+	tb.Helper()
 	ctx := context.Background()
-	_, js := connectNATS(b, url)
-	cons, err := js.CreateOrUpdateConsumer(ctx, streamName, jetstream.ConsumerConfig{
-		Durable: "bench-raw", FilterSubject: metrics.SubjectPrefix + ".*", AckPolicy: jetstream.AckAllPolicy,
-		AckWait: 60 * time.Second, MaxAckPending: batch, MaxDeliver: -1, DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, js := connectNATS(tb, url)
+	var seen atomic.Int64
+	done := make(chan struct{})
 	start := time.Now()
-	seen := 0
-	for seen < n {
-		if time.Since(start) > 5*time.Minute {
-			b.Fatalf("raw consumer: %d of %d after 5 minutes", seen, n)
-		}
-		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(500*time.Millisecond))
+	for p := range partitions {
+		cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{metrics.SubjectPrefix + "." + strconv.Itoa(p) + ".*"}})
 		if err != nil {
-			b.Fatalf("raw fetch: %v", err)
+			tb.Fatal(err)
 		}
-		var last jetstream.Msg
-		for m := range msgs.Messages() {
-			last = m
-			seen++
-		}
-		if last != nil {
-			if err := last.Ack(); err != nil {
-				b.Fatalf("raw ack: %v", err)
+		cc, err := cons.Consume(func(jetstream.Msg) {
+			if seen.Add(1) == int64(n) {
+				close(done)
 			}
+		}, jetstream.PullMaxMessages(1000))
+		if err != nil {
+			tb.Fatal(err)
 		}
+		defer cc.Stop()
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		tb.Fatalf("raw consumer: %d of %d after 5 minutes", seen.Load(), n)
 	}
 	return time.Since(start)
 }
 
-// waitPosition polls the worker's committed stream position until it reaches lastSeq.
-func waitPosition(db *sql.DB, lastSeq uint64, timeout time.Duration, exited <-chan struct{}) (time.Duration, error) {
+// waitCounted polls the positions until the partitions have counted (or dead-lettered) n
+// events.
+func waitCounted(db *sql.DB, n int64, timeout time.Duration, exited <-chan struct{}) (time.Duration, error) {
 	start := time.Now()
 	for {
-		var pos uint64
-		err := db.QueryRow(`SELECT stream_seq FROM metrics_consumer_positions WHERE consumer = 'metrics-aggregator'`).Scan(&pos)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var done int64
+		err := db.QueryRow(`SELECT COALESCE(SUM(processed + dead_lettered), 0) FROM metrics_consumer_positions`).Scan(&done)
+		if err != nil {
 			return 0, err
 		}
-		if pos >= lastSeq {
+		if done >= n {
 			return time.Since(start), nil
 		}
 		if time.Since(start) > timeout {
-			return 0, fmt.Errorf("at stream position %d of %d after %v", pos, lastSeq, timeout)
+			return 0, fmt.Errorf("%d of %d events counted after %v", done, n, timeout)
 		}
 		select {
 		case <-exited:
-			return 0, fmt.Errorf("exited early at stream position %d of %d", pos, lastSeq)
+			return 0, fmt.Errorf("exited early with %d of %d events counted", done, n)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -427,8 +474,10 @@ func waitPosition(db *sql.DB, lastSeq uint64, timeout time.Duration, exited <-ch
 // workerRun is a running worker: stop ends it and returns its peak RSS in MiB (0: unknown).
 type workerRun struct {
 	exited <-chan struct{}
-	stop   func(b *testing.B) float64
-	logs   func() string
+	kill   func() // as kill -9 would
+
+	stop func(tb testing.TB) float64
+	logs func() string
 }
 
 // lockedBuffer collects a process's output.
@@ -445,7 +494,7 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 
 func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
-func startWorkerProcess(b *testing.B, bin, dir string, env map[string]string) workerRun {
+func startWorkerProcess(b testing.TB, bin, dir string, env map[string]string) workerRun {
 	b.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = dir // no configs/config.yaml there: built-in defaults plus the environment
@@ -485,7 +534,7 @@ func startWorkerProcess(b *testing.B, bin, dir string, env map[string]string) wo
 			}
 		}
 	}()
-	stop := func(b *testing.B) float64 {
+	stop := func(b testing.TB) float64 {
 		if kb := procStatusKiB(cmd.Process.Pid, "VmHWM:"); kb > peak.Load() {
 			peak.Store(kb)
 		}
@@ -504,7 +553,12 @@ func startWorkerProcess(b *testing.B, bin, dir string, env map[string]string) wo
 		}
 		return float64(peak.Load()) / 1024
 	}
-	return workerRun{exited: exited, stop: stop, logs: out.String}
+	kill := func() {
+		stopped.Store(true)
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return workerRun{exited: exited, stop: stop, kill: kill, logs: out.String}
 }
 
 // procStatusKiB reads one "Field:   123 kB" line of /proc/<pid>/status (0 when unavailable).
@@ -544,7 +598,7 @@ func startWorkerInProcess(b *testing.B, env map[string]string, path string) work
 	var runErr error
 	go func() { runErr = app.RunWorker(ctx, cfg, logger); close(exited) }()
 	var once sync.Once
-	stop := func(b *testing.B) float64 {
+	stop := func(b testing.TB) float64 {
 		once.Do(func() {
 			pprof.StopCPUProfile()
 			_ = f.Close()
@@ -590,7 +644,7 @@ func BenchmarkTrackHTTP(b *testing.B) {
 			eid := uuid.New()
 			body := fmt.Appendf(nil, `{"eventId":%q,"campaignId":%q,"type":"CLICK","occurredAt":%q,"variant":"A","channel":"EMAIL"}`,
 				eid, cid, time.Now().UTC().Format(time.RFC3339Nano))
-			msg := &nats.Msg{Subject: metrics.Subject(cid), Data: body, Header: nats.Header{jetstream.MsgIDHeader: []string{eid.String()}}}
+			msg := &nats.Msg{Subject: metrics.PartitionSubject(cid, metrics.DefaultPartitions), Data: body, Header: nats.Header{jetstream.MsgIDHeader: []string{eid.String()}}}
 			_, err := js.PublishMsg(context.Background(), msg)
 			return err
 		})

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -101,6 +102,35 @@ func TestLifecycleHTTP(t *testing.T) {
 		t.Run("the body is strict", func(t *testing.T) {
 			p := requireProblem(t, action(s, id, "pause", map[string]any{"why": "x"}), http.StatusBadRequest)
 			assert.Equal(t, []string{"why"}, fieldsOf(p))
+			p = requireProblem(t, action(s, id, "pause", map[string]any{"Reason": "x"}), http.StatusBadRequest)
+			assert.Equal(t, []string{"Reason"}, fieldsOf(p), "names match exactly")
+			requireProblem(t, action(s, id, "pause", "null"), http.StatusBadRequest)
+			for _, ct := range []string{"", "text/plain"} {
+				body := []byte(`{"reason":"x"}`)
+				req, err := http.NewRequest(http.MethodPost, s.URL+"/api/v1/campaigns/"+id+"/pause", bytes.NewReader(body))
+				require.NoError(t, err)
+				if ct != "" {
+					req.Header.Set("Content-Type", ct)
+				}
+				requireProblem(t, s.Send(req, body), http.StatusUnsupportedMediaType)
+			}
+			assert.Equal(t, "ACTIVE", s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil).Map(t)["status"], "nothing changed")
+		})
+		t.Run("the query string is strict", func(t *testing.T) {
+			p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/pause?foo=1", nil), http.StatusBadRequest)
+			assert.Equal(t, []string{"foo"}, fieldsOf(p))
+			p = requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/pause?dryRun=true&dryRun=false", nil), http.StatusBadRequest)
+			assert.Equal(t, []string{"dryRun"}, fieldsOf(p))
+		})
+		t.Run("a reason the history cannot store is blocked, not a 500", func(t *testing.T) {
+			for _, name := range []string{"pause", "cancel"} {
+				p := requireProblem(t, action(s, id, name, map[string]any{"reason": "abc\u0000def"}), http.StatusUnprocessableEntity)
+				assert.Equal(t, "urn:campaigns:problem:transition-blocked", p["type"])
+				assert.Equal(t, []string{"reason"}, fieldsOf(p))
+			}
+			dry := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/pause?dryRun=true", `{"reason":"\u0000"}`), http.StatusOK)
+			assert.Equal(t, false, dry["allowed"])
+			assert.Equal(t, "ACTIVE", s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil).Map(t)["status"], "nothing changed")
 		})
 		t.Run("stop completes, then the campaign is terminal", func(t *testing.T) {
 			got := requireStatus(t, action(s, id, "stop", nil), http.StatusOK)

@@ -152,6 +152,8 @@ func TestHourlyPerformanceForLaunchDay(t *testing.T) {
 			assert.Equal(t, start.Add(743*time.Hour).Format(time.RFC3339), r["to"], "744 hours is the most")
 			r = performance(t, s, id, url.Values{"granularity": {"hour"}, "from": {"2026-11-01"}, "to": {"2026-12-01"}})
 			assert.Equal(t, "2026-12-01T23:00:00Z", r["to"], "31 days given as dates")
+			r = performance(t, s, id, url.Values{"granularity": {"hour"}, "to": {"0001-01-01T05:00:00Z"}})
+			assert.Equal(t, "0001-01-01T00:00:00Z", r["from"], "the default range stops at the first hour there is")
 
 			for _, c := range []struct {
 				query url.Values
@@ -162,6 +164,8 @@ func TestHourlyPerformanceForLaunchDay(t *testing.T) {
 				{url.Values{"from": {time.Now().UTC().Add(-32 * 24 * time.Hour).Format(time.RFC3339)}}, "from"},
 				{url.Values{"from": {"2026-11-02T10:00:00Z"}, "to": {"2026-11-02T09:59:59Z"}}, "to"},
 				{url.Values{"from": {"yesterday"}}, "from"},
+				{url.Values{"from": {"0001-01-01T00:30:00+01:00"}}, "from"}, // the year 0 in UTC
+				{url.Values{"to": {"9999-12-31T23:30:00-01:00"}}, "to"},     // the year 10000 in UTC
 				{url.Values{"to": {"2026-11-02 10:00"}}, "to"},
 			} {
 				c.query.Set("granularity", "hour")

@@ -36,19 +36,10 @@ func watchDependencies(m *observability.Metrics, db *bun.DB, nc *natsx.Conn) {
 
 // watchBackground exposes the state of the background work: the outbox backlog and the
 // aggregator's consumer lag. Only the process that runs the worker registers them.
-func watchBackground(m *observability.Metrics, cfg *config.Config, db *bun.DB, nc *natsx.Conn) {
+func watchBackground(m *observability.Metrics, db *bun.DB, agg *metrics.Aggregator) {
 	m.WatchOutboxBacklog(func(ctx context.Context) (int64, error) { return outbox.Backlog(ctx, db) })
-	durable := metrics.DefaultAggregatorConfig().Durable
-	m.WatchConsumerLag(durable, func(ctx context.Context) (observability.ConsumerState, error) {
-		cons, err := nc.JS.Consumer(ctx, cfg.Metrics.Stream, durable)
-		if err != nil {
-			return observability.ConsumerState{}, err
-		}
-		info, err := cons.Info(ctx)
-		if err != nil {
-			return observability.ConsumerState{}, err
-		}
-		return observability.ConsumerState{Pending: info.NumPending, AckPending: info.NumAckPending}, nil
+	m.WatchConsumerLag("partitions", func(context.Context) (observability.ConsumerState, error) {
+		return observability.ConsumerState{Pending: agg.Pending()}, nil
 	})
 }
 
@@ -58,7 +49,7 @@ func mountMetrics(e *echo.Echo, m *observability.Metrics) {
 	e.GET("/metrics", func(c echo.Context) error {
 		h.ServeHTTP(c.Response(), c.Request())
 		return nil
-	})
+	}, httpx.Query())
 }
 
 // newAuthenticator checks the auth configuration and returns the authenticator of policy.
@@ -86,7 +77,7 @@ func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authe
 	}
 	identify = append(identify, authn.Authorize(routes))
 	return httpx.Options{
-		BodyLimit: cfg.HTTP.BodyLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
+		BodyLimit: cfg.HTTP.BodyLimit, HeaderLimit: cfg.HTTP.HeaderLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
 		Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
 		CORS: httpx.CORSOptions{AllowOrigins: cfg.CORS.AllowedOrigins,
 			AllowCredentials: cfg.CORS.AllowCredentials, MaxAge: cfg.CORS.MaxAge},

@@ -281,9 +281,12 @@ func TestAuthenticatedCallerIsTheActor(t *testing.T) {
 	c := secClaims(auth.RoleEditor, auth.RoleManager)
 	c["sub"] = sub
 	bearer := []string{"Authorization", "Bearer " + secSign(t, jwt.SigningMethodHS256, []byte(secSecret), c, "")}
-	// X-User-ID is ignored once authentication is on; createdBy in the body too.
+	// X-User-ID is ignored once authentication is on; a createdBy in the body is refused.
 	body := validBody("Actor check")
 	body["createdBy"] = uuid.NewString()
+	p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns", body, bearer...), http.StatusBadRequest)
+	assert.Equal(t, []string{"createdBy"}, fieldsOf(p))
+	delete(body, "createdBy")
 	r := s.Do(http.MethodPost, "/api/v1/campaigns", body, append(bearer, "X-User-ID", uuid.NewString())...)
 	require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
 	got := r.Map(t)
@@ -513,7 +516,7 @@ func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
 	assert.InDelta(t, 2, counter(t, fams, "campaigns_tracking_events_ingested_total", nil), 0)
 	assert.InDelta(t, 2, counter(t, fams, "campaigns_tracking_events_aggregated_total", nil), 0)
 	assert.InDelta(t, 1, counter(t, fams, "campaigns_tracking_events_dead_lettered_total", nil), 0)
-	assert.InDelta(t, 0, counter(t, fams, "campaigns_tracking_consumer_pending_messages", map[string]string{"consumer": "metrics-aggregator"}), 0)
+	assert.InDelta(t, 0, counter(t, fams, "campaigns_tracking_consumer_pending_messages", map[string]string{"consumer": "partitions"}), 0)
 	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_outbox_published_total", nil), 3.0)
 	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_outbox_publish_latency_seconds", nil), 3.0)
 	assert.InDelta(t, 0, counter(t, fams, "campaigns_outbox_backlog_events", nil), 0)
@@ -692,4 +695,32 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 		assert.NotContains(t, logs, secret, "a credential leaked into the logs")
 	}
 	assert.Contains(t, logs, `"reason":"expired"`)
+}
+
+// The API's own server answers oversized headers with a documented 431 problem carrying the
+// security headers, not Go's plain-text answer: 2 MB of headers, as a hostile client sends.
+func TestOversizedHeadersAreProblems(t *testing.T) {
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
+	send := func(padding int) *apptest.Response {
+		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/campaigns", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Padding", strings.Repeat("p", padding))
+		return s.Send(req, nil)
+	}
+	assert.Equal(t, http.StatusOK, send(60<<10).Status, "within the default 64 KiB")
+	for _, padding := range []int{65 << 10, 2 << 20} {
+		r := send(padding)
+		p := requireProblem(t, r, http.StatusRequestHeaderFieldsTooLarge)
+		assert.Equal(t, "urn:campaigns:problem:headers-too-large", p["type"])
+		assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"))
+		assert.Equal(t, "DENY", r.Header.Get("X-Frame-Options"))
+		assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
+		assert.Contains(t, r.Header.Get("Content-Security-Policy"), "default-src 'none'")
+	}
+	// The limit is configurable.
+	small := apptest.Serve(t, dbtest.SQLiteTarget(t), func(c *config.Config) { c.HTTP.HeaderLimit = 4096 })
+	req, err := http.NewRequest(http.MethodGet, small.URL+"/health", nil)
+	require.NoError(t, err)
+	req.Header.Set("X-Padding", strings.Repeat("p", 5000))
+	requireProblem(t, small.Send(req, nil), http.StatusRequestHeaderFieldsTooLarge)
 }

@@ -159,6 +159,13 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	p := requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "", "context": []int{1}, "channel": "FAX"}), http.StatusUnprocessableEntity)
 	assert.ElementsMatch(t, []string{"customerId", "context", "channel"}, fieldsOf(p))
 	requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/not-an-id/evaluate", req), http.StatusNotFound)
+	p = requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-\u0000"}), http.StatusUnprocessableEntity)
+	assert.Equal(t, []string{"customerId"}, fieldsOf(p), "a customer id is one line of text")
+	// Names match exactly, except inside the free-form context.
+	p = requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"CustomerId": "c-42"}), http.StatusBadRequest)
+	assert.Equal(t, []string{"CustomerId"}, fieldsOf(p))
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-42", "context": map[string]any{"Segment": "vip"}}), http.StatusOK)
+	requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+forVIP+"/evaluate", `null`), http.StatusBadRequest)
 }
 
 func TestActivationWithTheRulesEngineDown(t *testing.T) {

@@ -104,6 +104,9 @@ type Authenticator struct {
 	apiKeys    []apiKey
 	logger     *slog.Logger
 	onFailure  func(string)
+	// checkIss and checkAud say the configuration names an issuer and an audience, so that
+	// tokens must carry matching iss and aud claims.
+	checkIss, checkAud bool
 }
 
 // New builds the Authenticator of cfg for the routes of policy. It checks what config.Load
@@ -181,9 +184,11 @@ func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
 	}
 	if cfg.Issuer != "" {
 		popts = append(popts, jwt.WithIssuer(cfg.Issuer))
+		a.checkIss = true
 	}
 	if cfg.Audience != "" {
 		popts = append(popts, jwt.WithAudience(cfg.Audience))
+		a.checkAud = true
 	}
 	a.parser = jwt.NewParser(popts...)
 	return nil
@@ -399,6 +404,11 @@ func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Principal, 
 		return a.keys.key(ctx, kid, alg)
 	})
 	if err != nil {
+		if errors.Is(err, jwt.ErrTokenInvalidClaims) {
+			if f := a.claimsFailure(err, claims); f != nil {
+				return nil, f
+			}
+		}
 		return nil, jwtFailure(err)
 	}
 	sub, _ := claims.GetSubject()
@@ -428,7 +438,7 @@ func jwtFailure(err error) *failure {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return &failure{ReasonExpired, "the token has expired"}
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return &failure{ReasonMissingClaim, "the token lacks a required claim (exp)"}
+		return &failure{ReasonMissingClaim, "the token lacks a required claim"}
 	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
 		return &failure{ReasonNotYetValid, "the token is not valid yet"}
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
@@ -440,6 +450,48 @@ func jwtFailure(err error) *failure {
 	default:
 		return &failure{ReasonInvalidToken, "the token is not valid"}
 	}
+}
+
+// claimsFailure names every registered claim of a validly signed token that was refused:
+// missing (exp always; aud and iss when configured) or wrong (expired, not yet valid, another
+// audience or issuer). The reason is the first one's. The library reports a missing claim
+// without saying which, so the claims are looked at again here. Nil when none applies.
+func (a *Authenticator) claimsFailure(err error, claims jwt.MapClaims) *failure {
+	var reasons, problems []string
+	add := func(reason, problem string) {
+		reasons, problems = append(reasons, reason), append(problems, problem)
+	}
+	missing := errors.Is(err, jwt.ErrTokenRequiredClaimMissing)
+	absent := func(name string) bool {
+		v, ok := claims[name]
+		return !ok || v == nil || v == ""
+	}
+	switch {
+	case missing && absent("exp"):
+		add(ReasonMissingClaim, "exp is missing (an expiry time is required)")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		add(ReasonExpired, "exp has passed (the token has expired)")
+	}
+	if errors.Is(err, jwt.ErrTokenNotValidYet) {
+		add(ReasonNotYetValid, "nbf is in the future (the token is not valid yet)")
+	}
+	if errors.Is(err, jwt.ErrTokenUsedBeforeIssued) {
+		add(ReasonNotYetValid, "iat is in the future (the token is not valid yet)")
+	}
+	if aud, aerr := claims.GetAudience(); a.checkAud && aerr == nil && (len(aud) == 0 || len(aud) == 1 && aud[0] == "") {
+		add(ReasonMissingClaim, "aud is missing (this API accepts only tokens meant for it)")
+	} else if errors.Is(err, jwt.ErrTokenInvalidAudience) {
+		add(ReasonAudience, "aud does not name this API")
+	}
+	if a.checkIss && absent("iss") {
+		add(ReasonMissingClaim, "iss is missing (the issuer must be a trusted one)")
+	} else if errors.Is(err, jwt.ErrTokenInvalidIssuer) {
+		add(ReasonIssuer, "iss is not a trusted issuer")
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return &failure{reasons[0], "the token's claims are refused: " + strings.Join(problems, "; ")}
 }
 
 // roles reads the roles claim: a JSON array of strings or one space- or comma-separated string,

@@ -545,3 +545,56 @@ func TestJWKSRejectsWeakAndForeignKeys(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// The 401 names the claim that is missing or wrong, every one of them, and never one that is
+// fine (a missing aud used to be reported as a missing exp).
+func TestJWTProblemNamesTheClaim(t *testing.T) {
+	cfg := baseConfig()
+	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
+	a, err := auth.New(cfg, policy(), auth.Options{})
+	require.NoError(t, err)
+	e := server(t, a)
+	good := func() jwt.MapClaims {
+		c := claims("viewer")
+		c["iss"], c["aud"] = "https://idp.example.com", "campaigns-api"
+		return c
+	}
+	tests := []struct {
+		name   string
+		mutate func(jwt.MapClaims)
+		want   []string // substrings of the detail
+		absent []string // claims the detail must not name
+	}{
+		{"no aud", func(c jwt.MapClaims) { delete(c, "aud") }, []string{"aud is missing"}, []string{"exp", "iss"}},
+		{"empty aud", func(c jwt.MapClaims) { c["aud"] = "" }, []string{"aud is missing"}, []string{"exp", "iss"}},
+		{"wrong aud", func(c jwt.MapClaims) { c["aud"] = "another-api" }, []string{"aud does not name this API"}, []string{"exp", "iss"}},
+		{"no iss", func(c jwt.MapClaims) { delete(c, "iss") }, []string{"iss is missing"}, []string{"exp", "aud"}},
+		{"wrong iss", func(c jwt.MapClaims) { c["iss"] = "https://evil.example.com" }, []string{"iss is not a trusted issuer"}, []string{"exp", "aud"}},
+		{"no exp", func(c jwt.MapClaims) { delete(c, "exp") }, []string{"exp is missing"}, []string{"aud", "iss"}},
+		{"expired", func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Hour).Unix() }, []string{"exp has passed"}, []string{"aud", "iss"}},
+		{"not yet valid", func(c jwt.MapClaims) { c["nbf"] = time.Now().Add(time.Hour).Unix() }, []string{"nbf is in the future"}, []string{"aud", "iss", "exp"}},
+		{"no aud and no iss", func(c jwt.MapClaims) { delete(c, "aud"); delete(c, "iss") }, []string{"aud is missing", "iss is missing"}, []string{"exp"}},
+		{"expired with a wrong aud", func(c jwt.MapClaims) {
+			c["exp"] = time.Now().Add(-time.Hour).Unix()
+			c["aud"] = []string{"other"}
+		}, []string{"exp has passed", "aud does not name this API"}, []string{"iss"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good()
+			tt.mutate(c)
+			rec := do(e, http.MethodGet, "/things", bearer(hs(t, c, secret))...)
+			require.Equal(t, http.StatusUnauthorized, rec.Code, rec.Body.String())
+			var p map[string]any
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &p))
+			detail, _ := p["detail"].(string)
+			for _, w := range tt.want {
+				assert.Contains(t, detail, w)
+				assert.Contains(t, rec.Header().Get("WWW-Authenticate"), w, "the challenge says it too")
+			}
+			for _, claim := range tt.absent {
+				assert.NotContains(t, detail, claim+" ", "detail %q names %s", detail, claim)
+			}
+		})
+	}
+}

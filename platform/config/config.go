@@ -49,6 +49,8 @@ type HTTPConfig struct {
 	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	BodyLimit       int64         `mapstructure:"body_limit"`
+	// HeaderLimit bounds the request line and headers, in bytes (431 beyond).
+	HeaderLimit int `mapstructure:"header_limit"`
 	// TrustedProxies are the CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is
 	// believed; empty: the client address is the connection's peer.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
@@ -123,6 +125,11 @@ type MetricsConfig struct {
 	// MaxEventAmount is the largest cost or revenue one tracking event may carry, in the
 	// campaign's currency: /track refuses a larger one and the worker dead-letters it.
 	MaxEventAmount decimal.Decimal `mapstructure:"max_event_amount"`
+	// Partitions is P: tracking events are spread over P partitions by campaign id, each
+	// counted by one worker at a time.
+	Partitions int `mapstructure:"partitions"`
+	// LeaseTTL is how long a silent worker keeps its partitions.
+	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 }
 
 // EventsConfig is the domain-event stream and its relay.
@@ -138,6 +145,9 @@ type EventsConfig struct {
 // RulesEngineConfig locates the external Rules Engine and tunes the client. An empty URL turns
 // targeting checks off. EvaluationURL defaults to URL.
 type RulesEngineConfig struct {
+	// Enabled false turns the targeting checks off whatever the URLs say (an empty environment
+	// variable cannot clear a URL the file sets): Load then leaves URL and EvaluationURL empty.
+	Enabled       bool          `mapstructure:"enabled"`
 	URL           string        `mapstructure:"url"`
 	EvaluationURL string        `mapstructure:"evaluation_url"`
 	Token         string        `mapstructure:"token"`
@@ -250,6 +260,7 @@ var defaults = map[string]any{
 	"http.request_timeout":        "15s",
 	"http.shutdown_timeout":       "20s",
 	"http.body_limit":             1 << 20,
+	"http.header_limit":           64 << 10,
 	"database.driver":             DriverSQLite,
 	"database.auto_migrate":       true,
 	"database.url":                "",
@@ -276,15 +287,18 @@ var defaults = map[string]any{
 	"metrics.stream":              "CAMPAIGN_TRACKING",
 	"metrics.max_age":             "168h",
 	"metrics.duplicate_window":    "10m",
-	"metrics.batch_size":          10000,
+	"metrics.batch_size":          5000,
 	"metrics.max_wait":            "500ms",
 	"metrics.max_event_amount":    "1000000000",
+	"metrics.partitions":          16,
+	"metrics.lease_ttl":           "5s",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
 	"events.max_age":              "720h",
 	"events.batch_size":           500,
 	"events.poll_interval":        "250ms",
+	"rules_engine.enabled":        true,
 	"rules_engine.url":            "",
 	"rules_engine.evaluation_url": "",
 	"rules_engine.token":          "",
@@ -414,6 +428,9 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
 		return nil, decodeError(err)
 	}
+	if !cfg.RulesEngine.Enabled {
+		cfg.RulesEngine.URL, cfg.RulesEngine.EvaluationURL = "", ""
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -522,6 +539,7 @@ func (c *Config) validate() error {
 		{"http.request_timeout", c.HTTP.RequestTimeout <= 0, "must be a positive duration such as 15s"},
 		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout <= 0, "must be a positive duration such as 20s"},
 		{"http.body_limit", c.HTTP.BodyLimit < 1024, "must be at least 1024 bytes"},
+		{"http.header_limit", c.HTTP.HeaderLimit < 4096 || c.HTTP.HeaderLimit > 16<<20, "must be from 4096 bytes to 16 MiB"},
 		{"database.driver", c.Database.Driver != DriverPostgres && c.Database.Driver != DriverSQLite,
 			fmt.Sprintf("must be %q or %q (got %q)", DriverPostgres, DriverSQLite, c.Database.Driver)},
 		{"database.port", c.Database.Port < 1 || c.Database.Port > 65535, "must be a TCP port (1-65535)"},
@@ -538,6 +556,8 @@ func (c *Config) validate() error {
 		{"metrics.duplicate_window", c.Metrics.DuplicateWindow < time.Second || c.Metrics.DuplicateWindow > c.Metrics.MaxAge, "must be at least 1s and at most metrics.max_age"},
 		{"metrics.batch_size", c.Metrics.BatchSize < 1 || c.Metrics.BatchSize > 100000, "must be from 1 to 100000"},
 		{"metrics.max_wait", c.Metrics.MaxWait < time.Millisecond, "must be a positive duration such as 500ms"},
+		{"metrics.partitions", c.Metrics.Partitions < 1 || c.Metrics.Partitions > 1024, "must be from 1 to 1024"},
+		{"metrics.lease_ttl", c.Metrics.LeaseTTL < time.Second || c.Metrics.LeaseTTL > 5*time.Minute, "must be a duration from 1s to 5m such as 5s"},
 		{"metrics.max_event_amount", !c.Metrics.MaxEventAmount.IsPositive() || c.Metrics.MaxEventAmount.GreaterThan(decimal.New(1, 14)),
 			"must be a positive amount of at most 100000000000000 (10^14 is 10^18 ten-thousandths: one event must fit the 64-bit totals), such as 1000000000"},
 		{"events.source", c.Events.Source == "", "must not be empty"},
@@ -662,6 +682,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("nats.embedded", c.NATS.Embedded),
 		slog.String("nats.password", secret(c.NATS.Password)),
 		slog.String("nats.token", secret(c.NATS.Token)),
+		slog.Bool("rules_engine.enabled", c.RulesEngine.Enabled),
 		slog.String("rules_engine.url", redactURL(c.RulesEngine.URL)),
 		slog.String("auth.mode", c.Auth.Mode),
 		slog.String("auth.jwt_secret", secret(c.Auth.JWTSecret)),

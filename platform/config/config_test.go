@@ -60,6 +60,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	assert.Equal(t, 15*time.Second, cfg.HTTP.RequestTimeout)
 	assert.Equal(t, 20*time.Second, cfg.HTTP.ShutdownTimeout)
 	assert.Equal(t, int64(1<<20), cfg.HTTP.BodyLimit)
+	assert.Equal(t, 64<<10, cfg.HTTP.HeaderLimit)
 	assert.Equal(t, config.DriverSQLite, cfg.Database.Driver)
 	assert.True(t, cfg.Database.AutoMigrate)
 	assert.Equal(t, filepath.Join("data", "campaigns.db"), cfg.Database.SQLitePath)
@@ -239,6 +240,52 @@ func TestEmptyEnvironmentValuesCountAsUnset(t *testing.T) {
 	assert.Equal(t, 8080, cfg.HTTP.Port)
 	assert.Equal(t, "./data", cfg.DataDir)
 	assert.Equal(t, "localhost", cfg.Database.Host)
+}
+
+// An empty variable cannot clear the URL a file sets, so the Rules Engine has its own switch.
+func TestRulesEngineSwitch(t *testing.T) {
+	const prod = "../../configs/config.production.yaml"
+	tests := []struct {
+		name    string
+		file    string
+		env     map[string]string
+		enabled bool
+		url     string
+		evalURL string
+	}{
+		{"default: on, but no URL", "", nil, true, "", ""},
+		{"production file names it", prod, nil, true, "http://rules-management-service:8080", "http://rules-evaluation-service:8080"},
+		{"empty variables do not clear the file's URLs", prod,
+			map[string]string{"RULES_SERVICE_URL": "", "CAMPAIGNS_RULES_ENGINE_URL": "", "RULES_EVALUATION_URL": ""},
+			true, "http://rules-management-service:8080", "http://rules-evaluation-service:8080"},
+		{"switched off from the environment", prod, map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "false"}, false, "", ""},
+		{"off wins over URLs from the environment", "",
+			map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "0", "RULES_SERVICE_URL": "http://rules:8080", "RULES_EVALUATION_URL": "http://eval:8081"},
+			false, "", ""},
+		{"off: an invalid URL is not judged", "",
+			map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "false", "RULES_SERVICE_URL": "ftp://rules"}, false, "", ""},
+		{"switched on explicitly", "", map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "true", "RULES_SERVICE_URL": "http://rules:8080"},
+			true, "http://rules:8080", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Load(tt.file, env(tt.env))
+			require.NoError(t, err)
+			assert.Equal(t, tt.enabled, cfg.RulesEngine.Enabled)
+			assert.Equal(t, tt.url, cfg.RulesEngine.URL)
+			assert.Equal(t, tt.evalURL, cfg.RulesEngine.EvaluationURL)
+		})
+	}
+	t.Run("from the file", func(t *testing.T) {
+		cfg, err := config.Load(writeFile(t, "rules_engine:\n  enabled: false\n  url: http://rules:8080\n"), noEnv)
+		require.NoError(t, err)
+		assert.False(t, cfg.RulesEngine.Enabled)
+		assert.Empty(t, cfg.RulesEngine.URL)
+	})
+	t.Run("not a boolean", func(t *testing.T) {
+		_, err := config.Load("", env(map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "nope"}))
+		requireConfigError(t, err, "rules_engine.enabled")
+	})
 }
 
 func TestLoadInvalidEnvironment(t *testing.T) {

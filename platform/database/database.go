@@ -27,12 +27,41 @@ import (
 func Open(ctx context.Context, cfg config.DatabaseConfig) (*bun.DB, error) {
 	switch cfg.Driver {
 	case config.DriverPostgres:
-		return OpenPostgres(ctx, cfg.PostgresURL(), cfg)
+		return OpenPostgres(ctx, cfg.PostgresURL(), PoolOf(cfg))
 	case config.DriverSQLite:
-		return OpenSQLite(ctx, cfg.SQLitePath, cfg)
+		return OpenSQLite(ctx, cfg.SQLitePath, PoolOf(cfg))
 	default:
 		return nil, fmt.Errorf("database: unknown driver %q", cfg.Driver)
 	}
+}
+
+// Pool sizes a database/sql connection pool. Zero values are database/sql's defaults.
+type Pool struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
+}
+
+// PoolOf is the pool the configuration asks for.
+func PoolOf(cfg config.DatabaseConfig) Pool {
+	return Pool{
+		MaxOpenConns: cfg.MaxOpenConns, MaxIdleConns: cfg.MaxIdleConns,
+		ConnMaxLifetime: cfg.ConnMaxLifetime, ConnMaxIdleTime: cfg.ConnMaxIdleTime,
+	}
+}
+
+// SQLitePool is the pool of the embedded default (configs/config.yaml): a few connections
+// kept open. SQLite admits one writer at a time, so more connections only queue for it.
+func SQLitePool() Pool {
+	return Pool{MaxOpenConns: 8, MaxIdleConns: 8, ConnMaxLifetime: 30 * time.Minute, ConnMaxIdleTime: 5 * time.Minute}
+}
+
+func (p Pool) apply(db *sql.DB) {
+	db.SetMaxOpenConns(p.MaxOpenConns)
+	db.SetMaxIdleConns(p.MaxIdleConns)
+	db.SetConnMaxLifetime(p.ConnMaxLifetime)
+	db.SetConnMaxIdleTime(p.ConnMaxIdleTime)
 }
 
 // OpenPostgres opens a PostgreSQL pool through pgx's database/sql adapter.
@@ -40,7 +69,7 @@ func Open(ctx context.Context, cfg config.DatabaseConfig) (*bun.DB, error) {
 // Bun writes arguments into the SQL text, so every statement text is new to the server. pgx's
 // default mode would prepare (and cache, and evict) each one: two round trips per query. The
 // simple protocol sends it in one. A DSN that sets default_query_exec_mode keeps its choice.
-func OpenPostgres(ctx context.Context, dsn string, cfg config.DatabaseConfig) (*bun.DB, error) {
+func OpenPostgres(ctx context.Context, dsn string, pool Pool) (*bun.DB, error) {
 	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, errors.New("database: the PostgreSQL URL (database.url or the DB_* settings) is invalid")
@@ -49,40 +78,52 @@ func OpenPostgres(ctx context.Context, dsn string, cfg config.DatabaseConfig) (*
 		pgcfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
 	sqldb := stdlib.OpenDB(*pgcfg)
-	pool(sqldb, cfg)
+	pool.apply(sqldb)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	return db, ping(ctx, db, "postgres")
 }
 
-// OpenSQLite opens (creating if needed) the SQLite file at path in WAL mode. Transactions
-// begin IMMEDIATE so that a writer waits for the lock (busy timeout) at BEGIN instead of
-// failing at its first write.
-func OpenSQLite(ctx context.Context, path string, cfg config.DatabaseConfig) (*bun.DB, error) {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return nil, fmt.Errorf("database: create %s: %w", dir, err)
-		}
-	}
+// SQLiteDSN is the DSN (for the "sqlite" driver of modernc.org/sqlite) of the SQLite file at
+// path, with the settings that make it safe under concurrent use:
+//
+//   - busy_timeout(10000): a connection that finds the database locked waits up to 10 s for it
+//     instead of failing at once with SQLITE_BUSY;
+//   - journal_mode(WAL): readers and the writer do not block each other;
+//   - synchronous(NORMAL): with WAL, a crash cannot corrupt the file (the last commits before
+//     a power loss may be lost) and commits do not wait for fsync;
+//   - foreign_keys(ON);
+//   - _txlock=immediate: transactions take the write lock at BEGIN, where the busy timeout
+//     applies. A deferred transaction would take it at its first write, and that upgrade fails
+//     at once with SQLITE_BUSY, whatever the timeout, if another connection wrote since the
+//     transaction's first read.
+//
+// OpenSQLite uses it; a host that opens the database itself should too.
+func SQLiteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	q.Set("_txlock", "immediate")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating it and its folder if needed) the SQLite file at path with
+// SQLiteDSN's settings and pool's sizes (SQLitePool: the embedded default's), and checks it
+// answers. It is how the binaries open SQLite, and how a host should.
+func OpenSQLite(ctx context.Context, path string, pool Pool) (*bun.DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("database: create %s: %w", dir, err)
+		}
+	}
+	sqldb, err := sql.Open("sqlite", SQLiteDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("database: open sqlite: %w", err)
 	}
-	pool(sqldb, cfg)
+	pool.apply(sqldb)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	return db, ping(ctx, db, "sqlite")
-}
-
-func pool(db *sql.DB, cfg config.DatabaseConfig) {
-	db.SetMaxOpenConns(cfg.MaxOpenConns)
-	db.SetMaxIdleConns(cfg.MaxIdleConns)
-	db.SetConnMaxLifetime(cfg.ConnMaxLifetime)
-	db.SetConnMaxIdleTime(cfg.ConnMaxIdleTime)
 }
 
 func ping(ctx context.Context, db *bun.DB, name string) error {

@@ -32,6 +32,8 @@ type payload struct {
 	Nested  inner   `json:"nested"`
 	Opt     *inner  `json:"opt"`
 	Raw     rawText `json:"raw"`
+	// Free is held as raw JSON (like a targeting context), never matched against fields.
+	Free json.RawMessage `json:"free"`
 }
 
 // rawText fails to decode anything but a string, with an error of its own.
@@ -72,7 +74,10 @@ func TestDecodeJSONBytes(t *testing.T) {
 	}{
 		{name: "valid", body: `{"name":"x","count":3,"enabled":true,"nested":{"tags":["a"]}}`},
 		{name: "valid with surrounding whitespace", body: " \n\t{\"name\":\"x\"}\r\n "},
-		{name: "null is an empty value", body: `null`},
+		{name: "NUL escape is valid JSON (validation judges it)", body: `{"name":"a\u0000b"}`},
+		{name: "free-form member keeps any names", body: `{"free":{"Name":1,"NAME":{"x":[1,2]}}}`},
+		{name: "null", body: `null`, wantDetail: "not null"},
+		{name: "null with whitespace", body: " null\n", wantDetail: "not null"},
 		{name: "empty", body: ``, wantDetail: "empty"},
 		{name: "only whitespace", body: " \n\t ", wantDetail: "empty"},
 		{name: "syntax error", body: `{name: "x"}`, wantDetail: "not valid JSON (at byte 2)"},
@@ -89,19 +94,30 @@ func TestDecodeJSONBytes(t *testing.T) {
 		{name: "string for object", body: `{"nested":"x"}`, wantDetail: "wrong JSON type", wantFields: map[string]string{"nested": "must be an object"}},
 		{name: "array for pointer object", body: `{"opt":[]}`, wantDetail: "wrong JSON type", wantFields: map[string]string{"opt": "must be an object"}},
 		{name: "nested string for array", body: `{"nested":{"tags":"a"}}`, wantDetail: "wrong JSON type", wantFields: map[string]string{"nested.tags": "must be an array"}},
+		{name: "array item of the wrong type", body: `{"nested":{"tags":["a",7]}}`, wantDetail: "wrong JSON type", wantFields: map[string]string{"nested.tags[1]": "must be a string"}},
 		{name: "nested pointer integer", body: `{"opt":{"limit":"9"}}`, wantDetail: "wrong JSON type", wantFields: map[string]string{"opt.limit": "must be an integer"}},
 		{name: "array body", body: `[]`, wantDetail: "must be an object"},
 		{name: "string body", body: `"hello"`, wantDetail: "must be an object"},
 		{name: "number body", body: `42`, wantDetail: "must be an object"},
 		{name: "unknown field", body: `{"name":"x","nmae":"y"}`, wantDetail: "does not accept", wantFields: map[string]string{"nmae": "unknown field"}},
 		{name: "client-set status", body: `{"status":"ACTIVE"}`, wantDetail: "does not accept", wantFields: map[string]string{"status": "unknown field"}},
-		// encoding/json names only the last segment of an unknown nested field.
-		{name: "unknown nested field", body: `{"nested":{"colour":"red"}}`, wantDetail: "does not accept", wantFields: map[string]string{"colour": "unknown field"}},
+		{name: "unknown nested field", body: `{"nested":{"colour":"red"}}`, wantDetail: "does not accept", wantFields: map[string]string{"nested.colour": "unknown field"}},
+		// encoding/json v1 matched names without case; here a name must match exactly.
+		{name: "name in another case", body: `{"Name":"x"}`, wantDetail: "case included", wantFields: map[string]string{"Name": "unknown field"}},
+		{name: "upper-case name", body: `{"NAME":"x"}`, wantDetail: "does not accept", wantFields: map[string]string{"NAME": "unknown field"}},
+		{name: "nested name in another case", body: `{"nested":{"Tags":["a"]}}`, wantDetail: "does not accept", wantFields: map[string]string{"nested.Tags": "unknown field"}},
+		{name: "duplicate field", body: `{"name":"x","name":"y"}`, wantDetail: "twice", wantFields: map[string]string{"name": "more than once"}},
+		{name: "duplicate inside a free-form member", body: `{"free":{"a":1,"a":2}}`, wantDetail: "twice", wantFields: map[string]string{"free.a": "more than once"}},
+		{name: "invalid UTF-8 in a string", body: "{\"name\":\"a\xffb\"}", wantDetail: "not valid UTF-8 (at byte 10)"},
+		{name: "invalid UTF-8 in a free-form member", body: "{\"free\":{\"k\":\"\xc3\"}}", wantDetail: "not valid UTF-8"},
+		{name: "lone surrogate escape", body: `{"name":"\ud800"}`, wantDetail: "not valid JSON"},
 		{name: "second value", body: `{"name":"x"} {"name":"y"}`, wantDetail: "data after"},
 		{name: "trailing garbage", body: `{"name":"x"}garbage`, wantDetail: "data after"},
 		{name: "trailing bracket", body: `{"name":"x"}]`, wantDetail: "data after"},
-		{name: "custom unmarshaler error", body: `{"raw":5}`, wantDetail: "could not be decoded"},
-		{name: "deep nesting", body: strings.Repeat(`{"nested":`, 20000), wantDetail: "not valid JSON"},
+		{name: "custom unmarshaler error", body: `{"raw":5}`, wantDetail: "could not be decoded", wantFields: map[string]string{"raw": "not a valid value"}},
+		{name: "deep nesting", body: `{"free":` + strings.Repeat(`[`, 20000), wantDetail: "not valid JSON"},
+		{name: "deep nesting closed", body: `{"free":` + strings.Repeat(`[`, 20000) + strings.Repeat(`]`, 20000) + `}`, wantDetail: "not valid JSON"},
+		{name: "deep nesting at the top", body: strings.Repeat(`{"nested":`, 20000), wantDetail: "does not accept", wantFields: map[string]string{"nested.nested": "unknown field"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,7 +180,7 @@ func TestDecodeJSONContentType(t *testing.T) {
 		{"Application/JSON", 0},
 		{"application/merge-patch+json", 0},
 		{"application/problem+json", 0},
-		{"", 0}, // no header: the body is read as JSON
+		{"", http.StatusUnsupportedMediaType}, // a body must say it is JSON
 		{"text/plain", http.StatusUnsupportedMediaType},
 		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
 		{"multipart/form-data; boundary=x", http.StatusUnsupportedMediaType},
@@ -241,7 +257,7 @@ func TestDecodeJSONBodyOverLimitWhileReading(t *testing.T) {
 }
 
 func TestDecodeJSONMaxBytesReader(t *testing.T) {
-	c, rec := newContext(http.MethodPost, "/", strings.NewReader(`{"name":"`+strings.Repeat("b", 100)+`"}`), "")
+	c, rec := newContext(http.MethodPost, "/", strings.NewReader(`{"name":"`+strings.Repeat("b", 100)+`"}`), echo.MIMEApplicationJSON)
 	c.Request().Body = http.MaxBytesReader(rec, c.Request().Body, 10)
 	var dst payload
 	requireProblem(t, httpx.DecodeJSON(c, &dst), http.StatusRequestEntityTooLarge)
@@ -280,7 +296,7 @@ func TestDecodeJSONThroughEcho(t *testing.T) {
 		{name: "empty", body: ``, contentType: "application/json", wantStatus: http.StatusBadRequest},
 		{name: "syntax", body: `{"name":}`, contentType: "application/json", wantStatus: http.StatusBadRequest},
 		{name: "truncated", body: `{"name":"a"`, contentType: "application/json", wantStatus: http.StatusBadRequest},
-		{name: "wrong type", body: `{"nested":{"tags":[1]}}`, contentType: "application/json", wantStatus: http.StatusBadRequest, wantField: "nested.tags"},
+		{name: "wrong type", body: `{"nested":{"tags":[1]}}`, contentType: "application/json", wantStatus: http.StatusBadRequest, wantField: "nested.tags[0]"},
 		{name: "unknown field", body: `{"extra":1}`, contentType: "application/json", wantStatus: http.StatusBadRequest, wantField: "extra"},
 		{name: "trailing", body: `{}{}`, contentType: "application/json", wantStatus: http.StatusBadRequest},
 		{name: "media type", body: `{}`, contentType: "text/csv", wantStatus: http.StatusUnsupportedMediaType},
@@ -312,4 +328,67 @@ func TestDecodeJSONThroughEcho(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An optional body may be left out (no Content-Type needed then); a body that is there is held
+// to every rule, its media type included.
+func TestDecodeOptionalJSON(t *testing.T) {
+	tests := []struct {
+		name, body, contentType string
+		wantStatus              int // 0: accepted
+		wantName                string
+	}{
+		{name: "absent", body: "", contentType: "", wantStatus: 0},
+		{name: "absent with a media type", body: "", contentType: "application/json", wantStatus: 0},
+		{name: "blank", body: " \n", contentType: "application/json", wantStatus: 0},
+		{name: "present", body: `{"name":"x"}`, contentType: "application/json", wantName: "x"},
+		{name: "present without Content-Type", body: `{"name":"x"}`, contentType: "", wantStatus: http.StatusUnsupportedMediaType},
+		{name: "present as text", body: `{"name":"x"}`, contentType: "text/plain", wantStatus: http.StatusUnsupportedMediaType},
+		{name: "null", body: `null`, contentType: "application/json", wantStatus: http.StatusBadRequest},
+		{name: "another case", body: `{"NAME":"x"}`, contentType: "application/json", wantStatus: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := newContext(http.MethodPost, "/", strings.NewReader(tt.body), tt.contentType)
+			var dst payload
+			err := httpx.DecodeOptionalJSON(c, &dst)
+			if tt.wantStatus == 0 {
+				require.NoError(t, err)
+				assert.Equal(t, tt.wantName, dst.Name)
+				return
+			}
+			requireProblem(t, err, tt.wantStatus)
+		})
+	}
+}
+
+// A required body: absent or empty is a 400 whatever the media type, a body that is not
+// declared JSON a 415, checked before the body is read.
+func TestReadJSON(t *testing.T) {
+	c, _ := newContext(http.MethodPost, "/", strings.NewReader(""), "")
+	p := requireProblem(t, func() error { _, err := httpx.ReadJSON(c); return err }(), http.StatusBadRequest)
+	assert.Contains(t, p.Detail, "empty")
+
+	body := &countingReader{r: strings.NewReader(`{"name":"x"}`)}
+	c, _ = newContext(http.MethodPost, "/", body, "text/plain")
+	c.Request().ContentLength = 12
+	_, err := httpx.ReadJSON(c)
+	requireProblem(t, err, http.StatusUnsupportedMediaType)
+	assert.Zero(t, body.n, "a body of the wrong type is not read")
+
+	c, _ = newContext(http.MethodPost, "/", strings.NewReader(`{"name":"x"}`), "application/vnd.campaigns+json")
+	got, err := httpx.ReadJSON(c)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"name":"x"}`, string(got))
+}
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -17,6 +17,7 @@ import (
 // Options tunes the Echo instance.
 type Options struct {
 	BodyLimit      int64         // bytes; 413 beyond it
+	HeaderLimit    int           // bytes of request line and headers; 431 beyond it (0: DefaultHeaderLimit)
 	RequestTimeout time.Duration // deadline of each request's context
 
 	// Observe, when set, wraps every request just inside the access log (request metrics).
@@ -39,8 +40,8 @@ type CORSOptions struct {
 }
 
 // NewEcho returns an Echo instance with the service's middleware: request ids, a JSON access
-// log, request metrics, panic recovery, security headers, CORS, the body limit, the request
-// deadline, the caller's identity, and problem+json errors.
+// log, request metrics, panic recovery, security headers, the header limit, CORS, the body
+// limit, the request deadline, the caller's identity, and problem+json errors.
 func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -67,6 +68,7 @@ func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
 			},
 		}),
 		SecurityHeaders(),
+		HeaderLimit(opts.HeaderLimit),
 	)
 	if len(opts.CORS.AllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
@@ -122,6 +124,53 @@ func SecurityHeaders() echo.MiddlewareFunc {
 	}
 }
 
+// DefaultHeaderLimit is the header limit when none is configured.
+const DefaultHeaderLimit = 64 << 10
+
+// HeaderLimit answers 431 (a problem, with the security headers of every answer) to a request
+// whose request line and headers exceed limit bytes (0: DefaultHeaderLimit). Go's server
+// would answer such a request in plain text before any handler runs, so Serve lets it read
+// headers up to HeaderReadLimit and the limit is enforced here.
+func HeaderLimit(limit int) echo.MiddlewareFunc {
+	if limit <= 0 {
+		limit = DefaultHeaderLimit
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if headerSize(c.Request()) <= limit {
+				return next(c)
+			}
+			c.Response().Header().Set(echo.HeaderConnection, "close") // do not read what follows
+			return NewProblem(http.StatusRequestHeaderFieldsTooLarge, "headers-too-large",
+				"Request header fields too large",
+				fmt.Sprintf("the request line and headers are larger than %d bytes", limit))
+		}
+	}
+}
+
+// headerSize counts the request line and header lines as they came on the wire (as
+// http.Server.MaxHeaderBytes does), without the final blank line.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	n += len("Host: ") + len(r.Host) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	return n
+}
+
+// HeaderReadLimit is how much of a request's headers the server reads before giving up with
+// its own plain-text 431: well above limit, so that HeaderLimit answers the requests over the
+// limit that a client may plausibly send (at least 4 MiB), yet bounded.
+func HeaderReadLimit(limit int) int {
+	if limit <= 0 {
+		limit = DefaultHeaderLimit
+	}
+	return max(4*limit, 4<<20)
+}
+
 func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURIPath: true, LogRoutePath: true, LogStatus: true,
@@ -144,12 +193,15 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 	})
 }
 
-// ServerOptions are the listener's timeouts.
+// ServerOptions are the listener's timeouts and header limit.
 type ServerOptions struct {
 	ReadTimeout     time.Duration
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	// HeaderLimit is the handler's header limit (Options.HeaderLimit); the server reads up to
+	// HeaderReadLimit of it so that the handler, not Go's server, answers the 431.
+	HeaderLimit int
 }
 
 // Serve runs h on ln until ctx is done, then shuts down gracefully: it stops accepting, lets
@@ -161,6 +213,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 		ReadHeaderTimeout: opts.ReadTimeout,
 		WriteTimeout:      opts.WriteTimeout,
 		IdleTimeout:       opts.IdleTimeout,
+		MaxHeaderBytes:    HeaderReadLimit(opts.HeaderLimit),
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -198,7 +251,7 @@ type Check struct {
 func RegisterHealth(e *echo.Echo, logger *slog.Logger, checks ...Check) {
 	e.GET("/health", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-	})
+	}, Query())
 	e.GET("/ready", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
@@ -216,5 +269,5 @@ func RegisterHealth(e *echo.Echo, logger *slog.Logger, checks ...Check) {
 			word = "unavailable"
 		}
 		return c.JSON(status, map[string]any{"status": word, "checks": results})
-	})
+	}, Query())
 }

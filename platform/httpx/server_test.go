@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -259,4 +260,48 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// Headers over the limit get a 431 problem with the headers of every answer, from the
+// service's own middleware: the server reads well past the limit (HeaderReadLimit) so that Go's
+// plain-text 431 is not what a client sees, for 2 MB of headers too.
+func TestHeaderLimitThroughTheServer(t *testing.T) {
+	const limit = 8 << 10
+	e := httpx.NewEcho(discardLogger(), httpx.Options{BodyLimit: 1024, HeaderLimit: limit, RequestTimeout: 5 * time.Second})
+	e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	opts := serverOptions(5 * time.Second)
+	opts.HeaderLimit = limit
+	go func() { done <- httpx.Serve(ctx, ln, e, opts, discardLogger()) }()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	send := func(padding int) *http.Response {
+		req, err := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/ok", nil)
+		require.NoError(t, err)
+		req.Header.Set("X-Padding", strings.Repeat("p", padding))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	assert.Equal(t, http.StatusOK, send(limit-500).StatusCode, "headers within the limit")
+	for _, padding := range []int{limit + 1, 2 << 20} {
+		resp := send(padding)
+		require.Equal(t, http.StatusRequestHeaderFieldsTooLarge, resp.StatusCode, "padding %d", padding)
+		assert.Equal(t, httpx.ProblemContentType, resp.Header.Get("Content-Type"))
+		assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+		assert.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+		assert.Equal(t, "no-store", resp.Header.Get("Cache-Control"))
+		assert.NotEmpty(t, resp.Header.Get("X-Request-ID"))
+		var p problemBody
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, p.Status)
+		assert.Equal(t, httpx.ProblemTypePrefix+"headers-too-large", p.Type)
+		assert.Contains(t, p.Detail, "8192 bytes")
+	}
+	assert.Equal(t, 4<<20, httpx.HeaderReadLimit(limit), "the server reads at least 4 MiB")
+	assert.Equal(t, 64<<20, httpx.HeaderReadLimit(16<<20), "and four times a larger limit")
 }

@@ -6,6 +6,7 @@ package migrate
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io/fs"
 	"time"
@@ -143,6 +144,52 @@ func List(ctx context.Context, db *bun.DB, sets ...Set) ([]Status, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+// ErrPending: the database lacks migrations of the sets (some, or all: never migrated).
+var ErrPending = errors.New("migrate: the schema is not up to date")
+
+// Current reports whether every migration of the sets is applied: nil if so, an error
+// wrapping ErrPending naming the first set behind if not, another error if it cannot tell. It
+// only reads (unlike List, it creates no bun/migrate table), so a process without DDL rights
+// can wait on it.
+func Current(ctx context.Context, db *bun.DB, sets ...Set) error {
+	for _, s := range sets {
+		m, err := migrator(db, s)
+		if err != nil {
+			return err
+		}
+		exists, err := tableExists(ctx, db, s.Name+"_migrations")
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", s.Name, err)
+		}
+		if !exists {
+			return fmt.Errorf("%w: %s was never migrated", ErrPending, s.Name)
+		}
+		ms, err := m.MigrationsWithStatus(ctx)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", s.Name, err)
+		}
+		if pending := ms.Unapplied(); len(pending) > 0 {
+			return fmt.Errorf("%w: %s has %d pending migration(s), first %s", ErrPending, s.Name, len(pending), pending[0].Name)
+		}
+	}
+	return nil
+}
+
+func tableExists(ctx context.Context, db *bun.DB, table string) (bool, error) {
+	var n int
+	var err error
+	if db.Dialect().Name() == dialect.PG {
+		// to_regclass resolves the name through the search_path, as the migrator's queries do.
+		err = db.NewRaw("SELECT count(*) FROM (SELECT to_regclass(?) AS t) r WHERE t IS NOT NULL", table).Scan(ctx, &n)
+	} else {
+		err = db.NewRaw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(ctx, &n)
+	}
+	if err != nil {
+		return false, fmt.Errorf("look for table %s: %w", table, err)
+	}
+	return n > 0, nil
 }
 
 // lockKey is the PostgreSQL advisory lock every migration run of this service takes.

@@ -353,3 +353,31 @@ func TestConcurrentUpAppliesOnce(t *testing.T) {
 	assert.Equal(t, "campaign", rolled)
 	assert.False(t, tableExists(t, db, "campaigns"))
 }
+
+// Current tells a migrated schema from a fresh or partly migrated one, and creates nothing.
+func TestCurrentOnlyReads(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		db := open(t, target)
+		sets := campaign.Schema()
+
+		err := migrate.Current(ctx, db, sets...)
+		require.ErrorIs(t, err, migrate.ErrPending)
+		assert.Contains(t, err.Error(), sets[0].Name)
+		assert.False(t, tableExists(t, db, sets[0].Name+"_migrations"), "Current created a table")
+
+		require.NoError(t, migrate.Up(ctx, db, sets[:1]...))
+		err = migrate.Current(ctx, db, sets...)
+		require.ErrorIs(t, err, migrate.ErrPending, "the later sets are still missing")
+		assert.Contains(t, err.Error(), sets[1].Name)
+
+		require.NoError(t, migrate.Up(ctx, db, sets...))
+		require.NoError(t, migrate.Current(ctx, db, sets...))
+
+		_, err = migrate.Down(ctx, db, sets...)
+		require.NoError(t, err)
+		err = migrate.Current(ctx, db, sets...)
+		require.ErrorIs(t, err, migrate.ErrPending, "a rolled-back migration is pending again")
+		assert.Contains(t, err.Error(), "pending migration")
+	})
+}

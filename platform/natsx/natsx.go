@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/datadir"
 )
 
 // Conn is a NATS connection with its JetStream context, and the embedded server when there
@@ -23,10 +24,14 @@ type Conn struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
 	server *server.Server
+	lock   *datadir.Lock // the data dir the embedded server stores in
 }
 
 // Connect connects as the configuration says. An external server that is down does not fail
 // the start: the connection keeps retrying in the background, forever.
+//
+// The embedded server's store belongs to one process: Connect holds the data dir (a lock file
+// in it) until Close, and fails with a *datadir.InUseError when another process holds it.
 func Connect(ctx context.Context, cfg config.NATSConfig, dataDir, name string, logger *slog.Logger) (*Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
@@ -41,10 +46,15 @@ func Connect(ctx context.Context, cfg config.NATSConfig, dataDir, name string, l
 		}),
 	}
 	var srv *server.Server
+	var lock *datadir.Lock
 	url := cfg.URL
 	if url == "" {
 		var err error
+		if lock, err = datadir.Acquire(dataDir); err != nil {
+			return nil, fmt.Errorf("nats: embedded server: %w", err)
+		}
 		if srv, err = startEmbedded(cfg, dataDir); err != nil {
+			_ = lock.Release()
 			return nil, err
 		}
 		opts = append(opts, nats.InProcessServer(srv))
@@ -63,26 +73,29 @@ func Connect(ctx context.Context, cfg config.NATSConfig, dataDir, name string, l
 			opts = append(opts, nats.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
 		}
 	}
-	nc, err := nats.Connect(url, opts...)
-	if err != nil {
+	stopEmbedded := func() {
 		if srv != nil {
 			srv.Shutdown()
+			srv.WaitForShutdown()
+			_ = lock.Release()
 		}
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		stopEmbedded()
 		return nil, fmt.Errorf("nats: connect: %w", err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		if srv != nil {
-			srv.Shutdown()
-		}
+		stopEmbedded()
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
 	if srv != nil {
 		logger.Info("nats: embedded server with JetStream", slog.String("store", srv.StoreDir()),
 			slog.Bool("listening", cfg.EmbeddedPort > 0))
 	}
-	return &Conn{NC: nc, JS: js, server: srv}, nil
+	return &Conn{NC: nc, JS: js, server: srv, lock: lock}, nil
 }
 
 func startEmbedded(cfg config.NATSConfig, dataDir string) (*server.Server, error) {
@@ -116,7 +129,7 @@ func (c *Conn) Ready(context.Context) error {
 	return nil
 }
 
-// Close drains the connection and stops the embedded server.
+// Close drains the connection, stops the embedded server and gives its data dir up.
 func (c *Conn) Close() {
 	_ = c.NC.Drain()
 	deadline := time.Now().Add(5 * time.Second)
@@ -127,5 +140,6 @@ func (c *Conn) Close() {
 	if c.server != nil {
 		c.server.Shutdown()
 		c.server.WaitForShutdown()
+		_ = c.lock.Release()
 	}
 }

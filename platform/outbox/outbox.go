@@ -110,6 +110,24 @@ func List(ctx context.Context, db bun.IDB, q Query) ([]Event, error) {
 	return out, nil
 }
 
+// Stored reports which of the events ids are in the store. Asked outside the transaction that
+// appended them, after it ended, it tells whether that transaction committed.
+func Stored(ctx context.Context, db bun.IDB, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
+	out := make(map[uuid.UUID]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var found []uuid.UUID
+	if err := db.NewSelect().Model((*eventRow)(nil)).Column("id").Where("id IN (?)", bun.In(ids)).
+		Scan(ctx, &found); err != nil {
+		return nil, fmt.Errorf("outbox: look up events: %w", err)
+	}
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}
+
 // Backlog counts the events not yet published.
 func Backlog(ctx context.Context, db bun.IDB) (int64, error) {
 	n, err := db.NewSelect().Model((*eventRow)(nil)).Where("published_at IS NULL").Count(ctx)

@@ -110,6 +110,38 @@ func (r *Relay) Run(ctx context.Context) {
 	}
 }
 
+// Drain publishes every event committed so far, batch after batch, until the outbox is empty
+// (or another relay holds the lease: then the events are its work). A failed publish is
+// retried until ctx is done. Call it on shutdown, once nothing writes any more and Run has
+// returned, so that the events leave now rather than at the next start; ctx bounds how long
+// it may take. It returns how many events it published.
+func (r *Relay) Drain(ctx context.Context) (int, error) {
+	total := 0
+	wait := r.cfg.PollInterval
+	for {
+		n, err := r.Step(ctx)
+		total += n
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return total, fmt.Errorf("outbox relay: drain: %w", err)
+			}
+			r.logger.WarnContext(ctx, "outbox relay: publish failed while draining; will retry",
+				slog.Any("error", err), slog.Duration("retry_in", wait))
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return total, fmt.Errorf("outbox relay: drain: %w", err)
+			case <-t.C:
+			}
+			wait = min(wait*2, 5*time.Second)
+		case n == 0:
+			return total, nil
+		}
+	}
+}
+
 // Step publishes one batch if this relay holds the lease, and returns how many events it
 // published.
 func (r *Relay) Step(ctx context.Context) (int, error) {

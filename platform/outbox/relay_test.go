@@ -169,3 +169,48 @@ func TestAReleasedLeaseIsTakenAtOnce(t *testing.T) {
 		assert.EqualValues(t, 5, b.n.Load())
 	})
 }
+
+// Drain publishes the whole backlog, over several batches, and stops when it is empty; it
+// leaves the events to the relay that holds the lease.
+func TestDrainPublishesTheBacklog(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := setup(t, target)
+		ctx := context.Background()
+		aggs := []uuid.UUID{uuid.New(), uuid.New()}
+		cfg := testRelayConfig()
+		cfg.BatchSize = 40
+		cfg.LeaseTTL = time.Minute
+		const events = 130
+		env.appendEvents(t, aggs, 0, events)
+
+		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+		var other counter
+		leader := outbox.NewRelay(env.db, env.nc.JS, cfg, logger, &other)
+		held, err := leader.Step(ctx) // takes the lease and publishes one batch
+		require.NoError(t, err)
+		require.Equal(t, cfg.BatchSize, held)
+
+		var c counter
+		r := outbox.NewRelay(env.db, env.nc.JS, cfg, logger, &c)
+		n, err := r.Drain(ctx)
+		require.NoError(t, err)
+		assert.Zero(t, n, "another relay holds the lease: the backlog is its work")
+		backlog, err := outbox.Backlog(ctx, env.db)
+		require.NoError(t, err)
+		assert.EqualValues(t, events-cfg.BatchSize, backlog)
+
+		leader.Release(ctx)
+		n, err = r.Drain(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, events-cfg.BatchSize, n)
+		assert.EqualValues(t, events-cfg.BatchSize, c.n.Load())
+		backlog, err = outbox.Backlog(ctx, env.db)
+		require.NoError(t, err)
+		assert.Zero(t, backlog)
+		info, err := env.nc.JS.Stream(ctx, cfg.Stream)
+		require.NoError(t, err)
+		si, err := info.Info(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, events, si.State.Msgs, "every event is on the stream")
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -53,6 +54,39 @@ func Config(t testing.TB, target dbtest.Target) *config.Config {
 // New starts the API on target. mutate, if not nil, adjusts the configuration first.
 func New(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *Server {
 	t.Helper()
+	a := newAPI(t, target, mutate, opts...)
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		_ = a.Close()
+	})
+	return &Server{t: t, URL: srv.URL, API: a, Client: srv.Client(), router: Router(t)}
+}
+
+// Serve is New with the production HTTP server (API.Serve, with the configured timeouts and
+// header limits) on a loopback port, for tests of what Go's server does before any handler.
+func Serve(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *Server {
+	t.Helper()
+	a := newAPI(t, target, mutate, opts...)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		_ = a.Close()
+	})
+	return &Server{t: t, URL: "http://" + ln.Addr().String(), API: a, Client: &http.Client{Timeout: 30 * time.Second}, router: Router(t)}
+}
+
+func newAPI(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *app.API {
+	t.Helper()
 	cfg := Config(t, target)
 	if mutate != nil {
 		mutate(cfg)
@@ -64,16 +98,11 @@ func New(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts .
 	if err != nil {
 		t.Fatalf("start API: %v", err)
 	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		_ = a.Close()
-	})
-	return &Server{t: t, URL: srv.URL, API: a, Client: srv.Client(), router: Router(t)}
+	return a
 }
 
-// Router loads the OpenAPI document the API serves.
-func Router(t testing.TB) routers.Router {
+// Document loads and validates the OpenAPI document the API serves.
+func Document(t testing.TB) *openapi3.T {
 	t.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(app.OpenAPISpec())
@@ -84,7 +113,13 @@ func Router(t testing.TB) routers.Router {
 		t.Fatalf("OpenAPI document is invalid: %v", err)
 	}
 	doc.Servers = nil // match paths on any host
-	r, err := gorillamux.NewRouter(doc)
+	return doc
+}
+
+// Router loads the OpenAPI document the API serves.
+func Router(t testing.TB) routers.Router {
+	t.Helper()
+	r, err := gorillamux.NewRouter(Document(t))
 	if err != nil {
 		t.Fatalf("OpenAPI router: %v", err)
 	}
@@ -141,9 +176,16 @@ func (s *Server) Do(method, path string, body any, header ...string) *Response {
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
+	return s.Send(req, raw)
+}
+
+// Send sends req, whose body is body (nil: none), exactly as built, and checks the response
+// against the OpenAPI document.
+func (s *Server) Send(req *http.Request, body []byte) *Response {
+	s.t.Helper()
 	resp, err := s.Client.Do(req)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		s.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
@@ -151,7 +193,7 @@ func (s *Server) Do(method, path string, body any, header ...string) *Response {
 		s.t.Fatalf("read response: %v", err)
 	}
 	r := &Response{Status: resp.StatusCode, Header: resp.Header, Body: out}
-	s.validate(req, raw, r)
+	s.validate(req, body, r)
 	return r
 }
 

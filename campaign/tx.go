@@ -1,0 +1,139 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
+)
+
+// TxService is the Service working inside a transaction of the host's (Service.InTx). Each
+// write puts the campaign row, its history and its domain event in that transaction, so they
+// land with the host's own writes when it commits and vanish when it rolls back.
+//
+// Nothing is announced while the transaction is open: the event relay is not woken and the
+// event observer (metrics) is not told. Call Committed once the transaction has ended; it
+// looks in the database for the events it wrote and announces only those that committed. So
+// it is safe to call whatever happened to the transaction:
+//
+//	var w *campaign.TxService
+//	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+//		w = svc.InTx(tx)
+//		c, err := w.Create(ctx, actor, in)
+//		if err != nil {
+//			return err
+//		}
+//		return saveOrder(ctx, tx, order, c.ID) // the host's own write
+//	})
+//	if w != nil {
+//		_ = w.Committed(ctx) // announces nothing if the transaction rolled back
+//	}
+//
+// A host that never calls Committed loses nothing but the announcements: the relay publishes
+// the committed events at its next poll, and the observer does not count them.
+//
+// A failed write (a taken name, a version conflict) is undone in a savepoint, so the host's
+// transaction stays usable. Activation checks (the Rules Engine) run while the transaction is
+// open. A TxService is bound to one transaction; like that transaction, it is not for
+// concurrent use.
+type TxService struct {
+	svc *Service
+	tx  bun.Tx
+
+	mu      sync.Mutex
+	pending []loggedEvent // written in tx, not yet announced
+}
+
+// InTx returns the service bound to the host's transaction tx. The Service itself must be
+// built over a *bun.DB (the same database), which Committed reads through.
+func (s *Service) InTx(tx bun.Tx) *TxService { return &TxService{svc: s, tx: tx} }
+
+// ErrTxOpen: Committed was called while the host's transaction was still open. Nothing was
+// announced; call it again once the transaction has committed.
+var ErrTxOpen = errors.New("campaign: the transaction is still open: call Committed after it commits")
+
+func (t *TxService) scope() scope { return scope{repo: NewRepository(t.tx), write: t.write} }
+
+// write runs fn in a savepoint of the host's transaction and keeps its events for Committed.
+func (t *TxService) write(ctx context.Context, fn writeFunc) error {
+	var events []loggedEvent
+	err := inSavepoint(ctx, t.tx, func(sp bun.Tx) error {
+		return fn(withEventLog(ctx, &events), sp, NewRepository(sp))
+	})
+	if err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.pending = append(t.pending, events...)
+	t.mu.Unlock()
+	return nil
+}
+
+// Create is Service.Create in the host's transaction.
+func (t *TxService) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
+	return t.svc.create(ctx, t.scope(), actor, in)
+}
+
+// Update is Service.Update in the host's transaction.
+func (t *TxService) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
+	return t.svc.update(ctx, t.scope(), id, expectedVersion, in)
+}
+
+// Transition is Service.Transition (a lifecycle action) in the host's transaction.
+func (t *TxService) Transition(ctx context.Context, id ID, req TransitionRequest) (*TransitionResult, error) {
+	return t.svc.transition(ctx, t.scope(), id, req)
+}
+
+// Delete is Service.Delete in the host's transaction.
+func (t *TxService) Delete(ctx context.Context, id ID, expectedVersion *int64) error {
+	return t.svc.delete(ctx, t.scope(), id, expectedVersion)
+}
+
+// Get returns a live campaign as the host's transaction sees it (its own writes included).
+func (t *TxService) Get(ctx context.Context, id ID) (*Campaign, error) {
+	return NewRepository(t.tx).Get(ctx, id)
+}
+
+// Committed announces the writes made through t once the host's transaction has ended: it
+// wakes the event relay and tells the event observer of each event the database holds (all of
+// them after a commit, none after a rollback). It announces each event once, however often
+// it is called. While the transaction is open it returns ErrTxOpen and announces nothing.
+func (t *TxService) Committed(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pending) == 0 {
+		return nil
+	}
+	// Any statement on a finished transaction fails with sql.ErrTxDone without reaching the
+	// database; on an open one, SELECT 1 is harmless. (A done ctx would fail it first.)
+	switch _, err := t.tx.Tx.ExecContext(context.WithoutCancel(ctx), "SELECT 1"); {
+	case err == nil:
+		return ErrTxOpen
+	case !errors.Is(err, sql.ErrTxDone):
+		return fmt.Errorf("%w: %w", ErrTxOpen, err)
+	}
+	ids := make([]uuid.UUID, len(t.pending))
+	for i, e := range t.pending {
+		ids[i] = e.ID
+	}
+	// Read outside the transaction: only committed rows are there.
+	stored, err := outbox.Stored(ctx, t.svc.repo.db, ids)
+	if err != nil {
+		return fmt.Errorf("campaign: check the transaction's events: %w", err)
+	}
+	var committed []loggedEvent
+	for _, e := range t.pending {
+		if stored[e.ID] {
+			committed = append(committed, e)
+		}
+	}
+	t.pending = nil
+	t.svc.announce(committed)
+	return nil
+}

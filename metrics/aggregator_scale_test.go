@@ -1,0 +1,316 @@
+package metrics
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+)
+
+// worker is one aggregator run by a test, with its own stop.
+type worker struct {
+	a    *Aggregator
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func (e *aggEnv) startWorker(cfg AggregatorConfig) *worker {
+	ctx, stop := context.WithCancel(e.ctx)
+	w := &worker{a: NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil), stop: stop, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		w.a.Run(ctx)
+	}()
+	e.t.Cleanup(w.shutdown)
+	return w
+}
+
+// shutdown stops the worker cleanly (last flush, leases released, group left).
+func (w *worker) shutdown() {
+	w.stop()
+	<-w.done
+}
+
+// kill stops the worker as kill -9 would: nothing flushed, released or left.
+func (w *worker) kill() {
+	w.a.crashed.Store(true)
+	w.shutdown()
+}
+
+// testCampaigns creates n campaigns with variants A and B on EMAIL and PUSH.
+func (e *aggEnv) testCampaigns(n int) []uuid.UUID {
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		c, err := e.svc.Create(e.ctx, campaign.UserID(uuid.New()), campaign.Input{
+			Name: fmt.Sprintf("%s %d", e.t.Name(), i), Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),
+			Budget: campaign.MustMoney("1000000", "EUR"),
+			Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail, campaign.ChannelPush},
+				ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{{Key: "A", Name: "A", Weight: 50}, {Key: "B", Name: "B", Weight: 50}}}},
+		})
+		require.NoError(e.t, err)
+		ids[i] = uuid.UUID(c.ID)
+	}
+	return ids
+}
+
+// cell is what the test expects in one rollup: a campaign, a day, a variant and a channel.
+type cell struct {
+	campaign         uuid.UUID
+	day              string
+	variant, channel string
+}
+
+// spread is event i of the mixed load: its campaign, day, variant and channel cycle at
+// different rates, and every third is a CLICK costing 0.01.
+func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, Totals) {
+	cid := ids[i%len(ids)]
+	at := now.Add(-time.Duration(i%3) * 24 * time.Hour)
+	c := cell{campaign: cid, day: at.UTC().Format(time.DateOnly), variant: []string{"", "A", "B"}[i%3*7%3], channel: []string{"EMAIL", "PUSH"}[i/7%2]}
+	ev := map[string]any{"eventId": uuid.NewString(), "type": "IMPRESSION", "occurredAt": at.Format(time.RFC3339Nano), "channel": c.channel}
+	t := Totals{Impressions: 1}
+	if i%3 == 0 {
+		ev["type"], ev["cost"] = "CLICK", map[string]any{"amount": "0.01", "currency": "EUR"}
+		t = Totals{Clicks: 1, CostE4: 100}
+	}
+	if c.variant != "" {
+		ev["variant"] = c.variant
+	}
+	b, _ := json.Marshal(ev)
+	m := nats.NewMsg(PartitionSubject(cid, DefaultPartitions))
+	m.Data = b
+	return m, c, t
+}
+
+// rollups reads every campaign's rollups by cell.
+func (e *aggEnv) rollups(ids []uuid.UUID) map[cell]Totals {
+	out := map[cell]Totals{}
+	for _, cid := range ids {
+		rows, err := e.store.Rows(e.ctx, cid, "", "")
+		require.NoError(e.t, err)
+		for _, r := range rows {
+			k := cell{campaign: cid, day: r.Hour.Format(time.DateOnly), variant: r.Variant, channel: r.Channel}
+			sum, err := out[k].Add(r.Totals)
+			require.NoError(e.t, err)
+			out[k] = sum
+		}
+	}
+	return out
+}
+
+// requireBalanced waits until the live workers read every partition, each exactly once, with
+// shares within one of each other, and returns how many each reads.
+func requireBalanced(t *testing.T, partitions int, live ...*worker) []int {
+	var counts []int
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		seen := map[int]int{}
+		counts = counts[:0]
+		for _, w := range live {
+			owned := w.a.Owned()
+			counts = append(counts, len(owned))
+			for _, p := range owned {
+				seen[p]++
+			}
+		}
+		for p := range partitions {
+			assert.Equal(c, 1, seen[p], "partition %d is read by exactly one live worker", p)
+		}
+		assert.LessOrEqual(c, slices.Max(counts)-slices.Min(counts), 1, "balanced within one partition: %v", counts)
+	}, 30*time.Second, 20*time.Millisecond)
+	return counts
+}
+
+// Four workers share 16 partitions while 200,000 events over 500 campaigns arrive; two are
+// killed without any cleanup mid-run and one joins. Every event is counted exactly once, per
+// campaign, variant, channel and day, and at the end every partition is read by exactly one
+// live worker.
+func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		const events, campaigns = 200_000, 500
+		ids := env.testCampaigns(campaigns)
+		cfg := DefaultAggregatorConfig()
+		cfg.LeaseTTL, cfg.MaxWait = 2*time.Second, 100*time.Millisecond
+		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+
+		workers := []*worker{env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg)}
+		now := time.Now().UTC()
+		want := map[cell]Totals{}
+		publish := func(from, to int) {
+			for i := from; i < to; i++ {
+				m, c, tot := spread(ids, i, now)
+				sum, err := want[c].Add(tot)
+				require.NoError(t, err)
+				want[c] = sum
+				_, err = env.nc.JS.PublishMsgAsync(m)
+				require.NoError(t, err)
+				if i%2000 == 1999 || i == to-1 {
+					select {
+					case <-env.nc.JS.PublishAsyncComplete():
+					case <-time.After(30 * time.Second):
+						t.Fatal("publishing timed out")
+					}
+				}
+			}
+		}
+		publish(0, events/3)
+		requireBalanced(t, cfg.Stream.Partitions, workers...)
+		workers[1].kill()
+		workers[2].kill()
+		publish(events/3, 2*events/3)
+		workers = append([]*worker{workers[0], workers[3]}, env.startWorker(cfg))
+		publish(2*events/3, events)
+
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			processed, dead := env.counted(cfg.Consumer)
+			assert.EqualValues(c, 0, dead)
+			assert.EqualValues(c, events, processed)
+		}, 3*time.Minute, 100*time.Millisecond, "every event is counted")
+		counts := requireBalanced(t, cfg.Stream.Partitions, workers...)
+		slices.Sort(counts)
+		assert.Equal(t, []int{5, 5, 6}, counts, "16 partitions over 3 live workers")
+
+		got := env.rollups(ids)
+		assert.Equal(t, len(want), len(got), "one rollup per cell")
+		for k, w := range want {
+			require.Equal(t, w, got[k], "cell %+v", k)
+		}
+		processed, _ := env.counted(cfg.Consumer)
+		assert.EqualValues(t, events, processed, "no event counted twice")
+	})
+}
+
+// With three workers the partitions split 6/5/5; when one dies without a word its partitions
+// move to the others within the lease TTL; one that stops cleanly hands over at once.
+func TestPartitionsBalanceAndMove(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		cfg := DefaultAggregatorConfig()
+		cfg.LeaseTTL = 2 * time.Second
+		a, b, c := env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg)
+		counts := requireBalanced(t, 16, a, b, c)
+		slices.Sort(counts)
+		assert.Equal(t, []int{5, 5, 6}, counts)
+
+		killed := time.Now()
+		c.kill()
+		counts = requireBalanced(t, 16, a, b)
+		moved := time.Since(killed)
+		assert.Equal(t, []int{8, 8}, counts)
+		assert.Less(t, moved, cfg.LeaseTTL+2*time.Second, "a dead worker's partitions move within the lease TTL (and a renewal)")
+
+		stopped := time.Now()
+		b.shutdown()
+		requireBalanced(t, 16, a)
+		assert.Less(t, time.Since(stopped), 2*time.Second, "a worker that stops cleanly hands over at once")
+
+		// Counting goes on with the one left.
+		env.publish(100)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			processed, _ := env.counted(cfg.Consumer)
+			assert.EqualValues(c, 100, processed)
+		}, 30*time.Second, 20*time.Millisecond)
+		assert.EqualValues(t, 100, env.impressions())
+	})
+}
+
+// A worker stopped cleanly flushes the batch in hand: nothing is left for the next one.
+func TestShutdownFlushesTheBatchInHand(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		cfg := DefaultAggregatorConfig()
+		cfg.MaxWait = time.Hour // batches are only ever flushed full, or on shutdown
+		w := env.startWorker(cfg)
+		requireBalanced(t, 16, w)
+		env.publish(30)
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			assert.EqualValues(c, 30, w.a.received.Load())
+		}, 10*time.Second, 10*time.Millisecond, "the 30 are in the batch in hand")
+		assert.EqualValues(t, 0, env.impressions(), "not flushed yet")
+		w.shutdown()
+		assert.EqualValues(t, 30, env.impressions())
+	})
+}
+
+// A worker that holds a partition's lease but was paused past it (its lease taken over)
+// cannot count a batch twice: the position guard refuses its late flush, and it reads on from
+// the stored position.
+func TestLateFlushOfALostPartitionIsRefused(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		env := newAggEnv(t, target)
+		cfg := DefaultAggregatorConfig()
+		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		env.publish(10)
+		p := Partition(env.campaign, DefaultPartitions)
+		late := NewAggregator(env.nc.JS, env.store, env.svc, cfg, env.logger, nil)
+		name := late.positionName(p)
+		pos, err := env.store.Position(env.ctx, name)
+		require.NoError(t, err)
+
+		// The late worker has read the batch (from pos) but not flushed it; meanwhile another
+		// worker counts the partition.
+		var batch []parsed
+		cons, err := env.nc.JS.OrderedConsumer(env.ctx, cfg.Stream.Name, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{partitionFilter(p)}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: pos + 1})
+		require.NoError(t, err)
+		msgs, err := cons.Fetch(10, jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		for m := range msgs.Messages() {
+			meta, err := m.Metadata()
+			require.NoError(t, err)
+			pm := parsed{msg: m, seq: meta.Sequence.Stream}
+			pm.event, pm.err = decodeMessage(m, meta.Timestamp, cfg.Limits)
+			batch = append(batch, pm)
+		}
+		require.Len(t, batch, 10)
+		env.drain(cfg)
+		require.EqualValues(t, 10, env.impressions())
+
+		err = late.flush(env.ctx, name, pos, batch)
+		require.ErrorIs(t, err, ErrPositionMoved)
+		assert.EqualValues(t, 10, env.impressions(), "not counted twice")
+	})
+}
+
+// Lowering P must not orphan events: a partition beyond the new P that holds uncounted
+// events is found and read like the others until it is drained.
+func TestLeftoverPartitionsAreDrained(t *testing.T) {
+	env := newAggEnv(t, dbtest.SQLiteTarget(t))
+	wide := DefaultAggregatorConfig()
+	wide.Stream.Partitions = 32
+	require.NoError(t, EnsureStream(env.ctx, env.nc.JS, wide.Stream))
+	var beyond uuid.UUID // a campaign whose partition is 16 or more of 32
+	for _, id := range env.testCampaigns(20) {
+		if Partition(id, 32) >= 16 {
+			beyond = id
+			break
+		}
+	}
+	require.NotEqual(t, uuid.Nil, beyond)
+	for range 3 {
+		m := nats.NewMsg(PartitionSubject(beyond, 32))
+		m.Data = []byte(`{"type":"IMPRESSION"}`)
+		_, err := env.nc.JS.PublishMsg(env.ctx, m)
+		require.NoError(t, err)
+	}
+
+	narrow := DefaultAggregatorConfig()
+	w := env.startWorker(narrow)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.EqualValues(c, 3, env.totals(beyond).Impressions)
+	}, 30*time.Second, 20*time.Millisecond, "the leftover partition is counted by a worker with P = 16")
+	assert.Contains(t, w.a.partitions(), Partition(beyond, 32))
+
+	require.NoError(t, w.a.findLeftovers(env.ctx))
+	assert.Equal(t, 16, len(w.a.partitions()), "drained, it is dealt no more")
+}
