@@ -75,8 +75,6 @@ type DeletedPayload struct {
 	Status lifecycle.Status `json:"status"`
 }
 
-type eventLogKey struct{}
-
 // loggedEvent is an event a write appended: its type for the observer, its id to find out
 // whether the transaction that wrote it committed.
 type loggedEvent struct {
@@ -84,36 +82,51 @@ type loggedEvent struct {
 	Type string
 }
 
-// withEventLog returns ctx in which appendEvent notes each event it writes.
-func withEventLog(ctx context.Context, log *[]loggedEvent) context.Context {
-	return context.WithValue(ctx, eventLogKey{}, log)
+// txWrite is one change being written: its transaction, a repository bound to it and the
+// events appended so far, which the writer announces once the transaction has committed (a
+// failed write is dropped with its events).
+type txWrite struct {
+	tx     bun.Tx
+	repo   *Repository
+	events []loggedEvent
 }
 
-// appendEvent writes one event of c in tx. The actor and the correlation id come from ctx
-// (set by the HTTP layer); actor overrides the context's when given.
-func appendEvent(ctx context.Context, tx bun.IDB, c *Campaign, typ string, actor *UserID, at time.Time, payload any) error {
-	id := uuid.Must(uuid.NewV7())
-	if log, ok := ctx.Value(eventLogKey{}).(*[]loggedEvent); ok {
-		*log = append(*log, loggedEvent{ID: id, Type: typ})
-	}
-	data, err := json.Marshal(payload)
+// appendEvent writes one event of c in the transaction and keeps it for the announcement.
+func (w *txWrite) appendEvent(ctx context.Context, c *Campaign, typ string, actor *UserID, at time.Time, data any) error {
+	e, err := newEvent(ctx, c, typ, actor, at, data)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", typ, err)
+		return err
 	}
-	e := outbox.Event{
-		ID: id, AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version, OccurredAt: at,
-		CorrelationID: httpx.RequestID(ctx), Payload: data,
+	if err := outbox.Append(ctx, w.tx, e); err != nil {
+		return err
 	}
-	switch {
-	case actor != nil:
+	w.events = append(w.events, loggedEvent{ID: e.ID, Type: typ})
+	return nil
+}
+
+// newEvent is the event typ of c at version c.Version. The actor and the correlation id come
+// from ctx (set by the HTTP layer); actor overrides the context's when given.
+func newEvent(ctx context.Context, c *Campaign, typ string, actor *UserID, at time.Time, data any) (outbox.Event, error) {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return outbox.Event{}, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	return outbox.Event{
+		ID: uuid.Must(uuid.NewV7()), AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version,
+		Actor: eventActor(ctx, actor), CorrelationID: httpx.RequestID(ctx), OccurredAt: at,
+		Payload: body,
+	}, nil
+}
+
+func eventActor(ctx context.Context, actor *UserID) *uuid.UUID {
+	if actor != nil {
 		a := uuid.UUID(*actor)
-		e.Actor = &a
-	default:
-		if a, ok := httpx.Actor(ctx); ok {
-			e.Actor = &a
-		}
+		return &a
 	}
-	return outbox.Append(ctx, tx, e)
+	if a, ok := httpx.Actor(ctx); ok {
+		return &a
+	}
+	return nil
 }
 
 // diff lists the fields of the API representation that differ between before and after.
