@@ -69,7 +69,7 @@ func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) 
 		if err := w.repo.Create(ctx, c); err != nil {
 			return err
 		}
-		return w.appendEvent(ctx, c, EventCreated, &actor, now, CreatedPayload{Campaign: NewResponse(c, now)})
+		return w.appendEvent(ctx, c, EventCreated, &actor, now, CreatedV1{Campaign: newCampaignV1(c, now)})
 	})
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *
 	if errs := in.Validate(now, &c.StartDate); len(errs) > 0 {
 		return nil, &ValidationError{Fields: errs}
 	}
-	before := NewResponse(c, now)
+	before := newCampaignV1(c, now)
 	if len(changedRules(c, in)) > 0 {
 		c.TargetingVerified = false
 	}
@@ -178,7 +178,7 @@ func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *
 		if err := w.repo.Update(ctx, c, read); err != nil {
 			return err
 		}
-		return w.appendEvent(ctx, c, EventUpdated, nil, now, UpdatedPayload{Changes: diff(before, NewResponse(c, now))})
+		return w.appendEvent(ctx, c, EventUpdated, nil, now, newUpdatedV1(before, newCampaignV1(c, now)))
 	})
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func (s *Service) delete(ctx context.Context, sc scope, id ID, expectedVersion *
 		}
 		gone := *c
 		gone.Version++
-		return w.appendEvent(ctx, &gone, EventDeleted, nil, now, DeletedPayload{Name: c.Name, Status: c.Status})
+		return w.appendEvent(ctx, &gone, EventDeleted, nil, now, DeletedV1{Name: c.Name, Status: string(c.Status)})
 	})
 }
 

@@ -136,8 +136,6 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		actor := uuid.UUID(*req.Actor)
 		rec.Actor = &actor
 	}
-	payload := TransitionPayload{From: c.Status, To: t.To, Action: t.Effective, Reason: req.Reason,
-		Automatic: req.Automatic, StopCode: req.StopCode}
 	err = sc.write(ctx, func(ctx context.Context, w *txWrite) error {
 		if err := w.repo.UpdateStatus(ctx, &next, c.Version); err != nil {
 			return err
@@ -145,7 +143,7 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		if err := history.Append(ctx, w.tx, rec); err != nil {
 			return err
 		}
-		return w.appendEvent(ctx, &next, transitionEvents[t.Effective], req.Actor, now, payload)
+		return w.appendEvent(ctx, &next, transitionEvents[t.Effective], req.Actor, now, newTransitionV1(rec))
 	})
 	if err != nil {
 		return nil, err
