@@ -625,11 +625,7 @@ func (h *Handler) problem(err error, viaIfMatch bool) error {
 	var blocked *lifecycle.BlockedError
 	switch {
 	case errors.As(err, &verr):
-		fields := make([]httpx.FieldError, len(verr.Fields))
-		for i, f := range verr.Fields {
-			fields[i] = httpx.FieldError(f)
-		}
-		return httpx.Invalid(fields)
+		return httpx.Invalid(verr.Fields)
 	case errors.Is(err, ErrNotFound):
 		return httpx.NotFound("no campaign has this id")
 	case errors.Is(err, ErrNameTaken):
