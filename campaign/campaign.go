@@ -4,6 +4,7 @@
 package campaign
 
 import (
+	"slices"
 	"time"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -104,14 +105,7 @@ type Settings struct {
 }
 
 // HasChannel reports whether the campaign runs on ch.
-func (s Settings) HasChannel(ch Channel) bool {
-	for _, c := range s.Channels {
-		if c == ch {
-			return true
-		}
-	}
-	return false
-}
+func (s Settings) HasChannel(ch Channel) bool { return slices.Contains(s.Channels, ch) }
 
 // ABTestSettings splits a campaign's audience between weighted variants.
 type ABTestSettings struct {

@@ -2,7 +2,10 @@
 // this module and touches no storage, so every capability can depend on it.
 package lifecycle
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Status is where a campaign stands in its lifecycle.
 type Status string
@@ -23,10 +26,8 @@ func Statuses() []Status {
 
 // ParseStatus returns the status named s (exact, upper case).
 func ParseStatus(s string) (Status, error) {
-	for _, st := range Statuses() {
-		if string(st) == s {
-			return st, nil
-		}
+	if st := Status(s); slices.Contains(Statuses(), st) {
+		return st, nil
 	}
 	return "", fmt.Errorf("unknown status %q", s)
 }
