@@ -92,7 +92,7 @@ func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus {
 }
 
 // Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape
-// and the stored shape.
+// and the stored shape; events have their own (SettingsV1).
 type Settings struct {
 	TargetAudience  []string         `json:"targetAudience"`
 	Channels        []Channel        `json:"channels"`

@@ -1,5 +1,6 @@
-// Package lifecycle holds the campaign status model. It is pure: it imports no other package of
-// this module and touches no storage, so every capability can depend on it.
+// Package lifecycle holds the campaign status model. It is pure: it imports no capability and
+// nothing of the platform but its text rules (platform/textcheck), and touches no storage, so
+// every capability can depend on it.
 package lifecycle
 
 import (
