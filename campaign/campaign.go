@@ -4,6 +4,7 @@
 package campaign
 
 import (
+	"slices"
 	"time"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -91,7 +92,7 @@ func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus {
 }
 
 // Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape
-// and the stored shape.
+// and the stored shape; events have their own (SettingsV1).
 type Settings struct {
 	TargetAudience  []string         `json:"targetAudience"`
 	Channels        []Channel        `json:"channels"`
@@ -104,14 +105,7 @@ type Settings struct {
 }
 
 // HasChannel reports whether the campaign runs on ch.
-func (s Settings) HasChannel(ch Channel) bool {
-	for _, c := range s.Channels {
-		if c == ch {
-			return true
-		}
-	}
-	return false
-}
+func (s Settings) HasChannel(ch Channel) bool { return slices.Contains(s.Channels, ch) }
 
 // ABTestSettings splits a campaign's audience between weighted variants.
 type ABTestSettings struct {

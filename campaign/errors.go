@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 var (
@@ -18,11 +19,9 @@ var (
 )
 
 // FieldError is one rule a field of the input breaks. Field is a JSON path such as
-// "settings.channels[1]".
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
+// "settings.channels[1]". It is the problem responses' field error, so a ValidationError
+// becomes a 422 as it is.
+type FieldError = httpx.FieldError
 
 // ValidationError lists every rule the input breaks, not only the first.
 type ValidationError struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +15,8 @@ import (
 )
 
 // The domain event types. They are also the last token of the NATS subject
-// (campaigns.events.<Type>) and the CloudEvents type.
+// (campaigns.events.<Type>) and the CloudEvents type. Their data: CreatedV1, UpdatedV1,
+// TransitionV1 (the five status events) and DeletedV1.
 const (
 	EventCreated   = "CampaignCreated"
 	EventUpdated   = "CampaignUpdated"
@@ -42,41 +42,6 @@ var transitionEvents = map[lifecycle.Action]string{
 	lifecycle.ActionCancel:   EventCancelled,
 }
 
-// CreatedPayload is the data of CampaignCreated: the campaign as created.
-type CreatedPayload struct {
-	Campaign Response `json:"campaign"`
-}
-
-// Change is one changed field of CampaignUpdated.
-type Change struct {
-	Old json.RawMessage `json:"old"`
-	New json.RawMessage `json:"new"`
-}
-
-// UpdatedPayload is the data of CampaignUpdated: every field that changed, by JSON path
-// ("name", "budget", "settings.channels").
-type UpdatedPayload struct {
-	Changes map[string]Change `json:"changes"`
-}
-
-// TransitionPayload is the data of the status events (CampaignActivated ... CampaignCancelled).
-type TransitionPayload struct {
-	From      lifecycle.Status   `json:"from"`
-	To        lifecycle.Status   `json:"to"`
-	Action    lifecycle.Action   `json:"action"`
-	Reason    string             `json:"reason"`
-	Automatic bool               `json:"automatic"`
-	StopCode  lifecycle.StopCode `json:"stopCode"`
-}
-
-// DeletedPayload is the data of CampaignDeleted.
-type DeletedPayload struct {
-	Name   string           `json:"name"`
-	Status lifecycle.Status `json:"status"`
-}
-
-type eventLogKey struct{}
-
 // loggedEvent is an event a write appended: its type for the observer, its id to find out
 // whether the transaction that wrote it committed.
 type loggedEvent struct {
@@ -84,67 +49,49 @@ type loggedEvent struct {
 	Type string
 }
 
-// withEventLog returns ctx in which appendEvent notes each event it writes.
-func withEventLog(ctx context.Context, log *[]loggedEvent) context.Context {
-	return context.WithValue(ctx, eventLogKey{}, log)
+// txWrite is one change being written: its transaction, a repository bound to it and the
+// events appended so far, which the writer announces once the transaction has committed (a
+// failed write is dropped with its events).
+type txWrite struct {
+	tx     bun.Tx
+	repo   *Repository
+	events []loggedEvent
 }
 
-// appendEvent writes one event of c in tx. The actor and the correlation id come from ctx
-// (set by the HTTP layer); actor overrides the context's when given.
-func appendEvent(ctx context.Context, tx bun.IDB, c *Campaign, typ string, actor *UserID, at time.Time, payload any) error {
-	id := uuid.Must(uuid.NewV7())
-	if log, ok := ctx.Value(eventLogKey{}).(*[]loggedEvent); ok {
-		*log = append(*log, loggedEvent{ID: id, Type: typ})
-	}
-	data, err := json.Marshal(payload)
+// appendEvent writes one event of c in the transaction and keeps it for the announcement.
+func (w *txWrite) appendEvent(ctx context.Context, c *Campaign, typ string, actor *UserID, at time.Time, data payload) error {
+	e, err := newEvent(ctx, c, typ, actor, at, data)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", typ, err)
+		return err
 	}
-	e := outbox.Event{
-		ID: id, AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version, OccurredAt: at,
-		CorrelationID: httpx.RequestID(ctx), Payload: data,
+	if err := outbox.Append(ctx, w.tx, e); err != nil {
+		return err
 	}
-	switch {
-	case actor != nil:
-		a := uuid.UUID(*actor)
-		e.Actor = &a
-	default:
-		if a, ok := httpx.Actor(ctx); ok {
-			e.Actor = &a
-		}
-	}
-	return outbox.Append(ctx, tx, e)
+	w.events = append(w.events, loggedEvent{ID: e.ID, Type: typ})
+	return nil
 }
 
-// diff lists the fields of the API representation that differ between before and after.
-// Settings are compared member by member, so that a change of channels reads as such.
-func diff(before, after Response) map[string]Change {
-	out := map[string]Change{}
-	add := func(path string, a, b any) {
-		if reflect.DeepEqual(a, b) {
-			return
-		}
-		oldJSON, _ := json.Marshal(a)
-		newJSON, _ := json.Marshal(b)
-		if string(oldJSON) != string(newJSON) {
-			out[path] = Change{Old: oldJSON, New: newJSON}
-		}
+// newEvent is the event typ of c at version c.Version. The actor and the correlation id come
+// from ctx (set by the HTTP layer); actor overrides the context's when given.
+func newEvent(ctx context.Context, c *Campaign, typ string, actor *UserID, at time.Time, data payload) (outbox.Event, error) {
+	body, err := json.Marshal(data)
+	if err != nil {
+		return outbox.Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
-	add("name", before.Name, after.Name)
-	add("description", before.Description, after.Description)
-	add("type", before.Type, after.Type)
-	add("targetingRules", before.TargetingRules, after.TargetingRules)
-	add("startDate", before.StartDate, after.StartDate)
-	add("endDate", before.EndDate, after.EndDate)
-	add("budget", before.Budget, after.Budget)
-	bs, as := before.Settings, after.Settings
-	add("settings.targetAudience", bs.TargetAudience, as.TargetAudience)
-	add("settings.channels", bs.Channels, as.Channels)
-	add("settings.frequency", bs.Frequency, as.Frequency)
-	add("settings.maxImpressions", bs.MaxImpressions, as.MaxImpressions)
-	add("settings.budgetLimit", bs.BudgetLimit, as.BudgetLimit)
-	add("settings.abTestSettings", bs.ABTest, as.ABTest)
-	add("settings.schedulingRules", bs.SchedulingRules, as.SchedulingRules)
-	add("settings.personalization", bs.Personalization, as.Personalization)
-	return out
+	return outbox.Event{
+		ID: uuid.Must(uuid.NewV7()), AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version,
+		Actor: eventActor(ctx, actor), CorrelationID: httpx.RequestID(ctx), OccurredAt: at,
+		Payload: body, DataSchema: DataSchema(typ, data.schemaVersion()),
+	}, nil
+}
+
+func eventActor(ctx context.Context, actor *UserID) *uuid.UUID {
+	if actor != nil {
+		a := uuid.UUID(*actor)
+		return &a
+	}
+	if a, ok := httpx.Actor(ctx); ok {
+		return &a
+	}
+	return nil
 }

@@ -8,18 +8,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
-	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
 // Handler serves the campaign endpoints.
@@ -136,6 +134,13 @@ func (r readOnlyFields) given() []string {
 		}
 	}
 	return out
+}
+
+// fieldErrors collects every problem of a request, to report them all at once.
+type fieldErrors []FieldError
+
+func (e *fieldErrors) add(field, msg string) {
+	*e = append(*e, FieldError{Field: field, Message: msg})
 }
 
 func unknownField(name string) error {
@@ -309,173 +314,6 @@ func (h *Handler) delete(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// Query parameters of the list endpoint.
-const (
-	DefaultPageSize = 20
-	MaxPageSize     = 100
-)
-
-// listParams is the query string of the list: the filters that take a list may be repeated.
-func listParams() []httpx.Param {
-	return []httpx.Param{httpx.Many("status"), httpx.Many("servingStatus"), httpx.Many("type"),
-		httpx.One("channel"), httpx.One("createdBy"), httpx.One("q"), httpx.One("startFrom"),
-		httpx.One("startTo"), httpx.One("sort"), httpx.One("limit"), httpx.One("cursor")}
-}
-
-func (h *Handler) list(c echo.Context) error {
-	f, err := parseFilter(c.QueryParams())
-	if err != nil {
-		return err
-	}
-	now := h.svc.clock()
-	f.Now = now
-	camps, next, err := h.svc.List(c.Request().Context(), f)
-	if err != nil {
-		return h.problem(err, false)
-	}
-	out := ListResponse{Campaigns: make([]Response, len(camps)), Limit: f.Limit}
-	for i, camp := range camps {
-		out.Campaigns[i] = NewResponse(camp, now)
-	}
-	if next != nil {
-		s := next.Encode()
-		out.NextCursor = &s
-	}
-	return c.JSON(http.StatusOK, out)
-}
-
-// parseFilter reads the list query (its names were checked by httpx.Query). Every problem is
-// reported at once as a 400.
-func parseFilter(q url.Values) (Filter, error) {
-	f := Filter{Sort: SortCreatedAt, Desc: true, Limit: DefaultPageSize}
-	var errs []httpx.FieldError
-	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
-	for _, s := range splitList(q["status"]) {
-		st, err := lifecycle.ParseStatus(s)
-		if err != nil {
-			bad("status", fmt.Sprintf("unknown status %q", s))
-			continue
-		}
-		f.Statuses = append(f.Statuses, st)
-	}
-	for _, s := range splitList(q["servingStatus"]) {
-		st, err := lifecycle.ParseServingStatus(s)
-		if err != nil {
-			bad("servingStatus", fmt.Sprintf("unknown serving status %q", s))
-			continue
-		}
-		f.Serving = append(f.Serving, st)
-	}
-	for _, s := range splitList(q["type"]) {
-		if !contains(Types(), Type(s)) {
-			bad("type", fmt.Sprintf("unknown type %q", s))
-			continue
-		}
-		f.Types = append(f.Types, Type(s))
-	}
-	if s := q.Get("channel"); s != "" {
-		if !contains(Channels(), Channel(s)) {
-			bad("channel", fmt.Sprintf("unknown channel %q", s))
-		}
-		f.Channel = Channel(s)
-	}
-	if s := q.Get("createdBy"); s != "" {
-		id, err := ParseUserID(s)
-		if err != nil {
-			bad("createdBy", "must be a UUID")
-		}
-		f.CreatedBy = &id
-	}
-	f.Query = strings.TrimSpace(q.Get("q"))
-	if err := textcheck.Line(f.Query); err != nil {
-		bad("q", err.Error()) // the database could not compare it with names
-	} else if utf8.RuneCountInString(f.Query) > MaxNameLen {
-		bad("q", fmt.Sprintf("must be at most %d characters", MaxNameLen))
-	}
-	for _, p := range []struct {
-		name string
-		dst  **time.Time
-	}{{"startFrom", &f.StartFrom}, {"startTo", &f.StartTo}} {
-		if s := q.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339, s)
-			switch {
-			case err != nil:
-				bad(p.name, "must be an RFC 3339 date-time such as 2026-01-31T00:00:00Z")
-			case !inDateRange(t):
-				bad(p.name, "must be from the year 1 to the year 9999 in UTC")
-			}
-			*p.dst = &t
-		}
-	}
-	if s := q.Get("sort"); s != "" {
-		f.Desc = strings.HasPrefix(s, "-")
-		f.Sort = SortField(strings.TrimPrefix(s, "-"))
-		if !contains(SortFields(), f.Sort) {
-			bad("sort", "must be createdAt, name or startDate, with a leading '-' for descending order")
-		}
-	}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxPageSize {
-			bad("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
-		}
-		f.Limit = n
-	}
-	if s := q.Get("cursor"); s != "" {
-		cur, err := DecodeCursor(s)
-		switch {
-		case err != nil || !cursorValueOK(cur):
-			bad("cursor", "is not a cursor this service issued")
-		case cur.Sort != f.Sort || cur.Desc != f.Desc:
-			bad("cursor", "belongs to another sort order; repeat the sort of the first page")
-		}
-		f.After = cur
-	}
-	if len(errs) > 0 {
-		return f, httpx.BadRequest("the query string is invalid", errs...)
-	}
-	return f, nil
-}
-
-// inDateRange: the instants the database can compare with a timestamp. PostgreSQL has no year
-// 0, which an RFC 3339 date-time with an offset can fall into once in UTC.
-func inDateRange(t time.Time) bool {
-	t = t.UTC()
-	return !t.Before(minDate) && t.Before(maxDate)
-}
-
-// cursorValueOK: a cursor's sort key is compared in SQL, so a forged one must hold what this
-// service writes (a name without NUL, a time within the database's range).
-func cursorValueOK(c *Cursor) bool {
-	if c.Sort == SortName {
-		return textcheck.Text(c.Value) == nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, c.Value)
-	return err == nil && inDateRange(t)
-}
-
-// splitList accepts repeated parameters and comma-separated values alike.
-func splitList(values []string) []string {
-	var out []string
-	for _, v := range values {
-		for _, s := range strings.Split(v, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // pathID reads the :id parameter. A malformed id names no campaign: 404, as for an unknown one.
 func pathID(c echo.Context) (ID, error) {
 	id, err := ParseID(c.Param("id"))
@@ -514,52 +352,16 @@ func sameID(raw json.RawMessage, id ID) error {
 // together with every domain rule the rest of the input breaks; storedStart (nil on create)
 // fetches the stored start date for that report only.
 func (h *Handler) input(req campaignRequest, storedStart func() *time.Time) (Input, error) {
-	var errs []FieldError
-	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
-	in := Input{Name: req.Name, Description: req.Description, Type: req.Type}
-	in.TargetingRules = parseRules("targetingRules", req.TargetingRules, bad)
-	if req.StartDate != "" {
-		t, err := time.Parse(time.RFC3339, req.StartDate)
-		if err != nil {
-			bad("startDate", "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
-		}
-		in.StartDate = t
-	}
-	if req.EndDate != nil {
-		t, err := time.Parse(time.RFC3339, *req.EndDate)
-		if err != nil {
-			bad("endDate", "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
-		} else {
-			in.EndDate = &t
-		}
-	}
-	if req.Budget != nil {
-		in.Budget = parseMoney("budget", *req.Budget, bad)
-	}
-	if s := req.Settings; s != nil {
-		in.Settings = Settings{
-			TargetAudience: s.TargetAudience, Channels: s.Channels, Frequency: s.Frequency,
-			MaxImpressions: s.MaxImpressions, ABTest: s.ABTestSettings, SchedulingRules: s.SchedulingRules,
-		}
-		if s.BudgetLimit != nil {
-			m := parseMoney("settings.budgetLimit", *s.BudgetLimit, bad)
-			in.Settings.BudgetLimit = &m
-		}
-		if p := s.Personalization; p != nil {
-			in.Settings.Personalization = Personalization{
-				Enabled: p.Enabled, Rules: parseRules("settings.personalization.rules", p.Rules, bad),
-			}
-		}
-	}
-	if len(errs) == 0 {
+	in, parseErrs := parseInput(req)
+	if len(parseErrs) == 0 {
 		return in, nil
 	}
-	parseErrs := errs
 	in.normalize()
 	var prevStart *time.Time
 	if storedStart != nil {
 		prevStart = storedStart()
 	}
+	errs := parseErrs
 	for _, fe := range in.Validate(h.svc.clock(), prevStart) {
 		if !coveredBy(fe.Field, parseErrs) {
 			errs = append(errs, fe)
@@ -568,24 +370,67 @@ func (h *Handler) input(req campaignRequest, storedStart func() *time.Time) (Inp
 	return in, h.problem(&ValidationError{Fields: errs}, false)
 }
 
-// coveredBy reports whether a parse error already speaks for field (or a parent of it).
-// A parse error on a parent does not hide a rule on a member: "budget" (bad currency) and
-// "budget.amount" are both reported; but "startDate" hides the validator's "startDate".
+// coveredBy reports whether a parse error already speaks for field itself. A parse error on
+// a parent does not hide a rule on a member: "budget" (bad currency) and "budget.amount" are
+// both reported; but "startDate" hides the validator's "startDate".
 func coveredBy(field string, errs []FieldError) bool {
-	for _, e := range errs {
-		if field == e.Field {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(errs, func(e FieldError) bool { return e.Field == field })
 }
 
-func parseRules(field string, raw []string, bad func(string, string)) []RuleID {
+// parseInput reads req into an Input, with an error for each id, date or amount that does not
+// parse; the domain rules are Validate's.
+func parseInput(req campaignRequest) (Input, fieldErrors) {
+	var errs fieldErrors
+	in := Input{Name: req.Name, Description: req.Description, Type: req.Type}
+	in.TargetingRules = parseRules("targetingRules", req.TargetingRules, &errs)
+	if req.StartDate != "" {
+		in.StartDate, _ = parseBodyDate("startDate", req.StartDate, &errs)
+	}
+	if req.EndDate != nil {
+		if t, ok := parseBodyDate("endDate", *req.EndDate, &errs); ok {
+			in.EndDate = &t
+		}
+	}
+	if req.Budget != nil {
+		in.Budget = parseMoney("budget", *req.Budget, &errs)
+	}
+	if req.Settings != nil {
+		in.Settings = parseSettings(*req.Settings, &errs)
+	}
+	return in, errs
+}
+
+func parseSettings(s settingsRequest, errs *fieldErrors) Settings {
+	out := Settings{
+		TargetAudience: s.TargetAudience, Channels: s.Channels, Frequency: s.Frequency,
+		MaxImpressions: s.MaxImpressions, ABTest: s.ABTestSettings, SchedulingRules: s.SchedulingRules,
+	}
+	if s.BudgetLimit != nil {
+		m := parseMoney("settings.budgetLimit", *s.BudgetLimit, errs)
+		out.BudgetLimit = &m
+	}
+	if p := s.Personalization; p != nil {
+		out.Personalization = Personalization{
+			Enabled: p.Enabled, Rules: parseRules("settings.personalization.rules", p.Rules, errs),
+		}
+	}
+	return out
+}
+
+func parseBodyDate(field, s string, errs *fieldErrors) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		errs.add(field, "must be an RFC 3339 date-time such as 2026-01-31T09:00:00Z")
+	}
+	return t, err == nil
+}
+
+func parseRules(field string, raw []string, errs *fieldErrors) []RuleID {
 	out := make([]RuleID, 0, len(raw))
 	for i, s := range raw {
 		id, err := ParseRuleID(s)
 		if err != nil {
-			bad(fmt.Sprintf("%s[%d]", field, i), "must be a UUID")
+			errs.add(fmt.Sprintf("%s[%d]", field, i), "must be a UUID")
 		}
 		out = append(out, id) // the nil id keeps later indexes aligned for the validator
 	}
@@ -593,7 +438,7 @@ func parseRules(field string, raw []string, bad func(string, string)) []RuleID {
 }
 
 // parseMoney reads an amount given as a JSON string or number, exactly (never via float64).
-func parseMoney(field string, m moneyRequest, bad func(string, string)) Money {
+func parseMoney(field string, m moneyRequest, errs *fieldErrors) Money {
 	out := Money{Currency: m.Currency}
 	raw := bytes.TrimSpace(m.Amount)
 	if len(raw) == 0 || string(raw) == "null" {
@@ -602,13 +447,13 @@ func parseMoney(field string, m moneyRequest, bad func(string, string)) Money {
 	text := string(raw)
 	if raw[0] == '"' {
 		if err := json.Unmarshal(raw, &text); err != nil {
-			bad(field+".amount", "must be a decimal number")
+			errs.add(field+".amount", "must be a decimal number")
 			return out
 		}
 	}
 	d, err := decimal.NewFromString(strings.TrimSpace(text))
 	if err != nil || strings.ContainsAny(text, "eE") {
-		bad(field+".amount", "must be a decimal number such as \"10000.00\"")
+		errs.add(field+".amount", "must be a decimal number such as \"10000.00\"")
 		return out
 	}
 	out.Amount = d
@@ -625,11 +470,7 @@ func (h *Handler) problem(err error, viaIfMatch bool) error {
 	var blocked *lifecycle.BlockedError
 	switch {
 	case errors.As(err, &verr):
-		fields := make([]httpx.FieldError, len(verr.Fields))
-		for i, f := range verr.Fields {
-			fields[i] = httpx.FieldError(f)
-		}
-		return httpx.Invalid(fields)
+		return httpx.Invalid(verr.Fields)
 	case errors.Is(err, ErrNotFound):
 		return httpx.NotFound("no campaign has this id")
 	case errors.Is(err, ErrNameTaken):

@@ -44,7 +44,7 @@ func (h *Handler) events(c echo.Context) error {
 	types := splitList(q["type"])
 	for _, t := range types {
 		if !slices.Contains(EventTypes(), t) {
-			errs = append(errs, httpx.FieldError{Field: "type", Message: fmt.Sprintf("unknown event type %q", t)})
+			errs.add("type", fmt.Sprintf("unknown event type %q", t))
 		}
 	}
 	if len(errs) > 0 {

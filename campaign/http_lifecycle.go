@@ -150,13 +150,12 @@ func (h *Handler) transitions(c echo.Context) error {
 
 // seqPage reads the limit and cursor of a history list whose cursor is a sequence number
 // (a version, a store sequence).
-func seqPage(q url.Values) (limit int, after int64, errs []httpx.FieldError) {
+func seqPage(q url.Values) (limit int, after int64, errs fieldErrors) {
 	limit = DefaultPageSize
-	bad := func(field, msg string) { errs = append(errs, httpx.FieldError{Field: field, Message: msg}) }
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > MaxPageSize {
-			bad("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
+			errs.add("limit", fmt.Sprintf("must be an integer from 1 to %d", MaxPageSize))
 		} else {
 			limit = n
 		}
@@ -164,7 +163,7 @@ func seqPage(q url.Values) (limit int, after int64, errs []httpx.FieldError) {
 	if s := q.Get("cursor"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			bad("cursor", "is not a cursor this service issued")
+			errs.add("cursor", "is not a cursor this service issued")
 		} else {
 			after = n
 		}

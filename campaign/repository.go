@@ -397,21 +397,38 @@ func cursorOf(c *Campaign, nameKey string, sort SortField, desc bool) *Cursor {
 // List returns one page of live campaigns matching f and the cursor of the next page (nil on
 // the last page). Pages are keyset pages: as fast deep in the table as at its start.
 func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
-	if f.Sort == "" {
-		f.Sort = SortCreatedAt
-	}
-	expr, ok := sortExpr[f.Sort]
-	if !ok {
-		return nil, nil, fmt.Errorf("list campaigns: unknown sort %q", f.Sort)
-	}
-	if f.Limit <= 0 {
-		f.Limit = 20
+	f, err := f.withDefaults()
+	if err != nil {
+		return nil, nil, err
 	}
 	var rows []campaignRow
 	q := r.db.NewSelect().Model(&rows).Where("deleted_at IS NULL")
-	if f.Sort == SortName {
-		q = q.ColumnExpr("?TableAlias.*").ColumnExpr("lower(name) AS name_key")
+	q = r.where(q, f)
+	if q, err = page(q, f); err != nil {
+		return nil, nil, err
 	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	return pageOf(rows, f)
+}
+
+// withDefaults fills the sort (newest first) and the page size a caller left out.
+func (f Filter) withDefaults() (Filter, error) {
+	if f.Sort == "" {
+		f.Sort = SortCreatedAt
+	}
+	if _, ok := sortExpr[f.Sort]; !ok {
+		return f, fmt.Errorf("list campaigns: unknown sort %q", f.Sort)
+	}
+	if f.Limit <= 0 {
+		f.Limit = DefaultPageSize
+	}
+	return f, nil
+}
+
+// where adds f's filters to q.
+func (r *Repository) where(q *bun.SelectQuery, f Filter) *bun.SelectQuery {
 	if len(f.Statuses) > 0 {
 		q = q.Where("status IN (?)", bun.In(f.Statuses))
 	}
@@ -419,19 +436,10 @@ func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, 
 		q = q.Where("type IN (?)", bun.In(f.Types))
 	}
 	if f.Channel != "" {
-		if r.db.Dialect().Name() == dialect.PG {
-			q = q.Where("settings -> 'channels' @> ?::jsonb", `["`+string(f.Channel)+`"]`)
-		} else {
-			q = q.Where("EXISTS (SELECT 1 FROM json_each(settings, '$.channels') WHERE value = ?)", string(f.Channel))
-		}
+		q = r.onChannel(q, f.Channel)
 	}
 	if len(f.Serving) > 0 {
-		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			for _, s := range f.Serving {
-				q = q.WhereOr(servingSQL[s], servingArgs(s, f.Now)...)
-			}
-			return q
-		})
+		q = servingIn(q, f.Serving, f.Now)
 	}
 	if f.CreatedBy != nil {
 		q = q.Where("created_by = ?", uuid.UUID(*f.CreatedBy))
@@ -445,44 +453,79 @@ func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, 
 	if f.StartTo != nil {
 		q = q.Where("start_date < ?", f.StartTo.UTC())
 	}
+	return q
+}
+
+// onChannel keeps the campaigns whose settings list ch, in each dialect's JSON.
+func (r *Repository) onChannel(q *bun.SelectQuery, ch Channel) *bun.SelectQuery {
+	if r.db.Dialect().Name() == dialect.PG {
+		return q.Where("settings -> 'channels' @> ?::jsonb", `["`+string(ch)+`"]`)
+	}
+	return q.Where("EXISTS (SELECT 1 FROM json_each(settings, '$.channels') WHERE value = ?)", string(ch))
+}
+
+// servingIn keeps the campaigns whose serving status at now is one of serving.
+func servingIn(q *bun.SelectQuery, serving []lifecycle.ServingStatus, now time.Time) *bun.SelectQuery {
+	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		for _, s := range serving {
+			q = q.WhereOr(servingSQL[s], servingArgs(s, now)...)
+		}
+		return q
+	})
+}
+
+// page orders q by f's sort key then id, starts it after f's cursor and reads one row more
+// than the page, which tells whether another page follows.
+func page(q *bun.SelectQuery, f Filter) (*bun.SelectQuery, error) {
+	expr := sortExpr[f.Sort]
 	dir, cmp := "ASC", ">"
 	if f.Desc {
 		dir, cmp = "DESC", "<"
 	}
+	if f.Sort == SortName {
+		q = q.ColumnExpr("?TableAlias.*").ColumnExpr("lower(name) AS name_key")
+	}
 	if f.After != nil {
-		if f.After.Sort != f.Sort || f.After.Desc != f.Desc {
-			return nil, nil, ErrBadCursor
-		}
-		var key any = f.After.Value
-		if f.Sort != SortName {
-			t, err := time.Parse(time.RFC3339Nano, f.After.Value)
-			if err != nil {
-				return nil, nil, ErrBadCursor
-			}
-			key = t.UTC()
+		key, err := f.After.key(f.Sort, f.Desc)
+		if err != nil {
+			return nil, err
 		}
 		q = q.Where("("+expr+", id) "+cmp+" (?, ?)", key, uuid.UUID(f.After.ID))
 	}
-	q = q.OrderExpr(expr + " " + dir).OrderExpr("id " + dir).Limit(int64(f.Limit + 1))
-	if err := q.Scan(ctx); err != nil {
-		return nil, nil, fmt.Errorf("list campaigns: %w", err)
+	return q.OrderExpr(expr + " " + dir).OrderExpr("id " + dir).Limit(int64(f.Limit + 1)), nil
+}
+
+// key is the cursor's sort key value as the database compares it; a cursor of another sort
+// order is ErrBadCursor.
+func (c *Cursor) key(sort SortField, desc bool) (any, error) {
+	if c.Sort != sort || c.Desc != desc {
+		return nil, ErrBadCursor
 	}
-	out := make([]*Campaign, 0, min(len(rows), f.Limit))
-	for i := range rows {
-		if i == f.Limit {
-			break
-		}
+	if sort == SortName {
+		return c.Value, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.Value)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	return t.UTC(), nil
+}
+
+// pageOf turns the rows read by page into the page and the next page's cursor.
+func pageOf(rows []campaignRow, f Filter) ([]*Campaign, *Cursor, error) {
+	n := min(len(rows), f.Limit)
+	out := make([]*Campaign, n)
+	for i := range out {
 		c, err := rows[i].toDomain()
 		if err != nil {
 			return nil, nil, err
 		}
-		out = append(out, c)
+		out[i] = c
 	}
-	var next *Cursor
-	if len(rows) > f.Limit {
-		next = cursorOf(out[len(out)-1], rows[len(out)-1].NameKey, f.Sort, f.Desc)
+	if len(rows) <= f.Limit {
+		return out, nil, nil
 	}
-	return out, next, nil
+	return out, cursorOf(out[n-1], rows[n-1].NameKey, f.Sort, f.Desc), nil
 }
 
 // servingSQL is each serving status as a predicate; it mirrors lifecycle.Serving.

@@ -65,11 +65,11 @@ func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) 
 		CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
 	c.apply(in)
-	err := sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-		if err := repo.Create(ctx, c); err != nil {
+	err := sc.write(ctx, func(ctx context.Context, w *txWrite) error {
+		if err := w.repo.Create(ctx, c); err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, c, EventCreated, &actor, now, CreatedPayload{Campaign: NewResponse(c, now)})
+		return w.appendEvent(ctx, c, EventCreated, &actor, now, CreatedV1{Campaign: newCampaignV1(c, now)})
 	})
 	if err != nil {
 		return nil, err
@@ -77,9 +77,9 @@ func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) 
 	return c, nil
 }
 
-// writeFunc is one change: it writes rows, history and events through tx (or repo, bound to
-// tx), so that all land or none.
-type writeFunc func(ctx context.Context, tx bun.Tx, repo *Repository) error
+// writeFunc is one change: it writes rows, history and events through w, in one transaction,
+// so that all land or none.
+type writeFunc func(ctx context.Context, w *txWrite) error
 
 // scope is where a use case reads and writes: the service's own database, where each write is
 // a transaction of its own, or a host's transaction (InTx), which each write joins.
@@ -92,10 +92,10 @@ func (s *Service) own() scope { return scope{repo: s.repo, write: s.write} }
 
 // write runs fn in a transaction and, once it committed, announces its events.
 func (s *Service) write(ctx context.Context, fn writeFunc) error {
-	var events []loggedEvent
+	var w *txWrite
 	err := s.repo.RunInTx(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-		events = events[:0] // a retried transaction starts over
-		return fn(withEventLog(ctx, &events), tx, repo)
+		w = &txWrite{tx: tx, repo: repo} // a retried transaction starts over
+		return fn(ctx, w)
 	})
 	if err != nil {
 		return err
@@ -106,7 +106,7 @@ func (s *Service) write(ctx context.Context, fn writeFunc) error {
 		// publishes the events at its next poll if they commit; InTx announces them.
 		return nil
 	}
-	s.announce(events)
+	s.announce(w.events)
 	return nil
 }
 
@@ -167,18 +167,18 @@ func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *
 	if errs := in.Validate(now, &c.StartDate); len(errs) > 0 {
 		return nil, &ValidationError{Fields: errs}
 	}
-	before := NewResponse(c, now)
+	before := newCampaignV1(c, now)
 	if len(changedRules(c, in)) > 0 {
 		c.TargetingVerified = false
 	}
 	c.apply(in)
 	c.UpdatedAt = now
 	c.Version = read + 1
-	err = sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-		if err := repo.Update(ctx, c, read); err != nil {
+	err = sc.write(ctx, func(ctx context.Context, w *txWrite) error {
+		if err := w.repo.Update(ctx, c, read); err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, c, EventUpdated, nil, now, UpdatedPayload{Changes: diff(before, NewResponse(c, now))})
+		return w.appendEvent(ctx, c, EventUpdated, nil, now, newUpdatedV1(before, newCampaignV1(c, now)))
 	})
 	if err != nil {
 		return nil, err
@@ -204,13 +204,13 @@ func (s *Service) delete(ctx context.Context, sc scope, id ID, expectedVersion *
 		return &StateError{Op: "delete", Status: c.Status}
 	}
 	now := s.clock()
-	return sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-		if err := repo.SoftDelete(ctx, id, c.Version, now); err != nil {
+	return sc.write(ctx, func(ctx context.Context, w *txWrite) error {
+		if err := w.repo.SoftDelete(ctx, id, c.Version, now); err != nil {
 			return err
 		}
 		gone := *c
 		gone.Version++
-		return appendEvent(ctx, tx, &gone, EventDeleted, nil, now, DeletedPayload{Name: c.Name, Status: c.Status})
+		return w.appendEvent(ctx, &gone, EventDeleted, nil, now, DeletedV1{Name: c.Name, Status: string(c.Status)})
 	})
 }
 

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
@@ -137,16 +136,14 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		actor := uuid.UUID(*req.Actor)
 		rec.Actor = &actor
 	}
-	payload := TransitionPayload{From: c.Status, To: t.To, Action: t.Effective, Reason: req.Reason,
-		Automatic: req.Automatic, StopCode: req.StopCode}
-	err = sc.write(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-		if err := repo.UpdateStatus(ctx, &next, c.Version); err != nil {
+	err = sc.write(ctx, func(ctx context.Context, w *txWrite) error {
+		if err := w.repo.UpdateStatus(ctx, &next, c.Version); err != nil {
 			return err
 		}
-		if err := history.Append(ctx, tx, rec); err != nil {
+		if err := history.Append(ctx, w.tx, rec); err != nil {
 			return err
 		}
-		return appendEvent(ctx, tx, &next, transitionEvents[t.Effective], req.Actor, now, payload)
+		return w.appendEvent(ctx, &next, transitionEvents[t.Effective], req.Actor, now, newTransitionV1(rec))
 	})
 	if err != nil {
 		return nil, err

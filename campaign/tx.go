@@ -62,15 +62,16 @@ func (t *TxService) scope() scope { return scope{repo: NewRepository(t.tx), writ
 
 // write runs fn in a savepoint of the host's transaction and keeps its events for Committed.
 func (t *TxService) write(ctx context.Context, fn writeFunc) error {
-	var events []loggedEvent
+	var w *txWrite
 	err := inSavepoint(ctx, t.tx, func(sp bun.Tx) error {
-		return fn(withEventLog(ctx, &events), sp, NewRepository(sp))
+		w = &txWrite{tx: sp, repo: NewRepository(sp)}
+		return fn(ctx, w)
 	})
 	if err != nil {
 		return err
 	}
 	t.mu.Lock()
-	t.pending = append(t.pending, events...)
+	t.pending = append(t.pending, w.events...)
 	t.mu.Unlock()
 	return nil
 }

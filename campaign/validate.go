@@ -250,7 +250,7 @@ func (v *validator) schedulingRule(p string, r SchedulingRule) {
 	}
 }
 
-// noDuplicates reports the second and later occurrences of any value.
+// noDuplicatesIn reports the second and later occurrences of any value.
 func noDuplicatesIn[T comparable](v *validator, field string, items []T) {
 	seen := make(map[T]struct{}, len(items))
 	for i, it := range items {

@@ -32,10 +32,8 @@ func ParseAction(s string) (Action, error) {
 	if s == "stop" {
 		return ActionComplete, nil
 	}
-	for _, a := range Actions() {
-		if string(a) == s {
-			return a, nil
-		}
+	if a := Action(s); slices.Contains(Actions(), a) {
+		return a, nil
 	}
 	return "", fmt.Errorf("unknown action %q", s)
 }

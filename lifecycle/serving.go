@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -29,10 +30,8 @@ func ServingStatuses() []ServingStatus {
 
 // ParseServingStatus returns the serving status named s.
 func ParseServingStatus(s string) (ServingStatus, error) {
-	for _, st := range ServingStatuses() {
-		if string(st) == s {
-			return st, nil
-		}
+	if st := ServingStatus(s); slices.Contains(ServingStatuses(), st) {
+		return st, nil
 	}
 	return "", fmt.Errorf("unknown serving status %q", s)
 }

@@ -1,8 +1,12 @@
-// Package lifecycle holds the campaign status model. It is pure: it imports no other package of
-// this module and touches no storage, so every capability can depend on it.
+// Package lifecycle holds the campaign status model. It is pure: it imports no capability and
+// nothing of the platform but its text rules (platform/textcheck), and touches no storage, so
+// every capability can depend on it.
 package lifecycle
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Status is where a campaign stands in its lifecycle.
 type Status string
@@ -23,10 +27,8 @@ func Statuses() []Status {
 
 // ParseStatus returns the status named s (exact, upper case).
 func ParseStatus(s string) (Status, error) {
-	for _, st := range Statuses() {
-		if string(st) == s {
-			return st, nil
-		}
+	if st := Status(s); slices.Contains(Statuses(), st) {
+		return st, nil
 	}
 	return "", fmt.Errorf("unknown status %q", s)
 }

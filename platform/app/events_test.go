@@ -148,6 +148,7 @@ func TestEventsReachJetStream(t *testing.T) {
 				assert.Equal(t, "1.0", m.SpecVersion)
 				assert.Equal(t, "/campaigns", m.Source)
 				assert.Equal(t, "application/json", m.DataContentType)
+				assert.Equal(t, "urn:campaigns:events:"+m.Type+":1", m.DataSchema, "the payload's schema and version")
 				assert.Equal(t, "campaigns.events."+m.Type, m.Subject)
 				assert.Equal(t, m.ID, m.MsgID, "Nats-Msg-Id is the event id")
 				assert.False(t, m.Time.IsZero())

@@ -314,7 +314,8 @@ var defaults = map[string]any{
 	"log.level":                   "info",
 	"log.format":                  "json",
 
-	// The Rules Engine client's tuning (see targeting.ClientConfig).
+	// The Rules Engine client's tuning (see targeting.Config) and how many rule evaluations one
+	// eligibility request runs at once (targeting.NewEvaluator).
 	"rules_engine.max_retries":      2,
 	"rules_engine.cache_ttl":        "30s",
 	"rules_engine.concurrency":      16,

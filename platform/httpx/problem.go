@@ -19,7 +19,9 @@ const ProblemContentType = "application/problem+json"
 // ProblemTypePrefix starts every problem type URI this service defines.
 const ProblemTypePrefix = "urn:campaigns:problem:"
 
-// FieldError is one invalid field of a request.
+// FieldError is one invalid field of a request, the {field, message} members of a problem's
+// errors. Field is a JSON path such as "settings.channels[1]", a query parameter or a header.
+// The capabilities' validation errors use it too (campaign.FieldError is this type).
 type FieldError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`

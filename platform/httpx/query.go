@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -47,13 +48,8 @@ func Query(params ...Param) echo.MiddlewareFunc {
 }
 
 func checkQuery(q url.Values, params []Param) []FieldError {
-	names := make([]string, 0, len(q))
-	for k := range q {
-		names = append(names, k)
-	}
-	slices.Sort(names) // a stable order for the problem
 	var errs []FieldError
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(q)) { // a stable order for the problem
 		i := slices.IndexFunc(params, func(p Param) bool { return p.Name == k })
 		switch {
 		case i < 0:

@@ -34,6 +34,7 @@ type Event struct {
 	CorrelationID string
 	OccurredAt    time.Time
 	Payload       json.RawMessage
+	DataSchema    string     // the payload's schema and version, a URI (CloudEvents dataschema); optional
 	Seq           int64      // store order, set when read back
 	PublishedAt   *time.Time // nil until the relay has published it
 }
@@ -50,6 +51,7 @@ type eventRow struct {
 	CorrelationID string     `bun:"correlation_id"`
 	OccurredAt    time.Time  `bun:"occurred_at"`
 	Payload       string     `bun:"payload"`
+	DataSchema    string     `bun:"data_schema"`
 	PublishedAt   *time.Time `bun:"published_at"`
 }
 
@@ -57,7 +59,7 @@ func (r *eventRow) event() Event {
 	e := Event{
 		ID: r.ID, AggregateID: r.AggregateID, Type: r.Type, Version: r.Version, Actor: r.Actor,
 		CorrelationID: r.CorrelationID, OccurredAt: r.OccurredAt.UTC(), Payload: json.RawMessage(r.Payload),
-		Seq: r.Seq,
+		DataSchema: r.DataSchema, Seq: r.Seq,
 	}
 	if r.PublishedAt != nil {
 		t := r.PublishedAt.UTC()
@@ -78,6 +80,7 @@ func Append(ctx context.Context, tx bun.IDB, e Event) error {
 	row := eventRow{
 		ID: e.ID, AggregateID: e.AggregateID, Type: e.Type, Version: e.Version, Actor: e.Actor,
 		CorrelationID: e.CorrelationID, OccurredAt: e.OccurredAt.UTC(), Payload: string(e.Payload),
+		DataSchema: e.DataSchema,
 	}
 	if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
 		return fmt.Errorf("outbox: append %s: %w", e.Type, err)

@@ -235,6 +235,7 @@ type CloudEvent struct {
 	Subject          string          `json:"subject"`
 	Time             time.Time       `json:"time"`
 	DataContentType  string          `json:"datacontenttype"`
+	DataSchema       string          `json:"dataschema,omitempty"`
 	Data             json.RawMessage `json:"data"`
 	AggregateVersion int64           `json:"aggregateversion"`
 	CorrelationID    string          `json:"correlationid,omitempty"`
@@ -246,7 +247,7 @@ func Envelope(e Event, source string) CloudEvent {
 	ce := CloudEvent{
 		SpecVersion: "1.0", ID: e.ID.String(), Source: source, Type: e.Type,
 		Subject: e.AggregateID.String(), Time: e.OccurredAt.UTC(), DataContentType: "application/json",
-		Data: e.Payload, AggregateVersion: e.Version, CorrelationID: e.CorrelationID,
+		DataSchema: e.DataSchema, Data: e.Payload, AggregateVersion: e.Version, CorrelationID: e.CorrelationID,
 	}
 	if e.Actor != nil {
 		ce.Actor = e.Actor.String()

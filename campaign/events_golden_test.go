@@ -1,0 +1,218 @@
+package campaign_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/events")
+
+const goldenDir = "testdata/events"
+
+// The ids the golden files show in place of the random ones a run makes.
+var (
+	goldenCampaign = uuid.MustParse("01950000-0000-7000-8000-00000000000a")
+	goldenOther    = uuid.MustParse("01950000-0000-7000-8000-00000000000b")
+)
+
+// Every event type's CloudEvent, as the relay publishes it, is byte for byte the golden file
+// testdata/events/<type>.json: a change of a payload's shape (a renamed, removed, added or
+// reordered field, another encoding of a value) fails here. Rewrite the files with
+// go test ./campaign -run TestEventsMatchTheGoldenFiles -update, and read the diff as a
+// consumer would: within a schema version only new optional fields are allowed.
+func TestEventsMatchTheGoldenFiles(t *testing.T) {
+	events := goldenEvents(t)
+	for _, typ := range campaign.EventTypes() {
+		t.Run(typ, func(t *testing.T) {
+			e, ok := events[typ]
+			require.True(t, ok, "the scenario writes a %s", typ)
+			got := goldenEnvelope(t, e)
+			path := filepath.Join(goldenDir, typ+".json")
+			if *update {
+				require.NoError(t, os.MkdirAll(goldenDir, 0o755))
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+				return
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run with -update to write it")
+			assert.Equal(t, string(want), string(got), "the %s event differs from %s", typ, path)
+		})
+	}
+}
+
+// There is one golden file per event type, and no other.
+func TestEveryEventTypeHasAGoldenFile(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*"))
+	require.NoError(t, err)
+	var got []string
+	for _, f := range files {
+		got = append(got, strings.TrimSuffix(filepath.Base(f), ".json"))
+	}
+	want := slices.Sorted(slices.Values(campaign.EventTypes()))
+	assert.Equal(t, want, got)
+}
+
+// Each payload is exactly its version-1 type: decoding it strictly into that type and encoding
+// it again gives the same bytes, so the Go types document every field consumers receive, and
+// the envelope names that version as its dataschema.
+func TestPayloadsAreTheirVersionOneTypes(t *testing.T) {
+	types := map[string]func() any{
+		campaign.EventCreated:   func() any { return new(campaign.CreatedV1) },
+		campaign.EventUpdated:   func() any { return new(campaign.UpdatedV1) },
+		campaign.EventActivated: func() any { return new(campaign.TransitionV1) },
+		campaign.EventPaused:    func() any { return new(campaign.TransitionV1) },
+		campaign.EventResumed:   func() any { return new(campaign.TransitionV1) },
+		campaign.EventCompleted: func() any { return new(campaign.TransitionV1) },
+		campaign.EventCancelled: func() any { return new(campaign.TransitionV1) },
+		campaign.EventDeleted:   func() any { return new(campaign.DeletedV1) },
+	}
+	for typ, e := range goldenEvents(t) {
+		assert.Equal(t, "urn:campaigns:events:"+typ+":1", e.DataSchema)
+		assert.Equal(t, campaign.DataSchema(typ, 1), e.DataSchema)
+		dec := json.NewDecoder(bytes.NewReader(e.Payload))
+		dec.DisallowUnknownFields()
+		v := types[typ]()
+		require.NoError(t, dec.Decode(v), typ)
+		again, err := json.Marshal(v)
+		require.NoError(t, err)
+		assert.Equal(t, string(e.Payload), string(again), typ)
+	}
+}
+
+// goldenEvents runs a deterministic scenario (a fixed clock, actors, rules and request id)
+// through the service on SQLite and returns the first stored event of each type.
+func goldenEvents(t *testing.T) map[string]outbox.Event {
+	t.Helper()
+	db := dbtest.Open(t, dbtest.SQLiteTarget(t), sets...)
+	clock := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithClock(func() time.Time { return clock }))
+	tick := func() { clock = clock.Add(time.Minute) }
+	ctx := httpx.WithRequestID(context.Background(), "req-golden")
+	asBob := httpx.WithActor(ctx, uuid.UUID(bob))
+	move := func(ctx context.Context, id campaign.ID, req campaign.TransitionRequest) {
+		t.Helper()
+		tick()
+		_, err := svc.Transition(ctx, id, req)
+		require.NoError(t, err)
+	}
+
+	in := goldenInput()
+	c, err := svc.Create(ctx, alice, in)
+	require.NoError(t, err)
+	tick()
+	in = editEverything(in)
+	_, err = svc.Update(asBob, c.ID, nil, in)
+	require.NoError(t, err)
+	move(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+	move(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &bob, Reason: "creative review"})
+	move(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionResume, Actor: &bob})
+
+	other := goldenInput()
+	other.Name = "Winter sale"
+	o, err := svc.Create(ctx, alice, other)
+	require.NoError(t, err)
+	move(ctx, o.ID, campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice, Reason: "budget withdrawn"})
+
+	clock = in.EndDate.Add(30 * time.Second) // the automation completes it: no actor
+	move(context.Background(), c.ID, campaign.TransitionRequest{Action: lifecycle.ActionComplete,
+		Reason: "the end date has passed", Automatic: true, StopCode: lifecycle.StopEndDate})
+	tick()
+	require.NoError(t, svc.Delete(asBob, c.ID, nil))
+
+	out := map[string]outbox.Event{}
+	for _, g := range []struct {
+		id     campaign.ID
+		golden uuid.UUID
+	}{{c.ID, goldenCampaign}, {o.ID, goldenOther}} {
+		for _, e := range storedEvents(t, db, g.id) {
+			e.Payload = bytes.ReplaceAll(e.Payload, []byte(g.id.String()), []byte(g.golden.String()))
+			e.AggregateID = g.golden
+			if _, seen := out[e.Type]; !seen {
+				out[e.Type] = e
+			}
+		}
+	}
+	return out
+}
+
+func storedEvents(t *testing.T, db *bun.DB, id campaign.ID) []outbox.Event {
+	t.Helper()
+	evs, err := outbox.List(context.Background(), db, outbox.Query{AggregateID: uuid.UUID(id), Limit: 100})
+	require.NoError(t, err)
+	return evs
+}
+
+// goldenInput sets every field of a campaign, so that the golden files show each one.
+func goldenInput() campaign.Input {
+	end := time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)
+	maxImp := int64(50000)
+	limit := campaign.MustMoney("9000.00", "EUR")
+	return campaign.Input{
+		Name: "Spring sale", Description: "Ten percent off the spring collection", Type: campaign.TypePromotion,
+		TargetingRules: []campaign.RuleID{campaign.RuleID(uuid.MustParse("0194ffff-0000-7000-8000-000000000001"))},
+		StartDate:      time.Date(2027, 3, 2, 8, 0, 0, 0, time.UTC), EndDate: &end,
+		Budget: campaign.MustMoney("10000", "EUR"),
+		Settings: campaign.Settings{
+			TargetAudience: []string{"vip", "newsletter"}, Channels: []campaign.Channel{campaign.ChannelEmail},
+			Frequency: campaign.FrequencyDaily, MaxImpressions: &maxImp, BudgetLimit: &limit,
+			ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
+				{Key: "A", Name: "Control", Weight: 50}, {Key: "B", Name: "Bold banner", Weight: 50}}},
+			SchedulingRules: []campaign.SchedulingRule{
+				{Days: []string{"MON", "FRI"}, Start: "09:00", End: "17:30", Timezone: "Europe/Paris"}},
+			Personalization: campaign.Personalization{Enabled: true,
+				Rules: []campaign.RuleID{campaign.RuleID(uuid.MustParse("0194ffff-0000-7000-8000-000000000002"))}},
+		},
+	}
+}
+
+// editEverything changes every editable field of in, so that CampaignUpdated's golden file
+// shows the path and the shape of each change.
+func editEverything(in campaign.Input) campaign.Input {
+	end := in.EndDate.AddDate(0, 0, 14)
+	maxImp := int64(80000)
+	limit := campaign.MustMoney("11000.00", "EUR")
+	in.Name, in.Description, in.Type = "Spring sale (extended)", "Fifteen percent off", campaign.TypeLoyalty
+	in.TargetingRules = append(in.TargetingRules, campaign.RuleID(uuid.MustParse("0194ffff-0000-7000-8000-000000000003")))
+	in.StartDate, in.EndDate = in.StartDate.Add(24*time.Hour), &end
+	in.Budget = campaign.MustMoney("12000", "EUR")
+	in.Settings = campaign.Settings{
+		TargetAudience: []string{"vip"}, Channels: []campaign.Channel{campaign.ChannelEmail, campaign.ChannelSMS},
+		Frequency: campaign.FrequencyWeekly, MaxImpressions: &maxImp, BudgetLimit: &limit,
+		ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
+			{Key: "A", Name: "Control", Weight: 70}, {Key: "B", Name: "Bold banner", Weight: 30}}},
+		SchedulingRules: []campaign.SchedulingRule{
+			{Days: []string{"SAT"}, Start: "10:00", End: "20:00", Timezone: "Europe/Berlin"}},
+		Personalization: campaign.Personalization{Enabled: false, Rules: []campaign.RuleID{}},
+	}
+	return in
+}
+
+// goldenEnvelope is e's CloudEvent as the relay publishes it, indented, with a fixed event
+// id in place of the random one.
+func goldenEnvelope(t *testing.T, e outbox.Event) []byte {
+	t.Helper()
+	e.ID = uuid.MustParse(fmt.Sprintf("01950000-0000-7000-8000-%012x", 0xe0+slices.Index(campaign.EventTypes(), e.Type)))
+	body, err := json.MarshalIndent(outbox.Envelope(e, outbox.DefaultRelayConfig().Source), "", "  ")
+	require.NoError(t, err)
+	return append(body, '\n')
+}
