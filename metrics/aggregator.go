@@ -240,24 +240,37 @@ func (a *Aggregator) partitions() []int {
 
 // runner reads one partition.
 type runner struct {
-	lease  *lease.Lease
-	cancel context.CancelFunc
-	done   chan struct{}
+	lease    *lease.Lease
+	cancel   context.CancelCauseFunc
+	done     chan struct{} // nil: not running
+	stopping bool          // handed over: done closes once its reads stop
 }
 
-// rebalance renews this worker's place in the group, stops the runners of partitions that
-// are no longer its own, and starts those of partitions it is dealt once it holds their lease.
+// errHandOver stops a runner whose partition goes to another worker (or whose lease was
+// lost): it drops the batch in hand, which the next reader reads again from the position, so
+// that the hand-over never waits for a flush.
+var errHandOver = errors.New("metrics: partition handed over")
+
+// rebalance renews this worker's place in the group and its leases, hands over the partitions
+// that are no longer its own, and starts those it is dealt once it holds their lease. It
+// never waits for a runner: a slow flush must not delay the renewals.
 func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
+	a.reap(ctx, runners)
 	ids, err := a.group.beat(ctx, a.now().UTC())
 	if err != nil {
 		a.logger.WarnContext(ctx, "metrics aggregator: renew group membership", slog.Any("error", err))
+		// Without the group's view, keep reading only what this worker still holds.
+		for _, r := range runners {
+			if held, _ := r.lease.Hold(ctx); !held {
+				r.handOver()
+			}
+		}
 		return
 	}
 	mine := dealt(ids, a.group.id, a.partitions())
 	for p, r := range runners {
 		if !mine[p] {
-			a.stop(ctx, p, r, true)
-			delete(runners, p)
+			r.handOver()
 		}
 	}
 	for p := range mine {
@@ -266,21 +279,46 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 			r = &runner{lease: lease.New(a.store.db, "metrics_leases", a.positionName(p), a.cfg.LeaseTTL)}
 			runners[p] = r
 		}
+		if r.stopping {
+			continue // started again once its last reads are over
+		}
 		held, err := r.lease.Hold(ctx)
 		if err != nil {
 			a.logger.WarnContext(ctx, "metrics aggregator: renew partition lease", slog.Int("partition", p), slog.Any("error", err))
 		}
 		switch {
 		case !held && r.done != nil: // lost it (a long pause): another worker reads it now
-			a.stop(ctx, p, r, false)
+			r.handOver()
 		case held && r.done == nil:
 			a.start(ctx, p, r)
 		}
 	}
 }
 
+// reap forgets the runners whose hand-over is complete, releasing the leases of those that
+// are no longer this worker's.
+func (a *Aggregator) reap(ctx context.Context, runners map[int]*runner) {
+	for p, r := range runners {
+		if r.done == nil && !r.stopping {
+			continue
+		}
+		if r.done != nil {
+			select {
+			case <-r.done:
+			default:
+				continue // still reading
+			}
+		}
+		a.owned[p].Store(false)
+		a.pending[p].Store(0)
+		r.done, r.stopping = nil, false
+		a.release(ctx, p, r)
+		delete(runners, p)
+	}
+}
+
 func (a *Aggregator) start(ctx context.Context, p int, r *runner) {
-	rctx, cancel := context.WithCancel(ctx)
+	rctx, cancel := context.WithCancelCause(ctx)
 	r.cancel, r.done = cancel, make(chan struct{})
 	a.owned[p].Store(true)
 	go func() {
@@ -289,17 +327,18 @@ func (a *Aggregator) start(ctx context.Context, p int, r *runner) {
 	}()
 }
 
-// stop ends a partition's runner (it flushes the batch in hand) and, if release, gives its
-// lease up so that the next owner starts at once.
-func (a *Aggregator) stop(ctx context.Context, p int, r *runner, release bool) {
-	if r.done != nil {
-		r.cancel()
-		<-r.done
-		r.cancel, r.done = nil, nil
+// handOver stops the runner without waiting for it; reap completes the hand-over.
+func (r *runner) handOver() {
+	if r.done != nil && !r.stopping {
+		r.cancel(errHandOver)
 	}
-	a.owned[p].Store(false)
-	a.pending[p].Store(0)
-	if !release || a.crashed.Load() {
+	r.stopping = true
+}
+
+// release gives a partition's lease up (if this worker holds it), so that the next owner
+// starts at once.
+func (a *Aggregator) release(ctx context.Context, p int, r *runner) {
+	if a.crashed.Load() {
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -309,11 +348,24 @@ func (a *Aggregator) stop(ctx context.Context, p int, r *runner, release bool) {
 	}
 }
 
+// stop ends a partition's runner and waits for it: on shutdown the runner flushes the batch
+// in hand. Then the lease is released.
+func (a *Aggregator) stop(ctx context.Context, p int, r *runner) {
+	if r.done != nil {
+		r.cancel(nil)
+		<-r.done
+		r.done = nil
+	}
+	a.owned[p].Store(false)
+	a.pending[p].Store(0)
+	a.release(ctx, p, r)
+}
+
 // leave stops every runner, releases the leases and leaves the group.
 func (a *Aggregator) leave(ctx context.Context, runners map[int]*runner) {
 	var wg sync.WaitGroup
 	for p, r := range runners {
-		wg.Go(func() { a.stop(ctx, p, r, true) })
+		wg.Go(func() { a.stop(ctx, p, r) })
 	}
 	wg.Wait()
 	if a.crashed.Load() {
@@ -390,8 +442,12 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int) error {
 		if err != nil {
 			return err
 		}
-		if len(batch) > 0 && !a.crashed.Load() {
-			if err := a.flush(context.WithoutCancel(ctx), name, pos, batch); err != nil {
+		if len(batch) > 0 && !a.crashed.Load() && !errors.Is(context.Cause(ctx), errHandOver) {
+			err := a.flush(ctx, name, pos, batch)
+			if errors.Is(err, errHandOver) {
+				return nil
+			}
+			if err != nil {
 				return err
 			}
 			pos = batch[len(batch)-1].seq
@@ -439,12 +495,22 @@ func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg
 }
 
 // flush counts a batch of a partition, at most FlushConcurrency partitions at a time.
+//
+// A flush waiting for its turn gives up when its partition is handed over; on shutdown it
+// waits and flushes. Once begun, a flush runs to its end whatever happens to ctx.
 func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, batch []parsed) error {
-	a.flushes <- struct{}{}
+	select {
+	case a.flushes <- struct{}{}:
+	case <-ctx.Done():
+		if cause := context.Cause(ctx); errors.Is(cause, errHandOver) {
+			return cause
+		}
+		a.flushes <- struct{}{}
+	}
 	defer func() { <-a.flushes }()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	return a.commit(ctx, consumer, pos, batch)
+	return a.commit(fctx, consumer, pos, batch)
 }
 
 // Drain counts every event published so far, partition by partition, in this goroutine, and

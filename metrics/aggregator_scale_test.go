@@ -140,7 +140,7 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 		const events, campaigns = 200_000, 500
 		ids := env.testCampaigns(campaigns)
 		cfg := DefaultAggregatorConfig()
-		cfg.LeaseTTL, cfg.MaxWait = 2*time.Second, 100*time.Millisecond
+		cfg.MaxWait = 100 * time.Millisecond
 		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 
 		workers := []*worker{env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg)}
