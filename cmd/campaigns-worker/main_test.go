@@ -85,23 +85,24 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	go func() { done <- run(ctx, nil, &stderr) }()
 
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case code := <-done:
-			t.Fatalf("worker exited with %d before serving: %s", code, stderr.String())
-		default:
-		}
+	deadline := time.After(20 * time.Second)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
+	for serving := false; !serving; {
 		resp, err := client.Get(base + "/health")
 		if err == nil {
 			_ = resp.Body.Close()
 			require.Equal(t, http.StatusOK, resp.StatusCode)
-			break
+			serving = true
+			continue
 		}
-		if time.Now().After(deadline) {
+		select {
+		case code := <-done:
+			t.Fatalf("worker exited with %d before serving: %s", code, stderr.String())
+		case <-deadline:
 			t.Fatalf("no answer on %s/health: %v; stderr: %s", base, err, stderr.String())
+		case <-poll.C:
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 
 	resp, err := client.Get(base + "/ready")

@@ -34,9 +34,11 @@ type received struct {
 
 // collector reads the events stream from a start time on, as an outside consumer would.
 type collector struct {
-	mu   sync.Mutex
-	msgs []received
-	stop func()
+	js      jetstream.JetStream
+	mu      sync.Mutex
+	msgs    []received
+	lastSeq uint64 // the stream sequence of the last message received
+	stop    func()
 }
 
 func collect(t *testing.T, nc *nats.Conn, since time.Time) *collector {
@@ -56,17 +58,23 @@ func collect(t *testing.T, nc *nats.Conn, since time.Time) *collector {
 		OptStartTime: &since,
 	})
 	require.NoError(t, err)
-	c := &collector{}
+	c := &collector{js: js}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			t.Errorf("message without metadata: %v", err)
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.lastSeq = md.Sequence.Stream
 		var ce outbox.CloudEvent
 		if err := json.Unmarshal(m.Data(), &ce); err != nil {
 			t.Errorf("undecodable event: %v", err)
 			return
 		}
-		c.mu.Lock()
 		c.msgs = append(c.msgs, received{CloudEvent: ce, Subject: m.Subject(),
 			MsgID: m.Headers().Get("Nats-Msg-Id"), CorrID: m.Headers().Get("X-Correlation-ID")})
-		c.mu.Unlock()
 	})
 	require.NoError(t, err)
 	c.stop = cc.Stop
@@ -74,7 +82,10 @@ func collect(t *testing.T, nc *nats.Conn, since time.Time) *collector {
 	return c
 }
 
-// of returns the events of the given campaigns once there are want of them (or fails).
+// of returns the events of the given campaigns once there are want of them (or fails), and
+// once everything the stream held by then has been received: an unexpected extra copy,
+// published before the call, is among them. Callers have published everything (the outbox
+// is empty) before they call it.
 func (c *collector) of(t *testing.T, want int, ids ...string) []received {
 	t.Helper()
 	keep := map[string]bool{}
@@ -93,7 +104,18 @@ func (c *collector) of(t *testing.T, want int, ids ...string) []received {
 		}
 		return len(out) >= want
 	}, 30*time.Second, 20*time.Millisecond, "events arrived")
-	time.Sleep(200 * time.Millisecond) // let any unexpected extra copy show up
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := c.js.Stream(ctx, "CAMPAIGN_EVENTS")
+	require.NoError(t, err)
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	last := info.State.LastSeq
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		assert.GreaterOrEqual(ct, c.lastSeq, last, "received up to the stream's last message")
+	}, 30*time.Second, 5*time.Millisecond)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out = out[:0]

@@ -109,15 +109,11 @@ func (p *process) stop(t *testing.T) error {
 func waitStatus(t *testing.T, p *process, url string, want int) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	last := "no answer"
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("process stopped (%v) before %s answered %d; logs:\n%s", err, url, want, p.logs.String())
-		default:
-		}
+	for {
 		resp, err := client.Get(url)
 		if err == nil {
 			_ = resp.Body.Close()
@@ -126,9 +122,38 @@ func waitStatus(t *testing.T, p *process, url string, want int) {
 			}
 			last = resp.Status
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("process stopped (%v) before %s answered %d; logs:\n%s", err, url, want, p.logs.String())
+		case <-deadline:
+			t.Fatalf("%s: want %d, last %s; logs:\n%s", url, want, last, p.logs.String())
+		case <-poll.C:
+		}
 	}
-	t.Fatalf("%s: want %d, last %s; logs:\n%s", url, want, last, p.logs.String())
+}
+
+// waitLoops waits until the worker loops of the process on db have done their work once
+// against their tables: the relay has published an event appended now, and the automation has
+// ticked and purged an expired idempotency key (its housekeeping, after each tick).
+func waitLoops(t *testing.T, p *process, db *bun.DB) {
+	t.Helper()
+	ctx := context.Background()
+	appendEvents(t, db, 1)
+	past := time.Now().Add(-time.Hour)
+	_, err := db.NewInsert().Table("idempotency_keys").Model(&map[string]any{
+		"caller": userA, "key": "expired-" + uuid.NewString(), "fingerprint": "f", "state": "done",
+		"status": 200, "headers": "{}", "body": "", "locked_at": past, "expires_at": past,
+	}).Exec(ctx)
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		backlog, err := outbox.Backlog(ctx, db)
+		require.NoError(c, err)
+		assert.Zero(c, backlog, "the relay published the event")
+		keys, err := db.NewSelect().Table("idempotency_keys").Count(ctx)
+		require.NoError(c, err)
+		assert.Zero(c, keys, "the automation's housekeeping purged the key")
+	}, 30*time.Second, 20*time.Millisecond, "logs:\n%s", p.logs)
 }
 
 func apiURL(cfg *config.Config) string    { return fmt.Sprintf("http://127.0.0.1:%d", cfg.HTTP.Port) }
@@ -172,12 +197,12 @@ func TestWorkerMigratesAFreshDataDir(t *testing.T) {
 	cfg.Automation.Interval = 100 * time.Millisecond
 	w := start(t, app.RunWorker, cfg)
 	waitStatus(t, w, workerURL(cfg)+"/ready", http.StatusOK)
-	time.Sleep(500 * time.Millisecond) // a few automation ticks and relay polls
-	require.NoError(t, w.stop(t))
-
 	db, err := database.OpenSQLite(context.Background(), cfg.Database.SQLitePath, database.SQLitePool())
 	require.NoError(t, err)
 	defer db.Close()
+	waitLoops(t, w, db)
+	require.NoError(t, w.stop(t))
+
 	require.NoError(t, migrate.Current(context.Background(), db, app.Migrations()...))
 	assert.NotContains(t, w.logs.String(), "no such table")
 	assert.NotContains(t, w.logs.String(), "level=ERROR")
@@ -202,7 +227,7 @@ func TestWorkerWaitsForTheSchema(t *testing.T) {
 	defer db.Close()
 	require.NoError(t, migrate.Up(ctx, db, app.Migrations()...))
 	waitStatus(t, w, workerURL(cfg)+"/ready", http.StatusOK)
-	time.Sleep(300 * time.Millisecond)
+	waitLoops(t, w, db)
 	require.NoError(t, w.stop(t))
 
 	logs := w.logs.String()

@@ -339,10 +339,11 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	clk := newClock(time.Now())
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		cfg.RateLimit.Enabled = true
 		cfg.RateLimit.RequestsPerSecond, cfg.RateLimit.Burst = 0.5, 3 // a token every 2 s
-	})
+	}, app.WithClock(clk.Now))
 	list := func(h ...string) *apptest.Response { return s.Do(http.MethodGet, "/api/v1/campaigns", nil, h...) }
 	for i := range 3 {
 		require.Equal(t, http.StatusOK, list(asUserA...).Status, "request %d is within the burst", i)
@@ -369,8 +370,10 @@ func TestRateLimit(t *testing.T) {
 	}
 	assert.Equal(t, 2, anonymous, "the address's burst of 3 is spent, then 429")
 
-	// After Retry-After, the caller is served again.
-	time.Sleep(time.Duration(retry) * time.Second)
+	// Until Retry-After has passed the caller waits; then it is served again.
+	clk.advance(time.Duration(retry)*time.Second - time.Millisecond)
+	requireProblem(t, list(asUserA...), http.StatusTooManyRequests)
+	clk.advance(time.Millisecond)
 	assert.Equal(t, http.StatusOK, list(asUserA...).Status)
 	fams := scrape(t, s)
 	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_http_rate_limited_total", nil), 3.0)
