@@ -540,11 +540,32 @@ func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
 	s.Do(http.MethodGet, "/no/such/"+uuid.NewString(), nil)
 	s.Do(http.MethodGet, "/no/such/"+uuid.NewString(), nil)
 	// (A request is observed just after its response is sent: wait for the second one.)
-	require.Eventually(t, func() bool {
-		m := series(scrape(t, s), "campaigns_http_request_duration_seconds",
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		m := series(scrapeNow(c, s), "campaigns_http_request_duration_seconds",
 			map[string]string{"route": "unmatched", "method": "GET", "status": "404"})
-		return m != nil && m.GetHistogram().GetSampleCount() == 2
+		require.NotNil(c, m, "no series for the unmatched route")
+		assert.EqualValues(c, 2, m.GetHistogram().GetSampleCount())
 	}, 5*time.Second, 10*time.Millisecond)
+}
+
+// scrapeNow is scrape for the conditions of EventuallyWithT, which run on another goroutine:
+// it reports to c, never to the test.
+func scrapeNow(c *assert.CollectT, s *apptest.Server) map[string]*dto.MetricFamily {
+	resp, err := s.Client.Get(s.URL + "/metrics")
+	require.NoError(c, err)
+	defer resp.Body.Close()
+	require.Equal(c, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(c, err)
+	return parseMetricsNow(c, body)
+}
+
+// parseMetricsNow is parseMetrics for the conditions of EventuallyWithT.
+func parseMetricsNow(c *assert.CollectT, body []byte) map[string]*dto.MetricFamily {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	require.NoError(c, err)
+	return fams
 }
 
 func TestMetricsRegistriesAreIndependent(t *testing.T) {
@@ -583,14 +604,12 @@ func TestWorkerServesMetricsAndHealth(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { code, _ := get("/health"); return code == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
 	var fams map[string]*dto.MetricFamily
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		code, body := get("/metrics")
-		if code != http.StatusOK {
-			return false
-		}
-		fams = parseMetrics(t, body)
+		require.Equal(c, http.StatusOK, code)
+		fams = parseMetricsNow(c, body)
 		// The consumer lag appears once the aggregator has created its consumer.
-		return series(fams, "campaigns_tracking_consumer_pending_messages", nil) != nil
+		assert.NotNil(c, series(fams, "campaigns_tracking_consumer_pending_messages", nil), "consumer lag")
 	}, 20*time.Second, 50*time.Millisecond)
 	assert.InDelta(t, 1, counter(t, fams, "campaigns_build_info", map[string]string{"component": "worker"}), 0)
 	assert.NotNil(t, series(fams, "campaigns_outbox_backlog_events", nil))
