@@ -144,7 +144,8 @@ func TestMoneyUnmarshalJSON(t *testing.T) {
 		in       string
 		amount   string // exact decimal expected
 		currency string
-		wantErr  bool
+		wantErr  string // a substring of the error; "" with wantType "" means valid
+		wantType string // the JSON value a *json.UnmarshalTypeError names
 	}{
 		{name: "string amount", in: `{"amount":"10000.00","currency":"EUR"}`, amount: "10000", currency: "EUR"},
 		{name: "number amount", in: `{"amount":10000,"currency":"EUR"}`, amount: "10000", currency: "EUR"},
@@ -154,21 +155,27 @@ func TestMoneyUnmarshalJSON(t *testing.T) {
 		{name: "negative number", in: `{"amount":-2.5,"currency":"EUR"}`, amount: "-2.5", currency: "EUR"},
 		{name: "string with exponent", in: `{"amount":"2E2","currency":"EUR"}`, amount: "200", currency: "EUR"},
 		{name: "currency is kept as given; validation checks it", in: `{"amount":"1","currency":"eur"}`, amount: "1", currency: "eur"},
-		{name: "amount not numeric", in: `{"amount":"ten","currency":"EUR"}`, wantErr: true},
-		{name: "amount missing", in: `{"currency":"EUR"}`, wantErr: true},
-		{name: "amount empty string", in: `{"amount":"","currency":"EUR"}`, wantErr: true},
-		{name: "amount boolean", in: `{"amount":true,"currency":"EUR"}`, wantErr: true},
-		{name: "amount object", in: `{"amount":{},"currency":"EUR"}`, wantErr: true},
-		{name: "currency number", in: `{"amount":"1","currency":978}`, wantErr: true},
-		{name: "not an object", in: `"10 EUR"`, wantErr: true},
-		{name: "array", in: `[1,"EUR"]`, wantErr: true},
+		{name: "amount not numeric", in: `{"amount":"ten","currency":"EUR"}`, wantErr: "invalid number literal"},
+		{name: "amount missing", in: `{"currency":"EUR"}`, wantErr: "money amount: "},
+		{name: "amount empty string", in: `{"amount":"","currency":"EUR"}`, wantErr: "invalid number literal"},
+		{name: "amount boolean", in: `{"amount":true,"currency":"EUR"}`, wantType: "bool"},
+		{name: "amount object", in: `{"amount":{},"currency":"EUR"}`, wantType: "object"},
+		{name: "currency number", in: `{"amount":"1","currency":978}`, wantType: "number"},
+		{name: "not an object", in: `"10 EUR"`, wantType: "string"},
+		{name: "array", in: `[1,"EUR"]`, wantType: "array"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Money
 			err := json.Unmarshal([]byte(tt.in), &m)
-			if tt.wantErr {
-				require.Error(t, err)
+			if tt.wantType != "" {
+				var typeErr *json.UnmarshalTypeError
+				require.ErrorAs(t, err, &typeErr)
+				assert.Equal(t, tt.wantType, typeErr.Value)
+				return
+			}
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)

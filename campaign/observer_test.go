@@ -35,13 +35,15 @@ func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
 		c, err := svc.Create(ctx, alice, in("Observed"))
 		require.NoError(t, err)
 		_, err = svc.Create(ctx, alice, in("observed")) // the name is taken: rolled back
-		require.Error(t, err)
+		require.ErrorIs(t, err, campaign.ErrNameTaken)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 		require.NoError(t, err)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice, DryRun: true})
 		require.NoError(t, err)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice})
-		require.Error(t, err, "cancel needs a reason")
+		var blocked *lifecycle.BlockedError
+		require.ErrorAs(t, err, &blocked, "cancel needs a reason")
+		assert.Equal(t, "reason", blocked.Violations[0].Field)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice})
 		require.NoError(t, err)
 		mu.Lock()

@@ -149,7 +149,7 @@ func TestParseAction(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, lifecycle.ActionComplete, got)
 	_, err = lifecycle.ParseAction("restart")
-	assert.Error(t, err)
+	assert.EqualError(t, err, `unknown action "restart"`)
 }
 
 func TestServing(t *testing.T) {
@@ -186,5 +186,5 @@ func TestServing(t *testing.T) {
 		assert.Equal(t, s, got)
 	}
 	_, err := lifecycle.ParseServingStatus("LIVE")
-	assert.Error(t, err)
+	assert.EqualError(t, err, `unknown serving status "LIVE"`)
 }

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -40,8 +41,7 @@ func TestParseStatus(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := lifecycle.ParseStatus(tt.in)
 			if tt.wantErr {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), "unknown status")
+				assert.EqualError(t, err, fmt.Sprintf("unknown status %q", tt.in))
 				assert.Empty(t, got)
 				return
 			}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -258,7 +259,7 @@ func TestServeUntilCancelled(t *testing.T) {
 	assert.Contains(t, stderr.String(), "http shutting down")
 
 	_, err = client.Get(base + "/health")
-	assert.Error(t, err, "the API still answers after run returned")
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the API still answers after run returned")
 }
 
 func TestServeFailsWhenPortTaken(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	// The worker's listener is its own: the API port stays free.
 	apiPort := os.Getenv("CAMPAIGNS_HTTP_PORT")
 	_, err = client.Get("http://127.0.0.1:" + apiPort + "/health")
-	assert.Error(t, err, "the worker serves on the API port")
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the worker serves on the API port")
 
 	cancel()
 	select {
@@ -125,7 +126,7 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	assert.Contains(t, stderr.String(), "starting campaigns worker")
 
 	_, err = client.Get(base + "/health")
-	assert.Error(t, err, "the worker still answers after run returned")
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the worker still answers after run returned")
 }
 
 func TestWorkerBadConfigExits2(t *testing.T) {

@@ -282,15 +282,16 @@ func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
 		r := s.Do(http.MethodPut, "/api/v1/campaigns/"+id, validBody("rollback two"), "If-Match", `"1"`)
 		requireProblem(t, r, http.StatusConflict)
 		// A failure after the event was appended rolls the event back with the change.
+		errChange := errors.New("the change failed")
 		err := s.API.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			uid := uuid.MustParse(id)
 			if err := outbox.Append(ctx, tx, outbox.Event{AggregateID: uid, Type: "CampaignUpdated", Version: 99,
 				OccurredAt: time.Now(), Payload: json.RawMessage(`{}`)}); err != nil {
 				return err
 			}
-			return errors.New("the change failed")
+			return errChange
 		})
-		require.Error(t, err)
+		require.ErrorIs(t, err, errChange)
 
 		trail := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/events", nil), http.StatusOK)
 		require.Len(t, trail["events"], 1)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,7 +179,7 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 	assert.Contains(t, err.Error(), "worker.embedded")
 	assert.Contains(t, err.Error(), "nats.embedded_port")
 	_, dialErr := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", workerCfg.Worker.Port), time.Second)
-	assert.Error(t, dialErr, "the refused worker must not serve")
+	assert.ErrorIs(t, dialErr, syscall.ECONNREFUSED, "the refused worker must not serve")
 
 	// An API cannot join the worker-less data dir either.
 	_, err = app.NewAPI(context.Background(), processConfig(t, dataDir), slog.New(slog.DiscardHandler))

@@ -113,8 +113,8 @@ func TestSecurityInvalid(t *testing.T) {
 func TestSecurityUnknownAPIKeyField(t *testing.T) {
 	p := writeFile(t, "auth:\n  api_keys:\n    - name: x\n      key: plaintext\n")
 	_, err := config.Load(p, noEnv)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "key")
+	cerr := requireConfigError(t, err, "auth.api_keys[0].key")
+	assert.Equal(t, "is not a known setting", cerr.Reason)
 }
 
 func TestLogValueHidesAuthSecrets(t *testing.T) {

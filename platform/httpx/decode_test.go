@@ -244,7 +244,7 @@ func TestDecodeJSONBodyOverLimitWhileReading(t *testing.T) {
 		return decodeErr
 	})
 	err := handler(c)
-	require.Error(t, err)
+	require.ErrorIs(t, err, decodeErr, "the handler fails with the decode error")
 	p := requireProblem(t, decodeErr, http.StatusRequestEntityTooLarge)
 	assert.Contains(t, p.Detail, "larger than the limit")
 

@@ -141,7 +141,7 @@ func TestServeShutdownGraceExpires(t *testing.T) {
 
 	select {
 	case err := <-serveDone:
-		require.Error(t, err, "Serve reported success although a request was cut short")
+		require.ErrorIs(t, err, context.DeadlineExceeded, "Serve reported success although a request was cut short")
 		assert.Contains(t, err.Error(), "shutdown")
 		assert.Less(t, time.Since(begin), 3*time.Second)
 	case <-time.After(5 * time.Second):
@@ -152,7 +152,7 @@ func TestServeShutdownGraceExpires(t *testing.T) {
 	// behind a Serve that has already returned.
 	select {
 	case res := <-resc:
-		assert.Error(t, res.err, "the stuck request got a response (%d) after Serve returned", res.status)
+		assert.ErrorIs(t, res.err, io.EOF, "the stuck request got a response (%d) after Serve returned", res.status)
 	case <-time.After(3 * time.Second):
 		t.Fatal("the stuck connection was left open after Serve returned")
 	}
@@ -169,7 +169,7 @@ func TestServeReportsListenerFailure(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		require.Error(t, err)
+		require.ErrorIs(t, err, net.ErrClosed)
 		assert.Contains(t, err.Error(), "http serve")
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve on a closed listener did not return")
