@@ -10,6 +10,7 @@ import (
 )
 
 func TestNewMoney(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, amount, code string
 		wantErr            string // substring; "" means valid
@@ -55,12 +56,14 @@ func TestNewMoney(t *testing.T) {
 }
 
 func TestMustMoneyPanicsOnInvalidInput(t *testing.T) {
+	t.Parallel()
 	assert.NotPanics(t, func() { MustMoney("1.00", "EUR") })
 	assert.Panics(t, func() { MustMoney("1.001", "EUR") })
 	assert.Panics(t, func() { MustMoney("1", "XYZ") })
 }
 
 func TestMoneyScale(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code string
 		want int32
@@ -76,6 +79,7 @@ func TestMoneyScale(t *testing.T) {
 }
 
 func TestMoneyMarshalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		m    Money
@@ -102,6 +106,7 @@ func TestMoneyMarshalJSON(t *testing.T) {
 }
 
 func TestMoneyJSONRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, m := range []Money{
 		MustMoney("10000.00", "EUR"),
 		MustMoney("0.01", "EUR"),
@@ -126,6 +131,7 @@ func TestMoneyJSONRoundTrip(t *testing.T) {
 
 // A pointer field and a nested value round-trip too (Settings.BudgetLimit).
 func TestMoneyJSONRoundTripInSettings(t *testing.T) {
+	t.Parallel()
 	limit := MustMoney("250.5", "EUR")
 	in := Settings{Channels: []Channel{ChannelEmail}, Frequency: FrequencyOnce, BudgetLimit: &limit}
 	b, err := json.Marshal(in)
@@ -139,6 +145,7 @@ func TestMoneyJSONRoundTripInSettings(t *testing.T) {
 }
 
 func TestMoneyUnmarshalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		in       string
@@ -186,6 +193,7 @@ func TestMoneyUnmarshalJSON(t *testing.T) {
 }
 
 func TestMoneyUnmarshalJSONNullLeavesValue(t *testing.T) {
+	t.Parallel()
 	m := MustMoney("5", "EUR")
 	require.NoError(t, json.Unmarshal([]byte(`null`), &m))
 	assert.Equal(t, "5.00 EUR", m.String())

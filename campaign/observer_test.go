@@ -18,7 +18,9 @@ import (
 // The event observer (metrics) learns each committed event's type, and nothing of a change
 // that did not commit.
 func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		var mu sync.Mutex
 		var seen []string
 		svc := campaign.NewService(campaign.NewRepository(db), campaign.WithEventObserver(func(typ string) {

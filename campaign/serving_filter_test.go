@@ -66,7 +66,9 @@ func servingInstants(shapes []servingShape) []time.Time {
 // The SQL of the serving-status filter agrees with lifecycle.Serving for every status, stop
 // code and date situation, at the boundaries to the microsecond.
 func TestListServingFilterMatchesLifecycle(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		ctx := context.Background()
 		repo := campaign.NewRepository(db)
 		codes := []lifecycle.StopCode{lifecycle.StopNone, lifecycle.StopBudgetExhausted,

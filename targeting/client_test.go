@@ -30,6 +30,7 @@ func newClient(e *enginetest.Engine, mutate func(*targeting.Config)) *targeting.
 }
 
 func TestClientRules(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
@@ -60,6 +61,7 @@ func TestClientRules(t *testing.T) {
 }
 
 func TestClientRetriesGETsOnly(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
@@ -89,6 +91,7 @@ func TestClientTimeout(t *testing.T) {
 }
 
 func TestClientBreakerOpensAndRecovers(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	ctx := context.Background()
@@ -126,6 +129,7 @@ func TestClientBreakerOpensAndRecovers(t *testing.T) {
 }
 
 func TestClientRejectsMalformedAndOversizedAnswers(t *testing.T) {
+	t.Parallel()
 	id := uuid.New()
 	other := uuid.New()
 	tests := map[string]string{
@@ -150,6 +154,7 @@ func TestClientRejectsMalformedAndOversizedAnswers(t *testing.T) {
 }
 
 func TestClientCachesRules(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = 200 * time.Millisecond })
 	ctx := context.Background()
@@ -177,6 +182,7 @@ func TestClientCachesRules(t *testing.T) {
 }
 
 func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0; c.Timeout = 2 * time.Second })
 	id := e.AddRule("ACTIVE", "segment == vip")
@@ -205,6 +211,7 @@ func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
 }
 
 func TestClientRejectionsAreAnswers(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
@@ -237,6 +244,7 @@ func TestClientRejectionsAreAnswers(t *testing.T) {
 }
 
 func TestClientRejectsMalformedEvaluations(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"not JSON":             `eligible`,
 		"no result":            `{"eligible": true}`,
@@ -261,6 +269,7 @@ func TestClientRejectsMalformedEvaluations(t *testing.T) {
 }
 
 func TestClientMalformedAnswersCountAsFailures(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	body := `{"id": "not-a-uuid", "status": "ACTIVE"}`
@@ -273,6 +282,7 @@ func TestClientMalformedAnswersCountAsFailures(t *testing.T) {
 }
 
 func TestClientBreakersAreIndependent(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	ctx := context.Background()
@@ -290,6 +300,7 @@ func TestClientBreakersAreIndependent(t *testing.T) {
 }
 
 func TestClientSendsTokenAndRequestID(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.Token = "s3cret" })
 	ctx := httpx.WithRequestID(context.Background(), "req-7")
@@ -304,6 +315,7 @@ func TestClientSendsTokenAndRequestID(t *testing.T) {
 }
 
 func TestClientFollowsNoRedirect(t *testing.T) {
+	t.Parallel()
 	elsewhere := enginetest.New(t)
 	id := elsewhere.AddRule("ACTIVE", "segment == vip")
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/api/v1/rules/"+id.String(), http.StatusFound))
@@ -315,6 +327,7 @@ func TestClientFollowsNoRedirect(t *testing.T) {
 }
 
 func TestClientSharesConcurrentReads(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = time.Minute; c.Timeout = time.Second })
 	id := e.AddRule("ACTIVE", "segment == vip")

@@ -146,8 +146,11 @@ func withNATS(nc config.NATSConfig) func(*config.Config) {
 }
 
 func TestEventsReachJetStream(t *testing.T) {
+	t.Parallel()
 	natstest.EachTarget(t, func(t *testing.T, nt natstest.Target) {
+		t.Parallel()
 		dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+			t.Parallel()
 			s := apptest.New(t, target, withNATS(nt.Config))
 			col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 
@@ -216,6 +219,7 @@ func TestEventsReachJetStream(t *testing.T) {
 }
 
 func TestEventsSurviveANATSOutage(t *testing.T) {
+	t.Parallel()
 	srv := natstest.NewServer(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), withNATS(config.NATSConfig{URL: srv.URL()}))
 	since := time.Now().Add(-time.Second)
@@ -255,6 +259,7 @@ func TestEventsSurviveANATSOutage(t *testing.T) {
 }
 
 func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
+	t.Parallel()
 	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 	id := create(t, s, validBody("Crash Before Mark"))["id"].(string)
@@ -271,7 +276,9 @@ func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
 }
 
 func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		s := apptest.New(t, target, nil)
 		ctx := context.Background()
 		c := create(t, s, validBody("Rollback One"))

@@ -164,6 +164,7 @@ func workerURL(cfg *config.Config) string { return fmt.Sprintf("http://127.0.0.1
 // the embedded NATS store) refuses at once, naming the data dir and what to do; once the API
 // has stopped, the same worker starts.
 func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	apiCfg := processConfig(t, dataDir)
 	api := start(t, app.RunAPI, apiCfg)
@@ -194,6 +195,7 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 // On a fresh data dir the worker migrates (the embedded default auto-migrates) and its loops
 // find their tables.
 func TestWorkerMigratesAFreshDataDir(t *testing.T) {
+	t.Parallel()
 	cfg := processConfig(t, t.TempDir())
 	cfg.Automation.Interval = 100 * time.Millisecond
 	w := start(t, app.RunWorker, cfg)
@@ -212,6 +214,7 @@ func TestWorkerMigratesAFreshDataDir(t *testing.T) {
 // A worker that does not migrate waits for the schema, not ready meanwhile, without failing
 // every tick, and starts once someone has migrated.
 func TestWorkerWaitsForTheSchema(t *testing.T) {
+	t.Parallel()
 	cfg := processConfig(t, t.TempDir())
 	cfg.Database.AutoMigrate = false
 	cfg.Automation.Interval = 100 * time.Millisecond
@@ -240,6 +243,7 @@ func TestWorkerWaitsForTheSchema(t *testing.T) {
 // On shutdown the API (running the worker) and the worker binary publish every committed
 // event before they stop, rather than leaving them for the next start.
 func TestShutdownPublishesTheOutbox(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		run   runFunc

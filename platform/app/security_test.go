@@ -201,6 +201,7 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 }
 
 func TestRouteAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), idp.configure)
 	admin := []string{auth.HeaderAPIKey, secKeyName(auth.RoleAdmin)}
@@ -256,6 +257,7 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 }
 
 func TestProtectedMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		idp.configure(cfg)
@@ -275,6 +277,7 @@ func TestProtectedMetricsEndpoint(t *testing.T) {
 }
 
 func TestAuthenticatedCallerIsTheActor(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), idp.configure)
 	sub := uuid.NewString()
@@ -306,6 +309,7 @@ func TestAuthenticatedCallerIsTheActor(t *testing.T) {
 }
 
 func TestAnonymousModeRefusesPublicListener(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{"0.0.0.0", "", "::", "192.0.2.10"} {
 		t.Run("host "+host, func(t *testing.T) {
 			cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
@@ -339,6 +343,7 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	clk := newClock(time.Now())
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		cfg.RateLimit.Enabled = true
@@ -382,6 +387,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestSecurityHeadersAndCORS(t *testing.T) {
+	t.Parallel()
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		cfg.CORS.AllowedOrigins = []string{"https://app.example.com"}
 	})
@@ -482,10 +488,12 @@ func counter(t *testing.T, fams map[string]*dto.MetricFamily, name string, label
 }
 
 func TestPrometheusMetrics(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) { testPrometheusMetrics(t, target) })
 }
 
 func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
+	t.Parallel()
 	s := apptest.New(t, target, nil)
 	// The scenario: create, activate, pause, track (two good events and one bad), publish the
 	// events, aggregate.
@@ -569,6 +577,7 @@ func parseMetricsNow(c *assert.CollectT, body []byte) map[string]*dto.MetricFami
 }
 
 func TestMetricsRegistriesAreIndependent(t *testing.T) {
+	t.Parallel()
 	one := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	two := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	create(t, one, validBody("Only in one"))
@@ -585,6 +594,7 @@ func secFreePort(t *testing.T) int {
 }
 
 func TestWorkerServesMetricsAndHealth(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 	cfg.Worker.Port = secFreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -658,6 +668,7 @@ func (l *lockedLog) String() string {
 }
 
 func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 	idp.configure(cfg)
@@ -722,6 +733,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 // The API's own server answers oversized headers with a documented 431 problem carrying the
 // security headers, not Go's plain-text answer: 2 MB of headers, as a hostile client sends.
 func TestOversizedHeadersAreProblems(t *testing.T) {
+	t.Parallel()
 	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
 	send := func(padding int) *apptest.Response {
 		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/campaigns", nil)

@@ -34,7 +34,9 @@ type servingCase struct {
 // can reach, with and without an end date, judged before the start, a microsecond either side
 // of and exactly at the start and end dates, within the dates and after the end.
 func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		t0 := time.Now().UTC().Truncate(time.Second)
 		clk := newClock(t0)
 		s := apptest.New(t, target, nil, app.WithClock(clk.Now))

@@ -50,6 +50,7 @@ func get(client *http.Client, url string) result {
 }
 
 func TestServeDrainsInFlightRequestOnCancel(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -110,6 +111,7 @@ func TestServeDrainsInFlightRequestOnCancel(t *testing.T) {
 }
 
 func TestServeShutdownGraceExpires(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -159,6 +161,7 @@ func TestServeShutdownGraceExpires(t *testing.T) {
 }
 
 func TestServeReportsListenerFailure(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
@@ -177,6 +180,7 @@ func TestServeReportsListenerFailure(t *testing.T) {
 }
 
 func TestHealthAndReady(t *testing.T) {
+	t.Parallel()
 	dbDown := errors.New("dial tcp 10.0.0.7:5432: secret-host unreachable")
 	var healthy atomic.Bool
 	healthy.Store(true)
@@ -243,6 +247,7 @@ func TestHealthAndReady(t *testing.T) {
 }
 
 func TestReadyWithoutChecks(t *testing.T) {
+	t.Parallel()
 	e := echo.New()
 	httpx.RegisterHealth(e, discardLogger())
 	rec := httptest.NewRecorder()
@@ -266,6 +271,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // service's own middleware: the server reads well past the limit (HeaderReadLimit) so that Go's
 // plain-text 431 is not what a client sees, for 2 MB of headers too.
 func TestHeaderLimitThroughTheServer(t *testing.T) {
+	t.Parallel()
 	const limit = 8 << 10
 	e := httpx.NewEcho(discardLogger(), httpx.Options{BodyLimit: 1024, HeaderLimit: limit, RequestTimeout: 5 * time.Second})
 	e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })

@@ -14,7 +14,9 @@ import (
 
 // Each classification is checked against the errors the real drivers return.
 func TestClassifiesDriverErrors(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, nil, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		ctx := context.Background()
 		for _, q := range []string{
 			`CREATE TABLE t (k TEXT PRIMARY KEY, n BIGINT NOT NULL CHECK (n >= 0))`,
