@@ -24,6 +24,7 @@ import (
 
 // A host that opens SQLite as the Example does serves concurrent writes without SQLITE_BUSY.
 func TestExampleSettingsServeConcurrentCreates(t *testing.T) {
+	t.Parallel()
 	const n = 50
 	ctx := context.Background()
 	db, err := database.OpenSQLite(ctx, filepath.Join(t.TempDir(), "host.db"), database.SQLitePool())

@@ -302,6 +302,7 @@ func FuzzCreateRequest(f *testing.F) {
 
 // The seed corpus covers both outcomes: it is no use if everything is rejected.
 func TestFuzzSeedsReachBothOutcomes(t *testing.T) {
+	t.Parallel()
 	e := newFuzzServer(t, t.TempDir())
 	statuses := map[int]int{}
 	for _, s := range fuzzSeeds() {

@@ -10,6 +10,7 @@ import (
 )
 
 func TestNewMoney(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, amount, code string
 		wantErr            string // substring; "" means valid
@@ -55,12 +56,14 @@ func TestNewMoney(t *testing.T) {
 }
 
 func TestMustMoneyPanicsOnInvalidInput(t *testing.T) {
+	t.Parallel()
 	assert.NotPanics(t, func() { MustMoney("1.00", "EUR") })
 	assert.Panics(t, func() { MustMoney("1.001", "EUR") })
 	assert.Panics(t, func() { MustMoney("1", "XYZ") })
 }
 
 func TestMoneyScale(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		code string
 		want int32
@@ -76,6 +79,7 @@ func TestMoneyScale(t *testing.T) {
 }
 
 func TestMoneyMarshalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		m    Money
@@ -102,6 +106,7 @@ func TestMoneyMarshalJSON(t *testing.T) {
 }
 
 func TestMoneyJSONRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, m := range []Money{
 		MustMoney("10000.00", "EUR"),
 		MustMoney("0.01", "EUR"),
@@ -126,6 +131,7 @@ func TestMoneyJSONRoundTrip(t *testing.T) {
 
 // A pointer field and a nested value round-trip too (Settings.BudgetLimit).
 func TestMoneyJSONRoundTripInSettings(t *testing.T) {
+	t.Parallel()
 	limit := MustMoney("250.5", "EUR")
 	in := Settings{Channels: []Channel{ChannelEmail}, Frequency: FrequencyOnce, BudgetLimit: &limit}
 	b, err := json.Marshal(in)
@@ -139,12 +145,14 @@ func TestMoneyJSONRoundTripInSettings(t *testing.T) {
 }
 
 func TestMoneyUnmarshalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		in       string
 		amount   string // exact decimal expected
 		currency string
-		wantErr  bool
+		wantErr  string // a substring of the error; "" with wantType "" means valid
+		wantType string // the JSON value a *json.UnmarshalTypeError names
 	}{
 		{name: "string amount", in: `{"amount":"10000.00","currency":"EUR"}`, amount: "10000", currency: "EUR"},
 		{name: "number amount", in: `{"amount":10000,"currency":"EUR"}`, amount: "10000", currency: "EUR"},
@@ -154,21 +162,27 @@ func TestMoneyUnmarshalJSON(t *testing.T) {
 		{name: "negative number", in: `{"amount":-2.5,"currency":"EUR"}`, amount: "-2.5", currency: "EUR"},
 		{name: "string with exponent", in: `{"amount":"2E2","currency":"EUR"}`, amount: "200", currency: "EUR"},
 		{name: "currency is kept as given; validation checks it", in: `{"amount":"1","currency":"eur"}`, amount: "1", currency: "eur"},
-		{name: "amount not numeric", in: `{"amount":"ten","currency":"EUR"}`, wantErr: true},
-		{name: "amount missing", in: `{"currency":"EUR"}`, wantErr: true},
-		{name: "amount empty string", in: `{"amount":"","currency":"EUR"}`, wantErr: true},
-		{name: "amount boolean", in: `{"amount":true,"currency":"EUR"}`, wantErr: true},
-		{name: "amount object", in: `{"amount":{},"currency":"EUR"}`, wantErr: true},
-		{name: "currency number", in: `{"amount":"1","currency":978}`, wantErr: true},
-		{name: "not an object", in: `"10 EUR"`, wantErr: true},
-		{name: "array", in: `[1,"EUR"]`, wantErr: true},
+		{name: "amount not numeric", in: `{"amount":"ten","currency":"EUR"}`, wantErr: "invalid number literal"},
+		{name: "amount missing", in: `{"currency":"EUR"}`, wantErr: "money amount: "},
+		{name: "amount empty string", in: `{"amount":"","currency":"EUR"}`, wantErr: "invalid number literal"},
+		{name: "amount boolean", in: `{"amount":true,"currency":"EUR"}`, wantType: "bool"},
+		{name: "amount object", in: `{"amount":{},"currency":"EUR"}`, wantType: "object"},
+		{name: "currency number", in: `{"amount":"1","currency":978}`, wantType: "number"},
+		{name: "not an object", in: `"10 EUR"`, wantType: "string"},
+		{name: "array", in: `[1,"EUR"]`, wantType: "array"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var m Money
 			err := json.Unmarshal([]byte(tt.in), &m)
-			if tt.wantErr {
-				require.Error(t, err)
+			if tt.wantType != "" {
+				var typeErr *json.UnmarshalTypeError
+				require.ErrorAs(t, err, &typeErr)
+				assert.Equal(t, tt.wantType, typeErr.Value)
+				return
+			}
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
@@ -179,6 +193,7 @@ func TestMoneyUnmarshalJSON(t *testing.T) {
 }
 
 func TestMoneyUnmarshalJSONNullLeavesValue(t *testing.T) {
+	t.Parallel()
 	m := MustMoney("5", "EUR")
 	require.NoError(t, json.Unmarshal([]byte(`null`), &m))
 	assert.Equal(t, "5.00 EUR", m.String())

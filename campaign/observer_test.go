@@ -18,7 +18,9 @@ import (
 // The event observer (metrics) learns each committed event's type, and nothing of a change
 // that did not commit.
 func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		var mu sync.Mutex
 		var seen []string
 		svc := campaign.NewService(campaign.NewRepository(db), campaign.WithEventObserver(func(typ string) {
@@ -35,13 +37,15 @@ func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
 		c, err := svc.Create(ctx, alice, in("Observed"))
 		require.NoError(t, err)
 		_, err = svc.Create(ctx, alice, in("observed")) // the name is taken: rolled back
-		require.Error(t, err)
+		require.ErrorIs(t, err, campaign.ErrNameTaken)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 		require.NoError(t, err)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice, DryRun: true})
 		require.NoError(t, err)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice})
-		require.Error(t, err, "cancel needs a reason")
+		var blocked *lifecycle.BlockedError
+		require.ErrorAs(t, err, &blocked, "cancel needs a reason")
+		assert.Equal(t, "reason", blocked.Violations[0].Field)
 		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice})
 		require.NoError(t, err)
 		mu.Lock()

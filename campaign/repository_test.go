@@ -49,7 +49,9 @@ func fixture(name string, at time.Time) *campaign.Campaign {
 }
 
 func TestRepositoryContract(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		t.Run("create and get round-trip every field", func(t *testing.T) { testRoundTrip(t, db) })
 		t.Run("names are unique among live campaigns, case-insensitively", func(t *testing.T) { testNameConflict(t, db) })
 		t.Run("optimistic locking", func(t *testing.T) { testOptimisticLock(t, db) })

@@ -79,7 +79,9 @@ func eventTypes(t *testing.T, db *bun.DB, id campaign.ID) []string {
 // A host's transaction that rolls back leaves no campaign, no event and no announcement; one
 // that commits leaves all three, announced once Committed is called, and not before.
 func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		hostTable(t, db)
 		var ann announcements
 		svc := campaign.NewService(campaign.NewRepository(db), ann.options()...)
@@ -191,7 +193,9 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 // A service built on a host's transaction (the way before InTx) can no longer announce a change
 // that the host then rolls back.
 func TestServiceOverTxAnnouncesNothing(t *testing.T) {
+	t.Parallel()
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
 		ctx := context.Background()
 		var ann announcements
 		tx, err := db.BeginTx(ctx, nil)

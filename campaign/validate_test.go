@@ -129,12 +129,14 @@ func runValidationCases(t *testing.T, cases []validationCase) {
 }
 
 func TestValidInputIsValid(t *testing.T) {
+	t.Parallel()
 	require.Empty(t, validate(validInput(), nil))
 	// Validate itself, without normalize, accepts it too.
 	require.Empty(t, validInput().Validate(now, nil))
 }
 
 func TestValidateName(t *testing.T) {
+	t.Parallel()
 	runValidationCases(t, []validationCase{
 		{name: "3 characters", mutate: func(in *Input) { in.Name = "abc" }},
 		{name: "2 characters", mutate: func(in *Input) { in.Name = "ab" }, want: []string{"name"}},
@@ -161,6 +163,7 @@ func TestValidateName(t *testing.T) {
 }
 
 func TestValidateDescription(t *testing.T) {
+	t.Parallel()
 	runValidationCases(t, []validationCase{
 		{name: "empty", mutate: func(in *Input) { in.Description = "" }},
 		{name: "1000 characters", mutate: func(in *Input) { in.Description = strings.Repeat("d", 1000) }},
@@ -175,6 +178,7 @@ func TestValidateDescription(t *testing.T) {
 }
 
 func TestValidateType(t *testing.T) {
+	t.Parallel()
 	cases := []validationCase{
 		{name: "empty", mutate: func(in *Input) { in.Type = "" }, want: []string{"type"}},
 		{name: "lower case", mutate: func(in *Input) { in.Type = "promotion" }, want: []string{"type"}},
@@ -188,6 +192,7 @@ func TestValidateType(t *testing.T) {
 }
 
 func TestValidateDates(t *testing.T) {
+	t.Parallel()
 	past := now.Add(-30 * 24 * time.Hour)
 	runValidationCases(t, []validationCase{
 		{name: "start required", mutate: func(in *Input) { in.StartDate = time.Time{}; in.EndDate = nil }, want: []string{"startDate"}},
@@ -268,6 +273,7 @@ func TestValidateDates(t *testing.T) {
 }
 
 func TestValidateBudget(t *testing.T) {
+	t.Parallel()
 	setBudget := func(amount, currency string) func(in *Input) {
 		return func(in *Input) {
 			in.Budget = Money{Amount: decimal.RequireFromString(amount), Currency: currency}
@@ -298,6 +304,7 @@ func TestValidateBudget(t *testing.T) {
 }
 
 func TestValidateTargetingRules(t *testing.T) {
+	t.Parallel()
 	runValidationCases(t, []validationCase{
 		{name: "none", mutate: func(in *Input) { in.TargetingRules = nil }},
 		{name: "100 rules", mutate: func(in *Input) { in.TargetingRules = ruleIDs(100) }},
@@ -311,6 +318,7 @@ func TestValidateTargetingRules(t *testing.T) {
 }
 
 func TestValidateChannels(t *testing.T) {
+	t.Parallel()
 	cases := []validationCase{
 		{name: "nil", mutate: func(in *Input) { in.Settings.Channels = nil }, want: []string{"settings.channels"}},
 		{name: "empty", mutate: func(in *Input) { in.Settings.Channels = []Channel{} }, want: []string{"settings.channels"}},
@@ -328,6 +336,7 @@ func TestValidateChannels(t *testing.T) {
 }
 
 func TestValidateFrequency(t *testing.T) {
+	t.Parallel()
 	cases := []validationCase{
 		{name: "empty defaults to ONCE", mutate: func(in *Input) { in.Settings.Frequency = "" }},
 		{name: "unknown", mutate: func(in *Input) { in.Settings.Frequency = "HOURLY" }, want: []string{"settings.frequency"}},
@@ -346,6 +355,7 @@ func TestValidateFrequency(t *testing.T) {
 }
 
 func TestValidateTargetAudience(t *testing.T) {
+	t.Parallel()
 	runValidationCases(t, []validationCase{
 		{name: "none", mutate: func(in *Input) { in.Settings.TargetAudience = nil }},
 		{name: "100 segments", mutate: func(in *Input) { in.Settings.TargetAudience = segments(100) }},
@@ -361,6 +371,7 @@ func TestValidateTargetAudience(t *testing.T) {
 }
 
 func TestValidateMaxImpressions(t *testing.T) {
+	t.Parallel()
 	runValidationCases(t, []validationCase{
 		{name: "unset", mutate: func(in *Input) { in.Settings.MaxImpressions = nil }},
 		{name: "one", mutate: func(in *Input) { in.Settings.MaxImpressions = ptr(int64(1)) }},
@@ -370,6 +381,7 @@ func TestValidateMaxImpressions(t *testing.T) {
 }
 
 func TestValidateBudgetLimit(t *testing.T) {
+	t.Parallel()
 	setLimit := func(amount, currency string) func(in *Input) {
 		return func(in *Input) {
 			in.Settings.BudgetLimit = &Money{Amount: decimal.RequireFromString(amount), Currency: currency}
@@ -395,6 +407,7 @@ func TestValidateBudgetLimit(t *testing.T) {
 }
 
 func TestValidateABTest(t *testing.T) {
+	t.Parallel()
 	const f = "settings.abTestSettings.variants"
 	setAB := func(enabled bool, vs ...Variant) func(in *Input) {
 		return func(in *Input) { in.Settings.ABTest = &ABTestSettings{Enabled: enabled, Variants: vs} }
@@ -436,6 +449,7 @@ func TestValidateABTest(t *testing.T) {
 }
 
 func TestValidateSchedulingRules(t *testing.T) {
+	t.Parallel()
 	const f = "settings.schedulingRules"
 	withRule := func(change func(r *SchedulingRule)) func(in *Input) {
 		return func(in *Input) { change(&in.Settings.SchedulingRules[0]) }
@@ -477,6 +491,7 @@ func TestValidateSchedulingRules(t *testing.T) {
 }
 
 func TestValidatePersonalization(t *testing.T) {
+	t.Parallel()
 	const f = "settings.personalization.rules"
 	runValidationCases(t, []validationCase{
 		{name: "disabled without rules", mutate: func(in *Input) { in.Settings.Personalization = Personalization{} }},
@@ -491,6 +506,7 @@ func TestValidatePersonalization(t *testing.T) {
 
 // Validation reports every broken rule at once, not only the first one.
 func TestValidateReportsEveryViolation(t *testing.T) {
+	t.Parallel()
 	in := validInput()
 	in.Name = "x"
 	in.Description = strings.Repeat("d", 1001)
@@ -542,6 +558,7 @@ func TestValidateReportsEveryViolation(t *testing.T) {
 }
 
 func TestNormalize(t *testing.T) {
+	t.Parallel()
 	paris, err := time.LoadLocation("Europe/Paris")
 	require.NoError(t, err)
 	start := time.Date(2027, 3, 1, 9, 30, 0, 123456789, paris)

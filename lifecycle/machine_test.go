@@ -20,6 +20,7 @@ var (
 
 // TestTransitionTable asserts every (status, action) pair of the 5x5 grid.
 func TestTransitionTable(t *testing.T) {
+	t.Parallel()
 	const forbidden = lifecycle.Status("forbidden")
 	want := map[lifecycle.Status]map[lifecycle.Action]lifecycle.Status{
 		lifecycle.StatusDraft: {
@@ -72,6 +73,7 @@ func TestTransitionTable(t *testing.T) {
 }
 
 func TestActivateOnPausedIsAResume(t *testing.T) {
+	t.Parallel()
 	tr, err := lifecycle.Decide(lifecycle.Subject{Status: lifecycle.StatusPaused, Now: now}, lifecycle.ActionActivate)
 	require.NoError(t, err)
 	assert.Equal(t, lifecycle.ActionResume, tr.Effective)
@@ -79,6 +81,7 @@ func TestActivateOnPausedIsAResume(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []lifecycle.Action{lifecycle.ActionActivate, lifecycle.ActionCancel}, lifecycle.Allowed(lifecycle.StatusDraft))
 	assert.Equal(t, []lifecycle.Action{lifecycle.ActionPause, lifecycle.ActionComplete, lifecycle.ActionCancel}, lifecycle.Allowed(lifecycle.StatusActive))
 	assert.Equal(t, []lifecycle.Action{lifecycle.ActionResume, lifecycle.ActionActivate, lifecycle.ActionComplete, lifecycle.ActionCancel}, lifecycle.Allowed(lifecycle.StatusPaused))
@@ -89,6 +92,7 @@ func TestAllowed(t *testing.T) {
 }
 
 func TestGuards(t *testing.T) {
+	t.Parallel()
 	past := now.Add(-time.Minute)
 	long := strings.Repeat("r", lifecycle.MaxReasonLen+1)
 	tests := []struct {
@@ -140,6 +144,7 @@ func TestGuards(t *testing.T) {
 }
 
 func TestParseAction(t *testing.T) {
+	t.Parallel()
 	for _, a := range lifecycle.Actions() {
 		got, err := lifecycle.ParseAction(string(a))
 		require.NoError(t, err)
@@ -149,10 +154,11 @@ func TestParseAction(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, lifecycle.ActionComplete, got)
 	_, err = lifecycle.ParseAction("restart")
-	assert.Error(t, err)
+	assert.EqualError(t, err, `unknown action "restart"`)
 }
 
 func TestServing(t *testing.T) {
+	t.Parallel()
 	start, end := now.Add(time.Hour), now.Add(48*time.Hour)
 	tests := []struct {
 		name   string
@@ -186,5 +192,5 @@ func TestServing(t *testing.T) {
 		assert.Equal(t, s, got)
 	}
 	_, err := lifecycle.ParseServingStatus("LIVE")
-	assert.Error(t, err)
+	assert.EqualError(t, err, `unknown serving status "LIVE"`)
 }

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,6 +11,7 @@ import (
 )
 
 func TestStatusesInLifecycleOrder(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, []lifecycle.Status{
 		lifecycle.StatusDraft, lifecycle.StatusActive, lifecycle.StatusPaused,
 		lifecycle.StatusCompleted, lifecycle.StatusCancelled,
@@ -17,6 +19,7 @@ func TestStatusesInLifecycleOrder(t *testing.T) {
 }
 
 func TestParseStatus(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in      string
 		want    lifecycle.Status
@@ -40,8 +43,7 @@ func TestParseStatus(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			got, err := lifecycle.ParseStatus(tt.in)
 			if tt.wantErr {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), "unknown status")
+				assert.EqualError(t, err, fmt.Sprintf("unknown status %q", tt.in))
 				assert.Empty(t, got)
 				return
 			}
@@ -52,6 +54,7 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestParseStatusRoundTripsEveryStatus(t *testing.T) {
+	t.Parallel()
 	for _, st := range lifecycle.Statuses() {
 		got, err := lifecycle.ParseStatus(string(st))
 		require.NoError(t, err, st)
@@ -60,6 +63,7 @@ func TestParseStatusRoundTripsEveryStatus(t *testing.T) {
 }
 
 func TestStatusPredicates(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		status    lifecycle.Status
 		terminal  bool
@@ -91,6 +95,7 @@ func TestStatusPredicates(t *testing.T) {
 
 // A campaign that can still run must never be deletable, and a terminal one never editable.
 func TestStatusPredicateInvariants(t *testing.T) {
+	t.Parallel()
 	for _, st := range lifecycle.Statuses() {
 		if st.Terminal() {
 			assert.False(t, st.Editable(), "%s is terminal but editable", st)

@@ -31,6 +31,7 @@ func chiSquare(counts map[string]int, ab *campaign.ABTestSettings, n int) float6
 }
 
 func TestAssignmentDistribution(t *testing.T) {
+	t.Parallel()
 	const n = 100_000
 	// Critical values of the chi-square distribution at p = 0.001: a correct hash fails this
 	// once in a thousand campaigns; the campaign id is fixed, so the test is deterministic.
@@ -50,6 +51,7 @@ func TestAssignmentDistribution(t *testing.T) {
 }
 
 func TestAssignmentIsStable(t *testing.T) {
+	t.Parallel()
 	ab := abTest(10, 30, 60)
 	cid := uuid.MustParse("3b241101-e2bb-4255-8caf-4136c566a962")
 	for i := range 1000 {
@@ -65,6 +67,7 @@ func TestAssignmentIsStable(t *testing.T) {
 }
 
 func TestAssignmentWithoutABTest(t *testing.T) {
+	t.Parallel()
 	cid := uuid.New()
 	assert.Empty(t, targeting.Assign(cid, "c", nil))
 	assert.Empty(t, targeting.Assign(cid, "c", &campaign.ABTestSettings{Enabled: false, Variants: abTest(50, 50).Variants}))

@@ -9,6 +9,7 @@ import (
 )
 
 func TestRuleCacheIsBoundedAndExpires(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := newRuleCache(time.Minute, 3, func() time.Time { return now })
 	ids := []uuid.UUID{uuid.New(), uuid.New(), uuid.New(), uuid.New()}

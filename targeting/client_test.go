@@ -3,9 +3,9 @@ package targeting_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +30,7 @@ func newClient(e *enginetest.Engine, mutate func(*targeting.Config)) *targeting.
 }
 
 func TestClientRules(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
@@ -60,6 +61,7 @@ func TestClientRules(t *testing.T) {
 }
 
 func TestClientRetriesGETsOnly(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
@@ -89,12 +91,14 @@ func TestClientTimeout(t *testing.T) {
 }
 
 func TestClientBreakerOpensAndRecovers(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	ctx := context.Background()
 	id := e.AddRule("ACTIVE", "segment == vip")
 
 	e.Failures.Store(3)
+	opened := time.Now() // at the latest
 	for range 3 {
 		_, err := c.Rule(ctx, id)
 		require.ErrorIs(t, err, targeting.ErrUnavailable)
@@ -109,16 +113,23 @@ func TestClientBreakerOpensAndRecovers(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err = c.Rule(cctx, id)
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, targeting.ErrUnavailable)
 
-	time.Sleep(350 * time.Millisecond) // the breaker lets one trial call through
-	r, err := c.Rule(ctx, id)
-	require.NoError(t, err)
-	assert.Equal(t, id, r.ID)
+	// Once open for BreakerOpenFor (gobreaker reads the wall clock), the breaker lets one
+	// trial call through; until then every call is refused without reaching the engine.
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		r, err := c.Rule(ctx, id)
+		require.NoError(ct, err)
+		assert.Equal(ct, id, r.ID)
+	}, 5*time.Second, 10*time.Millisecond, "the breaker lets a trial call through")
+	assert.GreaterOrEqual(t, time.Since(opened), 300*time.Millisecond, "not before BreakerOpenFor")
+	assert.Equal(t, gets+1, e.Gets.Load(), "only the trial reached the engine")
 	assert.False(t, c.BreakerOpen(), "a successful trial closes it")
 }
 
 func TestClientRejectsMalformedAndOversizedAnswers(t *testing.T) {
+	t.Parallel()
 	id := uuid.New()
 	other := uuid.New()
 	tests := map[string]string{
@@ -137,13 +148,13 @@ func TestClientRejectsMalformedAndOversizedAnswers(t *testing.T) {
 			e := enginetest.New(t)
 			e.RuleBody.Store(&body)
 			_, err := newClient(e, nil).Rule(context.Background(), id)
-			require.Error(t, err)
-			assert.True(t, errors.Is(err, targeting.ErrInvalidResponse), "got %v", err)
+			assert.ErrorIs(t, err, targeting.ErrInvalidResponse)
 		})
 	}
 }
 
 func TestClientCachesRules(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = 200 * time.Millisecond })
 	ctx := context.Background()
@@ -153,16 +164,25 @@ func TestClientCachesRules(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.EqualValues(t, 1, e.Gets.Load(), "served from the cache")
+	cached := time.Now() // at the latest
 	_, err := c.RuleFresh(ctx, id)
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, e.Gets.Load(), "RuleFresh bypasses it")
-	time.Sleep(250 * time.Millisecond)
+	// The cache reads the wall clock: ask until the entry has expired and been read again
+	// (the expiry itself is tested against a fake clock in cache_test.go).
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		_, err := c.Rule(ctx, id)
+		require.NoError(ct, err)
+		assert.EqualValues(ct, 3, e.Gets.Load(), "expired entries are read again")
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.GreaterOrEqual(t, time.Since(cached), 200*time.Millisecond, "not before the TTL")
 	_, err = c.Rule(ctx, id)
 	require.NoError(t, err)
-	assert.EqualValues(t, 3, e.Gets.Load(), "expired entries are read again")
+	assert.EqualValues(t, 3, e.Gets.Load(), "and cached again")
 }
 
 func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0; c.Timeout = 2 * time.Second })
 	id := e.AddRule("ACTIVE", "segment == vip")
@@ -171,15 +191,18 @@ func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 		_, err := c.RuleFresh(ctx, id)
 		cancel()
-		require.Error(t, err)
 		assert.ErrorIs(t, err, context.DeadlineExceeded, "the caller's own deadline")
 		assert.NotErrorIs(t, err, targeting.ErrUnavailable, "the engine was not at fault")
 	}
 	for range 5 {
+		// The caller gives up once its request is on the wire, while the engine holds it.
 		ctx, cancel := context.WithCancel(context.Background())
-		go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { cancel() },
+		})
 		_, err := c.RuleFresh(ctx, id)
 		assert.ErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, targeting.ErrUnavailable, "the engine was not at fault")
 	}
 	assert.False(t, c.BreakerOpen(), "ten abandoned calls do not open the breaker")
 	e.Delay.Store(0)
@@ -188,6 +211,7 @@ func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
 }
 
 func TestClientRejectionsAreAnswers(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
@@ -196,8 +220,10 @@ func TestClientRejectionsAreAnswers(t *testing.T) {
 	e.Failures.Store(10)
 	for range 5 {
 		_, err := c.RuleFresh(ctx, id)
-		require.Error(t, err)
+		require.ErrorContains(t, err, "the Rules Engine rejected the request")
+		assert.ErrorContains(t, err, "status 401")
 		assert.NotErrorIs(t, err, targeting.ErrUnavailable)
+		assert.NotErrorIs(t, err, targeting.ErrInvalidResponse)
 	}
 	assert.EqualValues(t, 5, 10-e.Failures.Load(), "a 4xx refusal is not retried")
 	assert.False(t, c.BreakerOpen(), "an engine that refuses is up")
@@ -212,11 +238,13 @@ func TestClientRejectionsAreAnswers(t *testing.T) {
 	e.FailureStatus.Store(http.StatusBadRequest)
 	e.Failures.Store(1)
 	_, err = c.Evaluate(ctx, r, nil)
-	require.Error(t, err)
+	require.ErrorContains(t, err, "the Rules Engine rejected the request")
+	assert.ErrorContains(t, err, "status 400")
 	assert.NotErrorIs(t, err, targeting.ErrUnavailable)
 }
 
 func TestClientRejectsMalformedEvaluations(t *testing.T) {
+	t.Parallel()
 	tests := map[string]string{
 		"not JSON":             `eligible`,
 		"no result":            `{"eligible": true}`,
@@ -241,6 +269,7 @@ func TestClientRejectsMalformedEvaluations(t *testing.T) {
 }
 
 func TestClientMalformedAnswersCountAsFailures(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	body := `{"id": "not-a-uuid", "status": "ACTIVE"}`
@@ -253,6 +282,7 @@ func TestClientMalformedAnswersCountAsFailures(t *testing.T) {
 }
 
 func TestClientBreakersAreIndependent(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	ctx := context.Background()
@@ -270,6 +300,7 @@ func TestClientBreakersAreIndependent(t *testing.T) {
 }
 
 func TestClientSendsTokenAndRequestID(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.Token = "s3cret" })
 	ctx := httpx.WithRequestID(context.Background(), "req-7")
@@ -284,6 +315,7 @@ func TestClientSendsTokenAndRequestID(t *testing.T) {
 }
 
 func TestClientFollowsNoRedirect(t *testing.T) {
+	t.Parallel()
 	elsewhere := enginetest.New(t)
 	id := elsewhere.AddRule("ACTIVE", "segment == vip")
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/api/v1/rules/"+id.String(), http.StatusFound))
@@ -295,6 +327,7 @@ func TestClientFollowsNoRedirect(t *testing.T) {
 }
 
 func TestClientSharesConcurrentReads(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = time.Minute; c.Timeout = time.Second })
 	id := e.AddRule("ACTIVE", "segment == vip")

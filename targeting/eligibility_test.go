@@ -24,6 +24,7 @@ func serving(name string, rules ...campaign.RuleID) *campaign.Campaign {
 }
 
 func TestEvaluationIsBoundedAndShared(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	e.Delay.Store(int64(5 * time.Millisecond)) // so that evaluations overlap
 	shared := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
@@ -43,6 +44,7 @@ func TestEvaluationIsBoundedAndShared(t *testing.T) {
 }
 
 func TestEvaluationFailsClosed(t *testing.T) {
+	t.Parallel()
 	e := enginetest.New(t)
 	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
 	inactive := campaign.RuleID(e.AddRule("INACTIVE", "segment == vip"))

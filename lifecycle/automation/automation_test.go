@@ -58,6 +58,7 @@ func (f *fakeSpend) SpendChangedSince(_ context.Context, since time.Time) ([]aut
 func id(prefix string) uuid.UUID { return uuid.MustParse(prefix + "0000-0000-4000-8000-000000000000") }
 
 func TestTick(t *testing.T) {
+	t.Parallel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	hundred := decimal.NewFromInt(100)
 	budget := func(p string, st lifecycle.Status, paused bool) automation.Budget {
@@ -107,6 +108,7 @@ func TestTick(t *testing.T) {
 }
 
 func TestTickWithoutBudgetSource(t *testing.T) {
+	t.Parallel()
 	camps := &fakeCampaigns{ended: []automation.Target{{ID: id("e001"), Version: 1}}}
 	a := automation.New(camps, nil, automation.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	st, err := a.Tick(context.Background())

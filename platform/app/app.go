@@ -82,7 +82,8 @@ type apiOptions struct {
 	now          func() time.Time
 }
 
-// WithClock replaces the wall clock everywhere (campaign service, idempotency keys), for tests.
+// WithClock replaces the wall clock everywhere (campaign service, idempotency keys, rate
+// limiter), for tests.
 func WithClock(now func() time.Time) APIOption {
 	return func(o *apiOptions) {
 		o.now = now
@@ -113,7 +114,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() })
+	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() }, o.now)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +350,7 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() })
+	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() }, nil)
 	if err != nil {
 		return nil, err
 	}

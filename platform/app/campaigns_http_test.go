@@ -72,7 +72,9 @@ func fieldsOf(p map[string]any) []string {
 }
 
 func TestCampaignsHTTP(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		s := apptest.New(t, target, nil)
 		t.Run("create", func(t *testing.T) { testCreate(t, s) })
 		t.Run("get", func(t *testing.T) { testGet(t, s) })
@@ -464,6 +466,7 @@ func testPlumbing(t *testing.T, s *apptest.Server) {
 }
 
 func TestReadyReportsADownDatabase(t *testing.T) {
+	t.Parallel()
 	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	require.NoError(t, s.API.DB.Close())
 	r := s.Do(http.MethodGet, "/ready", nil)

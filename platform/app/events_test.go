@@ -34,9 +34,11 @@ type received struct {
 
 // collector reads the events stream from a start time on, as an outside consumer would.
 type collector struct {
-	mu   sync.Mutex
-	msgs []received
-	stop func()
+	js      jetstream.JetStream
+	mu      sync.Mutex
+	msgs    []received
+	lastSeq uint64 // the stream sequence of the last message received
+	stop    func()
 }
 
 func collect(t *testing.T, nc *nats.Conn, since time.Time) *collector {
@@ -56,17 +58,23 @@ func collect(t *testing.T, nc *nats.Conn, since time.Time) *collector {
 		OptStartTime: &since,
 	})
 	require.NoError(t, err)
-	c := &collector{}
+	c := &collector{js: js}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
+		md, err := m.Metadata()
+		if err != nil {
+			t.Errorf("message without metadata: %v", err)
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.lastSeq = md.Sequence.Stream
 		var ce outbox.CloudEvent
 		if err := json.Unmarshal(m.Data(), &ce); err != nil {
 			t.Errorf("undecodable event: %v", err)
 			return
 		}
-		c.mu.Lock()
 		c.msgs = append(c.msgs, received{CloudEvent: ce, Subject: m.Subject(),
 			MsgID: m.Headers().Get("Nats-Msg-Id"), CorrID: m.Headers().Get("X-Correlation-ID")})
-		c.mu.Unlock()
 	})
 	require.NoError(t, err)
 	c.stop = cc.Stop
@@ -74,7 +82,10 @@ func collect(t *testing.T, nc *nats.Conn, since time.Time) *collector {
 	return c
 }
 
-// of returns the events of the given campaigns once there are want of them (or fails).
+// of returns the events of the given campaigns once there are want of them (or fails), and
+// once everything the stream held by then has been received: an unexpected extra copy,
+// published before the call, is among them. Callers have published everything (the outbox
+// is empty) before they call it.
 func (c *collector) of(t *testing.T, want int, ids ...string) []received {
 	t.Helper()
 	keep := map[string]bool{}
@@ -93,7 +104,18 @@ func (c *collector) of(t *testing.T, want int, ids ...string) []received {
 		}
 		return len(out) >= want
 	}, 30*time.Second, 20*time.Millisecond, "events arrived")
-	time.Sleep(200 * time.Millisecond) // let any unexpected extra copy show up
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := c.js.Stream(ctx, "CAMPAIGN_EVENTS")
+	require.NoError(t, err)
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	last := info.State.LastSeq
+	require.EventuallyWithT(t, func(ct *assert.CollectT) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		assert.GreaterOrEqual(ct, c.lastSeq, last, "received up to the stream's last message")
+	}, 30*time.Second, 5*time.Millisecond)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out = out[:0]
@@ -124,8 +146,11 @@ func withNATS(nc config.NATSConfig) func(*config.Config) {
 }
 
 func TestEventsReachJetStream(t *testing.T) {
+	t.Parallel()
 	natstest.EachTarget(t, func(t *testing.T, nt natstest.Target) {
+		t.Parallel()
 		dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+			t.Parallel()
 			s := apptest.New(t, target, withNATS(nt.Config))
 			col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 
@@ -195,6 +220,7 @@ func TestEventsReachJetStream(t *testing.T) {
 }
 
 func TestEventsSurviveANATSOutage(t *testing.T) {
+	t.Parallel()
 	srv := natstest.NewServer(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), withNATS(config.NATSConfig{URL: srv.URL()}))
 	since := time.Now().Add(-time.Second)
@@ -234,6 +260,7 @@ func TestEventsSurviveANATSOutage(t *testing.T) {
 }
 
 func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
+	t.Parallel()
 	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 	id := create(t, s, validBody("Crash Before Mark"))["id"].(string)
@@ -250,7 +277,9 @@ func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
 }
 
 func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		s := apptest.New(t, target, nil)
 		ctx := context.Background()
 		c := create(t, s, validBody("Rollback One"))
@@ -261,15 +290,16 @@ func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
 		r := s.Do(http.MethodPut, "/api/v1/campaigns/"+id, validBody("rollback two"), "If-Match", `"1"`)
 		requireProblem(t, r, http.StatusConflict)
 		// A failure after the event was appended rolls the event back with the change.
+		errChange := errors.New("the change failed")
 		err := s.API.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			uid := uuid.MustParse(id)
 			if err := outbox.Append(ctx, tx, outbox.Event{AggregateID: uid, Type: "CampaignUpdated", Version: 99,
 				OccurredAt: time.Now(), Payload: json.RawMessage(`{}`)}); err != nil {
 				return err
 			}
-			return errors.New("the change failed")
+			return errChange
 		})
-		require.Error(t, err)
+		require.ErrorIs(t, err, errChange)
 
 		trail := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/events", nil), http.StatusOK)
 		require.Len(t, trail["events"], 1)

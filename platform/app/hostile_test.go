@@ -34,9 +34,11 @@ import (
 // the strict request rules: unknown or repeated single-valued query parameters, field names in
 // another case, null bodies and bodies that are not JSON are refused.
 func TestHostileInput(t *testing.T) {
+	t.Parallel()
 	ops := operations(apptest.Document(t))
 	require.NotEmpty(t, ops)
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		start := time.Now()
 		w := &walker{s: apptest.New(t, target, nil), ready: map[lifecycle.Status]string{}}
 		w.shared = w.campaign(t, lifecycle.StatusDraft)

@@ -15,6 +15,7 @@ import (
 
 // Two instances in one process share nothing: no globals, no shared registries or stores.
 func TestTwoIndependentInstances(t *testing.T) {
+	t.Parallel()
 	one := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	two := apptest.New(t, dbtest.SQLiteTarget(t), func(c *config.Config) { c.HTTP.BodyLimit = 1024 })
 

@@ -49,7 +49,9 @@ func requireStatus(t *testing.T, r *apptest.Response, want int) map[string]any {
 }
 
 func TestLifecycleHTTP(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		s := apptest.New(t, target, nil)
 		c := create(t, s, validBody("Lifecycle Walk"))
 		id := c["id"].(string)
@@ -191,7 +193,9 @@ func TestLifecycleHTTP(t *testing.T) {
 }
 
 func TestLifecycleConcurrency(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		s := apptest.New(t, target, nil)
 
 		t.Run("20 parallel activations: exactly one wins", func(t *testing.T) {
@@ -258,7 +262,9 @@ func TestLifecycleConcurrency(t *testing.T) {
 }
 
 func TestAutomationCompletesEndedCampaignsOnce(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		start := time.Now().UTC().Truncate(time.Second)
 		clk := newClock(start)
 		one := apptest.New(t, target, nil, app.WithClock(clk.Now))
@@ -314,7 +320,9 @@ func TestAutomationCompletesEndedCampaignsOnce(t *testing.T) {
 }
 
 func TestIdempotencyKeys(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		clk := newClock(time.Now().UTC())
 		s := apptest.New(t, target, nil, app.WithClock(clk.Now))
 		post := func(path string, body any, key string) *apptest.Response {

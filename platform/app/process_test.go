@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -109,15 +110,11 @@ func (p *process) stop(t *testing.T) error {
 func waitStatus(t *testing.T, p *process, url string, want int) {
 	t.Helper()
 	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
+	poll := time.NewTicker(20 * time.Millisecond)
+	defer poll.Stop()
 	last := "no answer"
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-p.done:
-			p.done <- err
-			t.Fatalf("process stopped (%v) before %s answered %d; logs:\n%s", err, url, want, p.logs.String())
-		default:
-		}
+	for {
 		resp, err := client.Get(url)
 		if err == nil {
 			_ = resp.Body.Close()
@@ -126,9 +123,38 @@ func waitStatus(t *testing.T, p *process, url string, want int) {
 			}
 			last = resp.Status
 		}
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("process stopped (%v) before %s answered %d; logs:\n%s", err, url, want, p.logs.String())
+		case <-deadline:
+			t.Fatalf("%s: want %d, last %s; logs:\n%s", url, want, last, p.logs.String())
+		case <-poll.C:
+		}
 	}
-	t.Fatalf("%s: want %d, last %s; logs:\n%s", url, want, last, p.logs.String())
+}
+
+// waitLoops waits until the worker loops of the process on db have done their work once
+// against their tables: the relay has published an event appended now, and the automation has
+// ticked and purged an expired idempotency key (its housekeeping, after each tick).
+func waitLoops(t *testing.T, p *process, db *bun.DB) {
+	t.Helper()
+	ctx := context.Background()
+	appendEvents(t, db, 1)
+	past := time.Now().Add(-time.Hour)
+	_, err := db.NewInsert().Table("idempotency_keys").Model(&map[string]any{
+		"caller": userA, "key": "expired-" + uuid.NewString(), "fingerprint": "f", "state": "done",
+		"status": 200, "headers": "{}", "body": "", "locked_at": past, "expires_at": past,
+	}).Exec(ctx)
+	require.NoError(t, err)
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		backlog, err := outbox.Backlog(ctx, db)
+		require.NoError(c, err)
+		assert.Zero(c, backlog, "the relay published the event")
+		keys, err := db.NewSelect().Table("idempotency_keys").Count(ctx)
+		require.NoError(c, err)
+		assert.Zero(c, keys, "the automation's housekeeping purged the key")
+	}, 30*time.Second, 20*time.Millisecond, "logs:\n%s", p.logs)
 }
 
 func apiURL(cfg *config.Config) string    { return fmt.Sprintf("http://127.0.0.1:%d", cfg.HTTP.Port) }
@@ -138,6 +164,7 @@ func workerURL(cfg *config.Config) string { return fmt.Sprintf("http://127.0.0.1
 // the embedded NATS store) refuses at once, naming the data dir and what to do; once the API
 // has stopped, the same worker starts.
 func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
+	t.Parallel()
 	dataDir := t.TempDir()
 	apiCfg := processConfig(t, dataDir)
 	api := start(t, app.RunAPI, apiCfg)
@@ -153,7 +180,7 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 	assert.Contains(t, err.Error(), "worker.embedded")
 	assert.Contains(t, err.Error(), "nats.embedded_port")
 	_, dialErr := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", workerCfg.Worker.Port), time.Second)
-	assert.Error(t, dialErr, "the refused worker must not serve")
+	assert.ErrorIs(t, dialErr, syscall.ECONNREFUSED, "the refused worker must not serve")
 
 	// An API cannot join the worker-less data dir either.
 	_, err = app.NewAPI(context.Background(), processConfig(t, dataDir), slog.New(slog.DiscardHandler))
@@ -168,16 +195,17 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 // On a fresh data dir the worker migrates (the embedded default auto-migrates) and its loops
 // find their tables.
 func TestWorkerMigratesAFreshDataDir(t *testing.T) {
+	t.Parallel()
 	cfg := processConfig(t, t.TempDir())
 	cfg.Automation.Interval = 100 * time.Millisecond
 	w := start(t, app.RunWorker, cfg)
 	waitStatus(t, w, workerURL(cfg)+"/ready", http.StatusOK)
-	time.Sleep(500 * time.Millisecond) // a few automation ticks and relay polls
-	require.NoError(t, w.stop(t))
-
 	db, err := database.OpenSQLite(context.Background(), cfg.Database.SQLitePath, database.SQLitePool())
 	require.NoError(t, err)
 	defer db.Close()
+	waitLoops(t, w, db)
+	require.NoError(t, w.stop(t))
+
 	require.NoError(t, migrate.Current(context.Background(), db, app.Migrations()...))
 	assert.NotContains(t, w.logs.String(), "no such table")
 	assert.NotContains(t, w.logs.String(), "level=ERROR")
@@ -186,6 +214,7 @@ func TestWorkerMigratesAFreshDataDir(t *testing.T) {
 // A worker that does not migrate waits for the schema, not ready meanwhile, without failing
 // every tick, and starts once someone has migrated.
 func TestWorkerWaitsForTheSchema(t *testing.T) {
+	t.Parallel()
 	cfg := processConfig(t, t.TempDir())
 	cfg.Database.AutoMigrate = false
 	cfg.Automation.Interval = 100 * time.Millisecond
@@ -202,7 +231,7 @@ func TestWorkerWaitsForTheSchema(t *testing.T) {
 	defer db.Close()
 	require.NoError(t, migrate.Up(ctx, db, app.Migrations()...))
 	waitStatus(t, w, workerURL(cfg)+"/ready", http.StatusOK)
-	time.Sleep(300 * time.Millisecond)
+	waitLoops(t, w, db)
 	require.NoError(t, w.stop(t))
 
 	logs := w.logs.String()
@@ -214,6 +243,7 @@ func TestWorkerWaitsForTheSchema(t *testing.T) {
 // On shutdown the API (running the worker) and the worker binary publish every committed
 // event before they stop, rather than leaving them for the next start.
 func TestShutdownPublishesTheOutbox(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		run   runFunc

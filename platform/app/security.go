@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/uptrace/bun"
@@ -61,8 +62,10 @@ func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.M
 
 // echoOptions is the middleware configuration of an Echo instance: request metrics, CORS,
 // trusted proxies, and the identity chain (authenticate, rate-limit, authorise). routes lists
-// the instance's routes (Authorize refuses a registered route the table lacks).
-func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authenticator, routes func() []*echo.Route) (httpx.Options, error) {
+// the instance's routes (Authorize refuses a registered route the table lacks). now is the rate
+// limiter's clock (nil: the wall clock).
+func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authenticator, routes func() []*echo.Route,
+	now func() time.Time) (httpx.Options, error) {
 	proxies, err := trustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return httpx.Options{}, err
@@ -70,7 +73,7 @@ func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authe
 	identify := []echo.MiddlewareFunc{authn.Authenticate()}
 	if rl := cfg.RateLimit; rl.Enabled {
 		lim := ratelimit.New(ratelimit.Config{Rate: rl.RequestsPerSecond, Burst: rl.Burst,
-			IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients})
+			IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients, Now: now})
 		identify = append(identify, lim.Middleware(ratelimit.Options{
 			Key: callerKey, Skip: authn.IsPublic, OnLimited: m.RateLimited,
 		}))

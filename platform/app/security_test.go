@@ -201,6 +201,7 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 }
 
 func TestRouteAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), idp.configure)
 	admin := []string{auth.HeaderAPIKey, secKeyName(auth.RoleAdmin)}
@@ -256,6 +257,7 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 }
 
 func TestProtectedMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		idp.configure(cfg)
@@ -275,6 +277,7 @@ func TestProtectedMetricsEndpoint(t *testing.T) {
 }
 
 func TestAuthenticatedCallerIsTheActor(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	s := apptest.New(t, dbtest.SQLiteTarget(t), idp.configure)
 	sub := uuid.NewString()
@@ -306,6 +309,7 @@ func TestAuthenticatedCallerIsTheActor(t *testing.T) {
 }
 
 func TestAnonymousModeRefusesPublicListener(t *testing.T) {
+	t.Parallel()
 	for _, host := range []string{"0.0.0.0", "", "::", "192.0.2.10"} {
 		t.Run("host "+host, func(t *testing.T) {
 			cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
@@ -339,10 +343,12 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	clk := newClock(time.Now())
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		cfg.RateLimit.Enabled = true
 		cfg.RateLimit.RequestsPerSecond, cfg.RateLimit.Burst = 0.5, 3 // a token every 2 s
-	})
+	}, app.WithClock(clk.Now))
 	list := func(h ...string) *apptest.Response { return s.Do(http.MethodGet, "/api/v1/campaigns", nil, h...) }
 	for i := range 3 {
 		require.Equal(t, http.StatusOK, list(asUserA...).Status, "request %d is within the burst", i)
@@ -369,8 +375,10 @@ func TestRateLimit(t *testing.T) {
 	}
 	assert.Equal(t, 2, anonymous, "the address's burst of 3 is spent, then 429")
 
-	// After Retry-After, the caller is served again.
-	time.Sleep(time.Duration(retry) * time.Second)
+	// Until Retry-After has passed the caller waits; then it is served again.
+	clk.advance(time.Duration(retry)*time.Second - time.Millisecond)
+	requireProblem(t, list(asUserA...), http.StatusTooManyRequests)
+	clk.advance(time.Millisecond)
 	assert.Equal(t, http.StatusOK, list(asUserA...).Status)
 	fams := scrape(t, s)
 	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_http_rate_limited_total", nil), 3.0)
@@ -379,6 +387,7 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestSecurityHeadersAndCORS(t *testing.T) {
+	t.Parallel()
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
 		cfg.CORS.AllowedOrigins = []string{"https://app.example.com"}
 	})
@@ -479,10 +488,12 @@ func counter(t *testing.T, fams map[string]*dto.MetricFamily, name string, label
 }
 
 func TestPrometheusMetrics(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) { testPrometheusMetrics(t, target) })
 }
 
 func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
+	t.Parallel()
 	s := apptest.New(t, target, nil)
 	// The scenario: create, activate, pause, track (two good events and one bad), publish the
 	// events, aggregate.
@@ -537,14 +548,36 @@ func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
 	s.Do(http.MethodGet, "/no/such/"+uuid.NewString(), nil)
 	s.Do(http.MethodGet, "/no/such/"+uuid.NewString(), nil)
 	// (A request is observed just after its response is sent: wait for the second one.)
-	require.Eventually(t, func() bool {
-		m := series(scrape(t, s), "campaigns_http_request_duration_seconds",
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		m := series(scrapeNow(c, s), "campaigns_http_request_duration_seconds",
 			map[string]string{"route": "unmatched", "method": "GET", "status": "404"})
-		return m != nil && m.GetHistogram().GetSampleCount() == 2
+		require.NotNil(c, m, "no series for the unmatched route")
+		assert.EqualValues(c, 2, m.GetHistogram().GetSampleCount())
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
+// scrapeNow is scrape for the conditions of EventuallyWithT, which run on another goroutine:
+// it reports to c, never to the test.
+func scrapeNow(c *assert.CollectT, s *apptest.Server) map[string]*dto.MetricFamily {
+	resp, err := s.Client.Get(s.URL + "/metrics")
+	require.NoError(c, err)
+	defer resp.Body.Close()
+	require.Equal(c, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(c, err)
+	return parseMetricsNow(c, body)
+}
+
+// parseMetricsNow is parseMetrics for the conditions of EventuallyWithT.
+func parseMetricsNow(c *assert.CollectT, body []byte) map[string]*dto.MetricFamily {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	require.NoError(c, err)
+	return fams
+}
+
 func TestMetricsRegistriesAreIndependent(t *testing.T) {
+	t.Parallel()
 	one := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	two := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	create(t, one, validBody("Only in one"))
@@ -561,6 +594,7 @@ func secFreePort(t *testing.T) int {
 }
 
 func TestWorkerServesMetricsAndHealth(t *testing.T) {
+	t.Parallel()
 	cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 	cfg.Worker.Port = secFreePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -580,14 +614,12 @@ func TestWorkerServesMetricsAndHealth(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { code, _ := get("/health"); return code == http.StatusOK }, 20*time.Second, 20*time.Millisecond)
 	var fams map[string]*dto.MetricFamily
-	require.Eventually(t, func() bool {
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		code, body := get("/metrics")
-		if code != http.StatusOK {
-			return false
-		}
-		fams = parseMetrics(t, body)
+		require.Equal(c, http.StatusOK, code)
+		fams = parseMetricsNow(c, body)
 		// The consumer lag appears once the aggregator has created its consumer.
-		return series(fams, "campaigns_tracking_consumer_pending_messages", nil) != nil
+		assert.NotNil(c, series(fams, "campaigns_tracking_consumer_pending_messages", nil), "consumer lag")
 	}, 20*time.Second, 50*time.Millisecond)
 	assert.InDelta(t, 1, counter(t, fams, "campaigns_build_info", map[string]string{"component": "worker"}), 0)
 	assert.NotNil(t, series(fams, "campaigns_outbox_backlog_events", nil))
@@ -636,6 +668,7 @@ func (l *lockedLog) String() string {
 }
 
 func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
+	t.Parallel()
 	idp := newSecIdP(t)
 	cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 	idp.configure(cfg)
@@ -700,6 +733,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 // The API's own server answers oversized headers with a documented 431 problem carrying the
 // security headers, not Go's plain-text answer: 2 MB of headers, as a hostile client sends.
 func TestOversizedHeadersAreProblems(t *testing.T) {
+	t.Parallel()
 	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
 	send := func(padding int) *apptest.Response {
 		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/campaigns", nil)

@@ -42,7 +42,9 @@ func servingBody(name string, rules []uuid.UUID, channels ...string) map[string]
 }
 
 func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		e := enginetest.New(t)
 		s := apptest.New(t, target, withEngine(e))
 		active := e.AddRule("ACTIVE", "segment == vip")
@@ -97,10 +99,12 @@ func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
 
 // TestEligibility runs on both databases: the channel filter is dialect-specific SQL.
 func TestEligibility(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, testEligibility)
 }
 
 func testEligibility(t *testing.T, target dbtest.Target) {
+	t.Parallel()
 	e := enginetest.New(t)
 	s := apptest.New(t, target, withEngine(e))
 	vip := e.AddRule("ACTIVE", "segment == vip")
@@ -169,6 +173,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 }
 
 func TestActivationWithTheRulesEngineDown(t *testing.T) {
+	t.Parallel()
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // nothing listens there any more: connections are refused
 	s := apptest.New(t, dbtest.SQLiteTarget(t), func(c *config.Config) {
@@ -190,6 +195,7 @@ func TestActivationWithTheRulesEngineDown(t *testing.T) {
 }
 
 func TestWithoutRulesEngineChecksAreOff(t *testing.T) {
+	t.Parallel()
 	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
 	id := create(t, s, servingBody("No Engine", []uuid.UUID{uuid.New()}))["id"].(string)
 	got := requireStatus(t, action(s, id, "activate", nil), http.StatusOK)

@@ -92,6 +92,7 @@ func hs(t *testing.T, c jwt.MapClaims, key string) string {
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
 func TestJWTAuthentication(t *testing.T) {
+	t.Parallel()
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
 	var failures []string
@@ -191,6 +192,7 @@ func TestJWTAuthentication(t *testing.T) {
 }
 
 func TestRolesAndForbidden(t *testing.T) {
+	t.Parallel()
 	cfg := baseConfig()
 	cfg.RolesClaim = "realm_access.roles"
 	a, err := auth.New(cfg, policy(), auth.Options{})
@@ -224,6 +226,7 @@ func TestRolesAndForbidden(t *testing.T) {
 }
 
 func TestRouteWithoutPermissionIsRefused(t *testing.T) {
+	t.Parallel()
 	a, err := auth.New(baseConfig(), policy(), auth.Options{})
 	require.NoError(t, err)
 	e := server(t, a)
@@ -241,6 +244,7 @@ func sha(s string) string {
 }
 
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	cfg := baseConfig()
 	cfg.Mode = config.AuthJWTOrAPIKey
 	subject := uuid.New()
@@ -280,6 +284,7 @@ func TestAPIKeys(t *testing.T) {
 }
 
 func TestModeNoneKeepsHeaderIdentity(t *testing.T) {
+	t.Parallel()
 	cfg := baseConfig()
 	cfg.Mode = config.AuthNone
 	a, err := auth.New(cfg, policy(), auth.Options{})
@@ -292,6 +297,7 @@ func TestModeNoneKeepsHeaderIdentity(t *testing.T) {
 }
 
 func TestConfigErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		mutate func(*config.AuthConfig)
@@ -339,6 +345,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestCheckExposure(t *testing.T) {
+	t.Parallel()
 	none := config.AuthConfig{Mode: config.AuthNone}
 	for _, host := range []string{"127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.53"} {
 		assert.NoError(t, auth.CheckExposure(none, host), host)
@@ -427,6 +434,7 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 func TestJWKSRotation(t *testing.T) {
+	t.Parallel()
 	ks := newKeyServer(t)
 	old, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -498,6 +506,7 @@ func TestJWKSRotation(t *testing.T) {
 }
 
 func TestJWKSUnreachableAtFirst(t *testing.T) {
+	t.Parallel()
 	ks := newKeyServer(t)
 	ks.fail.Store(true)
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -521,6 +530,7 @@ func TestJWKSUnreachableAtFirst(t *testing.T) {
 }
 
 func TestJWKSRejectsWeakAndForeignKeys(t *testing.T) {
+	t.Parallel()
 	ks := newKeyServer(t)
 	weak, err := rsa.GenerateKey(rand.Reader, 1024)
 	require.NoError(t, err)
@@ -549,6 +559,7 @@ func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // The 401 names the claim that is missing or wrong, every one of them, and never one that is
 // fine (a missing aud used to be reported as a missing exp).
 func TestJWTProblemNamesTheClaim(t *testing.T) {
+	t.Parallel()
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
 	a, err := auth.New(cfg, policy(), auth.Options{})

@@ -45,6 +45,7 @@ func requireConfigError(t *testing.T, err error, key string) *config.Error {
 }
 
 func TestLoadDefaultsWithoutFile(t *testing.T) {
+	t.Parallel()
 	// The test runs in platform/config, where configs/config.yaml does not exist: the default
 	// file is optional and the built-in defaults apply.
 	cfg, err := config.Load("", noEnv)
@@ -86,6 +87,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 }
 
 func TestLoadRepositoryConfigFiles(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		file  string
 		check func(t *testing.T, cfg *config.Config)
@@ -132,6 +134,7 @@ func TestLoadRepositoryConfigFiles(t *testing.T) {
 }
 
 func TestLoadFlagWinsOverConfigEnv(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("../../configs/config.production.yaml",
 		env(map[string]string{"CAMPAIGNS_CONFIG": "../../configs/config.yaml"}))
 	require.NoError(t, err)
@@ -139,6 +142,7 @@ func TestLoadFlagWinsOverConfigEnv(t *testing.T) {
 }
 
 func TestLoadEnvironmentOverrides(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		env   map[string]string
@@ -211,6 +215,7 @@ func TestLoadEnvironmentOverrides(t *testing.T) {
 }
 
 func TestLoadEnvironmentOverridesFile(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("../../configs/config.production.yaml", env(map[string]string{
 		"CAMPAIGNS_HTTP_PORT": "9999", "DB_HOST": "pg.example", "CAMPAIGNS_DATA_DIR": "/data",
 	}))
@@ -222,6 +227,7 @@ func TestLoadEnvironmentOverridesFile(t *testing.T) {
 }
 
 func TestLoadFileValues(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, "data_dir: /opt/c\nhttp:\n  port: 1234\n  request_timeout: 1m30s\nlog:\n  level: warn\n  format: text\n")
 	cfg, err := config.Load(p, noEnv)
 	require.NoError(t, err)
@@ -235,6 +241,7 @@ func TestLoadFileValues(t *testing.T) {
 }
 
 func TestEmptyEnvironmentValuesCountAsUnset(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", env(map[string]string{"PORT": "", "CAMPAIGNS_DATA_DIR": "", "DB_HOST": ""}))
 	require.NoError(t, err)
 	assert.Equal(t, 8080, cfg.HTTP.Port)
@@ -244,6 +251,7 @@ func TestEmptyEnvironmentValuesCountAsUnset(t *testing.T) {
 
 // An empty variable cannot clear the URL a file sets, so the Rules Engine has its own switch.
 func TestRulesEngineSwitch(t *testing.T) {
+	t.Parallel()
 	const prod = "../../configs/config.production.yaml"
 	tests := []struct {
 		name    string
@@ -289,6 +297,7 @@ func TestRulesEngineSwitch(t *testing.T) {
 }
 
 func TestLoadInvalidEnvironment(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -333,6 +342,7 @@ func TestLoadInvalidEnvironment(t *testing.T) {
 // The largest amount of one tracking event is an exact decimal, from the environment or from
 // a YAML string or integer.
 func TestMaxEventAmount(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", noEnv)
 	require.NoError(t, err)
 	assert.Equal(t, "1000000000", cfg.Metrics.MaxEventAmount.String())
@@ -347,6 +357,7 @@ func TestMaxEventAmount(t *testing.T) {
 }
 
 func TestLoadInvalidFile(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		content string
@@ -375,6 +386,7 @@ func TestLoadInvalidFile(t *testing.T) {
 }
 
 func TestLoadBrokenYAML(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, "http:\n  port: [unclosed\n")
 	_, err := config.Load(p, noEnv)
 	cerr := requireConfigError(t, err, "config file "+p)
@@ -382,6 +394,7 @@ func TestLoadBrokenYAML(t *testing.T) {
 }
 
 func TestLoadMissingExplicitFile(t *testing.T) {
+	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "nope.yaml")
 	t.Run("flag", func(t *testing.T) {
 		_, err := config.Load(missing, noEnv)
@@ -406,6 +419,7 @@ func logConfig(t *testing.T, cfg *config.Config) string {
 }
 
 func TestLogValueHidesSecrets(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		env  map[string]string
@@ -452,6 +466,7 @@ func TestLogValueHidesSecrets(t *testing.T) {
 }
 
 func TestLogValueShowsWhatIsSafe(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", env(map[string]string{
 		"CAMPAIGNS_DATABASE_DRIVER": "postgres", "DB_HOST": "pg.internal", "DB_PASSWORD": secret,
 		"NATS_TOKEN": secret, "NATS_URL": "nats://nats-1:4222",

@@ -8,6 +8,7 @@ import (
 
 // The README's configuration table must list every key, with its environment variables.
 func TestReadmeDocumentsEveryKey(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatalf("read README: %v", err)

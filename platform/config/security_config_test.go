@@ -13,6 +13,7 @@ import (
 const keyHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" // sha256("test")
 
 func TestSecurityDefaults(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", noEnv)
 	require.NoError(t, err)
 	assert.Equal(t, config.AuthNone, cfg.Auth.Mode, "the embedded default stays on loopback without auth")
@@ -33,6 +34,7 @@ func TestSecurityDefaults(t *testing.T) {
 }
 
 func TestSecurityFromEnvironment(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", env(map[string]string{
 		"CAMPAIGNS_AUTH_MODE":               "jwt+apikey",
 		"CAMPAIGNS_AUTH_JWT_SECRET":         "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t",
@@ -61,6 +63,7 @@ func TestSecurityFromEnvironment(t *testing.T) {
 }
 
 func TestSecurityFromFile(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, `
 auth:
   mode: apikey
@@ -84,6 +87,7 @@ cors:
 }
 
 func TestSecurityInvalid(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		env map[string]string
 		key string
@@ -111,13 +115,15 @@ func TestSecurityInvalid(t *testing.T) {
 }
 
 func TestSecurityUnknownAPIKeyField(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, "auth:\n  api_keys:\n    - name: x\n      key: plaintext\n")
 	_, err := config.Load(p, noEnv)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "key")
+	cerr := requireConfigError(t, err, "auth.api_keys[0].key")
+	assert.Equal(t, "is not a known setting", cerr.Reason)
 }
 
 func TestLogValueHidesAuthSecrets(t *testing.T) {
+	t.Parallel()
 	cfg, err := config.Load("", env(map[string]string{
 		"CAMPAIGNS_AUTH_JWT_SECRET": secret,
 		"CAMPAIGNS_AUTH_JWKS_URL":   "https://idp.example.com/jwks?token=" + secret,

@@ -16,6 +16,7 @@ import (
 )
 
 func TestOneHolderAtATime(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	l, err := datadir.Acquire(dir)
 	require.NoError(t, err)
@@ -52,6 +53,7 @@ func TestMain(m *testing.M) {
 // A process killed while it holds the data dir does not block the next one: the operating
 // system drops its lock, and the pid it left in the file does not count.
 func TestKilledHolderLeavesNoStaleLock(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+dir)

@@ -66,6 +66,7 @@ func requireProblem(t *testing.T, err error, status int) *httpx.Problem {
 }
 
 func TestDecodeJSONBytes(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		body       string
@@ -144,6 +145,7 @@ func TestDecodeJSONBytes(t *testing.T) {
 }
 
 func TestDecodeJSONBytesFillsTheDestination(t *testing.T) {
+	t.Parallel()
 	var dst payload
 	require.NoError(t, httpx.DecodeJSONBytes([]byte(`{"name":"n","count":2,"nested":{"tags":["a","b"],"limit":7}}`), &dst))
 	assert.Equal(t, "n", dst.Name)
@@ -154,6 +156,7 @@ func TestDecodeJSONBytesFillsTheDestination(t *testing.T) {
 }
 
 func TestDecodeJSONBytesPassesProblemsThrough(t *testing.T) {
+	t.Parallel()
 	var dst struct {
 		M problemMarker `json:"m"`
 	}
@@ -171,6 +174,7 @@ func newContext(method, target string, body io.Reader, contentType string) (echo
 }
 
 func TestDecodeJSONContentType(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		contentType string
 		wantStatus  int // 0 means accepted
@@ -206,6 +210,7 @@ func TestDecodeJSONContentType(t *testing.T) {
 }
 
 func TestDecodeJSONBodyErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name       string
 		body       io.Reader
@@ -233,6 +238,7 @@ func TestDecodeJSONBodyErrors(t *testing.T) {
 // A body read past Echo's BodyLimit (no Content-Length, so the limit applies while reading)
 // is a 413 problem from DecodeJSON itself.
 func TestDecodeJSONBodyOverLimitWhileReading(t *testing.T) {
+	t.Parallel()
 	body := `{"name":"` + strings.Repeat("a", 4096) + `"}`
 	c, _ := newContext(http.MethodPost, "/", strings.NewReader(body), echo.MIMEApplicationJSON)
 	c.Request().ContentLength = -1 // chunked: the limit is only found while reading
@@ -244,7 +250,7 @@ func TestDecodeJSONBodyOverLimitWhileReading(t *testing.T) {
 		return decodeErr
 	})
 	err := handler(c)
-	require.Error(t, err)
+	require.ErrorIs(t, err, decodeErr, "the handler fails with the decode error")
 	p := requireProblem(t, decodeErr, http.StatusRequestEntityTooLarge)
 	assert.Contains(t, p.Detail, "larger than the limit")
 
@@ -257,6 +263,7 @@ func TestDecodeJSONBodyOverLimitWhileReading(t *testing.T) {
 }
 
 func TestDecodeJSONMaxBytesReader(t *testing.T) {
+	t.Parallel()
 	c, rec := newContext(http.MethodPost, "/", strings.NewReader(`{"name":"`+strings.Repeat("b", 100)+`"}`), echo.MIMEApplicationJSON)
 	c.Request().Body = http.MaxBytesReader(rec, c.Request().Body, 10)
 	var dst payload
@@ -274,6 +281,7 @@ type problemBody struct {
 // Through the service's Echo instance every decoding failure is a problem+json response,
 // including a body over the limit whether Echo sees it from Content-Length or while reading.
 func TestDecodeJSONThroughEcho(t *testing.T) {
+	t.Parallel()
 	e := httpx.NewEcho(slog.New(slog.DiscardHandler), httpx.Options{BodyLimit: 1024, RequestTimeout: 5 * time.Second})
 	e.POST("/things", func(c echo.Context) error {
 		var dst payload
@@ -333,6 +341,7 @@ func TestDecodeJSONThroughEcho(t *testing.T) {
 // An optional body may be left out (no Content-Type needed then); a body that is there is held
 // to every rule, its media type included.
 func TestDecodeOptionalJSON(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, body, contentType string
 		wantStatus              int // 0: accepted
@@ -365,6 +374,7 @@ func TestDecodeOptionalJSON(t *testing.T) {
 // A required body: absent or empty is a 400 whatever the media type, a body that is not
 // declared JSON a 415, checked before the body is read.
 func TestReadJSON(t *testing.T) {
+	t.Parallel()
 	c, _ := newContext(http.MethodPost, "/", strings.NewReader(""), "")
 	p := requireProblem(t, func() error { _, err := httpx.ReadJSON(c); return err }(), http.StatusBadRequest)
 	assert.Contains(t, p.Detail, "empty")

@@ -13,6 +13,7 @@ import (
 )
 
 func TestIfMatch(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		header      *string // nil: no header at all
@@ -66,6 +67,7 @@ func TestIfMatch(t *testing.T) {
 }
 
 func TestSetETagRoundTripsThroughIfMatch(t *testing.T) {
+	t.Parallel()
 	for _, v := range []int64{1, 2, 42, 1 << 40} {
 		rec := httptest.NewRecorder()
 		c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
@@ -84,6 +86,7 @@ func TestSetETagRoundTripsThroughIfMatch(t *testing.T) {
 }
 
 func TestPreconditionProblems(t *testing.T) {
+	t.Parallel()
 	p := httpx.PreconditionFailed("stale")
 	assert.Equal(t, http.StatusPreconditionFailed, p.Status)
 	assert.Equal(t, "stale", p.Detail)

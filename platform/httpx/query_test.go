@@ -15,6 +15,7 @@ import (
 )
 
 func TestQueryRefusesWhatTheRouteDoesNotDeclare(t *testing.T) {
+	t.Parallel()
 	e := httpx.NewEcho(discardLogger(), httpx.Options{BodyLimit: 1024, RequestTimeout: 5 * time.Second})
 	ok := func(c echo.Context) error { return c.String(http.StatusOK, "ok") }
 	e.GET("/list", ok, httpx.Query(httpx.Many("status"), httpx.One("limit")))

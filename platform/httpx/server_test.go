@@ -50,6 +50,7 @@ func get(client *http.Client, url string) result {
 }
 
 func TestServeDrainsInFlightRequestOnCancel(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -110,6 +111,7 @@ func TestServeDrainsInFlightRequestOnCancel(t *testing.T) {
 }
 
 func TestServeShutdownGraceExpires(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
@@ -141,7 +143,7 @@ func TestServeShutdownGraceExpires(t *testing.T) {
 
 	select {
 	case err := <-serveDone:
-		require.Error(t, err, "Serve reported success although a request was cut short")
+		require.ErrorIs(t, err, context.DeadlineExceeded, "Serve reported success although a request was cut short")
 		assert.Contains(t, err.Error(), "shutdown")
 		assert.Less(t, time.Since(begin), 3*time.Second)
 	case <-time.After(5 * time.Second):
@@ -152,13 +154,14 @@ func TestServeShutdownGraceExpires(t *testing.T) {
 	// behind a Serve that has already returned.
 	select {
 	case res := <-resc:
-		assert.Error(t, res.err, "the stuck request got a response (%d) after Serve returned", res.status)
+		assert.ErrorIs(t, res.err, io.EOF, "the stuck request got a response (%d) after Serve returned", res.status)
 	case <-time.After(3 * time.Second):
 		t.Fatal("the stuck connection was left open after Serve returned")
 	}
 }
 
 func TestServeReportsListenerFailure(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
@@ -169,7 +172,7 @@ func TestServeReportsListenerFailure(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		require.Error(t, err)
+		require.ErrorIs(t, err, net.ErrClosed)
 		assert.Contains(t, err.Error(), "http serve")
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve on a closed listener did not return")
@@ -177,6 +180,7 @@ func TestServeReportsListenerFailure(t *testing.T) {
 }
 
 func TestHealthAndReady(t *testing.T) {
+	t.Parallel()
 	dbDown := errors.New("dial tcp 10.0.0.7:5432: secret-host unreachable")
 	var healthy atomic.Bool
 	healthy.Store(true)
@@ -243,6 +247,7 @@ func TestHealthAndReady(t *testing.T) {
 }
 
 func TestReadyWithoutChecks(t *testing.T) {
+	t.Parallel()
 	e := echo.New()
 	httpx.RegisterHealth(e, discardLogger())
 	rec := httptest.NewRecorder()
@@ -266,6 +271,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // service's own middleware: the server reads well past the limit (HeaderReadLimit) so that Go's
 // plain-text 431 is not what a client sees, for 2 MB of headers too.
 func TestHeaderLimitThroughTheServer(t *testing.T) {
+	t.Parallel()
 	const limit = 8 << 10
 	e := httpx.NewEcho(discardLogger(), httpx.Options{BodyLimit: 1024, HeaderLimit: limit, RequestTimeout: 5 * time.Second})
 	e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })

@@ -22,7 +22,9 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
 func TestOneHolderAtATime(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		ctx := context.Background()
 		db := dbtest.Open(t, target)
 		ts := "TIMESTAMP"

@@ -87,7 +87,9 @@ func applied(sts []migrate.Status) map[string][]string {
 }
 
 func TestUpDownListCampaign(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
 		set := campaign.Migrations()
@@ -173,6 +175,7 @@ func synthetic(name string, files map[string]string) migrate.Set {
 }
 
 func TestSetsApplyInOrderAndRollBackLastFirst(t *testing.T) {
+	t.Parallel()
 	// beta's table references alpha's, so beta can only be applied after alpha, and alpha can
 	// only be rolled back after beta (its rows reference alpha's).
 	alpha := synthetic("alpha", map[string]string{
@@ -190,6 +193,7 @@ func TestSetsApplyInOrderAndRollBackLastFirst(t *testing.T) {
 	})
 
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
 
@@ -237,6 +241,7 @@ func TestSetsApplyInOrderAndRollBackLastFirst(t *testing.T) {
 }
 
 func TestUpSecondSetAddedLater(t *testing.T) {
+	t.Parallel()
 	// An embedder that mounts another capability later: Up applies only the new set, and Down
 	// rolls back that set (the last given) first.
 	alpha := synthetic("alpha", map[string]string{
@@ -248,6 +253,7 @@ func TestUpSecondSetAddedLater(t *testing.T) {
 		"20260101000001_children.tx.down.sql": "DROP TABLE beta_children",
 	})
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
 		require.NoError(t, migrate.Up(ctx, db, alpha))
@@ -270,6 +276,7 @@ func TestUpSecondSetAddedLater(t *testing.T) {
 }
 
 func TestUpFailureIsReportedAndNotMarked(t *testing.T) {
+	t.Parallel()
 	bad := synthetic("bad", map[string]string{
 		"20260101000001_ok.tx.up.sql":     "CREATE TABLE bad_ok (id INTEGER PRIMARY KEY)",
 		"20260101000001_ok.tx.down.sql":   "DROP TABLE bad_ok",
@@ -277,6 +284,7 @@ func TestUpFailureIsReportedAndNotMarked(t *testing.T) {
 		"20260101000002_oops.tx.down.sql": "DROP TABLE bad_oops",
 	})
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
 		err := migrate.Up(ctx, db, bad)
@@ -294,6 +302,7 @@ func TestUpFailureIsReportedAndNotMarked(t *testing.T) {
 }
 
 func TestSetWithoutDialectFolder(t *testing.T) {
+	t.Parallel()
 	set := migrate.Set{Name: "empty", FS: fstest.MapFS{"other/1_x.tx.up.sql": &fstest.MapFile{Data: []byte("SELECT 1")}}}
 	db := open(t, dbtest.SQLiteTarget(t))
 	err := migrate.Up(context.Background(), db, set)
@@ -302,6 +311,7 @@ func TestSetWithoutDialectFolder(t *testing.T) {
 }
 
 func TestConcurrentUpAppliesOnce(t *testing.T) {
+	t.Parallel()
 	target := dbtest.PostgresTarget(t)
 	set := campaign.Migrations()
 
@@ -356,7 +366,9 @@ func TestConcurrentUpAppliesOnce(t *testing.T) {
 
 // Current tells a migrated schema from a fresh or partly migrated one, and creates nothing.
 func TestCurrentOnlyReads(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
 		sets := campaign.Schema()

@@ -152,14 +152,24 @@ func BenchmarkRawPublish(b *testing.B) {
 }
 
 type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu   sync.Mutex
+	d    []time.Duration
+	want int
+	all  chan struct{} // closed once want latencies are in
+}
+
+func newLatencies(want int) *latencies {
+	return &latencies{want: want, all: make(chan struct{})}
 }
 
 func (l *latencies) Published(_ int, lat []time.Duration) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	before := len(l.d)
 	l.d = append(l.d, lat...)
-	l.mu.Unlock()
+	if before < l.want && len(l.d) >= l.want {
+		close(l.all)
+	}
 }
 
 // BenchmarkRelayLatency: commit-to-ack latency with the relay running and woken on commit,
@@ -167,7 +177,7 @@ func (l *latencies) Published(_ int, lat []time.Duration) {
 func BenchmarkRelayLatency(b *testing.B) {
 	eachTarget(b, func(b *testing.B, target dbtest.Target) {
 		env := setup(b, target)
-		lat := &latencies{}
+		lat := newLatencies(b.N)
 		relay := outbox.NewRelay(env.db, env.nc.JS, relayConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), lat)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -187,15 +197,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 			}
 			relay.Notify()
 		}
-		for {
-			lat.mu.Lock()
-			n := len(lat.d)
-			lat.mu.Unlock()
-			if n >= b.N {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		<-lat.all
 		b.StopTimer()
 		cancel()
 		<-done

@@ -73,6 +73,8 @@ func testRelayConfig() outbox.RelayConfig {
 }
 
 func TestSeveralRelaysPublishEachEventOnceInOrder(t *testing.T) {
+	// Not parallel: the relays keep a 1.5 s lease in real time, and a renewal held up by
+	// a loaded machine moves the lease mid-run.
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := setup(t, target)
 		counters := []*counter{{}, {}, {}}
@@ -124,6 +126,8 @@ func TestSeveralRelaysPublishEachEventOnceInOrder(t *testing.T) {
 }
 
 func TestTheLeaseMovesWhenTheLeaderStops(t *testing.T) {
+	// Not parallel: the relays keep a 1.5 s lease in real time, and a renewal held up by
+	// a loaded machine moves the lease mid-run.
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := setup(t, target)
 		aggs := []uuid.UUID{uuid.New()}
@@ -150,7 +154,9 @@ func TestTheLeaseMovesWhenTheLeaderStops(t *testing.T) {
 }
 
 func TestAReleasedLeaseIsTakenAtOnce(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		env := setup(t, target)
 		aggs := []uuid.UUID{uuid.New()}
 		cfg := testRelayConfig()
@@ -173,7 +179,9 @@ func TestAReleasedLeaseIsTakenAtOnce(t *testing.T) {
 // Drain publishes the whole backlog, over several batches, and stops when it is empty; it
 // leaves the events to the relay that holds the lease.
 func TestDrainPublishesTheBacklog(t *testing.T) {
+	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
 		env := setup(t, target)
 		ctx := context.Background()
 		aggs := []uuid.UUID{uuid.New(), uuid.New()}

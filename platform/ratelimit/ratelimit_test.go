@@ -30,6 +30,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 func TestBurstThenWaitThenRecover(t *testing.T) {
+	t.Parallel()
 	clk := &clock{now: time.Unix(1_700_000_000, 0)}
 	l := ratelimit.New(ratelimit.Config{Rate: 2, Burst: 3, IdleTimeout: time.Minute, MaxClients: 100, Now: clk.Now})
 	for i := range 3 {
@@ -56,6 +57,7 @@ func TestBurstThenWaitThenRecover(t *testing.T) {
 }
 
 func TestIdleBucketsAreForgotten(t *testing.T) {
+	t.Parallel()
 	clk := &clock{now: time.Unix(1_700_000_000, 0)}
 	l := ratelimit.New(ratelimit.Config{Rate: 1, Burst: 1, IdleTimeout: time.Minute, MaxClients: 1 << 20, Now: clk.Now})
 	for i := range 1000 {
@@ -72,6 +74,7 @@ func TestIdleBucketsAreForgotten(t *testing.T) {
 }
 
 func TestMemoryIsBounded(t *testing.T) {
+	t.Parallel()
 	clk := &clock{now: time.Unix(1_700_000_000, 0)}
 	l := ratelimit.New(ratelimit.Config{Rate: 1000, Burst: 1000, IdleTimeout: time.Hour, MaxClients: 160, Now: clk.Now})
 	for i := range 10_000 {
@@ -81,6 +84,7 @@ func TestMemoryIsBounded(t *testing.T) {
 }
 
 func TestClientKey(t *testing.T) {
+	t.Parallel()
 	assert.Equal(t, "ip:203.0.113.7", ratelimit.ClientKey("203.0.113.7"))
 	assert.Equal(t, "ip:2001:db8:1:2::/64", ratelimit.ClientKey("2001:db8:1:2:aaaa:bbbb:cccc:dddd"))
 	assert.Equal(t, ratelimit.ClientKey("2001:db8:1:2::1"), ratelimit.ClientKey("2001:db8:1:2::2"), "one /64 is one client")

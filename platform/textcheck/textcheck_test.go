@@ -9,6 +9,7 @@ import (
 )
 
 func TestTextAndLine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		in   string
