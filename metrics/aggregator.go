@@ -37,7 +37,7 @@ func DefaultAggregatorConfig() AggregatorConfig {
 	return AggregatorConfig{
 		Stream: StreamConfig{Name: "CAMPAIGN_TRACKING", MaxAge: 7 * 24 * time.Hour, DuplicateWindow: 10 * time.Minute,
 			Partitions: DefaultPartitions},
-		Consumer: "metrics-aggregator", BatchSize: 5000, MaxWait: 500 * time.Millisecond, CacheTTL: 30 * time.Second,
+		Consumer: "metrics-aggregator", BatchSize: 2000, MaxWait: 500 * time.Millisecond, CacheTTL: 30 * time.Second,
 		LeaseTTL: 5 * time.Second, FlushConcurrency: 4, Limits: DefaultLimits(),
 	}
 }

@@ -43,7 +43,8 @@ import (
 // Environment:
 //
 //	CAMPAIGNS_BENCH_EVENTS            events published by IngestionEndToEnd (default 1,000,000)
-//	CAMPAIGNS_BENCH_BATCH_SIZE        the worker's and the raw consumer's batch (default: config)
+//	CAMPAIGNS_BENCH_BATCH_SIZE        the worker's batch (default: config)
+//	CAMPAIGNS_BENCH_ONE_WORKER        when set, time one worker only (not one, then two)
 //	CAMPAIGNS_BENCH_WORKER_CPUPROFILE run the worker in this process instead of as a separate
 //	                                  binary and write a CPU profile of that phase to this file
 //	                                  (the profile then includes the NATS server; no RSS figure)
@@ -254,7 +255,7 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 		"CAMPAIGNS_LOG_LEVEL":             "warn",
 	}
 	counts := []int{1, 2}
-	if profile != "" {
+	if profile != "" || os.Getenv("CAMPAIGNS_BENCH_ONE_WORKER") != "" {
 		counts = []int{1}
 	}
 	var oneRate float64

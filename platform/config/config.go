@@ -287,7 +287,7 @@ var defaults = map[string]any{
 	"metrics.stream":              "CAMPAIGN_TRACKING",
 	"metrics.max_age":             "168h",
 	"metrics.duplicate_window":    "10m",
-	"metrics.batch_size":          5000,
+	"metrics.batch_size":          2000,
 	"metrics.max_wait":            "500ms",
 	"metrics.max_event_amount":    "1000000000",
 	"metrics.partitions":          16,
