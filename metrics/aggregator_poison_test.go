@@ -120,7 +120,7 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 		_, err := env.store.db.NewInsert().Model(&spendRow{CampaignID: poisoned, CostE4: full, UpdatedAt: now}).Exec(env.ctx)
 		require.NoError(t, err)
 		_, err = env.store.db.NewInsert().Model(&rollupRow{CampaignID: poisoned, Day: now.Format(time.DateOnly),
-			CostE4: full, UpdatedAt: now}).Exec(env.ctx)
+			counters: counters{CostE4: full}, UpdatedAt: now}).Exec(env.ctx)
 		require.NoError(t, err)
 
 		cfg := DefaultAggregatorConfig()

@@ -43,9 +43,9 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 		cid := uuid.New()
 		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 		rows := []rollupRow{
-			{CampaignID: cid, Day: "2026-11-27", Variant: "A", Channel: "EMAIL", Impressions: 10, Clicks: 2, CostE4: 1_5000, UpdatedAt: at},
-			{CampaignID: cid, Day: "2026-11-28", Variant: "A", Channel: "EMAIL", Impressions: 5, RevenueE4: 9_9900, UpdatedAt: at.Add(time.Hour)},
-			{CampaignID: cid, Day: "2026-11-28", Variant: "it's", Channel: "", Impressions: 1, Unsubscribes: 1, UpdatedAt: at},
+			{CampaignID: cid, Day: "2026-11-27", Variant: "A", Channel: "EMAIL", counters: counters{Impressions: 10, Clicks: 2, CostE4: 1_5000}, UpdatedAt: at},
+			{CampaignID: cid, Day: "2026-11-28", Variant: "A", Channel: "EMAIL", counters: counters{Impressions: 5, RevenueE4: 9_9900}, UpdatedAt: at.Add(time.Hour)},
+			{CampaignID: cid, Day: "2026-11-28", Variant: "it's", Channel: "", counters: counters{Impressions: 1, Unsubscribes: 1}, UpdatedAt: at},
 		}
 		_, err := db.NewInsert().Model(&rows).Exec(ctx)
 		require.NoError(t, err)

@@ -58,69 +58,58 @@ func counterValues(t Totals) [7]int64 {
 	return [7]int64{t.Impressions, t.Clicks, t.Conversions, t.Bounces, t.Unsubscribes, t.RevenueE4, t.CostE4}
 }
 
+// counters are the counter columns of every rollup table; embedded, Bun maps them as the
+// table's own columns.
+type counters struct {
+	Impressions  int64 `bun:"impressions"`
+	Clicks       int64 `bun:"clicks"`
+	Conversions  int64 `bun:"conversions"`
+	Bounces      int64 `bun:"bounces"`
+	Unsubscribes int64 `bun:"unsubscribes"`
+	RevenueE4    int64 `bun:"revenue_e4"`
+	CostE4       int64 `bun:"cost_e4"`
+}
+
+func countersOf(t Totals) counters {
+	return counters{Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,
+		Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4}
+}
+
+func (c counters) totals() Totals {
+	return Totals{Impressions: c.Impressions, Clicks: c.Clicks, Conversions: c.Conversions,
+		Bounces: c.Bounces, Unsubscribes: c.Unsubscribes, RevenueE4: c.RevenueE4, CostE4: c.CostE4}
+}
+
 type hourlyRow struct {
 	bun.BaseModel `bun:"table:metrics_hourly"`
 
-	CampaignID   uuid.UUID `bun:"campaign_id,pk"`
-	Hour         time.Time `bun:"hour,pk"`
-	Variant      string    `bun:"variant,pk"`
-	Channel      string    `bun:"channel,pk"`
-	Impressions  int64     `bun:"impressions"`
-	Clicks       int64     `bun:"clicks"`
-	Conversions  int64     `bun:"conversions"`
-	Bounces      int64     `bun:"bounces"`
-	Unsubscribes int64     `bun:"unsubscribes"`
-	RevenueE4    int64     `bun:"revenue_e4"`
-	CostE4       int64     `bun:"cost_e4"`
-	UpdatedAt    time.Time `bun:"updated_at"`
-}
-
-func (r hourlyRow) totals() Totals {
-	return Totals{Impressions: r.Impressions, Clicks: r.Clicks, Conversions: r.Conversions,
-		Bounces: r.Bounces, Unsubscribes: r.Unsubscribes, RevenueE4: r.RevenueE4, CostE4: r.CostE4}
+	CampaignID uuid.UUID `bun:"campaign_id,pk"`
+	Hour       time.Time `bun:"hour,pk"`
+	Variant    string    `bun:"variant,pk"`
+	Channel    string    `bun:"channel,pk"`
+	counters
+	UpdatedAt time.Time `bun:"updated_at"`
 }
 
 type rollupRow struct {
 	bun.BaseModel `bun:"table:metrics_daily"`
 
-	CampaignID   uuid.UUID `bun:"campaign_id,pk"`
-	Day          string    `bun:"day,pk"` // YYYY-MM-DD
-	Variant      string    `bun:"variant,pk"`
-	Channel      string    `bun:"channel,pk"`
-	Impressions  int64     `bun:"impressions"`
-	Clicks       int64     `bun:"clicks"`
-	Conversions  int64     `bun:"conversions"`
-	Bounces      int64     `bun:"bounces"`
-	Unsubscribes int64     `bun:"unsubscribes"`
-	RevenueE4    int64     `bun:"revenue_e4"`
-	CostE4       int64     `bun:"cost_e4"`
-	UpdatedAt    time.Time `bun:"updated_at"`
-}
-
-func (r rollupRow) totals() Totals {
-	return Totals{Impressions: r.Impressions, Clicks: r.Clicks, Conversions: r.Conversions,
-		Bounces: r.Bounces, Unsubscribes: r.Unsubscribes, RevenueE4: r.RevenueE4, CostE4: r.CostE4}
+	CampaignID uuid.UUID `bun:"campaign_id,pk"`
+	Day        string    `bun:"day,pk"` // YYYY-MM-DD
+	Variant    string    `bun:"variant,pk"`
+	Channel    string    `bun:"channel,pk"`
+	counters
+	UpdatedAt time.Time `bun:"updated_at"`
 }
 
 type totalsRow struct {
 	bun.BaseModel `bun:"table:metrics_totals"`
 
-	CampaignID   uuid.UUID `bun:"campaign_id,pk"`
-	Variant      string    `bun:"variant,pk"`
-	Channel      string    `bun:"channel,pk"`
-	Impressions  int64     `bun:"impressions"`
-	Clicks       int64     `bun:"clicks"`
-	Conversions  int64     `bun:"conversions"`
-	Bounces      int64     `bun:"bounces"`
-	Unsubscribes int64     `bun:"unsubscribes"`
-	RevenueE4    int64     `bun:"revenue_e4"`
-	CostE4       int64     `bun:"cost_e4"`
-	UpdatedAt    time.Time `bun:"updated_at"`
-}
-
-func (r totalsRow) totals() Totals {
-	return Totals{Impressions: r.Impressions, Clicks: r.Clicks, Conversions: r.Conversions,
-		Bounces: r.Bounces, Unsubscribes: r.Unsubscribes, RevenueE4: r.RevenueE4, CostE4: r.CostE4}
+	CampaignID uuid.UUID `bun:"campaign_id,pk"`
+	Variant    string    `bun:"variant,pk"`
+	Channel    string    `bun:"channel,pk"`
+	counters
+	UpdatedAt time.Time `bun:"updated_at"`
 }
 
 type positionRow struct {
@@ -411,8 +400,7 @@ func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) err
 	totals := make([]totalsRow, 0, len(lv.totals))
 	for k, t := range lv.totals {
 		totals = append(totals, totalsRow{CampaignID: k.CampaignID, Variant: k.Variant, Channel: k.Channel,
-			Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,
-			Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4, UpdatedAt: now})
+			counters: countersOf(t), UpdatedAt: now})
 	}
 	if err := upsertModels(ctx, tx, &totals, "campaign_id, variant, channel", counterNames()); err != nil {
 		return fmt.Errorf("metrics: upsert totals: %w", err)
@@ -420,8 +408,7 @@ func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) err
 	daily := make([]rollupRow, 0, len(lv.daily))
 	for k, t := range lv.daily {
 		daily = append(daily, rollupRow{CampaignID: k.CampaignID, Day: k.Day, Variant: k.Variant, Channel: k.Channel,
-			Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,
-			Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4, UpdatedAt: now})
+			counters: countersOf(t), UpdatedAt: now})
 	}
 	if err := upsertModels(ctx, tx, &daily, "campaign_id, day, variant, channel", counterNames()); err != nil {
 		return fmt.Errorf("metrics: upsert daily rollups: %w", err)
@@ -429,8 +416,7 @@ func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) err
 	hourly := make([]hourlyRow, 0, len(lv.hourly))
 	for k, t := range lv.hourly {
 		hourly = append(hourly, hourlyRow{CampaignID: k.CampaignID, Hour: k.Hour, Variant: k.Variant, Channel: k.Channel,
-			Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,
-			Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4, UpdatedAt: now})
+			counters: countersOf(t), UpdatedAt: now})
 	}
 	if err := upsertModels(ctx, tx, &hourly, "campaign_id, hour, variant, channel", counterNames()); err != nil {
 		return fmt.Errorf("metrics: upsert hourly rollups: %w", err)

@@ -143,10 +143,10 @@ func TestHourlyAndTotalsRefuseOverflow(t *testing.T) {
 		hour := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 		cid := uuid.New()
 		_, err := db.NewInsert().Model(&totalsRow{CampaignID: cid, Variant: "A", Channel: "EMAIL",
-			Impressions: math.MaxInt64 - 1, UpdatedAt: now}).Exec(ctx)
+			counters: counters{Impressions: math.MaxInt64 - 1}, UpdatedAt: now}).Exec(ctx)
 		require.NoError(t, err)
 		_, err = db.NewInsert().Model(&hourlyRow{CampaignID: cid, Hour: hour, Variant: "B",
-			Clicks: math.MaxInt64, UpdatedAt: now}).Exec(ctx)
+			counters: counters{Clicks: math.MaxInt64}, UpdatedAt: now}).Exec(ctx)
 		require.NoError(t, err)
 
 		full := Key{CampaignID: cid, Hour: hour, Variant: "A", Channel: "EMAIL"}
