@@ -304,11 +304,7 @@ func problemText(err error) string {
 	if len(p.Errors) == 0 {
 		return p.Detail
 	}
-	errs := make([]FieldError, len(p.Errors))
-	for i, fe := range p.Errors {
-		errs[i] = FieldError(fe)
-	}
-	return joinErrors(errs)
+	return joinErrors(p.Errors)
 }
 
 func joinErrors(errs []FieldError) string {

@@ -124,7 +124,7 @@ func (h *Handler) track(c echo.Context) error {
 			errs = target.check(e)
 		}
 		if len(errs) > 0 {
-			rej := RejectedEvent{Index: i, Errors: toHTTP(errs)}
+			rej := RejectedEvent{Index: i, Errors: errs}
 			if e.EventID != uuid.Nil {
 				s := e.EventID.String()
 				rej.EventID = &s
@@ -196,23 +196,11 @@ func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) 
 	if err := httpx.DecodeJSONBytes(raw, &w); err != nil {
 		var p *httpx.Problem
 		if errors.As(err, &p) && len(p.Errors) > 0 {
-			out := make([]FieldError, len(p.Errors))
-			for i, fe := range p.Errors {
-				out[i] = FieldError(fe)
-			}
-			return Event{}, out
+			return Event{}, p.Errors
 		}
 		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
 	}
 	return w.parse(&cid, now, lim)
-}
-
-func toHTTP(errs []FieldError) []httpx.FieldError {
-	out := make([]httpx.FieldError, len(errs))
-	for i, e := range errs {
-		out[i] = httpx.FieldError(e)
-	}
-	return out
 }
 
 // prefixed flattens rejected events into one errors list, prefixing fields with events[i].
