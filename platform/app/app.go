@@ -523,4 +523,4 @@ func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Wri
 }
 
 // ErrUsage is a command line the binaries do not understand.
-var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status]")
+var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status | healthcheck]")
