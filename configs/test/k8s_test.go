@@ -191,14 +191,16 @@ func TestK8sWorkloads(t *testing.T) {
 		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 			need += c.Lifecycle.PreStop.Sleep.Seconds
 		}
-		if grace == nil || *grace <= need {
-			t.Errorf("%s: terminationGracePeriodSeconds %v, must exceed preStop + shutdown_timeout = %ds", d.dep.Name, grace, need)
+		if grace == nil {
+			t.Errorf("%s: no terminationGracePeriodSeconds", d.dep.Name)
+		} else if *grace <= need {
+			t.Errorf("%s: terminationGracePeriodSeconds %d, must exceed preStop + shutdown_timeout = %ds", d.dep.Name, *grace, need)
 		}
 	}
 
 	// Each worker consumes a share of the tracking partitions: more replicas than partitions idle.
 	if r := worker.Spec.Replicas; r == nil || *r < 1 || int(*r) > cfg.Metrics.Partitions {
-		t.Errorf("worker replicas %v, want 1 to metrics.partitions (%d)", r, cfg.Metrics.Partitions)
+		t.Errorf("worker replicas must be set, from 1 to metrics.partitions (%d)", cfg.Metrics.Partitions)
 	}
 
 	// The Service, the autoscaler and the disruption budgets aim at the pods they mean.
