@@ -39,6 +39,7 @@ func TestRegisterServesPageAndScript(t *testing.T) {
 	require.Equal(t, http.StatusOK, rec.Code)
 	assert.True(t, strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html"))
 	assert.Equal(t, ContentSecurityPolicy, rec.Header().Get("Content-Security-Policy"))
+	assert.Contains(t, ContentSecurityPolicy, "script-src 'self';", "scripts from this origin only, no eval")
 	// Every src/href/spec-url is relative to /docs and names something served here.
 	refs := regexp.MustCompile(`(?:src|href|spec-url)="([^"]*)"`).FindAllStringSubmatch(rec.Body.String(), -1)
 	var got []string
