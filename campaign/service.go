@@ -17,6 +17,8 @@ type Service struct {
 	checks      []ActivationCheck
 	afterCommit func()
 	observe     func(eventType string)
+	// allowUntargeted lets campaigns without targeting rules start (lifecycle.Targeted).
+	allowUntargeted bool
 }
 
 // Option configures a Service.
@@ -29,6 +31,10 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 func WithActivationChecks(checks ...ActivationCheck) Option {
 	return func(s *Service) { s.checks = append(s.checks, checks...) }
 }
+
+// WithUntargeted lets campaigns without targeting rules be activated and resumed; by default
+// at least one targeting rule is required.
+func WithUntargeted(allow bool) Option { return func(s *Service) { s.allowUntargeted = allow } }
 
 // WithAfterCommit registers fn to run after each committed change (the event relay's Notify,
 // so that events leave without waiting for its next poll).
