@@ -147,7 +147,9 @@ func TestClientRejectsMalformedAndOversizedAnswers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := enginetest.New(t)
 			e.RuleBody.Store(&body)
-			_, err := newClient(e, nil).Rule(context.Background(), id)
+			// Reading 1 MiB may take a while under -race on a busy machine: the answer is on
+			// trial here, not the timeout.
+			_, err := newClient(e, func(c *targeting.Config) { c.Timeout = 10 * time.Second }).Rule(context.Background(), id)
 			assert.ErrorIs(t, err, targeting.ErrInvalidResponse)
 		})
 	}
@@ -256,7 +258,7 @@ func TestClientRejectsMalformedEvaluations(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := enginetest.New(t)
 			e.EvalBody.Store(&body)
-			c := newClient(e, nil)
+			c := newClient(e, func(c *targeting.Config) { c.Timeout = 10 * time.Second })
 			r, err := c.Rule(context.Background(), e.AddRule("ACTIVE", "segment == vip"))
 			require.NoError(t, err)
 			_, err = c.Evaluate(context.Background(), r, json.RawMessage(`{"segment": "vip"}`))
