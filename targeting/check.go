@@ -74,10 +74,10 @@ func (a *ActivationCheck) CheckActivation(ctx context.Context, c *campaign.Campa
 		targeting bool
 	}
 	var refs []ref
-	for i, id := range c.TargetingRules {
+	for i, id := range c.TargetingRules() {
 		refs = append(refs, ref{fmt.Sprintf("targetingRules[%d]", i), uuid.UUID(id), true})
 	}
-	for i, id := range c.Settings.Personalization.Rules {
+	for i, id := range c.Settings().Personalization.Rules {
 		refs = append(refs, ref{fmt.Sprintf("settings.personalization.rules[%d]", i), uuid.UUID(id), false})
 	}
 	read := a.rules.Rule

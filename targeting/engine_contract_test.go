@@ -217,7 +217,7 @@ func TestEligibilityWithRulesThatCannotTarget(t *testing.T) {
 	}
 	assert.False(t, client.BreakerOpen())
 
-	v, err := ev.Campaign(context.Background(), m.all[1].ID, req)
+	v, err := ev.Campaign(context.Background(), m.all[1].ID(), req)
 	require.NoError(t, err)
 	assert.False(t, v.Eligible)
 	assert.False(t, v.Undetermined)
@@ -227,7 +227,7 @@ func TestEligibilityWithRulesThatCannotTarget(t *testing.T) {
 
 	e.FailureStatus.Store(http.StatusBadRequest)
 	e.Failures.Store(1)
-	v, err = ev.Campaign(context.Background(), m.all[0].ID, req)
+	v, err = ev.Campaign(context.Background(), m.all[0].ID(), req)
 	require.NoError(t, err)
 	assert.False(t, v.Eligible)
 	assert.False(t, v.Undetermined, "a refusal will not change on retry")
