@@ -34,7 +34,7 @@ func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	ctx := context.Background()
 	db := dbtest.Open(t, target, append(campaign.Schema(), Migrations())...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(ctx, config.NATSConfig{Embedded: true}, t.TempDir(), "test", logger)
+	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, t.TempDir(), "test", logger)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	svc := campaign.NewService(campaign.NewRepository(db))

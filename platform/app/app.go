@@ -47,7 +47,7 @@ func Migrations() []migrate.Set {
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
-func NewLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.Format == "text" {
 		return slog.New(httpx.LogHandler(slog.NewTextHandler(w, opts)))
@@ -193,7 +193,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 
 // newRulesClient returns the Rules Engine client, or nil when none is configured: then the
 // targeting checks are off (said once, here) and campaigns show targetingVerified: false.
-func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targeting.Client {
+func newRulesClient(cfg config.RulesEngine, logger *slog.Logger) *targeting.Client {
 	if cfg.URL == "" {
 		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
 		return nil
@@ -236,7 +236,7 @@ func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logge
 	return outbox.NewRelay(db, nc.JS, rc, logger, m)
 }
 
-func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
+func newAutomation(cfg config.Automation, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
 	return automation.New(svc, budget, automation.Config{
 		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
 		BatchSize: cfg.BatchSize,
@@ -343,7 +343,7 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 	wcfg := *cfg
 	if cfg.Auth.PublicMetrics {
 		// Every route of the worker is public: it needs no credentials (nor the keys to check them).
-		wcfg.Auth = config.AuthConfig{Mode: config.AuthNone, RolesClaim: cfg.Auth.RolesClaim}
+		wcfg.Auth = config.Auth{Mode: config.AuthNone, RolesClaim: cfg.Auth.RolesClaim}
 	}
 	authn, err := newAuthenticator(&wcfg, WorkerRoutePolicy(cfg), obs, logger)
 	if err != nil {
@@ -465,7 +465,7 @@ func awaitSchema(ctx context.Context, db *bun.DB, logger *slog.Logger, every tim
 	}
 }
 
-func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
+func serverOptions(h config.HTTP) httpx.ServerOptions {
 	return httpx.ServerOptions{
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
 		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout, HeaderLimit: h.HeaderLimit,

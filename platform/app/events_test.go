@@ -141,7 +141,7 @@ func drain(t *testing.T, s *apptest.Server) {
 	}, 30*time.Second, 10*time.Millisecond, "outbox drained")
 }
 
-func withNATS(nc config.NATSConfig) func(*config.Config) {
+func withNATS(nc config.NATS) func(*config.Config) {
 	return func(c *config.Config) { c.NATS = nc }
 }
 
@@ -222,7 +222,7 @@ func TestEventsReachJetStream(t *testing.T) {
 func TestEventsSurviveANATSOutage(t *testing.T) {
 	t.Parallel()
 	srv := natstest.NewServer(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), withNATS(config.NATSConfig{URL: srv.URL()}))
+	s := apptest.New(t, dbtest.SQLiteTarget(t), withNATS(config.NATS{URL: srv.URL()}))
 	since := time.Now().Add(-time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -624,7 +624,7 @@ func BenchmarkTrackHTTP(b *testing.B) {
 	target := dbtest.PostgresTarget(b) // skips without PostgreSQL
 	ns := natstest.NewServer(b)
 	s := apptest.New(b, target, func(cfg *config.Config) {
-		cfg.NATS = config.NATSConfig{URL: ns.URL()}
+		cfg.NATS = config.NATS{URL: ns.URL()}
 		cfg.RateLimit.Enabled = false // one benchmark client would exhaust a caller's bucket at once
 	})
 	ids := seedTrackingCampaigns(b, s.API.DB.DB, 100)

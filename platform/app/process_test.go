@@ -313,7 +313,7 @@ func appendEvents(t *testing.T, db *bun.DB, n int) []string {
 func streamIDs(t *testing.T, dataDir, stream string, max int) []string {
 	t.Helper()
 	ctx := context.Background()
-	nc, err := natsx.Connect(ctx, config.NATSConfig{Embedded: true}, dataDir, "test", slog.New(slog.DiscardHandler))
+	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, dataDir, "test", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer nc.Close()
 	cons, err := nc.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})

@@ -80,7 +80,7 @@ func (idp *secIdP) configure(cfg *config.Config) {
 	cfg.Auth.JWKSURL = idp.jwks.URL
 	cfg.Auth.Audience, cfg.Auth.Issuer = secAudience, secIssuer
 	for _, r := range auth.Roles() {
-		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys, config.APIKeyConfig{
+		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys, config.APIKey{
 			Name: string(r), SHA256: secSHA(secKeyName(r)), Roles: []string{string(r)}})
 	}
 }

@@ -112,7 +112,7 @@ type Authenticator struct {
 // New builds the Authenticator of cfg for the routes of policy. It checks what config.Load
 // cannot judge alone (algorithms, the key sources the mode needs, API key hashes and roles)
 // and reports the first problem as a *config.Error naming the key.
-func New(cfg config.AuthConfig, policy Policy, opts Options) (*Authenticator, error) {
+func New(cfg config.Auth, policy Policy, opts Options) (*Authenticator, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -146,7 +146,7 @@ func (a *Authenticator) usesAPIKeys() bool {
 	return a.mode == config.AuthAPIKey || a.mode == config.AuthJWTOrAPIKey
 }
 
-func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
+func (a *Authenticator) setupJWT(cfg config.Auth, opts Options) error {
 	if len(cfg.Algorithms) == 0 {
 		return &config.Error{Key: "auth.algorithms", Reason: "must allow at least one algorithm"}
 	}
@@ -196,7 +196,7 @@ func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
 
 func isHMAC(alg string) bool { return strings.HasPrefix(alg, "HS") }
 
-func (a *Authenticator) setupAPIKeys(keys []config.APIKeyConfig) error {
+func (a *Authenticator) setupAPIKeys(keys []config.APIKey) error {
 	names := map[string]bool{}
 	for i, k := range keys {
 		key := fmt.Sprintf("auth.api_keys[%d]", i)
@@ -251,7 +251,7 @@ func roleNames() string {
 
 // CheckExposure refuses mode none on a listener other than loopback, unless
 // auth.allow_anonymous says it is meant. host is the listener's host (http.host).
-func CheckExposure(cfg config.AuthConfig, host string) error {
+func CheckExposure(cfg config.Auth, host string) error {
 	if cfg.Mode != config.AuthNone || cfg.AllowAnonymous || IsLoopback(host) {
 		return nil
 	}

@@ -35,8 +35,8 @@ const secret = "0123456789abcdef0123456789abcdef-test-secret"
 
 var user = uuid.MustParse("7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11")
 
-func baseConfig() config.AuthConfig {
-	return config.AuthConfig{
+func baseConfig() config.Auth {
+	return config.Auth{
 		Mode: config.AuthJWT, JWTSecret: secret, Algorithms: []string{"RS256", "ES256", "HS256"},
 		Leeway: 30 * time.Second, RolesClaim: "roles", JWKSRefreshInterval: 15 * time.Minute,
 		JWKSFetchTimeout: 2 * time.Second, JWKSMinRefetchInterval: 30 * time.Second,
@@ -248,7 +248,7 @@ func TestAPIKeys(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Mode = config.AuthJWTOrAPIKey
 	subject := uuid.New()
-	cfg.APIKeys = []config.APIKeyConfig{
+	cfg.APIKeys = []config.APIKey{
 		{Name: "reader", SHA256: sha("reader-key-1"), Roles: []string{"viewer"}},
 		{Name: "ops", SHA256: strings.ToUpper(sha("ops-key-2")), Roles: []string{"admin"}, Subject: subject.String()},
 	}
@@ -300,36 +300,36 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		mutate func(*config.AuthConfig)
+		mutate func(*config.Auth)
 		key    string
 	}{
-		{"short secret", func(c *config.AuthConfig) { c.JWTSecret = "short" }, "auth.jwt_secret"},
-		{"no key source", func(c *config.AuthConfig) { c.JWTSecret = "" }, "auth.jwks_url"},
-		{"HS only allowed, JWKS only configured", func(c *config.AuthConfig) {
+		{"short secret", func(c *config.Auth) { c.JWTSecret = "short" }, "auth.jwt_secret"},
+		{"no key source", func(c *config.Auth) { c.JWTSecret = "" }, "auth.jwks_url"},
+		{"HS only allowed, JWKS only configured", func(c *config.Auth) {
 			c.JWTSecret, c.JWKSURL, c.Algorithms = "", "https://idp.example.com/jwks", []string{"HS256"}
 		}, "auth.jwks_url"},
-		{"alg none", func(c *config.AuthConfig) { c.Algorithms = []string{"HS256", "none"} }, "auth.algorithms"},
-		{"no algorithms", func(c *config.AuthConfig) { c.Algorithms = nil }, "auth.algorithms"},
-		{"apikey mode without keys", func(c *config.AuthConfig) { c.Mode = config.AuthAPIKey }, "auth.api_keys"},
-		{"plain key instead of hash", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: "my-plain-key", Roles: []string{"viewer"}}}
+		{"alg none", func(c *config.Auth) { c.Algorithms = []string{"HS256", "none"} }, "auth.algorithms"},
+		{"no algorithms", func(c *config.Auth) { c.Algorithms = nil }, "auth.algorithms"},
+		{"apikey mode without keys", func(c *config.Auth) { c.Mode = config.AuthAPIKey }, "auth.api_keys"},
+		{"plain key instead of hash", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: "my-plain-key", Roles: []string{"viewer"}}}
 		}, "auth.api_keys[0].sha256"},
-		{"unknown role", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"root"}}}
+		{"unknown role", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"root"}}}
 		}, "auth.api_keys[0].roles"},
-		{"no roles", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k")}}
+		{"no roles", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k")}}
 		}, "auth.api_keys[0].roles"},
-		{"duplicate name", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
+		{"duplicate name", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
 				{Name: "x", SHA256: sha("l"), Roles: []string{"viewer"}}}
 		}, "auth.api_keys[1].name"},
-		{"duplicate key", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
+		{"duplicate key", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
 				{Name: "y", SHA256: sha("k"), Roles: []string{"admin"}}}
 		}, "auth.api_keys[1].sha256"},
-		{"bad subject", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
+		{"bad subject", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
 		}, "auth.api_keys[0].subject"},
 	}
 	for _, tt := range tests {
@@ -346,7 +346,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestCheckExposure(t *testing.T) {
 	t.Parallel()
-	none := config.AuthConfig{Mode: config.AuthNone}
+	none := config.Auth{Mode: config.AuthNone}
 	for _, host := range []string{"127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.53"} {
 		assert.NoError(t, auth.CheckExposure(none, host), host)
 	}
@@ -357,8 +357,8 @@ func TestCheckExposure(t *testing.T) {
 		assert.Equal(t, "auth.mode", cerr.Key)
 		assert.Contains(t, cerr.Reason, "auth.allow_anonymous")
 	}
-	assert.NoError(t, auth.CheckExposure(config.AuthConfig{Mode: config.AuthNone, AllowAnonymous: true}, "0.0.0.0"))
-	assert.NoError(t, auth.CheckExposure(config.AuthConfig{Mode: config.AuthJWT}, "0.0.0.0"))
+	assert.NoError(t, auth.CheckExposure(config.Auth{Mode: config.AuthNone, AllowAnonymous: true}, "0.0.0.0"))
+	assert.NoError(t, auth.CheckExposure(config.Auth{Mode: config.AuthJWT}, "0.0.0.0"))
 }
 
 // A JWKS served by an httptest server, whose keys the test rotates.

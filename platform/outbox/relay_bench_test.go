@@ -39,7 +39,7 @@ type benchEnv struct {
 func setup(b testing.TB, target dbtest.Target) *benchEnv {
 	db := dbtest.Open(b, target, outbox.Migrations())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(context.Background(), config.NATSConfig{Embedded: true}, b.TempDir(), "bench", logger)
+	nc, err := natsx.Connect(context.Background(), config.NATS{Embedded: true}, b.TempDir(), "bench", logger)
 	if err != nil {
 		b.Fatal(err)
 	}
