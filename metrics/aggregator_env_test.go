@@ -62,10 +62,15 @@ func (e *aggEnv) publish(n int) {
 	}
 }
 
+// config is the default worker configuration, logging to the test's logger.
+func (e *aggEnv) config() AggregatorConfig {
+	return AggregatorConfig{Logger: e.logger}.withDefaults()
+}
+
 // drain counts everything published so far with a worker of cfg.
 func (e *aggEnv) drain(cfg AggregatorConfig) {
 	e.t.Helper()
-	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil)
+	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg)
 	require.NoError(e.t, a.Drain(e.ctx))
 }
 

@@ -114,7 +114,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() }, o.now)
+	ecfg, err := echoConfig(cfg, obs, logger, authn, func() []*echo.Route { return e.Routes() }, o.now)
 	if err != nil {
 		return nil, err
 	}
@@ -141,10 +141,10 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		o.now = time.Now
 	}
 	relay := newRelay(cfg, db, nc, logger, obs)
-	e = httpx.NewEcho(logger, eopts)
+	e = httpx.NewEcho(ecfg)
 	watchDependencies(obs, db, nc)
-	idem := idempotency.New(db, logger, idempotency.Options{
-		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
+	idem := idempotency.New(db, idempotency.Config{
+		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now, Logger: logger,
 	})
 	e.Use(idem.Middleware())
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
@@ -164,8 +164,9 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	store := metrics.NewStore(db)
 	ensureTrackingStream(ctx, cfg, nc, logger)
 	mh := metrics.NewHandler(svc, store, nc.JS, metrics.HandlerConfig{
-		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions}, logger)
-	mh.Ingested = obs.Ingested
+		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions,
+		Logger: logger, Ingested: obs.Ingested,
+	})
 	mh.Register(v1)
 	agg := newAggregator(cfg, nc, store, svc, logger, obs)
 	if cfg.Worker.Embedded {
@@ -176,7 +177,10 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if rules != nil {
 		evalRules = rules
 	}
-	targeting.NewHandler(targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency).WithClock(o.now), logger).Register(v1)
+	eval := targeting.NewEvaluator(svc, targeting.EvaluatorConfig{
+		Rules: evalRules, Concurrency: cfg.RulesEngine.Concurrency, Now: o.now,
+	})
+	targeting.NewHandler(eval, targeting.HandlerConfig{Logger: logger}).Register(v1)
 
 	if err := policy.Verify(e.Routes()); err != nil {
 		nc.Close()
@@ -221,26 +225,31 @@ func ensureTrackingStream(ctx context.Context, cfg *config.Config, nc *natsx.Con
 }
 
 func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
-	ac := metrics.DefaultAggregatorConfig()
-	ac.Stream, ac.BatchSize, ac.MaxWait = trackingStream(cfg), cfg.Metrics.BatchSize, cfg.Metrics.MaxWait
-	ac.Limits = metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}
-	ac.LeaseTTL = cfg.Metrics.LeaseTTL
-	return metrics.NewAggregator(nc.JS, store, svc, ac, logger, m)
+	return metrics.NewAggregator(nc.JS, store, svc, metrics.AggregatorConfig{
+		Stream: trackingStream(cfg), BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
+		LeaseTTL: cfg.Metrics.LeaseTTL, Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount},
+		Logger: logger, Metrics: m,
+	})
 }
 
 func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logger, m outbox.RelayMetrics) *outbox.Relay {
-	rc := outbox.DefaultRelayConfig()
-	rc.Stream, rc.Source = cfg.Events.Stream, cfg.Events.Source
-	rc.DuplicateWindow, rc.MaxAge = cfg.Events.DuplicateWindow, cfg.Events.MaxAge
-	rc.BatchSize, rc.PollInterval = cfg.Events.BatchSize, cfg.Events.PollInterval
-	return outbox.NewRelay(db, nc.JS, rc, logger, m)
+	maxAge := cfg.Events.MaxAge
+	if maxAge == 0 {
+		maxAge = -1 // events.max_age 0 keeps events forever
+	}
+	return outbox.NewRelay(db, nc.JS, outbox.RelayConfig{
+		Stream: cfg.Events.Stream, Source: cfg.Events.Source,
+		DuplicateWindow: cfg.Events.DuplicateWindow, MaxAge: maxAge,
+		BatchSize: cfg.Events.BatchSize, PollInterval: cfg.Events.PollInterval,
+		Logger: logger, Metrics: m,
+	})
 }
 
 func newAutomation(cfg config.Automation, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
-	return automation.New(svc, budget, automation.Config{
+	return automation.New(svc, automation.Config{
 		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
-		BatchSize: cfg.BatchSize,
-	}, logger)
+		BatchSize: cfg.BatchSize, Budget: budget, Logger: logger,
+	})
 }
 
 // RunBackground runs the background work (event relay, tracking aggregation, lifecycle
@@ -333,7 +342,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 // Serve serves the API on ln with the configured server options until ctx is done, then
 // shuts down gracefully.
 func (a *API) Serve(ctx context.Context, ln net.Listener) error {
-	return httpx.Serve(ctx, ln, a.Handler(), serverOptions(a.Config.HTTP), a.Logger)
+	return httpx.Serve(ctx, ln, a.Handler(), serverConfig(a.Config.HTTP, a.Logger))
 }
 
 // newWorkerEcho is the worker's own HTTP listener: /health, /ready and /metrics, with the same
@@ -350,11 +359,11 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() }, nil)
+	ecfg, err := echoConfig(cfg, obs, logger, authn, func() []*echo.Route { return e.Routes() }, nil)
 	if err != nil {
 		return nil, err
 	}
-	e = httpx.NewEcho(logger, eopts)
+	e = httpx.NewEcho(ecfg)
 	return e, nil
 }
 
@@ -388,7 +397,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	relay := newRelay(cfg, db, nc, logger, obs)
 	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify),
 		campaign.WithEventObserver(obs.CampaignEvent))
-	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
+	idem := idempotency.New(db, idempotency.Config{TTL: cfg.Idempotency.TTL, Logger: logger})
 	store := metrics.NewStore(db)
 	auto := newAutomation(cfg.Automation, svc, store, logger)
 	agg := newAggregator(cfg, nc, store, svc, logger, obs)
@@ -425,7 +434,7 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 		}
 		runWorker(bgCtx, drain, cfg, logger, relay, auto, idem, agg)
 	})
-	err = httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
+	err = httpx.Serve(ctx, ln, e, serverConfig(cfg.HTTP, logger))
 	stopBackground()
 	wg.Wait()
 	return err
@@ -465,10 +474,11 @@ func awaitSchema(ctx context.Context, db *bun.DB, logger *slog.Logger, every tim
 	}
 }
 
-func serverOptions(h config.HTTP) httpx.ServerOptions {
-	return httpx.ServerOptions{
+func serverConfig(h config.HTTP, logger *slog.Logger) httpx.ServerConfig {
+	return httpx.ServerConfig{
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
 		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout, HeaderLimit: h.HeaderLimit,
+		Logger: logger,
 	}
 }
 

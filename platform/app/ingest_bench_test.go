@@ -229,9 +229,8 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 	db := dbtest.Open(b, target, app.Migrations()...)
 	ids := seedTrackingCampaigns(b, db.DB, ingestCampaigns)
 	ns := natstest.NewServer(b)
-	streamCfg := metrics.DefaultAggregatorConfig().Stream
-	streamCfg.Name, streamCfg.MaxAge, streamCfg.DuplicateWindow = defaults.Metrics.Stream, defaults.Metrics.MaxAge, defaults.Metrics.DuplicateWindow
-	streamCfg.Partitions = defaults.Metrics.Partitions
+	streamCfg := metrics.StreamConfig{Name: defaults.Metrics.Stream, MaxAge: defaults.Metrics.MaxAge,
+		DuplicateWindow: defaults.Metrics.DuplicateWindow, Partitions: defaults.Metrics.Partitions}
 	gen, pubDur := publishEvents(b, ns.URL(), streamCfg, ids, n)
 	b.Logf("published %d events in %v (%.0f events/s)", n, pubDur.Round(time.Millisecond), float64(n)/pubDur.Seconds())
 

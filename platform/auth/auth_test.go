@@ -55,7 +55,7 @@ func policy() auth.Policy {
 func server(t *testing.T, a *auth.Authenticator) *echo.Echo {
 	t.Helper()
 	var e *echo.Echo
-	e = httpx.NewEcho(discard(), httpx.Options{BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second,
+	e = httpx.NewEcho(httpx.EchoConfig{Logger: discard(), BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second,
 		Identify: []echo.MiddlewareFunc{a.Authenticate(), a.Authorize(func() []*echo.Route { return e.Routes() })}})
 	h := func(c echo.Context) error {
 		actor, _ := httpx.Actor(c.Request().Context())
@@ -96,7 +96,7 @@ func TestJWTAuthentication(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
 	var failures []string
-	a, err := auth.New(cfg, policy(), auth.Options{OnFailure: func(r string) { failures = append(failures, r) }})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, OnFailure: func(r string) { failures = append(failures, r) }})
 	require.NoError(t, err)
 	e := server(t, a)
 	good := func() jwt.MapClaims {
@@ -195,7 +195,7 @@ func TestRolesAndForbidden(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.RolesClaim = "realm_access.roles"
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	nested := func(roles any) string {
@@ -227,7 +227,7 @@ func TestRolesAndForbidden(t *testing.T) {
 
 func TestRouteWithoutPermissionIsRefused(t *testing.T) {
 	t.Parallel()
-	a, err := auth.New(baseConfig(), policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: baseConfig()})
 	require.NoError(t, err)
 	e := server(t, a)
 	e.DELETE("/things", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
@@ -252,7 +252,7 @@ func TestAPIKeys(t *testing.T) {
 		{Name: "reader", SHA256: sha("reader-key-1"), Roles: []string{"viewer"}},
 		{Name: "ops", SHA256: strings.ToUpper(sha("ops-key-2")), Roles: []string{"admin"}, Subject: subject.String()},
 	}
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	rec := do(e, http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1")
@@ -274,11 +274,11 @@ func TestAPIKeys(t *testing.T) {
 
 	// In jwt mode, API keys are not accepted; in apikey mode, tokens are not.
 	cfg.Mode = config.AuthJWT
-	jwtOnly, err := auth.New(cfg, policy(), auth.Options{})
+	jwtOnly, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	assert.Equal(t, 401, do(server(t, jwtOnly), http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1").Code)
 	cfg.Mode = config.AuthAPIKey
-	keyOnly, err := auth.New(cfg, policy(), auth.Options{})
+	keyOnly, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	assert.Equal(t, 401, do(server(t, keyOnly), http.MethodGet, "/things", bearer(hs(t, claims("viewer"), secret))...).Code)
 }
@@ -287,7 +287,7 @@ func TestModeNoneKeepsHeaderIdentity(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.Mode = config.AuthNone
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	rec := do(e, http.MethodPost, "/things", httpx.HeaderUserID, user.String())
@@ -336,7 +336,7 @@ func TestConfigErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := baseConfig()
 			tt.mutate(&cfg)
-			_, err := auth.New(cfg, policy(), auth.Options{})
+			_, err := auth.New(policy(), auth.Config{Auth: cfg})
 			var cerr *config.Error
 			require.True(t, errors.As(err, &cerr), "want *config.Error, got %v", err)
 			assert.Equal(t, tt.key, cerr.Key, cerr.Error())
@@ -445,7 +445,7 @@ func TestJWKSRotation(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(cfg, policy(), auth.Options{Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	get := func(tok string) int { return do(e, http.MethodGet, "/things", bearer(tok)...).Code }
@@ -515,7 +515,7 @@ func TestJWKSUnreachableAtFirst(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(cfg, policy(), auth.Options{Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	c := claims("viewer")
@@ -544,7 +544,7 @@ func TestJWKSRejectsWeakAndForeignKeys(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(cfg, policy(), auth.Options{Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	c := claims("viewer")
@@ -562,7 +562,7 @@ func TestJWTProblemNamesTheClaim(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	good := func() jwt.MapClaims {
