@@ -151,7 +151,7 @@ func TestEventsReachJetStream(t *testing.T) {
 		t.Parallel()
 		dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 			t.Parallel()
-			s := apptest.New(t, target, withNATS(nt.Config))
+			s := apptest.New(t, target, apptest.ServerConfig{Configure: withNATS(nt.Config)})
 			col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 
 			r := s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Events "+nt.Name+" "+target.Name), "X-User-ID", userA, "X-Request-ID", "corr-create")
@@ -222,7 +222,7 @@ func TestEventsReachJetStream(t *testing.T) {
 func TestEventsSurviveANATSOutage(t *testing.T) {
 	t.Parallel()
 	srv := natstest.NewServer(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), withNATS(config.NATS{URL: srv.URL()}))
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: withNATS(config.NATS{URL: srv.URL()})})
 	since := time.Now().Add(-time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -261,7 +261,7 @@ func TestEventsSurviveANATSOutage(t *testing.T) {
 
 func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 	id := create(t, s, validBody("Crash Before Mark"))["id"].(string)
 	drain(t, s)
@@ -280,7 +280,7 @@ func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
 	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		ctx := context.Background()
 		c := create(t, s, validBody("Rollback One"))
 		create(t, s, validBody("Rollback Two"))

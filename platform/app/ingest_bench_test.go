@@ -622,10 +622,10 @@ func startWorkerInProcess(b *testing.B, env map[string]string, path string) work
 func BenchmarkTrackHTTP(b *testing.B) {
 	target := dbtest.PostgresTarget(b) // skips without PostgreSQL
 	ns := natstest.NewServer(b)
-	s := apptest.New(b, target, func(cfg *config.Config) {
+	s := apptest.New(b, target, apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.NATS = config.NATS{URL: ns.URL()}
 		cfg.RateLimit.Enabled = false // one benchmark client would exhaust a caller's bucket at once
-	})
+	}})
 	ids := seedTrackingCampaigns(b, s.API.DB.DB, 100)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * trackClients, MaxIdleConnsPerHost: 2 * trackClients}}
 	b.Cleanup(client.CloseIdleConnections)

@@ -183,7 +183,7 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 	assert.ErrorIs(t, dialErr, syscall.ECONNREFUSED, "the refused worker must not serve")
 
 	// An API cannot join the worker-less data dir either.
-	_, err = app.NewAPI(context.Background(), processConfig(t, dataDir), slog.New(slog.DiscardHandler))
+	_, err = app.NewAPI(context.Background(), processConfig(t, dataDir), slog.New(slog.DiscardHandler), app.APIConfig{})
 	require.ErrorAs(t, err, &inUse)
 
 	require.NoError(t, api.stop(t))
