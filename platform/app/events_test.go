@@ -306,3 +306,27 @@ func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
 		assert.Equal(t, "CampaignCreated", trail["events"].([]any)[0].(map[string]any)["type"])
 	})
 }
+
+// events.max_age sets the retention of the events stream; 0 keeps events forever.
+func TestEventsMaxAgeSetsTheStreamRetention(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration
+	}{
+		{"forever", 0},
+		{"a week", 7 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{
+				Configure: func(c *config.Config) { c.Events.MaxAge = tc.maxAge },
+			})
+			create(t, s, validBody("Retention "+tc.name))
+			drain(t, s)
+			stream, err := s.API.NATS.JS.Stream(context.Background(), s.API.Config.Events.Stream)
+			require.NoError(t, err)
+			assert.Equal(t, tc.maxAge, stream.CachedInfo().Config.MaxAge)
+		})
+	}
+}

@@ -222,3 +222,36 @@ func TestDrainPublishesTheBacklog(t *testing.T) {
 		assert.EqualValues(t, events, si.State.Msgs, "every event is on the stream")
 	})
 }
+
+// A zero RelayConfig is the service's relay: the CAMPAIGN_EVENTS stream on campaigns.events.>,
+// kept 30 days, with a 2-minute de-duplication window. A negative MaxAge keeps events forever
+// (what events.max_age: 0 asks for).
+func TestRelayConfigZeroFieldsAreTheDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration
+		want   time.Duration
+	}{
+		{"zero", 0, 30 * 24 * time.Hour},
+		{"forever", -1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := setup(t, dbtest.SQLiteTarget(t))
+			ctx := context.Background()
+			env.appendEvents(t, []uuid.UUID{uuid.New()}, 0, 1)
+			n, err := outbox.NewRelay(env.db, env.nc.JS, outbox.RelayConfig{MaxAge: tc.maxAge}).Step(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+
+			stream, err := env.nc.JS.Stream(ctx, "CAMPAIGN_EVENTS")
+			require.NoError(t, err)
+			info := stream.CachedInfo()
+			assert.Equal(t, []string{"campaigns.events.>"}, info.Config.Subjects)
+			assert.Equal(t, tc.want, info.Config.MaxAge)
+			assert.Equal(t, 2*time.Minute, info.Config.Duplicates)
+			assert.EqualValues(t, 1, info.State.Msgs)
+		})
+	}
+}
