@@ -311,3 +311,29 @@ func TestHeaderLimitThroughTheServer(t *testing.T) {
 	assert.Equal(t, 4<<20, httpx.HeaderReadLimit(limit), "the server reads at least 4 MiB")
 	assert.Equal(t, 64<<20, httpx.HeaderReadLimit(16<<20), "and four times a larger limit")
 }
+
+// A zero EchoConfig is a working instance with the documented defaults: a 1 MiB body limit
+// and a 15 s deadline on each request.
+func TestEchoConfigZeroFieldsAreTheDefaults(t *testing.T) {
+	t.Parallel()
+	e := httpx.NewEcho(httpx.EchoConfig{})
+	var deadlineIn atomic.Int64
+	e.POST("/body", func(c echo.Context) error {
+		if dl, ok := c.Request().Context().Deadline(); ok {
+			deadlineIn.Store(int64(time.Until(dl)))
+		}
+		if _, err := io.Copy(io.Discard, c.Request().Body); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	send := func(size int) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/body", bytes.NewReader(make([]byte, size)))
+		e.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusNoContent, send(httpx.DefaultBodyLimit))
+	assert.InDelta(t, float64(httpx.DefaultRequestTimeout), float64(deadlineIn.Load()), float64(time.Second))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, send(httpx.DefaultBodyLimit+1))
+}
