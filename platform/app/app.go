@@ -252,7 +252,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		Logger: logger, Ingested: obs.Ingested,
 	})
 	mh.Register(v1)
-	campaign.NewHandler(c.Campaigns, logger, campaign.WithMetrics(mh)).Register(v1)
+	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if c.Rules != nil {
 		evalRules = c.Rules
@@ -272,12 +272,11 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 // newCampaigns is the campaign service: its events wake the relay and are counted, and its
 // activations are checked against the Rules Engine when there is one.
 func newCampaigns(db *bun.DB, relay *outbox.Relay, obs *observability.Metrics, rules *targeting.Client, now func() time.Time) *campaign.Service {
-	opts := []campaign.Option{campaign.WithAfterCommit(relay.Notify), campaign.WithEventObserver(obs.CampaignEvent),
-		campaign.WithClock(now)}
+	cfg := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent}
 	if rules != nil {
-		opts = append(opts, campaign.WithActivationChecks(targeting.NewActivationCheck(rules)))
+		cfg.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules)}
 	}
-	return campaign.NewService(campaign.NewRepository(db), opts...)
+	return campaign.NewService(campaign.NewRepository(db), cfg)
 }
 
 // newRulesClient returns the Rules Engine client, or nil when none is configured: then the
