@@ -229,7 +229,7 @@ type fuzzProblem struct {
 func newFuzzServer(tb testing.TB, dir string) *echo.Echo {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
-	e := httpx.NewEcho(logger, httpx.Options{BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second})
+	e := httpx.NewEcho(httpx.EchoConfig{Logger: logger, BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second})
 	db, err := database.OpenSQLite(ctx, filepath.Join(dir, "fuzz.db"), database.SQLitePool())
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = db.Close() })

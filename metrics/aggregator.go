@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,37 +17,60 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
 
-// AggregatorConfig tunes the worker.
+// AggregatorConfig tunes the worker. Zero fields take the defaults noted.
 type AggregatorConfig struct {
-	Stream StreamConfig // the tracking stream (and its P partitions), created if missing
-	// Consumer names the partitions' positions and leases: "<Consumer>.p<partition>".
+	// Stream is the tracking stream (and its P partitions), created if missing; its zero
+	// fields take StreamConfig's defaults.
+	Stream StreamConfig
+	// Consumer names the partitions' positions and leases: "<Consumer>.p<partition>"
+	// (metrics-aggregator).
 	Consumer  string
-	BatchSize int           // messages per flush, per partition
-	MaxWait   time.Duration // how long a partition waits to fill a batch once a message is in
-	CacheTTL  time.Duration // how long campaign lookups are reused
+	BatchSize int           // messages per flush, per partition (2000)
+	MaxWait   time.Duration // how long a partition waits to fill a batch once a message is in (500ms)
+	CacheTTL  time.Duration // how long campaign lookups are reused (30s)
 	// LeaseTTL is how long a silent worker keeps its partitions (and its place in the group):
-	// a worker that dies without a word hands its partitions over within it.
+	// a worker that dies without a word hands its partitions over within it (5s).
 	LeaseTTL time.Duration
-	// FlushConcurrency bounds the partitions flushing at once (database transactions).
+	// FlushConcurrency bounds the partitions flushing at once (database transactions) (4).
 	FlushConcurrency int
-	Limits           Limits // events beyond them are dead-lettered
+	// Limits bound the events; events beyond them are dead-lettered. Zero fields take Limits'
+	// defaults.
+	Limits Limits
+	// Logger hears about retries and dead letters (default: discard).
+	Logger *slog.Logger
+	// Metrics receives the worker's counts (default: none).
+	Metrics AggregatorMetrics
 }
 
-// DefaultAggregatorConfig is the worker's configuration.
-func DefaultAggregatorConfig() AggregatorConfig {
-	return AggregatorConfig{
-		Stream: StreamConfig{Name: "CAMPAIGN_TRACKING", MaxAge: 7 * 24 * time.Hour, DuplicateWindow: 10 * time.Minute,
-			Partitions: DefaultPartitions},
-		Consumer: "metrics-aggregator", BatchSize: 2000, MaxWait: 500 * time.Millisecond, CacheTTL: 30 * time.Second,
-		LeaseTTL: 5 * time.Second, FlushConcurrency: 4, Limits: DefaultLimits(),
+// withDefaults fills the zero fields of c.
+func (c AggregatorConfig) withDefaults() AggregatorConfig {
+	c.Stream = c.Stream.withDefaults()
+	c.Consumer = cmp.Or(c.Consumer, "metrics-aggregator")
+	c.BatchSize = cmp.Or(c.BatchSize, 2000)
+	c.MaxWait = cmp.Or(c.MaxWait, 500*time.Millisecond)
+	c.CacheTTL = cmp.Or(c.CacheTTL, 30*time.Second)
+	c.LeaseTTL = cmp.Or(c.LeaseTTL, 5*time.Second)
+	c.FlushConcurrency = cmp.Or(c.FlushConcurrency, 4)
+	c.Limits = c.Limits.withDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
+	return c
 }
 
-// AggregatorMetrics receives the worker's counts (nil: none).
+// AggregatorMetrics receives the worker's counts.
 type AggregatorMetrics interface {
 	Aggregated(n int)
 	DeadLettered(n int)
 }
+
+type noMetrics struct{}
+
+func (noMetrics) Aggregated(int)   {}
+func (noMetrics) DeadLettered(int) {}
 
 // Aggregator counts the tracking stream exactly once, partition by partition.
 //
@@ -85,26 +109,11 @@ type Aggregator struct {
 	crashed atomic.Bool
 }
 
-// NewAggregator returns the worker; metrics may be nil.
-func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cfg AggregatorConfig, logger *slog.Logger, metrics AggregatorMetrics) *Aggregator {
-	def := DefaultAggregatorConfig()
-	if cfg.LeaseTTL <= 0 {
-		cfg.LeaseTTL = def.LeaseTTL
-	}
-	if !cfg.Limits.MaxAmount.IsPositive() {
-		cfg.Limits = def.Limits
-	}
-	if cfg.Stream.Partitions < 1 {
-		cfg.Stream.Partitions = def.Stream.Partitions
-	}
-	if cfg.FlushConcurrency < 1 {
-		cfg.FlushConcurrency = def.FlushConcurrency
-	}
-	if cfg.Consumer == "" {
-		cfg.Consumer = def.Consumer
-	}
+// NewAggregator returns a worker that counts the tracking stream of js into store.
+func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cfg AggregatorConfig) *Aggregator {
+	cfg = cfg.withDefaults()
 	return &Aggregator{js: js, store: store, targets: newTargets(campaigns, cfg.CacheTTL), cfg: cfg,
-		logger: logger, metrics: metrics, now: time.Now,
+		logger: cfg.Logger, metrics: cfg.Metrics, now: time.Now,
 		group:   &group{db: store.db, id: uuid.NewString(), ttl: cfg.LeaseTTL},
 		flushes: make(chan struct{}, cfg.FlushConcurrency),
 		pending: make([]atomic.Uint64, MaxPartitions),
@@ -276,7 +285,7 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 	for p := range mine {
 		r := runners[p]
 		if r == nil {
-			r = &runner{lease: lease.New(a.store.db, "metrics_leases", a.positionName(p), a.cfg.LeaseTTL)}
+			r = &runner{lease: lease.New(a.store.db, "metrics_leases", a.positionName(p), lease.Config{TTL: a.cfg.LeaseTTL})}
 			runners[p] = r
 		}
 		if r.stopping {

@@ -34,7 +34,7 @@ func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	ctx := context.Background()
 	db := dbtest.Open(t, target, append(campaign.Schema(), Migrations())...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(ctx, config.NATSConfig{Embedded: true}, t.TempDir(), "test", logger)
+	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, t.TempDir(), "test", logger)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{})
@@ -62,10 +62,15 @@ func (e *aggEnv) publish(n int) {
 	}
 }
 
+// config is the default worker configuration, logging to the test's logger.
+func (e *aggEnv) config() AggregatorConfig {
+	return AggregatorConfig{Logger: e.logger}.withDefaults()
+}
+
 // drain counts everything published so far with a worker of cfg.
 func (e *aggEnv) drain(cfg AggregatorConfig) {
 	e.t.Helper()
-	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil)
+	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg)
 	require.NoError(e.t, a.Drain(e.ctx))
 }
 

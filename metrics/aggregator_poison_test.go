@@ -74,7 +74,7 @@ func (e *aggEnv) deadLetters(stream string) []jetstream.Msg {
 func TestHugeAmountsAreRefusedNeverWrapped(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
-		cfg := DefaultAggregatorConfig()
+		cfg := env.config()
 		cfg.MaxWait = 200 * time.Millisecond
 		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		for range 2 {
@@ -123,7 +123,7 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 			counters: counters{CostE4: full}, UpdatedAt: now}).Exec(env.ctx)
 		require.NoError(t, err)
 
-		cfg := DefaultAggregatorConfig()
+		cfg := env.config()
 		cfg.BatchSize = 20_000 // a partition's events in one batch, as far as a fetch allows
 		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		const good = 10_000

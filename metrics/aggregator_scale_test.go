@@ -27,7 +27,7 @@ type worker struct {
 
 func (e *aggEnv) startWorker(cfg AggregatorConfig) *worker {
 	ctx, stop := context.WithCancel(e.ctx)
-	w := &worker{a: NewAggregator(e.nc.JS, e.store, e.svc, cfg, e.logger, nil), stop: stop, done: make(chan struct{})}
+	w := &worker{a: NewAggregator(e.nc.JS, e.store, e.svc, cfg), stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		w.a.Run(ctx)
@@ -139,7 +139,7 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 		env := newAggEnv(t, target)
 		const events, campaigns = 200_000, 500
 		ids := env.testCampaigns(campaigns)
-		cfg := DefaultAggregatorConfig()
+		cfg := env.config()
 		cfg.MaxWait = 100 * time.Millisecond
 		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 
@@ -195,7 +195,7 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 func TestPartitionsBalanceAndMove(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
-		cfg := DefaultAggregatorConfig()
+		cfg := env.config()
 		cfg.LeaseTTL = 2 * time.Second
 		a, b, c := env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg)
 		counts := requireBalanced(t, 16, a, b, c)
@@ -228,7 +228,7 @@ func TestPartitionsBalanceAndMove(t *testing.T) {
 func TestShutdownFlushesTheBatchInHand(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
-		cfg := DefaultAggregatorConfig()
+		cfg := env.config()
 		cfg.MaxWait = time.Hour // batches are only ever flushed full, or on shutdown
 		w := env.startWorker(cfg)
 		requireBalanced(t, 16, w)
@@ -248,11 +248,11 @@ func TestShutdownFlushesTheBatchInHand(t *testing.T) {
 func TestLateFlushOfALostPartitionIsRefused(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
-		cfg := DefaultAggregatorConfig()
+		cfg := env.config()
 		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		env.publish(10)
 		p := Partition(env.campaign, DefaultPartitions)
-		late := NewAggregator(env.nc.JS, env.store, env.svc, cfg, env.logger, nil)
+		late := NewAggregator(env.nc.JS, env.store, env.svc, cfg)
 		name := late.positionName(p)
 		pos, err := env.store.Position(env.ctx, name)
 		require.NoError(t, err)
@@ -286,7 +286,7 @@ func TestLateFlushOfALostPartitionIsRefused(t *testing.T) {
 // events is found and read like the others until it is drained.
 func TestLeftoverPartitionsAreDrained(t *testing.T) {
 	env := newAggEnv(t, dbtest.SQLiteTarget(t))
-	wide := DefaultAggregatorConfig()
+	wide := env.config()
 	wide.Stream.Partitions = 32
 	require.NoError(t, EnsureStream(env.ctx, env.nc.JS, wide.Stream))
 	var beyond uuid.UUID // a campaign whose partition is 16 or more of 32
@@ -304,7 +304,7 @@ func TestLeftoverPartitionsAreDrained(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	narrow := DefaultAggregatorConfig()
+	narrow := env.config()
 	w := env.startWorker(narrow)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.EqualValues(c, 3, env.totals(beyond).Impressions)

@@ -123,10 +123,8 @@ func (a *Aggregator) commit(ctx context.Context, consumer string, pos uint64, ru
 			if err != nil {
 				return err
 			}
-			if a.metrics != nil {
-				a.metrics.Aggregated(len(counted))
-				a.metrics.DeadLettered(len(dead))
-			}
+			a.metrics.Aggregated(len(counted))
+			a.metrics.DeadLettered(len(dead))
 			return nil
 		}
 		refused, rerr := a.refused(ctx, counted, now)

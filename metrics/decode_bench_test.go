@@ -52,7 +52,7 @@ func BenchmarkDecodeTrackBatch(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, raw := range req.Events {
-			if _, errs := decodeEvent(raw, cid, now, DefaultLimits()); len(errs) > 0 {
+			if _, errs := decodeEvent(raw, cid, now, Limits{}.withDefaults()); len(errs) > 0 {
 				b.Fatal(errs)
 			}
 		}

@@ -48,13 +48,19 @@ const (
 // Limits bound what one tracking event may carry. The same limits apply at /track and in the
 // worker (to events published straight to JetStream), so both refuse the same events.
 type Limits struct {
-	// MaxAmount is the largest cost or revenue of one event, in the campaign's currency. It
-	// keeps one event far below what the 64-bit totals hold (MaxTotalE4).
+	// MaxAmount is the largest cost or revenue of one event, in the campaign's currency
+	// (1,000,000,000; zero or negative take it). It keeps one event far below what the 64-bit
+	// totals hold (MaxTotalE4).
 	MaxAmount decimal.Decimal
 }
 
-// DefaultLimits allows events of up to 1,000,000,000 in the campaign's currency.
-func DefaultLimits() Limits { return Limits{MaxAmount: decimal.New(1, 9)} }
+// withDefaults fills the zero fields of l.
+func (l Limits) withDefaults() Limits {
+	if !l.MaxAmount.IsPositive() {
+		l.MaxAmount = decimal.New(1, 9)
+	}
+	return l
+}
 
 // Event is one tracking event. Its JSON form is the wire format on HTTP and on the
 // campaigns.tracking.<campaignId> subject.

@@ -34,25 +34,34 @@ type Handler struct {
 	cfg       HandlerConfig
 	logger    *slog.Logger
 	now       func() time.Time
-	// Ingested, if set, counts events accepted by /track.
+}
+
+// HandlerConfig is what /track needs to know. Zero fields take the defaults noted.
+type HandlerConfig struct {
+	// Limits bound the events; events beyond them are refused. Zero fields take Limits'
+	// defaults.
+	Limits Limits
+	// Partitions is P: each event is published on its partition's subject (DefaultPartitions).
+	Partitions int
+	// Logger hears about the errors behind 5xx answers (default: discard).
+	Logger *slog.Logger
+	// Ingested counts the events /track accepts (default: nothing counts them).
 	Ingested func(n int)
 }
 
-// HandlerConfig is what /track needs to know.
-type HandlerConfig struct {
-	Limits     Limits // events beyond them are refused
-	Partitions int    // P: each event is published on its partition's subject
-}
-
 // NewHandler returns the metrics HTTP handler.
-func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, cfg HandlerConfig, logger *slog.Logger) *Handler {
+func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, cfg HandlerConfig) *Handler {
 	if cfg.Partitions < 1 {
 		cfg.Partitions = DefaultPartitions
 	}
-	if !cfg.Limits.MaxAmount.IsPositive() {
-		cfg.Limits = DefaultLimits()
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: logger, now: time.Now}
+	if cfg.Ingested == nil {
+		cfg.Ingested = func(int) {}
+	}
+	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: cfg.Logger, now: time.Now}
 }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
@@ -150,9 +159,7 @@ func (h *Handler) track(c echo.Context) error {
 		out.EventIDs = append(out.EventIDs, e.EventID.String())
 	}
 	out.Accepted = len(valid)
-	if h.Ingested != nil {
-		h.Ingested(len(valid))
-	}
+	h.cfg.Ingested(len(valid))
 	return c.JSON(http.StatusAccepted, out)
 }
 

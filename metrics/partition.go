@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,10 +59,19 @@ func partitionFilter(p int) string { return SubjectPrefix + "." + strconv.Itoa(p
 
 // StreamConfig describes the tracking stream.
 type StreamConfig struct {
-	Name            string        // CAMPAIGN_TRACKING; the dead letters go to Name_DLQ
-	MaxAge          time.Duration // retention
-	DuplicateWindow time.Duration // how long a resent eventId is recognised
-	Partitions      int           // P
+	Name            string        // the stream (CAMPAIGN_TRACKING); the dead letters go to Name_DLQ
+	MaxAge          time.Duration // retention (7 days)
+	DuplicateWindow time.Duration // how long a resent eventId is recognised (10m)
+	Partitions      int           // P (DefaultPartitions)
+}
+
+// withDefaults fills the zero fields of c.
+func (c StreamConfig) withDefaults() StreamConfig {
+	c.Name = cmp.Or(c.Name, "CAMPAIGN_TRACKING")
+	c.MaxAge = cmp.Or(c.MaxAge, 7*24*time.Hour)
+	c.DuplicateWindow = cmp.Or(c.DuplicateWindow, 10*time.Minute)
+	c.Partitions = cmp.Or(c.Partitions, DefaultPartitions)
+	return c
 }
 
 // deadLetterStream is the stream of the dead letters.
@@ -74,6 +84,7 @@ func (c StreamConfig) deadLetterStream() string { return c.Name + "_DLQ" }
 // (a subject transform), so that producers need not know P; on 2.9 that subject has no stream
 // and a JetStream publish to it fails at once rather than being lost.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig) error {
+	cfg = cfg.withDefaults()
 	if cfg.Partitions < 1 {
 		return errors.New("metrics: the tracking stream needs at least one partition")
 	}

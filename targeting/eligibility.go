@@ -35,16 +35,27 @@ type Evaluator struct {
 	now         func() time.Time
 }
 
-// NewEvaluator returns an evaluator that runs at most concurrency rule evaluations at once per
-// request; rules may be nil (no Rules Engine).
-func NewEvaluator(campaigns Campaigns, rules RuleEvaluator, concurrency int) *Evaluator {
-	return &Evaluator{campaigns: campaigns, rules: rules, concurrency: max(1, concurrency), now: time.Now}
+// EvaluatorConfig tunes an Evaluator. Zero fields take the defaults noted.
+type EvaluatorConfig struct {
+	// Rules reads and evaluates the campaigns' rules (default: none, a service without a Rules
+	// Engine: campaigns with rules are not eligible). Leave it unset rather than set it to a
+	// nil *Client.
+	Rules RuleEvaluator
+	// Concurrency bounds the rule evaluations one request runs at once (16).
+	Concurrency int
+	// Now is the clock that decides which campaigns are serving (default: time.Now).
+	Now func() time.Time
 }
 
-// WithClock replaces the clock that decides which campaigns are serving (tests).
-func (e *Evaluator) WithClock(now func() time.Time) *Evaluator {
-	e.now = now
-	return e
+// NewEvaluator returns an evaluator over campaigns.
+func NewEvaluator(campaigns Campaigns, cfg EvaluatorConfig) *Evaluator {
+	if cfg.Concurrency < 1 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Evaluator{campaigns: campaigns, rules: cfg.Rules, concurrency: cfg.Concurrency, now: cfg.Now}
 }
 
 // RuleResult is the verdict of one rule for one customer.

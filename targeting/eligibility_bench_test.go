@@ -74,7 +74,7 @@ func BenchmarkEligibility(b *testing.B) {
 			client := targeting.NewClient(targeting.Config{URL: e.URL, Timeout: 5 * time.Second,
 				CacheTTL: tc.cacheTTL, BreakerFailures: 1000}, nil)
 			defer client.Close()
-			ev := targeting.NewEvaluator(m, client, tc.concurrency)
+			ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: tc.concurrency})
 			if _, err := ev.EligibleCampaigns(context.Background(), req); err != nil { // warm the pool (and the cache)
 				b.Fatal(err)
 			}

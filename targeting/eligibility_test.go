@@ -43,7 +43,7 @@ func TestEvaluationIsBoundedAndShared(t *testing.T) {
 		m.all = append(m.all, serving(fmt.Sprintf("c%d", i), shared, campaign.RuleID(e.AddRule("ACTIVE", "country == es"))))
 	}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
-	ev := targeting.NewEvaluator(m, client, 4)
+	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4})
 	got, err := ev.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-1",
 		Context: json.RawMessage(`{"segment": "vip", "country": "es"}`)})
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func TestEvaluationFailsClosed(t *testing.T) {
 	inactive := campaign.RuleID(e.AddRule("INACTIVE", "segment == vip"))
 	m := &memCampaigns{all: []*campaign.Campaign{serving("ok", vip), serving("inactive", vip, inactive)}}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, CacheTTL: time.Minute, BreakerFailures: 1000}, nil)
-	ev := targeting.NewEvaluator(m, client, 8)
+	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 8})
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip"}`)}
 
 	got, err := ev.EligibleCampaigns(context.Background(), req)
@@ -82,7 +82,7 @@ func TestEvaluationFailsClosed(t *testing.T) {
 	assert.False(t, v.Eligible)
 	assert.False(t, v.Undetermined)
 
-	noEngine := targeting.NewEvaluator(m, nil, 8)
+	noEngine := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Concurrency: 8})
 	got, err = noEngine.EligibleCampaigns(context.Background(), req)
 	require.NoError(t, err)
 	assert.Empty(t, got.Eligible)

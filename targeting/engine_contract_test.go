@@ -206,7 +206,7 @@ func TestEligibilityWithRulesThatCannotTarget(t *testing.T) {
 		m.all = append(m.all, serving("taxed", taxes))
 	}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 2, CacheTTL: time.Minute}, nil)
-	ev := targeting.NewEvaluator(m, client, 4)
+	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4})
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"order_amount": 150}`)}
 	for range 4 {
 		got, err := ev.EligibleCampaigns(context.Background(), req)

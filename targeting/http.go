@@ -30,9 +30,18 @@ type Handler struct {
 	logger *slog.Logger
 }
 
+// HandlerConfig tunes the Handler. Zero fields take the defaults noted.
+type HandlerConfig struct {
+	// Logger hears about the errors behind 5xx answers (default: discard).
+	Logger *slog.Logger
+}
+
 // NewHandler returns the targeting HTTP handler.
-func NewHandler(eval *Evaluator, logger *slog.Logger) *Handler {
-	return &Handler{eval: eval, logger: logger}
+func NewHandler(eval *Evaluator, cfg HandlerConfig) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{eval: eval, logger: cfg.Logger}
 }
 
 // Register mounts POST /targeting/evaluate and POST /campaigns/:id/evaluate under g.

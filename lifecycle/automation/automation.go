@@ -56,16 +56,16 @@ type BudgetSource interface {
 	SpendChangedSince(ctx context.Context, since time.Time) ([]Spend, time.Time, error)
 }
 
-// Config tunes the automation.
+// Config tunes the automation. Zero fields take the defaults noted.
 type Config struct {
 	PauseAt    decimal.Decimal // share of the budget spent that pauses (0.9)
 	CompleteAt decimal.Decimal // share that completes (1.0)
-	BatchSize  int             // campaigns handled per tick and kind
-}
-
-// DefaultConfig pauses at 90% and completes at 100% of the budget.
-func DefaultConfig() Config {
-	return Config{PauseAt: decimal.RequireFromString("0.9"), CompleteAt: decimal.NewFromInt(1), BatchSize: 100}
+	BatchSize  int             // campaigns handled per tick and kind (100)
+	// Budget reports spend (default: none, and no budget automation: campaigns only complete
+	// at their end date).
+	Budget BudgetSource
+	// Logger hears about each automatic transition (default: discard).
+	Logger *slog.Logger
 }
 
 // Automation is one instance of the automation.
@@ -79,12 +79,21 @@ type Automation struct {
 	watermark time.Time
 }
 
-// New returns an automation over campaigns; budget may be nil.
-func New(campaigns Campaigns, budget BudgetSource, cfg Config, logger *slog.Logger) *Automation {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = DefaultConfig().BatchSize
+// New returns an automation over campaigns.
+func New(campaigns Campaigns, cfg Config) *Automation {
+	if !cfg.PauseAt.IsPositive() {
+		cfg.PauseAt = decimal.RequireFromString("0.9")
 	}
-	return &Automation{campaigns: campaigns, budget: budget, cfg: cfg, logger: logger}
+	if !cfg.CompleteAt.IsPositive() {
+		cfg.CompleteAt = decimal.NewFromInt(1)
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Automation{campaigns: campaigns, budget: cfg.Budget, cfg: cfg, logger: cfg.Logger}
 }
 
 // Stats counts what one tick did.

@@ -85,9 +85,8 @@ func TestTick(t *testing.T) {
 		{CampaignID: id("b006"), Amount: decimal.RequireFromString("1")},
 		{CampaignID: id("b007"), Amount: decimal.RequireFromString("1000")}, // gone: not in Budgets
 	}}
-	cfg := automation.DefaultConfig()
-	cfg.BatchSize = 2 // several Budgets calls
-	a := automation.New(camps, spend, cfg, logger)
+	// BatchSize 2: several Budgets calls. The thresholds are the defaults (90% and 100%).
+	a := automation.New(camps, automation.Config{BatchSize: 2, Budget: spend, Logger: logger})
 
 	st, err := a.Tick(context.Background())
 	require.NoError(t, err)
@@ -110,7 +109,7 @@ func TestTick(t *testing.T) {
 func TestTickWithoutBudgetSource(t *testing.T) {
 	t.Parallel()
 	camps := &fakeCampaigns{ended: []automation.Target{{ID: id("e001"), Version: 1}}}
-	a := automation.New(camps, nil, automation.DefaultConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a := automation.New(camps, automation.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	st, err := a.Tick(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, automation.Stats{Completed: 1}, st)

@@ -48,7 +48,7 @@ func Migrations() []migrate.Set {
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
-func NewLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}
 	if cfg.Format == "text" {
 		return slog.New(httpx.LogHandler(slog.NewTextHandler(w, opts)))
@@ -56,66 +56,67 @@ func NewLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(httpx.LogHandler(slog.NewJSONHandler(w, opts)))
 }
 
-// API is a fully wired API instance. Several can live in one process: nothing is global.
-type API struct {
+// Process is the binary a set of Components serves.
+type Process string
+
+// The two binaries.
+const (
+	ProcessAPI    Process = "api"
+	ProcessWorker Process = "worker"
+)
+
+// Components are the capabilities both binaries share, built once by Build from the
+// configuration: the API mounts its HTTP routes on top of them, the worker runs their
+// background work. Several can live in one process: nothing is global.
+type Components struct {
 	Config *config.Config
-	DB     *bun.DB
-	Echo   *echo.Echo
 	Logger *slog.Logger
+	NATS   *natsx.Conn
+	DB     *bun.DB
+	// Observability is the process's Prometheus registry and instruments (GET /metrics).
+	Observability *observability.Metrics
 
-	NATS *natsx.Conn
-
+	Relay       *outbox.Relay
 	Campaigns   *campaign.Service
 	Idempotency *idempotency.Store
-	Automation  *automation.Automation
-	Relay       *outbox.Relay
 	Metrics     *metrics.Store
 	Aggregator  *metrics.Aggregator
-	// Observability is the instance's Prometheus registry and instruments (GET /metrics).
+	Automation  *automation.Automation
+	// Rules is the Rules Engine client; nil when none is configured (targeting checks off).
+	Rules *targeting.Client
+}
+
+// BuildConfig tunes Build. Zero fields take the defaults noted.
+type BuildConfig struct {
+	// Process is the binary the components serve (ProcessAPI). It names the process to NATS
+	// and says what to do when another process holds the data dir.
+	Process Process
+	// Observability receives the components' measurements (default: a new registry named
+	// after Process). The binaries build it first: their authenticators report to it, and
+	// they are checked before anything is opened.
 	Observability *observability.Metrics
+	// Now replaces the wall clock of the campaign service and the idempotency keys, for tests
+	// (default: time.Now).
+	Now func() time.Time
 }
 
-// APIOption adjusts how NewAPI builds the instance.
-type APIOption func(*apiOptions)
-
-type apiOptions struct {
-	now func() time.Time
-}
-
-// WithClock replaces the wall clock everywhere (campaign service, idempotency keys, rate
-// limiter), for tests.
-func WithClock(now func() time.Time) APIOption {
-	return func(o *apiOptions) { o.now = now }
-}
-
-// NewAPI opens the database, migrates it when the configuration says so, and mounts every
-// capability on a new Echo instance. Close releases what it opened.
-func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...APIOption) (*API, error) {
-	var o apiOptions
-	for _, opt := range opts {
-		opt(&o)
+// Build connects to NATS, opens the database (migrating it when database.auto_migrate says
+// so) and builds every capability over them. Close releases what it opened.
+func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc BuildConfig) (*Components, error) {
+	if bc.Process == "" {
+		bc.Process = ProcessAPI
 	}
-	// Security first: a configuration that must not serve refuses before opening anything.
-	if err := auth.CheckExposure(cfg.Auth, cfg.HTTP.Host); err != nil {
-		return nil, err
+	if bc.Observability == nil {
+		bc.Observability = newObservability(string(bc.Process), logger)
 	}
-	obs := newObservability("api", logger)
-	policy := RoutePolicy(cfg)
-	authn, err := newAuthenticator(cfg, policy, obs, logger)
-	if err != nil {
-		return nil, err
-	}
-	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, policy, func() []*echo.Route { return e.Routes() }, o.now)
-	if err != nil {
-		return nil, err
+	if bc.Now == nil {
+		bc.Now = time.Now
 	}
 	// NATS first: the embedded server holds the data dir, and a process refused it must not
 	// touch the database either.
-	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-api", logger)
+	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-"+string(bc.Process), logger)
 	if err != nil {
-		return nil, explainDataDir(err, "stop the process that holds it (another API, or a campaigns-worker "+
-			"on the same data dir), or give this API a data_dir of its own")
+		return nil, explainDataDir(err, dataDirAdvice(bc.Process))
 	}
 	db, err := database.Open(ctx, cfg.Database)
 	if err != nil {
@@ -129,66 +130,163 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 			return nil, err
 		}
 	}
-	if o.now == nil {
-		o.now = time.Now
-	}
-	relay := newRelay(cfg, db, nc, logger, obs)
-	e = httpx.NewEcho(logger, eopts)
+	obs := bc.Observability
 	watchDependencies(obs, db, nc)
-	idem := idempotency.New(db, logger, idempotency.Options{
-		TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: o.now,
-	})
-	e.Use(idem.Middleware())
-	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
-		httpx.Check{Name: "nats", Fn: nc.Ready})
+	relay := newRelay(cfg, db, nc, logger, obs)
+	rules := newRulesClient(cfg.RulesEngine, logger, obs)
+	svc := newCampaigns(cfg, db, relay, obs, rules, bc.Now)
+	store := metrics.NewStore(db)
+	c := &Components{
+		Config: cfg, Logger: logger, NATS: nc, DB: db, Observability: obs,
+		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules,
+		Idempotency: idempotency.New(db, idempotency.Config{
+			TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: bc.Now, Logger: logger,
+		}),
+		Aggregator: newAggregator(cfg, nc, store, svc, logger, obs),
+		Automation: newAutomation(cfg.Automation, svc, store, logger),
+	}
+	if bc.Process == ProcessWorker || cfg.Worker.Embedded {
+		watchBackground(obs, db, c.Aggregator)
+	}
+	return c, nil
+}
+
+// dataDirAdvice is what to do when another process holds the data dir.
+func dataDirAdvice(p Process) string {
+	if p == ProcessWorker {
+		return "an API started with worker.embedded: true (the default) already runs " +
+			"the worker: stop this one. To run the worker as a process of its own, set worker.embedded: false " +
+			"and nats.embedded_port on the API and point this worker's nats.url at that port, or run both on " +
+			"an external NATS (nats.url)"
+	}
+	return "stop the process that holds it (another API, or a campaigns-worker " +
+		"on the same data dir), or give this API a data_dir of its own"
+}
+
+// Close releases NATS and the database.
+func (c *Components) Close() error {
+	c.NATS.Close()
+	return c.DB.Close()
+}
+
+// RunBackground runs the background work (event relay, tracking aggregation, lifecycle
+// automation, idempotency-key purge) until ctx is done. Then it publishes the events still in
+// the outbox, for up to http.shutdown_timeout, and gives the relay's lease up.
+func (c *Components) RunBackground(ctx context.Context) {
+	drain, cancel := afterDone(ctx, c.Config.HTTP.ShutdownTimeout)
+	defer cancel()
+	c.runBackground(ctx, drain)
+}
+
+// runBackground runs the worker's loops until ctx is done. Then, under drainCtx, the relay
+// publishes what is committed (the last requests' and transitions' events would otherwise
+// wait for the next start), and gives its lease up so that another worker takes over at once.
+func (c *Components) runBackground(ctx, drainCtx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Relay.Run(ctx) })
+	wg.Go(func() { c.Aggregator.Run(ctx) })
+	wg.Go(func() { c.Automation.Run(ctx, c.Config.Automation.Interval, c.Idempotency.Purge) })
+	wg.Wait()
+	n, err := c.Relay.Drain(drainCtx)
+	if err != nil {
+		c.Logger.Warn("outbox relay: shutdown came before every event was published; the rest go at the next start",
+			slog.Int("published", n), slog.Any("error", err))
+	} else if n > 0 {
+		c.Logger.Info("outbox relay: published the outbox before stopping", slog.Int("published", n))
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	c.Relay.Release(rctx)
+}
+
+// API is a fully wired API instance: the shared components and the HTTP routes over them.
+type API struct {
+	*Components
+	Echo *echo.Echo
+}
+
+// APIConfig tunes NewAPI. Zero fields take the defaults noted.
+type APIConfig struct {
+	// Now replaces the wall clock everywhere (campaign service, idempotency keys, rate
+	// limiter, serving decisions), for tests (default: time.Now).
+	Now func() time.Time
+}
+
+// NewAPI builds the components (see Build) and mounts every capability on a new Echo
+// instance. Close releases what it opened.
+func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac APIConfig) (*API, error) {
+	if ac.Now == nil {
+		ac.Now = time.Now
+	}
+	// Security first: a configuration that must not serve refuses before opening anything.
+	if err := auth.CheckExposure(cfg.Auth, cfg.HTTP.Host); err != nil {
+		return nil, err
+	}
+	obs := newObservability(string(ProcessAPI), logger)
+	policy := RoutePolicy(cfg)
+	authn, err := newAuthenticator(cfg, policy, obs, logger)
+	if err != nil {
+		return nil, err
+	}
+	var e *echo.Echo
+	ecfg, err := echoConfig(cfg, obs, logger, authn, policy, func() []*echo.Route { return e.Routes() }, ac.Now)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Build(ctx, cfg, logger, BuildConfig{Process: ProcessAPI, Observability: obs, Now: ac.Now})
+	if err != nil {
+		return nil, err
+	}
+	e = httpx.NewEcho(ecfg)
+	e.Use(c.Idempotency.Middleware())
+	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: c.DB.PingContext},
+		httpx.Check{Name: "nats", Fn: c.NATS.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
 	}, httpx.Query())
 	apidocs.Register(e, httpx.Query())
 	mountMetrics(e, obs)
 
-	campaignCfg := campaign.ServiceConfig{Now: o.now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent,
-		AllowUntargeted: cfg.Activation.AllowUntargeted}
-	rules := newRulesClient(cfg.RulesEngine, logger, obs)
-	if rules != nil {
-		campaignCfg.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
-			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
-	}
-	svc := campaign.NewService(campaign.NewRepository(db), campaignCfg)
 	v1 := e.Group("/api/v1")
-	store := metrics.NewStore(db)
-	ensureTrackingStream(ctx, cfg, nc, logger)
-	mh := metrics.NewHandler(svc, store, nc.JS, metrics.HandlerConfig{
-		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions}, logger)
-	mh.Ingested = obs.Ingested
+	ensureTrackingStream(ctx, cfg, c.NATS, logger)
+	mh := metrics.NewHandler(c.Campaigns, c.Metrics, c.NATS.JS, metrics.HandlerConfig{
+		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions,
+		Logger: logger, Ingested: obs.Ingested,
+	})
 	mh.Register(v1)
-	agg := newAggregator(cfg, nc, store, svc, logger, obs)
-	if cfg.Worker.Embedded {
-		watchBackground(obs, db, agg)
-	}
-	campaign.NewHandler(svc, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
+	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
-	if rules != nil {
-		evalRules = rules
+	if c.Rules != nil {
+		evalRules = c.Rules
 	}
-	targeting.NewHandler(targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency).WithClock(o.now), logger).Register(v1)
+	eval := targeting.NewEvaluator(c.Campaigns, targeting.EvaluatorConfig{
+		Rules: evalRules, Concurrency: cfg.RulesEngine.Concurrency, Now: ac.Now,
+	})
+	targeting.NewHandler(eval, targeting.HandlerConfig{Logger: logger}).Register(v1)
 
 	if err := policy.Verify(e.Routes()); err != nil {
-		nc.Close()
-		_ = db.Close()
+		_ = c.Close()
 		return nil, err
 	}
-	return &API{
-		Config: cfg, DB: db, Echo: e, Logger: logger, NATS: nc, Campaigns: svc, Idempotency: idem,
-		Automation: newAutomation(cfg.Automation, svc, store, logger), Relay: relay,
-		Metrics: store, Aggregator: agg,
-		Observability: obs,
-	}, nil
+	return &API{Components: c, Echo: e}, nil
+}
+
+// newCampaigns is the campaign service: its events wake the relay and are counted, and its
+// activations are checked against the Rules Engine when there is one.
+func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *observability.Metrics, rules *targeting.Client,
+	now func() time.Time) *campaign.Service {
+	sc := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent,
+		AllowUntargeted: cfg.Activation.AllowUntargeted}
+	if rules != nil {
+		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
+			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
+	}
+	return campaign.NewService(campaign.NewRepository(db), sc)
 }
 
 // newRulesClient returns the Rules Engine client, or nil when none is configured: then the
 // targeting checks are off (said once, here) and campaigns show targetingVerified: false.
-func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger, m targeting.Metrics) *targeting.Client {
+func newRulesClient(cfg config.RulesEngine, logger *slog.Logger, m targeting.Metrics) *targeting.Client {
 	if cfg.URL == "" {
 		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
 		return nil
@@ -216,57 +314,31 @@ func ensureTrackingStream(ctx context.Context, cfg *config.Config, nc *natsx.Con
 }
 
 func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
-	ac := metrics.DefaultAggregatorConfig()
-	ac.Stream, ac.BatchSize, ac.MaxWait = trackingStream(cfg), cfg.Metrics.BatchSize, cfg.Metrics.MaxWait
-	ac.Limits = metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}
-	ac.LeaseTTL = cfg.Metrics.LeaseTTL
-	return metrics.NewAggregator(nc.JS, store, svc, ac, logger, m)
+	return metrics.NewAggregator(nc.JS, store, svc, metrics.AggregatorConfig{
+		Stream: trackingStream(cfg), BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
+		LeaseTTL: cfg.Metrics.LeaseTTL, Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount},
+		Logger: logger, Metrics: m,
+	})
 }
 
 func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logger, m outbox.RelayMetrics) *outbox.Relay {
-	rc := outbox.DefaultRelayConfig()
-	rc.Stream, rc.Source = cfg.Events.Stream, cfg.Events.Source
-	rc.DuplicateWindow, rc.MaxAge = cfg.Events.DuplicateWindow, cfg.Events.MaxAge
-	rc.BatchSize, rc.PollInterval = cfg.Events.BatchSize, cfg.Events.PollInterval
-	return outbox.NewRelay(db, nc.JS, rc, logger, m)
-}
-
-func newAutomation(cfg config.AutomationConfig, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
-	return automation.New(svc, budget, automation.Config{
-		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
-		BatchSize: cfg.BatchSize,
-	}, logger)
-}
-
-// RunBackground runs the background work (event relay, tracking aggregation, lifecycle
-// automation, idempotency-key purge) until ctx is done. Then it publishes the events still in
-// the outbox, for up to http.shutdown_timeout, and gives the relay's lease up.
-func (a *API) RunBackground(ctx context.Context) {
-	drain, cancel := afterDone(ctx, a.Config.HTTP.ShutdownTimeout)
-	defer cancel()
-	runWorker(ctx, drain, a.Config, a.Logger, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
-}
-
-// runWorker runs the worker's loops until ctx is done. Then, under drainCtx, the relay
-// publishes what is committed (the last requests' and transitions' events would otherwise
-// wait for the next start), and gives its lease up so that another worker takes over at once.
-func runWorker(ctx, drainCtx context.Context, cfg *config.Config, logger *slog.Logger, relay *outbox.Relay,
-	auto *automation.Automation, idem *idempotency.Store, agg *metrics.Aggregator) {
-	var wg sync.WaitGroup
-	wg.Go(func() { relay.Run(ctx) })
-	wg.Go(func() { agg.Run(ctx) })
-	wg.Go(func() { auto.Run(ctx, cfg.Automation.Interval, idem.Purge) })
-	wg.Wait()
-	n, err := relay.Drain(drainCtx)
-	if err != nil {
-		logger.Warn("outbox relay: shutdown came before every event was published; the rest go at the next start",
-			slog.Int("published", n), slog.Any("error", err))
-	} else if n > 0 {
-		logger.Info("outbox relay: published the outbox before stopping", slog.Int("published", n))
+	maxAge := cfg.Events.MaxAge
+	if maxAge == 0 {
+		maxAge = -1 // events.max_age 0 keeps events forever
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	relay.Release(rctx)
+	return outbox.NewRelay(db, nc.JS, outbox.RelayConfig{
+		Stream: cfg.Events.Stream, Source: cfg.Events.Source,
+		DuplicateWindow: cfg.Events.DuplicateWindow, MaxAge: maxAge,
+		BatchSize: cfg.Events.BatchSize, PollInterval: cfg.Events.PollInterval,
+		Logger: logger, Metrics: m,
+	})
+}
+
+func newAutomation(cfg config.Automation, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
+	return automation.New(svc, automation.Config{
+		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
+		BatchSize: cfg.BatchSize, Budget: budget, Logger: logger,
+	})
 }
 
 // afterDone returns a context that lives on for grace once ctx is done, so that the steps of a
@@ -289,16 +361,10 @@ func explainDataDir(err error, advice string) error {
 // Handler is the API's HTTP handler.
 func (a *API) Handler() http.Handler { return a.Echo }
 
-// Close releases NATS and the database.
-func (a *API) Close() error {
-	a.NATS.Close()
-	return a.DB.Close()
-}
-
 // RunAPI serves the API until ctx is done, then shuts down gracefully.
 func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("starting campaigns API", slog.Any("config", *cfg))
-	a, err := NewAPI(ctx, cfg, logger)
+	a, err := NewAPI(ctx, cfg, logger, APIConfig{})
 	if err != nil {
 		return err
 	}
@@ -315,9 +381,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 		logger.Info("running the worker in the API process (worker.embedded)")
 		// The background stops after the HTTP server: the events of the last requests are
 		// committed by then, and the drain publishes them.
-		wg.Go(func() {
-			runWorker(bgCtx, drain, cfg, logger, a.Relay, a.Automation, a.Idempotency, a.Aggregator)
-		})
+		wg.Go(func() { a.runBackground(bgCtx, drain) })
 	}
 	err = a.Serve(ctx, ln)
 	stopBackground()
@@ -328,7 +392,7 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 // Serve serves the API on ln with the configured server options until ctx is done, then
 // shuts down gracefully.
 func (a *API) Serve(ctx context.Context, ln net.Listener) error {
-	return httpx.Serve(ctx, ln, a.Handler(), serverOptions(a.Config.HTTP), a.Logger)
+	return httpx.Serve(ctx, ln, a.Handler(), serverConfig(a.Config.HTTP, a.Logger))
 }
 
 // newWorkerEcho is the worker's own HTTP listener: /health, /ready and /metrics, with the same
@@ -338,7 +402,7 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 	wcfg := *cfg
 	if cfg.Auth.PublicMetrics {
 		// Every route of the worker is public: it needs no credentials (nor the keys to check them).
-		wcfg.Auth = config.AuthConfig{Mode: config.AuthNone, RolesClaim: cfg.Auth.RolesClaim}
+		wcfg.Auth = config.Auth{Mode: config.AuthNone, RolesClaim: cfg.Auth.RolesClaim}
 	}
 	wpolicy := WorkerRoutePolicy(cfg)
 	authn, err := newAuthenticator(&wcfg, wpolicy, obs, logger)
@@ -346,11 +410,11 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, wpolicy, func() []*echo.Route { return e.Routes() }, nil)
+	ecfg, err := echoConfig(cfg, obs, logger, authn, wpolicy, func() []*echo.Route { return e.Routes() }, nil)
 	if err != nil {
 		return nil, err
 	}
-	e = httpx.NewEcho(logger, eopts)
+	e = httpx.NewEcho(ecfg)
 	return e, nil
 }
 
@@ -360,43 +424,21 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 // data dir, and refuses to start when another process (an API running the worker) holds it.
 func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("starting campaigns worker", slog.Any("config", *cfg))
-	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-worker", logger)
-	if err != nil {
-		return explainDataDir(err, "an API started with worker.embedded: true (the default) already runs "+
-			"the worker: stop this one. To run the worker as a process of its own, set worker.embedded: false "+
-			"and nats.embedded_port on the API and point this worker's nats.url at that port, or run both on "+
-			"an external NATS (nats.url)")
-	}
-	defer nc.Close()
-	db, err := database.Open(ctx, cfg.Database)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	var schemaReady atomic.Bool
-	if cfg.Database.AutoMigrate {
-		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
-			return err
-		}
-		schemaReady.Store(true)
-	}
-	obs := newObservability("worker", logger)
-	relay := newRelay(cfg, db, nc, logger, obs)
-	svc := campaign.NewService(campaign.NewRepository(db),
-		campaign.ServiceConfig{AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent})
-	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
-	store := metrics.NewStore(db)
-	auto := newAutomation(cfg.Automation, svc, store, logger)
-	agg := newAggregator(cfg, nc, store, svc, logger, obs)
-
+	obs := newObservability(string(ProcessWorker), logger)
+	// Its listener's configuration first: one that cannot serve refuses before opening anything.
 	e, err := newWorkerEcho(cfg, obs, logger)
 	if err != nil {
 		return err
 	}
-	watchDependencies(obs, db, nc)
-	watchBackground(obs, db, agg)
-	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: db.PingContext},
-		httpx.Check{Name: "nats", Fn: nc.Ready},
+	c, err := Build(ctx, cfg, logger, BuildConfig{Process: ProcessWorker, Observability: obs})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var schemaReady atomic.Bool
+	schemaReady.Store(cfg.Database.AutoMigrate) // Build has migrated
+	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: c.DB.PingContext},
+		httpx.Check{Name: "nats", Fn: c.NATS.Ready},
 		httpx.Check{Name: "schema", Fn: func(context.Context) error {
 			if !schemaReady.Load() {
 				return migrate.ErrPending
@@ -414,14 +456,14 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	defer cancelDrain()
 	wg.Go(func() {
 		if !schemaReady.Load() {
-			if err := awaitSchema(bgCtx, db, logger, schemaPollInterval); err != nil {
+			if err := awaitSchema(bgCtx, c.DB, logger, schemaPollInterval); err != nil {
 				return // stopped while waiting
 			}
 			schemaReady.Store(true)
 		}
-		runWorker(bgCtx, drain, cfg, logger, relay, auto, idem, agg)
+		c.runBackground(bgCtx, drain)
 	})
-	err = httpx.Serve(ctx, ln, e, serverOptions(cfg.HTTP), logger)
+	err = httpx.Serve(ctx, ln, e, serverConfig(cfg.HTTP, logger))
 	stopBackground()
 	wg.Wait()
 	return err
@@ -461,10 +503,11 @@ func awaitSchema(ctx context.Context, db *bun.DB, logger *slog.Logger, every tim
 	}
 }
 
-func serverOptions(h config.HTTPConfig) httpx.ServerOptions {
-	return httpx.ServerOptions{
+func serverConfig(h config.HTTP, logger *slog.Logger) httpx.ServerConfig {
+	return httpx.ServerConfig{
 		ReadTimeout: h.ReadTimeout, WriteTimeout: h.WriteTimeout,
 		IdleTimeout: h.IdleTimeout, ShutdownTimeout: h.ShutdownTimeout, HeaderLimit: h.HeaderLimit,
+		Logger: logger,
 	}
 }
 

@@ -48,7 +48,7 @@ func setup(b *testing.B) *benchEnv {
 		// The schema must outlive this first benchmark: its clean-up waits for TestMain.
 		ll := &longLived{TB: b}
 		target := dbtest.PostgresTarget(ll) // skips without PostgreSQL
-		s := apptest.New(ll, target, nil)
+		s := apptest.New(ll, target, apptest.ServerConfig{})
 		raw, err := sql.Open("pgx/v5", target.Config.URL)
 		if err != nil {
 			b.Fatal(err)

@@ -75,7 +75,7 @@ func TestCampaignsHTTP(t *testing.T) {
 	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		t.Run("create", func(t *testing.T) { testCreate(t, s) })
 		t.Run("get", func(t *testing.T) { testGet(t, s) })
 		t.Run("update", func(t *testing.T) { testUpdate(t, s) })
@@ -467,7 +467,7 @@ func testPlumbing(t *testing.T, s *apptest.Server) {
 
 func TestReadyReportsADownDatabase(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	require.NoError(t, s.API.DB.Close())
 	r := s.Do(http.MethodGet, "/ready", nil)
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)

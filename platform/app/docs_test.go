@@ -20,7 +20,7 @@ import (
 // GET /docs renders the spec with the embedded Redoc, on the embedded default (SQLite).
 func TestAPIReferencePage(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 
 	page := s.Do(http.MethodGet, "/docs", nil)
 	require.Equal(t, http.StatusOK, page.Status)

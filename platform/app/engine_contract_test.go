@@ -34,7 +34,7 @@ func TestActivationRequiresATargetingRuleOverHTTP(t *testing.T) {
 			"with a Rules Engine":    withEngine(e),
 		} {
 			t.Run(name, func(t *testing.T) {
-				s := apptest.New(t, target, mutate)
+				s := apptest.New(t, target, apptest.ServerConfig{Configure: mutate})
 				id := create(t, s, servingBody("Untargeted "+name+" "+target.Name, nil))["id"].(string)
 				d := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/activate?dryRun=true", nil, asUserA...), http.StatusOK)
 				assert.Equal(t, false, d["allowed"])
@@ -50,7 +50,7 @@ func TestActivationRequiresATargetingRuleOverHTTP(t *testing.T) {
 			})
 		}
 		t.Run("allowed by configuration", func(t *testing.T) {
-			s := apptest.New(t, target, func(c *config.Config) { c.Activation.AllowUntargeted = true })
+			s := apptest.New(t, target, apptest.ServerConfig{Configure: func(c *config.Config) { c.Activation.AllowUntargeted = true }})
 			id := create(t, s, servingBody("Everyone "+target.Name, nil))["id"].(string)
 			got := requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
 			assert.Equal(t, "ACTIVE", got["status"])
@@ -76,7 +76,7 @@ func TestActivationChecksRuleCategories(t *testing.T) {
 		e := enginetest.New(t)
 		promo := e.AddRule("ACTIVE", promotionDSL)
 		taxes := e.AddRuleIn(enginetest.Taxes, "ACTIVE", "tax = 21%")
-		s := apptest.New(t, target, withEngine(e))
+		s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
 
 		id := create(t, s, servingBody("Taxed "+target.Name, []uuid.UUID{promo, taxes}))["id"].(string)
 		p := requireProblem(t, action(s, id, "activate", nil), http.StatusUnprocessableEntity)
@@ -102,10 +102,10 @@ func TestActivationChecksRuleCategories(t *testing.T) {
 		assert.Equal(t, map[string]any{"tax_rate": 0.21}, pers[0].(map[string]any)["result"])
 
 		// A deployment whose engine answers eligible for more categories says so.
-		wide := apptest.New(t, target, func(c *config.Config) {
+		wide := apptest.New(t, target, apptest.ServerConfig{Configure: func(c *config.Config) {
 			withEngine(e)(c)
 			c.RulesEngine.TargetingCategories = []string{"PROMOTIONS", "TAXES"}
-		})
+		}})
 		id = create(t, wide, servingBody("Taxed wide "+target.Name, []uuid.UUID{promo, taxes}))["id"].(string)
 		requireStatus(t, action(wide, id, "activate", nil), http.StatusOK)
 
@@ -126,11 +126,11 @@ func TestActivationChecksRuleCategories(t *testing.T) {
 func TestRulesWithoutVerdictDoNotOpenTheBreaker(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(c *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
 		withEngine(e)(c)
 		c.RulesEngine.BreakerFailures = 5
 		c.RulesEngine.CacheTTL = 0 // the rule's new category is read at once
-	})
+	}})
 	promo := e.AddRule("ACTIVE", promotionDSL)
 	later := e.AddRule("ACTIVE", promotionDSL)
 	requireStatus(t, action(s, create(t, s, servingBody("Promo", []uuid.UUID{promo}))["id"].(string), "activate", nil), http.StatusOK)
@@ -199,7 +199,7 @@ func TestWrongRulesEngineURLIsAConfigurationError(t *testing.T) {
 		var logs syncBuffer
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		a, err := app.NewAPI(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)))
+		a, err := app.NewAPI(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)), app.APIConfig{})
 		require.NoError(t, err)
 		s := apptest.Start(t, a)
 

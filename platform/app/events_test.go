@@ -141,7 +141,7 @@ func drain(t *testing.T, s *apptest.Server) {
 	}, 30*time.Second, 10*time.Millisecond, "outbox drained")
 }
 
-func withNATS(nc config.NATSConfig) func(*config.Config) {
+func withNATS(nc config.NATS) func(*config.Config) {
 	return func(c *config.Config) { c.NATS = nc }
 }
 
@@ -151,7 +151,7 @@ func TestEventsReachJetStream(t *testing.T) {
 		t.Parallel()
 		dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 			t.Parallel()
-			s := apptest.New(t, target, withNATS(nt.Config))
+			s := apptest.New(t, target, apptest.ServerConfig{Configure: withNATS(nt.Config)})
 			col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 
 			r := s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Events "+nt.Name+" "+target.Name), "X-User-ID", userA, "X-Request-ID", "corr-create")
@@ -222,7 +222,7 @@ func TestEventsReachJetStream(t *testing.T) {
 func TestEventsSurviveANATSOutage(t *testing.T) {
 	t.Parallel()
 	srv := natstest.NewServer(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), withNATS(config.NATSConfig{URL: srv.URL()}))
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: withNATS(config.NATS{URL: srv.URL()})})
 	since := time.Now().Add(-time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -261,7 +261,7 @@ func TestEventsSurviveANATSOutage(t *testing.T) {
 
 func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 	id := create(t, s, validBody("Crash Before Mark"))["id"].(string)
 	drain(t, s)
@@ -280,7 +280,7 @@ func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
 	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		ctx := context.Background()
 		c := create(t, s, validBody("Rollback One"))
 		create(t, s, validBody("Rollback Two"))
@@ -305,4 +305,28 @@ func TestRolledBackChangesLeaveNoEvent(t *testing.T) {
 		require.Len(t, trail["events"], 1)
 		assert.Equal(t, "CampaignCreated", trail["events"].([]any)[0].(map[string]any)["type"])
 	})
+}
+
+// events.max_age sets the retention of the events stream; 0 keeps events forever.
+func TestEventsMaxAgeSetsTheStreamRetention(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration
+	}{
+		{"forever", 0},
+		{"a week", 7 * 24 * time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{
+				Configure: func(c *config.Config) { c.Events.MaxAge = tc.maxAge },
+			})
+			create(t, s, validBody("Retention "+tc.name))
+			drain(t, s)
+			stream, err := s.API.NATS.JS.Stream(context.Background(), s.API.Config.Events.Stream)
+			require.NoError(t, err)
+			assert.Equal(t, tc.maxAge, stream.CachedInfo().Config.MaxAge)
+		})
+	}
 }

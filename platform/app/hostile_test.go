@@ -40,7 +40,7 @@ func TestHostileInput(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
 		start := time.Now()
-		w := &walker{s: apptest.New(t, target, nil), ready: map[lifecycle.Status]string{}}
+		w := &walker{s: apptest.New(t, target, apptest.ServerConfig{}), ready: map[lifecycle.Status]string{}}
 		w.shared = w.campaign(t, lifecycle.StatusDraft)
 		w.replaced = w.campaign(t, lifecycle.StatusDraft)
 		for _, op := range ops {

@@ -229,9 +229,8 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 	db := dbtest.Open(b, target, app.Migrations()...)
 	ids := seedTrackingCampaigns(b, db.DB, ingestCampaigns)
 	ns := natstest.NewServer(b)
-	streamCfg := metrics.DefaultAggregatorConfig().Stream
-	streamCfg.Name, streamCfg.MaxAge, streamCfg.DuplicateWindow = defaults.Metrics.Stream, defaults.Metrics.MaxAge, defaults.Metrics.DuplicateWindow
-	streamCfg.Partitions = defaults.Metrics.Partitions
+	streamCfg := metrics.StreamConfig{Name: defaults.Metrics.Stream, MaxAge: defaults.Metrics.MaxAge,
+		DuplicateWindow: defaults.Metrics.DuplicateWindow, Partitions: defaults.Metrics.Partitions}
 	gen, pubDur := publishEvents(b, ns.URL(), streamCfg, ids, n)
 	b.Logf("published %d events in %v (%.0f events/s)", n, pubDur.Round(time.Millisecond), float64(n)/pubDur.Seconds())
 
@@ -623,10 +622,10 @@ func startWorkerInProcess(b *testing.B, env map[string]string, path string) work
 func BenchmarkTrackHTTP(b *testing.B) {
 	target := dbtest.PostgresTarget(b) // skips without PostgreSQL
 	ns := natstest.NewServer(b)
-	s := apptest.New(b, target, func(cfg *config.Config) {
-		cfg.NATS = config.NATSConfig{URL: ns.URL()}
+	s := apptest.New(b, target, apptest.ServerConfig{Configure: func(cfg *config.Config) {
+		cfg.NATS = config.NATS{URL: ns.URL()}
 		cfg.RateLimit.Enabled = false // one benchmark client would exhaust a caller's bucket at once
-	})
+	}})
 	ids := seedTrackingCampaigns(b, s.API.DB.DB, 100)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: 2 * trackClients, MaxIdleConnsPerHost: 2 * trackClients}}
 	b.Cleanup(client.CloseIdleConnections)

@@ -16,8 +16,8 @@ import (
 // Two instances in one process share nothing: no globals, no shared registries or stores.
 func TestTwoIndependentInstances(t *testing.T) {
 	t.Parallel()
-	one := apptest.New(t, dbtest.SQLiteTarget(t), nil)
-	two := apptest.New(t, dbtest.SQLiteTarget(t), func(c *config.Config) { c.HTTP.BodyLimit = 1024 })
+	one := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
+	two := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) { c.HTTP.BodyLimit = 1024 }})
 
 	c := create(t, one, validBody("Only In One"))
 	requireProblem(t, two.Do(http.MethodGet, "/api/v1/campaigns/"+c["id"].(string), nil), http.StatusNotFound)

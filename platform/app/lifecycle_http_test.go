@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -52,7 +51,7 @@ func TestLifecycleHTTP(t *testing.T) {
 	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		c := create(t, s, validBody("Lifecycle Walk"))
 		id := c["id"].(string)
 		assert.Equal(t, "NONE", c["servingStatus"])
@@ -196,7 +195,7 @@ func TestLifecycleConcurrency(t *testing.T) {
 	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 
 		t.Run("20 parallel activations: exactly one wins", func(t *testing.T) {
 			id := create(t, s, validBody("Race Activate"))["id"].(string)
@@ -267,8 +266,8 @@ func TestAutomationCompletesEndedCampaignsOnce(t *testing.T) {
 		t.Parallel()
 		start := time.Now().UTC().Truncate(time.Second)
 		clk := newClock(start)
-		one := apptest.New(t, target, nil, app.WithClock(clk.Now))
-		two := apptest.New(t, target, nil, app.WithClock(clk.Now)) // a second worker, same database
+		one := apptest.New(t, target, apptest.ServerConfig{Now: clk.Now})
+		two := apptest.New(t, target, apptest.ServerConfig{Now: clk.Now}) // a second worker, same database
 
 		b := validBody("Auto End")
 		b["startDate"] = start.Add(time.Hour).Format(time.RFC3339)
@@ -324,7 +323,7 @@ func TestIdempotencyKeys(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
 		clk := newClock(time.Now().UTC())
-		s := apptest.New(t, target, nil, app.WithClock(clk.Now))
+		s := apptest.New(t, target, apptest.ServerConfig{Now: clk.Now})
 		post := func(path string, body any, key string) *apptest.Response {
 			return s.Do(http.MethodPost, path, body, "X-User-ID", userA, "Idempotency-Key", key)
 		}

@@ -83,7 +83,7 @@ func BenchmarkMetricsHistory(b *testing.B) {
 		target func(testing.TB) dbtest.Target
 	}{{"sqlite", dbtest.SQLiteTarget}, {"postgres", dbtest.PostgresTarget}} {
 		b.Run(tg.name, func(b *testing.B) {
-			s := apptest.New(b, tg.target(b), nil)
+			s := apptest.New(b, tg.target(b), apptest.ServerConfig{})
 			ids := map[string]string{}
 			for name, days := range map[string]int{"1-day": 1, "3-years": 1095} {
 				r := s.Do(http.MethodPost, "/api/v1/campaigns", validBody(fmt.Sprintf("History %s %s", tg.name, name)), asUserA...)

@@ -39,7 +39,7 @@ func pointsOf(series any) (periods []string, byPeriod map[string]map[string]any)
 // /metrics) agree with the daily rows.
 func TestHourlyPerformanceForLaunchDay(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		id := create(t, s, validBody("Launch day "+target.Name))["id"].(string)
 		requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
 

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/metrics"
-	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -35,7 +34,7 @@ func money(amount string) map[string]any { return map[string]any{"amount": amoun
 
 func TestTrackingAndMetrics(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		id := create(t, s, validBody("Metrics "+target.Name))["id"].(string)
 		requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
 
@@ -147,7 +146,7 @@ func TestTrackingAndMetrics(t *testing.T) {
 
 func TestAggregationIsExactlyOnce(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		ctx := context.Background()
 		id := create(t, s, validBody("Exactly Once "+target.Name))["id"].(string)
 		cid := uuid.MustParse(id)
@@ -219,7 +218,7 @@ func TestAggregationIsExactlyOnce(t *testing.T) {
 func TestBudgetAutomation(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		clk := newClock(time.Now().UTC())
-		s := apptest.New(t, target, nil, app.WithClock(clk.Now))
+		s := apptest.New(t, target, apptest.ServerConfig{Now: clk.Now})
 		ctx := context.Background()
 		b := validBodyAt("Budget "+target.Name, clk.Now())
 		b["startDate"] = clk.Now().Format(time.RFC3339)
@@ -279,7 +278,7 @@ func TestBudgetAutomation(t *testing.T) {
 // exact and positive.
 func TestTrackRefusesAmountsAboveTheLimit(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, apptest.ServerConfig{})
 		id := create(t, s, validBody("Limits "+target.Name))["id"].(string)
 		huge := map[string]any{"type": "COST", "cost": map[string]any{"amount": "900000000000000", "currency": "EUR"}}
 		for range 2 {

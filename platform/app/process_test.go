@@ -183,7 +183,7 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 	assert.ErrorIs(t, dialErr, syscall.ECONNREFUSED, "the refused worker must not serve")
 
 	// An API cannot join the worker-less data dir either.
-	_, err = app.NewAPI(context.Background(), processConfig(t, dataDir), slog.New(slog.DiscardHandler))
+	_, err = app.NewAPI(context.Background(), processConfig(t, dataDir), slog.New(slog.DiscardHandler), app.APIConfig{})
 	require.ErrorAs(t, err, &inUse)
 
 	require.NoError(t, api.stop(t))
@@ -264,7 +264,7 @@ func TestShutdownPublishesTheOutbox(t *testing.T) {
 
 			// While the test holds the relay's lease the process cannot publish: the events are
 			// still in the outbox when it is told to stop.
-			held := lease.New(db, "outbox_leases", "relay", time.Hour)
+			held := lease.New(db, "outbox_leases", "relay", lease.Config{TTL: time.Hour})
 			ok, err := held.Hold(ctx)
 			require.NoError(t, err)
 			require.True(t, ok)
@@ -313,7 +313,7 @@ func appendEvents(t *testing.T, db *bun.DB, n int) []string {
 func streamIDs(t *testing.T, dataDir, stream string, max int) []string {
 	t.Helper()
 	ctx := context.Background()
-	nc, err := natsx.Connect(ctx, config.NATSConfig{Embedded: true}, dataDir, "test", slog.New(slog.DiscardHandler))
+	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, dataDir, "test", slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	defer nc.Close()
 	cons, err := nc.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})

@@ -24,7 +24,7 @@ import (
 
 // newObservability returns the Prometheus instruments of one instance ("api" or "worker").
 func newObservability(component string, logger *slog.Logger) *observability.Metrics {
-	m := observability.New(component, observability.ReadBuildInfo(), logger)
+	m := observability.New(component, observability.Config{Logger: logger})
 	m.InitCampaignEvents(campaign.EventTypes())
 	return m
 }
@@ -55,21 +55,21 @@ func mountMetrics(e *echo.Echo, m *observability.Metrics) {
 
 // newAuthenticator checks the auth configuration and returns the authenticator of policy.
 func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.Metrics, logger *slog.Logger) (*auth.Authenticator, error) {
-	return auth.New(cfg.Auth, policy, auth.Options{
-		Logger: logger, HTTPClient: &http.Client{}, OnFailure: m.AuthFailure, OnJWKSFetch: m.JWKSFetch,
+	return auth.New(policy, auth.Config{
+		Auth: cfg.Auth, Logger: logger, HTTPClient: &http.Client{}, OnFailure: m.AuthFailure, OnJWKSFetch: m.JWKSFetch,
 	})
 }
 
-// echoOptions is the middleware configuration of an Echo instance: request metrics, CORS,
+// echoConfig is the middleware configuration of an Echo instance: request metrics, CORS,
 // trusted proxies, and the identity chain (authenticate, rate-limit, authorise). policy is the
 // instance's route table (it gives each route's rate-limit class); routes lists the instance's
 // routes (Authorize refuses a registered route the table lacks). now is the rate limiters'
 // clock (nil: the wall clock).
-func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authenticator, policy auth.Policy,
-	routes func() []*echo.Route, now func() time.Time) (httpx.Options, error) {
+func echoConfig(cfg *config.Config, m *observability.Metrics, logger *slog.Logger, authn *auth.Authenticator,
+	policy auth.Policy, routes func() []*echo.Route, now func() time.Time) (httpx.EchoConfig, error) {
 	proxies, err := trustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
-		return httpx.Options{}, err
+		return httpx.EchoConfig{}, err
 	}
 	identify := []echo.MiddlewareFunc{authn.Authenticate()}
 	if rl := cfg.RateLimit; rl.Enabled {
@@ -83,23 +83,22 @@ func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authe
 			{rl.Serving, auth.ClassServing},
 		}
 		for _, cl := range classes {
-			lim := ratelimit.New(ratelimit.Config{Rate: cl.class.RequestsPerSecond, Burst: cl.class.Burst,
-				IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients, Now: now})
 			is := cl.is
-			identify = append(identify, lim.Middleware(ratelimit.Options{
-				Key: callerKey,
+			lim := ratelimit.New(ratelimit.Config{Rate: cl.class.RequestsPerSecond, Burst: cl.class.Burst,
+				IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients, Now: now,
+				Key: callerKey, OnLimited: m.RateLimited,
 				Skip: func(c echo.Context) bool {
 					return authn.IsPublic(c) || policy.Class(c.Request().Method, c.Path()) != is
 				},
-				OnLimited: m.RateLimited,
-			}))
+			})
+			identify = append(identify, lim.Middleware())
 		}
 	}
 	identify = append(identify, authn.Authorize(routes))
-	return httpx.Options{
+	return httpx.EchoConfig{
 		BodyLimit: cfg.HTTP.BodyLimit, HeaderLimit: cfg.HTTP.HeaderLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
-		Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
-		CORS: httpx.CORSOptions{AllowOrigins: cfg.CORS.AllowedOrigins,
+		Logger: logger, Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
+		CORS: httpx.CORSConfig{AllowOrigins: cfg.CORS.AllowedOrigins,
 			AllowCredentials: cfg.CORS.AllowCredentials, MaxAge: cfg.CORS.MaxAge},
 	}, nil
 }

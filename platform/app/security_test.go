@@ -80,7 +80,7 @@ func (idp *secIdP) configure(cfg *config.Config) {
 	cfg.Auth.JWKSURL = idp.jwks.URL
 	cfg.Auth.Audience, cfg.Auth.Issuer = secAudience, secIssuer
 	for _, r := range auth.Roles() {
-		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys, config.APIKeyConfig{
+		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys, config.APIKey{
 			Name: string(r), SHA256: secSHA(secKeyName(r)), Roles: []string{string(r)}})
 	}
 }
@@ -205,7 +205,7 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 func TestRouteAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	idp := newSecIdP(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), idp.configure)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: idp.configure})
 	admin := []string{auth.HeaderAPIKey, secKeyName(auth.RoleAdmin)}
 	newCampaign := func(t *testing.T, name string) string {
 		r := s.Do(http.MethodPost, "/api/v1/campaigns", validBody(name), admin...)
@@ -261,10 +261,10 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 func TestProtectedMetricsEndpoint(t *testing.T) {
 	t.Parallel()
 	idp := newSecIdP(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		idp.configure(cfg)
 		cfg.Auth.PublicMetrics = false
-	})
+	}})
 	requireProblem(t, s.Do(http.MethodGet, "/metrics", nil), http.StatusUnauthorized)
 	requireProblem(t, s.Do(http.MethodGet, "/metrics", nil, auth.HeaderAPIKey, secKeyName(auth.RoleViewer)), http.StatusForbidden)
 	for _, r := range []auth.Role{auth.RoleMonitor, auth.RoleAdmin} {
@@ -281,7 +281,7 @@ func TestProtectedMetricsEndpoint(t *testing.T) {
 func TestAuthenticatedCallerIsTheActor(t *testing.T) {
 	t.Parallel()
 	idp := newSecIdP(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), idp.configure)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: idp.configure})
 	sub := uuid.NewString()
 	c := secClaims(auth.RoleEditor, auth.RoleManager)
 	c["sub"] = sub
@@ -316,7 +316,7 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 		t.Run("host "+host, func(t *testing.T) {
 			cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 			cfg.HTTP.Host = host
-			a, err := app.NewAPI(context.Background(), cfg, discardLogger())
+			a, err := app.NewAPI(context.Background(), cfg, discardLogger(), app.APIConfig{})
 			if a != nil {
 				_ = a.Close()
 			}
@@ -330,7 +330,7 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 	t.Run("allowed explicitly", func(t *testing.T) {
 		cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 		cfg.HTTP.Host, cfg.Auth.AllowAnonymous = "0.0.0.0", true
-		a, err := app.NewAPI(context.Background(), cfg, discardLogger())
+		a, err := app.NewAPI(context.Background(), cfg, discardLogger(), app.APIConfig{})
 		require.NoError(t, err)
 		require.NoError(t, a.Close())
 	})
@@ -338,7 +338,7 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 		cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 		cfg.HTTP.Host = "0.0.0.0"
 		cfg.Auth.Mode, cfg.Auth.JWTSecret = config.AuthJWT, secSecret
-		a, err := app.NewAPI(context.Background(), cfg, discardLogger())
+		a, err := app.NewAPI(context.Background(), cfg, discardLogger(), app.APIConfig{})
 		require.NoError(t, err)
 		require.NoError(t, a.Close())
 	})
@@ -347,10 +347,10 @@ func TestAnonymousModeRefusesPublicListener(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
 	clk := newClock(time.Now())
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.RateLimit.Enabled = true
 		cfg.RateLimit.RequestsPerSecond, cfg.RateLimit.Burst = 0.5, 3 // a token every 2 s
-	}, app.WithClock(clk.Now))
+	}, Now: clk.Now})
 	list := func(h ...string) *apptest.Response { return s.Do(http.MethodGet, "/api/v1/campaigns", nil, h...) }
 	for i := range 3 {
 		require.Equal(t, http.StatusOK, list(asUserA...).Status, "request %d is within the burst", i)
@@ -390,9 +390,9 @@ func TestRateLimit(t *testing.T) {
 
 func TestSecurityHeadersAndCORS(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.CORS.AllowedOrigins = []string{"https://app.example.com"}
-	})
+	}})
 	for _, path := range []string{"/api/v1/campaigns", "/api/v1/campaigns/not-a-uuid", "/health"} {
 		r := s.Do(http.MethodGet, path, nil)
 		assert.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), path)
@@ -418,7 +418,7 @@ func TestSecurityHeadersAndCORS(t *testing.T) {
 	assert.Empty(t, preflight("https://evil.example.com").Header.Get("Access-Control-Allow-Origin"))
 
 	// CORS is off by default.
-	plain := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	plain := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	req, err := http.NewRequest(http.MethodGet, plain.URL+"/api/v1/campaigns", nil)
 	require.NoError(t, err)
 	req.Header.Set("Origin", "https://app.example.com")
@@ -496,7 +496,7 @@ func TestPrometheusMetrics(t *testing.T) {
 
 func testPrometheusMetrics(t *testing.T, target dbtest.Target) {
 	t.Parallel()
-	s := apptest.New(t, target, nil)
+	s := apptest.New(t, target, apptest.ServerConfig{})
 	// The scenario: create, activate, pause, track (two good events and one bad), publish the
 	// events, aggregate.
 	id := create(t, s, validBody("Observed"))["id"].(string)
@@ -580,8 +580,8 @@ func parseMetricsNow(c *assert.CollectT, body []byte) map[string]*dto.MetricFami
 
 func TestMetricsRegistriesAreIndependent(t *testing.T) {
 	t.Parallel()
-	one := apptest.New(t, dbtest.SQLiteTarget(t), nil)
-	two := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	one := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
+	two := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	create(t, one, validBody("Only in one"))
 	assert.InDelta(t, 1, counter(t, scrape(t, one), "campaigns_campaign_events_total", map[string]string{"type": "CampaignCreated"}), 0)
 	assert.InDelta(t, 0, counter(t, scrape(t, two), "campaigns_campaign_events_total", map[string]string{"type": "CampaignCreated"}), 0)
@@ -677,7 +677,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 	cfg.Log.Level = "debug"
 	var out lockedLog
 	logger := app.NewLogger(cfg.Log, &out)
-	a, err := app.NewAPI(context.Background(), cfg, logger)
+	a, err := app.NewAPI(context.Background(), cfg, logger, app.APIConfig{})
 	require.NoError(t, err)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() { srv.Close(); _ = a.Close() })
@@ -736,7 +736,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 // security headers, not Go's plain-text answer: 2 MB of headers, as a hostile client sends.
 func TestOversizedHeadersAreProblems(t *testing.T) {
 	t.Parallel()
-	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	send := func(padding int) *apptest.Response {
 		req, err := http.NewRequest(http.MethodGet, s.URL+"/api/v1/campaigns", nil)
 		require.NoError(t, err)
@@ -754,7 +754,7 @@ func TestOversizedHeadersAreProblems(t *testing.T) {
 		assert.Contains(t, r.Header.Get("Content-Security-Policy"), "default-src 'none'")
 	}
 	// The limit is configurable.
-	small := apptest.Serve(t, dbtest.SQLiteTarget(t), func(c *config.Config) { c.HTTP.HeaderLimit = 4096 })
+	small := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) { c.HTTP.HeaderLimit = 4096 }})
 	req, err := http.NewRequest(http.MethodGet, small.URL+"/health", nil)
 	require.NoError(t, err)
 	req.Header.Set("X-Padding", strings.Repeat("p", 5000))

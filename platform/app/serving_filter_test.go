@@ -14,7 +14,6 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -39,7 +38,7 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 		t.Parallel()
 		t0 := time.Now().UTC().Truncate(time.Second)
 		clk := newClock(t0)
-		s := apptest.New(t, target, nil, app.WithClock(clk.Now))
+		s := apptest.New(t, target, apptest.ServerConfig{Now: clk.Now})
 		ctx := context.Background()
 
 		type shape struct {

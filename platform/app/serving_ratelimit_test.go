@@ -21,11 +21,11 @@ import (
 func TestServingRoutesHaveTheirOwnRateLimit(t *testing.T) {
 	t.Parallel()
 	clk := newClock(time.Now())
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.RateLimit.Enabled = true // with the default limits
 		require.Equal(t, 50.0, cfg.RateLimit.RequestsPerSecond)
 		require.Equal(t, 100, cfg.RateLimit.Burst)
-	}, app.WithClock(clk.Now))
+	}, Now: clk.Now})
 	id := create(t, s, validBody("Rate classes"))["id"].(string)
 	req := map[string]any{"customerId": "c-1", "context": map[string]any{"order_amount": 150}}
 	for i := range 300 {
@@ -51,11 +51,11 @@ func TestServingRoutesHaveTheirOwnRateLimit(t *testing.T) {
 func TestRateLimitClassesAreSeparate(t *testing.T) {
 	t.Parallel()
 	clk := newClock(time.Now())
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.RateLimit.Enabled = true
 		cfg.RateLimit.RequestsPerSecond, cfg.RateLimit.Burst = 1, 2
 		cfg.RateLimit.Serving = config.RateClass{RequestsPerSecond: 1, Burst: 5}
-	}, app.WithClock(clk.Now))
+	}, Now: clk.Now})
 	evaluate := func() *apptest.Response {
 		return s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-1"}, asUserA...)
 	}

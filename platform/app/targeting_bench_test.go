@@ -33,11 +33,11 @@ func BenchmarkEligibilityHTTP(b *testing.B) {
 		{"nocache+sequential", 0, 1},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			s := apptest.New(b, dbtest.SQLiteTarget(b), func(c *config.Config) {
+			s := apptest.New(b, dbtest.SQLiteTarget(b), apptest.ServerConfig{Configure: func(c *config.Config) {
 				withEngine(e)(c)
 				c.RulesEngine.Timeout = 5 * time.Second
 				c.RulesEngine.CacheTTL, c.RulesEngine.Concurrency = tc.cacheTTL, tc.concurrency
-			})
+			}})
 			for i := range 100 {
 				rules := []uuid.UUID{e.AddRule("ACTIVE", "segment == vip"), e.AddRule("ACTIVE", "country == es")}
 				r := s.Do(http.MethodPost, "/api/v1/campaigns", servingBody(fmt.Sprintf("Bench eligible %d", i), rules, "EMAIL"), asUserA...)

@@ -46,7 +46,7 @@ func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
 		e := enginetest.New(t)
-		s := apptest.New(t, target, withEngine(e))
+		s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
 		active := e.AddRule("ACTIVE", "segment == vip")
 		inactive := e.AddRule("INACTIVE", "segment == vip")
 		draft := e.AddRule("DRAFT", "segment == vip")
@@ -106,7 +106,7 @@ func TestEligibility(t *testing.T) {
 func testEligibility(t *testing.T, target dbtest.Target) {
 	t.Parallel()
 	e := enginetest.New(t)
-	s := apptest.New(t, target, withEngine(e))
+	s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
 	vip := e.AddRule("ACTIVE", "segment == vip")
 	fresh := e.AddRule("ACTIVE", "segment == new")
 	promo := e.AddRule("ACTIVE", "country == es")
@@ -176,10 +176,10 @@ func TestActivationWithTheRulesEngineDown(t *testing.T) {
 	t.Parallel()
 	down := httptest.NewServer(http.NotFoundHandler())
 	down.Close() // nothing listens there any more: connections are refused
-	s := apptest.New(t, dbtest.SQLiteTarget(t), func(c *config.Config) {
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
 		c.RulesEngine.URL, c.RulesEngine.Timeout = down.URL, 200*time.Millisecond
 		c.RulesEngine.MaxRetries, c.RulesEngine.BreakerFailures = 1, 2
-	})
+	}})
 	id := create(t, s, servingBody("Engine Down", []uuid.UUID{uuid.New()}))["id"].(string)
 	for _, path := range []string{"activate", "activate?dryRun=true", "activate"} { // the last one meets an open breaker
 		r := action(s, id, path, nil)
@@ -196,7 +196,7 @@ func TestActivationWithTheRulesEngineDown(t *testing.T) {
 
 func TestWithoutRulesEngineChecksAreOff(t *testing.T) {
 	t.Parallel()
-	s := apptest.New(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	id := create(t, s, servingBody("No Engine", []uuid.UUID{uuid.New()}))["id"].(string)
 	got := requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
 	assert.Equal(t, "ACTIVE", got["status"], "nothing to check against")

@@ -43,17 +43,24 @@ func supportedAlgorithms() []string {
 // apiKeyNamespace derives the subject of an API key configured without one.
 func apiKeyNamespace() uuid.UUID { return uuid.MustParse("2b5d1c8e-6f0a-4c1e-9a3f-7d2e8b4c6a10") }
 
-// Options are the Authenticator's collaborators; all optional.
-type Options struct {
+// Config is what the Authenticator checks and its collaborators. Zero fields take the
+// defaults noted.
+type Config struct {
+	// Auth is the auth section of the service configuration: the mode, the key sources and
+	// the API keys (its zero value is mode "", which New refuses as config.Load does).
+	config.Auth
+	// Logger hears about JWKS fetches and refused credentials (default: discard).
 	Logger *slog.Logger
-	// HTTPClient fetches the JWKS (its own fetch timeout applies on top).
+	// HTTPClient fetches the JWKS (its own fetch timeout applies on top; default: a client
+	// of the key set's own).
 	HTTPClient *http.Client
-	// Now is the clock that judges exp/nbf/iat and the JWKS cache's age.
+	// Now is the clock that judges exp/nbf/iat and the JWKS cache's age (default: time.Now).
 	Now func() time.Time
-	// OnFailure learns the reason of each failed authentication (for a metric). Reasons are a
-	// small fixed set: see the Reason* constants.
+	// OnFailure learns the reason of each failed authentication (for a metric; default:
+	// none). Reasons are a small fixed set: see the Reason* constants.
 	OnFailure func(reason string)
-	// OnJWKSFetch learns the outcome of each fetch of the key set (for a metric).
+	// OnJWKSFetch learns the outcome of each fetch of the key set (for a metric; default:
+	// none).
 	OnJWKSFetch func(ok bool)
 }
 
@@ -112,20 +119,23 @@ type Authenticator struct {
 // New builds the Authenticator of cfg for the routes of policy. It checks what config.Load
 // cannot judge alone (algorithms, the key sources the mode needs, API key hashes and roles)
 // and reports the first problem as a *config.Error naming the key.
-func New(cfg config.AuthConfig, policy Policy, opts Options) (*Authenticator, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+func New(policy Policy, cfg Config) (*Authenticator, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	a := &Authenticator{mode: cfg.Mode, perms: make(map[routeKey]Permission, len(policy)), logger: opts.Logger,
-		onFailure: opts.OnFailure, rolesPath: strings.Split(strings.TrimSpace(cfg.RolesClaim), ".")}
+	if cfg.OnFailure == nil {
+		cfg.OnFailure = func(string) {}
+	}
+	a := &Authenticator{mode: cfg.Mode, perms: make(map[routeKey]Permission, len(policy)), logger: cfg.Logger,
+		onFailure: cfg.OnFailure, rolesPath: strings.Split(strings.TrimSpace(cfg.RolesClaim), ".")}
 	for _, r := range policy {
 		a.perms[routeKey{r.Method, r.Path}] = r.Permission
 	}
 	if a.usesJWT() {
-		if err := a.setupJWT(cfg, opts); err != nil {
+		if err := a.setupJWT(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -146,7 +156,7 @@ func (a *Authenticator) usesAPIKeys() bool {
 	return a.mode == config.AuthAPIKey || a.mode == config.AuthJWTOrAPIKey
 }
 
-func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
+func (a *Authenticator) setupJWT(cfg Config) error {
 	if len(cfg.Algorithms) == 0 {
 		return &config.Error{Key: "auth.algorithms", Reason: "must allow at least one algorithm"}
 	}
@@ -165,8 +175,8 @@ func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
 	if cfg.JWKSURL != "" {
 		a.keys = newJWKS(jwksConfig{
 			URL: cfg.JWKSURL, Refresh: cfg.JWKSRefreshInterval, MinRefetch: cfg.JWKSMinRefetchInterval,
-			Timeout: cfg.JWKSFetchTimeout, Client: opts.HTTPClient, Now: opts.Now, Logger: opts.Logger,
-			OnFetch: opts.OnJWKSFetch,
+			Timeout: cfg.JWKSFetchTimeout, Client: cfg.HTTPClient, Now: cfg.Now, Logger: cfg.Logger,
+			OnFetch: cfg.OnJWKSFetch,
 		})
 	}
 	for _, alg := range cfg.Algorithms {
@@ -180,7 +190,7 @@ func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
 	}
 	popts := []jwt.ParserOption{
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(opts.Now),
+		jwt.WithTimeFunc(cfg.Now),
 	}
 	if cfg.Issuer != "" {
 		popts = append(popts, jwt.WithIssuer(cfg.Issuer))
@@ -196,7 +206,7 @@ func (a *Authenticator) setupJWT(cfg config.AuthConfig, opts Options) error {
 
 func isHMAC(alg string) bool { return strings.HasPrefix(alg, "HS") }
 
-func (a *Authenticator) setupAPIKeys(keys []config.APIKeyConfig) error {
+func (a *Authenticator) setupAPIKeys(keys []config.APIKey) error {
 	names := map[string]bool{}
 	for i, k := range keys {
 		key := fmt.Sprintf("auth.api_keys[%d]", i)
@@ -251,7 +261,7 @@ func roleNames() string {
 
 // CheckExposure refuses mode none on a listener other than loopback, unless
 // auth.allow_anonymous says it is meant. host is the listener's host (http.host).
-func CheckExposure(cfg config.AuthConfig, host string) error {
+func CheckExposure(cfg config.Auth, host string) error {
 	if cfg.Mode != config.AuthNone || cfg.AllowAnonymous || IsLoopback(host) {
 		return nil
 	}
@@ -303,9 +313,7 @@ func (a *Authenticator) Authenticate() echo.MiddlewareFunc {
 			p, f := a.identify(ctx, req)
 			if f != nil {
 				ctx = context.WithValue(ctx, failureKey, f)
-				if a.onFailure != nil {
-					a.onFailure(f.reason)
-				}
+				a.onFailure(f.reason)
 				// The reason only: never the token or key.
 				a.logger.InfoContext(ctx, "authentication failed", slog.String("reason", f.reason),
 					slog.String("method", req.Method), slog.String("route", c.Path()))

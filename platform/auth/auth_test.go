@@ -35,8 +35,8 @@ const secret = "0123456789abcdef0123456789abcdef-test-secret"
 
 var user = uuid.MustParse("7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11")
 
-func baseConfig() config.AuthConfig {
-	return config.AuthConfig{
+func baseConfig() config.Auth {
+	return config.Auth{
 		Mode: config.AuthJWT, JWTSecret: secret, Algorithms: []string{"RS256", "ES256", "HS256"},
 		Leeway: 30 * time.Second, RolesClaim: "roles", JWKSRefreshInterval: 15 * time.Minute,
 		JWKSFetchTimeout: 2 * time.Second, JWKSMinRefetchInterval: 30 * time.Second,
@@ -55,7 +55,7 @@ func policy() auth.Policy {
 func server(t *testing.T, a *auth.Authenticator) *echo.Echo {
 	t.Helper()
 	var e *echo.Echo
-	e = httpx.NewEcho(discard(), httpx.Options{BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second,
+	e = httpx.NewEcho(httpx.EchoConfig{Logger: discard(), BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second,
 		Identify: []echo.MiddlewareFunc{a.Authenticate(), a.Authorize(func() []*echo.Route { return e.Routes() })}})
 	h := func(c echo.Context) error {
 		actor, _ := httpx.Actor(c.Request().Context())
@@ -96,7 +96,7 @@ func TestJWTAuthentication(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
 	var failures []string
-	a, err := auth.New(cfg, policy(), auth.Options{OnFailure: func(r string) { failures = append(failures, r) }})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, OnFailure: func(r string) { failures = append(failures, r) }})
 	require.NoError(t, err)
 	e := server(t, a)
 	good := func() jwt.MapClaims {
@@ -195,7 +195,7 @@ func TestRolesAndForbidden(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.RolesClaim = "realm_access.roles"
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	nested := func(roles any) string {
@@ -227,7 +227,7 @@ func TestRolesAndForbidden(t *testing.T) {
 
 func TestRouteWithoutPermissionIsRefused(t *testing.T) {
 	t.Parallel()
-	a, err := auth.New(baseConfig(), policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: baseConfig()})
 	require.NoError(t, err)
 	e := server(t, a)
 	e.DELETE("/things", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
@@ -248,11 +248,11 @@ func TestAPIKeys(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Mode = config.AuthJWTOrAPIKey
 	subject := uuid.New()
-	cfg.APIKeys = []config.APIKeyConfig{
+	cfg.APIKeys = []config.APIKey{
 		{Name: "reader", SHA256: sha("reader-key-1"), Roles: []string{"viewer"}},
 		{Name: "ops", SHA256: strings.ToUpper(sha("ops-key-2")), Roles: []string{"admin"}, Subject: subject.String()},
 	}
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	rec := do(e, http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1")
@@ -274,11 +274,11 @@ func TestAPIKeys(t *testing.T) {
 
 	// In jwt mode, API keys are not accepted; in apikey mode, tokens are not.
 	cfg.Mode = config.AuthJWT
-	jwtOnly, err := auth.New(cfg, policy(), auth.Options{})
+	jwtOnly, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	assert.Equal(t, 401, do(server(t, jwtOnly), http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1").Code)
 	cfg.Mode = config.AuthAPIKey
-	keyOnly, err := auth.New(cfg, policy(), auth.Options{})
+	keyOnly, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	assert.Equal(t, 401, do(server(t, keyOnly), http.MethodGet, "/things", bearer(hs(t, claims("viewer"), secret))...).Code)
 }
@@ -287,7 +287,7 @@ func TestModeNoneKeepsHeaderIdentity(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.Mode = config.AuthNone
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	rec := do(e, http.MethodPost, "/things", httpx.HeaderUserID, user.String())
@@ -300,43 +300,43 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		mutate func(*config.AuthConfig)
+		mutate func(*config.Auth)
 		key    string
 	}{
-		{"short secret", func(c *config.AuthConfig) { c.JWTSecret = "short" }, "auth.jwt_secret"},
-		{"no key source", func(c *config.AuthConfig) { c.JWTSecret = "" }, "auth.jwks_url"},
-		{"HS only allowed, JWKS only configured", func(c *config.AuthConfig) {
+		{"short secret", func(c *config.Auth) { c.JWTSecret = "short" }, "auth.jwt_secret"},
+		{"no key source", func(c *config.Auth) { c.JWTSecret = "" }, "auth.jwks_url"},
+		{"HS only allowed, JWKS only configured", func(c *config.Auth) {
 			c.JWTSecret, c.JWKSURL, c.Algorithms = "", "https://idp.example.com/jwks", []string{"HS256"}
 		}, "auth.jwks_url"},
-		{"alg none", func(c *config.AuthConfig) { c.Algorithms = []string{"HS256", "none"} }, "auth.algorithms"},
-		{"no algorithms", func(c *config.AuthConfig) { c.Algorithms = nil }, "auth.algorithms"},
-		{"apikey mode without keys", func(c *config.AuthConfig) { c.Mode = config.AuthAPIKey }, "auth.api_keys"},
-		{"plain key instead of hash", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: "my-plain-key", Roles: []string{"viewer"}}}
+		{"alg none", func(c *config.Auth) { c.Algorithms = []string{"HS256", "none"} }, "auth.algorithms"},
+		{"no algorithms", func(c *config.Auth) { c.Algorithms = nil }, "auth.algorithms"},
+		{"apikey mode without keys", func(c *config.Auth) { c.Mode = config.AuthAPIKey }, "auth.api_keys"},
+		{"plain key instead of hash", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: "my-plain-key", Roles: []string{"viewer"}}}
 		}, "auth.api_keys[0].sha256"},
-		{"unknown role", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"root"}}}
+		{"unknown role", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"root"}}}
 		}, "auth.api_keys[0].roles"},
-		{"no roles", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k")}}
+		{"no roles", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k")}}
 		}, "auth.api_keys[0].roles"},
-		{"duplicate name", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
+		{"duplicate name", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
 				{Name: "x", SHA256: sha("l"), Roles: []string{"viewer"}}}
 		}, "auth.api_keys[1].name"},
-		{"duplicate key", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
+		{"duplicate key", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
 				{Name: "y", SHA256: sha("k"), Roles: []string{"admin"}}}
 		}, "auth.api_keys[1].sha256"},
-		{"bad subject", func(c *config.AuthConfig) {
-			c.APIKeys = []config.APIKeyConfig{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
+		{"bad subject", func(c *config.Auth) {
+			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
 		}, "auth.api_keys[0].subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := baseConfig()
 			tt.mutate(&cfg)
-			_, err := auth.New(cfg, policy(), auth.Options{})
+			_, err := auth.New(policy(), auth.Config{Auth: cfg})
 			var cerr *config.Error
 			require.True(t, errors.As(err, &cerr), "want *config.Error, got %v", err)
 			assert.Equal(t, tt.key, cerr.Key, cerr.Error())
@@ -346,7 +346,7 @@ func TestConfigErrors(t *testing.T) {
 
 func TestCheckExposure(t *testing.T) {
 	t.Parallel()
-	none := config.AuthConfig{Mode: config.AuthNone}
+	none := config.Auth{Mode: config.AuthNone}
 	for _, host := range []string{"127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.53"} {
 		assert.NoError(t, auth.CheckExposure(none, host), host)
 	}
@@ -357,8 +357,8 @@ func TestCheckExposure(t *testing.T) {
 		assert.Equal(t, "auth.mode", cerr.Key)
 		assert.Contains(t, cerr.Reason, "auth.allow_anonymous")
 	}
-	assert.NoError(t, auth.CheckExposure(config.AuthConfig{Mode: config.AuthNone, AllowAnonymous: true}, "0.0.0.0"))
-	assert.NoError(t, auth.CheckExposure(config.AuthConfig{Mode: config.AuthJWT}, "0.0.0.0"))
+	assert.NoError(t, auth.CheckExposure(config.Auth{Mode: config.AuthNone, AllowAnonymous: true}, "0.0.0.0"))
+	assert.NoError(t, auth.CheckExposure(config.Auth{Mode: config.AuthJWT}, "0.0.0.0"))
 }
 
 // A JWKS served by an httptest server, whose keys the test rotates.
@@ -445,7 +445,7 @@ func TestJWKSRotation(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(cfg, policy(), auth.Options{Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	get := func(tok string) int { return do(e, http.MethodGet, "/things", bearer(tok)...).Code }
@@ -515,7 +515,7 @@ func TestJWKSUnreachableAtFirst(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(cfg, policy(), auth.Options{Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	c := claims("viewer")
@@ -544,7 +544,7 @@ func TestJWKSRejectsWeakAndForeignKeys(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(cfg, policy(), auth.Options{Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	c := claims("viewer")
@@ -562,7 +562,7 @@ func TestJWTProblemNamesTheClaim(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
-	a, err := auth.New(cfg, policy(), auth.Options{})
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	good := func() jwt.MapClaims {

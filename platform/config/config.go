@@ -23,25 +23,25 @@ import (
 
 // Config is the whole service configuration.
 type Config struct {
-	DataDir     string            `mapstructure:"data_dir"`
-	HTTP        HTTPConfig        `mapstructure:"http"`
-	Database    DatabaseConfig    `mapstructure:"database"`
-	NATS        NATSConfig        `mapstructure:"nats"`
-	RulesEngine RulesEngineConfig `mapstructure:"rules_engine"`
-	Activation  ActivationConfig  `mapstructure:"activation"`
-	Worker      WorkerConfig      `mapstructure:"worker"`
-	Automation  AutomationConfig  `mapstructure:"automation"`
-	Events      EventsConfig      `mapstructure:"events"`
-	Metrics     MetricsConfig     `mapstructure:"metrics"`
-	Idempotency IdempotencyConfig `mapstructure:"idempotency"`
-	Log         LogConfig         `mapstructure:"log"`
-	Auth        AuthConfig        `mapstructure:"auth"`
-	RateLimit   RateLimitConfig   `mapstructure:"rate_limit"`
-	CORS        CORSConfig        `mapstructure:"cors"`
+	DataDir     string      `mapstructure:"data_dir"`
+	HTTP        HTTP        `mapstructure:"http"`
+	Database    Database    `mapstructure:"database"`
+	NATS        NATS        `mapstructure:"nats"`
+	RulesEngine RulesEngine `mapstructure:"rules_engine"`
+	Activation  Activation  `mapstructure:"activation"`
+	Worker      Worker      `mapstructure:"worker"`
+	Automation  Automation  `mapstructure:"automation"`
+	Events      Events      `mapstructure:"events"`
+	Metrics     Metrics     `mapstructure:"metrics"`
+	Idempotency Idempotency `mapstructure:"idempotency"`
+	Log         Log         `mapstructure:"log"`
+	Auth        Auth        `mapstructure:"auth"`
+	RateLimit   RateLimit   `mapstructure:"rate_limit"`
+	CORS        CORS        `mapstructure:"cors"`
 }
 
-// HTTPConfig is the API listener.
-type HTTPConfig struct {
+// HTTP is the API listener.
+type HTTP struct {
 	Host            string        `mapstructure:"host"`
 	Port            int           `mapstructure:"port"`
 	ReadTimeout     time.Duration `mapstructure:"read_timeout"`
@@ -58,7 +58,7 @@ type HTTPConfig struct {
 }
 
 // Addr is the host:port the listener binds.
-func (h HTTPConfig) Addr() string { return net.JoinHostPort(h.Host, fmt.Sprint(h.Port)) }
+func (h HTTP) Addr() string { return net.JoinHostPort(h.Host, fmt.Sprint(h.Port)) }
 
 // Database drivers.
 const (
@@ -66,8 +66,8 @@ const (
 	DriverSQLite   = "sqlite"
 )
 
-// DatabaseConfig selects and tunes the store.
-type DatabaseConfig struct {
+// Database selects and tunes the store.
+type Database struct {
 	Driver          string        `mapstructure:"driver"`
 	AutoMigrate     bool          `mapstructure:"auto_migrate"`
 	URL             string        `mapstructure:"url"`
@@ -85,7 +85,7 @@ type DatabaseConfig struct {
 }
 
 // PostgresURL is the connection URL: database.url when set, else one built from the parts.
-func (d DatabaseConfig) PostgresURL() string {
+func (d Database) PostgresURL() string {
 	if d.URL != "" {
 		return d.URL
 	}
@@ -102,9 +102,9 @@ func (d DatabaseConfig) PostgresURL() string {
 	return u.String()
 }
 
-// NATSConfig is the message broker. An empty URL with embedded: true starts an in-process
+// NATS is the message broker. An empty URL with embedded: true starts an in-process
 // server storing under the data dir.
-type NATSConfig struct {
+type NATS struct {
 	URL          string `mapstructure:"url"`
 	Embedded     bool   `mapstructure:"embedded"`
 	EmbeddedPort int    `mapstructure:"embedded_port"` // 0: the embedded server listens on no port
@@ -116,8 +116,8 @@ type NATSConfig struct {
 	TLSKeyFile   string `mapstructure:"tls_key_file"`
 }
 
-// MetricsConfig is the tracking stream and the aggregation worker.
-type MetricsConfig struct {
+// Metrics is the tracking stream and the aggregation worker.
+type Metrics struct {
 	Stream          string        `mapstructure:"stream"`
 	MaxAge          time.Duration `mapstructure:"max_age"`
 	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
@@ -133,8 +133,8 @@ type MetricsConfig struct {
 	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
 }
 
-// EventsConfig is the domain-event stream and its relay.
-type EventsConfig struct {
+// Events is the domain-event stream and its relay.
+type Events struct {
 	Stream          string        `mapstructure:"stream"`
 	Source          string        `mapstructure:"source"`
 	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
@@ -143,9 +143,9 @@ type EventsConfig struct {
 	PollInterval    time.Duration `mapstructure:"poll_interval"`
 }
 
-// RulesEngineConfig locates the external Rules Engine and tunes the client. An empty URL turns
+// RulesEngine locates the external Rules Engine and tunes the client. An empty URL turns
 // targeting checks off. EvaluationURL defaults to URL.
-type RulesEngineConfig struct {
+type RulesEngine struct {
 	// Enabled false turns the targeting checks off whatever the URLs say (an empty environment
 	// variable cannot clear a URL the file sets): Load then leaves URL and EvaluationURL empty.
 	Enabled       bool          `mapstructure:"enabled"`
@@ -169,38 +169,38 @@ type RulesEngineConfig struct {
 
 // EffectiveEvaluationURL is the rules-evaluation base URL the client uses: EvaluationURL, else
 // URL.
-func (r RulesEngineConfig) EffectiveEvaluationURL() string {
+func (r RulesEngine) EffectiveEvaluationURL() string {
 	if r.EvaluationURL != "" {
 		return r.EvaluationURL
 	}
 	return r.URL
 }
 
-// ActivationConfig tunes what activating (and resuming) a campaign requires.
-type ActivationConfig struct {
+// Activation tunes what activating (and resuming) a campaign requires.
+type Activation struct {
 	// AllowUntargeted lets campaigns without targeting rules start; by default at least one
 	// targeting rule is required (422 naming targetingRules).
 	AllowUntargeted bool `mapstructure:"allow_untargeted"`
 }
 
-// WorkerConfig is the background worker: its own health listener, and whether the API process
+// Worker is the background worker: its own health listener, and whether the API process
 // runs it in-process.
-type WorkerConfig struct {
+type Worker struct {
 	Embedded bool   `mapstructure:"embedded"`
 	Host     string `mapstructure:"host"`
 	Port     int    `mapstructure:"port"`
 }
 
-// AutomationConfig tunes the lifecycle automation: end dates and budget thresholds.
-type AutomationConfig struct {
+// Automation tunes the lifecycle automation: end dates and budget thresholds.
+type Automation struct {
 	Interval   time.Duration `mapstructure:"interval"`
 	PauseAt    float64       `mapstructure:"pause_at"`    // share of the budget spent that pauses
 	CompleteAt float64       `mapstructure:"complete_at"` // share that completes
 	BatchSize  int           `mapstructure:"batch_size"`
 }
 
-// IdempotencyConfig tunes Idempotency-Key handling.
-type IdempotencyConfig struct {
+// Idempotency tunes Idempotency-Key handling.
+type Idempotency struct {
 	TTL time.Duration `mapstructure:"ttl"`
 }
 
@@ -214,9 +214,9 @@ const (
 	authMinRefreshAt = time.Second
 )
 
-// AuthConfig is authentication (see platform/auth). Secrets: JWTSecret; API keys are stored as
+// Auth is authentication (see platform/auth). Secrets: JWTSecret; API keys are stored as
 // SHA-256 hashes only.
-type AuthConfig struct {
+type Auth struct {
 	Mode           string `mapstructure:"mode"`
 	AllowAnonymous bool   `mapstructure:"allow_anonymous"` // mode none on a non-loopback listener
 	JWTSecret      string `mapstructure:"jwt_secret"`      // HS256/384/512 shared secret
@@ -225,29 +225,26 @@ type AuthConfig struct {
 	JWKSRefreshInterval time.Duration `mapstructure:"jwks_refresh_interval"`
 	JWKSFetchTimeout    time.Duration `mapstructure:"jwks_fetch_timeout"`
 	// JWKSMinRefetchInterval bounds how often a token with an unknown kid refetches the set.
-	JWKSMinRefetchInterval time.Duration  `mapstructure:"jwks_min_refetch_interval"`
-	Algorithms             []string       `mapstructure:"algorithms"`
-	Issuer                 string         `mapstructure:"issuer"`
-	Audience               string         `mapstructure:"audience"`
-	Leeway                 time.Duration  `mapstructure:"leeway"`
-	RolesClaim             string         `mapstructure:"roles_claim"`
-	APIKeys                []APIKeyConfig `mapstructure:"api_keys"`
-	PublicMetrics          bool           `mapstructure:"public_metrics"`
+	JWKSMinRefetchInterval time.Duration `mapstructure:"jwks_min_refetch_interval"`
+	Algorithms             []string      `mapstructure:"algorithms"`
+	Issuer                 string        `mapstructure:"issuer"`
+	Audience               string        `mapstructure:"audience"`
+	Leeway                 time.Duration `mapstructure:"leeway"`
+	RolesClaim             string        `mapstructure:"roles_claim"`
+	APIKeys                []APIKey      `mapstructure:"api_keys"`
+	PublicMetrics          bool          `mapstructure:"public_metrics"`
 }
 
-// APIKeyConfig is one API key: its SHA-256 (hex), never the key itself.
-type APIKeyConfig struct {
+// APIKey is one API key: its SHA-256 (hex), never the key itself.
+type APIKey struct {
 	Name    string   `mapstructure:"name" json:"name"`
 	SHA256  string   `mapstructure:"sha256" json:"sha256"`
 	Roles   []string `mapstructure:"roles" json:"roles"`
 	Subject string   `mapstructure:"subject" json:"subject"` // the actor (UUID); empty: derived from the name
 }
 
-// RateLimitConfig is the per-caller token bucket. RequestsPerSecond and Burst are the default
-// class (editing, reading, lifecycle); Serving is the class of the serving and tracking routes
-// (evaluate, track), service-to-service traffic that comes once per page view or send. Each
-// caller has one bucket per class.
-type RateLimitConfig struct {
+// RateLimit is the per-caller token bucket.
+type RateLimit struct {
 	Enabled           bool          `mapstructure:"enabled"`
 	RequestsPerSecond float64       `mapstructure:"requests_per_second"`
 	Burst             int           `mapstructure:"burst"`
@@ -262,18 +259,18 @@ type RateClass struct {
 	Burst             int     `mapstructure:"burst"`
 }
 
-// CORSConfig allows browsers on other origins; no origins: CORS is off.
-type CORSConfig struct {
+// CORS allows browsers on other origins; no origins: CORS is off.
+type CORS struct {
 	AllowedOrigins   []string      `mapstructure:"allowed_origins"`
 	AllowCredentials bool          `mapstructure:"allow_credentials"`
 	MaxAge           time.Duration `mapstructure:"max_age"`
 }
 
 // Addr is the host:port of the worker's health listener.
-func (w WorkerConfig) Addr() string { return net.JoinHostPort(w.Host, fmt.Sprint(w.Port)) }
+func (w Worker) Addr() string { return net.JoinHostPort(w.Host, fmt.Sprint(w.Port)) }
 
-// LogConfig is the logger.
-type LogConfig struct {
+// Log is the logger.
+type Log struct {
 	Level  string `mapstructure:"level"`
 	Format string `mapstructure:"format"`
 }
@@ -489,7 +486,7 @@ func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
 // apiKeysFromJSON reads auth.api_keys given as one string (an environment variable) as a JSON
 // array of {name, sha256, roles, subject}.
 func apiKeysFromJSON(from, to reflect.Type, data any) (any, error) {
-	if from.Kind() != reflect.String || to != reflect.TypeFor[[]APIKeyConfig]() {
+	if from.Kind() != reflect.String || to != reflect.TypeFor[[]APIKey]() {
 		return data, nil
 	}
 	s := strings.TrimSpace(data.(string))
@@ -692,7 +689,7 @@ func validLevel(s string) bool {
 }
 
 // SlogLevel is the configured log level.
-func (l LogConfig) SlogLevel() slog.Level {
+func (l Log) SlogLevel() slog.Level {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(l.Level))
 	return lvl

@@ -53,7 +53,7 @@ func TestSecurityFromEnvironment(t *testing.T) {
 	assert.Equal(t, []string{"HS256", "RS256"}, cfg.Auth.Algorithms)
 	assert.Equal(t, "campaigns", cfg.Auth.Audience)
 	require.Len(t, cfg.Auth.APIKeys, 1)
-	assert.Equal(t, config.APIKeyConfig{Name: "ingest", SHA256: keyHash, Roles: []string{"tracker"}}, cfg.Auth.APIKeys[0])
+	assert.Equal(t, config.APIKey{Name: "ingest", SHA256: keyHash, Roles: []string{"tracker"}}, cfg.Auth.APIKeys[0])
 	assert.Equal(t, []string{"https://app.example.com", "http://localhost:3000"}, cfg.CORS.AllowedOrigins)
 	assert.Equal(t, []string{"10.0.0.0/8"}, cfg.HTTP.TrustedProxies)
 	assert.Equal(t, 7, cfg.RateLimit.Burst)

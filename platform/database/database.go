@@ -24,7 +24,7 @@ import (
 )
 
 // Open connects to the configured database, applies pool settings and checks it answers.
-func Open(ctx context.Context, cfg config.DatabaseConfig) (*bun.DB, error) {
+func Open(ctx context.Context, cfg config.Database) (*bun.DB, error) {
 	switch cfg.Driver {
 	case config.DriverPostgres:
 		return OpenPostgres(ctx, cfg.PostgresURL(), PoolOf(cfg))
@@ -44,7 +44,7 @@ type Pool struct {
 }
 
 // PoolOf is the pool the configuration asks for.
-func PoolOf(cfg config.DatabaseConfig) Pool {
+func PoolOf(cfg config.Database) Pool {
 	return Pool{
 		MaxOpenConns: cfg.MaxOpenConns, MaxIdleConns: cfg.MaxIdleConns,
 		ConnMaxLifetime: cfg.ConnMaxLifetime, ConnMaxIdleTime: cfg.ConnMaxIdleTime,

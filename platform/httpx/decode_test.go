@@ -282,7 +282,7 @@ type problemBody struct {
 // including a body over the limit whether Echo sees it from Content-Length or while reading.
 func TestDecodeJSONThroughEcho(t *testing.T) {
 	t.Parallel()
-	e := httpx.NewEcho(slog.New(slog.DiscardHandler), httpx.Options{BodyLimit: 1024, RequestTimeout: 5 * time.Second})
+	e := httpx.NewEcho(httpx.EchoConfig{Logger: slog.New(slog.DiscardHandler), BodyLimit: 1024, RequestTimeout: 5 * time.Second})
 	e.POST("/things", func(c echo.Context) error {
 		var dst payload
 		if err := httpx.DecodeJSON(c, &dst); err != nil {

@@ -16,7 +16,7 @@ import (
 
 func TestQueryRefusesWhatTheRouteDoesNotDeclare(t *testing.T) {
 	t.Parallel()
-	e := httpx.NewEcho(discardLogger(), httpx.Options{BodyLimit: 1024, RequestTimeout: 5 * time.Second})
+	e := httpx.NewEcho(httpx.EchoConfig{Logger: discardLogger(), BodyLimit: 1024, RequestTimeout: 5 * time.Second})
 	ok := func(c echo.Context) error { return c.String(http.StatusOK, "ok") }
 	e.GET("/list", ok, httpx.Query(httpx.Many("status"), httpx.One("limit")))
 	e.GET("/none", ok, httpx.Query())

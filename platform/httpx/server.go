@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,49 +15,67 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// Options tunes the Echo instance.
-type Options struct {
-	BodyLimit      int64         // bytes; 413 beyond it
-	HeaderLimit    int           // bytes of request line and headers; 431 beyond it (0: DefaultHeaderLimit)
-	RequestTimeout time.Duration // deadline of each request's context
+// EchoConfig tunes the Echo instance. Zero fields take the defaults noted.
+type EchoConfig struct {
+	BodyLimit      int64         // bytes; 413 beyond it (DefaultBodyLimit)
+	HeaderLimit    int           // bytes of request line and headers; 431 beyond it (DefaultHeaderLimit)
+	RequestTimeout time.Duration // deadline of each request's context (DefaultRequestTimeout)
 
-	// Observe, when set, wraps every request just inside the access log (request metrics).
+	// Logger writes the access log and the errors behind 5xx answers (default: discard).
+	Logger *slog.Logger
+	// Observe wraps every request just inside the access log (request metrics; default: none).
 	Observe echo.MiddlewareFunc
-	// Identify authenticates, rate-limits and authorises each request, in this order; nil:
-	// HeaderIdentity (a trusted network's X-User-ID).
+	// Identify authenticates, rate-limits and authorises each request, in this order
+	// (default: HeaderIdentity, a trusted network's X-User-ID).
 	Identify []echo.MiddlewareFunc
-	// CORS lets browsers on these origins call the API; no origins: CORS is off.
-	CORS CORSOptions
-	// TrustedProxies are the networks whose X-Forwarded-For names the client; none: the
-	// client is the connection's peer.
+	// CORS lets browsers on these origins call the API (default: no origins, CORS is off).
+	CORS CORSConfig
+	// TrustedProxies are the networks whose X-Forwarded-For names the client (default: none,
+	// the client is the connection's peer).
 	TrustedProxies []*net.IPNet
 }
 
-// CORSOptions configure cross-origin requests.
-type CORSOptions struct {
+// CORSConfig configures cross-origin requests.
+type CORSConfig struct {
 	AllowOrigins     []string
 	AllowCredentials bool
 	MaxAge           time.Duration
 }
 
+// Defaults of EchoConfig.
+const (
+	DefaultBodyLimit      = 1 << 20
+	DefaultRequestTimeout = 15 * time.Second
+)
+
 // NewEcho returns an Echo instance with the service's middleware: request ids, a JSON access
 // log, request metrics, panic recovery, security headers, the header limit, CORS, the body
 // limit, the request deadline, the caller's identity, and problem+json errors.
-func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
+func NewEcho(cfg EchoConfig) *echo.Echo {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	logger := cfg.Logger
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(logger)
 	e.IPExtractor = echo.ExtractIPDirect()
-	if len(opts.TrustedProxies) > 0 {
+	if len(cfg.TrustedProxies) > 0 {
 		trust := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-		for _, n := range opts.TrustedProxies {
+		for _, n := range cfg.TrustedProxies {
 			trust = append(trust, echo.TrustIPRange(n))
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
 	}
 	e.Use(RequestIDs(), accessLog(logger))
-	if opts.Observe != nil {
-		e.Use(opts.Observe)
+	if cfg.Observe != nil {
+		e.Use(cfg.Observe)
 	}
 	e.Use(
 		middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -68,26 +87,26 @@ func NewEcho(logger *slog.Logger, opts Options) *echo.Echo {
 			},
 		}),
 		SecurityHeaders(),
-		HeaderLimit(opts.HeaderLimit),
+		HeaderLimit(cfg.HeaderLimit),
 	)
-	if len(opts.CORS.AllowOrigins) > 0 {
+	if len(cfg.CORS.AllowOrigins) > 0 {
 		e.Use(middleware.CORSWithConfig(middleware.CORSConfig{
-			AllowOrigins:     opts.CORS.AllowOrigins,
+			AllowOrigins:     cfg.CORS.AllowOrigins,
 			AllowMethods:     []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete},
 			AllowHeaders:     corsRequestHeaders(),
 			ExposeHeaders:    corsResponseHeaders(),
-			AllowCredentials: opts.CORS.AllowCredentials,
-			MaxAge:           int(opts.CORS.MaxAge.Seconds()),
+			AllowCredentials: cfg.CORS.AllowCredentials,
+			MaxAge:           int(cfg.CORS.MaxAge.Seconds()),
 		}))
 	}
 	e.Use(
-		middleware.BodyLimit(strconv.FormatInt(opts.BodyLimit, 10)+"B"),
-		middleware.ContextTimeout(opts.RequestTimeout),
+		middleware.BodyLimit(strconv.FormatInt(cfg.BodyLimit, 10)+"B"),
+		middleware.ContextTimeout(cfg.RequestTimeout),
 	)
-	if opts.Identify == nil {
+	if cfg.Identify == nil {
 		e.Use(HeaderIdentity())
 	} else {
-		e.Use(opts.Identify...)
+		e.Use(cfg.Identify...)
 	}
 	return e
 }
@@ -193,27 +212,39 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 	})
 }
 
-// ServerOptions are the listener's timeouts and header limit.
-type ServerOptions struct {
-	ReadTimeout     time.Duration
-	WriteTimeout    time.Duration
-	IdleTimeout     time.Duration
-	ShutdownTimeout time.Duration
-	// HeaderLimit is the handler's header limit (Options.HeaderLimit); the server reads up to
-	// HeaderReadLimit of it so that the handler, not Go's server, answers the 431.
+// ServerConfig is the listener's timeouts and header limit. Zero fields take the defaults
+// noted.
+type ServerConfig struct {
+	ReadTimeout     time.Duration // request line, headers and body (10s)
+	WriteTimeout    time.Duration // from the end of the headers to the end of the answer (30s)
+	IdleTimeout     time.Duration // a keep-alive connection between requests (120s)
+	ShutdownTimeout time.Duration // grace of in-flight requests at shutdown (20s)
+	// HeaderLimit is the handler's header limit (EchoConfig.HeaderLimit; DefaultHeaderLimit);
+	// the server reads up to HeaderReadLimit of it so that the handler, not Go's server,
+	// answers the 431.
 	HeaderLimit int
+	// Logger hears about the listener and the errors of Go's server (default: discard).
+	Logger *slog.Logger
 }
 
 // Serve runs h on ln until ctx is done, then shuts down gracefully: it stops accepting, lets
 // in-flight requests finish (up to ShutdownTimeout) and returns nil.
-func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOptions, logger *slog.Logger) error {
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg ServerConfig) error {
+	cfg.ReadTimeout = cmp.Or(cfg.ReadTimeout, 10*time.Second)
+	cfg.WriteTimeout = cmp.Or(cfg.WriteTimeout, 30*time.Second)
+	cfg.IdleTimeout = cmp.Or(cfg.IdleTimeout, 120*time.Second)
+	cfg.ShutdownTimeout = cmp.Or(cfg.ShutdownTimeout, 20*time.Second)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	logger := cfg.Logger
 	srv := &http.Server{
 		Handler:           h,
-		ReadTimeout:       opts.ReadTimeout,
-		ReadHeaderTimeout: opts.ReadTimeout,
-		WriteTimeout:      opts.WriteTimeout,
-		IdleTimeout:       opts.IdleTimeout,
-		MaxHeaderBytes:    HeaderReadLimit(opts.HeaderLimit),
+		ReadTimeout:       cfg.ReadTimeout,
+		ReadHeaderTimeout: cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    HeaderReadLimit(cfg.HeaderLimit),
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -225,8 +256,8 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, opts ServerOpti
 		return fmt.Errorf("http serve: %w", err)
 	case <-ctx.Done():
 	}
-	logger.Info("http shutting down", slog.Duration("grace", opts.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
+	logger.Info("http shutting down", slog.Duration("grace", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		// The grace period is over: cut the connections still open (which cancels their

@@ -26,10 +26,10 @@ import (
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func serverOptions(shutdown time.Duration) httpx.ServerOptions {
-	return httpx.ServerOptions{
+func serverConfig(shutdown time.Duration) httpx.ServerConfig {
+	return httpx.ServerConfig{
 		ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second,
-		IdleTimeout: 5 * time.Second, ShutdownTimeout: shutdown,
+		IdleTimeout: 5 * time.Second, ShutdownTimeout: shutdown, Logger: discardLogger(),
 	}
 }
 
@@ -75,7 +75,7 @@ func TestServeDrainsInFlightRequestOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- httpx.Serve(ctx, ln, h, serverOptions(5*time.Second), discardLogger()) }()
+	go func() { serveDone <- httpx.Serve(ctx, ln, h, serverConfig(5*time.Second)) }()
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	resc := make(chan result, 1)
@@ -129,7 +129,7 @@ func TestServeShutdownGraceExpires(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- httpx.Serve(ctx, ln, h, serverOptions(100*time.Millisecond), discardLogger()) }()
+	go func() { serveDone <- httpx.Serve(ctx, ln, h, serverConfig(100*time.Millisecond)) }()
 
 	resc := make(chan result, 1)
 	go func() { resc <- get(&http.Client{Timeout: 10 * time.Second}, "http://"+addr+"/stuck") }()
@@ -168,7 +168,7 @@ func TestServeReportsListenerFailure(t *testing.T) {
 
 	done := make(chan error, 1)
 	go func() {
-		done <- httpx.Serve(context.Background(), ln, http.NotFoundHandler(), serverOptions(time.Second), discardLogger())
+		done <- httpx.Serve(context.Background(), ln, http.NotFoundHandler(), serverConfig(time.Second))
 	}()
 	select {
 	case err := <-done:
@@ -273,15 +273,15 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func TestHeaderLimitThroughTheServer(t *testing.T) {
 	t.Parallel()
 	const limit = 8 << 10
-	e := httpx.NewEcho(discardLogger(), httpx.Options{BodyLimit: 1024, HeaderLimit: limit, RequestTimeout: 5 * time.Second})
+	e := httpx.NewEcho(httpx.EchoConfig{Logger: discardLogger(), BodyLimit: 1024, HeaderLimit: limit, RequestTimeout: 5 * time.Second})
 	e.GET("/ok", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	opts := serverOptions(5 * time.Second)
-	opts.HeaderLimit = limit
-	go func() { done <- httpx.Serve(ctx, ln, e, opts, discardLogger()) }()
+	cfg := serverConfig(5 * time.Second)
+	cfg.HeaderLimit = limit
+	go func() { done <- httpx.Serve(ctx, ln, e, cfg) }()
 	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
 
 	send := func(padding int) *http.Response {
@@ -310,4 +310,30 @@ func TestHeaderLimitThroughTheServer(t *testing.T) {
 	}
 	assert.Equal(t, 4<<20, httpx.HeaderReadLimit(limit), "the server reads at least 4 MiB")
 	assert.Equal(t, 64<<20, httpx.HeaderReadLimit(16<<20), "and four times a larger limit")
+}
+
+// A zero EchoConfig is a working instance with the documented defaults: a 1 MiB body limit
+// and a 15 s deadline on each request.
+func TestEchoConfigZeroFieldsAreTheDefaults(t *testing.T) {
+	t.Parallel()
+	e := httpx.NewEcho(httpx.EchoConfig{})
+	var deadlineIn atomic.Int64
+	e.POST("/body", func(c echo.Context) error {
+		if dl, ok := c.Request().Context().Deadline(); ok {
+			deadlineIn.Store(int64(time.Until(dl)))
+		}
+		if _, err := io.Copy(io.Discard, c.Request().Body); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	send := func(size int) int {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/body", bytes.NewReader(make([]byte, size)))
+		e.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusNoContent, send(httpx.DefaultBodyLimit))
+	assert.InDelta(t, float64(httpx.DefaultRequestTimeout), float64(deadlineIn.Load()), float64(time.Second))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, send(httpx.DefaultBodyLimit+1))
 }

@@ -42,34 +42,40 @@ func Migrations() migrate.Set {
 	return migrate.Embedded("idempotency", migrationFiles)
 }
 
-// Options tunes the store.
-type Options struct {
+// Config tunes the store. Zero fields take the defaults noted.
+type Config struct {
 	TTL time.Duration // how long a key is remembered (24h)
 	// StaleAfter is when an in-flight key whose request never finished (the process died) may
-	// be taken over by a retry. Make it longer than the request timeout.
+	// be taken over by a retry (1m). Make it longer than the request timeout.
 	StaleAfter time.Duration
-	Now        func() time.Time
+	// Now is the clock that dates keys and expires them (default: time.Now).
+	Now func() time.Time
+	// Logger hears about keys that could not be stored (default: discard).
+	Logger *slog.Logger
 }
 
 // Store keeps keys and responses in the database.
 type Store struct {
 	db     bun.IDB
-	opts   Options
+	cfg    Config
 	logger *slog.Logger
 }
 
 // New returns a store over db.
-func New(db bun.IDB, logger *slog.Logger, opts Options) *Store {
-	if opts.TTL <= 0 {
-		opts.TTL = 24 * time.Hour
+func New(db bun.IDB, cfg Config) *Store {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 24 * time.Hour
 	}
-	if opts.StaleAfter <= 0 {
-		opts.StaleAfter = time.Minute
+	if cfg.StaleAfter <= 0 {
+		cfg.StaleAfter = time.Minute
 	}
-	if opts.Now == nil {
-		opts.Now = time.Now
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return &Store{db: db, opts: opts, logger: logger}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{db: db, cfg: cfg, logger: cfg.Logger}
 }
 
 type keyRow struct {
@@ -157,9 +163,9 @@ func (s *Store) serve(c echo.Context, key string, next echo.HandlerFunc) error {
 // (and not expired or abandoned).
 func (s *Store) claim(ctx context.Context, caller, key, fp string) (*keyRow, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		now := s.opts.Now().UTC()
+		now := s.cfg.Now().UTC()
 		row := keyRow{Caller: caller, Key: key, Fingerprint: fp, State: stateInFlight,
-			Headers: "{}", LockedAt: now, ExpiresAt: now.Add(s.opts.TTL)}
+			Headers: "{}", LockedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
 		res, err := s.db.NewInsert().Model(&row).On("CONFLICT DO NOTHING").Exec(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("idempotency: claim key: %w", err)
@@ -183,7 +189,7 @@ func (s *Store) claim(ctx context.Context, caller, key, fp string) (*keyRow, err
 				return nil, fmt.Errorf("idempotency: expire key: %w", err)
 			}
 			continue
-		case prior.State == stateInFlight && prior.Fingerprint == fp && !prior.LockedAt.After(now.Add(-s.opts.StaleAfter)):
+		case prior.State == stateInFlight && prior.Fingerprint == fp && !prior.LockedAt.After(now.Add(-s.cfg.StaleAfter)):
 			// Abandoned by a request that never finished: take it over, once.
 			res, err := s.db.NewUpdate().Model((*keyRow)(nil)).Set("locked_at = ?", now).
 				Where("caller = ?", caller).Where("key = ?", key).Where("state = ?", stateInFlight).
@@ -249,7 +255,7 @@ func (s *Store) release(ctx context.Context, caller, key string) {
 
 // Purge deletes expired keys; the automation loop calls it.
 func (s *Store) Purge(ctx context.Context) error {
-	_, err := s.db.NewDelete().Model((*keyRow)(nil)).Where("expires_at <= ?", s.opts.Now().UTC()).Exec(ctx)
+	_, err := s.db.NewDelete().Model((*keyRow)(nil)).Where("expires_at <= ?", s.cfg.Now().UTC()).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("idempotency: purge: %w", err)
 	}

@@ -28,15 +28,23 @@ type Lease struct {
 	renewedAt time.Time // when this process last took or renewed it; zero: not held
 }
 
-// New returns a claim on the lease name in table, held for ttl after each renewal.
-func New(db bun.IDB, table, name string, ttl time.Duration) *Lease {
-	return &Lease{db: db, table: table, name: name, holder: uuid.NewString(), ttl: ttl, now: time.Now}
+// Config tunes a Lease. Zero fields take the defaults noted.
+type Config struct {
+	// TTL is how long the lease stays held after each renewal (15s).
+	TTL time.Duration
+	// Now is the clock that dates renewals and expiries (default: time.Now).
+	Now func() time.Time
 }
 
-// WithClock replaces the clock (tests).
-func (l *Lease) WithClock(now func() time.Time) *Lease {
-	l.now = now
-	return l
+// New returns a claim on the lease name in table.
+func New(db bun.IDB, table, name string, cfg Config) *Lease {
+	if cfg.TTL <= 0 {
+		cfg.TTL = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Lease{db: db, table: table, name: name, holder: uuid.NewString(), ttl: cfg.TTL, now: cfg.Now}
 }
 
 // Renewal is how often a holder writes its lease at most: a third of the TTL, at most a

@@ -34,9 +34,9 @@ func TestOneHolderAtATime(t *testing.T) {
 		_, err := db.ExecContext(ctx, "CREATE TABLE test_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at "+ts+" NOT NULL)")
 		require.NoError(t, err)
 		clk := &clock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-		a := lease.New(db, "test_leases", "job", 9*time.Second).WithClock(clk.Now)
-		b := lease.New(db, "test_leases", "job", 9*time.Second).WithClock(clk.Now)
-		other := lease.New(db, "test_leases", "another-job", 9*time.Second).WithClock(clk.Now)
+		a := lease.New(db, "test_leases", "job", lease.Config{TTL: 9 * time.Second, Now: clk.Now})
+		b := lease.New(db, "test_leases", "job", lease.Config{TTL: 9 * time.Second, Now: clk.Now})
+		other := lease.New(db, "test_leases", "another-job", lease.Config{TTL: 9 * time.Second, Now: clk.Now})
 		hold := func(l *lease.Lease) bool {
 			t.Helper()
 			ok, err := l.Hold(ctx)

@@ -32,7 +32,7 @@ type Conn struct {
 //
 // The embedded server's store belongs to one process: Connect holds the data dir (a lock file
 // in it) until Close, and fails with a *datadir.InUseError when another process holds it.
-func Connect(ctx context.Context, cfg config.NATSConfig, dataDir, name string, logger *slog.Logger) (*Conn, error) {
+func Connect(ctx context.Context, cfg config.NATS, dataDir, name string, logger *slog.Logger) (*Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -98,7 +98,7 @@ func Connect(ctx context.Context, cfg config.NATSConfig, dataDir, name string, l
 	return &Conn{NC: nc, JS: js, server: srv, lock: lock}, nil
 }
 
-func startEmbedded(cfg config.NATSConfig, dataDir string) (*server.Server, error) {
+func startEmbedded(cfg config.NATS, dataDir string) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName: "campaigns-embedded",
 		JetStream:  true,

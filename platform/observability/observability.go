@@ -76,14 +76,26 @@ func ReadBuildInfo() BuildInfo {
 	return out
 }
 
+// Config tunes the instruments. Zero fields take the defaults noted.
+type Config struct {
+	// Build labels campaigns_build_info (default: ReadBuildInfo, the running binary's).
+	Build BuildInfo
+	// Logger hears about scrape-time reads that fail (default: discard).
+	Logger *slog.Logger
+}
+
 // New returns the instruments of one instance of component ("api" or "worker"), registered
 // on a fresh registry with the Go runtime and process collectors and the build info.
-func New(component string, build BuildInfo, logger *slog.Logger) *Metrics {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func New(component string, cfg Config) *Metrics {
+	if cfg.Build == (BuildInfo{}) {
+		cfg.Build = ReadBuildInfo()
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	build := cfg.Build
 	reg := prometheus.NewRegistry()
-	m := &Metrics{reg: reg, logger: logger}
+	m := &Metrics{reg: reg, logger: cfg.Logger}
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 
 	f(collectors.NewGoCollector())

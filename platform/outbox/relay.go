@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,32 +22,58 @@ const (
 	HeaderEventType     = "Ce-Type"
 )
 
-// RelayConfig tunes the relay.
+// RelayConfig tunes the relay. Zero fields take the defaults noted.
 type RelayConfig struct {
-	Stream          string        // CAMPAIGN_EVENTS
-	SubjectPrefix   string        // campaigns.events
-	Source          string        // CloudEvents source, e.g. /campaigns
-	DuplicateWindow time.Duration // JetStream de-duplication window
-	MaxAge          time.Duration // how long the stream keeps events (0: forever)
-	BatchSize       int           // events per publish round
-	PollInterval    time.Duration // how often an idle relay looks for work
-	LeaseTTL        time.Duration // how long a silent leader keeps the lease; keep it above AckTimeout + 1s
-	AckTimeout      time.Duration // how long to wait for JetStream acks of a batch
+	Stream          string        // the stream (CAMPAIGN_EVENTS)
+	SubjectPrefix   string        // events go to <SubjectPrefix>.<type> (campaigns.events)
+	Source          string        // CloudEvents source (/campaigns)
+	DuplicateWindow time.Duration // JetStream de-duplication window (2m)
+	// MaxAge is how long the stream keeps events (30 days); negative: forever.
+	MaxAge       time.Duration
+	BatchSize    int           // events per publish round (500)
+	PollInterval time.Duration // how often an idle relay looks for work (250ms)
+	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s.
+	LeaseTTL   time.Duration
+	AckTimeout time.Duration // how long to wait for JetStream acks of a batch (10s)
+	// Logger hears about failed publishes (default: discard).
+	Logger *slog.Logger
+	// Metrics receives the relay's measurements (default: none).
+	Metrics RelayMetrics
 }
 
-// DefaultRelayConfig is the configuration of the service.
-func DefaultRelayConfig() RelayConfig {
-	return RelayConfig{
-		Stream: "CAMPAIGN_EVENTS", SubjectPrefix: "campaigns.events", Source: "/campaigns",
-		DuplicateWindow: 2 * time.Minute, MaxAge: 30 * 24 * time.Hour, BatchSize: 500,
-		PollInterval: 250 * time.Millisecond, LeaseTTL: 15 * time.Second, AckTimeout: 10 * time.Second,
+// withDefaults fills the zero fields of c.
+func (c RelayConfig) withDefaults() RelayConfig {
+	c.Stream = cmp.Or(c.Stream, "CAMPAIGN_EVENTS")
+	c.SubjectPrefix = cmp.Or(c.SubjectPrefix, "campaigns.events")
+	c.Source = cmp.Or(c.Source, "/campaigns")
+	c.DuplicateWindow = cmp.Or(c.DuplicateWindow, 2*time.Minute)
+	switch {
+	case c.MaxAge == 0:
+		c.MaxAge = 30 * 24 * time.Hour
+	case c.MaxAge < 0:
+		c.MaxAge = 0 // JetStream's "no limit"
 	}
+	c.BatchSize = cmp.Or(c.BatchSize, 500)
+	c.PollInterval = cmp.Or(c.PollInterval, 250*time.Millisecond)
+	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
+	c.AckTimeout = cmp.Or(c.AckTimeout, 10*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
+	return c
 }
 
-// RelayMetrics receives the relay's measurements (nil: none).
+// RelayMetrics receives the relay's measurements.
 type RelayMetrics interface {
 	Published(n int, commitToAck []time.Duration)
 }
+
+type noMetrics struct{}
+
+func (noMetrics) Published(int, []time.Duration) {}
 
 // Relay publishes the outbox to JetStream. Several may run against one database: a lease
 // elects one publisher at a time, so events are neither published by two relays at once nor
@@ -64,11 +91,13 @@ type Relay struct {
 	streamReady bool
 }
 
-// NewRelay returns a relay; metrics may be nil.
-func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig, logger *slog.Logger, metrics RelayMetrics) *Relay {
+// NewRelay returns a relay that publishes the outbox of db to js.
+func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig) *Relay {
+	cfg = cfg.withDefaults()
 	return &Relay{
-		db: db, js: js, cfg: cfg, logger: logger, metrics: metrics,
-		lease: lease.New(db, "outbox_leases", "relay", cfg.LeaseTTL), now: time.Now, wake: make(chan struct{}, 1),
+		db: db, js: js, cfg: cfg, logger: cfg.Logger, metrics: cfg.Metrics,
+		lease: lease.New(db, "outbox_leases", "relay", lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
+		wake: make(chan struct{}, 1),
 	}
 }
 
@@ -174,9 +203,7 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 			Where("seq IN (?)", bun.In(acked)).Exec(mctx); err != nil {
 			return 0, fmt.Errorf("outbox relay: mark published: %w", err)
 		}
-		if r.metrics != nil {
-			r.metrics.Published(len(acked), lat)
-		}
+		r.metrics.Published(len(acked), lat)
 	}
 	if pubErr != nil {
 		r.streamReady = false

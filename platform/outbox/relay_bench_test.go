@@ -39,7 +39,7 @@ type benchEnv struct {
 func setup(b testing.TB, target dbtest.Target) *benchEnv {
 	db := dbtest.Open(b, target, outbox.Migrations())
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(context.Background(), config.NATSConfig{Embedded: true}, b.TempDir(), "bench", logger)
+	nc, err := natsx.Connect(context.Background(), config.NATS{Embedded: true}, b.TempDir(), "bench", logger)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,9 +75,7 @@ func eachTarget(b *testing.B, fn func(b *testing.B, target dbtest.Target)) {
 }
 
 func relayConfig() outbox.RelayConfig {
-	cfg := outbox.DefaultRelayConfig()
-	cfg.PollInterval = time.Millisecond
-	return cfg
+	return outbox.RelayConfig{PollInterval: time.Millisecond}
 }
 
 // BenchmarkRelayThroughput: events/s from a full outbox to JetStream acks, marked published.
@@ -92,7 +90,7 @@ func BenchmarkRelayThroughput(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		relay := outbox.NewRelay(env.db, env.nc.JS, relayConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		relay := outbox.NewRelay(env.db, env.nc.JS, relayConfig())
 		ctx := context.Background()
 		b.ResetTimer()
 		start := time.Now()
@@ -178,7 +176,7 @@ func BenchmarkRelayLatency(b *testing.B) {
 	eachTarget(b, func(b *testing.B, target dbtest.Target) {
 		env := setup(b, target)
 		lat := newLatencies(b.N)
-		relay := outbox.NewRelay(env.db, env.nc.JS, relayConfig(), slog.New(slog.NewTextHandler(io.Discard, nil)), lat)
+		relay := outbox.NewRelay(env.db, env.nc.JS, observed(relayConfig(), lat))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { relay.Run(ctx); close(done) }()

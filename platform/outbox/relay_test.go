@@ -3,8 +3,6 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,7 +27,7 @@ func (c *counter) Published(n int, _ []time.Duration) { c.n.Add(int64(n)) }
 // start runs a relay until the returned stop is called; stop does not release the lease (a
 // crash), release does.
 func (e *benchEnv) start(t *testing.T, cfg outbox.RelayConfig, m outbox.RelayMetrics) (r *outbox.Relay, stop func()) {
-	r = outbox.NewRelay(e.db, e.nc.JS, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	r = outbox.NewRelay(e.db, e.nc.JS, observed(cfg, m))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
@@ -65,10 +63,14 @@ func (e *benchEnv) waitPublished(t *testing.T, want int64, counters ...*counter)
 }
 
 func testRelayConfig() outbox.RelayConfig {
-	cfg := outbox.DefaultRelayConfig()
-	cfg.PollInterval = 5 * time.Millisecond
-	cfg.LeaseTTL = 1500 * time.Millisecond
-	cfg.AckTimeout = time.Second
+	return outbox.RelayConfig{
+		Stream: "CAMPAIGN_EVENTS", PollInterval: 5 * time.Millisecond, LeaseTTL: 1500 * time.Millisecond, AckTimeout: time.Second,
+	}
+}
+
+// observed is cfg with the relay's measurements going to m.
+func observed(cfg outbox.RelayConfig, m outbox.RelayMetrics) outbox.RelayConfig {
+	cfg.Metrics = m
 	return cfg
 }
 
@@ -190,16 +192,14 @@ func TestDrainPublishesTheBacklog(t *testing.T) {
 		cfg.LeaseTTL = time.Minute
 		const events = 130
 		env.appendEvents(t, aggs, 0, events)
-
-		logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 		var other counter
-		leader := outbox.NewRelay(env.db, env.nc.JS, cfg, logger, &other)
+		leader := outbox.NewRelay(env.db, env.nc.JS, observed(cfg, &other))
 		held, err := leader.Step(ctx) // takes the lease and publishes one batch
 		require.NoError(t, err)
 		require.Equal(t, cfg.BatchSize, held)
 
 		var c counter
-		r := outbox.NewRelay(env.db, env.nc.JS, cfg, logger, &c)
+		r := outbox.NewRelay(env.db, env.nc.JS, observed(cfg, &c))
 		n, err := r.Drain(ctx)
 		require.NoError(t, err)
 		assert.Zero(t, n, "another relay holds the lease: the backlog is its work")
@@ -221,4 +221,37 @@ func TestDrainPublishesTheBacklog(t *testing.T) {
 		require.NoError(t, err)
 		assert.EqualValues(t, events, si.State.Msgs, "every event is on the stream")
 	})
+}
+
+// A zero RelayConfig is the service's relay: the CAMPAIGN_EVENTS stream on campaigns.events.>,
+// kept 30 days, with a 2-minute de-duplication window. A negative MaxAge keeps events forever
+// (what events.max_age: 0 asks for).
+func TestRelayConfigZeroFieldsAreTheDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		maxAge time.Duration
+		want   time.Duration
+	}{
+		{"zero", 0, 30 * 24 * time.Hour},
+		{"forever", -1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := setup(t, dbtest.SQLiteTarget(t))
+			ctx := context.Background()
+			env.appendEvents(t, []uuid.UUID{uuid.New()}, 0, 1)
+			n, err := outbox.NewRelay(env.db, env.nc.JS, outbox.RelayConfig{MaxAge: tc.maxAge}).Step(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+
+			stream, err := env.nc.JS.Stream(ctx, "CAMPAIGN_EVENTS")
+			require.NoError(t, err)
+			info := stream.CachedInfo()
+			assert.Equal(t, []string{"campaigns.events.>"}, info.Config.Subjects)
+			assert.Equal(t, tc.want, info.Config.MaxAge)
+			assert.Equal(t, 2*time.Minute, info.Config.Duplicates)
+			assert.EqualValues(t, 1, info.State.Msgs)
+		})
+	}
 }

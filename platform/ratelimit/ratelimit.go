@@ -17,13 +17,24 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
-// Config tunes a Limiter.
+// Config tunes a Limiter and its middleware. Zero fields take the defaults noted.
 type Config struct {
-	Rate        float64       // tokens added per second
-	Burst       int           // bucket size
-	IdleTimeout time.Duration // a bucket unused this long is forgotten (it would be full again)
-	MaxClients  int           // buckets kept at most; beyond, new callers share one bucket per shard
-	Now         func() time.Time
+	Rate        float64       // tokens added per second (50)
+	Burst       int           // bucket size (100)
+	IdleTimeout time.Duration // a bucket unused this long is forgotten, as it would be full again (10m)
+	// MaxClients is how many buckets are kept at most (100,000; at least 16); beyond, new
+	// callers share one bucket per shard.
+	MaxClients int
+	// Now is the clock that refills the buckets (default: time.Now).
+	Now func() time.Time
+
+	// Key names the caller of a request (default: its client address, ClientKey); "" falls
+	// back to the client address too.
+	Key func(c echo.Context) string
+	// Skip exempts requests (probes) from the limit (default: none is exempt).
+	Skip func(c echo.Context) bool
+	// OnLimited learns of each refused request (a metric; default: none).
+	OnLimited func()
 }
 
 const shards = 16
@@ -52,11 +63,27 @@ func New(cfg Config) *Limiter {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = 50
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 100
+	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 10 * time.Minute
 	}
-	if cfg.MaxClients < shards {
-		cfg.MaxClients = shards
+	if cfg.MaxClients <= 0 {
+		cfg.MaxClients = 100_000
+	}
+	cfg.MaxClients = max(cfg.MaxClients, shards)
+	if cfg.Key == nil {
+		cfg.Key = func(echo.Context) string { return "" }
+	}
+	if cfg.Skip == nil {
+		cfg.Skip = func(echo.Context) bool { return false }
+	}
+	if cfg.OnLimited == nil {
+		cfg.OnLimited = func() {}
 	}
 	l := &Limiter{cfg: cfg, seed: maphash.MakeSeed()}
 	for i := range l.shards {
@@ -131,28 +158,15 @@ func (s *shard) sweep(now time.Time, idle time.Duration, full bool) {
 	}
 }
 
-// Options configure the middleware.
-type Options struct {
-	// Key names the caller of a request; "" falls back to its client address (ClientKey).
-	Key func(c echo.Context) string
-	// Skip exempts requests (probes) from the limit.
-	Skip func(c echo.Context) bool
-	// OnLimited learns of each refused request (a metric).
-	OnLimited func()
-}
-
 // Middleware refuses a request whose caller's bucket is empty with a 429 problem and
 // Retry-After (whole seconds, at least 1).
-func (l *Limiter) Middleware(opts Options) echo.MiddlewareFunc {
+func (l *Limiter) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if opts.Skip != nil && opts.Skip(c) {
+			if l.cfg.Skip(c) {
 				return next(c)
 			}
-			key := ""
-			if opts.Key != nil {
-				key = opts.Key(c)
-			}
+			key := l.cfg.Key(c)
 			if key == "" {
 				key = ClientKey(c.RealIP())
 			}
@@ -160,9 +174,7 @@ func (l *Limiter) Middleware(opts Options) echo.MiddlewareFunc {
 			if ok {
 				return next(c)
 			}
-			if opts.OnLimited != nil {
-				opts.OnLimited()
-			}
+			l.cfg.OnLimited()
 			secs := int(math.Ceil(wait.Seconds()))
 			secs = max(secs, 1)
 			p := httpx.NewProblem(http.StatusTooManyRequests, "rate-limited", "Too many requests",

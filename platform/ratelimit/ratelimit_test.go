@@ -90,3 +90,17 @@ func TestClientKey(t *testing.T) {
 	assert.Equal(t, ratelimit.ClientKey("2001:db8:1:2::1"), ratelimit.ClientKey("2001:db8:1:2::2"), "one /64 is one client")
 	assert.Equal(t, "ip:203.0.113.7", ratelimit.ClientKey("::ffff:203.0.113.7"))
 }
+
+// A zero Config takes the service's defaults: a burst of 100, then a token every 1/50 s.
+func TestConfigZeroFieldsAreTheDefaults(t *testing.T) {
+	t.Parallel()
+	clk := &clock{now: time.Unix(1_700_000_000, 0)}
+	l := ratelimit.New(ratelimit.Config{Now: clk.Now})
+	for i := range 100 {
+		ok, _ := l.Allow("alice")
+		require.True(t, ok, "request %d is within the burst", i)
+	}
+	ok, wait := l.Allow("alice")
+	assert.False(t, ok)
+	assert.Equal(t, 20*time.Millisecond, wait)
+}

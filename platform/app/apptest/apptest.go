@@ -51,10 +51,18 @@ func Config(t testing.TB, target dbtest.Target) *config.Config {
 	return cfg
 }
 
-// New starts the API on target. mutate, if not nil, adjusts the configuration first.
-func New(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *Server {
+// ServerConfig tunes the API a test starts. Zero fields take the defaults noted.
+type ServerConfig struct {
+	// Configure adjusts the configuration (default: the embedded default of Config, as is).
+	Configure func(*config.Config)
+	// Now replaces the API's wall clock (default: time.Now).
+	Now func() time.Time
+}
+
+// New starts the API on target.
+func New(t testing.TB, target dbtest.Target, sc ServerConfig) *Server {
 	t.Helper()
-	return Start(t, newAPI(t, target, mutate, opts...))
+	return Start(t, newAPI(t, target, sc))
 }
 
 // Start serves an API the test built itself (with its own logger, say) on an httptest server;
@@ -71,9 +79,9 @@ func Start(t testing.TB, a *app.API) *Server {
 
 // Serve is New with the production HTTP server (API.Serve, with the configured timeouts and
 // header limits) on a loopback port, for tests of what Go's server does before any handler.
-func Serve(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *Server {
+func Serve(t testing.TB, target dbtest.Target, sc ServerConfig) *Server {
 	t.Helper()
-	a := newAPI(t, target, mutate, opts...)
+	a := newAPI(t, target, sc)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("listen: %v", err)
@@ -91,16 +99,16 @@ func Serve(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts
 	return &Server{t: t, URL: "http://" + ln.Addr().String(), API: a, Client: &http.Client{Timeout: 30 * time.Second}, router: Router(t)}
 }
 
-func newAPI(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *app.API {
+func newAPI(t testing.TB, target dbtest.Target, sc ServerConfig) *app.API {
 	t.Helper()
 	cfg := Config(t, target)
-	if mutate != nil {
-		mutate(cfg)
+	if sc.Configure != nil {
+		sc.Configure(cfg)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.NewAPI(ctx, cfg, logger, opts...)
+	a, err := app.NewAPI(ctx, cfg, logger, app.APIConfig{Now: sc.Now})
 	if err != nil {
 		t.Fatalf("start API: %v", err)
 	}

@@ -31,13 +31,13 @@ const (
 // Target is one database a suite runs against.
 type Target struct {
 	Name   string // "sqlite" or "postgres"
-	Config config.DatabaseConfig
+	Config config.Database
 }
 
 // Pool is the pool the tests use: small, like the embedded default, but with room for the
 // concurrency tests.
-func Pool(driver string) config.DatabaseConfig {
-	return config.DatabaseConfig{
+func Pool(driver string) config.Database {
+	return config.Database{
 		Driver: driver, MaxOpenConns: 16, MaxIdleConns: 16,
 		ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Hour,
 	}

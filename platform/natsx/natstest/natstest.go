@@ -22,12 +22,12 @@ const EnvNATSURL = "CAMPAIGNS_TEST_NATS_URL"
 // Target is one NATS set-up a suite runs against.
 type Target struct {
 	Name   string
-	Config config.NATSConfig
+	Config config.NATS
 }
 
 // Embedded is the in-process server the embedded default runs (no TCP port).
 func Embedded(testing.TB) Target {
-	return Target{Name: "embedded", Config: config.NATSConfig{Embedded: true}}
+	return Target{Name: "embedded", Config: config.NATS{Embedded: true}}
 }
 
 // External is the server CAMPAIGNS_TEST_NATS_URL names.
@@ -40,7 +40,7 @@ func External(t testing.TB) Target {
 		}
 		t.Skipf("external NATS tests skipped: set %s (e.g. nats://127.0.0.1:4222)", EnvNATSURL)
 	}
-	return Target{Name: "external", Config: config.NATSConfig{URL: url}}
+	return Target{Name: "external", Config: config.NATS{URL: url}}
 }
 
 // EachTarget runs fn on the embedded server and on the external one.
