@@ -84,11 +84,74 @@ type Campaign struct {
 	// ran and passed when the campaign was last activated or resumed, and its rules have not
 	// changed since. False when no such check is configured.
 	TargetingVerified bool
+	// Delivered is what the campaign has delivered so far (impressions, spend), read from the
+	// metrics totals by a Service that has a DeliveryTotals. It is never stored.
+	Delivered lifecycle.Delivered
 }
 
-// Serving is the campaign's serving status at now.
-func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus {
-	return lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now)
+// Serving is the campaign's serving status at now: its status and dates, then, when those say
+// SERVING, its scheduling windows, impression cap and budgets against c.Delivered.
+func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus { return c.ServingIn(nil, now) }
+
+// ServingIn is Serving with the time zones loaded through zones (nil: loaded afresh).
+func (c *Campaign) ServingIn(zones *lifecycle.Zones, now time.Time) lifecycle.ServingStatus {
+	if s := lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now); s != lifecycle.ServingServing {
+		return s
+	}
+	return lifecycle.ServingWith(c.Status, c.StopCode, c.StartDate, c.EndDate, c.Delivery(zones), now)
+}
+
+// Delivery is what, beyond its status and dates, decides whether the campaign is served: its
+// schedule, its impression cap, its budget and budget limit, and c.Delivered.
+func (c *Campaign) Delivery(zones *lifecycle.Zones) lifecycle.Delivery {
+	d := lifecycle.Delivery{
+		Schedule: c.Settings.Schedule(zones), MaxImpressions: c.Settings.MaxImpressions,
+		Budget: c.Budget.Amount, Delivered: c.Delivered,
+	}
+	if c.Settings.BudgetLimit != nil {
+		limit := c.Settings.BudgetLimit.Amount
+		d.BudgetLimit = &limit
+	}
+	return d
+}
+
+// Schedule is the settings' scheduling rules as delivery windows. A rule that cannot be read
+// (its time zone is unknown to this machine, say) gives a window that is never open: delivery
+// fails closed rather than ignore a restriction.
+func (s Settings) Schedule(zones *lifecycle.Zones) lifecycle.Schedule {
+	if len(s.SchedulingRules) == 0 {
+		return nil
+	}
+	out := make(lifecycle.Schedule, len(s.SchedulingRules))
+	for i, r := range s.SchedulingRules {
+		w, err := r.window(zones)
+		if err == nil {
+			out[i] = w
+		}
+	}
+	return out
+}
+
+func (r SchedulingRule) window(zones *lifecycle.Zones) (lifecycle.Window, error) {
+	loc, err := zones.Load(r.Timezone)
+	if err != nil {
+		return lifecycle.Window{}, err
+	}
+	w := lifecycle.Window{Location: loc, Days: make([]time.Weekday, 0, len(r.Days))}
+	if w.Start, err = lifecycle.ParseClock(r.Start); err != nil {
+		return lifecycle.Window{}, err
+	}
+	if w.End, err = lifecycle.ParseClock(r.End); err != nil {
+		return lifecycle.Window{}, err
+	}
+	for _, d := range r.Days {
+		wd, err := lifecycle.ParseWeekday(d)
+		if err != nil {
+			return lifecycle.Window{}, err
+		}
+		w.Days = append(w.Days, wd)
+	}
+	return w, nil
 }
 
 // Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape
@@ -121,7 +184,8 @@ type Variant struct {
 }
 
 // SchedulingRule restricts delivery to time windows: on the listed days, between Start and
-// End (HH:MM, End exclusive), in the given IANA time zone.
+// End (HH:MM, End exclusive), in the given IANA time zone. An End before Start crosses
+// midnight: the window opens on a listed day and closes the next day.
 type SchedulingRule struct {
 	Days     []string `json:"days"`
 	Start    string   `json:"startTime"`

@@ -2,8 +2,10 @@ package campaign
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -17,6 +19,21 @@ type Service struct {
 	checks      []ActivationCheck
 	afterCommit func()
 	observe     func(eventType string)
+	delivery    DeliveryTotals // nil: Delivered stays zero
+	zones       *lifecycle.Zones
+}
+
+// DeliveryTotals reads what campaigns have delivered so far; the metrics capability's store
+// implements it from its all-time totals, in one query whatever the number of campaigns.
+type DeliveryTotals interface {
+	Delivered(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]lifecycle.Delivered, error)
+}
+
+// WithDeliveryTotals makes reads fill Campaign.Delivered from totals, so that the serving
+// status holds back a campaign whose impressions reached its cap or whose spend reached its
+// budget or budget limit, before the automation acts on it.
+func WithDeliveryTotals(totals DeliveryTotals) Option {
+	return func(s *Service) { s.delivery = totals }
 }
 
 // Option configures a Service.
@@ -40,7 +57,7 @@ func WithEventObserver(fn func(eventType string)) Option { return func(s *Servic
 
 // NewService returns the campaign service over repo.
 func NewService(repo *Repository, opts ...Option) *Service {
-	s := &Service{repo: repo, now: time.Now}
+	s := &Service{repo: repo, now: time.Now, zones: &lifecycle.Zones{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,8 +142,20 @@ func (s *Service) announce(events []loggedEvent) {
 	}
 }
 
-// Get returns a live campaign.
-func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) { return s.repo.Get(ctx, id) }
+// Get returns a live campaign, with what it delivered when it is serving by its dates.
+func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) {
+	c, err := s.repo.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fillDelivered(ctx, s.delivery, []*Campaign{c}, s.clock()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Zones is the service's cache of time zones, for judging schedules (ServingIn).
+func (s *Service) Zones() *lifecycle.Zones { return s.zones }
 
 // GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
 func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
@@ -134,8 +163,51 @@ func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, erro
 }
 
 // List returns a page of live campaigns and the next page's cursor (nil on the last page).
+// A servingStatus filter is judged as GET judges it: schedules, caps and budgets included.
 func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
+	f.delivery, f.zones = s.delivery, s.zones
 	return s.repo.List(ctx, f)
+}
+
+// Live returns every live ACTIVE campaign (on channel, when given), with what each delivered
+// when withDelivered: two queries whatever the number of campaigns. It is what eligibility
+// judges.
+func (s *Service) Live(ctx context.Context, channel Channel, withDelivered bool, now time.Time) ([]*Campaign, error) {
+	cs, err := s.repo.Live(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	if withDelivered {
+		if err := fillDelivered(ctx, s.delivery, cs, now); err != nil {
+			return nil, err
+		}
+	}
+	return cs, nil
+}
+
+// fillDelivered sets Delivered on the campaigns among cs that serve by their status and dates
+// at now (the others' totals change nothing), in one read of totals.
+func fillDelivered(ctx context.Context, totals DeliveryTotals, cs []*Campaign, now time.Time) error {
+	if totals == nil {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(cs))
+	for _, c := range cs {
+		if lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now) == lifecycle.ServingServing {
+			ids = append(ids, uuid.UUID(c.ID))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	got, err := totals.Delivered(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("campaign delivery totals: %w", err)
+	}
+	for _, c := range cs {
+		c.Delivered = got[uuid.UUID(c.ID)]
+	}
+	return nil
 }
 
 // Update replaces the editable fields of a DRAFT or PAUSED campaign. expectedVersion is the

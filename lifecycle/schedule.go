@@ -96,20 +96,21 @@ type Zones struct {
 	m  map[string]*time.Location
 }
 
-// Load returns the time zone named name ("Local" is refused: it depends on the machine).
+// Load returns the time zone named name ("Local" is refused: it depends on the machine). On a
+// nil *Zones it loads without caching.
 func (z *Zones) Load(name string) (*time.Location, error) {
+	if z == nil {
+		return loadZone(name)
+	}
 	z.mu.RLock()
 	loc, ok := z.m[name]
 	z.mu.RUnlock()
 	if ok {
 		return loc, nil
 	}
-	if name == "" || name == "Local" {
-		return nil, fmt.Errorf("time zone %q is not an IANA time zone", name)
-	}
-	loc, err := time.LoadLocation(name)
+	loc, err := loadZone(name)
 	if err != nil {
-		return nil, fmt.Errorf("time zone %q: %w", name, err)
+		return nil, err
 	}
 	z.mu.Lock()
 	if z.m == nil {
@@ -117,5 +118,16 @@ func (z *Zones) Load(name string) (*time.Location, error) {
 	}
 	z.m[name] = loc
 	z.mu.Unlock()
+	return loc, nil
+}
+
+func loadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("time zone %q is not an IANA time zone", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
+	}
 	return loc, nil
 }

@@ -43,10 +43,11 @@ type Campaigns interface {
 	Apply(ctx context.Context, t Target, action lifecycle.Action, code lifecycle.StopCode, reason string) error
 }
 
-// Spend is a campaign's total spend.
+// Spend is a campaign's total spend and impressions.
 type Spend struct {
-	CampaignID uuid.UUID
-	Amount     decimal.Decimal
+	CampaignID  uuid.UUID
+	Amount      decimal.Decimal
+	Impressions int64
 }
 
 // BudgetSource reports spend (the metrics capability implements it).

@@ -159,9 +159,10 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if rules != nil {
 		campaignOpts = append(campaignOpts, campaign.WithActivationChecks(targeting.NewActivationCheck(rules)))
 	}
+	store := metrics.NewStore(db)
+	campaignOpts = append(campaignOpts, campaign.WithDeliveryTotals(store))
 	svc := campaign.NewService(campaign.NewRepository(db), append(campaignOpts, o.campaignOpts...)...)
 	v1 := e.Group("/api/v1")
-	store := metrics.NewStore(db)
 	ensureTrackingStream(ctx, cfg, nc, logger)
 	mh := metrics.NewHandler(svc, store, nc.JS, metrics.HandlerConfig{
 		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions}, logger)
@@ -386,10 +387,10 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 	obs := newObservability("worker", logger)
 	relay := newRelay(cfg, db, nc, logger, obs)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify),
-		campaign.WithEventObserver(obs.CampaignEvent))
-	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
 	store := metrics.NewStore(db)
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify),
+		campaign.WithEventObserver(obs.CampaignEvent), campaign.WithDeliveryTotals(store))
+	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
 	auto := newAutomation(cfg.Automation, svc, store, logger)
 	agg := newAggregator(cfg, nc, store, svc, logger, obs)
 
