@@ -2,6 +2,7 @@ package campaign
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -37,12 +38,13 @@ func (s *Service) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Bu
 		return nil, nil
 	}
 	var rows []struct {
-		ID      uuid.UUID       `bun:"id"`
-		Version int64           `bun:"version"`
-		Status  string          `bun:"status"`
-		Amount  decimal.Decimal `bun:"budget_amount"`
+		ID       uuid.UUID       `bun:"id"`
+		Version  int64           `bun:"version"`
+		Status   string          `bun:"status"`
+		Amount   decimal.Decimal `bun:"budget_amount"`
+		Settings string          `bun:"settings"`
 	}
-	err := s.repo.db.NewSelect().Table("campaigns").Column("id", "version", "status", "budget_amount").
+	err := s.repo.db.NewSelect().Table("campaigns").Column("id", "version", "status", "budget_amount", "settings").
 		Where("id IN (?)", bun.In(ids)).Where("deleted_at IS NULL").
 		Where("status IN (?)", bun.In([]string{string(lifecycle.StatusActive), string(lifecycle.StatusPaused)})).
 		Scan(ctx, &rows)
@@ -55,9 +57,17 @@ func (s *Service) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Bu
 	}
 	out := make([]automation.Budget, len(rows))
 	for i, r := range rows {
+		var set Settings
+		if err := json.Unmarshal([]byte(r.Settings), &set); err != nil {
+			return nil, fmt.Errorf("decode settings of %s: %w", r.ID, err)
+		}
 		out[i] = automation.Budget{
 			Target: automation.Target{ID: r.ID, Version: r.Version}, Status: lifecycle.Status(r.Status),
-			Amount: r.Amount, ThresholdPaused: paused[r.ID],
+			Amount: r.Amount, MaxImpressions: set.MaxImpressions, ThresholdPaused: paused[r.ID],
+		}
+		if set.BudgetLimit != nil {
+			limit := set.BudgetLimit.Amount
+			out[i].Limit = &limit
 		}
 	}
 	return out, nil
@@ -65,10 +75,15 @@ func (s *Service) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Bu
 
 // Apply makes an automatic transition pinned to t.Version (automation.Campaigns). Losing the
 // race to another writer is automation.ErrLost.
-func (s *Service) Apply(ctx context.Context, t automation.Target, action lifecycle.Action, code lifecycle.StopCode, reason string) error {
-	_, err := s.Transition(ctx, ID(t.ID), TransitionRequest{
-		Action: action, Reason: reason, Automatic: true, StopCode: code, ExpectedVersion: &t.Version,
-	})
+// A move whose spend crossed the budget records CampaignBudgetExceeded with the transition.
+func (s *Service) Apply(ctx context.Context, t automation.Target, m automation.Move) error {
+	req := TransitionRequest{
+		Action: m.Action, Reason: m.Reason, Automatic: true, StopCode: m.Code, ExpectedVersion: &t.Version,
+	}
+	if m.Exceeded != nil {
+		req.BudgetExceeded = &BudgetExceeded{Spend: m.Exceeded.Spend, Budget: m.Exceeded.Budget}
+	}
+	_, err := s.Transition(ctx, ID(t.ID), req)
 	var forbidden *lifecycle.ForbiddenError
 	if errors.Is(err, ErrVersionConflict) || errors.Is(err, ErrNotFound) || errors.As(err, &forbidden) {
 		return fmt.Errorf("%w: %w", automation.ErrLost, err)

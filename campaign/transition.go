@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
@@ -45,6 +46,14 @@ type TransitionRequest struct {
 	ExpectedVersion *int64
 	// DryRun runs every guard and check but changes nothing.
 	DryRun bool
+	// BudgetExceeded, on an automatic stop for spend, records CampaignBudgetExceeded in the
+	// transition's transaction: once, since the transition is pinned to a version.
+	BudgetExceeded *BudgetExceeded
+}
+
+// BudgetExceeded is a campaign's spend at or past 100% of its budget (in the budget's currency).
+type BudgetExceeded struct {
+	Spend, Budget decimal.Decimal
 }
 
 // TransitionResult is what a transition did (or, on a dry run, would do).
@@ -143,7 +152,13 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		if err := history.Append(ctx, w.tx, rec); err != nil {
 			return err
 		}
-		return w.appendEvent(ctx, &next, transitionEvents[t.Effective], req.Actor, now, newTransitionV1(rec))
+		if err := w.appendEvent(ctx, &next, transitionEvents[t.Effective], req.Actor, now, newTransitionV1(rec)); err != nil {
+			return err
+		}
+		if req.BudgetExceeded == nil {
+			return nil
+		}
+		return w.appendEvent(ctx, &next, EventBudgetExceeded, req.Actor, now, newBudgetExceededV1(&next, *req.BudgetExceeded))
 	})
 	if err != nil {
 		return nil, err
