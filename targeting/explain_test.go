@@ -1,0 +1,137 @@
+package targeting_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/targeting"
+	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
+)
+
+// capEvery is a frequency check that caps the listed campaigns and counts its reads.
+type capEvery struct {
+	capped map[campaign.ID]bool
+	reads  int
+	asked  int
+}
+
+func (f *capEvery) FrequencyCapped(_ context.Context, customerID string, cs []*campaign.Campaign, _ time.Time) (map[campaign.ID]string, error) {
+	f.reads++
+	f.asked += len(cs)
+	out := map[campaign.ID]string{}
+	for _, c := range cs {
+		if f.capped[c.ID] {
+			out[c.ID] = "customer " + customerID + " already saw it today"
+		}
+	}
+	return out, nil
+}
+
+func codes(rs []targeting.Reason) []targeting.ReasonCode {
+	out := make([]targeting.ReasonCode, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
+}
+
+// Explain reports, for every campaign considered and not served, every reason, typed; without
+// explain the held-back campaigns are not sent to the engine.
+func TestExplainGivesEveryReason(t *testing.T) {
+	t.Parallel()
+	e := enginetest.New(t)
+	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
+	es := campaign.RuleID(e.AddRule("ACTIVE", "country == es"))
+	// Sunday 2026-11-29 08:52 in Madrid.
+	now := time.Date(2026, 11, 29, 7, 52, 0, 0, time.UTC)
+	madridSunday3to4 := []campaign.SchedulingRule{{Days: []string{"SUN"}, Start: "03:00", End: "04:00", Timezone: "Europe/Madrid"}}
+	cap100 := int64(100)
+	limit := campaign.MustMoney("50.00", "EUR")
+
+	ok := serving("ok", vip)
+	outOfSchedule := serving("out of schedule", vip)
+	outOfSchedule.Settings.SchedulingRules = madridSunday3to4
+	capReached := serving("cap reached", vip)
+	capReached.Settings.MaxImpressions, capReached.Delivered.Impressions = &cap100, 100
+	budget := serving("budget limit", vip)
+	budget.Budget, budget.Settings.BudgetLimit = campaign.MustMoney("100.00", "EUR"), &limit
+	budget.Delivered.Spend = decimal.RequireFromString("50")
+	frequency := serving("frequency", vip)
+	ruleNotMet := serving("rule not met", vip, es)
+	pending := serving("pending", vip)
+	pending.StartDate = now.Add(time.Hour)
+	everything := serving("everything", es)
+	everything.Settings.SchedulingRules = madridSunday3to4
+	everything.Settings.MaxImpressions, everything.Delivered.Impressions = &cap100, 500
+	for _, c := range []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything} {
+		c.StartDate = now.Add(-time.Hour)
+		if c == pending {
+			c.StartDate = now.Add(time.Hour)
+		}
+	}
+	m := &memCampaigns{all: []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
+	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID: true, everything.ID: true}}
+	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
+	ev := targeting.NewEvaluator(m, client, 4).WithClock(func() time.Time { return now }).WithExposures(freq)
+	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip", "country": "fr"}`)}
+
+	got, err := ev.EligibleCampaigns(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, got.Eligible, 1)
+	assert.Equal(t, "ok", got.Eligible[0].Name)
+	assert.Empty(t, got.Undetermined)
+	assert.Empty(t, got.NotServed, "only explain lists them")
+	assert.EqualValues(t, 2, e.Evaluations.Load(), "held-back campaigns' rules are not evaluated: vip once, es for the rule-not-met one")
+	assert.Equal(t, 1, freq.reads, "one frequency read for every campaign")
+
+	req.Explain = true
+	got, err = ev.EligibleCampaigns(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, got.Eligible, 1)
+	why := map[string][]targeting.ReasonCode{}
+	for _, v := range got.NotServed {
+		why[v.Name] = codes(v.Why)
+	}
+	assert.Equal(t, map[string][]targeting.ReasonCode{
+		"out of schedule": {targeting.ReasonOutOfSchedule},
+		"cap reached":     {targeting.ReasonCapReached},
+		"budget limit":    {targeting.ReasonBudget},
+		"frequency":       {targeting.ReasonFrequencyCap},
+		"rule not met":    {targeting.ReasonRuleNotMet},
+		"pending":         {targeting.ReasonNotServingStatus},
+		"everything":      {targeting.ReasonCapReached, targeting.ReasonOutOfSchedule, targeting.ReasonFrequencyCap, targeting.ReasonRuleNotMet},
+	}, why)
+	for _, v := range got.NotServed {
+		for _, r := range v.Why {
+			assert.NotEmpty(t, r.Detail)
+			if r.Code == targeting.ReasonRuleNotMet {
+				require.NotNil(t, r.RuleID)
+				assert.Equal(t, uuidOf(es), *r.RuleID)
+			}
+		}
+	}
+
+	// The engine fails: the rule-bound verdicts become UNDETERMINED with the rule and why.
+	e.Failures.Store(1000)
+	one, err := ev.Campaign(context.Background(), ok.ID, targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"segment": "vip"}`), Explain: true})
+	require.NoError(t, err)
+	assert.True(t, one.Undetermined)
+	require.Equal(t, []targeting.ReasonCode{targeting.ReasonUndetermined}, codes(one.Why))
+	assert.Contains(t, one.Why[0].Detail, "unavailable")
+
+	// Switched off, only status, dates and rules decide.
+	e.Failures.Store(0)
+	off := targeting.NewEvaluator(m, client, 4).WithClock(func() time.Time { return now }).WithExposures(freq).WithDeliveryChecks(false)
+	got, err = off.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-3", Context: json.RawMessage(`{"segment": "vip"}`)})
+	require.NoError(t, err)
+	assert.Len(t, got.Eligible, 5, "ok, out of schedule, cap reached, budget limit, frequency")
+}
+
+func uuidOf(id campaign.RuleID) string { return campaign.ID(id).String() }
