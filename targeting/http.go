@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -89,17 +90,18 @@ type VerdictResponse struct {
 	Why *[]Reason `json:"why,omitempty"`
 }
 
-// explain reads ?explain=true|false.
+// explain reads ?explain= as strconv.ParseBool does (absent: false), like dryRun.
 func explain(c echo.Context) (bool, error) {
-	switch v := c.QueryParam("explain"); v {
-	case "", "false":
+	v := c.QueryParam("explain")
+	if v == "" {
 		return false, nil
-	case "true":
-		return true, nil
-	default:
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
 		return false, httpx.BadRequest("the query string is invalid",
 			httpx.FieldError{Field: "explain", Message: "must be true or false"})
 	}
+	return b, nil
 }
 
 func (h *Handler) request(c echo.Context) (Request, error) {
