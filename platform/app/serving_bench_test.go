@@ -23,8 +23,10 @@ import (
 // queryCounter is a bun query hook that counts the statements a database runs.
 type queryCounter struct{ n atomic.Int64 }
 
-func (q *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
-func (q *queryCounter) AfterQuery(context.Context, *bun.QueryEvent)                        { q.n.Add(1) }
+func (q *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	return ctx
+}
+func (q *queryCounter) AfterQuery(context.Context, *bun.QueryEvent) { q.n.Add(1) }
 
 // servingFixture is n ACTIVE campaigns with two scheduling windows each (one across midnight),
 // an impression cap and a budget limit, and all-time totals under both, as the metrics
