@@ -154,9 +154,6 @@ func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) {
 	return c, nil
 }
 
-// Zones is the service's cache of time zones, for judging schedules (ServingIn).
-func (s *Service) Zones() *lifecycle.Zones { return s.zones }
-
 // GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
 func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
 	return s.repo.GetMany(ctx, ids)
