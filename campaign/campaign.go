@@ -87,11 +87,15 @@ type Campaign struct {
 	// Delivered is what the campaign has delivered so far (impressions, spend), read from the
 	// metrics totals by a Service that has a DeliveryTotals. It is never stored.
 	Delivered lifecycle.Delivered
+
+	// zones loads the time zones of the scheduling rules: the service's cache on campaigns it
+	// read (time.LoadLocation parses a file each call), nil otherwise.
+	zones *lifecycle.Zones
 }
 
 // Serving is the campaign's serving status at now: its status and dates, then, when those say
 // SERVING, its scheduling windows, impression cap and budgets against c.Delivered.
-func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus { return c.ServingIn(nil, now) }
+func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus { return c.ServingIn(c.zones, now) }
 
 // ServingIn is Serving with the time zones loaded through zones (nil: loaded afresh).
 func (c *Campaign) ServingIn(zones *lifecycle.Zones, now time.Time) lifecycle.ServingStatus {

@@ -417,7 +417,7 @@ func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := fillDelivered(ctx, f.delivery, out, f.Now); err != nil {
+	if err := fillDelivered(ctx, f.delivery, f.zones, out, f.Now); err != nil {
 		return nil, nil, err
 	}
 	return out, next, nil
@@ -459,11 +459,11 @@ func (r *Repository) listRefined(ctx context.Context, f Filter) ([]*Campaign, *C
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := fillDelivered(ctx, f.delivery, cands, f.Now); err != nil {
+		if err := fillDelivered(ctx, f.delivery, f.zones, cands, f.Now); err != nil {
 			return nil, nil, err
 		}
 		for i, c := range cands {
-			if !slices.Contains(f.Serving, c.ServingIn(f.zones, f.Now)) {
+			if !slices.Contains(f.Serving, c.Serving(f.Now)) {
 				continue
 			}
 			if len(out) == f.Limit { // a match past the page: there is a next page

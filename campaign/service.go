@@ -148,7 +148,7 @@ func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := fillDelivered(ctx, s.delivery, []*Campaign{c}, s.clock()); err != nil {
+	if err := fillDelivered(ctx, s.delivery, s.zones, []*Campaign{c}, s.clock()); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -174,17 +174,22 @@ func (s *Service) Live(ctx context.Context, channel Channel, withDelivered bool,
 	if err != nil {
 		return nil, err
 	}
-	if withDelivered {
-		if err := fillDelivered(ctx, s.delivery, cs, now); err != nil {
-			return nil, err
-		}
+	if !withDelivered {
+		return cs, nil
+	}
+	if err := fillDelivered(ctx, s.delivery, s.zones, cs, now); err != nil {
+		return nil, err
 	}
 	return cs, nil
 }
 
-// fillDelivered sets Delivered on the campaigns among cs that serve by their status and dates
-// at now (the others' totals change nothing), in one read of totals.
-func fillDelivered(ctx context.Context, totals DeliveryTotals, cs []*Campaign, now time.Time) error {
+// fillDelivered gives the campaigns cs the time-zone cache zones and sets Delivered on those
+// that serve by their status and dates at now (the others' totals change nothing), in one
+// read of totals.
+func fillDelivered(ctx context.Context, totals DeliveryTotals, zones *lifecycle.Zones, cs []*Campaign, now time.Time) error {
+	for _, c := range cs {
+		c.zones = zones
+	}
 	if totals == nil {
 		return nil
 	}
