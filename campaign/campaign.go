@@ -1,6 +1,7 @@
 // Package campaign is the Campaign aggregate: its value objects and validation, its Bun
 // repository, its service and its Echo handlers. Mount it in a host with NewRepository,
-// NewService and NewHandler; see the package example.
+// NewService and NewHandler; see the package example. The aggregate itself (aggregate.go)
+// keeps its state private: it changes only through methods that enforce its rules.
 package campaign
 
 import (
@@ -61,59 +62,15 @@ func Frequencies() []Frequency {
 	return []Frequency{FrequencyOnce, FrequencyDaily, FrequencyWeekly, FrequencyMonthly}
 }
 
-// Campaign is the aggregate root. Its zero value is not valid; build one with the Service.
-type Campaign struct {
-	ID             ID
-	Name           string
-	Description    string
-	Status         lifecycle.Status
-	Type           Type
-	TargetingRules []RuleID
-	StartDate      time.Time
-	EndDate        *time.Time
-	Budget         Money
-	CreatedBy      UserID
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Settings       Settings
-	Version        int64
-	DeletedAt      *time.Time
-	// StopCode says why the automation last stopped the campaign (empty after manual actions).
-	StopCode lifecycle.StopCode
-	// TargetingVerified says a targeting check (the Rules Engine's, see TargetingVerifier)
-	// ran and passed when the campaign was last activated or resumed, and its rules have not
-	// changed since. False when no such check is configured.
-	TargetingVerified bool
-	// Delivered is what the campaign has delivered so far (impressions, spend), read from the
-	// metrics totals by a Service that has a DeliveryTotals. It is never stored.
-	Delivered lifecycle.Delivered
-
-	// zones loads the time zones of the scheduling rules: the service's cache on campaigns it
-	// read (time.LoadLocation parses a file each call), nil otherwise.
-	zones *lifecycle.Zones
-}
-
-// Serving is the campaign's serving status at now: its status and dates, then, when those say
-// SERVING, its scheduling windows, impression cap and budgets against c.Delivered.
-func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus { return c.ServingIn(c.zones, now) }
-
-// ServingIn is Serving with the time zones loaded through zones (nil: loaded afresh).
-func (c *Campaign) ServingIn(zones *lifecycle.Zones, now time.Time) lifecycle.ServingStatus {
-	if s := lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now); s != lifecycle.ServingServing {
-		return s
-	}
-	return lifecycle.ServingWith(c.Status, c.StopCode, c.StartDate, c.EndDate, c.Delivery(zones), now)
-}
-
 // Delivery is what, beyond its status and dates, decides whether the campaign is served: its
-// schedule, its impression cap, its budget and budget limit, and c.Delivered.
+// schedule, its impression cap, its budget and budget limit, and what it delivered.
 func (c *Campaign) Delivery(zones *lifecycle.Zones) lifecycle.Delivery {
 	d := lifecycle.Delivery{
-		Schedule: c.Settings.Schedule(zones), MaxImpressions: c.Settings.MaxImpressions,
-		Budget: c.Budget.Amount, Delivered: c.Delivered,
+		Schedule: c.settings.Schedule(zones), MaxImpressions: c.settings.MaxImpressions,
+		Budget: c.budget.Amount, Delivered: c.delivered,
 	}
-	if c.Settings.BudgetLimit != nil {
-		limit := c.Settings.BudgetLimit.Amount
+	if c.settings.BudgetLimit != nil {
+		limit := c.settings.BudgetLimit.Amount
 		d.BudgetLimit = &limit
 	}
 	return d
@@ -214,4 +171,34 @@ type Input struct {
 	EndDate        *time.Time
 	Budget         Money
 	Settings       Settings
+}
+
+// clone returns a copy of s that shares no slice or pointer with it, so that a caller holding
+// one cannot change the other.
+func (s Settings) clone() Settings {
+	out := s
+	out.TargetAudience = slices.Clone(s.TargetAudience)
+	out.Channels = slices.Clone(s.Channels)
+	if s.MaxImpressions != nil {
+		n := *s.MaxImpressions
+		out.MaxImpressions = &n
+	}
+	if s.BudgetLimit != nil {
+		m := *s.BudgetLimit
+		out.BudgetLimit = &m
+	}
+	if s.ABTest != nil {
+		ab := *s.ABTest
+		ab.Variants = slices.Clone(s.ABTest.Variants)
+		out.ABTest = &ab
+	}
+	if s.SchedulingRules != nil {
+		out.SchedulingRules = make([]SchedulingRule, len(s.SchedulingRules))
+		for i, r := range s.SchedulingRules {
+			r.Days = slices.Clone(r.Days)
+			out.SchedulingRules[i] = r
+		}
+	}
+	out.Personalization.Rules = slices.Clone(s.Personalization.Rules)
+	return out
 }

@@ -45,13 +45,12 @@ func TestServingHoldsFromDeliveredTotals(t *testing.T) {
 		ctx := context.Background()
 		now := base.Add(time.Hour) // a Monday, 11:00 Paris: inside the fixture's window
 		totals := &fixedTotals{delivered: map[uuid.UUID]lifecycle.Delivered{}}
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.WithClock(func() time.Time { return now }),
-			campaign.WithDeliveryTotals(totals))
 		repo := campaign.NewRepository(db)
+		svc := campaign.NewService(repo, campaign.ServiceConfig{Now: func() time.Time { return now }, Delivery: totals})
 		want := map[lifecycle.ServingStatus][]campaign.ID{}
 		for i := range 21 {
-			c := fixture(fmt.Sprintf("Delivery %02d", i), base.Add(-time.Duration(21-i)*time.Hour))
-			c.Status = lifecycle.StatusActive
+			c := fixture(fmt.Sprintf("Delivery %02d", i), base.Add(-time.Duration(21-i)*time.Hour),
+				func(p *campaign.RehydrateParams) { p.Status = lifecycle.StatusActive })
 			var d lifecycle.Delivered
 			var status lifecycle.ServingStatus
 			switch i % 3 {
@@ -62,14 +61,14 @@ func TestServingHoldsFromDeliveredTotals(t *testing.T) {
 			case 2: // 900.00 spent: the budget limit (the budget is 1000.50)
 				d, status = lifecycle.Delivered{Spend: decimal.RequireFromString("900.00")}, lifecycle.ServingBudgetExhausted
 			}
-			require.NoError(t, repo.Create(ctx, c))
-			totals.delivered[uuid.UUID(c.ID)] = d
-			want[status] = append(want[status], c.ID)
+			require.NoError(t, repo.Create(ctx, c, created(c)))
+			totals.delivered[uuid.UUID(c.ID())] = d
+			want[status] = append(want[status], c.ID())
 
-			got, err := svc.Get(ctx, c.ID)
+			got, err := svc.Get(ctx, c.ID())
 			require.NoError(t, err)
-			assert.Equal(t, status, got.Serving(now), "GET of %s", c.Name)
-			assert.Equal(t, d.Impressions, got.Delivered.Impressions)
+			assert.Equal(t, status, got.Serving(now), "GET of %s", c.Name())
+			assert.Equal(t, d.Impressions, got.Delivered().Impressions)
 		}
 		for status, ids := range want {
 			var listed []campaign.ID
@@ -79,7 +78,7 @@ func TestServingHoldsFromDeliveredTotals(t *testing.T) {
 				page, next, err := svc.List(ctx, f)
 				require.NoError(t, err)
 				for _, c := range page {
-					listed = append(listed, c.ID)
+					listed = append(listed, c.ID())
 					assert.Equal(t, status, c.Serving(now))
 				}
 				if next == nil {

@@ -177,7 +177,7 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 	var targeting []campaign.RuleID
 	for i, c := range live {
 		if req.Explain || len(verdicts[i].Why) == 0 {
-			targeting = append(targeting, c.TargetingRules...)
+			targeting = append(targeting, c.TargetingRules()...)
 		}
 	}
 	r.evaluate(ctx, targeting)
@@ -186,8 +186,8 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 		if req.Explain || len(verdicts[i].Why) == 0 {
 			r.judgeRules(&verdicts[i], c)
 		}
-		if verdicts[i].Eligible && c.Settings.Personalization.Enabled {
-			personalization = append(personalization, c.Settings.Personalization.Rules...)
+		if p := c.Settings().Personalization; verdicts[i].Eligible && p.Enabled {
+			personalization = append(personalization, p.Rules...)
 		}
 	}
 	r.evaluate(ctx, personalization)
@@ -227,11 +227,11 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 		return Verdict{}, err
 	}
 	v := vs[0]
-	r.evaluate(ctx, c.TargetingRules)
+	r.evaluate(ctx, c.TargetingRules())
 	r.judgeRules(&v, c)
 	if v.Eligible {
-		if c.Settings.Personalization.Enabled {
-			r.evaluate(ctx, c.Settings.Personalization.Rules)
+		if p := c.Settings().Personalization; p.Enabled {
+			r.evaluate(ctx, p.Rules)
 		}
 		r.finish(&v, c)
 	}
@@ -249,14 +249,14 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaig
 	var open []*campaign.Campaign // SERVING by status and dates: the frequency check's concern
 	for i, c := range cs {
 		v := &verdicts[i]
-		*v = Verdict{CampaignID: c.ID.String(), Name: c.Name, Reasons: []string{},
+		*v = Verdict{CampaignID: c.ID().String(), Name: c.Name(), Reasons: []string{},
 			Targeting: []RuleResult{}, Personalization: []RuleResult{}}
-		if s := lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now); s != lifecycle.ServingServing {
+		if s := lifecycle.Serving(c.Status(), c.StopCode(), c.StartDate(), c.EndDate(), now); s != lifecycle.ServingServing {
 			v.add(Reason{Code: ReasonNotServingStatus, Detail: fmt.Sprintf("the campaign is not serving (%s)", s)})
 		} else {
 			open = append(open, c)
 		}
-		if r.req.Channel != "" && !c.Settings.HasChannel(r.req.Channel) {
+		if r.req.Channel != "" && !c.Settings().HasChannel(r.req.Channel) {
 			v.add(Reason{Code: ReasonChannel, Detail: fmt.Sprintf("the campaign does not run on %s", r.req.Channel)})
 		}
 		if !e.enforce {
@@ -275,7 +275,7 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaig
 		return nil, fmt.Errorf("frequency caps: %w", err)
 	}
 	for i, c := range cs {
-		if why, ok := capped[c.ID]; ok {
+		if why, ok := capped[c.ID()]; ok {
 			verdicts[i].add(Reason{Code: ReasonFrequencyCap, Detail: why})
 		}
 	}
@@ -286,12 +286,11 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaig
 func holdDetail(h lifecycle.Hold, c *campaign.Campaign, d lifecycle.Delivery) string {
 	switch h {
 	case lifecycle.HoldBudget:
-		if c.Settings.BudgetLimit != nil && d.Delivered.Spend.GreaterThanOrEqual(c.Settings.BudgetLimit.Amount) &&
-			d.Delivered.Spend.LessThan(c.Budget.Amount) {
-			return fmt.Sprintf("spend %s reached the budget limit %s %s", d.Delivered.Spend.String(),
-				c.Settings.BudgetLimit.Amount.String(), c.Budget.Currency)
+		spend, cur := d.Delivered.Spend, c.Budget().Currency
+		if d.BudgetLimit != nil && spend.GreaterThanOrEqual(*d.BudgetLimit) && spend.LessThan(d.Budget) {
+			return fmt.Sprintf("spend %s reached the budget limit %s %s", spend.String(), d.BudgetLimit.String(), cur)
 		}
-		return fmt.Sprintf("spend %s reached the budget %s %s", d.Delivered.Spend.String(), c.Budget.Amount.String(), c.Budget.Currency)
+		return fmt.Sprintf("spend %s reached the budget %s %s", spend.String(), d.Budget.String(), cur)
 	case lifecycle.HoldCap:
 		return fmt.Sprintf("%d impressions reached maxImpressions %d", d.Delivered.Impressions, *d.MaxImpressions)
 	default:
@@ -357,8 +356,9 @@ func (r *run) result(id campaign.RuleID) RuleResult {
 // when nothing definite holds it back.
 func (r *run) judgeRules(v *Verdict, c *campaign.Campaign) {
 	definite := len(v.Why) > 0
-	v.Targeting = make([]RuleResult, len(c.TargetingRules))
-	for i, id := range c.TargetingRules {
+	rules := c.TargetingRules()
+	v.Targeting = make([]RuleResult, len(rules))
+	for i, id := range rules {
 		res := r.result(id)
 		v.Targeting[i] = res
 		if res.Eligible {
@@ -380,13 +380,14 @@ func (r *run) judgeRules(v *Verdict, c *campaign.Campaign) {
 
 // finish adds to an eligible verdict its personalization results and A/B variant.
 func (r *run) finish(v *Verdict, c *campaign.Campaign) {
-	if c.Settings.Personalization.Enabled {
-		v.Personalization = make([]RuleResult, len(c.Settings.Personalization.Rules))
-		for i, id := range c.Settings.Personalization.Rules {
+	settings := c.Settings()
+	if p := settings.Personalization; p.Enabled {
+		v.Personalization = make([]RuleResult, len(p.Rules))
+		for i, id := range p.Rules {
 			v.Personalization[i] = r.result(id)
 		}
 	}
-	if key := Assign(uuid.UUID(c.ID), r.req.CustomerID, c.Settings.ABTest); key != "" {
+	if key := Assign(uuid.UUID(c.ID()), r.req.CustomerID, settings.ABTest); key != "" {
 		v.Variant = &key
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
@@ -27,8 +28,8 @@ func (f *capEvery) FrequencyCapped(_ context.Context, customerID string, cs []*c
 	f.asked += len(cs)
 	out := map[campaign.ID]string{}
 	for _, c := range cs {
-		if f.capped[c.ID] {
-			out[c.ID] = "customer " + customerID + " already saw it today"
+		if f.capped[c.ID()] {
+			out[c.ID()] = "customer " + customerID + " already saw it today"
 		}
 	}
 	return out, nil
@@ -55,29 +56,32 @@ func TestExplainGivesEveryReason(t *testing.T) {
 	cap100 := int64(100)
 	limit := campaign.MustMoney("50.00", "EUR")
 
-	ok := serving("ok", vip)
-	outOfSchedule := serving("out of schedule", vip)
-	outOfSchedule.Settings.SchedulingRules = madridSunday3to4
-	capReached := serving("cap reached", vip)
-	capReached.Settings.MaxImpressions, capReached.Delivered.Impressions = &cap100, 100
-	budget := serving("budget limit", vip)
-	budget.Budget, budget.Settings.BudgetLimit = campaign.MustMoney("100.00", "EUR"), &limit
-	budget.Delivered.Spend = decimal.RequireFromString("50")
-	frequency := serving("frequency", vip)
-	ruleNotMet := serving("rule not met", vip, es)
-	pending := serving("pending", vip)
-	pending.StartDate = now.Add(time.Hour)
-	everything := serving("everything", es)
-	everything.Settings.SchedulingRules = madridSunday3to4
-	everything.Settings.MaxImpressions, everything.Delivered.Impressions = &cap100, 500
-	for _, c := range []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything} {
-		c.StartDate = now.Add(-time.Hour)
-		if c == pending {
-			c.StartDate = now.Add(time.Hour)
+	mk := func(name string, edit func(p *campaign.RehydrateParams), rules ...campaign.RuleID) *campaign.Campaign {
+		p := campaign.RehydrateParams{
+			ID: campaign.NewID(), Name: name, Status: lifecycle.StatusActive, StartDate: now.Add(-time.Hour),
+			TargetingRules: rules, Budget: campaign.MustMoney("100.00", "EUR"),
+			Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
 		}
+		if edit != nil {
+			edit(&p)
+		}
+		return stored(p)
 	}
+	none := func(*campaign.RehydrateParams) {}
+	ok := mk("ok", none, vip)
+	outOfSchedule := mk("out of schedule", func(p *campaign.RehydrateParams) { p.Settings.SchedulingRules = madridSunday3to4 }, vip)
+	capReached := mk("cap reached", func(p *campaign.RehydrateParams) { p.Settings.MaxImpressions = &cap100 }, vip).
+		WithDelivered(lifecycle.Delivered{Impressions: 100})
+	budget := mk("budget limit", func(p *campaign.RehydrateParams) { p.Settings.BudgetLimit = &limit }, vip).
+		WithDelivered(lifecycle.Delivered{Spend: decimal.RequireFromString("50")})
+	frequency := mk("frequency", none, vip)
+	ruleNotMet := mk("rule not met", none, vip, es)
+	pending := mk("pending", func(p *campaign.RehydrateParams) { p.StartDate = now.Add(time.Hour) }, vip)
+	everything := mk("everything", func(p *campaign.RehydrateParams) {
+		p.Settings.SchedulingRules, p.Settings.MaxImpressions = madridSunday3to4, &cap100
+	}, es).WithDelivered(lifecycle.Delivered{Impressions: 500})
 	m := &memCampaigns{all: []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
-	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID: true, everything.ID: true}}
+	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID(): true, everything.ID(): true}}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
 	ev := targeting.NewEvaluator(m, client, 4).WithClock(func() time.Time { return now }).WithExposures(freq)
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip", "country": "fr"}`)}
@@ -120,7 +124,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 
 	// The engine fails: the rule-bound verdicts become UNDETERMINED with the rule and why.
 	e.Failures.Store(1000)
-	one, err := ev.Campaign(context.Background(), ok.ID, targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"segment": "vip"}`), Explain: true})
+	one, err := ev.Campaign(context.Background(), ok.ID(), targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"segment": "vip"}`), Explain: true})
 	require.NoError(t, err)
 	assert.True(t, one.Undetermined)
 	require.Equal(t, []targeting.ReasonCode{targeting.ReasonUndetermined}, codes(one.Why))

@@ -43,12 +43,12 @@ func newServingFixture(tb testing.TB, target dbtest.Target, n int, now time.Time
 	db := dbtest.Open(tb, target, app.Migrations()...)
 	store := metrics.NewStore(db)
 	repo := campaign.NewRepository(db)
-	svc := campaign.NewService(repo, campaign.WithDeliveryTotals(store), campaign.WithClock(func() time.Time { return now }))
+	svc := campaign.NewService(repo, campaign.ServiceConfig{Delivery: store, Now: func() time.Time { return now }})
 	rollups := map[metrics.Key]metrics.Totals{}
 	for i := range n {
 		maxImp := int64(1_000_000)
 		limit := campaign.MustMoney("900.00", "EUR")
-		c := &campaign.Campaign{
+		c, err := campaign.Rehydrate(campaign.RehydrateParams{
 			ID: campaign.NewID(), Name: fmt.Sprintf("Bench serving %d", i), Status: lifecycle.StatusActive,
 			Type: campaign.TypePromotion, StartDate: now.Add(-time.Hour), Budget: campaign.MustMoney("1000.00", "EUR"),
 			CreatedBy: campaign.UserID(uuid.New()), CreatedAt: now.Add(time.Duration(i) * time.Millisecond), UpdatedAt: now, Version: 2,
@@ -62,9 +62,10 @@ func newServingFixture(tb testing.TB, target dbtest.Target, n int, now time.Time
 				},
 				Personalization: campaign.Personalization{Rules: []campaign.RuleID{}},
 			},
-		}
-		require.NoError(tb, repo.Create(ctx, c))
-		rollups[metrics.Key{CampaignID: uuid.UUID(c.ID), Hour: metrics.HourOf(now), Variant: "", Channel: "EMAIL"}] =
+		})
+		require.NoError(tb, err)
+		require.NoError(tb, repo.Create(ctx, c, campaign.Change{Event: campaign.EventCreated, Data: campaign.CreatedV1{}, At: now}))
+		rollups[metrics.Key{CampaignID: uuid.UUID(c.ID()), Hour: metrics.HourOf(now), Variant: "", Channel: "EMAIL"}] =
 			metrics.Totals{Impressions: 1000, Clicks: 10, CostE4: 100_0000}
 	}
 	require.NoError(tb, store.Commit(ctx, metrics.Batch{Consumer: "bench", Rollups: rollups}, now))

@@ -159,8 +159,10 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 			}
 			for _, c := range cases {
 				// As GET judges it: nothing is tracked here, so only the schedule holds back.
-				camp := campaign.Campaign{Status: c.status, StopCode: c.code, StartDate: c.start, EndDate: c.end,
-					Settings: campaign.Settings{SchedulingRules: c.sched}}
+				camp, err := campaign.Rehydrate(campaign.RehydrateParams{ID: campaign.NewID(), Type: campaign.TypePromotion,
+					Version: 1, Status: c.status, StopCode: c.code, StartDate: c.start, EndDate: c.end,
+					Settings: campaign.Settings{SchedulingRules: c.sched}})
+				require.NoError(t, err)
 				want := camp.Serving(now)
 				seenStatus[want] = true
 				assert.Equal(t, []lifecycle.ServingStatus{want}, listed[c.id], "%s at %s", c.name, now.Format(time.RFC3339Nano))
