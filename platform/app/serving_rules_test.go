@@ -13,6 +13,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
+	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -36,6 +37,10 @@ func evaluateAll(t *testing.T, s *apptest.Server) ([]string, map[string][]string
 	return served, why
 }
 
+// untargeted lets campaigns without targeting rules start: these tests are about the checks
+// before the Rules Engine, which is absent.
+func untargeted(c *config.Config) { c.Activation.AllowUntargeted = true }
+
 func listed(t *testing.T, s *apptest.Server, servingStatus string) []string {
 	t.Helper()
 	got := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns?limit=100&servingStatus="+servingStatus, nil), http.StatusOK)
@@ -56,7 +61,7 @@ func TestSchedulingWindows(t *testing.T) {
 		madrid, err := time.LoadLocation("Europe/Madrid")
 		require.NoError(t, err)
 		clk := newClock(time.Date(2027, 3, 20, 12, 0, 0, 0, time.UTC))
-		s := apptest.New(t, target, nil, app.WithClock(clk.Now))
+		s := apptest.New(t, target, untargeted, app.WithClock(clk.Now))
 		mk := func(name string, rules ...map[string]any) string {
 			b := servingBody(name+" "+target.Name, []uuid.UUID{})
 			b["startDate"] = clk.Now().Add(time.Minute).Format(time.RFC3339)
@@ -138,7 +143,7 @@ func TestCapsAndBudgets(t *testing.T) {
 	t.Parallel()
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
-		s := apptest.New(t, target, nil)
+		s := apptest.New(t, target, untargeted)
 		ctx := context.Background()
 		mk := func(name string, set func(b map[string]any)) string {
 			b := servingBody(name+" "+target.Name, []uuid.UUID{})
