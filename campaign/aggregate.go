@@ -34,6 +34,13 @@ type Campaign struct {
 	deletedAt         *time.Time
 	stopCode          lifecycle.StopCode
 	targetingVerified bool
+
+	// delivered is what the campaign has delivered so far (impressions, spend), read from
+	// the metrics totals by a Service that has a DeliveryTotals. It is never stored.
+	delivered lifecycle.Delivered
+	// zones loads the time zones of the scheduling rules: the service's cache on campaigns it
+	// read (time.LoadLocation parses a file each call), nil otherwise.
+	zones *lifecycle.Zones
 }
 
 // Change is what one write did to a campaign, for the store to record in the same
@@ -51,6 +58,16 @@ type Change struct {
 	// EventID identifies the event (zero: the store picks one). The Service sets it, to tell
 	// later whether the event committed.
 	EventID uuid.UUID
+	// Then are further events of the same change, recorded after Event in the same
+	// transaction and at the same version (CampaignBudgetExceeded after the completion).
+	Then []FollowUp
+}
+
+// FollowUp is one further event of a Change.
+type FollowUp struct {
+	Event   string
+	Data    Payload
+	EventID uuid.UUID // zero: the store picks one
 }
 
 // New validates in and returns a new DRAFT campaign with version 1, authored by actor at now.
@@ -293,7 +310,26 @@ func (c *Campaign) StopCode() lifecycle.StopCode { return c.stopCode }
 // since. False when no such check is configured.
 func (c *Campaign) TargetingVerified() bool { return c.targetingVerified }
 
-// Serving is the campaign's serving status at now.
-func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus {
-	return lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, now)
+// Delivered is what the campaign has delivered so far (all-time impressions and spend), as a
+// Service with a DeliveryTotals read it; zero otherwise.
+func (c *Campaign) Delivered() lifecycle.Delivered { return c.delivered }
+
+// WithDelivered returns a copy of the campaign that has delivered d (for a reader of
+// campaigns other than the Service that knows the totals).
+func (c *Campaign) WithDelivered(d lifecycle.Delivered) *Campaign {
+	cp := *c
+	cp.delivered = d
+	return &cp
+}
+
+// Serving is the campaign's serving status at now: its status and dates, then, when those say
+// SERVING, its scheduling windows, impression cap and budgets against Delivered.
+func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus { return c.ServingIn(c.zones, now) }
+
+// ServingIn is Serving with the time zones loaded through zones (nil: loaded afresh).
+func (c *Campaign) ServingIn(zones *lifecycle.Zones, now time.Time) lifecycle.ServingStatus {
+	if s := lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, now); s != lifecycle.ServingServing {
+		return s
+	}
+	return lifecycle.ServingWith(c.status, c.stopCode, c.startDate, c.endDate, c.Delivery(zones), now)
 }

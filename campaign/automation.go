@@ -35,10 +35,15 @@ func (s *Service) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Bu
 
 // Apply makes an automatic transition pinned to t.Version (automation.Campaigns). Losing the
 // race to another writer is automation.ErrLost.
-func (s *Service) Apply(ctx context.Context, t automation.Target, action lifecycle.Action, code lifecycle.StopCode, reason string) error {
-	_, err := s.Transition(ctx, ID(t.ID), TransitionRequest{
-		Action: action, Reason: reason, Automatic: true, StopCode: code, ExpectedVersion: &t.Version,
-	})
+// A move whose spend crossed the budget records CampaignBudgetExceeded with the transition.
+func (s *Service) Apply(ctx context.Context, t automation.Target, m automation.Move) error {
+	req := TransitionRequest{
+		Action: m.Action, Reason: m.Reason, Automatic: true, StopCode: m.Code, ExpectedVersion: &t.Version,
+	}
+	if m.Exceeded != nil {
+		req.BudgetExceeded = &BudgetExceeded{Spend: m.Exceeded.Spend, Budget: m.Exceeded.Budget}
+	}
+	_, err := s.Transition(ctx, ID(t.ID), req)
 	var forbidden *lifecycle.ForbiddenError
 	if errors.Is(err, ErrVersionConflict) || errors.Is(err, ErrNotFound) || errors.As(err, &forbidden) {
 		return fmt.Errorf("%w: %w", automation.ErrLost, err)

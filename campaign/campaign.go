@@ -7,6 +7,8 @@ package campaign
 import (
 	"slices"
 	"time"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
 // Type is the kind of marketing campaign.
@@ -60,6 +62,59 @@ func Frequencies() []Frequency {
 	return []Frequency{FrequencyOnce, FrequencyDaily, FrequencyWeekly, FrequencyMonthly}
 }
 
+// Delivery is what, beyond its status and dates, decides whether the campaign is served: its
+// schedule, its impression cap, its budget and budget limit, and what it delivered.
+func (c *Campaign) Delivery(zones *lifecycle.Zones) lifecycle.Delivery {
+	d := lifecycle.Delivery{
+		Schedule: c.settings.Schedule(zones), MaxImpressions: c.settings.MaxImpressions,
+		Budget: c.budget.Amount, Delivered: c.delivered,
+	}
+	if c.settings.BudgetLimit != nil {
+		limit := c.settings.BudgetLimit.Amount
+		d.BudgetLimit = &limit
+	}
+	return d
+}
+
+// Schedule is the settings' scheduling rules as delivery windows. A rule that cannot be read
+// (its time zone is unknown to this machine, say) gives a window that is never open: delivery
+// fails closed rather than ignore a restriction.
+func (s Settings) Schedule(zones *lifecycle.Zones) lifecycle.Schedule {
+	if len(s.SchedulingRules) == 0 {
+		return nil
+	}
+	out := make(lifecycle.Schedule, len(s.SchedulingRules))
+	for i, r := range s.SchedulingRules {
+		w, err := r.window(zones)
+		if err == nil {
+			out[i] = w
+		}
+	}
+	return out
+}
+
+func (r SchedulingRule) window(zones *lifecycle.Zones) (lifecycle.Window, error) {
+	loc, err := zones.Load(r.Timezone)
+	if err != nil {
+		return lifecycle.Window{}, err
+	}
+	w := lifecycle.Window{Location: loc, Days: make([]time.Weekday, 0, len(r.Days))}
+	if w.Start, err = lifecycle.ParseClock(r.Start); err != nil {
+		return lifecycle.Window{}, err
+	}
+	if w.End, err = lifecycle.ParseClock(r.End); err != nil {
+		return lifecycle.Window{}, err
+	}
+	for _, d := range r.Days {
+		wd, err := lifecycle.ParseWeekday(d)
+		if err != nil {
+			return lifecycle.Window{}, err
+		}
+		w.Days = append(w.Days, wd)
+	}
+	return w, nil
+}
+
 // Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape
 // and the stored shape; events have their own (SettingsV1).
 type Settings struct {
@@ -90,7 +145,8 @@ type Variant struct {
 }
 
 // SchedulingRule restricts delivery to time windows: on the listed days, between Start and
-// End (HH:MM, End exclusive), in the given IANA time zone.
+// End (HH:MM, End exclusive), in the given IANA time zone. An End before Start crosses
+// midnight: the window opens on a listed day and closes the next day.
 type SchedulingRule struct {
 	Days     []string `json:"days"`
 	Start    string   `json:"startTime"`

@@ -25,12 +25,15 @@ const (
 	EventCompleted = "CampaignCompleted"
 	EventCancelled = "CampaignCancelled"
 	EventDeleted   = "CampaignDeleted"
+	// EventBudgetExceeded: the automation stopped the campaign because its spend crossed 100%
+	// of its budget; it follows that CampaignCompleted, in the same transaction.
+	EventBudgetExceeded = "CampaignBudgetExceeded"
 )
 
 // EventTypes lists every campaign event type.
 func EventTypes() []string {
 	return []string{EventCreated, EventUpdated, EventActivated, EventPaused, EventResumed,
-		EventCompleted, EventCancelled, EventDeleted}
+		EventCompleted, EventCancelled, EventDeleted, EventBudgetExceeded}
 }
 
 var transitionEvents = map[lifecycle.Action]string{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
@@ -33,6 +34,7 @@ const goldenDir = "testdata/events"
 var (
 	goldenCampaign = uuid.MustParse("01950000-0000-7000-8000-00000000000a")
 	goldenOther    = uuid.MustParse("01950000-0000-7000-8000-00000000000b")
+	goldenSpent    = uuid.MustParse("01950000-0000-7000-8000-00000000000c")
 )
 
 // Every event type's CloudEvent, as the relay publishes it, is byte for byte the golden file
@@ -85,6 +87,8 @@ func TestPayloadsAreTheirVersionOneTypes(t *testing.T) {
 		campaign.EventCompleted: func() any { return new(campaign.TransitionV1) },
 		campaign.EventCancelled: func() any { return new(campaign.TransitionV1) },
 		campaign.EventDeleted:   func() any { return new(campaign.DeletedV1) },
+
+		campaign.EventBudgetExceeded: func() any { return new(campaign.BudgetExceededV1) },
 	}
 	for typ, e := range goldenEvents(t) {
 		assert.Equal(t, "urn:campaigns:events:"+typ+":1", e.DataSchema)
@@ -138,12 +142,21 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 		Reason: "the end date has passed", Automatic: true, StopCode: lifecycle.StopEndDate})
 	tick()
 	require.NoError(t, svc.Delete(asBob, c.ID(), nil))
+	// A third campaign spends past its budget: the automation completes it and records that.
+	spent := goldenInput()
+	spent.Name, spent.StartDate, spent.EndDate = "Spring sale", clock.Add(time.Hour), nil
+	x, err := svc.Create(ctx, alice, spent)
+	require.NoError(t, err)
+	move(ctx, x.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+	move(context.Background(), x.ID(), campaign.TransitionRequest{Action: lifecycle.ActionComplete,
+		Reason: "the budget is spent (100.4%)", Automatic: true, StopCode: lifecycle.StopBudgetExhausted,
+		BudgetExceeded: &campaign.BudgetExceeded{Spend: x.Budget().Amount.Add(decimal.RequireFromString("42.1")), Budget: x.Budget().Amount}})
 
 	out := map[string]outbox.Event{}
 	for _, g := range []struct {
 		id     campaign.ID
 		golden uuid.UUID
-	}{{c.ID(), goldenCampaign}, {o.ID(), goldenOther}} {
+	}{{c.ID(), goldenCampaign}, {o.ID(), goldenOther}, {x.ID(), goldenSpent}} {
 		for _, e := range storedEvents(t, db, g.id) {
 			e.Payload = bytes.ReplaceAll(e.Payload, []byte(g.id.String()), []byte(g.golden.String()))
 			e.AggregateID = g.golden

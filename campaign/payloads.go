@@ -55,7 +55,14 @@ type TransitionV1 struct {
 	Action    string `json:"action"`
 	Reason    string `json:"reason"`
 	Automatic bool   `json:"automatic"`
-	StopCode  string `json:"stopCode"` // END_DATE, BUDGET_THRESHOLD, BUDGET_EXHAUSTED or ""
+	StopCode  string `json:"stopCode"` // END_DATE, BUDGET_THRESHOLD, BUDGET_EXHAUSTED, BUDGET_LIMIT, CAP_REACHED or ""
+}
+
+// BudgetExceededV1 is the data of CampaignBudgetExceeded, version 1: the spend that crossed
+// the budget, and the budget, in the budget's currency.
+type BudgetExceededV1 struct {
+	Spend  MoneyV1 `json:"spend"`
+	Budget MoneyV1 `json:"budget"`
 }
 
 // DeletedV1 is the data of CampaignDeleted, version 1: the campaign's name and status when it
@@ -69,6 +76,13 @@ func (CreatedV1) schemaVersion() int    { return 1 }
 func (UpdatedV1) schemaVersion() int    { return 1 }
 func (TransitionV1) schemaVersion() int { return 1 }
 func (DeletedV1) schemaVersion() int    { return 1 }
+
+func (BudgetExceededV1) schemaVersion() int { return 1 }
+
+func newBudgetExceededV1(c *Campaign, e BudgetExceeded) BudgetExceededV1 {
+	cur := c.budget.Currency
+	return BudgetExceededV1{Spend: moneyV1(Money{Amount: e.Spend, Currency: cur}), Budget: moneyV1(Money{Amount: e.Budget, Currency: cur})}
+}
 
 // CampaignV1 is a campaign in event payloads, version 1. Times are RFC 3339 UTC; lists the
 // campaign has none of are [].

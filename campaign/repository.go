@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -177,7 +178,7 @@ func (r *Repository) Update(ctx context.Context, id ID, expectedVersion *int64, 
 }
 
 // record writes what ch describes, c being at its new version: the history row of a status
-// change, then the event.
+// change, then the event, then its follow-up events.
 func record(ctx context.Context, db bun.IDB, c *Campaign, ch Change) error {
 	if ch.Transition != nil {
 		rec := *ch.Transition
@@ -190,7 +191,19 @@ func record(ctx context.Context, db bun.IDB, c *Campaign, ch Change) error {
 	if err != nil {
 		return err
 	}
-	return outbox.Append(ctx, db, e)
+	if err := outbox.Append(ctx, db, e); err != nil {
+		return err
+	}
+	for _, f := range ch.Then {
+		e, err := newEvent(ctx, c, Change{Event: f.Event, Data: f.Data, Actor: ch.Actor, At: ch.At, EventID: f.EventID})
+		if err != nil {
+			return err
+		}
+		if err := outbox.Append(ctx, db, e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Get returns the live campaign with this id, or ErrNotFound.
@@ -336,12 +349,13 @@ func (r *Repository) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation
 		return nil, nil
 	}
 	var rows []struct {
-		ID      uuid.UUID       `bun:"id"`
-		Version int64           `bun:"version"`
-		Status  string          `bun:"status"`
-		Amount  decimal.Decimal `bun:"budget_amount"`
+		ID       uuid.UUID       `bun:"id"`
+		Version  int64           `bun:"version"`
+		Status   string          `bun:"status"`
+		Amount   decimal.Decimal `bun:"budget_amount"`
+		Settings string          `bun:"settings"`
 	}
-	err := r.db.NewSelect().Table("campaigns").Column("id", "version", "status", "budget_amount").
+	err := r.db.NewSelect().Table("campaigns").Column("id", "version", "status", "budget_amount", "settings").
 		Where("id IN (?)", bun.In(ids)).Where("deleted_at IS NULL").
 		Where("status IN (?)", bun.In([]string{string(lifecycle.StatusActive), string(lifecycle.StatusPaused)})).
 		Scan(ctx, &rows)
@@ -354,9 +368,17 @@ func (r *Repository) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation
 	}
 	out := make([]automation.Budget, len(rows))
 	for i, row := range rows {
+		var set Settings
+		if err := json.Unmarshal([]byte(row.Settings), &set); err != nil {
+			return nil, fmt.Errorf("decode settings of %s: %w", row.ID, err)
+		}
 		out[i] = automation.Budget{
 			Target: automation.Target{ID: row.ID, Version: row.Version}, Status: lifecycle.Status(row.Status),
-			Amount: row.Amount, ThresholdPaused: paused[row.ID],
+			Amount: row.Amount, MaxImpressions: set.MaxImpressions, ThresholdPaused: paused[row.ID],
+		}
+		if set.BudgetLimit != nil {
+			limit := set.BudgetLimit.Amount
+			out[i].Limit = &limit
 		}
 	}
 	return out, nil
@@ -441,6 +463,10 @@ type Filter struct {
 	Desc      bool
 	Limit     int
 	After     *Cursor
+
+	// Set by Service.List: what a servingStatus filter judges schedules and totals with.
+	delivery DeliveryTotals
+	zones    *lifecycle.Zones
 }
 
 // Cursor marks the last row of a page: its sort key value and id. It is bound to the sort it
@@ -499,16 +525,98 @@ func (r *Repository) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, 
 	if err != nil {
 		return nil, nil, err
 	}
+	if slices.ContainsFunc(f.Serving, lifecycle.ServingStatus.Refined) {
+		return r.listRefined(ctx, f)
+	}
+	rows, err := r.listRows(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, next, err := pageOf(rows, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := fillDelivered(ctx, f.delivery, f.zones, out, f.Now); err != nil {
+		return nil, nil, err
+	}
+	return out, next, nil
+}
+
+// listRows reads one keyset page of rows matching f in SQL, one row more than the page.
+func (r *Repository) listRows(ctx context.Context, f Filter) ([]campaignRow, error) {
 	var rows []campaignRow
 	q := r.db.NewSelect().Model(&rows).Where("deleted_at IS NULL")
 	q = r.where(q, f)
-	if q, err = page(q, f); err != nil {
-		return nil, nil, err
+	q, err := page(q, f)
+	if err != nil {
+		return nil, err
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, nil, fmt.Errorf("list campaigns: %w", err)
+		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
-	return pageOf(rows, f)
+	return rows, nil
+}
+
+// refineBatch is how many candidate rows a refined list reads at a time.
+const refineBatch = 100
+
+// listRefined lists with a servingStatus filter that SQL cannot judge alone (schedules in time
+// zones, delivered totals): SQL keeps the candidates (by status, stop code and dates), and
+// Serving judges each, batch after batch along the keyset, until the page is full and one more
+// match proves a next page. Pages hold f.Limit campaigns like any other.
+func (r *Repository) listRefined(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
+	batch := f
+	batch.Limit = max(f.Limit, refineBatch)
+	var out []*Campaign
+	var keys []string
+	for {
+		rows, err := r.listRows(ctx, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		cands, _, err := pageOf(rows, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := fillDelivered(ctx, f.delivery, f.zones, cands, f.Now); err != nil {
+			return nil, nil, err
+		}
+		for i, c := range cands {
+			if !slices.Contains(f.Serving, c.Serving(f.Now)) {
+				continue
+			}
+			if len(out) == f.Limit { // a match past the page: there is a next page
+				return out, cursorOf(out[f.Limit-1], keys[f.Limit-1], f.Sort, f.Desc), nil
+			}
+			out, keys = append(out, c), append(keys, rows[i].NameKey)
+		}
+		if len(rows) <= batch.Limit {
+			return out, nil, nil
+		}
+		last := len(cands) - 1
+		batch.After = cursorOf(cands[last], rows[last].NameKey, batch.Sort, batch.Desc)
+	}
+}
+
+// Live returns every live ACTIVE campaign (on channel, when given), in creation order.
+func (r *Repository) Live(ctx context.Context, channel Channel) ([]*Campaign, error) {
+	var rows []campaignRow
+	q := r.db.NewSelect().Model(&rows).Where("deleted_at IS NULL").Where("status = ?", string(lifecycle.StatusActive))
+	if channel != "" {
+		q = r.onChannel(q, channel)
+	}
+	if err := q.OrderExpr("created_at ASC, id ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("list live campaigns: %w", err)
+	}
+	out := make([]*Campaign, len(rows))
+	for i := range rows {
+		c, err := rows[i].toDomain()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // withDefaults fills the sort (newest first) and the page size a caller left out.
@@ -626,13 +734,20 @@ func pageOf(rows []campaignRow, f Filter) ([]*Campaign, *Cursor, error) {
 	return out, cursorOf(out[n-1], rows[n-1].NameKey, f.Sort, f.Desc), nil
 }
 
-// servingSQL is each serving status as a predicate; it mirrors lifecycle.Serving.
+// withinDates is an ACTIVE campaign that lifecycle.Serving says is SERVING: the candidates of
+// the statuses a schedule or the delivered totals decide (ServingStatus.Refined).
+const withinDates = "(status = 'ACTIVE' AND start_date <= ? AND (end_date IS NULL OR end_date > ?))"
+
+// servingSQL is each serving status as a predicate; it mirrors lifecycle.Serving. For the
+// refined statuses it keeps the candidates, which listRefined then judges one by one.
 var servingSQL = map[lifecycle.ServingStatus]string{
 	lifecycle.ServingNone:            "status = 'DRAFT'",
 	lifecycle.ServingPending:         "(status = 'ACTIVE' AND start_date > ?)",
-	lifecycle.ServingServing:         "(status = 'ACTIVE' AND start_date <= ? AND (end_date IS NULL OR end_date > ?))",
-	lifecycle.ServingPaused:          "(status = 'PAUSED' AND stop_code <> 'BUDGET_EXHAUSTED')",
-	lifecycle.ServingBudgetExhausted: "(status IN ('PAUSED', 'COMPLETED') AND stop_code = 'BUDGET_EXHAUSTED')",
+	lifecycle.ServingServing:         withinDates,
+	lifecycle.ServingOutOfSchedule:   withinDates,
+	lifecycle.ServingCapReached:      "((status = 'PAUSED' AND stop_code = 'CAP_REACHED') OR " + withinDates + ")",
+	lifecycle.ServingPaused:          "(status = 'PAUSED' AND stop_code NOT IN ('BUDGET_EXHAUSTED', 'BUDGET_LIMIT', 'CAP_REACHED'))",
+	lifecycle.ServingBudgetExhausted: "((status = 'PAUSED' AND stop_code IN ('BUDGET_EXHAUSTED', 'BUDGET_LIMIT')) OR (status = 'COMPLETED' AND stop_code = 'BUDGET_EXHAUSTED') OR " + withinDates + ")",
 	lifecycle.ServingEnded:           "((status = 'ACTIVE' AND start_date <= ? AND end_date <= ?) OR (status = 'COMPLETED' AND stop_code <> 'BUDGET_EXHAUSTED'))",
 	lifecycle.ServingCancelled:       "status = 'CANCELLED'",
 }
@@ -642,7 +757,8 @@ func servingArgs(s lifecycle.ServingStatus, now time.Time) []any {
 	switch s {
 	case lifecycle.ServingPending:
 		return []any{now}
-	case lifecycle.ServingServing, lifecycle.ServingEnded:
+	case lifecycle.ServingServing, lifecycle.ServingEnded, lifecycle.ServingOutOfSchedule,
+		lifecycle.ServingCapReached, lifecycle.ServingBudgetExhausted:
 		return []any{now, now}
 	default:
 		return nil

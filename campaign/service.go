@@ -2,10 +2,12 @@ package campaign
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
@@ -26,6 +28,8 @@ type Store interface {
 	Get(ctx context.Context, id ID) (*Campaign, error)
 	GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error)
 	List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error)
+	// Live lists every live ACTIVE campaign (on channel, when not empty) in one query.
+	Live(ctx context.Context, channel Channel) ([]*Campaign, error)
 	// EndedBy lists up to limit ACTIVE or PAUSED campaigns whose end date is at or before now.
 	EndedBy(ctx context.Context, now time.Time, limit int) ([]Due, error)
 	// Budgets returns the live ACTIVE or PAUSED campaigns among ids with their budgets.
@@ -59,6 +63,11 @@ type ServiceConfig struct {
 	// ObserveEvent learns the type of every domain event once the change that recorded it has
 	// committed (metrics count them; a rolled-back change is never observed).
 	ObserveEvent func(eventType string)
+	// Delivery makes reads fill Campaign.Delivered from the metrics totals, so that the
+	// serving status holds back a campaign whose impressions reached its cap or whose spend
+	// reached its budget or budget limit, before the automation acts on it (nil: nothing
+	// delivered is known).
+	Delivery DeliveryTotals
 }
 
 // Service is the campaign use cases: it hands input and lifecycle decisions to the Campaign
@@ -66,6 +75,13 @@ type ServiceConfig struct {
 type Service struct {
 	store Store
 	cfg   ServiceConfig
+	zones *lifecycle.Zones // the time zones of scheduling rules, loaded once each
+}
+
+// DeliveryTotals reads what campaigns have delivered so far; the metrics capability's store
+// implements it from its all-time totals, in one query whatever the number of campaigns.
+type DeliveryTotals interface {
+	Delivered(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]lifecycle.Delivered, error)
 }
 
 // NewService returns the campaign service over store.
@@ -74,7 +90,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		cfg.Now = time.Now
 	}
 	cfg.ActivationChecks = append([]ActivationCheck(nil), cfg.ActivationChecks...)
-	return &Service{store: store, cfg: cfg}
+	return &Service{store: store, cfg: cfg, zones: &lifecycle.Zones{}}
 }
 
 func (s *Service) clock() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -112,20 +128,26 @@ func (s *Service) announce(events []loggedEvent) {
 
 // change runs one Update of the store and reports its event to sc.
 func (sc scope) change(ctx context.Context, id ID, expectedVersion *int64, fn func(*Campaign) (Change, error)) (*Campaign, error) {
-	var logged loggedEvent
+	var logged []loggedEvent
 	c, err := sc.store.Update(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
 		ch, err := fn(c)
 		if err != nil {
 			return Change{}, err
 		}
 		ch.EventID = uuid.Must(uuid.NewV7())
-		logged = loggedEvent{ID: ch.EventID, Type: ch.Event}
+		logged = append(logged[:0], loggedEvent{ID: ch.EventID, Type: ch.Event})
+		for i := range ch.Then {
+			ch.Then[i].EventID = uuid.Must(uuid.NewV7())
+			logged = append(logged, loggedEvent{ID: ch.Then[i].EventID, Type: ch.Then[i].Event})
+		}
 		return ch, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	sc.wrote(logged)
+	for _, e := range logged {
+		sc.wrote(e)
+	}
 	return c, nil
 }
 
@@ -148,8 +170,17 @@ func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) 
 	return c, nil
 }
 
-// Get returns a live campaign.
-func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) { return s.store.Get(ctx, id) }
+// Get returns a live campaign, with what it delivered when it is serving by its dates.
+func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) {
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := fillDelivered(ctx, s.cfg.Delivery, s.zones, []*Campaign{c}, s.clock()); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
 // GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
 func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
@@ -157,8 +188,56 @@ func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, erro
 }
 
 // List returns a page of live campaigns and the next page's cursor (nil on the last page).
+// A servingStatus filter is judged as GET judges it: schedules, caps and budgets included.
 func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
+	f.delivery, f.zones = s.cfg.Delivery, s.zones
 	return s.store.List(ctx, f)
+}
+
+// Live returns every live ACTIVE campaign (on channel, when given), with what each delivered
+// when withDelivered: two queries whatever the number of campaigns. It is what eligibility
+// judges.
+func (s *Service) Live(ctx context.Context, channel Channel, withDelivered bool, now time.Time) ([]*Campaign, error) {
+	cs, err := s.store.Live(ctx, channel)
+	if err != nil {
+		return nil, err
+	}
+	if !withDelivered {
+		return cs, nil
+	}
+	if err := fillDelivered(ctx, s.cfg.Delivery, s.zones, cs, now); err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// fillDelivered gives the campaigns cs the time-zone cache zones and sets Delivered on those
+// that serve by their status and dates at now (the others' totals change nothing), in one
+// read of totals.
+func fillDelivered(ctx context.Context, totals DeliveryTotals, zones *lifecycle.Zones, cs []*Campaign, now time.Time) error {
+	for _, c := range cs {
+		c.zones = zones
+	}
+	if totals == nil {
+		return nil
+	}
+	ids := make([]uuid.UUID, 0, len(cs))
+	for _, c := range cs {
+		if lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, now) == lifecycle.ServingServing {
+			ids = append(ids, uuid.UUID(c.id))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	got, err := totals.Delivered(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("campaign delivery totals: %w", err)
+	}
+	for _, c := range cs {
+		c.delivered = got[uuid.UUID(c.id)]
+	}
+	return nil
 }
 
 // Update replaces the editable fields of a DRAFT or PAUSED campaign (Campaign.Replace).

@@ -71,8 +71,7 @@ func TestListServingFilterMatchesLifecycle(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		repo := campaign.NewRepository(db)
-		codes := []lifecycle.StopCode{lifecycle.StopNone, lifecycle.StopBudgetExhausted,
-			lifecycle.StopBudgetThreshold, lifecycle.StopEndDate}
+		codes := append([]lifecycle.StopCode{lifecycle.StopNone}, lifecycle.StopCodes()...)
 		shapes := servingShapes()
 		var stored []*campaign.Campaign
 		for _, status := range lifecycle.Statuses() {
@@ -89,6 +88,7 @@ func TestListServingFilterMatchesLifecycle(t *testing.T) {
 		}
 		instants := servingInstants(shapes)
 		lists := 0
+		seen := map[lifecycle.ServingStatus]int{}
 		for _, now := range instants {
 			// Where each campaign is listed: every filter value is asked for on its own.
 			listed := map[campaign.ID][]lifecycle.ServingStatus{}
@@ -102,12 +102,16 @@ func TestListServingFilterMatchesLifecycle(t *testing.T) {
 				}
 			}
 			for _, c := range stored {
-				want := lifecycle.Serving(c.Status(), c.StopCode(), c.StartDate(), c.EndDate(), now)
+				want := c.Serving(now) // the fixture's window: Mondays 09:00-17:00 Paris
 				assert.Equal(t, []lifecycle.ServingStatus{want}, listed[c.ID()], "%s at %s",
 					c.Name(), now.Format(time.RFC3339Nano))
+				seen[want]++
 			}
 		}
-		require.Len(t, stored, 80)
+		require.Len(t, stored, 120)
+		for _, s := range lifecycle.ServingStatuses() {
+			assert.Positive(t, seen[s], "no campaign was %s at any instant", s)
+		}
 		t.Logf("%d campaigns, %d instants, %d lists", len(stored), len(instants), lists)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
@@ -43,6 +45,14 @@ type TransitionRequest struct {
 	ExpectedVersion *int64
 	// DryRun runs every guard and check but changes nothing.
 	DryRun bool
+	// BudgetExceeded, on an automatic stop for spend, records CampaignBudgetExceeded in the
+	// transition's transaction: once, since the transition is pinned to a version.
+	BudgetExceeded *BudgetExceeded
+}
+
+// BudgetExceeded is a campaign's spend at or past 100% of its budget (in the budget's currency).
+type BudgetExceeded struct {
+	Spend, Budget decimal.Decimal
 }
 
 // TransitionResult is what a transition did (or, on a dry run, would do).
@@ -125,10 +135,15 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	}
 	read := c.Version()
 	next, err := sc.change(ctx, id, &read, func(c *Campaign) (Change, error) {
-		return c.ApplyTransition(StatusChange{
+		ch, err := c.ApplyTransition(StatusChange{
 			Transition: t, Reason: req.Reason, Actor: req.Actor, Automatic: req.Automatic,
 			StopCode: req.StopCode, TargetingVerified: verified,
 		}, now)
+		if err != nil || req.BudgetExceeded == nil {
+			return ch, err
+		}
+		ch.Then = append(ch.Then, FollowUp{Event: EventBudgetExceeded, Data: newBudgetExceededV1(c, *req.BudgetExceeded)})
+		return ch, nil
 	})
 	if err != nil {
 		return nil, err

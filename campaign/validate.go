@@ -240,8 +240,8 @@ func (v *validator) schedulingRule(p string, r SchedulingRule) {
 	if !endOK {
 		v.add(p+".endTime", "must be a time of day HH:MM")
 	}
-	if startOK && endOK && r.End <= r.Start {
-		v.add(p+".endTime", "must be after startTime")
+	if startOK && endOK && r.End == r.Start {
+		v.add(p+".endTime", "must differ from startTime (an endTime before startTime crosses midnight)")
 	}
 	if r.Timezone == "" {
 		v.add(p+".timezone", "is required")

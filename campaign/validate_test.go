@@ -474,7 +474,7 @@ func TestValidateSchedulingRules(t *testing.T) {
 		{name: "end 12 hour clock", mutate: withRule(func(r *SchedulingRule) { r.End = "5pm" }), want: []string{f + "[0].endTime"}},
 		{name: "both malformed", mutate: withRule(func(r *SchedulingRule) { r.Start, r.End = "x", "y" }), want: []string{f + "[0].startTime", f + "[0].endTime"}},
 		{name: "end equal to start", mutate: withRule(func(r *SchedulingRule) { r.Start, r.End = "10:00", "10:00" }), want: []string{f + "[0].endTime"}},
-		{name: "end before start", mutate: withRule(func(r *SchedulingRule) { r.Start, r.End = "18:00", "09:00" }), want: []string{f + "[0].endTime"}},
+		{name: "end before start crosses midnight", mutate: withRule(func(r *SchedulingRule) { r.Start, r.End = "22:00", "02:00" }), want: nil},
 		{name: "end one minute after start", mutate: withRule(func(r *SchedulingRule) { r.Start, r.End = "09:59", "10:00" })},
 		{name: "timezone UTC", mutate: withRule(func(r *SchedulingRule) { r.Timezone = "UTC" })},
 		{name: "timezone America/New_York", mutate: withRule(func(r *SchedulingRule) { r.Timezone = "America/New_York" })},

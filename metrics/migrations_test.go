@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"io/fs"
+	pathpkg "path"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -17,13 +18,25 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
 
-// before is the metrics schema as it was before migration name: every migration up to it.
+// before is the metrics schema as it was before migration name: every migration older than it.
 func before(t *testing.T, name string) migrate.Set {
 	t.Helper()
-	m := fstest.MapFS{}
+	version := "" // the named migration's version: its file name's leading timestamp
 	err := fs.WalkDir(Migrations().FS, ".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || strings.Contains(path, name) {
+		if err == nil && !d.IsDir() && strings.Contains(path, name) {
+			version, _, _ = strings.Cut(pathpkg.Base(path), "_")
+		}
+		return err
+	})
+	require.NoError(t, err)
+	require.NotEmpty(t, version, "no migration named %s", name)
+	m := fstest.MapFS{}
+	err = fs.WalkDir(Migrations().FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
+		}
+		if v, _, _ := strings.Cut(pathpkg.Base(path), "_"); v >= version {
+			return nil
 		}
 		b, err := fs.ReadFile(Migrations().FS, path)
 		m[path] = &fstest.MapFile{Data: b}

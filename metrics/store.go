@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
@@ -587,6 +588,35 @@ func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, err
 	return out, nil
 }
 
+// deliveredRow is one campaign's all-time impressions and spend, summed over its totals rows
+// (one per variant and channel).
+type deliveredRow struct {
+	CampaignID  uuid.UUID `bun:"campaign_id"`
+	Impressions int64     `bun:"impressions"`
+	CostE4      int64     `bun:"cost_e4"`
+	UpdatedAt   time.Time `bun:"updated_at"`
+}
+
+// Delivered returns the all-time impressions and spend of the campaigns among ids that have
+// any, in one query over the O(1) totals rows (campaign.DeliveryTotals).
+func (s *Store) Delivered(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]lifecycle.Delivered, error) {
+	out := make(map[uuid.UUID]lifecycle.Delivered, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []deliveredRow
+	err := s.db.NewSelect().Table("metrics_totals").
+		ColumnExpr("campaign_id, SUM(impressions) AS impressions, SUM(cost_e4) AS cost_e4, MAX(updated_at) AS updated_at").
+		Where("campaign_id IN (?)", bun.In(ids)).GroupExpr("campaign_id").Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: delivered: %w", err)
+	}
+	for _, r := range rows {
+		out[r.CampaignID] = lifecycle.Delivered{Impressions: r.Impressions, Spend: fromE4(r.CostE4)}
+	}
+	return out, nil
+}
+
 // The Store is the lifecycle automation's budget source.
 var _ automation.BudgetSource = (*Store)(nil)
 
@@ -594,21 +624,26 @@ var _ automation.BudgetSource = (*Store)(nil)
 // older timestamp is still seen. Reading a campaign twice is harmless to the automation.
 const spendLookback = time.Minute
 
-// SpendChangedSince returns the total spend of every campaign whose rollups changed after
-// since (less spendLookback), and the watermark for the next call (the newest change seen).
+// SpendChangedSince returns the total spend and impressions of every campaign whose totals
+// changed after since (less spendLookback), and the watermark for the next call (the newest
+// change seen).
 func (s *Store) SpendChangedSince(ctx context.Context, since time.Time) ([]automation.Spend, time.Time, error) {
-	var rows []spendRow
-	q := s.db.NewSelect().Model(&rows)
+	var rows []deliveredRow
+	q := s.db.NewSelect().Table("metrics_totals").
+		ColumnExpr("campaign_id, SUM(impressions) AS impressions, SUM(cost_e4) AS cost_e4, MAX(updated_at) AS updated_at").
+		GroupExpr("campaign_id")
 	if !since.IsZero() {
-		q = q.Where("updated_at > ?", since.Add(-spendLookback).UTC())
+		changed := s.db.NewSelect().Table("metrics_totals").Column("campaign_id").
+			Where("updated_at > ?", since.Add(-spendLookback).UTC())
+		q = q.Where("campaign_id IN (?)", changed)
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := q.Scan(ctx, &rows); err != nil {
 		return nil, since, fmt.Errorf("metrics: spend: %w", err)
 	}
 	next := since
 	out := make([]automation.Spend, len(rows))
 	for i, r := range rows {
-		out[i] = automation.Spend{CampaignID: r.CampaignID, Amount: fromE4(r.CostE4)}
+		out[i] = automation.Spend{CampaignID: r.CampaignID, Amount: fromE4(r.CostE4), Impressions: r.Impressions}
 		if r.UpdatedAt.After(next) {
 			next = r.UpdatedAt
 		}

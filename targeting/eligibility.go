@@ -15,9 +15,12 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
-// Campaigns lists and reads campaigns; the campaign service implements it.
+// Campaigns reads campaigns with what they delivered; the campaign service implements it.
 type Campaigns interface {
-	List(ctx context.Context, f campaign.Filter) ([]*campaign.Campaign, *campaign.Cursor, error)
+	// Live returns every live ACTIVE campaign on channel ("" for all), with Delivered filled
+	// when withDelivered, in a number of queries that does not grow with the campaigns.
+	Live(ctx context.Context, channel campaign.Channel, withDelivered bool, now time.Time) ([]*campaign.Campaign, error)
+	// Get returns one live campaign, with Delivered filled.
 	Get(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
 }
 
@@ -27,11 +30,24 @@ type RuleEvaluator interface {
 	Evaluate(ctx context.Context, r *Rule, evalContext json.RawMessage) (*Evaluation, error)
 }
 
-// Evaluator decides which campaigns a customer is eligible for.
+// Exposures is the per-customer frequency check: the metrics capability's exposure counts
+// against each campaign's settings.frequency.
+type Exposures interface {
+	// FrequencyCapped returns, among campaigns, those the customer may not be shown again at
+	// now, each with why in words fit for an API client. It reads once for all of them.
+	FrequencyCapped(ctx context.Context, customerID string, campaigns []*campaign.Campaign, now time.Time) (map[campaign.ID]string, error)
+}
+
+// Evaluator decides which campaigns a customer is served: the one place that judges serving
+// status, scheduling windows, per-customer frequency, impression caps, budget and budget
+// limit, then the Rules Engine.
 type Evaluator struct {
 	campaigns   Campaigns
 	rules       RuleEvaluator // nil: no Rules Engine; campaigns with rules are not eligible
+	exposures   Exposures     // nil: no frequency check
 	concurrency int
+	enforce     bool // judge schedules, caps and budgets (false: status, dates and rules only)
+	zones       lifecycle.Zones
 	now         func() time.Time
 }
 
@@ -45,6 +61,12 @@ type EvaluatorConfig struct {
 	Concurrency int
 	// Now is the clock that decides which campaigns are serving (default: time.Now).
 	Now func() time.Time
+	// Exposures checks each customer's frequency cap (default: none, no frequency check).
+	Exposures Exposures
+	// SkipDeliveryChecks switches the checks of scheduling windows, impression caps, budgets
+	// and frequency off: then only status, dates and rules decide. It exists as the baseline
+	// that measures what the checks cost; a service never sets it.
+	SkipDeliveryChecks bool
 }
 
 // NewEvaluator returns an evaluator over campaigns.
@@ -55,7 +77,42 @@ func NewEvaluator(campaigns Campaigns, cfg EvaluatorConfig) *Evaluator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Evaluator{campaigns: campaigns, rules: cfg.Rules, concurrency: cfg.Concurrency, now: cfg.Now}
+	return &Evaluator{campaigns: campaigns, rules: cfg.Rules, concurrency: cfg.Concurrency, now: cfg.Now,
+		exposures: cfg.Exposures, enforce: !cfg.SkipDeliveryChecks}
+}
+
+// ReasonCode names why a considered campaign is not served.
+type ReasonCode string
+
+// The reasons a campaign is not served, as ?explain=true reports them.
+const (
+	ReasonNotServingStatus ReasonCode = "NOT_SERVING_STATUS" // not SERVING by status and dates
+	ReasonChannel          ReasonCode = "CHANNEL"            // does not run on the request's channel
+	ReasonOutOfSchedule    ReasonCode = "OUT_OF_SCHEDULE"    // outside every scheduling window
+	ReasonFrequencyCap     ReasonCode = "FREQUENCY_CAP"      // the customer saw it as often as settings.frequency allows
+	ReasonCapReached       ReasonCode = "CAP_REACHED"        // impressions reached settings.maxImpressions
+	ReasonBudget           ReasonCode = "BUDGET"             // spend reached the budget or settings.budgetLimit
+	ReasonRuleNotMet       ReasonCode = "RULE_NOT_MET"       // a targeting rule does not hold, is missing or not ACTIVE
+	ReasonUndetermined     ReasonCode = "UNDETERMINED"       // a rule could not be read or evaluated
+)
+
+// ReasonCodes lists every reason code.
+func ReasonCodes() []ReasonCode {
+	return []ReasonCode{ReasonNotServingStatus, ReasonChannel, ReasonOutOfSchedule, ReasonFrequencyCap,
+		ReasonCapReached, ReasonBudget, ReasonRuleNotMet, ReasonUndetermined}
+}
+
+// Reason is one reason a campaign is not served: its code, the rule at fault (RULE_NOT_MET,
+// UNDETERMINED) and the detail in words.
+type Reason struct {
+	Code   ReasonCode `json:"code"`
+	RuleID *string    `json:"ruleId,omitempty"`
+	Detail string     `json:"detail"`
+}
+
+// holdReasons is the reason each delivery hold gives.
+var holdReasons = map[lifecycle.Hold]ReasonCode{
+	lifecycle.HoldBudget: ReasonBudget, lifecycle.HoldCap: ReasonCapReached, lifecycle.HoldSchedule: ReasonOutOfSchedule,
 }
 
 // RuleResult is the verdict of one rule for one customer.
@@ -81,6 +138,8 @@ type Verdict struct {
 	Variant         *string      `json:"variant"`
 	Targeting       []RuleResult `json:"targeting"`
 	Personalization []RuleResult `json:"personalization"`
+	// Why is every reason it is not served, typed (Reasons says the same in words).
+	Why []Reason `json:"-"`
 }
 
 // Request is who is asking and in what context.
@@ -88,45 +147,49 @@ type Request struct {
 	CustomerID string
 	Context    json.RawMessage // a JSON object, passed to the engine as is
 	Channel    campaign.Channel
+	// Explain asks for every reason of every campaign considered and not served; without it,
+	// a campaign held back by its status, schedule, caps or budgets is not sent to the engine.
+	Explain bool
 }
 
-// Eligibility is the answer for every serving campaign: those the customer is eligible for,
-// and those that failed closed because a rule could not be evaluated.
+// Eligibility is the answer for every ACTIVE campaign: those the customer is eligible for,
+// those that failed closed because a rule could not be evaluated, and (when explaining) those
+// not served for a definite reason.
 type Eligibility struct {
 	Eligible     []Verdict
 	Undetermined []Verdict
+	NotServed    []Verdict // only with Request.Explain
 }
 
-// EligibleCampaigns judges every campaign that is ACTIVE and SERVING now and runs on the
-// channel (when given): eligible when its targeting rules all hold for the request. Each
-// distinct rule is evaluated once per request, at most e.concurrency at a time, whatever the
-// number of campaigns sharing it.
+// EligibleCampaigns judges every live ACTIVE campaign that runs on the channel (when given):
+// served when it is SERVING by its status and dates, inside a scheduling window, under its
+// impression cap and budgets, under the customer's frequency cap and its targeting rules all
+// hold. Each distinct rule is evaluated once per request, at most e.concurrency at a time,
+// whatever the number of campaigns sharing it. The database reads do not grow in number with
+// the campaigns: the campaigns, their delivered totals, the customer's exposures.
 func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibility, error) {
 	now := e.now()
-	var live []*campaign.Campaign
-	f := campaign.Filter{Serving: []lifecycle.ServingStatus{lifecycle.ServingServing}, Now: now,
-		Channel: req.Channel, Sort: campaign.SortCreatedAt, Limit: campaign.MaxPageSize}
-	for {
-		page, next, err := e.campaigns.List(ctx, f)
-		if err != nil {
-			return Eligibility{}, err
-		}
-		live = append(live, page...)
-		if next == nil {
-			break
-		}
-		f.After = next
+	live, err := e.campaigns.Live(ctx, req.Channel, e.enforce, now)
+	if err != nil {
+		return Eligibility{}, err
 	}
 	r := e.newRun(req)
+	verdicts, err := e.prejudge(ctx, r, live, now)
+	if err != nil {
+		return Eligibility{}, err
+	}
 	var targeting []campaign.RuleID
-	for _, c := range live {
-		targeting = append(targeting, c.TargetingRules()...)
+	for i, c := range live {
+		if req.Explain || len(verdicts[i].Why) == 0 {
+			targeting = append(targeting, c.TargetingRules()...)
+		}
 	}
 	r.evaluate(ctx, targeting)
-	verdicts := make([]Verdict, len(live))
 	var personalization []campaign.RuleID
 	for i, c := range live {
-		verdicts[i] = r.judgeTargeting(c, now)
+		if req.Explain || len(verdicts[i].Why) == 0 {
+			r.judgeRules(&verdicts[i], c)
+		}
 		if p := c.Settings().Personalization; verdicts[i].Eligible && p.Enabled {
 			personalization = append(personalization, p.Rules...)
 		}
@@ -141,6 +204,11 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 			out.Eligible = append(out.Eligible, *v)
 		case v.Undetermined:
 			out.Undetermined = append(out.Undetermined, *v)
+			if req.Explain {
+				out.NotServed = append(out.NotServed, *v)
+			}
+		case req.Explain:
+			out.NotServed = append(out.NotServed, *v)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -149,15 +217,22 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 	return out, nil
 }
 
-// Campaign returns the verdict for one campaign, explaining every reason it is not eligible.
+// Campaign returns the verdict for one campaign, explaining every reason it is not eligible:
+// its rules are evaluated whatever else holds it back.
 func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (Verdict, error) {
 	c, err := e.campaigns.Get(ctx, id)
 	if err != nil {
 		return Verdict{}, err
 	}
+	now := e.now()
 	r := e.newRun(req)
+	vs, err := e.prejudge(ctx, r, []*campaign.Campaign{c}, now)
+	if err != nil {
+		return Verdict{}, err
+	}
+	v := vs[0]
 	r.evaluate(ctx, c.TargetingRules())
-	v := r.judgeTargeting(c, e.now())
+	r.judgeRules(&v, c)
 	if v.Eligible {
 		if p := c.Settings().Personalization; p.Enabled {
 			r.evaluate(ctx, p.Rules)
@@ -168,6 +243,69 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 		return Verdict{}, err
 	}
 	return v, nil
+}
+
+// prejudge gives each campaign its verdict on everything but its rules: its serving status by
+// status and dates, the request's channel, its delivery holds and the customer's frequency cap
+// (read once for all the campaigns still in the running).
+func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaign, now time.Time) ([]Verdict, error) {
+	verdicts := make([]Verdict, len(cs))
+	var open []*campaign.Campaign // SERVING by status and dates: the frequency check's concern
+	for i, c := range cs {
+		v := &verdicts[i]
+		*v = Verdict{CampaignID: c.ID().String(), Name: c.Name(), Reasons: []string{},
+			Targeting: []RuleResult{}, Personalization: []RuleResult{}}
+		if s := lifecycle.Serving(c.Status(), c.StopCode(), c.StartDate(), c.EndDate(), now); s != lifecycle.ServingServing {
+			v.add(Reason{Code: ReasonNotServingStatus, Detail: fmt.Sprintf("the campaign is not serving (%s)", s)})
+		} else {
+			open = append(open, c)
+		}
+		if r.req.Channel != "" && !c.Settings().HasChannel(r.req.Channel) {
+			v.add(Reason{Code: ReasonChannel, Detail: fmt.Sprintf("the campaign does not run on %s", r.req.Channel)})
+		}
+		if !e.enforce {
+			continue
+		}
+		d := c.Delivery(&e.zones)
+		for _, h := range d.Holds(now) {
+			v.add(Reason{Code: holdReasons[h], Detail: holdDetail(h, c, d)})
+		}
+	}
+	if !e.enforce || e.exposures == nil || len(open) == 0 {
+		return verdicts, nil
+	}
+	capped, err := e.exposures.FrequencyCapped(ctx, r.req.CustomerID, open, now)
+	if err != nil {
+		return nil, fmt.Errorf("frequency caps: %w", err)
+	}
+	for i, c := range cs {
+		if why, ok := capped[c.ID()]; ok {
+			verdicts[i].add(Reason{Code: ReasonFrequencyCap, Detail: why})
+		}
+	}
+	return verdicts, nil
+}
+
+// holdDetail says in words why a delivery hold applies.
+func holdDetail(h lifecycle.Hold, c *campaign.Campaign, d lifecycle.Delivery) string {
+	switch h {
+	case lifecycle.HoldBudget:
+		spend, cur := d.Delivered.Spend, c.Budget().Currency
+		if d.BudgetLimit != nil && spend.GreaterThanOrEqual(*d.BudgetLimit) && spend.LessThan(d.Budget) {
+			return fmt.Sprintf("spend %s reached the budget limit %s %s", spend.String(), d.BudgetLimit.String(), cur)
+		}
+		return fmt.Sprintf("spend %s reached the budget %s %s", spend.String(), d.Budget.String(), cur)
+	case lifecycle.HoldCap:
+		return fmt.Sprintf("%d impressions reached maxImpressions %d", d.Delivered.Impressions, *d.MaxImpressions)
+	default:
+		return "outside every scheduling window now"
+	}
+}
+
+// add records a definite reason (one retrying will not change).
+func (v *Verdict) add(r Reason) {
+	v.Why = append(v.Why, r)
+	v.Reasons = append(v.Reasons, r.Detail)
 }
 
 // run is one request's evaluations: each rule's verdict for the request's context, so that a
@@ -217,31 +355,31 @@ func (r *run) result(id campaign.RuleID) RuleResult {
 	return r.results[uuid.UUID(id)]
 }
 
-// judgeTargeting decides eligibility from the campaign's state and its targeting rules'
-// results, failing closed: a rule that could not be evaluated makes it not eligible.
-func (r *run) judgeTargeting(c *campaign.Campaign, now time.Time) Verdict {
-	v := Verdict{CampaignID: c.ID().String(), Name: c.Name(), Reasons: []string{},
-		Targeting: make([]RuleResult, len(c.TargetingRules())), Personalization: []RuleResult{}}
-	definite := false // a reason that retrying will not change
-	if s := c.Serving(now); s != lifecycle.ServingServing {
-		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign is not serving (%s)", s))
-		definite = true
-	}
-	if r.req.Channel != "" && !c.Settings().HasChannel(r.req.Channel) {
-		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign does not run on %s", r.req.Channel))
-		definite = true
-	}
-	for i, id := range c.TargetingRules() {
+// judgeRules adds the targeting rules' results to a prejudged verdict and decides it, failing
+// closed: a rule that could not be evaluated makes the campaign not eligible, and undetermined
+// when nothing definite holds it back.
+func (r *run) judgeRules(v *Verdict, c *campaign.Campaign) {
+	definite := len(v.Why) > 0
+	rules := c.TargetingRules()
+	v.Targeting = make([]RuleResult, len(rules))
+	for i, id := range rules {
 		res := r.result(id)
 		v.Targeting[i] = res
-		if !res.Eligible {
-			v.Reasons = append(v.Reasons, fmt.Sprintf("rule %s: %s", res.RuleID, res.Reason))
-			definite = definite || !res.failed
+		if res.Eligible {
+			continue
 		}
+		rid := res.RuleID
+		code := ReasonRuleNotMet
+		if res.failed {
+			code = ReasonUndetermined
+		} else {
+			definite = true
+		}
+		v.Why = append(v.Why, Reason{Code: code, RuleID: &rid, Detail: res.Reason})
+		v.Reasons = append(v.Reasons, fmt.Sprintf("rule %s: %s", res.RuleID, res.Reason))
 	}
-	v.Eligible = len(v.Reasons) == 0
+	v.Eligible = len(v.Why) == 0
 	v.Undetermined = !v.Eligible && !definite
-	return v
 }
 
 // finish adds to an eligible verdict its personalization results and A/B variant.

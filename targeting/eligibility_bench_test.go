@@ -25,8 +25,14 @@ import (
 // memCampaigns serves a fixed set of campaigns, as the campaign service would.
 type memCampaigns struct{ all []*campaign.Campaign }
 
-func (m *memCampaigns) List(context.Context, campaign.Filter) ([]*campaign.Campaign, *campaign.Cursor, error) {
-	return m.all, nil, nil
+func (m *memCampaigns) Live(_ context.Context, ch campaign.Channel, _ bool, _ time.Time) ([]*campaign.Campaign, error) {
+	var out []*campaign.Campaign
+	for _, c := range m.all {
+		if c.Status() == lifecycle.StatusActive && (ch == "" || c.Settings().HasChannel(ch)) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (m *memCampaigns) Get(_ context.Context, id campaign.ID) (*campaign.Campaign, error) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -47,8 +48,8 @@ func NewHandler(eval *Evaluator, cfg HandlerConfig) *Handler {
 // Register mounts POST /targeting/evaluate and POST /campaigns/:id/evaluate under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
-	g.POST("/targeting/evaluate", h.evaluateAll, p, httpx.Query())
-	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p, httpx.Query())
+	g.POST("/targeting/evaluate", h.evaluateAll, p, httpx.Query(httpx.One("explain")))
+	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p, httpx.Query(httpx.One("explain")))
 }
 
 type eligibilityRequest struct {
@@ -73,12 +74,43 @@ type UndeterminedCampaign struct {
 	Reasons    []string `json:"reasons"`
 }
 
+// NotServedCampaign is an ACTIVE campaign that was considered and not served, with every
+// reason (?explain=true).
+type NotServedCampaign struct {
+	CampaignID string   `json:"campaignId"`
+	Name       string   `json:"name"`
+	Why        []Reason `json:"why"`
+}
+
 // EligibleResponse is the answer of POST /targeting/evaluate.
 type EligibleResponse struct {
 	Campaigns []EligibleCampaign `json:"campaigns"`
 	// Undetermined lets a caller tell "not eligible" from "could not tell now" (the Rules
 	// Engine down, say): those campaigns are not in Campaigns, and may be after a retry.
 	Undetermined []UndeterminedCampaign `json:"undetermined"`
+	// NotServed, with ?explain=true only: every campaign considered and not served, and why.
+	NotServed *[]NotServedCampaign `json:"notServed,omitempty"`
+}
+
+// VerdictResponse is the answer of POST /campaigns/{id}/evaluate: the verdict and, with
+// ?explain=true, every reason it is not served, typed.
+type VerdictResponse struct {
+	Verdict
+	Why *[]Reason `json:"why,omitempty"`
+}
+
+// explain reads ?explain= as strconv.ParseBool does (absent: false), like dryRun.
+func explain(c echo.Context) (bool, error) {
+	v := c.QueryParam("explain")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, httpx.BadRequest("the query string is invalid",
+			httpx.FieldError{Field: "explain", Message: "must be true or false"})
+	}
+	return b, nil
 }
 
 func (h *Handler) request(c echo.Context) (Request, error) {
@@ -116,8 +148,19 @@ func (h *Handler) request(c echo.Context) (Request, error) {
 	return req, nil
 }
 
-func (h *Handler) evaluateAll(c echo.Context) error {
+// requestWithExplain reads the query string, then the body: a bad query is a 400 whatever the body.
+func (h *Handler) requestWithExplain(c echo.Context) (Request, error) {
+	ex, err := explain(c)
+	if err != nil {
+		return Request{}, err
+	}
 	req, err := h.request(c)
+	req.Explain = ex
+	return req, err
+}
+
+func (h *Handler) evaluateAll(c echo.Context) error {
+	req, err := h.requestWithExplain(c)
 	if err != nil {
 		return err
 	}
@@ -135,6 +178,13 @@ func (h *Handler) evaluateAll(c echo.Context) error {
 	for i, v := range res.Undetermined {
 		out.Undetermined[i] = UndeterminedCampaign{CampaignID: v.CampaignID, Name: v.Name, Reasons: v.Reasons}
 	}
+	if req.Explain {
+		ns := make([]NotServedCampaign, len(res.NotServed))
+		for i, v := range res.NotServed {
+			ns[i] = NotServedCampaign{CampaignID: v.CampaignID, Name: v.Name, Why: v.Why}
+		}
+		out.NotServed = &ns
+	}
 	if len(res.Undetermined) > 0 {
 		h.logger.WarnContext(ctx, "eligibility failed closed: rules could not be evaluated",
 			slog.Int("campaigns", len(res.Undetermined)), slog.String("first", strings.Join(res.Undetermined[0].Reasons, "; ")))
@@ -147,7 +197,7 @@ func (h *Handler) evaluateOne(c echo.Context) error {
 	if err != nil {
 		return httpx.NotFound("no campaign has this id")
 	}
-	req, err := h.request(c)
+	req, err := h.requestWithExplain(c)
 	if err != nil {
 		return err
 	}
@@ -158,5 +208,13 @@ func (h *Handler) evaluateOne(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, v)
+	out := VerdictResponse{Verdict: v}
+	if req.Explain {
+		why := v.Why
+		if why == nil {
+			why = []Reason{}
+		}
+		out.Why = &why
+	}
+	return c.JSON(http.StatusOK, out)
 }

@@ -24,13 +24,33 @@ type Target struct {
 	Version int64
 }
 
-// Budget is what the automation needs to judge a campaign's spend.
+// Budget is what the automation needs to judge a campaign's spend and impressions.
 type Budget struct {
 	Target
 	Status lifecycle.Status
 	Amount decimal.Decimal
+	// Limit is the campaign's budget limit (nil: none): spend reaching it pauses (BUDGET_LIMIT).
+	Limit *decimal.Decimal
+	// MaxImpressions is the campaign's impression cap (nil: none): reaching it pauses
+	// (CAP_REACHED).
+	MaxImpressions *int64
 	// ThresholdPaused says the automation already paused it once for nearing its budget.
 	ThresholdPaused bool
+}
+
+// Move is one automatic transition: the action, why (code and words) and, when the campaign
+// stops because its spend crossed 100% of its budget, that spend and budget (the campaign
+// records a budget-exceeded event with the transition, in the same transaction).
+type Move struct {
+	Action   lifecycle.Action
+	Code     lifecycle.StopCode
+	Reason   string
+	Exceeded *Exceeded
+}
+
+// Exceeded is a spend at or past 100% of the budget.
+type Exceeded struct {
+	Spend, Budget decimal.Decimal
 }
 
 // Campaigns is the campaign store as the automation sees it (the campaign service implements it).
@@ -39,14 +59,16 @@ type Campaigns interface {
 	Ended(ctx context.Context, limit int) ([]Target, error)
 	// Budgets returns the live ACTIVE or PAUSED campaigns among ids.
 	Budgets(ctx context.Context, ids []uuid.UUID) ([]Budget, error)
-	// Apply makes an automatic transition, pinned to t.Version.
-	Apply(ctx context.Context, t Target, action lifecycle.Action, code lifecycle.StopCode, reason string) error
+	// Apply makes an automatic transition, pinned to t.Version: it happens once, whatever
+	// the number of instances trying.
+	Apply(ctx context.Context, t Target, m Move) error
 }
 
-// Spend is a campaign's total spend.
+// Spend is a campaign's total spend and impressions.
 type Spend struct {
-	CampaignID uuid.UUID
-	Amount     decimal.Decimal
+	CampaignID  uuid.UUID
+	Amount      decimal.Decimal
+	Impressions int64
 }
 
 // BudgetSource reports spend (the metrics capability implements it).
@@ -111,7 +133,7 @@ func (a *Automation) Tick(ctx context.Context) (Stats, error) {
 		return st, fmt.Errorf("automation: ended campaigns: %w", err)
 	}
 	for _, t := range ended {
-		a.apply(ctx, &st, t, lifecycle.ActionComplete, lifecycle.StopEndDate, "the end date was reached")
+		a.apply(ctx, &st, t, Move{Action: lifecycle.ActionComplete, Code: lifecycle.StopEndDate, Reason: "the end date was reached"})
 	}
 	if a.budget == nil {
 		return st, nil
@@ -128,10 +150,10 @@ func (a *Automation) Tick(ctx context.Context) (Stats, error) {
 }
 
 func (a *Automation) budgets(ctx context.Context, st *Stats, spends []Spend) error {
-	spent := make(map[uuid.UUID]decimal.Decimal, len(spends))
+	spent := make(map[uuid.UUID]Spend, len(spends))
 	ids := make([]uuid.UUID, 0, len(spends))
 	for _, s := range spends {
-		spent[s.CampaignID] = s.Amount
+		spent[s.CampaignID] = s
 		ids = append(ids, s.CampaignID)
 	}
 	for len(ids) > 0 {
@@ -142,28 +164,52 @@ func (a *Automation) budgets(ctx context.Context, st *Stats, spends []Spend) err
 		}
 		ids = ids[n:]
 		for _, b := range budgets {
-			if !b.Amount.IsPositive() {
-				continue
-			}
-			share := spent[b.ID].Div(b.Amount)
-			switch {
-			case share.GreaterThanOrEqual(a.cfg.CompleteAt):
-				a.apply(ctx, st, b.Target, lifecycle.ActionComplete, lifecycle.StopBudgetExhausted,
-					fmt.Sprintf("the budget is spent (%s%%)", share.Shift(2).StringFixed(1)))
-			case b.Status == lifecycle.StatusActive && !b.ThresholdPaused && share.GreaterThanOrEqual(a.cfg.PauseAt):
-				a.apply(ctx, st, b.Target, lifecycle.ActionPause, lifecycle.StopBudgetThreshold,
-					fmt.Sprintf("%s%% of the budget is spent", share.Shift(2).StringFixed(1)))
+			if m, ok := a.judge(b, spent[b.ID]); ok {
+				a.apply(ctx, st, b.Target, m)
 			}
 		}
 	}
 	return nil
 }
 
+// judge decides what a campaign's spend and impressions call for, if anything: completing at
+// CompleteAt of the budget (with the budget-exceeded record from 100%), else pausing an ACTIVE
+// campaign at its budget limit, at its impression cap, or once at PauseAt of the budget.
+func (a *Automation) judge(b Budget, s Spend) (Move, bool) {
+	var share decimal.Decimal
+	if b.Amount.IsPositive() {
+		share = s.Amount.Div(b.Amount)
+	}
+	pct := share.Shift(2).StringFixed(1)
+	switch {
+	case b.Amount.IsPositive() && share.GreaterThanOrEqual(a.cfg.CompleteAt):
+		m := Move{Action: lifecycle.ActionComplete, Code: lifecycle.StopBudgetExhausted,
+			Reason: fmt.Sprintf("the budget is spent (%s%%)", pct)}
+		if s.Amount.GreaterThanOrEqual(b.Amount) {
+			m.Exceeded = &Exceeded{Spend: s.Amount, Budget: b.Amount}
+		}
+		return m, true
+	case b.Status != lifecycle.StatusActive:
+		return Move{}, false
+	case b.Limit != nil && b.Limit.IsPositive() && s.Amount.GreaterThanOrEqual(*b.Limit):
+		return Move{Action: lifecycle.ActionPause, Code: lifecycle.StopBudgetLimit,
+			Reason: fmt.Sprintf("spend (%s) reached the budget limit (%s)", s.Amount.String(), b.Limit.String())}, true
+	case b.MaxImpressions != nil && s.Impressions >= *b.MaxImpressions:
+		return Move{Action: lifecycle.ActionPause, Code: lifecycle.StopCapReached,
+			Reason: fmt.Sprintf("impressions (%d) reached the cap (%d)", s.Impressions, *b.MaxImpressions)}, true
+	case b.Amount.IsPositive() && !b.ThresholdPaused && share.GreaterThanOrEqual(a.cfg.PauseAt):
+		return Move{Action: lifecycle.ActionPause, Code: lifecycle.StopBudgetThreshold,
+			Reason: fmt.Sprintf("%s%% of the budget is spent", pct)}, true
+	}
+	return Move{}, false
+}
+
 // ErrLost is what Apply returns (wrapped) when another writer moved the campaign first.
 var ErrLost = errors.New("the campaign changed before the automation could act")
 
-func (a *Automation) apply(ctx context.Context, st *Stats, t Target, action lifecycle.Action, code lifecycle.StopCode, reason string) {
-	err := a.campaigns.Apply(ctx, t, action, code, reason)
+func (a *Automation) apply(ctx context.Context, st *Stats, t Target, m Move) {
+	err := a.campaigns.Apply(ctx, t, m)
+	action, code, reason := m.Action, m.Code, m.Reason
 	switch {
 	case err == nil:
 		if action == lifecycle.ActionPause {

@@ -37,11 +37,15 @@ func (f *fakeCampaigns) Budgets(_ context.Context, ids []uuid.UUID) ([]automatio
 	return out, nil
 }
 
-func (f *fakeCampaigns) Apply(_ context.Context, t automation.Target, a lifecycle.Action, code lifecycle.StopCode, _ string) error {
+func (f *fakeCampaigns) Apply(_ context.Context, t automation.Target, m automation.Move) error {
 	if f.lose[t.ID] {
 		return fmt.Errorf("%w: moved on", automation.ErrLost)
 	}
-	f.applied = append(f.applied, fmt.Sprintf("%s:%s:%s", t.ID.String()[:4], a, code))
+	s := fmt.Sprintf("%s:%s:%s", t.ID.String()[:4], m.Action, m.Code)
+	if m.Exceeded != nil {
+		s += fmt.Sprintf(":exceeded %s/%s", m.Exceeded.Spend, m.Exceeded.Budget)
+	}
+	f.applied = append(f.applied, s)
 	return nil
 }
 
@@ -60,7 +64,8 @@ func id(prefix string) uuid.UUID { return uuid.MustParse(prefix + "0000-0000-400
 func TestTick(t *testing.T) {
 	t.Parallel()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hundred := decimal.NewFromInt(100)
+	hundred, fifty := decimal.NewFromInt(100), decimal.NewFromInt(50)
+	capped := int64(1000)
 	budget := func(p string, st lifecycle.Status, paused bool) automation.Budget {
 		return automation.Budget{Target: automation.Target{ID: id(p), Version: 3}, Status: st, Amount: hundred, ThresholdPaused: paused}
 	}
@@ -73,6 +78,18 @@ func TestTick(t *testing.T) {
 			id("b004"): budget("b004", lifecycle.StatusPaused, true),  // 100%: complete
 			id("b005"): budget("b005", lifecycle.StatusActive, false), // 250%: complete
 			id("b006"): {Target: automation.Target{ID: id("b006")}, Status: lifecycle.StatusActive, Amount: decimal.Zero},
+			// At its budget limit (50) well before the 90% threshold: paused for the limit.
+			id("b008"): {Target: automation.Target{ID: id("b008"), Version: 1}, Status: lifecycle.StatusActive, Amount: hundred, Limit: &fifty},
+			// Just under its limit: nothing.
+			id("b009"): {Target: automation.Target{ID: id("b009"), Version: 1}, Status: lifecycle.StatusActive, Amount: hundred, Limit: &fifty},
+			// 1000 impressions, its cap: paused for the cap.
+			id("c001"): {Target: automation.Target{ID: id("c001"), Version: 1}, Status: lifecycle.StatusActive, Amount: hundred, MaxImpressions: &capped},
+			// 999 impressions: nothing.
+			id("c002"): {Target: automation.Target{ID: id("c002"), Version: 1}, Status: lifecycle.StatusActive, Amount: hundred, MaxImpressions: &capped},
+			// Paused already (by a person): the cap does not pause it again.
+			id("c003"): {Target: automation.Target{ID: id("c003"), Version: 1}, Status: lifecycle.StatusPaused, Amount: hundred, MaxImpressions: &capped},
+			// Past its budget and its limit and its cap: the budget wins, and says it was exceeded.
+			id("c004"): {Target: automation.Target{ID: id("c004"), Version: 1}, Status: lifecycle.StatusActive, Amount: hundred, Limit: &fifty, MaxImpressions: &capped},
 		},
 		lose: map[uuid.UUID]bool{id("e002"): true},
 	}
@@ -84,6 +101,12 @@ func TestTick(t *testing.T) {
 		{CampaignID: id("b005"), Amount: decimal.RequireFromString("250")},
 		{CampaignID: id("b006"), Amount: decimal.RequireFromString("1")},
 		{CampaignID: id("b007"), Amount: decimal.RequireFromString("1000")}, // gone: not in Budgets
+		{CampaignID: id("b008"), Amount: decimal.RequireFromString("50")},
+		{CampaignID: id("b009"), Amount: decimal.RequireFromString("49.99")},
+		{CampaignID: id("c001"), Amount: decimal.RequireFromString("1"), Impressions: 1000},
+		{CampaignID: id("c002"), Amount: decimal.RequireFromString("1"), Impressions: 999},
+		{CampaignID: id("c003"), Amount: decimal.RequireFromString("1"), Impressions: 5000},
+		{CampaignID: id("c004"), Amount: decimal.RequireFromString("100.5"), Impressions: 5000},
 	}}
 	// BatchSize 2: several Budgets calls. The thresholds are the defaults (90% and 100%).
 	a := automation.New(camps, automation.Config{BatchSize: 2, Budget: spend, Logger: logger})
@@ -93,10 +116,13 @@ func TestTick(t *testing.T) {
 	assert.Equal(t, []string{
 		"e001:complete:END_DATE",
 		"b002:pause:BUDGET_THRESHOLD",
-		"b004:complete:BUDGET_EXHAUSTED",
-		"b005:complete:BUDGET_EXHAUSTED",
+		"b004:complete:BUDGET_EXHAUSTED:exceeded 100/100",
+		"b005:complete:BUDGET_EXHAUSTED:exceeded 250/100",
+		"b008:pause:BUDGET_LIMIT",
+		"c001:pause:CAP_REACHED",
+		"c004:complete:BUDGET_EXHAUSTED:exceeded 100.5/100",
 	}, camps.applied)
-	assert.Equal(t, automation.Stats{Completed: 3, Paused: 1, Skipped: 1}, st)
+	assert.Equal(t, automation.Stats{Completed: 4, Paused: 3, Skipped: 1}, st)
 
 	// The watermark moves on: the next tick asks only for newer spend.
 	_, err = a.Tick(context.Background())

@@ -134,8 +134,8 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	watchDependencies(obs, db, nc)
 	relay := newRelay(cfg, db, nc, logger, obs)
 	rules := newRulesClient(cfg.RulesEngine, logger, obs)
-	svc := newCampaigns(cfg, db, relay, obs, rules, bc.Now)
 	store := metrics.NewStore(db)
+	svc := newCampaigns(cfg, db, relay, obs, rules, store, bc.Now)
 	c := &Components{
 		Config: cfg, Logger: logger, NATS: nc, DB: db, Observability: obs,
 		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules,
@@ -271,12 +271,13 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	return &API{Components: c, Echo: e}, nil
 }
 
-// newCampaigns is the campaign service: its events wake the relay and are counted, and its
-// activations are checked against the Rules Engine when there is one.
+// newCampaigns is the campaign service: its events wake the relay and are counted, its
+// activations are checked against the Rules Engine when there is one, and its serving status
+// reads delivery (impressions, spend) from the metrics totals.
 func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *observability.Metrics, rules *targeting.Client,
-	now func() time.Time) *campaign.Service {
+	delivery campaign.DeliveryTotals, now func() time.Time) *campaign.Service {
 	sc := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent,
-		AllowUntargeted: cfg.Activation.AllowUntargeted}
+		AllowUntargeted: cfg.Activation.AllowUntargeted, Delivery: delivery}
 	if rules != nil {
 		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
 			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}

@@ -270,6 +270,7 @@ func TestAutomationCompletesEndedCampaignsOnce(t *testing.T) {
 		two := apptest.New(t, target, apptest.ServerConfig{Now: clk.Now}) // a second worker, same database
 
 		b := validBody("Auto End")
+		b["settings"].(map[string]any)["schedulingRules"] = []any{} // serving at any hour
 		b["startDate"] = start.Add(time.Hour).Format(time.RFC3339)
 		b["endDate"] = start.Add(3 * time.Hour).Format(time.RFC3339)
 		id := create(t, one, b)["id"].(string)

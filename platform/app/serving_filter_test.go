@@ -26,6 +26,7 @@ type servingCase struct {
 	code   lifecycle.StopCode
 	start  time.Time
 	end    *time.Time
+	sched  []campaign.SchedulingRule
 }
 
 // GET /campaigns?servingStatus= lists exactly the campaigns whose serving status, as
@@ -52,8 +53,7 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 			{"fractional with end", frac.Format(time.RFC3339Nano), frac.Add(48*time.Hour + 500*time.Millisecond).Format(time.RFC3339Nano)},
 			{"fractional without end", frac.Format(time.RFC3339Nano), ""},
 		}
-		codes := []lifecycle.StopCode{lifecycle.StopNone, lifecycle.StopBudgetExhausted,
-			lifecycle.StopBudgetThreshold, lifecycle.StopEndDate}
+		codes := append([]lifecycle.StopCode{lifecycle.StopNone}, lifecycle.StopCodes()...)
 		// How each status is reached from a draft; manual actions go through HTTP, the
 		// automation's (with a stop code) through the service, as the automation makes them.
 		paths := map[lifecycle.Status][]lifecycle.Action{
@@ -73,6 +73,15 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 				for _, sh := range shapes {
 					name := fmt.Sprintf("Serving %s %s %s", status, code, sh.name)
 					b := validBody(name)
+					// Half the campaigns have a window open from t0 for three hours
+					// (across midnight when t0 is late), on t0's day only: open at
+					// the start dates, closed a day later. The others keep the API
+					// body's (Mondays and Fridays 09:00-18:00 Madrid).
+					if len(cases)%2 == 0 {
+						b["settings"].(map[string]any)["schedulingRules"] = []map[string]any{{
+							"days": []string{weekday(t0)}, "startTime": t0.Format("15:04"),
+							"endTime": t0.Add(3 * time.Hour).Format("15:04"), "timezone": "UTC"}}
+					}
 					b["startDate"] = sh.start
 					if sh.end == "" {
 						delete(b, "endDate")
@@ -103,7 +112,7 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 					r.Decode(t, &got)
 					require.Equal(t, status, got.Status, name)
 					cases = append(cases, servingCase{id: got.ID.String(), name: name, status: got.Status, code: code,
-						start: got.StartDate, end: got.EndDate})
+						start: got.StartDate, end: got.EndDate, sched: got.Settings.SchedulingRules})
 				}
 			}
 		}
@@ -137,6 +146,7 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 		for _, st := range lifecycle.ServingStatuses() {
 			all = append(all, string(st))
 		}
+		seenStatus := map[lifecycle.ServingStatus]bool{}
 		for _, now := range instants {
 			clk.set(now)
 			listed := map[string][]lifecycle.ServingStatus{}
@@ -147,13 +157,28 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 				}
 			}
 			for _, c := range cases {
-				want := lifecycle.Serving(c.status, c.code, c.start, c.end, now)
+				// As GET judges it: nothing is tracked here, so only the schedule holds back.
+				camp, err := campaign.Rehydrate(campaign.RehydrateParams{ID: campaign.NewID(), Type: campaign.TypePromotion,
+					Version: 1, Status: c.status, StopCode: c.code, StartDate: c.start, EndDate: c.end,
+					Settings: campaign.Settings{SchedulingRules: c.sched}})
+				require.NoError(t, err)
+				want := camp.Serving(now)
+				seenStatus[want] = true
 				assert.Equal(t, []lifecycle.ServingStatus{want}, listed[c.id], "%s at %s", c.name, now.Format(time.RFC3339Nano))
 			}
 			assert.Len(t, list("servingStatus="+url.QueryEscape(strings.Join(all, ","))), len(cases),
 				"every campaign once under all the serving statuses at %s", now.Format(time.RFC3339Nano))
 		}
-		require.Len(t, cases, 68)
+		require.Len(t, cases, 100)
+		for _, st := range []lifecycle.ServingStatus{lifecycle.ServingServing, lifecycle.ServingOutOfSchedule,
+			lifecycle.ServingCapReached, lifecycle.ServingBudgetExhausted, lifecycle.ServingPaused} {
+			assert.True(t, seenStatus[st], "some campaign is %s at some instant", st)
+		}
 		t.Logf("%d campaigns, %d instants, %d lists", len(cases), len(instants), len(instants)*(len(all)+1))
 	})
+}
+
+// weekday is t's day of the week (UTC) as the API spells it.
+func weekday(t time.Time) string {
+	return [...]string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}[t.UTC().Weekday()]
 }

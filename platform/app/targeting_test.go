@@ -26,9 +26,10 @@ func withEngine(e *enginetest.Engine) func(*config.Config) {
 	}
 }
 
-// servingBody is a campaign that serves as soon as it is activated.
+// servingBody is a campaign that serves as soon as it is activated, at any time of the week.
 func servingBody(name string, rules []uuid.UUID, channels ...string) map[string]any {
 	b := validBody(name)
+	b["settings"].(map[string]any)["schedulingRules"] = []any{}
 	b["startDate"] = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 	ids := make([]string, len(rules))
 	for i, r := range rules {

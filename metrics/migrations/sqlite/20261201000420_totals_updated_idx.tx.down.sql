@@ -1,0 +1,1 @@
+DROP INDEX metrics_totals_updated_idx;

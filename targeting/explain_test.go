@@ -1,0 +1,143 @@
+package targeting_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/targeting"
+	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
+)
+
+// capEvery is a frequency check that caps the listed campaigns and counts its reads.
+type capEvery struct {
+	capped map[campaign.ID]bool
+	reads  int
+	asked  int
+}
+
+func (f *capEvery) FrequencyCapped(_ context.Context, customerID string, cs []*campaign.Campaign, _ time.Time) (map[campaign.ID]string, error) {
+	f.reads++
+	f.asked += len(cs)
+	out := map[campaign.ID]string{}
+	for _, c := range cs {
+		if f.capped[c.ID()] {
+			out[c.ID()] = "customer " + customerID + " already saw it today"
+		}
+	}
+	return out, nil
+}
+
+func codes(rs []targeting.Reason) []targeting.ReasonCode {
+	out := make([]targeting.ReasonCode, len(rs))
+	for i, r := range rs {
+		out[i] = r.Code
+	}
+	return out
+}
+
+// Explain reports, for every campaign considered and not served, every reason, typed; without
+// explain the held-back campaigns are not sent to the engine.
+func TestExplainGivesEveryReason(t *testing.T) {
+	t.Parallel()
+	e := enginetest.New(t)
+	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
+	es := campaign.RuleID(e.AddRule("ACTIVE", "country == es"))
+	// Sunday 2026-11-29 08:52 in Madrid.
+	now := time.Date(2026, 11, 29, 7, 52, 0, 0, time.UTC)
+	madridSunday3to4 := []campaign.SchedulingRule{{Days: []string{"SUN"}, Start: "03:00", End: "04:00", Timezone: "Europe/Madrid"}}
+	cap100 := int64(100)
+	limit := campaign.MustMoney("50.00", "EUR")
+
+	mk := func(name string, edit func(p *campaign.RehydrateParams), rules ...campaign.RuleID) *campaign.Campaign {
+		p := campaign.RehydrateParams{
+			ID: campaign.NewID(), Name: name, Status: lifecycle.StatusActive, StartDate: now.Add(-time.Hour),
+			TargetingRules: rules, Budget: campaign.MustMoney("100.00", "EUR"),
+			Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
+		}
+		if edit != nil {
+			edit(&p)
+		}
+		return stored(p)
+	}
+	none := func(*campaign.RehydrateParams) {}
+	ok := mk("ok", none, vip)
+	outOfSchedule := mk("out of schedule", func(p *campaign.RehydrateParams) { p.Settings.SchedulingRules = madridSunday3to4 }, vip)
+	capReached := mk("cap reached", func(p *campaign.RehydrateParams) { p.Settings.MaxImpressions = &cap100 }, vip).
+		WithDelivered(lifecycle.Delivered{Impressions: 100})
+	budget := mk("budget limit", func(p *campaign.RehydrateParams) { p.Settings.BudgetLimit = &limit }, vip).
+		WithDelivered(lifecycle.Delivered{Spend: decimal.RequireFromString("50")})
+	frequency := mk("frequency", none, vip)
+	ruleNotMet := mk("rule not met", none, vip, es)
+	pending := mk("pending", func(p *campaign.RehydrateParams) { p.StartDate = now.Add(time.Hour) }, vip)
+	everything := mk("everything", func(p *campaign.RehydrateParams) {
+		p.Settings.SchedulingRules, p.Settings.MaxImpressions = madridSunday3to4, &cap100
+	}, es).WithDelivered(lifecycle.Delivered{Impressions: 500})
+	m := &memCampaigns{all: []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
+	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID(): true, everything.ID(): true}}
+	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
+	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,
+		Now: func() time.Time { return now }, Exposures: freq})
+	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip", "country": "fr"}`)}
+
+	got, err := ev.EligibleCampaigns(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, got.Eligible, 1)
+	assert.Equal(t, "ok", got.Eligible[0].Name)
+	assert.Empty(t, got.Undetermined)
+	assert.Empty(t, got.NotServed, "only explain lists them")
+	assert.EqualValues(t, 2, e.Evaluations.Load(), "held-back campaigns' rules are not evaluated: vip once, es for the rule-not-met one")
+	assert.Equal(t, 1, freq.reads, "one frequency read for every campaign")
+
+	req.Explain = true
+	got, err = ev.EligibleCampaigns(context.Background(), req)
+	require.NoError(t, err)
+	require.Len(t, got.Eligible, 1)
+	why := map[string][]targeting.ReasonCode{}
+	for _, v := range got.NotServed {
+		why[v.Name] = codes(v.Why)
+	}
+	assert.Equal(t, map[string][]targeting.ReasonCode{
+		"out of schedule": {targeting.ReasonOutOfSchedule},
+		"cap reached":     {targeting.ReasonCapReached},
+		"budget limit":    {targeting.ReasonBudget},
+		"frequency":       {targeting.ReasonFrequencyCap},
+		"rule not met":    {targeting.ReasonRuleNotMet},
+		"pending":         {targeting.ReasonNotServingStatus},
+		"everything":      {targeting.ReasonCapReached, targeting.ReasonOutOfSchedule, targeting.ReasonFrequencyCap, targeting.ReasonRuleNotMet},
+	}, why)
+	for _, v := range got.NotServed {
+		for _, r := range v.Why {
+			assert.NotEmpty(t, r.Detail)
+			if r.Code == targeting.ReasonRuleNotMet {
+				require.NotNil(t, r.RuleID)
+				assert.Equal(t, uuidOf(es), *r.RuleID)
+			}
+		}
+	}
+
+	// The engine fails: the rule-bound verdicts become UNDETERMINED with the rule and why.
+	e.Failures.Store(1000)
+	one, err := ev.Campaign(context.Background(), ok.ID(), targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"segment": "vip"}`), Explain: true})
+	require.NoError(t, err)
+	assert.True(t, one.Undetermined)
+	require.Equal(t, []targeting.ReasonCode{targeting.ReasonUndetermined}, codes(one.Why))
+	assert.Contains(t, one.Why[0].Detail, "unavailable")
+
+	// Switched off, only status, dates and rules decide.
+	e.Failures.Store(0)
+	off := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,
+		Now: func() time.Time { return now }, Exposures: freq, SkipDeliveryChecks: true})
+	got, err = off.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-3", Context: json.RawMessage(`{"segment": "vip"}`)})
+	require.NoError(t, err)
+	assert.Len(t, got.Eligible, 5, "ok, out of schedule, cap reached, budget limit, frequency")
+}
+
+func uuidOf(id campaign.RuleID) string { return campaign.ID(id).String() }
