@@ -78,6 +78,12 @@ type KPIs struct {
 	BudgetSpent       *Amount    `json:"budgetSpent"`       // the cost, against the budget
 	BudgetRemaining   *Amount    `json:"budgetRemaining"`   // budget - cost, never below 0
 	BudgetSpentShare  *Fixed2    `json:"budgetSpentPercent"`
+	// Reach: distinct customers with an impression (impressions that carry a customerId);
+	// over a period, those first reached in it.
+	Reach int64 `json:"reach"`
+	// Frequency: impressions / reach, from the campaign's start only (nil over a period that
+	// starts later, and when reach is zero).
+	Frequency *Fixed2 `json:"frequency"`
 	LastUpdated       *time.Time `json:"lastUpdated"`
 }
 
@@ -141,7 +147,7 @@ func Compute(t Totals, cur string, budget *decimal.Decimal, lastUpdated *time.Ti
 	imp, clk, conv := decimal.NewFromInt(t.Impressions), decimal.NewFromInt(t.Clicks), decimal.NewFromInt(t.Conversions)
 	k := KPIs{
 		Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions,
-		Bounces: t.Bounces, Unsubscribes: t.Unsubscribes,
+		Bounces: t.Bounces, Unsubscribes: t.Unsubscribes, Reach: t.Reach,
 		Revenue:     Amount{Value: rev.Round(minorUnit(cur)), Currency: cur},
 		Cost:        Amount{Value: cost.Round(minorUnit(cur)), Currency: cur},
 		LastUpdated: lastUpdated,
@@ -152,6 +158,7 @@ func Compute(t Totals, cur string, budget *decimal.Decimal, lastUpdated *time.Ti
 	if r := ratio(conv, clk); r != nil {
 		k.ConversionRate = round2(ptr(r.Mul(hundred)))
 	}
+	k.Frequency = round2(ratio(imp, decimal.NewFromInt(t.Reach)))
 	k.CostPerClick = money(ratio(cost, clk), cur)
 	k.CostPerConversion = money(ratio(cost, conv), cur)
 	k.ROAS = round2(ratio(rev, cost))

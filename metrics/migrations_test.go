@@ -93,7 +93,7 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 	})
 }
 
-// The exposures migration keeps every rollup row (personalization '' and reach 0), lets a
+// The exposures migration keeps every rollup row (personalization ” and reach 0), lets a
 // rollup key carry a personalization rule, and its down migration folds the personalization
 // groups back into one row per key.
 func TestExposuresMigrationKeepsRollupsAndFoldsBack(t *testing.T) {

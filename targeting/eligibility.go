@@ -33,6 +33,8 @@ type Evaluator struct {
 	rules       RuleEvaluator // nil: no Rules Engine; campaigns with rules are not eligible
 	concurrency int
 	now         func() time.Time
+	exposures   ExposureSource // nil: frequency is not checked
+	zones       zones
 }
 
 // NewEvaluator returns an evaluator that runs at most concurrency rule evaluations at once per
@@ -107,6 +109,10 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 		f.After = next
 	}
 	r := e.newRun(req)
+	var err error
+	if r.exposed, err = e.exposuresOf(ctx, req.CustomerID, live); err != nil {
+		return Eligibility{}, err
+	}
 	var targeting []campaign.RuleID
 	for _, c := range live {
 		targeting = append(targeting, c.TargetingRules...)
@@ -145,6 +151,9 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 		return Verdict{}, err
 	}
 	r := e.newRun(req)
+	if r.exposed, err = e.exposuresOf(ctx, req.CustomerID, []*campaign.Campaign{c}); err != nil {
+		return Verdict{}, err
+	}
 	r.evaluate(ctx, c.TargetingRules)
 	v := r.judgeTargeting(c, e.now())
 	if v.Eligible {
@@ -167,6 +176,7 @@ type run struct {
 
 	mu      sync.Mutex
 	results map[uuid.UUID]RuleResult
+	exposed map[campaign.ID]Exposure // the customer's exposures to the campaigns judged
 }
 
 func (e *Evaluator) newRun(req Request) *run {
@@ -214,6 +224,10 @@ func (r *run) judgeTargeting(c *campaign.Campaign, now time.Time) Verdict {
 	definite := false // a reason that retrying will not change
 	if s := c.Serving(now); s != lifecycle.ServingServing {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign is not serving (%s)", s))
+		definite = true
+	}
+	if why := r.e.zones.frequencyReason(c, r.exposed[c.ID], now); why != "" {
+		v.Reasons = append(v.Reasons, why)
 		definite = true
 	}
 	if r.req.Channel != "" && !c.Settings.HasChannel(r.req.Channel) {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
@@ -176,7 +177,9 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if rules != nil {
 		evalRules = rules
 	}
-	targeting.NewHandler(targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency).WithClock(o.now), logger).Register(v1)
+	evaluator := targeting.NewEvaluator(svc, evalRules, cfg.RulesEngine.Concurrency).WithClock(o.now).
+		WithExposures(exposureSource{store})
+	targeting.NewHandler(evaluator, logger).Register(v1)
 
 	if err := policy.Verify(e.Routes()); err != nil {
 		nc.Close()
@@ -189,6 +192,26 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		Metrics: store, Aggregator: agg,
 		Observability: obs,
 	}, nil
+}
+
+// exposureSource gives the evaluator the exposures the metrics pipeline counts (targeting and
+// metrics never import each other).
+type exposureSource struct{ store *metrics.Store }
+
+func (x exposureSource) Exposures(ctx context.Context, customerID string, ids []campaign.ID) (map[campaign.ID]targeting.Exposure, error) {
+	uids := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		uids[i] = uuid.UUID(id)
+	}
+	got, err := x.store.Exposures(ctx, customerID, uids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[campaign.ID]targeting.Exposure, len(got))
+	for id, e := range got {
+		out[campaign.ID(id)] = targeting.Exposure{Impressions: e.Impressions, Last: e.Last}
+	}
+	return out, nil
 }
 
 // newRulesClient returns the Rules Engine client, or nil when none is configured: then the

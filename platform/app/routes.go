@@ -39,6 +39,7 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/metrics", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/performance", Permission: auth.CampaignsRead},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/audience", Permission: auth.CampaignsRead},
 
 		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate},
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate},
