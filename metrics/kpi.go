@@ -62,29 +62,29 @@ func add64(a, b int64) (int64, bool) {
 // Rounding (half away from zero): rates and ROAS to 2 decimals; money to the currency's minor
 // unit (2 for EUR, 0 for JPY).
 type KPIs struct {
-	Impressions       int64      `json:"impressions"`
-	Clicks            int64      `json:"clicks"`
-	Conversions       int64      `json:"conversions"`
-	Bounces           int64      `json:"bounces"`
-	Unsubscribes      int64      `json:"unsubscribes"`
-	Revenue           Amount     `json:"revenue"`
-	Cost              Amount     `json:"cost"`
-	CTR               *Fixed2    `json:"ctr"`               // clicks / impressions, %
-	ConversionRate    *Fixed2    `json:"conversionRate"`    // conversions / clicks, %
-	CostPerClick      *Amount    `json:"costPerClick"`      // cost / clicks
-	CostPerConversion *Amount    `json:"costPerConversion"` // cost / conversions
-	ROAS              *Fixed2    `json:"roas"`              // revenue / cost
-	ROI               *Fixed2    `json:"roi"`               // (revenue - cost) / cost, %
-	BudgetSpent       *Amount    `json:"budgetSpent"`       // the cost, against the budget
-	BudgetRemaining   *Amount    `json:"budgetRemaining"`   // budget - cost, never below 0
-	BudgetSpentShare  *Fixed2    `json:"budgetSpentPercent"`
+	Impressions       int64   `json:"impressions"`
+	Clicks            int64   `json:"clicks"`
+	Conversions       int64   `json:"conversions"`
+	Bounces           int64   `json:"bounces"`
+	Unsubscribes      int64   `json:"unsubscribes"`
+	Revenue           Amount  `json:"revenue"`
+	Cost              Amount  `json:"cost"`
+	CTR               *Fixed2 `json:"ctr"`               // clicks / impressions, %
+	ConversionRate    *Fixed2 `json:"conversionRate"`    // conversions / clicks, %
+	CostPerClick      *Amount `json:"costPerClick"`      // cost / clicks
+	CostPerConversion *Amount `json:"costPerConversion"` // cost / conversions
+	ROAS              *Fixed2 `json:"roas"`              // revenue / cost
+	ROI               *Fixed2 `json:"roi"`               // (revenue - cost) / cost, %
+	BudgetSpent       *Amount `json:"budgetSpent"`       // the cost, against the budget
+	BudgetRemaining   *Amount `json:"budgetRemaining"`   // budget - cost, never below 0
+	BudgetSpentShare  *Fixed2 `json:"budgetSpentPercent"`
 	// Reach: distinct customers with an impression (impressions that carry a customerId);
 	// over a period, those first reached in it.
 	Reach int64 `json:"reach"`
 	// Frequency: impressions / reach, from the campaign's start only (nil over a period that
 	// starts later, and when reach is zero).
-	Frequency *Fixed2 `json:"frequency"`
-	LastUpdated       *time.Time `json:"lastUpdated"`
+	Frequency   *Fixed2    `json:"frequency"`
+	LastUpdated *time.Time `json:"lastUpdated"`
 }
 
 // Fixed2 is a rate rounded to 2 decimals, written as a JSON number with exactly two (8.00).
