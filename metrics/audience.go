@@ -53,12 +53,12 @@ func (h *Handler) audience(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	cid := uuid.UUID(c0.ID)
+	cid := uuid.UUID(c0.ID())
 	rows, err := h.store.TotalRows(ctx, cid)
 	if err != nil {
 		return err
 	}
-	out := AudienceResponse{CampaignID: c0.ID.String(), Customers: []AudienceMember{}, Limit: limit}
+	out := AudienceResponse{CampaignID: c0.ID().String(), Customers: []AudienceMember{}, Limit: limit}
 	for _, r := range rows {
 		out.Reach += r.Reach // both fit: the store refuses totals beyond the 64-bit range
 		out.Impressions += r.Impressions

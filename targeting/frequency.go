@@ -36,7 +36,7 @@ func (e *Evaluator) exposuresOf(ctx context.Context, customerID string, cs []*ca
 	}
 	ids := make([]campaign.ID, len(cs))
 	for i, c := range cs {
-		ids[i] = c.ID
+		ids[i] = c.ID()
 	}
 	x, err := e.exposures.Exposures(ctx, customerID, ids)
 	if err != nil {
@@ -53,11 +53,12 @@ func (z *zones) frequencyReason(c *campaign.Campaign, x Exposure, now time.Time)
 	if x.Impressions == 0 {
 		return ""
 	}
-	f := c.Settings.Frequency
+	settings := c.Settings()
+	f := settings.Frequency
 	if f == campaign.FrequencyOnce {
 		return "frequency cap (ONCE): the customer has had an impression of this campaign"
 	}
-	loc := z.of(c)
+	loc := z.of(settings.SchedulingRules)
 	last, cur := periodStart(f, x.Last.In(loc)), periodStart(f, now.In(loc))
 	if last.IsZero() || last.Before(cur) {
 		return ""
@@ -89,12 +90,12 @@ type zones struct {
 	loc map[string]*time.Location
 }
 
-// of is c's frequency time zone: its first scheduling rule's, else UTC.
-func (z *zones) of(c *campaign.Campaign) *time.Location {
-	if len(c.Settings.SchedulingRules) == 0 || c.Settings.SchedulingRules[0].Timezone == "" {
+// of is a campaign's frequency time zone: its first scheduling rule's, else UTC.
+func (z *zones) of(rules []campaign.SchedulingRule) *time.Location {
+	if len(rules) == 0 || rules[0].Timezone == "" {
 		return time.UTC
 	}
-	name := c.Settings.SchedulingRules[0].Timezone
+	name := rules[0].Timezone
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if l, ok := z.loc[name]; ok {

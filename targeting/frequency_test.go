@@ -80,21 +80,22 @@ func TestFrequencyCapsPerPeriodInTheCampaignsZone(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &campaign.Campaign{ID: campaign.NewID(), Name: tc.name, Status: lifecycle.StatusActive,
+			p := campaign.RehydrateParams{ID: campaign.NewID(), Name: tc.name, Status: lifecycle.StatusActive,
 				StartDate: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
 				Settings:  campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}, Frequency: tc.frequency}}
 			if tc.zone != "" {
-				c.Settings.SchedulingRules = []campaign.SchedulingRule{{Days: []string{"MON"}, Start: "00:00", End: "23:59", Timezone: tc.zone}}
+				p.Settings.SchedulingRules = []campaign.SchedulingRule{{Days: []string{"MON"}, Start: "00:00", End: "23:59", Timezone: tc.zone}}
 			}
+			c := stored(p)
 			x := &memExposures{known: map[campaign.ID]targeting.Exposure{}}
 			if !tc.last.IsZero() {
-				x.known[c.ID] = targeting.Exposure{Impressions: 1, Last: tc.last}
+				x.known[c.ID()] = targeting.Exposure{Impressions: 1, Last: tc.last}
 			}
 			ev := targeting.NewEvaluator(&memCampaigns{all: []*campaign.Campaign{c}}, nil, 4).
 				WithClock(func() time.Time { return tc.now }).WithExposures(x)
 			got, err := ev.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-1"})
 			require.NoError(t, err)
-			v, err := ev.Campaign(context.Background(), c.ID, targeting.Request{CustomerID: "c-1"})
+			v, err := ev.Campaign(context.Background(), c.ID(), targeting.Request{CustomerID: "c-1"})
 			require.NoError(t, err)
 			if tc.capped {
 				assert.Empty(t, got.Eligible)
@@ -120,11 +121,12 @@ func TestExposuresAreReadOncePerRequest(t *testing.T) {
 	m := &memCampaigns{}
 	x := &memExposures{known: map[campaign.ID]targeting.Exposure{}}
 	for i := range 30 {
-		c := serving(fmt.Sprintf("c%d", i))
-		c.Settings.Frequency = campaign.FrequencyDaily
+		c := stored(campaign.RehydrateParams{ID: campaign.NewID(), Name: fmt.Sprintf("c%d", i), Status: lifecycle.StatusActive,
+			StartDate: time.Now().Add(-time.Hour),
+			Settings:  campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}, Frequency: campaign.FrequencyDaily}})
 		m.all = append(m.all, c)
 		if i%3 == 0 {
-			x.known[c.ID] = targeting.Exposure{Impressions: 2, Last: time.Now().Add(-time.Minute)}
+			x.known[c.ID()] = targeting.Exposure{Impressions: 2, Last: time.Now().Add(-time.Minute)}
 		}
 	}
 	ev := targeting.NewEvaluator(m, nil, 4).WithExposures(x)
