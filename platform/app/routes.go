@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 )
@@ -10,6 +11,10 @@ import (
 // RoutePolicy is the one table of every route the API serves and the permission it requires.
 // NewAPI refuses to start when a registered route is missing from it, and the route matrix test
 // checks every entry against every role; a new route must be added here.
+//
+// Class marks the serving and tracking routes, which have their own rate limit
+// (rate_limit.serving): a storefront or a messaging service calls them once per page view or
+// send.
 //
 // Roles (platform/auth): viewer reads, editor creates/replaces/deletes, manager runs lifecycle
 // actions, tracker sends tracking events, monitor scrapes /metrics, admin does everything.
@@ -19,6 +24,8 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: "/health", Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/ready", Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/openapi.yaml", Permission: auth.Public},
+		{Method: http.MethodGet, Path: apidocs.PagePath, Permission: auth.Public},
+		{Method: http.MethodGet, Path: apidocs.ScriptPath, Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/metrics", Permission: metricsPermission(cfg)},
 
 		{Method: http.MethodPost, Path: v1 + "/campaigns", Permission: auth.CampaignsWrite},
@@ -36,13 +43,13 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/transitions", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/events", Permission: auth.CampaignsRead},
 
-		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite, Class: auth.ClassServing},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/metrics", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/performance", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/audience", Permission: auth.CampaignsRead},
 
-		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate},
-		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate},
+		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
 	}
 }
 
