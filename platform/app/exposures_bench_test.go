@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
+	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -21,7 +22,8 @@ import (
 //
 //	go test ./platform/app -run '^$' -bench FrequencyCapLag -benchtime 200x
 func BenchmarkFrequencyCapLag(b *testing.B) {
-	s := apptest.New(b, dbtest.SQLiteTarget(b), nil)
+	// An untargeted campaign: no Rules Engine call in the loop, only the cap decides.
+	s := apptest.New(b, dbtest.SQLiteTarget(b), func(c *config.Config) { c.Activation.AllowUntargeted = true })
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
