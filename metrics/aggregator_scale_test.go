@@ -72,16 +72,21 @@ type cell struct {
 }
 
 // spread is event i of the mixed load: its campaign, day, variant and channel cycle at
-// different rates, and every third is a CLICK costing 0.01.
-func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, Totals) {
+// different rates, and every third is a CLICK costing 0.01. Impressions carry one of 37
+// customer ids per campaign (returned; "" for clicks).
+func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, Totals, string) {
 	cid := ids[i%len(ids)]
 	at := now.Add(-time.Duration(i%3) * 24 * time.Hour)
 	c := cell{campaign: cid, day: at.UTC().Format(time.DateOnly), variant: []string{"", "A", "B"}[i%3*7%3], channel: []string{"EMAIL", "PUSH"}[i/7%2]}
 	ev := map[string]any{"eventId": uuid.NewString(), "type": "IMPRESSION", "occurredAt": at.Format(time.RFC3339Nano), "channel": c.channel}
 	t := Totals{Impressions: 1}
+	customer := fmt.Sprintf("u%d", i/len(ids)%37)
 	if i%3 == 0 {
 		ev["type"], ev["cost"] = "CLICK", map[string]any{"amount": "0.01", "currency": "EUR"}
-		t = Totals{Clicks: 1, CostE4: 100}
+		t, customer = Totals{Clicks: 1, CostE4: 100}, ""
+	}
+	if customer != "" {
+		ev["customerId"] = customer
 	}
 	if c.variant != "" {
 		ev["variant"] = c.variant
@@ -89,7 +94,7 @@ func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, Totals) {
 	b, _ := json.Marshal(ev)
 	m := nats.NewMsg(PartitionSubject(cid, DefaultPartitions))
 	m.Data = b
-	return m, c, t
+	return m, c, t, customer
 }
 
 // rollups reads every campaign's rollups by cell.
@@ -100,12 +105,37 @@ func (e *aggEnv) rollups(ids []uuid.UUID) map[cell]Totals {
 		require.NoError(e.t, err)
 		for _, r := range rows {
 			k := cell{campaign: cid, day: r.Hour.Format(time.DateOnly), variant: r.Variant, channel: r.Channel}
+			r.Reach = 0 // checked against the exposures (reachOf)
 			sum, err := out[k].Add(r.Totals)
 			require.NoError(e.t, err)
 			out[k] = sum
 		}
 	}
 	return out
+}
+
+// audienceOf reads every exposure of a campaign, page by page, and its reach from the totals.
+func (e *aggEnv) audienceOf(cid uuid.UUID) (map[string]int64, int64) {
+	out := map[string]int64{}
+	after := ""
+	for {
+		page, err := e.store.Audience(e.ctx, cid, after, 100)
+		require.NoError(e.t, err)
+		for _, x := range page {
+			out[x.CustomerID] = x.Impressions
+		}
+		if len(page) < 100 {
+			break
+		}
+		after = page[len(page)-1].CustomerID
+	}
+	byVariant, err := e.store.ReachByVariant(e.ctx, cid)
+	require.NoError(e.t, err)
+	var reach int64
+	for _, n := range byVariant {
+		reach += n
+	}
+	return out, reach
 }
 
 // requireBalanced waits until the live workers read every partition, each exactly once, with
@@ -132,7 +162,8 @@ func requireBalanced(t *testing.T, partitions int, live ...*worker) []int {
 
 // Four workers share 16 partitions while 200,000 events over 500 campaigns arrive; two are
 // killed without any cleanup mid-run and one joins. Every event is counted exactly once, per
-// campaign, variant, channel and day, and at the end every partition is read by exactly one
+// campaign, variant, channel and day, every impression once in its customer's exposures and
+// every customer once in reach, and at the end every partition is read by exactly one
 // live worker.
 func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
@@ -146,9 +177,13 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 		workers := []*worker{env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg)}
 		now := time.Now().UTC()
 		want := map[cell]Totals{}
+		wantExposures := map[customerKey]int64{}
 		publish := func(from, to int) {
 			for i := from; i < to; i++ {
-				m, c, tot := spread(ids, i, now)
+				m, c, tot, customer := spread(ids, i, now)
+				if customer != "" {
+					wantExposures[customerKey{c.campaign, customer}]++
+				}
 				sum, err := want[c].Add(tot)
 				require.NoError(t, err)
 				want[c] = sum
@@ -184,6 +219,18 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 		assert.Equal(t, len(want), len(got), "one rollup per cell")
 		for k, w := range want {
 			require.Equal(t, w, got[k], "cell %+v", k)
+		}
+		for _, cid := range ids {
+			exposures, reach := env.audienceOf(cid)
+			var customers int64
+			for k, n := range wantExposures {
+				if k.CampaignID == cid {
+					customers++
+					require.Equal(t, n, exposures[k.CustomerID], "campaign %s customer %s", cid, k.CustomerID)
+				}
+			}
+			require.Len(t, exposures, int(customers), "campaign %s: one exposure row per customer", cid)
+			require.Equal(t, customers, reach, "campaign %s: each customer once in reach", cid)
 		}
 		processed, _ := env.counted(cfg.Consumer)
 		assert.EqualValues(t, events, processed, "no event counted twice")

@@ -113,12 +113,13 @@ func (a *Aggregator) commit(ctx context.Context, consumer string, pos uint64, ru
 	for attempt := 0; ; attempt++ {
 		rollups, overflowed := aggregate(counted)
 		dead, counted = append(dead, overflowed...), without(counted, overflowed)
+		exposures := exposuresOf(counted)
 		if err := a.deadLetter(ctx, dead[sent:]); err != nil {
 			return err
 		}
 		sent = len(dead)
 		err := a.store.Commit(ctx, Batch{Consumer: consumer, From: pos, To: run[len(run)-1].seq, Rollups: rollups,
-			Processed: int64(len(counted)), DeadLettered: int64(len(dead))}, now)
+			Exposures: exposures, Processed: int64(len(counted)), DeadLettered: int64(len(dead))}, now)
 		if !sqlerr.IsDataRefused(err) || attempt > 0 {
 			if err != nil {
 				return err
@@ -189,6 +190,35 @@ func aggregate(events []parsed) (map[Key]Totals, []parsed) {
 		rollups[k] = sum
 	}
 	return rollups, overflowed
+}
+
+// exposuresOf folds the impressions that carry a customerId into one exposure per campaign
+// and customer, keyed by the rollup of the customer's earliest impression.
+func exposuresOf(events []parsed) []Exposure {
+	at := map[customerKey]int{}
+	var out []Exposure
+	for _, p := range events {
+		e := p.event
+		if e.Type != Impression || e.CustomerID == "" {
+			continue
+		}
+		ck := customerKey{CampaignID: e.CampaignID, CustomerID: e.CustomerID}
+		i, seen := at[ck]
+		if !seen {
+			at[ck] = len(out)
+			out = append(out, Exposure{Key: e.key(), CustomerID: e.CustomerID, Impressions: 1, First: e.OccurredAt, Last: e.OccurredAt})
+			continue
+		}
+		x := &out[i]
+		x.Impressions++
+		if e.OccurredAt.Before(x.First) {
+			x.First, x.Key = e.OccurredAt, e.key()
+		}
+		if e.OccurredAt.After(x.Last) {
+			x.Last = e.OccurredAt
+		}
+	}
+	return out
 }
 
 // refused asks the store which events it refuses, and returns them with the reason.
@@ -315,7 +345,8 @@ func joinErrors(errs []FieldError) string {
 
 // key is the hourly rollup the event counts in.
 func (e Event) key() Key {
-	return Key{CampaignID: e.CampaignID, Hour: HourOf(e.OccurredAt), Variant: e.Variant, Channel: string(e.Channel)}
+	return Key{CampaignID: e.CampaignID, Hour: HourOf(e.OccurredAt), Variant: e.Variant, Channel: string(e.Channel),
+		Personalization: e.PersonalizationRuleID}
 }
 
 // totals is the event's contribution to its rollup.

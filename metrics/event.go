@@ -74,6 +74,8 @@ type Event struct {
 	CustomerID string           `json:"customerId,omitempty"`
 	Revenue    *campaign.Money  `json:"revenue,omitempty"`
 	Cost       *campaign.Money  `json:"cost,omitempty"`
+	// PersonalizationRuleID names the personalization rule applied (one of the campaign's).
+	PersonalizationRuleID string `json:"personalizationRuleId,omitempty"`
 }
 
 // wireEvent is the lenient decoding form: ids and times as text so that every problem can be
@@ -88,6 +90,8 @@ type wireEvent struct {
 	CustomerID string           `json:"customerId"`
 	Revenue    *wireMoney       `json:"revenue"`
 	Cost       *wireMoney       `json:"cost"`
+	// PersonalizationRuleID is a rule id of the campaign's personalization rules.
+	PersonalizationRuleID string `json:"personalizationRuleId"`
 }
 
 type wireMoney struct {
@@ -150,6 +154,13 @@ func (w *wireEvent) parse(campaignID *uuid.UUID, now time.Time, lim Limits) (Eve
 		bad("customerId", fmt.Sprintf("must be at most %d characters", MaxCustomerIDLen))
 	}
 	e.CustomerID = w.CustomerID
+	if w.PersonalizationRuleID != "" {
+		id, err := campaign.ParseRuleID(w.PersonalizationRuleID)
+		if err != nil {
+			bad("personalizationRuleId", "must be the id (a UUID) of one of the campaign's personalization rules")
+		}
+		e.PersonalizationRuleID = id.String()
+	}
 	e.Revenue = parseMoney("revenue", w.Revenue, lim, bad)
 	e.Cost = parseMoney("cost", w.Cost, lim, bad)
 	if e.Revenue != nil && e.Type != Conversion {
@@ -182,11 +193,13 @@ func parseMoney(field string, m *wireMoney, lim Limits, bad func(string, string)
 	return &money
 }
 
-// Target is what an event is checked against: the campaign's currency, channels and variants.
+// Target is what an event is checked against: the campaign's currency, channels, variants and
+// personalization rules.
 type Target struct {
-	Currency string
-	Channels []campaign.Channel
-	Variants []string
+	Currency        string
+	Channels        []campaign.Channel
+	Variants        []string
+	Personalization []string // rule ids
 }
 
 // TargetOf extracts the tracking rules of a campaign.
@@ -198,6 +211,9 @@ func TargetOf(c *campaign.Campaign) Target {
 			t.Variants = append(t.Variants, v.Key)
 		}
 	}
+	for _, id := range c.Settings().Personalization.Rules {
+		t.Personalization = append(t.Personalization, id.String())
+	}
 	return t
 }
 
@@ -206,6 +222,9 @@ func (t Target) check(e Event) []FieldError {
 	var errs []FieldError
 	if e.Variant != "" && !slices.Contains(t.Variants, e.Variant) {
 		errs = append(errs, FieldError{Field: "variant", Message: "is not one of the campaign's A/B variants"})
+	}
+	if e.PersonalizationRuleID != "" && !slices.Contains(t.Personalization, e.PersonalizationRuleID) {
+		errs = append(errs, FieldError{Field: "personalizationRuleId", Message: "is not one of the campaign's personalization rules"})
 	}
 	if e.Channel != "" && !slices.Contains(t.Channels, e.Channel) {
 		errs = append(errs, FieldError{Field: "channel", Message: "is not one of the campaign's channels"})

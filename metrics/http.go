@@ -64,8 +64,8 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: cfg.Logger, now: time.Now}
 }
 
-// Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
-// GET /campaigns/:id/performance under g.
+// Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics,
+// GET /campaigns/:id/performance and GET /campaigns/:id/audience under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
 	period := []httpx.Param{httpx.One("from"), httpx.One("to")}
@@ -73,6 +73,7 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/campaigns/:id/metrics", h.metrics, p, httpx.Query(period...))
 	g.GET("/campaigns/:id/performance", h.performance, p,
 		httpx.Query(append(period, httpx.One("granularity"), httpx.One("groupBy"))...))
+	g.GET("/campaigns/:id/audience", h.audience, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
 }
 
 // TrackResponse says which events were accepted and why the others were not.
@@ -259,6 +260,9 @@ func (h *Handler) metrics(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if from != "" {
+		k.Frequency = nil // reach counts the customers first reached in the period only
+	}
 	return c.JSON(http.StatusOK, Report{CampaignID: c0.ID().String(), From: optional(from), To: optional(to), KPIs: k})
 }
 
@@ -298,7 +302,7 @@ func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (an
 // Granularities and groupings of the performance report.
 var (
 	granularities = []string{"hour", "day", "week", "month"}
-	groupings     = []string{"", "variant", "channel"}
+	groupings     = []string{"", "variant", "channel", "personalization"}
 )
 
 // The range of an hourly performance report.
@@ -320,7 +324,7 @@ type PerformancePoint struct {
 
 // PerformanceSeries is the series of one group (all traffic when not grouped).
 type PerformanceSeries struct {
-	Group  *string            `json:"group"` // the variant or channel ("" when the event had none)
+	Group  *string            `json:"group"` // the variant, channel or personalization rule ("" when the event had none)
 	Points []PerformancePoint `json:"points"`
 }
 
@@ -349,7 +353,7 @@ func (h *Handler) performance(c echo.Context) error {
 	}
 	group := c.QueryParam("groupBy")
 	if !slices.Contains(groupings, group) {
-		errs = append(errs, httpx.FieldError{Field: "groupBy", Message: "must be variant or channel"})
+		errs = append(errs, httpx.FieldError{Field: "groupBy", Message: "must be variant, channel or personalization"})
 	}
 	if len(errs) > 0 {
 		return httpx.BadRequest("the query string is invalid", errs...)
@@ -403,6 +407,8 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]Perf
 			g = r.Variant
 		case "channel":
 			g = r.Channel
+		case "personalization":
+			g = r.Personalization
 		}
 		if byGroup[g] == nil {
 			byGroup[g] = map[string]*acc{}
@@ -442,8 +448,9 @@ func series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]Perf
 				return nil, err
 			}
 			last := a.last
-			s.Points = append(s.Points, PerformancePoint{Period: p,
-				Values:     Compute(a.totals, cur, nil, &last),
+			values := Compute(a.totals, cur, nil, &last)
+			values.Frequency = nil // a period's reach is its newly reached customers
+			s.Points = append(s.Points, PerformancePoint{Period: p, Values: values,
 				Cumulative: Compute(running, cur, &budget, &last)})
 		}
 		out = append(out, s)

@@ -20,6 +20,9 @@ type Totals struct {
 	Unsubscribes int64
 	RevenueE4    int64 // ten-thousandths of the currency
 	CostE4       int64
+	// Reach is the customers whose first counted impression falls in the rollup: summed over
+	// all of a campaign's rows, its distinct customers with an impression.
+	Reach int64
 }
 
 // MaxTotalE4 is the largest money total the rollups hold, in ten-thousandths
@@ -32,7 +35,7 @@ var ErrTotalOutOfRange = errors.New("metrics: total out of range")
 
 // Add sums two totals of non-negative counters, or fails with ErrTotalOutOfRange.
 func (t Totals) Add(o Totals) (Totals, error) {
-	var ok [7]bool
+	var ok [8]bool
 	s := Totals{}
 	s.Impressions, ok[0] = add64(t.Impressions, o.Impressions)
 	s.Clicks, ok[1] = add64(t.Clicks, o.Clicks)
@@ -41,6 +44,7 @@ func (t Totals) Add(o Totals) (Totals, error) {
 	s.Unsubscribes, ok[4] = add64(t.Unsubscribes, o.Unsubscribes)
 	s.RevenueE4, ok[5] = add64(t.RevenueE4, o.RevenueE4)
 	s.CostE4, ok[6] = add64(t.CostE4, o.CostE4)
+	s.Reach, ok[7] = add64(t.Reach, o.Reach)
 	if slices.Contains(ok[:], false) {
 		return t, ErrTotalOutOfRange
 	}
@@ -58,23 +62,29 @@ func add64(a, b int64) (int64, bool) {
 // Rounding (half away from zero): rates and ROAS to 2 decimals; money to the currency's minor
 // unit (2 for EUR, 0 for JPY).
 type KPIs struct {
-	Impressions       int64      `json:"impressions"`
-	Clicks            int64      `json:"clicks"`
-	Conversions       int64      `json:"conversions"`
-	Bounces           int64      `json:"bounces"`
-	Unsubscribes      int64      `json:"unsubscribes"`
-	Revenue           Amount     `json:"revenue"`
-	Cost              Amount     `json:"cost"`
-	CTR               *Fixed2    `json:"ctr"`               // clicks / impressions, %
-	ConversionRate    *Fixed2    `json:"conversionRate"`    // conversions / clicks, %
-	CostPerClick      *Amount    `json:"costPerClick"`      // cost / clicks
-	CostPerConversion *Amount    `json:"costPerConversion"` // cost / conversions
-	ROAS              *Fixed2    `json:"roas"`              // revenue / cost
-	ROI               *Fixed2    `json:"roi"`               // (revenue - cost) / cost, %
-	BudgetSpent       *Amount    `json:"budgetSpent"`       // the cost, against the budget
-	BudgetRemaining   *Amount    `json:"budgetRemaining"`   // budget - cost, never below 0
-	BudgetSpentShare  *Fixed2    `json:"budgetSpentPercent"`
-	LastUpdated       *time.Time `json:"lastUpdated"`
+	Impressions       int64   `json:"impressions"`
+	Clicks            int64   `json:"clicks"`
+	Conversions       int64   `json:"conversions"`
+	Bounces           int64   `json:"bounces"`
+	Unsubscribes      int64   `json:"unsubscribes"`
+	Revenue           Amount  `json:"revenue"`
+	Cost              Amount  `json:"cost"`
+	CTR               *Fixed2 `json:"ctr"`               // clicks / impressions, %
+	ConversionRate    *Fixed2 `json:"conversionRate"`    // conversions / clicks, %
+	CostPerClick      *Amount `json:"costPerClick"`      // cost / clicks
+	CostPerConversion *Amount `json:"costPerConversion"` // cost / conversions
+	ROAS              *Fixed2 `json:"roas"`              // revenue / cost
+	ROI               *Fixed2 `json:"roi"`               // (revenue - cost) / cost, %
+	BudgetSpent       *Amount `json:"budgetSpent"`       // the cost, against the budget
+	BudgetRemaining   *Amount `json:"budgetRemaining"`   // budget - cost, never below 0
+	BudgetSpentShare  *Fixed2 `json:"budgetSpentPercent"`
+	// Reach: distinct customers with an impression (impressions that carry a customerId);
+	// over a period, those first reached in it.
+	Reach int64 `json:"reach"`
+	// Frequency: impressions / reach, from the campaign's start only (nil over a period that
+	// starts later, and when reach is zero).
+	Frequency   *Fixed2    `json:"frequency"`
+	LastUpdated *time.Time `json:"lastUpdated"`
 }
 
 // Fixed2 is a rate rounded to 2 decimals, written as a JSON number with exactly two (8.00).
@@ -137,7 +147,7 @@ func Compute(t Totals, cur string, budget *decimal.Decimal, lastUpdated *time.Ti
 	imp, clk, conv := decimal.NewFromInt(t.Impressions), decimal.NewFromInt(t.Clicks), decimal.NewFromInt(t.Conversions)
 	k := KPIs{
 		Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions,
-		Bounces: t.Bounces, Unsubscribes: t.Unsubscribes,
+		Bounces: t.Bounces, Unsubscribes: t.Unsubscribes, Reach: t.Reach,
 		Revenue:     Amount{Value: rev.Round(minorUnit(cur)), Currency: cur},
 		Cost:        Amount{Value: cost.Round(minorUnit(cur)), Currency: cur},
 		LastUpdated: lastUpdated,
@@ -148,6 +158,7 @@ func Compute(t Totals, cur string, budget *decimal.Decimal, lastUpdated *time.Ti
 	if r := ratio(conv, clk); r != nil {
 		k.ConversionRate = round2(ptr(r.Mul(hundred)))
 	}
+	k.Frequency = round2(ratio(imp, decimal.NewFromInt(t.Reach)))
 	k.CostPerClick = money(ratio(cost, clk), cur)
 	k.CostPerConversion = money(ratio(cost, conv), cur)
 	k.ROAS = round2(ratio(rev, cost))

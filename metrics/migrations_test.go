@@ -60,7 +60,7 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 			{CampaignID: cid, Day: "2026-11-28", Variant: "A", Channel: "EMAIL", counters: counters{Impressions: 5, RevenueE4: 9_9900}, UpdatedAt: at.Add(time.Hour)},
 			{CampaignID: cid, Day: "2026-11-28", Variant: "it's", Channel: "", counters: counters{Impressions: 1, Unsubscribes: 1}, UpdatedAt: at},
 		}
-		_, err := db.NewInsert().Model(&rows).Exec(ctx)
+		_, err := db.NewInsert().Model(&rows).ExcludeColumn("personalization", "reach").Exec(ctx)
 		require.NoError(t, err)
 
 		require.NoError(t, migrate.Up(ctx, db, Migrations()))
@@ -91,8 +91,42 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 		assert.Error(t, err, "metrics_totals is dropped")
 		_, err = store.HourlyRows(ctx, cid, from, to)
 		assert.Error(t, err, "metrics_hourly is dropped")
-		daily, err := store.Rows(ctx, cid, "", "")
+		daily, err := db.NewSelect().Table("metrics_daily").Where("campaign_id = ?", cid).Count(ctx)
 		require.NoError(t, err)
-		assert.Len(t, daily, 3, "the daily rows stay")
+		assert.EqualValues(t, 3, daily, "the daily rows stay")
+	})
+}
+
+// The exposures migration keeps every rollup row (personalization ” and reach 0), lets a
+// rollup key carry a personalization rule, and its down migration folds the personalization
+// groups back into one row per key.
+func TestExposuresMigrationKeepsRollupsAndFoldsBack(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		db := dbtest.Open(t, target, append(campaign.Schema(), before(t, "_exposures"))...)
+		cid := uuid.New()
+		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+		_, err := db.ExecContext(ctx, `INSERT INTO metrics_totals (campaign_id, variant, channel, impressions, clicks, updated_at)
+VALUES (?, 'A', 'EMAIL', 10, 2, ?)`, cid, at)
+		require.NoError(t, err)
+
+		require.NoError(t, migrate.Up(ctx, db, Migrations()))
+		store := NewStore(db)
+		rule := uuid.NewString()
+		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", To: 1, Rollups: map[Key]Totals{
+			{CampaignID: cid, Hour: at, Variant: "A", Channel: "EMAIL", Personalization: rule}: {Impressions: 3, Clicks: 1},
+			{CampaignID: cid, Hour: at, Variant: "A", Channel: "EMAIL"}:                        {Impressions: 1}}}, at))
+		totals, err := store.TotalRows(ctx, cid)
+		require.NoError(t, err)
+		require.Len(t, totals, 2)
+		assert.Equal(t, Totals{Impressions: 11, Clicks: 2}, totals[0].Totals, "the old row goes on")
+		assert.Equal(t, rule, totals[1].Personalization)
+		assert.Equal(t, Totals{Impressions: 3, Clicks: 1}, totals[1].Totals)
+
+		_, err = migrate.Down(ctx, db, Migrations())
+		require.NoError(t, err)
+		var imps []int64
+		require.NoError(t, db.NewSelect().Table("metrics_totals").Column("impressions").Where("campaign_id = ?", cid).Scan(ctx, &imps))
+		assert.Equal(t, []int64{14}, imps, "one row per key again, with every impression")
 	})
 }

@@ -37,13 +37,15 @@ type Store struct {
 // NewStore returns a store over db.
 func NewStore(db bun.IDB) *Store { return &Store{db: db} }
 
-// Key is one hourly rollup: a campaign, the UTC hour its events occurred in, a variant and a
-// channel ("" when absent). The store derives the daily rollups and the all-time totals from it.
+// Key is one hourly rollup: a campaign, the UTC hour its events occurred in, a variant, a
+// channel and the personalization rule the events name ("" when absent). The store derives the
+// daily rollups and the all-time totals from it.
 type Key struct {
-	CampaignID uuid.UUID
-	Hour       time.Time // the start of a UTC hour (HourOf)
-	Variant    string
-	Channel    string
+	CampaignID      uuid.UUID
+	Hour            time.Time // the start of a UTC hour (HourOf)
+	Variant         string
+	Channel         string
+	Personalization string // a personalization rule id of the campaign, or ""
 }
 
 // HourOf is the start of t's UTC hour, the form of Key.Hour. Keys built with it compare equal
@@ -52,11 +54,11 @@ func HourOf(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }
 
 // counterNames are the counters every rollup table sums, in the order of counterValues.
 func counterNames() []string {
-	return []string{"impressions", "clicks", "conversions", "bounces", "unsubscribes", "revenue_e4", "cost_e4"}
+	return []string{"impressions", "clicks", "conversions", "bounces", "unsubscribes", "revenue_e4", "cost_e4", "reach"}
 }
 
-func counterValues(t Totals) [7]int64 {
-	return [7]int64{t.Impressions, t.Clicks, t.Conversions, t.Bounces, t.Unsubscribes, t.RevenueE4, t.CostE4}
+func counterValues(t Totals) [8]int64 {
+	return [8]int64{t.Impressions, t.Clicks, t.Conversions, t.Bounces, t.Unsubscribes, t.RevenueE4, t.CostE4, t.Reach}
 }
 
 // counters are the counter columns of every rollup table; embedded, Bun maps them as the
@@ -69,16 +71,17 @@ type counters struct {
 	Unsubscribes int64 `bun:"unsubscribes"`
 	RevenueE4    int64 `bun:"revenue_e4"`
 	CostE4       int64 `bun:"cost_e4"`
+	Reach        int64 `bun:"reach"`
 }
 
 func countersOf(t Totals) counters {
 	return counters{Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,
-		Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4}
+		Unsubscribes: t.Unsubscribes, RevenueE4: t.RevenueE4, CostE4: t.CostE4, Reach: t.Reach}
 }
 
 func (c counters) totals() Totals {
 	return Totals{Impressions: c.Impressions, Clicks: c.Clicks, Conversions: c.Conversions,
-		Bounces: c.Bounces, Unsubscribes: c.Unsubscribes, RevenueE4: c.RevenueE4, CostE4: c.CostE4}
+		Bounces: c.Bounces, Unsubscribes: c.Unsubscribes, RevenueE4: c.RevenueE4, CostE4: c.CostE4, Reach: c.Reach}
 }
 
 type hourlyRow struct {
@@ -88,6 +91,8 @@ type hourlyRow struct {
 	Hour       time.Time `bun:"hour,pk"`
 	Variant    string    `bun:"variant,pk"`
 	Channel    string    `bun:"channel,pk"`
+	// Personalization is the rule the events name ("" for none).
+	Personalization string `bun:"personalization,pk"`
 	counters
 	UpdatedAt time.Time `bun:"updated_at"`
 }
@@ -99,6 +104,8 @@ type rollupRow struct {
 	Day        string    `bun:"day,pk"` // YYYY-MM-DD
 	Variant    string    `bun:"variant,pk"`
 	Channel    string    `bun:"channel,pk"`
+	// Personalization is the rule the events name ("" for none).
+	Personalization string `bun:"personalization,pk"`
 	counters
 	UpdatedAt time.Time `bun:"updated_at"`
 }
@@ -109,6 +116,8 @@ type totalsRow struct {
 	CampaignID uuid.UUID `bun:"campaign_id,pk"`
 	Variant    string    `bun:"variant,pk"`
 	Channel    string    `bun:"channel,pk"`
+	// Personalization is the rule the events name ("" for none).
+	Personalization string `bun:"personalization,pk"`
 	counters
 	UpdatedAt time.Time `bun:"updated_at"`
 }
@@ -154,16 +163,20 @@ var ErrPositionMoved = errors.New("metrics: the consumer position moved on")
 
 // Batch is what one flush commits.
 type Batch struct {
-	Consumer     string
-	From, To     uint64 // stream sequences: the stored position must be From; it becomes To
-	Rollups      map[Key]Totals
+	Consumer string
+	From, To uint64 // stream sequences: the stored position must be From; it becomes To
+	Rollups  map[Key]Totals
+	// Exposures are the batch's impressions that carry a customerId, one per campaign and
+	// customer; the customers new to a campaign add to the reach of their Key's rollups.
+	Exposures    []Exposure
 	Processed    int64
 	DeadLettered int64
 }
 
 // Commit adds the batch's counters and moves the consumer position, in one transaction: the
 // counters land exactly when the position says they did. Each table (hourly, daily, all-time
-// totals, spend) takes one multi-row upsert.
+// totals, spend) takes one multi-row upsert; the per-customer exposures take two (the new
+// customers, then the others), and the new customers add to the reach of their rollups.
 func (s *Store) Commit(ctx context.Context, b Batch, now time.Time) error {
 	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		// The position first: its row lock orders concurrent workers, and its guard refuses a
@@ -184,7 +197,11 @@ func (s *Store) Commit(ctx context.Context, b Batch, now time.Time) error {
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrPositionMoved
 		}
-		return addRollups(ctx, tx, b.Rollups, now)
+		reached, err := addExposures(ctx, tx, b.Exposures)
+		if err != nil {
+			return err
+		}
+		return addRollups(ctx, tx, withReach(b.Rollups, reached), now)
 	})
 }
 
@@ -210,15 +227,15 @@ func addRollups(ctx context.Context, tx bun.Tx, rollups map[Key]Totals, now time
 
 // dayKey is a daily rollup row: a campaign, a UTC day (YYYY-MM-DD), a variant and a channel.
 type dayKey struct {
-	CampaignID       uuid.UUID
-	Day              string
-	Variant, Channel string
+	CampaignID                        uuid.UUID
+	Day                               string
+	Variant, Channel, Personalization string
 }
 
 // groupKey is an all-time totals row: a campaign, a variant and a channel.
 type groupKey struct {
-	CampaignID       uuid.UUID
-	Variant, Channel string
+	CampaignID                        uuid.UUID
+	Variant, Channel, Personalization string
 }
 
 // levels are one batch's sums at every level the store keeps.
@@ -241,8 +258,9 @@ func levelsOf(rollups map[Key]Totals) (levels, error) {
 	for k, t := range rollups {
 		// A key built by hand may carry minutes or a zone: the row is its UTC hour's.
 		k.Hour = HourOf(k.Hour)
-		d := dayKey{CampaignID: k.CampaignID, Day: k.Hour.Format(time.DateOnly), Variant: k.Variant, Channel: k.Channel}
-		g := groupKey{CampaignID: k.CampaignID, Variant: k.Variant, Channel: k.Channel}
+		d := dayKey{CampaignID: k.CampaignID, Day: k.Hour.Format(time.DateOnly), Variant: k.Variant, Channel: k.Channel,
+			Personalization: k.Personalization}
+		g := groupKey{CampaignID: k.CampaignID, Variant: k.Variant, Channel: k.Channel, Personalization: k.Personalization}
 		err := addTo(lv.hourly, k, t)
 		if err == nil {
 			err = addTo(lv.daily, d, t)
@@ -287,40 +305,42 @@ func (lv levels) upsertPG(ctx context.Context, tx bun.Tx, now time.Time) error {
 	}
 	{
 		n := len(lv.totals)
-		ids, variants, channels, sums := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
+		ids, variants, channels, pers, sums := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
 		for k, t := range lv.totals {
 			ids, variants, channels = append(ids, k.CampaignID.String()), append(variants, k.Variant), append(channels, k.Channel)
+			pers = append(pers, k.Personalization)
 			sums.add(t)
 		}
 		err := upsertUnnest(ctx, tx, "metrics_totals",
-			[]pgColumn{{"campaign_id", "uuid", ids}, {"variant", "text", variants}, {"channel", "text", channels}}, sums.columns(), now)
+			[]pgColumn{{"campaign_id", "uuid", ids}, {"variant", "text", variants}, {"channel", "text", channels},
+				{"personalization", "text", pers}}, sums.columns(), now)
 		if err != nil {
 			return fmt.Errorf("metrics: upsert totals: %w", err)
 		}
 	}
 	{
 		n := len(lv.daily)
-		ids, days, variants, channels, sums := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
+		ids, days, variants, channels, pers, sums := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
 		for k, t := range lv.daily {
 			ids, days = append(ids, k.CampaignID.String()), append(days, k.Day)
-			variants, channels = append(variants, k.Variant), append(channels, k.Channel)
+			variants, channels, pers = append(variants, k.Variant), append(channels, k.Channel), append(pers, k.Personalization)
 			sums.add(t)
 		}
 		err := upsertUnnest(ctx, tx, "metrics_daily", []pgColumn{{"campaign_id", "uuid", ids}, {"day", "date", days},
-			{"variant", "text", variants}, {"channel", "text", channels}}, sums.columns(), now)
+			{"variant", "text", variants}, {"channel", "text", channels}, {"personalization", "text", pers}}, sums.columns(), now)
 		if err != nil {
 			return fmt.Errorf("metrics: upsert daily rollups: %w", err)
 		}
 	}
 	n := len(lv.hourly)
-	ids, hours, variants, channels, sums := make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
+	ids, hours, variants, channels, pers, sums := make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
 	for k, t := range lv.hourly {
 		ids, hours = append(ids, k.CampaignID.String()), append(hours, k.Hour)
-		variants, channels = append(variants, k.Variant), append(channels, k.Channel)
+		variants, channels, pers = append(variants, k.Variant), append(channels, k.Channel), append(pers, k.Personalization)
 		sums.add(t)
 	}
 	err := upsertUnnest(ctx, tx, "metrics_hourly", []pgColumn{{"campaign_id", "uuid", ids}, {"hour", "timestamptz", hours},
-		{"variant", "text", variants}, {"channel", "text", channels}}, sums.columns(), now)
+		{"variant", "text", variants}, {"channel", "text", channels}, {"personalization", "text", pers}}, sums.columns(), now)
 	if err != nil {
 		return fmt.Errorf("metrics: upsert hourly rollups: %w", err)
 	}
@@ -335,7 +355,7 @@ type pgColumn struct {
 }
 
 // counterArrays are the counter columns of an unnest upsert, one slice per counter.
-type counterArrays [7][]int64
+type counterArrays [8][]int64
 
 func newCounterArrays(n int) *counterArrays {
 	var c counterArrays
@@ -401,25 +421,25 @@ func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) err
 	totals := make([]totalsRow, 0, len(lv.totals))
 	for k, t := range lv.totals {
 		totals = append(totals, totalsRow{CampaignID: k.CampaignID, Variant: k.Variant, Channel: k.Channel,
-			counters: countersOf(t), UpdatedAt: now})
+			Personalization: k.Personalization, counters: countersOf(t), UpdatedAt: now})
 	}
-	if err := upsertModels(ctx, tx, &totals, "campaign_id, variant, channel", counterNames()); err != nil {
+	if err := upsertModels(ctx, tx, &totals, "campaign_id, variant, channel, personalization", counterNames()); err != nil {
 		return fmt.Errorf("metrics: upsert totals: %w", err)
 	}
 	daily := make([]rollupRow, 0, len(lv.daily))
 	for k, t := range lv.daily {
 		daily = append(daily, rollupRow{CampaignID: k.CampaignID, Day: k.Day, Variant: k.Variant, Channel: k.Channel,
-			counters: countersOf(t), UpdatedAt: now})
+			Personalization: k.Personalization, counters: countersOf(t), UpdatedAt: now})
 	}
-	if err := upsertModels(ctx, tx, &daily, "campaign_id, day, variant, channel", counterNames()); err != nil {
+	if err := upsertModels(ctx, tx, &daily, "campaign_id, day, variant, channel, personalization", counterNames()); err != nil {
 		return fmt.Errorf("metrics: upsert daily rollups: %w", err)
 	}
 	hourly := make([]hourlyRow, 0, len(lv.hourly))
 	for k, t := range lv.hourly {
 		hourly = append(hourly, hourlyRow{CampaignID: k.CampaignID, Hour: k.Hour, Variant: k.Variant, Channel: k.Channel,
-			counters: countersOf(t), UpdatedAt: now})
+			Personalization: k.Personalization, counters: countersOf(t), UpdatedAt: now})
 	}
-	if err := upsertModels(ctx, tx, &hourly, "campaign_id, hour, variant, channel", counterNames()); err != nil {
+	if err := upsertModels(ctx, tx, &hourly, "campaign_id, hour, variant, channel, personalization", counterNames()); err != nil {
 		return fmt.Errorf("metrics: upsert hourly rollups: %w", err)
 	}
 	return nil
@@ -528,7 +548,7 @@ type Row struct {
 func (s *Store) Rows(ctx context.Context, campaignID uuid.UUID, from, to string) ([]Row, error) {
 	var rows []rollupRow
 	q := s.db.NewSelect().Model(&rows).
-		ColumnExpr("campaign_id, CAST(day AS TEXT) AS day, variant, channel, impressions, clicks, conversions, bounces, unsubscribes, revenue_e4, cost_e4, updated_at").
+		ColumnExpr("campaign_id, CAST(day AS TEXT) AS day, variant, channel, personalization, impressions, clicks, conversions, bounces, unsubscribes, revenue_e4, cost_e4, reach, updated_at").
 		Where("campaign_id = ?", campaignID)
 	if from != "" {
 		q = q.Where("day >= ?", from)
@@ -545,7 +565,7 @@ func (s *Store) Rows(ctx context.Context, campaignID uuid.UUID, from, to string)
 		if err != nil {
 			return nil, fmt.Errorf("metrics: read daily rollups: day %q: %w", r.Day, err)
 		}
-		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Hour: day, Variant: r.Variant, Channel: r.Channel},
+		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Hour: day, Variant: r.Variant, Channel: r.Channel, Personalization: r.Personalization},
 			Totals: r.totals(), UpdatedAt: r.UpdatedAt.UTC()}
 	}
 	return out, nil
@@ -565,24 +585,25 @@ func (s *Store) HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to t
 	}
 	out := make([]Row, len(rows))
 	for i, r := range rows {
-		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Hour: HourOf(r.Hour), Variant: r.Variant, Channel: r.Channel},
+		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Hour: HourOf(r.Hour), Variant: r.Variant, Channel: r.Channel,
+			Personalization: r.Personalization},
 			Totals: r.totals(), UpdatedAt: r.UpdatedAt.UTC()}
 	}
 	return out, nil
 }
 
-// TotalRows returns a campaign's all-time totals, one row per variant and channel it has events
-// of: a number of rows bounded by its variants and channels, whatever the length of its history.
+// TotalRows returns a campaign's all-time totals, one row per variant, channel and
+// personalization rule it has events of: a number of rows bounded by its variants and channels, whatever the length of its history.
 func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, error) {
 	var rows []totalsRow
 	err := s.db.NewSelect().Model(&rows).Where("campaign_id = ?", campaignID).
-		OrderExpr("variant ASC, channel ASC").Scan(ctx)
+		OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: read totals: %w", err)
 	}
 	out := make([]Row, len(rows))
 	for i, r := range rows {
-		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Variant: r.Variant, Channel: r.Channel},
+		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Variant: r.Variant, Channel: r.Channel, Personalization: r.Personalization},
 			Totals: r.totals(), UpdatedAt: r.UpdatedAt.UTC()}
 	}
 	return out, nil

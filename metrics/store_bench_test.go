@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -67,5 +68,54 @@ func BenchmarkCommit(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(lv.hourly)+len(lv.daily)+len(lv.totals)+len(lv.spend)), "rows/op")
 		})
+	}
+}
+
+// The same flush with and without 10,000 exposures (every impression carrying a customerId:
+// half the customers new to their campaign, half seen in the previous flush), per database,
+// in one run: the price of frequency caps, reach and audience at the flush.
+//
+//	go test ./metrics -run '^$' -bench CommitExposures -benchtime 20x
+func BenchmarkCommitExposures(b *testing.B) {
+	for _, tg := range []struct {
+		name   string
+		target func(testing.TB) dbtest.Target
+	}{{"sqlite", dbtest.SQLiteTarget}, {"postgres", dbtest.PostgresTarget}} {
+		db := dbtest.Open(b, tg.target(b), append(campaign.Schema(), Migrations())...)
+		store := NewStore(db)
+		batch := benchBatch()
+		keys := make([]Key, 0, len(batch))
+		for k := range batch {
+			keys = append(keys, k)
+		}
+		ctx := context.Background()
+		now := time.Now()
+		pos := uint64(0)
+		commit := func(b *testing.B, exposures []Exposure) {
+			if err := store.Commit(ctx, Batch{Consumer: "bench", From: pos, To: pos + 1, Rollups: batch, Exposures: exposures}, now); err != nil {
+				b.Fatal(err)
+			}
+			pos++
+		}
+		commit(b, nil)
+		for _, withExposures := range []bool{false, true} {
+			name := tg.name + "/rollups"
+			if withExposures {
+				name += "+exposures"
+			}
+			b.Run(name, func(b *testing.B) {
+				for i := range b.N {
+					var exposures []Exposure
+					if withExposures {
+						exposures = make([]Exposure, 10_000)
+						for j := range exposures {
+							exposures[j] = Exposure{Key: keys[j%len(keys)], CustomerID: fmt.Sprintf("customer-%09d", i*5000+j),
+								Impressions: 1, First: now, Last: now}
+						}
+					}
+					commit(b, exposures)
+				}
+			})
+		}
 	}
 }

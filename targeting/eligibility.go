@@ -30,21 +30,13 @@ type RuleEvaluator interface {
 	Evaluate(ctx context.Context, r *Rule, evalContext json.RawMessage) (*Evaluation, error)
 }
 
-// Exposures is the per-customer frequency check: the metrics capability's exposure counts
-// against each campaign's settings.frequency.
-type Exposures interface {
-	// FrequencyCapped returns, among campaigns, those the customer may not be shown again at
-	// now, each with why in words fit for an API client. It reads once for all of them.
-	FrequencyCapped(ctx context.Context, customerID string, campaigns []*campaign.Campaign, now time.Time) (map[campaign.ID]string, error)
-}
-
 // Evaluator decides which campaigns a customer is served: the one place that judges serving
 // status, scheduling windows, per-customer frequency, impression caps, budget and budget
 // limit, then the Rules Engine.
 type Evaluator struct {
 	campaigns   Campaigns
-	rules       RuleEvaluator // nil: no Rules Engine; campaigns with rules are not eligible
-	exposures   Exposures     // nil: no frequency check
+	rules       RuleEvaluator  // nil: no Rules Engine; campaigns with rules are not eligible
+	exposures   ExposureSource // nil: no frequency check
 	concurrency int
 	enforce     bool // judge schedules, caps and budgets (false: status, dates and rules only)
 	zones       lifecycle.Zones
@@ -61,8 +53,9 @@ type EvaluatorConfig struct {
 	Concurrency int
 	// Now is the clock that decides which campaigns are serving (default: time.Now).
 	Now func() time.Time
-	// Exposures checks each customer's frequency cap (default: none, no frequency check).
-	Exposures Exposures
+	// Exposures gives each customer's counted impressions, for the frequency caps (default:
+	// none, no frequency check).
+	Exposures ExposureSource
 	// SkipDeliveryChecks switches the checks of scheduling windows, impression caps, budgets
 	// and frequency off: then only status, dates and rules decide. It exists as the baseline
 	// that measures what the checks cost; a service never sets it.
@@ -274,12 +267,12 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaig
 	if !e.enforce || e.exposures == nil || len(open) == 0 {
 		return verdicts, nil
 	}
-	capped, err := e.exposures.FrequencyCapped(ctx, r.req.CustomerID, open, now)
+	exposed, err := e.exposuresOf(ctx, r.req.CustomerID, open)
 	if err != nil {
-		return nil, fmt.Errorf("frequency caps: %w", err)
+		return nil, err
 	}
 	for i, c := range cs {
-		if why, ok := capped[c.ID()]; ok {
+		if why := frequencyReason(&e.zones, c, exposed[c.ID()], now); why != "" {
 			verdicts[i].add(Reason{Code: ReasonFrequencyCap, Detail: why})
 		}
 	}

@@ -16,20 +16,22 @@ import (
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
 
-// capEvery is a frequency check that caps the listed campaigns and counts its reads.
+// capEvery is an exposure source in which the customer saw the listed campaigns at at; it
+// counts its reads.
 type capEvery struct {
 	capped map[campaign.ID]bool
+	at     time.Time
 	reads  int
 	asked  int
 }
 
-func (f *capEvery) FrequencyCapped(_ context.Context, customerID string, cs []*campaign.Campaign, _ time.Time) (map[campaign.ID]string, error) {
+func (f *capEvery) Exposures(_ context.Context, _ string, ids []campaign.ID) (map[campaign.ID]targeting.Exposure, error) {
 	f.reads++
-	f.asked += len(cs)
-	out := map[campaign.ID]string{}
-	for _, c := range cs {
-		if f.capped[c.ID()] {
-			out[c.ID()] = "customer " + customerID + " already saw it today"
+	f.asked += len(ids)
+	out := map[campaign.ID]targeting.Exposure{}
+	for _, id := range ids {
+		if f.capped[id] {
+			out[id] = targeting.Exposure{Impressions: 1, Last: f.at}
 		}
 	}
 	return out, nil
@@ -74,14 +76,16 @@ func TestExplainGivesEveryReason(t *testing.T) {
 		WithDelivered(lifecycle.Delivered{Impressions: 100})
 	budget := mk("budget limit", func(p *campaign.RehydrateParams) { p.Settings.BudgetLimit = &limit }, vip).
 		WithDelivered(lifecycle.Delivered{Spend: decimal.RequireFromString("50")})
-	frequency := mk("frequency", none, vip)
+	once := func(p *campaign.RehydrateParams) { p.Settings.Frequency = campaign.FrequencyOnce }
+	frequency := mk("frequency", once, vip)
 	ruleNotMet := mk("rule not met", none, vip, es)
 	pending := mk("pending", func(p *campaign.RehydrateParams) { p.StartDate = now.Add(time.Hour) }, vip)
 	everything := mk("everything", func(p *campaign.RehydrateParams) {
 		p.Settings.SchedulingRules, p.Settings.MaxImpressions = madridSunday3to4, &cap100
+		p.Settings.Frequency = campaign.FrequencyOnce
 	}, es).WithDelivered(lifecycle.Delivered{Impressions: 500})
 	m := &memCampaigns{all: []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
-	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID(): true, everything.ID(): true}}
+	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID(): true, everything.ID(): true}, at: now}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,
 		Now: func() time.Time { return now }, Exposures: freq})

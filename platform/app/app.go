@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
@@ -261,6 +262,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	}
 	eval := targeting.NewEvaluator(c.Campaigns, targeting.EvaluatorConfig{
 		Rules: evalRules, Concurrency: cfg.RulesEngine.Concurrency, Now: ac.Now,
+		Exposures: exposureSource{c.Metrics},
 	})
 	targeting.NewHandler(eval, targeting.HandlerConfig{Logger: logger}).Register(v1)
 
@@ -283,6 +285,26 @@ func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *obse
 			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
 	}
 	return campaign.NewService(campaign.NewRepository(db), sc)
+}
+
+// exposureSource gives the evaluator the exposures the metrics pipeline counts (targeting and
+// metrics never import each other).
+type exposureSource struct{ store *metrics.Store }
+
+func (x exposureSource) Exposures(ctx context.Context, customerID string, ids []campaign.ID) (map[campaign.ID]targeting.Exposure, error) {
+	uids := make([]uuid.UUID, len(ids))
+	for i, id := range ids {
+		uids[i] = uuid.UUID(id)
+	}
+	got, err := x.store.Exposures(ctx, customerID, uids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[campaign.ID]targeting.Exposure, len(got))
+	for id, e := range got {
+		out[campaign.ID(id)] = targeting.Exposure{Impressions: e.Impressions, Last: e.Last}
+	}
+	return out, nil
 }
 
 // newRulesClient returns the Rules Engine client, or nil when none is configured: then the

@@ -46,6 +46,7 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite, Class: auth.ClassServing},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/metrics", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/performance", Permission: auth.CampaignsRead},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/audience", Permission: auth.CampaignsRead},
 
 		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},

@@ -1,0 +1,229 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// Exposure is what one batch adds to a customer's exposure to a campaign: its impressions
+// that carry the customer's id.
+type Exposure struct {
+	// Key is the rollup of the customer's earliest impression in the batch: when the customer
+	// is new to the campaign, its reach counts there (and its variant is the customer's).
+	Key         Key
+	CustomerID  string
+	Impressions int64
+	First, Last time.Time // the batch's earliest and latest occurredAt
+}
+
+// CustomerExposure is a customer's exposure to a campaign, as counted so far.
+type CustomerExposure struct {
+	CampaignID  uuid.UUID
+	CustomerID  string
+	Variant     string // the variant of the customer's first counted impression ("" for none)
+	Impressions int64
+	First, Last time.Time // the earliest and latest occurredAt of those impressions
+}
+
+type exposureRow struct {
+	bun.BaseModel `bun:"table:metrics_exposures"`
+
+	CampaignID  uuid.UUID `bun:"campaign_id,pk"`
+	CustomerID  string    `bun:"customer_id,pk"`
+	Variant     string    `bun:"variant"`
+	Impressions int64     `bun:"impressions"`
+	FirstAt     time.Time `bun:"first_at"`
+	LastAt      time.Time `bun:"last_at"`
+}
+
+func (r exposureRow) exposure() CustomerExposure {
+	return CustomerExposure{CampaignID: r.CampaignID, CustomerID: r.CustomerID, Variant: r.Variant,
+		Impressions: r.Impressions, First: r.FirstAt.UTC(), Last: r.LastAt.UTC()}
+}
+
+// customerKey names an exposure row.
+type customerKey struct {
+	CampaignID uuid.UUID
+	CustomerID string
+}
+
+// addExposures adds a batch's exposures in the caller's transaction and returns those that
+// reached a customer new to the campaign. Two statements: the first inserts every row that
+// is not there yet and returns which it inserted (a row another transaction is inserting is
+// waited for, then skipped); the second adds the others to the stored rows. A customer is new
+// exactly once, whatever the number of workers or retries, so reach is exact.
+func addExposures(ctx context.Context, tx bun.Tx, exposures []Exposure) ([]Exposure, error) {
+	if len(exposures) == 0 {
+		return nil, nil
+	}
+	rows := make([]exposureRow, len(exposures))
+	for i, e := range exposures {
+		rows[i] = exposureRow{CampaignID: e.Key.CampaignID, CustomerID: e.CustomerID, Variant: e.Key.Variant,
+			Impressions: e.Impressions, FirstAt: e.First.UTC(), LastAt: e.Last.UTC()}
+	}
+	pg := tx.Dialect().Name() == dialect.PG
+	var inserted []customerKey
+	var err error
+	if pg {
+		inserted, err = insertExposuresPG(ctx, tx, rows)
+	} else {
+		inserted, err = insertExposuresSQLite(ctx, tx, rows)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metrics: insert exposures: %w", err)
+	}
+	isNew := make(map[customerKey]bool, len(inserted))
+	for _, k := range inserted {
+		isNew[k] = true
+	}
+	reached := make([]Exposure, 0, len(inserted))
+	rest := make([]exposureRow, 0, len(rows)-len(inserted))
+	for i, r := range rows {
+		if isNew[customerKey{r.CampaignID, r.CustomerID}] {
+			reached = append(reached, exposures[i])
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	if len(rest) == 0 {
+		return reached, nil
+	}
+	if pg {
+		err = updateExposuresPG(ctx, tx, rest)
+	} else {
+		err = updateExposuresSQLite(ctx, tx, rest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("metrics: update exposures: %w", err)
+	}
+	return reached, nil
+}
+
+// exposureArrays are the columns of exposure rows, one PostgreSQL array each.
+func exposureArrays(rows []exposureRow) []any {
+	n := len(rows)
+	ids, customers, variants := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	counts, firsts, lasts := make([]int64, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
+	for _, r := range rows {
+		ids, customers, variants = append(ids, r.CampaignID.String()), append(customers, r.CustomerID), append(variants, r.Variant)
+		counts, firsts, lasts = append(counts, r.Impressions), append(firsts, r.FirstAt), append(lasts, r.LastAt)
+	}
+	return []any{pgdialect.Array(ids), pgdialect.Array(customers), pgdialect.Array(variants),
+		pgdialect.Array(counts), pgdialect.Array(firsts), pgdialect.Array(lasts)}
+}
+
+const exposureUnnest = "unnest(?::uuid[], ?::text[], ?::text[], ?::bigint[], ?::timestamptz[], ?::timestamptz[])"
+
+func insertExposuresPG(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
+	var out []customerKey
+	err := tx.NewRaw("INSERT INTO metrics_exposures (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
+		"SELECT * FROM "+exposureUnnest+"\nON CONFLICT (campaign_id, customer_id) DO NOTHING\n"+
+		"RETURNING campaign_id, customer_id", exposureArrays(rows)...).Scan(ctx, &out)
+	return out, err
+}
+
+func updateExposuresPG(ctx context.Context, tx bun.Tx, rows []exposureRow) error {
+	_, err := tx.ExecContext(ctx, "UPDATE metrics_exposures AS m SET impressions = m.impressions + u.impressions,\n"+
+		"first_at = LEAST(m.first_at, u.first_at), last_at = GREATEST(m.last_at, u.last_at)\n"+
+		"FROM "+exposureUnnest+" AS u (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
+		"WHERE m.campaign_id = u.campaign_id AND m.customer_id = u.customer_id", exposureArrays(rows)...)
+	return err
+}
+
+func insertExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
+	var out []customerKey
+	err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, customer_id) DO NOTHING").
+		Returning("campaign_id, customer_id").Scan(ctx, &out)
+	return out, err
+}
+
+func updateExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) error {
+	// Every row exists (the transaction holds SQLite's only write lock): the upsert updates.
+	_, err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, customer_id) DO UPDATE").
+		Set("impressions = ?TableAlias.impressions + EXCLUDED.impressions").
+		Set("first_at = MIN(?TableAlias.first_at, EXCLUDED.first_at)").
+		Set("last_at = MAX(?TableAlias.last_at, EXCLUDED.last_at)").
+		Exec(ctx)
+	return err
+}
+
+// withReach returns rollups plus one reach at the Key of each newly reached customer. It
+// copies rollups: a flush that is retried starts from the same sums.
+func withReach(rollups map[Key]Totals, reached []Exposure) map[Key]Totals {
+	if len(reached) == 0 {
+		return rollups
+	}
+	out := make(map[Key]Totals, len(rollups)+1)
+	for k, t := range rollups {
+		out[k] = t
+	}
+	for _, e := range reached {
+		t := out[e.Key]
+		t.Reach++ // at most the rollup's impressions: it cannot overflow where they do not
+		out[e.Key] = t
+	}
+	return out
+}
+
+// Exposures returns a customer's exposures to each of campaignIDs that reached them (campaigns
+// that did not are absent), in one query whatever the number of campaigns.
+func (s *Store) Exposures(ctx context.Context, customerID string, campaignIDs []uuid.UUID) (map[uuid.UUID]CustomerExposure, error) {
+	out := make(map[uuid.UUID]CustomerExposure, len(campaignIDs))
+	if len(campaignIDs) == 0 || customerID == "" {
+		return out, nil
+	}
+	var rows []exposureRow
+	err := s.db.NewSelect().Model(&rows).
+		Where("customer_id = ?", customerID).
+		Where("campaign_id IN (?)", bun.In(campaignIDs)).
+		Scan(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: read exposures: %w", err)
+	}
+	for _, r := range rows {
+		out[r.CampaignID] = r.exposure()
+	}
+	return out, nil
+}
+
+// Audience returns up to limit of the customers a campaign reached, in customer id order,
+// starting after the customer id after ("" for the first page): a keyset page, as fast deep
+// into the audience as at its start.
+func (s *Store) Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]CustomerExposure, error) {
+	var rows []exposureRow
+	q := s.db.NewSelect().Model(&rows).Where("campaign_id = ?", campaignID)
+	if after != "" {
+		q = q.Where("customer_id > ?", after)
+	}
+	if err := q.OrderExpr("customer_id ASC").Limit(int64(limit)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("metrics: read audience: %w", err)
+	}
+	out := make([]CustomerExposure, len(rows))
+	for i, r := range rows {
+		out[i] = r.exposure()
+	}
+	return out, nil
+}
+
+// ReachByVariant returns a campaign's distinct customers with an impression, per A/B variant
+// (the variant of each customer's first counted impression; "" for impressions without one).
+// It sums the campaign's all-time totals rows, a few whatever its reach.
+func (s *Store) ReachByVariant(ctx context.Context, campaignID uuid.UUID) (map[string]int64, error) {
+	rows, err := s.TotalRows(ctx, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		if r.Reach > 0 {
+			out[r.Variant] += r.Reach
+		}
+	}
+	return out, nil
+}
