@@ -20,6 +20,9 @@ type Totals struct {
 	Unsubscribes int64
 	RevenueE4    int64 // ten-thousandths of the currency
 	CostE4       int64
+	// RevenueSquares is the sum of each conversion's revenue squared; only the all-time
+	// totals keep it (Store.TotalRows).
+	RevenueSquares Squares
 }
 
 // MaxTotalE4 is the largest money total the rollups hold, in ten-thousandths
@@ -32,7 +35,7 @@ var ErrTotalOutOfRange = errors.New("metrics: total out of range")
 
 // Add sums two totals of non-negative counters, or fails with ErrTotalOutOfRange.
 func (t Totals) Add(o Totals) (Totals, error) {
-	var ok [7]bool
+	var ok [8]bool
 	s := Totals{}
 	s.Impressions, ok[0] = add64(t.Impressions, o.Impressions)
 	s.Clicks, ok[1] = add64(t.Clicks, o.Clicks)
@@ -41,6 +44,7 @@ func (t Totals) Add(o Totals) (Totals, error) {
 	s.Unsubscribes, ok[4] = add64(t.Unsubscribes, o.Unsubscribes)
 	s.RevenueE4, ok[5] = add64(t.RevenueE4, o.RevenueE4)
 	s.CostE4, ok[6] = add64(t.CostE4, o.CostE4)
+	s.RevenueSquares, ok[7] = t.RevenueSquares.Add(o.RevenueSquares)
 	if slices.Contains(ok[:], false) {
 		return t, ErrTotalOutOfRange
 	}
