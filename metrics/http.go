@@ -29,6 +29,8 @@ type CampaignGetter interface {
 // Handler serves the tracking and reporting endpoints.
 type Handler struct {
 	campaigns CampaignGetter
+	updater   CampaignUpdater // nil when campaigns cannot change them (no conclude)
+	exposures ExposureSource
 	store     *Store
 	js        jetstream.JetStream
 	cfg       HandlerConfig
@@ -42,6 +44,8 @@ type Handler struct {
 type HandlerConfig struct {
 	Limits     Limits // events beyond them are refused
 	Partitions int    // P: each event is published on its partition's subject
+	// Exposures counts the experiment's exposures; nil counts impressions (ImpressionExposures).
+	Exposures ExposureSource
 }
 
 // NewHandler returns the metrics HTTP handler.
@@ -52,11 +56,20 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 	if !cfg.Limits.MaxAmount.IsPositive() {
 		cfg.Limits = DefaultLimits()
 	}
-	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: logger, now: time.Now}
+	if cfg.Exposures == nil {
+		cfg.Exposures = ImpressionExposures{}
+	}
+	h := &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: logger, now: time.Now, exposures: cfg.Exposures}
+	// The campaign service can also update: the experiment can be concluded.
+	if u, ok := campaigns.(CampaignUpdater); ok {
+		h.updater = u
+	}
+	return h
 }
 
-// Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics and
-// GET /campaigns/:id/performance under g.
+// Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics,
+// GET /campaigns/:id/performance, GET /campaigns/:id/experiment and
+// POST /campaigns/:id/experiment/conclude under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
 	period := []httpx.Param{httpx.One("from"), httpx.One("to")}
@@ -64,6 +77,8 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/campaigns/:id/metrics", h.metrics, p, httpx.Query(period...))
 	g.GET("/campaigns/:id/performance", h.performance, p,
 		httpx.Query(append(period, httpx.One("granularity"), httpx.One("groupBy"))...))
+	g.GET("/campaigns/:id/experiment", h.experiment, p, httpx.Query(httpx.One("metric")))
+	g.POST("/campaigns/:id/experiment/conclude", h.conclude, p, httpx.Query())
 }
 
 // TrackResponse says which events were accepted and why the others were not.

@@ -68,9 +68,11 @@ const (
 
 // VariantCounts is what was observed of one variant.
 type VariantCounts struct {
-	Key     string
-	Weight  int  // the configured share of the audience, in percent
-	Control bool // marked as the control
+	Key         string
+	Name        string // shown as given
+	Description string // shown as given
+	Weight      int    // the configured share of the audience, in percent
+	Control     bool   // marked as the control
 	// Exposures are distinct customers or impressions (Input.Unit).
 	Exposures   int64
 	Clicks      int64
@@ -80,6 +82,9 @@ type VariantCounts struct {
 	// conversion's revenue counts as one unit's revenue.
 	Revenue        float64
 	RevenueSquares float64
+	// SquaresUnknown: RevenueSquares misses some conversions (counted before the squares
+	// were kept); revenue intervals and tests are then left out.
+	SquaresUnknown bool
 }
 
 // Input is one experiment's data.
@@ -117,6 +122,8 @@ type Comparison struct {
 // VariantResult is one variant's figures.
 type VariantResult struct {
 	Key                string   `json:"key"`
+	Name               string   `json:"name"`
+	Description        string   `json:"description"`
 	Control            bool     `json:"control"`
 	Weight             int      `json:"weight"`
 	Exposures          int64    `json:"exposures"`
@@ -178,10 +185,13 @@ func Analyze(in Input) (Analysis, error) {
 		MinSampleSize: in.MinSampleSize, Control: in.Variants[ctrl].Key, MultipleComparisons: "none",
 		Variants: make([]VariantResult, len(in.Variants)), Warnings: []string{}}
 	for i, v := range in.Variants {
-		out.Variants[i] = VariantResult{Key: v.Key, Control: i == ctrl, Weight: v.Weight, Exposures: v.Exposures,
+		out.Variants[i] = VariantResult{Key: v.Key, Name: v.Name, Description: v.Description, Control: i == ctrl, Weight: v.Weight, Exposures: v.Exposures,
 			Clicks: v.Clicks, Conversions: v.Conversions, Revenue: v.Revenue,
 			CTR: rateInterval(v.Clicks, v.Exposures), ConversionRate: rateInterval(v.Conversions, v.Clicks),
 			RevenuePerExposure: meanInterval(v.Revenue, v.RevenueSquares, v.Exposures)}
+		if v.SquaresUnknown {
+			out.Variants[i].RevenuePerExposure.Low, out.Variants[i].RevenuePerExposure.High = nil, nil
+		}
 	}
 	c := in.Variants[ctrl]
 	for i, v := range in.Variants {
@@ -212,6 +222,13 @@ func Analyze(in Input) (Analysis, error) {
 	if out.SRM.Detected {
 		out.Warnings = append(out.Warnings, "sample ratio mismatch: the exposures do not match the configured weights "+
 			"(p < 0.001); the assignment or the tracking is broken and these results must not be trusted")
+	}
+	for _, v := range in.Variants {
+		if v.SquaresUnknown {
+			out.Warnings = append(out.Warnings, "revenue was counted before its variance was kept: revenue per exposure "+
+				"has no interval and no test")
+			break
+		}
 	}
 	if in.Unit == UnitImpressions {
 		out.Warnings = append(out.Warnings, "exposures are impressions, not distinct customers: repeated impressions of "+
@@ -391,6 +408,9 @@ func betaChanceToBeat(s1, n1, s2, n2 int64) float64 {
 // normal approximation of the chance to beat the control.
 func compareMeans(v, c VariantCounts) *Comparison {
 	out := &Comparison{}
+	if v.SquaresUnknown || c.SquaresUnknown {
+		return out
+	}
 	a, okA := meanOf(v.Revenue, v.RevenueSquares, v.Exposures)
 	b, okB := meanOf(c.Revenue, c.RevenueSquares, c.Exposures)
 	if !okA || !okB || a.n < 2 || b.n < 2 {

@@ -171,7 +171,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if cfg.Worker.Embedded {
 		watchBackground(obs, db, agg)
 	}
-	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh)).Register(v1)
+	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh), campaign.WithExperiment(mh)).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if rules != nil {
 		evalRules = rules
