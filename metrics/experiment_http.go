@@ -60,7 +60,7 @@ func (h *Handler) experiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ab := c0.Settings.ABTest
+	ab := c0.Settings().ABTest
 	if ab == nil || !ab.Enabled {
 		return httpx.Conflict("no-experiment", "the campaign runs no A/B test (settings.abTestSettings.enabled is false)")
 	}
@@ -76,13 +76,13 @@ func (h *Handler) experiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ExperimentResponse{CampaignID: c0.ID.String(), Currency: c0.Budget.Currency, Analysis: a})
+	return c.JSON(http.StatusOK, ExperimentResponse{CampaignID: c0.ID().String(), Currency: c0.Budget().Currency, Analysis: a})
 }
 
 // CampaignExperiment is the verdict embedded in the campaign resource: nil unless its A/B test
 // is enabled. It reads the totals rows once (the same few rows as the embedded metrics).
 func (h *Handler) CampaignExperiment(ctx context.Context, c *campaign.Campaign) (any, error) {
-	ab := c.Settings.ABTest
+	ab := c.Settings().ABTest
 	if ab == nil || !ab.Enabled {
 		return nil, nil
 	}
@@ -103,14 +103,14 @@ func defaultMetric(ab *campaign.ABTestSettings) experiment.Metric {
 
 // analyze reads the campaign's all-time totals and analyses its experiment on metric.
 func (h *Handler) analyze(ctx context.Context, c0 *campaign.Campaign, metric experiment.Metric) (experiment.Analysis, error) {
-	ab := c0.Settings.ABTest
-	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID))
+	ab := c0.Settings().ABTest
+	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
 	if err != nil {
 		return experiment.Analysis{}, err
 	}
-	exposures, unit, err := h.exposures.Exposures(ctx, uuid.UUID(c0.ID), rows)
+	exposures, unit, err := h.exposures.Exposures(ctx, uuid.UUID(c0.ID()), rows)
 	if err != nil {
-		return experiment.Analysis{}, fmt.Errorf("metrics: exposures of campaign %s: %w", c0.ID, err)
+		return experiment.Analysis{}, fmt.Errorf("metrics: exposures of campaign %s: %w", c0.ID(), err)
 	}
 	index := make(map[string]int, len(ab.Variants))
 	in := experiment.Input{Unit: unit, Metric: metric, Variants: make([]experiment.VariantCounts, len(ab.Variants))}
@@ -138,7 +138,7 @@ func (h *Handler) analyze(ctx context.Context, c0 *campaign.Campaign, metric exp
 	}
 	a, err := experiment.Analyze(in)
 	if err != nil {
-		return experiment.Analysis{}, fmt.Errorf("metrics: experiment of campaign %s: %w", c0.ID, err)
+		return experiment.Analysis{}, fmt.Errorf("metrics: experiment of campaign %s: %w", c0.ID(), err)
 	}
 	if outside > 0 {
 		a.Warnings = append(a.Warnings, fmt.Sprintf("%d impressions name no variant of the test (or none at all) and are left out", outside))
@@ -178,7 +178,7 @@ func (h *Handler) conclude(c echo.Context) error {
 	if req.Winner == nil {
 		return httpx.Invalid([]httpx.FieldError{{Field: "winner", Message: "is required"}})
 	}
-	ab := c0.Settings.ABTest
+	ab := c0.Settings().ABTest
 	if ab == nil || !ab.Enabled {
 		return httpx.Conflict("no-experiment", "the campaign runs no A/B test (settings.abTestSettings.enabled is false)")
 	}
@@ -192,27 +192,25 @@ func (h *Handler) conclude(c echo.Context) error {
 		return httpx.Invalid([]httpx.FieldError{{Field: "winner",
 			Message: fmt.Sprintf("%q is not a variant of the test; its variants are %q", *req.Winner, keys)}})
 	}
-	version := c0.Version
+	version := c0.Version()
 	if hasIfMatch {
 		version = ifMatch
 	}
-	settings := c0.Settings
-	rolled := *ab
-	rolled.Variants = slices.Clone(ab.Variants)
-	for i := range rolled.Variants {
-		rolled.Variants[i].Weight = 0
-		if rolled.Variants[i].Key == *req.Winner {
-			rolled.Variants[i].Weight = 100
+	settings := c0.Settings() // Settings() and ab are copies: changing them changes no campaign
+	for i := range ab.Variants {
+		ab.Variants[i].Weight = 0
+		if ab.Variants[i].Key == *req.Winner {
+			ab.Variants[i].Weight = 100
 		}
 	}
-	settings.ABTest = &rolled
-	in := campaign.Input{Name: c0.Name, Description: c0.Description, Type: c0.Type, TargetingRules: c0.TargetingRules,
-		StartDate: c0.StartDate, EndDate: c0.EndDate, Budget: c0.Budget, Settings: settings}
+	settings.ABTest = ab
+	in := campaign.Input{Name: c0.Name(), Description: c0.Description(), Type: c0.Type(), TargetingRules: c0.TargetingRules(),
+		StartDate: c0.StartDate(), EndDate: c0.EndDate(), Budget: c0.Budget(), Settings: settings}
 	updated, err := h.updater.Update(ctx, id, &version, in)
 	if err != nil {
 		return campaignProblem(err, hasIfMatch)
 	}
-	httpx.SetETag(c, updated.Version)
+	httpx.SetETag(c, updated.Version())
 	return c.JSON(http.StatusOK, campaign.NewResponse(updated, h.now()))
 }
 
