@@ -204,3 +204,16 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// The A/B test's minimum sample size is a pointer: the copies have their own.
+func TestSettingsCopiesOwnTheMinSampleSize(t *testing.T) {
+	t.Parallel()
+	in := validInput()
+	n := int64(500)
+	in.Settings.ABTest.MinSampleSize = &n
+	c, err := New(NewID(), writer, in, now)
+	require.NoError(t, err)
+	*c.Settings().ABTest.MinSampleSize = 7
+	n = 9
+	assert.Equal(t, int64(500), *c.Settings().ABTest.MinSampleSize)
+}

@@ -131,17 +131,42 @@ type Settings struct {
 // HasChannel reports whether the campaign runs on ch.
 func (s Settings) HasChannel(ch Channel) bool { return slices.Contains(s.Channels, ch) }
 
-// ABTestSettings splits a campaign's audience between weighted variants.
+// ABTestSettings splits a campaign's audience between weighted variants. SuccessMetric and
+// MinSampleSize tune the experiment's verdict (GET /campaigns/{id}/experiment); campaigns
+// stored before they existed read them as absent and get the defaults.
 type ABTestSettings struct {
 	Enabled  bool      `json:"enabled"`
 	Variants []Variant `json:"variants"`
+	// SuccessMetric is the metric the verdict is judged on by default ("" means ctr).
+	SuccessMetric SuccessMetric `json:"successMetric,omitempty"`
+	// MinSampleSize is the exposures each variant needs before a verdict (nil: the default).
+	MinSampleSize *int64 `json:"minSampleSize,omitempty"`
 }
 
-// Variant is one arm of an A/B test. Weights of all variants sum to 100.
+// SuccessMetric is what an A/B test is judged on.
+type SuccessMetric string
+
+// The success metrics.
+const (
+	SuccessCTR                SuccessMetric = "ctr"
+	SuccessConversionRate     SuccessMetric = "conversionRate"
+	SuccessRevenuePerExposure SuccessMetric = "revenuePerExposure"
+)
+
+// SuccessMetrics lists every success metric.
+func SuccessMetrics() []SuccessMetric {
+	return []SuccessMetric{SuccessCTR, SuccessConversionRate, SuccessRevenuePerExposure}
+}
+
+// Variant is one arm of an A/B test. Weights of all variants sum to 100; a weight of 0 takes
+// no audience (a concluded test gives the winner 100). At most one variant is the control;
+// without one, the first is.
 type Variant struct {
-	Key    string `json:"key"`
-	Name   string `json:"name"`
-	Weight int    `json:"weight"`
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Weight      int    `json:"weight"`
+	Control     bool   `json:"control,omitempty"`
 }
 
 // SchedulingRule restricts delivery to time windows: on the listed days, between Start and
@@ -190,6 +215,10 @@ func (s Settings) clone() Settings {
 	if s.ABTest != nil {
 		ab := *s.ABTest
 		ab.Variants = slices.Clone(s.ABTest.Variants)
+		if ab.MinSampleSize != nil {
+			n := *ab.MinSampleSize
+			ab.MinSampleSize = &n
+		}
 		out.ABTest = &ab
 	}
 	if s.SchedulingRules != nil {

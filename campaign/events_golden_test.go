@@ -201,6 +201,7 @@ func goldenInput() campaign.Input {
 // editEverything changes every editable field of in, so that CampaignUpdated's golden file
 // shows the path and the shape of each change.
 func editEverything(in campaign.Input) campaign.Input {
+	minSample := int64(5000)
 	end := in.EndDate.AddDate(0, 0, 14)
 	maxImp := int64(80000)
 	limit := campaign.MustMoney("11000.00", "EUR")
@@ -212,7 +213,9 @@ func editEverything(in campaign.Input) campaign.Input {
 		TargetAudience: []string{"vip"}, Channels: []campaign.Channel{campaign.ChannelEmail, campaign.ChannelSMS},
 		Frequency: campaign.FrequencyWeekly, MaxImpressions: &maxImp, BudgetLimit: &limit,
 		ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
-			{Key: "A", Name: "Control", Weight: 70}, {Key: "B", Name: "Bold banner", Weight: 30}}},
+			{Key: "A", Name: "Control", Weight: 70},
+			{Key: "B", Name: "Bold banner", Description: "The banner in bold type", Weight: 30, Control: true}},
+			SuccessMetric: campaign.SuccessConversionRate, MinSampleSize: &minSample},
 		SchedulingRules: []campaign.SchedulingRule{
 			{Days: []string{"SAT"}, Start: "10:00", End: "20:00", Timezone: "Europe/Berlin"}},
 		Personalization: campaign.Personalization{Enabled: false, Rules: []campaign.RuleID{}},

@@ -22,9 +22,10 @@ import (
 
 // Handler serves the campaign endpoints.
 type Handler struct {
-	svc     *Service
-	logger  *slog.Logger
-	metrics MetricsSource
+	svc        *Service
+	logger     *slog.Logger
+	metrics    MetricsSource
+	experiment ExperimentSource
 }
 
 // MetricsSource gives the performance totals embedded in GET /campaigns/:id (the metrics
@@ -39,6 +40,14 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Metrics, when set, embeds the campaign's metrics in GET /campaigns/:id.
 	Metrics MetricsSource
+	// Experiment, when set, embeds the A/B verdict in GET /campaigns/:id when the test is on.
+	Experiment ExperimentSource
+}
+
+// ExperimentSource gives the short A/B verdict embedded in GET /campaigns/:id (the metrics
+// capability implements it); nil when the campaign runs no A/B test.
+type ExperimentSource interface {
+	CampaignExperiment(ctx context.Context, c *Campaign) (any, error)
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -46,7 +55,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics}
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, experiment: cfg.Experiment}
 }
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as
@@ -116,6 +125,7 @@ type readOnlyFields struct {
 	UpdatedAt         json.RawMessage `json:"updatedAt"`
 	TargetingVerified json.RawMessage `json:"targetingVerified"`
 	Metrics           json.RawMessage `json:"metrics"`
+	Experiment        json.RawMessage `json:"experiment"`
 }
 
 // given lists the JSON names of the read-only members present in the body, in their order
@@ -129,6 +139,7 @@ func (r readOnlyFields) given() []string {
 		{"id", r.ID}, {"status", r.Status}, {"servingStatus", r.ServingStatus}, {"createdBy", r.CreatedBy},
 		{"createdAt", r.CreatedAt}, {"updatedAt", r.UpdatedAt}, {"targetingVerified", r.TargetingVerified},
 		{"metrics", r.Metrics},
+		{"experiment", r.Experiment},
 	} {
 		if f.raw != nil {
 			out = append(out, f.name)
@@ -181,6 +192,8 @@ type Response struct {
 	TargetingVerified bool `json:"targetingVerified"`
 	// Metrics are the performance totals and KPIs; only GET /campaigns/:id has them.
 	Metrics any `json:"metrics,omitempty"`
+	// Experiment is the short A/B verdict; only GET /campaigns/:id has it, when the test is on.
+	Experiment any `json:"experiment,omitempty"`
 }
 
 // NewResponse renders c for the API, with its serving status at now.
@@ -245,6 +258,11 @@ func (h *Handler) get(c echo.Context) error {
 	out := NewResponse(camp, h.svc.clock())
 	if h.metrics != nil {
 		if out.Metrics, err = h.metrics.CampaignMetrics(c.Request().Context(), camp); err != nil {
+			return err
+		}
+	}
+	if h.experiment != nil {
+		if out.Experiment, err = h.experiment.CampaignExperiment(c.Request().Context(), camp); err != nil {
 			return err
 		}
 	}

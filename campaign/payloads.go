@@ -128,6 +128,10 @@ type SettingsV1 struct {
 type ABTestV1 struct {
 	Enabled  bool        `json:"enabled"`
 	Variants []VariantV1 `json:"variants"`
+	// SuccessMetric (ctr, conversionRate or revenuePerExposure) and MinSampleSize are null when
+	// the campaign leaves them to the defaults. Added within version 1.
+	SuccessMetric *string `json:"successMetric"`
+	MinSampleSize *int64  `json:"minSampleSize"`
 }
 
 // VariantV1 is one arm of an A/B test in event payloads.
@@ -135,6 +139,9 @@ type VariantV1 struct {
 	Key    string `json:"key"`
 	Name   string `json:"name"`
 	Weight int    `json:"weight"`
+	// Description ("" when none) and Control were added within version 1.
+	Description string `json:"description"`
+	Control     bool   `json:"control"`
 }
 
 // SchedulingRuleV1 is a delivery window in event payloads.
@@ -183,8 +190,12 @@ func settingsV1(s Settings) SettingsV1 {
 	}
 	if s.ABTest != nil {
 		out.ABTest = &ABTestV1{Enabled: s.ABTest.Enabled, Variants: mapSlice(s.ABTest.Variants, func(v Variant) VariantV1 {
-			return VariantV1{Key: v.Key, Name: v.Name, Weight: v.Weight}
-		})}
+			return VariantV1{Key: v.Key, Name: v.Name, Weight: v.Weight, Description: v.Description, Control: v.Control}
+		}), MinSampleSize: s.ABTest.MinSampleSize}
+		if s.ABTest.SuccessMetric != "" {
+			m := string(s.ABTest.SuccessMetric)
+			out.ABTest.SuccessMetric = &m
+		}
 	}
 	return out
 }

@@ -22,6 +22,10 @@ const (
 	MaxVariants        = 10
 	MaxSchedulingRules = 20
 	MaxVariantNameLen  = 100
+	// MaxVariantDescriptionLen bounds a variant's description; MaxMinSampleSize an A/B test's
+	// minimum sample size per variant.
+	MaxVariantDescriptionLen = 500
+	MaxMinSampleSize         = 100_000_000
 
 	// StartDateSkew is how far in the past a new start date may be, to absorb clock skew
 	// between the caller and the service.
@@ -200,7 +204,7 @@ func (v *validator) abTest(ab ABTestSettings) {
 	if len(ab.Variants) > MaxVariants {
 		v.add(f, "must hold at most %d variants", MaxVariants)
 	}
-	sum, keys := 0, make(map[string]struct{}, len(ab.Variants))
+	sum, controls, keys := 0, 0, make(map[string]struct{}, len(ab.Variants))
 	for i, vr := range ab.Variants {
 		p := fmt.Sprintf("%s[%d]", f, i)
 		if !variantKeyPattern.MatchString(vr.Key) {
@@ -213,13 +217,29 @@ func (v *validator) abTest(ab ABTestSettings) {
 			v.add(p+".name", "must be 1 to %d characters", MaxVariantNameLen)
 		}
 		v.text(p+".name", vr.Name, textcheck.Text)
-		if vr.Weight < 1 || vr.Weight > 100 {
-			v.add(p+".weight", "must be between 1 and 100")
+		if n := utf8.RuneCountInString(vr.Description); n > MaxVariantDescriptionLen {
+			v.add(p+".description", "must be at most %d characters (got %d)", MaxVariantDescriptionLen, n)
+		}
+		v.text(p+".description", vr.Description, textcheck.Text)
+		if vr.Weight < 0 || vr.Weight > 100 {
+			v.add(p+".weight", "must be between 0 and 100")
+		}
+		if vr.Control {
+			controls++
+			if controls > 1 {
+				v.add(p+".control", "only one variant may be the control")
+			}
 		}
 		sum += vr.Weight
 	}
 	if len(ab.Variants) > 0 && sum != 100 {
 		v.add(f, "weights must sum to 100 (got %d)", sum)
+	}
+	if ab.SuccessMetric != "" && !slices.Contains(SuccessMetrics(), ab.SuccessMetric) {
+		v.add("settings.abTestSettings.successMetric", "must be one of %s", joinQuoted(SuccessMetrics()))
+	}
+	if ab.MinSampleSize != nil && (*ab.MinSampleSize < 1 || *ab.MinSampleSize > MaxMinSampleSize) {
+		v.add("settings.abTestSettings.minSampleSize", "must be between 1 and %d", MaxMinSampleSize)
 	}
 }
 

@@ -438,9 +438,20 @@ func TestValidateABTest(t *testing.T) {
 		{name: "name with NUL", mutate: withVariant(1, func(v *Variant) { v.Name = "B\x00" }), want: []string{f + "[1].name"}},
 		{name: "name 101 characters", mutate: withVariant(0, func(v *Variant) { v.Name = strings.Repeat("n", 101) }), want: []string{f + "[0].name"}},
 		{name: "weight 1 and 99", mutate: setAB(true, variants(1, 99)...)},
-		{name: "weight 100 and 0", mutate: setAB(true, variants(100, 0)...), want: []string{f + "[1].weight"}},
+		{name: "weight 100 and 0 (a concluded test)", mutate: setAB(true, variants(100, 0)...)},
 		{name: "weight 101 and -1", mutate: setAB(true, variants(101, -1)...), want: []string{f + "[0].weight", f + "[1].weight"}},
-		{name: "weight 0 breaks the sum too", mutate: setAB(true, variants(50, 0)...), want: []string{f + "[1].weight", f}},
+		{name: "weight 0 and 50 break the sum", mutate: setAB(true, variants(50, 0)...), want: []string{f}},
+		{name: "one control", mutate: withVariant(1, func(v *Variant) { v.Control = true })},
+		{name: "two controls", mutate: setAB(true, Variant{Key: "A", Name: "A", Weight: 50, Control: true}, Variant{Key: "B", Name: "B", Weight: 50, Control: true}), want: []string{f + "[1].control"}},
+		{name: "description 500 characters", mutate: withVariant(0, func(v *Variant) { v.Description = strings.Repeat("d", 500) })},
+		{name: "description 501 characters", mutate: withVariant(0, func(v *Variant) { v.Description = strings.Repeat("d", 501) }), want: []string{f + "[0].description"}},
+		{name: "description with NUL", mutate: withVariant(1, func(v *Variant) { v.Description = "x\x00" }), want: []string{f + "[1].description"}},
+		{name: "every success metric", mutate: func(in *Input) { in.Settings.ABTest.SuccessMetric = SuccessRevenuePerExposure }},
+		{name: "unknown success metric", mutate: func(in *Input) { in.Settings.ABTest.SuccessMetric = "roas" }, want: []string{"settings.abTestSettings.successMetric"}},
+		{name: "minSampleSize 1", mutate: func(in *Input) { in.Settings.ABTest.MinSampleSize = ptr(int64(1)) }},
+		{name: "minSampleSize at the bound", mutate: func(in *Input) { in.Settings.ABTest.MinSampleSize = ptr(int64(MaxMinSampleSize)) }},
+		{name: "minSampleSize 0", mutate: func(in *Input) { in.Settings.ABTest.MinSampleSize = ptr(int64(0)) }, want: []string{"settings.abTestSettings.minSampleSize"}},
+		{name: "minSampleSize above the bound", mutate: func(in *Input) { in.Settings.ABTest.MinSampleSize = ptr(int64(MaxMinSampleSize + 1)) }, want: []string{"settings.abTestSettings.minSampleSize"}},
 		{name: "weights sum to 90", mutate: setAB(true, variants(40, 50)...), want: []string{f}},
 		{name: "weights sum to 110", mutate: setAB(true, variants(60, 50)...), want: []string{f}},
 		{name: "duplicate keys", mutate: withVariant(1, func(v *Variant) { v.Key = "A" }), want: []string{f + "[1].key"}},
@@ -520,7 +531,7 @@ func TestValidateReportsEveryViolation(t *testing.T) {
 	in.Settings.TargetAudience = []string{""}
 	in.Settings.MaxImpressions = ptr(int64(0))
 	in.Settings.BudgetLimit = ptr(MustMoney("5", "USD"))
-	in.Settings.ABTest = &ABTestSettings{Enabled: true, Variants: []Variant{{Key: "a b", Name: "", Weight: 0}}}
+	in.Settings.ABTest = &ABTestSettings{Enabled: true, Variants: []Variant{{Key: "a b", Name: "", Weight: -1}}}
 	in.Settings.SchedulingRules = []SchedulingRule{{Days: []string{"FUNDAY"}, Start: "25:00", End: "10:00", Timezone: "Local"}}
 	in.Settings.Personalization = Personalization{Enabled: true}
 

@@ -352,6 +352,9 @@ func (e Event) key() Key {
 // totals is the event's contribution to its rollup.
 func (e Event) totals() Totals {
 	t := Totals{RevenueE4: e4(e.Revenue), CostE4: e4(e.Cost)}
+	if e.Revenue != nil {
+		t.RevenueSquares = SquareE4(t.RevenueE4)
+	}
 	switch e.Type {
 	case Impression:
 		t.Impressions = 1

@@ -29,6 +29,8 @@ type CampaignGetter interface {
 // Handler serves the tracking and reporting endpoints.
 type Handler struct {
 	campaigns CampaignGetter
+	updater   CampaignUpdater // nil when campaigns cannot change them (no conclude)
+	exposures ExposureSource
 	store     *Store
 	js        jetstream.JetStream
 	cfg       HandlerConfig
@@ -47,6 +49,11 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Ingested counts the events /track accepts (default: nothing counts them).
 	Ingested func(n int)
+	// Exposures counts the experiment's exposures (default: impressions, ImpressionExposures).
+	Exposures ExposureSource
+	// Updater concludes experiments (POST .../experiment/conclude); the campaign service
+	// implements it (default: none, and conclude answers 501).
+	Updater CampaignUpdater
 }
 
 // NewHandler returns the metrics HTTP handler.
@@ -61,11 +68,16 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 	if cfg.Ingested == nil {
 		cfg.Ingested = func(int) {}
 	}
-	return &Handler{campaigns: campaigns, store: store, js: js, cfg: cfg, logger: cfg.Logger, now: time.Now}
+	if cfg.Exposures == nil {
+		cfg.Exposures = ImpressionExposures{}
+	}
+	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, js: js,
+		cfg: cfg, logger: cfg.Logger, now: time.Now}
 }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics,
-// GET /campaigns/:id/performance and GET /campaigns/:id/audience under g.
+// GET /campaigns/:id/performance, GET /campaigns/:id/audience, GET /campaigns/:id/experiment
+// and POST /campaigns/:id/experiment/conclude under g.
 func (h *Handler) Register(g *echo.Group) {
 	p := httpx.Problems(h.logger)
 	period := []httpx.Param{httpx.One("from"), httpx.One("to")}
@@ -74,6 +86,8 @@ func (h *Handler) Register(g *echo.Group) {
 	g.GET("/campaigns/:id/performance", h.performance, p,
 		httpx.Query(append(period, httpx.One("granularity"), httpx.One("groupBy"))...))
 	g.GET("/campaigns/:id/audience", h.audience, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
+	g.GET("/campaigns/:id/experiment", h.experiment, p, httpx.Query(httpx.One("metric")))
+	g.POST("/campaigns/:id/experiment/conclude", h.conclude, p, httpx.Query())
 }
 
 // TrackResponse says which events were accepted and why the others were not.

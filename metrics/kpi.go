@@ -23,6 +23,9 @@ type Totals struct {
 	// Reach is the customers whose first counted impression falls in the rollup: summed over
 	// all of a campaign's rows, its distinct customers with an impression.
 	Reach int64
+	// RevenueSquares is the sum of each conversion's revenue squared; only the all-time
+	// totals keep it (Store.TotalRows).
+	RevenueSquares Squares
 }
 
 // MaxTotalE4 is the largest money total the rollups hold, in ten-thousandths
@@ -35,7 +38,7 @@ var ErrTotalOutOfRange = errors.New("metrics: total out of range")
 
 // Add sums two totals of non-negative counters, or fails with ErrTotalOutOfRange.
 func (t Totals) Add(o Totals) (Totals, error) {
-	var ok [8]bool
+	var ok [9]bool
 	s := Totals{}
 	s.Impressions, ok[0] = add64(t.Impressions, o.Impressions)
 	s.Clicks, ok[1] = add64(t.Clicks, o.Clicks)
@@ -45,6 +48,7 @@ func (t Totals) Add(o Totals) (Totals, error) {
 	s.RevenueE4, ok[5] = add64(t.RevenueE4, o.RevenueE4)
 	s.CostE4, ok[6] = add64(t.CostE4, o.CostE4)
 	s.Reach, ok[7] = add64(t.Reach, o.Reach)
+	s.RevenueSquares, ok[8] = t.RevenueSquares.Add(o.RevenueSquares)
 	if slices.Contains(ok[:], false) {
 		return t, ErrTotalOutOfRange
 	}

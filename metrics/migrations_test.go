@@ -130,3 +130,47 @@ VALUES (?, 'A', 'EMAIL', 10, 2, ?)`, cid, at)
 		assert.Equal(t, []int64{14}, imps, "one row per key again, with every impression")
 	})
 }
+
+// The revenue squares are exact beyond the 64-bit range (a carry from the low part to the high
+// part, in SQL on both databases), and rows whose revenue was counted before the squares were
+// kept say so.
+func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		db := dbtest.Open(t, target, append(campaign.Schema(), before(t, "_revenue_squares"))...)
+		old := uuid.New()
+		at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		_, err := db.NewInsert().Model(&[]totalsRow{
+			{CampaignID: old, Variant: "A", counters: counters{Conversions: 1, RevenueE4: 5_0000}, UpdatedAt: at},
+			{CampaignID: old, Variant: "B", counters: counters{Impressions: 3}, UpdatedAt: at}}).
+			ExcludeColumn("revenue_sq_hi", "revenue_sq_lo").Exec(ctx)
+		require.NoError(t, err)
+		require.NoError(t, migrate.Up(ctx, db, Migrations()))
+		store := NewStore(db)
+		rows, err := store.TotalRows(ctx, old)
+		require.NoError(t, err)
+		require.Len(t, rows, 2)
+		assert.False(t, rows[0].SquaresKnown, "revenue counted before: its squares are unknown")
+		assert.True(t, rows[1].SquaresKnown, "no revenue: nothing is missing")
+
+		// 900,000,000.1234 squared is 810,000,000,222,120,000.015227... in the currency squared:
+		// in ten-thousandths, 9,000,000,001,234² = 81,000,000,022,212,000,001,522,756 (by hand:
+		// (9·10¹² + 1234)² = 81·10²⁴ + 2·9·10¹²·1234 + 1234²). Three of them, in two flushes.
+		cid := uuid.New()
+		big := SquareE4(9_000_000_001_234)
+		assert.Equal(t, Squares{Hi: 81_000_000, Lo: 22_212_000_001_522_756}, big)
+		key := Key{CampaignID: cid, Hour: at, Variant: "A"}
+		two, ok := big.Add(big)
+		require.True(t, ok)
+		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", To: 1, Rollups: map[Key]Totals{
+			key: {Conversions: 2, RevenueE4: 18_000_000_002_468, RevenueSquares: two}}}, at))
+		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 1, To: 2, Rollups: map[Key]Totals{
+			key: {Conversions: 1, RevenueE4: 9_000_000_001_234, RevenueSquares: big}}}, at))
+		rows, err = store.TotalRows(ctx, cid)
+		require.NoError(t, err)
+		require.Len(t, rows, 1)
+		// 3 × 81,000,000,022,212,000,001,522,756 = 243,000,000,066,636,000,004,568,268.
+		assert.Equal(t, Squares{Hi: 243_000_000, Lo: 66_636_000_004_568_268}, rows[0].RevenueSquares)
+		assert.True(t, rows[0].SquaresKnown)
+	})
+}

@@ -119,7 +119,12 @@ type totalsRow struct {
 	// Personalization is the rule the events name ("" for none).
 	Personalization string `bun:"personalization,pk"`
 	counters
-	UpdatedAt time.Time `bun:"updated_at"`
+	RevenueSqHi int64 `bun:"revenue_sq_hi"`
+	RevenueSqLo int64 `bun:"revenue_sq_lo"`
+	// RevenueSqKnown is false where revenue was counted before the squares were kept; rows
+	// inserted since take the column's default (true).
+	RevenueSqKnown bool      `bun:"revenue_sq_known,scanonly"`
+	UpdatedAt      time.Time `bun:"updated_at"`
 }
 
 type positionRow struct {
@@ -298,7 +303,7 @@ func (lv levels) upsertPG(ctx context.Context, tx bun.Tx, now time.Time) error {
 			ids, costs, revenues = append(ids, id.String()), append(costs, t.CostE4), append(revenues, t.RevenueE4)
 		}
 		err := upsertUnnest(ctx, tx, "metrics_campaign_spend", []pgColumn{{"campaign_id", "uuid", ids}},
-			[]pgColumn{{"cost_e4", "bigint", costs}, {"revenue_e4", "bigint", revenues}}, now)
+			[]pgColumn{{"cost_e4", "bigint", costs}, {"revenue_e4", "bigint", revenues}}, now, nil, nil)
 		if err != nil {
 			return fmt.Errorf("metrics: upsert spend: %w", err)
 		}
@@ -306,14 +311,17 @@ func (lv levels) upsertPG(ctx context.Context, tx bun.Tx, now time.Time) error {
 	{
 		n := len(lv.totals)
 		ids, variants, channels, pers, sums := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), newCounterArrays(n)
+		sqHi, sqLo := make([]int64, 0, n), make([]int64, 0, n)
 		for k, t := range lv.totals {
 			ids, variants, channels = append(ids, k.CampaignID.String()), append(variants, k.Variant), append(channels, k.Channel)
 			pers = append(pers, k.Personalization)
 			sums.add(t)
+			sqHi, sqLo = append(sqHi, t.RevenueSquares.Hi), append(sqLo, t.RevenueSquares.Lo)
 		}
 		err := upsertUnnest(ctx, tx, "metrics_totals",
 			[]pgColumn{{"campaign_id", "uuid", ids}, {"variant", "text", variants}, {"channel", "text", channels},
-				{"personalization", "text", pers}}, sums.columns(), now)
+				{"personalization", "text", pers}}, sums.columns(), now,
+			[]pgColumn{{"revenue_sq_hi", "bigint", sqHi}, {"revenue_sq_lo", "bigint", sqLo}}, squaresAssignments("m"))
 		if err != nil {
 			return fmt.Errorf("metrics: upsert totals: %w", err)
 		}
@@ -327,7 +335,7 @@ func (lv levels) upsertPG(ctx context.Context, tx bun.Tx, now time.Time) error {
 			sums.add(t)
 		}
 		err := upsertUnnest(ctx, tx, "metrics_daily", []pgColumn{{"campaign_id", "uuid", ids}, {"day", "date", days},
-			{"variant", "text", variants}, {"channel", "text", channels}, {"personalization", "text", pers}}, sums.columns(), now)
+			{"variant", "text", variants}, {"channel", "text", channels}, {"personalization", "text", pers}}, sums.columns(), now, nil, nil)
 		if err != nil {
 			return fmt.Errorf("metrics: upsert daily rollups: %w", err)
 		}
@@ -340,7 +348,7 @@ func (lv levels) upsertPG(ctx context.Context, tx bun.Tx, now time.Time) error {
 		sums.add(t)
 	}
 	err := upsertUnnest(ctx, tx, "metrics_hourly", []pgColumn{{"campaign_id", "uuid", ids}, {"hour", "timestamptz", hours},
-		{"variant", "text", variants}, {"channel", "text", channels}, {"personalization", "text", pers}}, sums.columns(), now)
+		{"variant", "text", variants}, {"channel", "text", channels}, {"personalization", "text", pers}}, sums.columns(), now, nil, nil)
 	if err != nil {
 		return fmt.Errorf("metrics: upsert hourly rollups: %w", err)
 	}
@@ -383,7 +391,8 @@ func (c *counterArrays) columns() []pgColumn {
 // per column and adds sums to the stored ones (x = x + excluded.x). PostgreSQL parses and plans
 // a few array literals far faster than a VALUES list of thousands of rows (about half the time
 // of the whole flush at 5,000 events).
-func upsertUnnest(ctx context.Context, tx bun.Tx, table string, keys, sums []pgColumn, now time.Time) error {
+func upsertUnnest(ctx context.Context, tx bun.Tx, table string, keys, sums []pgColumn, now time.Time,
+	other []pgColumn, otherSets []string) error {
 	cols := make([]string, 0, len(keys)+len(sums))
 	arrays := make([]string, 0, len(keys)+len(sums))
 	args := append(make([]any, 0, 1+len(keys)+len(sums)), now)
@@ -395,7 +404,8 @@ func upsertUnnest(ctx context.Context, tx bun.Tx, table string, keys, sums []pgC
 	for _, c := range sums {
 		sets = append(sets, c.name+" = m."+c.name+" + EXCLUDED."+c.name)
 	}
-	for _, c := range slices.Concat(keys, sums) {
+	sets = append(sets, otherSets...)
+	for _, c := range slices.Concat(keys, sums, other) {
 		cols = append(cols, c.name)
 		arrays = append(arrays, "?::"+c.typ+"[]")
 		args = append(args, pgdialect.Array(c.values))
@@ -421,9 +431,9 @@ func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) err
 	totals := make([]totalsRow, 0, len(lv.totals))
 	for k, t := range lv.totals {
 		totals = append(totals, totalsRow{CampaignID: k.CampaignID, Variant: k.Variant, Channel: k.Channel,
-			Personalization: k.Personalization, counters: countersOf(t), UpdatedAt: now})
+			Personalization: k.Personalization, counters: countersOf(t), RevenueSqHi: t.RevenueSquares.Hi, RevenueSqLo: t.RevenueSquares.Lo, UpdatedAt: now})
 	}
-	if err := upsertModels(ctx, tx, &totals, "campaign_id, variant, channel, personalization", counterNames()); err != nil {
+	if err := upsertModels(ctx, tx, &totals, "campaign_id, variant, channel, personalization", counterNames(), squaresAssignments("?TableAlias")...); err != nil {
 		return fmt.Errorf("metrics: upsert totals: %w", err)
 	}
 	daily := make([]rollupRow, 0, len(lv.daily))
@@ -446,10 +456,13 @@ func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) err
 }
 
 // upsertModels inserts rows in one statement, adding sums to the stored ones on conflict.
-func upsertModels(ctx context.Context, tx bun.Tx, rows any, conflict string, sums []string) error {
+func upsertModels(ctx context.Context, tx bun.Tx, rows any, conflict string, sums []string, otherSets ...string) error {
 	q := tx.NewInsert().Model(rows).On("CONFLICT (" + conflict + ") DO UPDATE")
 	for _, c := range sums {
 		q = q.Set(c + " = ?TableAlias." + c + " + EXCLUDED." + c)
+	}
+	for _, s := range otherSets {
+		q = q.Set(s)
 	}
 	_, err := q.Set("updated_at = EXCLUDED.updated_at").Exec(ctx)
 	return err
@@ -541,6 +554,9 @@ type Row struct {
 	Key
 	Totals
 	UpdatedAt time.Time
+	// SquaresKnown (all-time totals only) is false when revenue was counted before the
+	// revenue squares were kept: Totals.RevenueSquares then misses those conversions.
+	SquaresKnown bool
 }
 
 // Rows returns a campaign's daily rollups for days in [from, to] (YYYY-MM-DD, either may be
@@ -596,7 +612,7 @@ func (s *Store) HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to t
 // personalization rule it has events of: a number of rows bounded by its variants and channels, whatever the length of its history.
 func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, error) {
 	var rows []totalsRow
-	err := s.db.NewSelect().Model(&rows).Where("campaign_id = ?", campaignID).
+	err := s.db.NewSelect().Model(&rows).ColumnExpr("?TableAlias.*").Where("campaign_id = ?", campaignID).
 		OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: read totals: %w", err)
@@ -604,7 +620,7 @@ func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, err
 	out := make([]Row, len(rows))
 	for i, r := range rows {
 		out[i] = Row{Key: Key{CampaignID: r.CampaignID, Variant: r.Variant, Channel: r.Channel, Personalization: r.Personalization},
-			Totals: r.totals(), UpdatedAt: r.UpdatedAt.UTC()}
+			Totals: r.withSquares(), UpdatedAt: r.UpdatedAt.UTC(), SquaresKnown: r.RevenueSqKnown}
 	}
 	return out, nil
 }
@@ -670,4 +686,23 @@ func (s *Store) SpendChangedSince(ctx context.Context, since time.Time) ([]autom
 		}
 	}
 	return out, next, nil
+}
+
+// squaresAssignments are the ON CONFLICT assignments of the revenue squares of metrics_totals
+// (alias: the stored row's): the sum of the low parts carries into the high part. Both
+// databases read the stored row's old values on the right-hand sides, and the sum of two low
+// parts (each below 10^18) fits a BIGINT.
+func squaresAssignments(alias string) []string {
+	lo := "(" + alias + ".revenue_sq_lo + EXCLUDED.revenue_sq_lo)"
+	return []string{
+		"revenue_sq_hi = " + alias + ".revenue_sq_hi + EXCLUDED.revenue_sq_hi + " + lo + " / 1000000000000000000",
+		"revenue_sq_lo = " + lo + " % 1000000000000000000",
+	}
+}
+
+// withSquares is the row's totals with its revenue squares.
+func (r totalsRow) withSquares() Totals {
+	t := r.totals()
+	t.RevenueSquares = Squares{Hi: r.RevenueSqHi, Lo: r.RevenueSqLo}
+	return t
 }

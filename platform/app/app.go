@@ -252,10 +252,10 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	ensureTrackingStream(ctx, cfg, c.NATS, logger)
 	mh := metrics.NewHandler(c.Campaigns, c.Metrics, c.NATS.JS, metrics.HandlerConfig{
 		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions,
-		Logger: logger, Ingested: obs.Ingested,
+		Logger: logger, Ingested: obs.Ingested, Updater: c.Campaigns,
 	})
 	mh.Register(v1)
-	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
+	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh, Experiment: mh}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if c.Rules != nil {
 		evalRules = c.Rules

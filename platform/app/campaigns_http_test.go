@@ -221,7 +221,10 @@ func testGet(t *testing.T, s *apptest.Server) {
 	assert.Equal(t, `"1"`, r.Header.Get("ETag"))
 	got := r.Map(t)
 	assert.Contains(t, got, "metrics", "GET embeds the campaign's metrics")
+	assert.Equal(t, map[string]any{"verdict": "NOT_ENOUGH_DATA", "metric": "ctr", "winner": nil}, got["experiment"],
+		"and, its A/B test being on, the experiment's verdict")
 	delete(got, "metrics")
+	delete(got, "experiment")
 	assert.Equal(t, c, got)
 
 	requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/0199b0c4-1d2e-7f00-8000-000000000000", nil), http.StatusNotFound)

@@ -47,6 +47,9 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/metrics", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/performance", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/audience", Permission: auth.CampaignsRead},
+		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/experiment", Permission: auth.CampaignsRead},
+		// Rolling the winner out changes who sees what, like a lifecycle action: managers.
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/experiment/conclude", Permission: auth.CampaignsLifecycle},
 
 		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
