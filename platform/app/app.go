@@ -24,6 +24,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/console"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/datadir"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -153,6 +154,11 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
 	}, httpx.Query())
 	mountMetrics(e, obs)
+	if err := console.Register(e); err != nil {
+		nc.Close()
+		_ = db.Close()
+		return nil, err
+	}
 
 	campaignOpts := []campaign.Option{campaign.WithAfterCommit(relay.Notify), campaign.WithEventObserver(obs.CampaignEvent)}
 	rules := newRulesClient(cfg.RulesEngine, logger)
