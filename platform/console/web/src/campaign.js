@@ -148,58 +148,68 @@ export async function renderCampaign(ctx, id) {
     fill(settings, rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v))))
   }
 
+  // renderExperiment shows the A/B verdict the API embeds in the campaign (`experiment`),
+  // with the analysis of GET .../experiment; no panel when the API gives no verdict.
   async function renderExperiment() {
     const verdict = state.campaign.experiment
     if (!verdict) {
       experiment.hidden = true
       return
     }
-    experiment.hidden = false
-    const parts = [h('h2', { id: 'experiment-title' }, 'A/B test verdict')]
-    const summary = []
-    for (const [k, v] of Object.entries(verdict)) {
-      if (v === null || typeof v === 'object') continue
-      summary.push(h('div', {}, h('dt', {}, k), h('dd', {}, String(v))))
+    const metricLabels = { ctr: 'CTR', conversionRate: 'conversion rate', revenuePerExposure: 'revenue per exposure' }
+    const verdictText = {
+      NOT_ENOUGH_DATA: 'Not enough data yet: keep the test running.',
+      NO_SIGNIFICANT_DIFFERENCE: 'No significant difference between the variants.',
+      WINNER: `Variant ${verdict.winner} wins.`,
+      SRM_DETECTED: 'Sample ratio mismatch: the traffic split is not the one configured, so these results cannot be trusted.',
     }
-    parts.push(h('dl', { class: 'settings' }, summary))
+    const parts = [
+      h('h2', { id: 'experiment-title' }, 'A/B test verdict'),
+      h('p', { class: verdict.verdict === 'SRM_DETECTED' ? 'error' : 'verdict', id: 'experiment-verdict', 'data-verdict': verdict.verdict }, verdictText[verdict.verdict] || verdict.verdict),
+      h('p', { class: 'muted' }, `Judged on ${metricLabels[verdict.metric] || verdict.metric}.`),
+    ]
     try {
-      const detail = (await ctx.api.experiment(id)).data
-      if (detail && Array.isArray(detail.variants)) {
-        parts.push(
+      const a = (await ctx.api.experiment(id)).data
+      const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`)
+      const interval = (e, fmt) => (e && e.value !== null ? `${fmt(e.value)}${e.low !== null && e.high !== null ? ` (${fmt(e.low)} to ${fmt(e.high)})` : ''}` : '—')
+      const perExposure = (v) => `${Number(v).toFixed(4)} ${a.currency}`
+      const fmt = a.metric === 'revenuePerExposure' ? perExposure : pct
+      parts.push(
+        h(
+          'div',
+          { class: 'table-wrap' },
           h(
-            'div',
-            { class: 'table-wrap' },
+            'table',
+            { class: 'compact', id: 'experiment-table' },
+            h('caption', {}, `Per variant, ${metricLabels[a.metric] || a.metric} with its ${Math.round(a.confidenceLevel * 100)} % interval; exposures are ${a.exposureUnit}, ${count(a.minSampleSize)} needed per variant.`),
+            h('thead', {}, h('tr', {}, ['Variant', 'Exposures', metricLabels[a.metric] || a.metric, 'Lift vs control', 'Chance to beat control', 'p-value', 'Significant'].map((t) => h('th', { scope: 'col' }, t)))),
             h(
-              'table',
-              { class: 'compact' },
-              h('caption', {}, 'Variants'),
-              h('thead', {}, h('tr', {}, ['Variant', 'Exposures', 'CTR', 'Conversion rate', 'Lift vs control', 'Chance to beat control'].map((t) => h('th', { scope: 'col' }, t)))),
-              h(
-                'tbody',
-                {},
-                detail.variants.map((v) => {
-                  const cmp = v.vsControl ? v.vsControl[detail.metric] : null
-                  const pct = (e) => (e && e.value !== null && e.value !== undefined ? `${(e.value * 100).toFixed(2)} %` : '—')
-                  return h(
-                    'tr',
-                    {},
-                    h('th', { scope: 'row' }, v.control ? `${v.key} (control)` : v.key),
-                    h('td', { class: 'num' }, count(v.exposures)),
-                    h('td', { class: 'num' }, pct(v.ctr)),
-                    h('td', { class: 'num' }, pct(v.conversionRate)),
-                    h('td', { class: 'num' }, cmp ? pct(cmp.lift) : '—'),
-                    h('td', { class: 'num' }, cmp && cmp.chanceToBeatControl != null ? `${(cmp.chanceToBeatControl * 100).toFixed(1)} %` : '—'),
-                  )
-                }),
-              ),
+              'tbody',
+              {},
+              a.variants.map((v) => {
+                const cmp = v.vsControl ? v.vsControl[a.metric] : null
+                return h(
+                  'tr',
+                  {},
+                  h('th', { scope: 'row' }, `${v.key} “${v.name}”${v.control ? ' (control)' : ''}`),
+                  h('td', { class: 'num' }, count(v.exposures)),
+                  h('td', { class: 'num' }, interval(v[a.metric], fmt)),
+                  h('td', { class: 'num' }, cmp ? interval(cmp.lift, pct) : '—'),
+                  h('td', { class: 'num' }, cmp ? pct(cmp.chanceToBeatControl) : '—'),
+                  h('td', { class: 'num' }, cmp && cmp.adjustedPValue !== null ? cmp.adjustedPValue.toFixed(4) : '—'),
+                  h('td', {}, cmp ? (cmp.significant ? 'Yes' : 'No') : '—'),
+                )
+              }),
             ),
           ),
-        )
-      }
+        ),
+        a.warnings && a.warnings.length ? h('ul', { class: 'muted' }, a.warnings.map((w) => h('li', {}, w))) : null,
+      )
     } catch (err) {
-      if (err.status !== 404) parts.push(h('p', { class: 'error' }, err.message))
+      parts.push(h('p', { class: 'error' }, `The analysis is not available: ${err.message}`))
     }
     fill(experiment, parts)
+    experiment.hidden = false
   }
 
   async function loadCampaign() {
