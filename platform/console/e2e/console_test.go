@@ -178,6 +178,50 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string, sel string)
 	t.Logf("screenshot %s", path)
 }
 
+// auditJS lists what fails the console's accessibility and layout rules on the current page:
+// form controls without a label, buttons and links without text, text whose contrast with its
+// background is below WCAG AA (4.5:1, 3:1 for large text; disabled controls are exempt), and
+// a page wider than the window (a laptop's 1366 x 768).
+const auditJS = `(() => {
+  const out = [];
+  const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby')) {
+      out.push('no label: ' + el.outerHTML.slice(0, 80));
+    }
+  }
+  for (const el of document.querySelectorAll('button, a[href]')) {
+    if (visible(el) && !el.textContent.trim() && !el.getAttribute('aria-label')) out.push('no text: ' + el.outerHTML.slice(0, 80));
+  }
+  const rgb = (c) => { const m = c.match(/[\d.]+/g).map(Number); return { r: m[0], g: m[1], b: m[2], a: m.length > 3 ? m[3] : 1 }; };
+  const lum = ({ r, g, b }) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.a > 0) return c; } return { r: 255, g: 255, b: 255, a: 1 }; };
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const seen = new Set();
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || seen.has(el) || !visible(el) || el.closest('[disabled], option, .u-legend')) continue;
+    seen.add(el);
+    const st = getComputedStyle(el);
+    const fg = lum(rgb(st.color)), bg = lum(background(el));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) out.push('contrast ' + ratio.toFixed(2) + ' < ' + need + ': ' + el.tagName + ' "' + n.textContent.trim().slice(0, 40) + '"');
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) out.push('wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+  return out;
+})()`
+
+// audit fails the test with what the page breaks of the rules of auditJS.
+func audit(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	if problems := eval[[]string](t, ctx, auditJS); len(problems) > 0 {
+		t.Errorf("%s: %d accessibility or layout problems:\n%s", page, len(problems), strings.Join(problems, "\n"))
+	}
+}
+
 func newCampaignBody(name string) map[string]any {
 	return map[string]any{
 		"name": name, "type": "COUPON", "startDate": time.Now().UTC().Format(time.RFC3339),
@@ -229,6 +273,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`#ab-enabled`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=variantKey]`)),
 	)
+	audit(t, ctx, "the new-campaign form")
 	screenshot(t, ctx, dir, "2-new-campaign-form", "")
 	run(t, ctx, "submit the form",
 		chromedp.Click(chromedp.CSS(`form.create button[type=submit]`)),
@@ -262,6 +307,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if !confirmDisabled {
 		t.Fatal("a blocked action can be confirmed")
 	}
+	audit(t, ctx, "the cancel dialog")
 	screenshot(t, ctx, dir, "3-cancel-dry-run-blocked", "#action-dialog")
 	run(t, ctx, "give a reason",
 		chromedp.SendKeys(chromedp.CSS(`#action-dialog textarea[name=reason]`), "changed my mind"),
@@ -335,6 +381,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if strings.Join(legend, ",") != "Hour (UTC),No variant,A,B" {
 		t.Fatalf("the chart's legend is %q, want the hour, the events without a variant, and variants A and B", legend)
 	}
+	audit(t, ctx, "the campaign page")
 	screenshot(t, ctx, dir, "5-campaign-page", "")
 	run(t, ctx, "scroll to the figures", chromedp.ScrollIntoView(chromedp.CSS(`#kpis-title`)))
 	screenshot(t, ctx, dir, "6-kpis-and-chart", "main")
@@ -367,6 +414,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.Navigate(s.URL+"/console/?sort=name"),
 		waitFor(`document.querySelectorAll('#campaign-table tbody tr').length === 3`, 10*time.Second),
 	)
+	audit(t, ctx, "the list")
 	screenshot(t, ctx, dir, "1-campaign-list", "")
 	run(t, ctx, "page by 2",
 		chromedp.Navigate(s.URL+"/console/?limit=2&sort=name"),
@@ -420,6 +468,33 @@ func TestConsoleAsksForCredentials(t *testing.T) {
 	for _, e := range blog.list() {
 		if !strings.Contains(e, "status of 401") {
 			t.Errorf("browser error: %s", e)
+		}
+	}
+}
+
+// TestAuditFindsProblems keeps the accessibility audit honest: on a page spoiled on purpose
+// (an unlabelled field, an empty button, pale text, a page wider than the window) it reports
+// each problem.
+func TestAuditFindsProblems(t *testing.T) {
+	ctx, _ := newBrowser(t)
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
+	run(t, ctx, "open and spoil the page",
+		chromedp.Navigate(s.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
+		chromedp.Evaluate[chromedp.Void](`(() => {
+			// Styles through the CSSOM: the console's content security policy refuses style attributes.
+			const m = document.getElementById('main');
+			const input = document.createElement('input'); input.name = 'spoiled';
+			const button = document.createElement('button'); button.type = 'button';
+			const pale = document.createElement('p'); pale.textContent = 'pale text'; pale.style.color = '#bbb';
+			const wide = document.createElement('div'); wide.textContent = 'wide'; wide.style.width = '3000px';
+			m.append(input, button, pale, wide);
+		})()`),
+	)
+	problems := strings.Join(eval[[]string](t, ctx, auditJS), "\n")
+	for _, want := range []string{`no label: <input name="spoiled">`, `no text: <button type="button">`, `"pale text"`, "wider than the window"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("the audit misses %q; it reports:\n%s", want, problems)
 		}
 	}
 }
