@@ -41,7 +41,8 @@ var contentTypes = map[string]string{
 
 // Register mounts the console on e: GET /console and GET /console/* answer the app's page
 // (index.html, for every path the app routes itself), and /console/assets/... its
-// content-hashed scripts and styles, cached for good. Unknown assets are 404 problems.
+// content-hashed scripts and styles, cached for good. Unknown assets are 404 problems. The
+// page takes any query string: the app reads its own (the list's filters), the server none.
 func Register(e *echo.Echo) error {
 	files, err := fs.Sub(dist, "dist")
 	if err != nil {
