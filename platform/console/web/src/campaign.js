@@ -400,6 +400,11 @@ export async function renderCampaign(ctx, id) {
 
   try {
     await loadCampaign()
+    // Launch-day monitoring by the hour; a campaign that started more than two days ago by the day.
+    if (Date.now() - Date.parse(state.campaign.startDate) > 2 * 86400 * 1000) {
+      state.granularity = 'day'
+      controls.elements.granularity.value = 'day'
+    }
   } catch (err) {
     fill(ctx.main, h('h1', { tabindex: '-1' }, 'Campaign'), h('p', { class: 'error', role: 'alert' }, err.status === 404 ? 'There is no such campaign (or it was deleted).' : err.message))
     return
