@@ -6,12 +6,9 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/shopspring/decimal"
-	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 )
 
 // The Service is the automation's view of campaigns.
@@ -19,7 +16,7 @@ var _ automation.Campaigns = (*Service)(nil)
 
 // Ended lists ACTIVE or PAUSED campaigns past their end date (automation.Campaigns).
 func (s *Service) Ended(ctx context.Context, limit int) ([]automation.Target, error) {
-	due, err := s.repo.EndedBy(ctx, s.clock(), limit)
+	due, err := s.store.EndedBy(ctx, s.clock(), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -33,34 +30,7 @@ func (s *Service) Ended(ctx context.Context, limit int) ([]automation.Target, er
 // Budgets returns the live ACTIVE or PAUSED campaigns among ids with their budgets
 // (automation.Campaigns).
 func (s *Service) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Budget, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	var rows []struct {
-		ID      uuid.UUID       `bun:"id"`
-		Version int64           `bun:"version"`
-		Status  string          `bun:"status"`
-		Amount  decimal.Decimal `bun:"budget_amount"`
-	}
-	err := s.repo.db.NewSelect().Table("campaigns").Column("id", "version", "status", "budget_amount").
-		Where("id IN (?)", bun.In(ids)).Where("deleted_at IS NULL").
-		Where("status IN (?)", bun.In([]string{string(lifecycle.StatusActive), string(lifecycle.StatusPaused)})).
-		Scan(ctx, &rows)
-	if err != nil {
-		return nil, fmt.Errorf("campaign budgets: %w", err)
-	}
-	paused, err := history.AutomaticWith(ctx, s.repo.db, ids, lifecycle.StopBudgetThreshold)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]automation.Budget, len(rows))
-	for i, r := range rows {
-		out[i] = automation.Budget{
-			Target: automation.Target{ID: r.ID, Version: r.Version}, Status: lifecycle.Status(r.Status),
-			Amount: r.Amount, ThresholdPaused: paused[r.ID],
-		}
-	}
-	return out, nil
+	return s.store.Budgets(ctx, ids)
 }
 
 // Apply makes an automatic transition pinned to t.Version (automation.Campaigns). Losing the

@@ -1,13 +1,12 @@
 // Package campaign is the Campaign aggregate: its value objects and validation, its Bun
 // repository, its service and its Echo handlers. Mount it in a host with NewRepository,
-// NewService and NewHandler; see the package example.
+// NewService and NewHandler; see the package example. The aggregate itself (aggregate.go)
+// keeps its state private: it changes only through methods that enforce its rules.
 package campaign
 
 import (
 	"slices"
 	"time"
-
-	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
 // Type is the kind of marketing campaign.
@@ -59,36 +58,6 @@ const (
 // Frequencies lists every contact frequency.
 func Frequencies() []Frequency {
 	return []Frequency{FrequencyOnce, FrequencyDaily, FrequencyWeekly, FrequencyMonthly}
-}
-
-// Campaign is the aggregate root. Its zero value is not valid; build one with the Service.
-type Campaign struct {
-	ID             ID
-	Name           string
-	Description    string
-	Status         lifecycle.Status
-	Type           Type
-	TargetingRules []RuleID
-	StartDate      time.Time
-	EndDate        *time.Time
-	Budget         Money
-	CreatedBy      UserID
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	Settings       Settings
-	Version        int64
-	DeletedAt      *time.Time
-	// StopCode says why the automation last stopped the campaign (empty after manual actions).
-	StopCode lifecycle.StopCode
-	// TargetingVerified says a targeting check (the Rules Engine's, see TargetingVerifier)
-	// ran and passed when the campaign was last activated or resumed, and its rules have not
-	// changed since. False when no such check is configured.
-	TargetingVerified bool
-}
-
-// Serving is the campaign's serving status at now.
-func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus {
-	return lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now)
 }
 
 // Settings is how a campaign reaches people. Its JSON form (camelCase) is both the API shape
@@ -146,4 +115,34 @@ type Input struct {
 	EndDate        *time.Time
 	Budget         Money
 	Settings       Settings
+}
+
+// clone returns a copy of s that shares no slice or pointer with it, so that a caller holding
+// one cannot change the other.
+func (s Settings) clone() Settings {
+	out := s
+	out.TargetAudience = slices.Clone(s.TargetAudience)
+	out.Channels = slices.Clone(s.Channels)
+	if s.MaxImpressions != nil {
+		n := *s.MaxImpressions
+		out.MaxImpressions = &n
+	}
+	if s.BudgetLimit != nil {
+		m := *s.BudgetLimit
+		out.BudgetLimit = &m
+	}
+	if s.ABTest != nil {
+		ab := *s.ABTest
+		ab.Variants = slices.Clone(s.ABTest.Variants)
+		out.ABTest = &ab
+	}
+	if s.SchedulingRules != nil {
+		out.SchedulingRules = make([]SchedulingRule, len(s.SchedulingRules))
+		for i, r := range s.SchedulingRules {
+			r.Days = slices.Clone(r.Days)
+			out.SchedulingRules[i] = r
+		}
+	}
+	out.Personalization.Rules = slices.Clone(s.Personalization.Rules)
+	return out
 }

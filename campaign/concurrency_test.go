@@ -33,7 +33,7 @@ func TestExampleSettingsServeConcurrentCreates(t *testing.T) {
 	require.NoError(t, migrate.Up(ctx, db, campaign.Schema()...))
 	e := echo.New()
 	e.Use(httpx.HeaderIdentity())
-	campaign.NewHandler(campaign.NewService(campaign.NewRepository(db)), slog.New(slog.DiscardHandler)).Register(e.Group("/api/v1"))
+	campaign.NewHandler(campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{}), campaign.HandlerConfig{Logger: slog.New(slog.DiscardHandler)}).Register(e.Group("/api/v1"))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 

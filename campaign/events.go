@@ -3,11 +3,10 @@ package campaign
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -42,46 +41,31 @@ var transitionEvents = map[lifecycle.Action]string{
 	lifecycle.ActionCancel:   EventCancelled,
 }
 
-// loggedEvent is an event a write appended: its type for the observer, its id to find out
+// loggedEvent is an event a write recorded: its type for the observer, its id to find out
 // whether the transaction that wrote it committed.
 type loggedEvent struct {
 	ID   uuid.UUID
 	Type string
 }
 
-// txWrite is one change being written: its transaction, a repository bound to it and the
-// events appended so far, which the writer announces once the transaction has committed (a
-// failed write is dropped with its events).
-type txWrite struct {
-	tx     bun.Tx
-	repo   *Repository
-	events []loggedEvent
-}
-
-// appendEvent writes one event of c in the transaction and keeps it for the announcement.
-func (w *txWrite) appendEvent(ctx context.Context, c *Campaign, typ string, actor *UserID, at time.Time, data payload) error {
-	e, err := newEvent(ctx, c, typ, actor, at, data)
-	if err != nil {
-		return err
+// newEvent is the event that records ch on c, c being at its new version. The actor and the
+// correlation id come from ctx (set by the HTTP layer); ch.Actor overrides the context's.
+func newEvent(ctx context.Context, c *Campaign, ch Change) (outbox.Event, error) {
+	if ch.Event == "" || ch.Data == nil {
+		return outbox.Event{}, errors.New("campaign: a change must name its event and its data")
 	}
-	if err := outbox.Append(ctx, w.tx, e); err != nil {
-		return err
-	}
-	w.events = append(w.events, loggedEvent{ID: e.ID, Type: typ})
-	return nil
-}
-
-// newEvent is the event typ of c at version c.Version. The actor and the correlation id come
-// from ctx (set by the HTTP layer); actor overrides the context's when given.
-func newEvent(ctx context.Context, c *Campaign, typ string, actor *UserID, at time.Time, data payload) (outbox.Event, error) {
-	body, err := json.Marshal(data)
+	body, err := json.Marshal(ch.Data)
 	if err != nil {
-		return outbox.Event{}, fmt.Errorf("encode %s: %w", typ, err)
+		return outbox.Event{}, fmt.Errorf("encode %s: %w", ch.Event, err)
+	}
+	id := ch.EventID
+	if id == uuid.Nil {
+		id = uuid.Must(uuid.NewV7())
 	}
 	return outbox.Event{
-		ID: uuid.Must(uuid.NewV7()), AggregateID: uuid.UUID(c.ID), Type: typ, Version: c.Version,
-		Actor: eventActor(ctx, actor), CorrelationID: httpx.RequestID(ctx), OccurredAt: at,
-		Payload: body, DataSchema: DataSchema(typ, data.schemaVersion()),
+		ID: id, AggregateID: uuid.UUID(c.id), Type: ch.Event, Version: c.version,
+		Actor: eventActor(ctx, ch.Actor), CorrelationID: httpx.RequestID(ctx), OccurredAt: ch.At,
+		Payload: body, DataSchema: DataSchema(ch.Event, ch.Data.schemaVersion()),
 	}, nil
 }
 

@@ -105,7 +105,7 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	t.Helper()
 	db := dbtest.Open(t, dbtest.SQLiteTarget(t), sets...)
 	clock := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithClock(func() time.Time { return clock }))
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return clock }})
 	tick := func() { clock = clock.Add(time.Minute) }
 	ctx := httpx.WithRequestID(context.Background(), "req-golden")
 	asBob := httpx.WithActor(ctx, uuid.UUID(bob))
@@ -121,29 +121,29 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	require.NoError(t, err)
 	tick()
 	in = editEverything(in)
-	_, err = svc.Update(asBob, c.ID, nil, in)
+	_, err = svc.Update(asBob, c.ID(), nil, in)
 	require.NoError(t, err)
-	move(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
-	move(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &bob, Reason: "creative review"})
-	move(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionResume, Actor: &bob})
+	move(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+	move(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &bob, Reason: "creative review"})
+	move(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionResume, Actor: &bob})
 
 	other := goldenInput()
 	other.Name = "Winter sale"
 	o, err := svc.Create(ctx, alice, other)
 	require.NoError(t, err)
-	move(ctx, o.ID, campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice, Reason: "budget withdrawn"})
+	move(ctx, o.ID(), campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice, Reason: "budget withdrawn"})
 
 	clock = in.EndDate.Add(30 * time.Second) // the automation completes it: no actor
-	move(context.Background(), c.ID, campaign.TransitionRequest{Action: lifecycle.ActionComplete,
+	move(context.Background(), c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionComplete,
 		Reason: "the end date has passed", Automatic: true, StopCode: lifecycle.StopEndDate})
 	tick()
-	require.NoError(t, svc.Delete(asBob, c.ID, nil))
+	require.NoError(t, svc.Delete(asBob, c.ID(), nil))
 
 	out := map[string]outbox.Event{}
 	for _, g := range []struct {
 		id     campaign.ID
 		golden uuid.UUID
-	}{{c.ID, goldenCampaign}, {o.ID, goldenOther}} {
+	}{{c.ID(), goldenCampaign}, {o.ID(), goldenOther}} {
 		for _, e := range storedEvents(t, db, g.id) {
 			e.Payload = bytes.ReplaceAll(e.Payload, []byte(g.id.String()), []byte(g.golden.String()))
 			e.AggregateID = g.golden

@@ -46,8 +46,8 @@ func Example() {
 		fmt.Println(err)
 		return
 	}
-	svc := campaign.NewService(campaign.NewRepository(db))
-	campaign.NewHandler(svc, slog.Default()).Register(e.Group("/api/v1"))
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{})
+	campaign.NewHandler(svc, campaign.HandlerConfig{Logger: slog.Default()}).Register(e.Group("/api/v1"))
 
 	body := `{"name": "Host campaign", "type": "LOYALTY", "startDate": "2099-01-01T00:00:00Z",
 		"budget": {"amount": "500", "currency": "EUR"}, "settings": {"channels": ["EMAIL"]}}`
@@ -87,8 +87,9 @@ func ExampleService_InTx() {
 		fmt.Println(err)
 		return
 	}
-	svc := campaign.NewService(campaign.NewRepository(db),
-		campaign.WithEventObserver(func(eventType string) { fmt.Println("observed", eventType) }))
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{
+		ObserveEvent: func(eventType string) { fmt.Println("observed", eventType) },
+	})
 	actor := campaign.UserID(uuid.MustParse("7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11"))
 	in := campaign.Input{
 		Name: "Host offer", Type: campaign.TypeLoyalty, StartDate: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC),
@@ -103,7 +104,7 @@ func ExampleService_InTx() {
 			if err != nil {
 				return err
 			}
-			if _, err := tx.NewInsert().Model(&map[string]any{"campaign_id": c.ID.String()}).
+			if _, err := tx.NewInsert().Model(&map[string]any{"campaign_id": c.ID().String()}).
 				TableExpr("offers").Exec(ctx); err != nil {
 				return err
 			}

@@ -234,7 +234,7 @@ func newFuzzServer(tb testing.TB, dir string) *echo.Echo {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = db.Close() })
 	require.NoError(tb, migrate.Up(ctx, db, campaign.Schema()...))
-	campaign.NewHandler(campaign.NewService(campaign.NewRepository(db)), logger).Register(e.Group("/api/v1"))
+	campaign.NewHandler(campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{}), campaign.HandlerConfig{Logger: logger}).Register(e.Group("/api/v1"))
 	return e
 }
 

@@ -33,19 +33,20 @@ type MetricsSource interface {
 	CampaignMetrics(ctx context.Context, c *Campaign) (any, error)
 }
 
-// HandlerOption configures a Handler.
-type HandlerOption func(*Handler)
-
-// WithMetrics embeds the campaign's metrics in GET /campaigns/:id.
-func WithMetrics(src MetricsSource) HandlerOption { return func(h *Handler) { h.metrics = src } }
+// HandlerConfig is the optional part of a Handler; its zero value is usable.
+type HandlerConfig struct {
+	// Logger logs what the problem responses do not show (nil: slog.Default()).
+	Logger *slog.Logger
+	// Metrics, when set, embeds the campaign's metrics in GET /campaigns/:id.
+	Metrics MetricsSource
+}
 
 // NewHandler returns the HTTP handler of svc.
-func NewHandler(svc *Service, logger *slog.Logger, opts ...HandlerOption) *Handler {
-	h := &Handler{svc: svc, logger: logger}
-	for _, o := range opts {
-		o(h)
+func NewHandler(svc *Service, cfg HandlerConfig) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	return h
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics}
 }
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as
@@ -185,12 +186,12 @@ type Response struct {
 // NewResponse renders c for the API, with its serving status at now.
 func NewResponse(c *Campaign, now time.Time) Response {
 	return Response{
-		ID: c.ID, Name: c.Name, Description: c.Description, Status: c.Status,
-		ServingStatus: c.Serving(now), Type: c.Type,
-		TargetingRules: nonNil(c.TargetingRules), TargetingVerified: c.TargetingVerified,
-		StartDate: c.StartDate, EndDate: c.EndDate,
-		Budget: c.Budget, CreatedBy: c.CreatedBy, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Settings: c.Settings, Version: c.Version,
+		ID: c.ID(), Name: c.Name(), Description: c.Description(), Status: c.Status(),
+		ServingStatus: c.Serving(now), Type: c.Type(),
+		TargetingRules: c.TargetingRules(), TargetingVerified: c.TargetingVerified(),
+		StartDate: c.StartDate(), EndDate: c.EndDate(),
+		Budget: c.Budget(), CreatedBy: c.CreatedBy(), CreatedAt: c.CreatedAt(), UpdatedAt: c.UpdatedAt(),
+		Settings: c.Settings(), Version: c.Version(),
 	}
 }
 
@@ -227,8 +228,8 @@ func (h *Handler) create(c echo.Context) error {
 		return h.problem(err, false)
 	}
 	c.Response().Header().Set(echo.HeaderLocation,
-		strings.TrimSuffix(c.Request().URL.Path, "/")+"/"+camp.ID.String())
-	httpx.SetETag(c, camp.Version)
+		strings.TrimSuffix(c.Request().URL.Path, "/")+"/"+camp.ID().String())
+	httpx.SetETag(c, camp.Version())
 	return c.JSON(http.StatusCreated, NewResponse(camp, h.svc.clock()))
 }
 
@@ -247,7 +248,7 @@ func (h *Handler) get(c echo.Context) error {
 			return err
 		}
 	}
-	httpx.SetETag(c, camp.Version)
+	httpx.SetETag(c, camp.Version())
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -279,7 +280,8 @@ func (h *Handler) update(c echo.Context) error {
 	ctx := c.Request().Context()
 	storedStart := func() *time.Time {
 		if cur, err := h.svc.Get(ctx, id); err == nil {
-			return &cur.StartDate
+			start := cur.StartDate()
+			return &start
 		}
 		return nil
 	}
@@ -291,7 +293,7 @@ func (h *Handler) update(c echo.Context) error {
 	if err != nil {
 		return h.problem(err, hasIfMatch)
 	}
-	httpx.SetETag(c, camp.Version)
+	httpx.SetETag(c, camp.Version())
 	return c.JSON(http.StatusOK, NewResponse(camp, h.svc.clock()))
 }
 

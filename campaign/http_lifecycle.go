@@ -87,7 +87,7 @@ func (h *Handler) transition(name string) echo.HandlerFunc {
 		if err != nil {
 			return h.problem(err, hasIfMatch)
 		}
-		httpx.SetETag(c, res.Campaign.Version)
+		httpx.SetETag(c, res.Campaign.Version())
 		return c.JSON(http.StatusOK, NewResponse(res.Campaign, h.svc.clock()))
 	}
 }
@@ -107,12 +107,12 @@ func (h *Handler) dryRun(c echo.Context, id ID, action lifecycle.Action, res *Tr
 		if gerr != nil {
 			return h.problem(gerr, false)
 		}
-		out.From, out.Campaign = camp.Status, NewResponse(camp, h.svc.clock())
+		out.From, out.Campaign = camp.Status(), NewResponse(camp, h.svc.clock())
 		if forbidden != nil {
 			out.Violations = []lifecycle.Violation{{Field: "status", Message: forbidden.Error()}}
 		} else {
 			out.Violations = blocked.Violations
-			if t, ok := lifecycle.Lookup(camp.Status, action); ok {
+			if t, ok := lifecycle.Lookup(camp.Status(), action); ok {
 				out.To = &t.To
 			}
 		}

@@ -23,30 +23,30 @@ func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
 		t.Parallel()
 		var mu sync.Mutex
 		var seen []string
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.WithEventObserver(func(typ string) {
+		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{ObserveEvent: func(typ string) {
 			mu.Lock()
 			defer mu.Unlock()
 			seen = append(seen, typ)
-		}))
+		}})
 		ctx := context.Background()
 		in := func(name string) campaign.Input {
 			f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
-			return campaign.Input{Name: f.Name, Description: f.Description, Type: f.Type, StartDate: f.StartDate,
-				EndDate: f.EndDate, Budget: f.Budget, Settings: campaign.Settings{Channels: f.Settings.Channels}}
+			return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), StartDate: f.StartDate(),
+				EndDate: f.EndDate(), Budget: f.Budget(), Settings: campaign.Settings{Channels: f.Settings().Channels}}
 		}
 		c, err := svc.Create(ctx, alice, in("Observed"))
 		require.NoError(t, err)
 		_, err = svc.Create(ctx, alice, in("observed")) // the name is taken: rolled back
 		require.ErrorIs(t, err, campaign.ErrNameTaken)
-		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+		_, err = svc.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 		require.NoError(t, err)
-		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice, DryRun: true})
+		_, err = svc.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice, DryRun: true})
 		require.NoError(t, err)
-		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice})
+		_, err = svc.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionCancel, Actor: &alice})
 		var blocked *lifecycle.BlockedError
 		require.ErrorAs(t, err, &blocked, "cancel needs a reason")
 		assert.Equal(t, "reason", blocked.Violations[0].Field)
-		_, err = svc.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice})
+		_, err = svc.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &alice})
 		require.NoError(t, err)
 		mu.Lock()
 		defer mu.Unlock()

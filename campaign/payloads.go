@@ -18,8 +18,9 @@ import (
 // deprecation period. testdata/events holds the JSON of every event type, compared byte for
 // byte by the tests.
 
-// payload is the data of an event at one schema version.
-type payload interface {
+// Payload is the data of a domain event at one schema version: CreatedV1, UpdatedV1,
+// TransitionV1 or DeletedV1.
+type Payload interface {
 	schemaVersion() int
 }
 
@@ -139,12 +140,12 @@ type PersonalizationV1 struct {
 // newCampaignV1 is c as event payloads show it, with its serving status at now.
 func newCampaignV1(c *Campaign, now time.Time) CampaignV1 {
 	return CampaignV1{
-		ID: uuid.UUID(c.ID), Name: c.Name, Description: c.Description,
-		Status: string(c.Status), ServingStatus: string(c.Serving(now)), Type: string(c.Type),
-		TargetingRules: ruleIDsV1(nonNil(c.TargetingRules)),
-		StartDate:      c.StartDate, EndDate: c.EndDate, Budget: moneyV1(c.Budget),
-		CreatedBy: uuid.UUID(c.CreatedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Settings: settingsV1(c.Settings), Version: c.Version, TargetingVerified: c.TargetingVerified,
+		ID: uuid.UUID(c.id), Name: c.name, Description: c.description,
+		Status: string(c.status), ServingStatus: string(c.Serving(now)), Type: string(c.typ),
+		TargetingRules: ruleIDsV1(nonNil(c.targetingRules)),
+		StartDate:      c.startDate, EndDate: c.EndDate(), Budget: moneyV1(c.budget),
+		CreatedBy: uuid.UUID(c.createdBy), CreatedAt: c.createdAt, UpdatedAt: c.updatedAt,
+		Settings: settingsV1(c.settings), Version: c.version, TargetingVerified: c.targetingVerified,
 	}
 }
 

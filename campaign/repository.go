@@ -16,6 +16,9 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
+	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
 
@@ -24,7 +27,8 @@ type Repository struct {
 	db bun.IDB
 }
 
-// NewRepository returns a repository over db (a *bun.DB or a bun.Tx). A Service wants one over
+// NewRepository returns a repository over db (a *bun.DB or a bun.Tx). Each of its writes is a
+// transaction of its own over a *bun.DB, a savepoint over a bun.Tx. A Service wants one over
 // a *bun.DB: to write in a transaction of your own, use Service.InTx.
 func NewRepository(db bun.IDB) *Repository { return &Repository{db: db} }
 
@@ -60,65 +64,149 @@ type campaignRow struct {
 }
 
 func toRow(c *Campaign) (*campaignRow, error) {
-	rules, err := json.Marshal(nonNil(c.TargetingRules))
+	rules, err := json.Marshal(c.TargetingRules())
 	if err != nil {
 		return nil, fmt.Errorf("encode targeting rules: %w", err)
 	}
-	settings, err := json.Marshal(c.Settings)
+	settings, err := json.Marshal(c.Settings())
 	if err != nil {
 		return nil, fmt.Errorf("encode settings: %w", err)
 	}
+	budget := c.Budget()
 	return &campaignRow{
-		ID: uuid.UUID(c.ID), Name: c.Name, Description: c.Description,
-		Status: string(c.Status), Type: string(c.Type), TargetingRules: string(rules),
-		StartDate: c.StartDate, EndDate: c.EndDate,
-		BudgetAmount: c.Budget.Amount, BudgetCurrency: c.Budget.Currency,
-		CreatedBy: uuid.UUID(c.CreatedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
-		Settings: string(settings), Version: c.Version, DeletedAt: c.DeletedAt,
-		StopCode: string(c.StopCode), TargetingVerified: c.TargetingVerified,
+		ID: uuid.UUID(c.ID()), Name: c.Name(), Description: c.Description(),
+		Status: string(c.Status()), Type: string(c.Type()), TargetingRules: string(rules),
+		StartDate: c.StartDate(), EndDate: c.EndDate(),
+		BudgetAmount: budget.Amount, BudgetCurrency: budget.Currency,
+		CreatedBy: uuid.UUID(c.CreatedBy()), CreatedAt: c.CreatedAt(), UpdatedAt: c.UpdatedAt(),
+		Settings: string(settings), Version: c.Version(), DeletedAt: c.DeletedAt(),
+		StopCode: string(c.StopCode()), TargetingVerified: c.TargetingVerified(),
 	}, nil
 }
 
+// toDomain rebuilds the campaign through Rehydrate, which refuses a row no campaign can be.
 func (r *campaignRow) toDomain() (*Campaign, error) {
-	c := &Campaign{
+	p := RehydrateParams{
 		ID: ID(r.ID), Name: r.Name, Description: r.Description,
 		Status: lifecycle.Status(r.Status), Type: Type(r.Type),
-		StartDate: r.StartDate.UTC(), EndDate: utcPtr(r.EndDate),
+		StartDate: r.StartDate, EndDate: r.EndDate,
 		Budget:    Money{Amount: r.BudgetAmount, Currency: strings.TrimSpace(r.BudgetCurrency)},
-		CreatedBy: UserID(r.CreatedBy), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
-		Version: r.Version, DeletedAt: utcPtr(r.DeletedAt), StopCode: lifecycle.StopCode(r.StopCode),
+		CreatedBy: UserID(r.CreatedBy), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		Version: r.Version, DeletedAt: r.DeletedAt, StopCode: lifecycle.StopCode(r.StopCode),
 		TargetingVerified: r.TargetingVerified,
 	}
-	if err := json.Unmarshal([]byte(r.TargetingRules), &c.TargetingRules); err != nil {
+	if err := json.Unmarshal([]byte(r.TargetingRules), &p.TargetingRules); err != nil {
 		return nil, fmt.Errorf("decode targeting rules of %s: %w", r.ID, err)
 	}
-	if err := json.Unmarshal([]byte(r.Settings), &c.Settings); err != nil {
+	if err := json.Unmarshal([]byte(r.Settings), &p.Settings); err != nil {
 		return nil, fmt.Errorf("decode settings of %s: %w", r.ID, err)
 	}
-	return c, nil
+	return Rehydrate(p)
 }
 
-// Create inserts a new campaign. A live campaign with the same name (any case) -> ErrNameTaken.
-func (r *Repository) Create(ctx context.Context, c *Campaign) error {
+// The Repository is the service's Store.
+var _ Store = (*Repository)(nil)
+
+// Create inserts the new campaign c with the event of ch, in one transaction. A live campaign
+// with the same name (any case) -> ErrNameTaken.
+func (r *Repository) Create(ctx context.Context, c *Campaign, ch Change) error {
 	row, err := toRow(c)
 	if err != nil {
 		return err
 	}
-	if _, err := r.db.NewInsert().Model(row).Exec(ctx); err != nil {
-		if sqlerr.IsUniqueViolation(err) {
-			return ErrNameTaken
+	return r.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		if _, err := db.NewInsert().Model(row).Exec(ctx); err != nil {
+			if sqlerr.IsUniqueViolation(err) {
+				return ErrNameTaken
+			}
+			return fmt.Errorf("insert campaign: %w", err)
 		}
-		return fmt.Errorf("insert campaign: %w", err)
+		return record(ctx, db, c, ch)
+	})
+}
+
+// Update loads the live campaign id in a transaction (locking its row on PostgreSQL; SQLite
+// transactions take the write lock at BEGIN), checks expectedVersion when given, applies
+// change and stores the result at the next version, with the history row and the event of the
+// change. See Store.
+func (r *Repository) Update(ctx context.Context, id ID, expectedVersion *int64, change func(*Campaign) (Change, error)) (*Campaign, error) {
+	var out *Campaign
+	err := r.write(ctx, func(ctx context.Context, db bun.IDB) error {
+		c, err := get(ctx, db, id, true)
+		if err != nil {
+			return err
+		}
+		read := c.version
+		if expectedVersion != nil && *expectedVersion != read {
+			return ErrVersionConflict
+		}
+		ch, err := change(c)
+		if err != nil {
+			return err
+		}
+		c.version = read + 1
+		row, err := toRow(c)
+		if err != nil {
+			return err
+		}
+		// The version guard stays, though the row is locked: it is what a lost race looks
+		// like to a store that does not lock.
+		res, err := db.NewUpdate().Model(row).
+			ExcludeColumn("id", "created_by", "created_at").
+			Where("id = ?", row.ID).Where("version = ?", read).Where("deleted_at IS NULL").
+			Exec(ctx)
+		if err != nil {
+			if sqlerr.IsUniqueViolation(err) {
+				return ErrNameTaken
+			}
+			return fmt.Errorf("update campaign: %w", err)
+		}
+		if err := checkApplied(ctx, db, res, id); err != nil {
+			return err
+		}
+		if err := record(ctx, db, c, ch); err != nil {
+			return err
+		}
+		out = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return out, nil
+}
+
+// record writes what ch describes, c being at its new version: the history row of a status
+// change, then the event.
+func record(ctx context.Context, db bun.IDB, c *Campaign, ch Change) error {
+	if ch.Transition != nil {
+		rec := *ch.Transition
+		rec.CampaignID, rec.Version = uuid.UUID(c.id), c.version
+		if err := history.Append(ctx, db, rec); err != nil {
+			return err
+		}
+	}
+	e, err := newEvent(ctx, c, ch)
+	if err != nil {
+		return err
+	}
+	return outbox.Append(ctx, db, e)
 }
 
 // Get returns the live campaign with this id, or ErrNotFound.
 func (r *Repository) Get(ctx context.Context, id ID) (*Campaign, error) {
+	return get(ctx, r.db, id, false)
+}
+
+// get reads the live campaign id through db; forUpdate locks its row on PostgreSQL until the
+// transaction ends.
+func get(ctx context.Context, db bun.IDB, id ID, forUpdate bool) (*Campaign, error) {
 	var row campaignRow
-	err := r.db.NewSelect().Model(&row).
-		Where("id = ?", uuid.UUID(id)).Where("deleted_at IS NULL").
-		Scan(ctx)
+	q := db.NewSelect().Model(&row).Where("id = ?", uuid.UUID(id)).Where("deleted_at IS NULL")
+	if forUpdate && db.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	err := q.Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -147,66 +235,30 @@ func (r *Repository) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, e
 		if err != nil {
 			return nil, err
 		}
-		out[c.ID] = c
+		out[c.id] = c
 	}
 	return out, nil
 }
 
-// Exists reports whether a campaign with this id was ever stored, deleted or not.
-func (r *Repository) Exists(ctx context.Context, id ID) (bool, error) {
+// exists reports whether a campaign with this id was ever stored, deleted or not.
+func (r *Repository) exists(ctx context.Context, id ID) error {
 	ok, err := r.db.NewSelect().Table("campaigns").Where("id = ?", uuid.UUID(id)).Exists(ctx)
 	if err != nil {
-		return false, fmt.Errorf("check campaign: %w", err)
+		return fmt.Errorf("check campaign: %w", err)
 	}
-	return ok, nil
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
 }
 
-// Update replaces the stored campaign with c, provided the stored version is still
-// expectedVersion; c.Version must already be the new version. A stale version ->
-// ErrVersionConflict; a campaign that is gone -> ErrNotFound.
-func (r *Repository) Update(ctx context.Context, c *Campaign, expectedVersion int64) error {
-	row, err := toRow(c)
-	if err != nil {
-		return err
-	}
-	res, err := r.db.NewUpdate().Model(row).
-		ExcludeColumn("id", "created_by", "created_at").
-		Where("id = ?", row.ID).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
-		Exec(ctx)
-	if err != nil {
-		if sqlerr.IsUniqueViolation(err) {
-			return ErrNameTaken
-		}
-		return fmt.Errorf("update campaign: %w", err)
-	}
-	return r.checkApplied(ctx, res, c.ID)
-}
-
-// UpdateStatus stores a transition: the new status, stop code, targeting verdict, version and
-// update time of c, provided the stored version is still expectedVersion.
-func (r *Repository) UpdateStatus(ctx context.Context, c *Campaign, expectedVersion int64) error {
-	res, err := r.db.NewUpdate().Table("campaigns").
-		Set("status = ?", string(c.Status)).Set("stop_code = ?", string(c.StopCode)).
-		Set("targeting_verified = ?", c.TargetingVerified).
-		Set("version = ?", c.Version).Set("updated_at = ?", c.UpdatedAt).
-		Where("id = ?", uuid.UUID(c.ID)).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("update campaign status: %w", err)
-	}
-	return r.checkApplied(ctx, res, c.ID)
-}
-
-// RunInTx runs fn in a transaction; fn gets a repository bound to it. The transaction is
-// what other capabilities' writes (history, events) join, so that all land or none. On a
-// repository bound to a bun.Tx it runs fn in a savepoint of that transaction.
-func (r *Repository) RunInTx(ctx context.Context, fn func(ctx context.Context, tx bun.Tx, repo *Repository) error) error {
+// write runs fn in a transaction of the repository's, or in a savepoint of the transaction it
+// is bound to: all of fn's writes land or none.
+func (r *Repository) write(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
 	if tx, ok := r.tx(); ok {
-		return inSavepoint(ctx, tx, func(sp bun.Tx) error { return fn(ctx, sp, NewRepository(sp)) })
+		return inSavepoint(ctx, tx, func(sp bun.Tx) error { return fn(ctx, sp) })
 	}
-	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		return fn(ctx, tx, NewRepository(tx))
-	})
+	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
 }
 
 // tx returns the transaction the repository is bound to, if it is.
@@ -221,7 +273,9 @@ func (r *Repository) tx() (bun.Tx, bool) {
 	}
 }
 
-func (r *Repository) inTx() bool {
+// Joined reports whether the repository is bound to a transaction (a bun.Tx), which its
+// caller commits.
+func (r *Repository) Joined() bool {
 	_, ok := r.tx()
 	return ok
 }
@@ -275,8 +329,65 @@ func (r *Repository) EndedBy(ctx context.Context, now time.Time, limit int) ([]D
 	return out, nil
 }
 
+// Budgets returns the live ACTIVE or PAUSED campaigns among ids with their budgets and
+// whether the automation paused them at the budget threshold (see Store).
+func (r *Repository) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Budget, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []struct {
+		ID      uuid.UUID       `bun:"id"`
+		Version int64           `bun:"version"`
+		Status  string          `bun:"status"`
+		Amount  decimal.Decimal `bun:"budget_amount"`
+	}
+	err := r.db.NewSelect().Table("campaigns").Column("id", "version", "status", "budget_amount").
+		Where("id IN (?)", bun.In(ids)).Where("deleted_at IS NULL").
+		Where("status IN (?)", bun.In([]string{string(lifecycle.StatusActive), string(lifecycle.StatusPaused)})).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("campaign budgets: %w", err)
+	}
+	paused, err := history.AutomaticWith(ctx, r.db, ids, lifecycle.StopBudgetThreshold)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]automation.Budget, len(rows))
+	for i, row := range rows {
+		out[i] = automation.Budget{
+			Target: automation.Target{ID: row.ID, Version: row.Version}, Status: lifecycle.Status(row.Status),
+			Amount: row.Amount, ThresholdPaused: paused[row.ID],
+		}
+	}
+	return out, nil
+}
+
+// Transitions lists a campaign's status history, oldest first, after the given version; the
+// history of a deleted campaign stays readable. Never stored -> ErrNotFound.
+func (r *Repository) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error) {
+	if err := r.exists(ctx, id); err != nil {
+		return nil, err
+	}
+	return history.List(ctx, r.db, uuid.UUID(id), afterVersion, limit)
+}
+
+// Events lists a campaign's domain events, oldest first, after the store sequence afterSeq,
+// optionally of some types only; a deleted campaign keeps its events. Never stored ->
+// ErrNotFound.
+func (r *Repository) Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error) {
+	if err := r.exists(ctx, id); err != nil {
+		return nil, err
+	}
+	return outbox.List(ctx, r.db, outbox.Query{AggregateID: uuid.UUID(id), Types: types, AfterSeq: afterSeq, Limit: limit})
+}
+
+// EventsStored reports which of the events the database holds.
+func (r *Repository) EventsStored(ctx context.Context, eventIDs []uuid.UUID) (map[uuid.UUID]bool, error) {
+	return outbox.Stored(ctx, r.db, eventIDs)
+}
+
 // checkApplied tells a lost optimistic-lock race (the row exists) from a vanished row.
-func (r *Repository) checkApplied(ctx context.Context, res sql.Result, id ID) error {
+func checkApplied(ctx context.Context, db bun.IDB, res sql.Result, id ID) error {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return fmt.Errorf("rows affected: %w", err)
@@ -284,7 +395,7 @@ func (r *Repository) checkApplied(ctx context.Context, res sql.Result, id ID) er
 	if n == 1 {
 		return nil
 	}
-	exists, err := r.db.NewSelect().Table("campaigns").
+	exists, err := db.NewSelect().Table("campaigns").
 		Where("id = ?", uuid.UUID(id)).Where("deleted_at IS NULL").Exists(ctx)
 	if err != nil {
 		return fmt.Errorf("check campaign: %w", err)
@@ -293,19 +404,6 @@ func (r *Repository) checkApplied(ctx context.Context, res sql.Result, id ID) er
 		return ErrVersionConflict
 	}
 	return ErrNotFound
-}
-
-// SoftDelete marks the campaign deleted at `at`, provided its version is still
-// expectedVersion. It keeps the row (and so its history) and frees the name.
-func (r *Repository) SoftDelete(ctx context.Context, id ID, expectedVersion int64, at time.Time) error {
-	res, err := r.db.NewUpdate().Table("campaigns").
-		Set("deleted_at = ?", at).Set("updated_at = ?", at).Set("version = version + 1").
-		Where("id = ?", uuid.UUID(id)).Where("version = ?", expectedVersion).Where("deleted_at IS NULL").
-		Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("delete campaign: %w", err)
-	}
-	return r.checkApplied(ctx, res, id)
 }
 
 // SortField is a key campaigns can be listed by.
@@ -382,14 +480,14 @@ func DecodeCursor(s string) (*Cursor, error) {
 }
 
 func cursorOf(c *Campaign, nameKey string, sort SortField, desc bool) *Cursor {
-	cur := &Cursor{Sort: sort, Desc: desc, ID: c.ID}
+	cur := &Cursor{Sort: sort, Desc: desc, ID: c.id}
 	switch sort {
 	case SortName:
 		cur.Value = nameKey
 	case SortStartDate:
-		cur.Value = c.StartDate.Format(time.RFC3339Nano)
+		cur.Value = c.startDate.Format(time.RFC3339Nano)
 	default:
-		cur.Value = c.CreatedAt.Format(time.RFC3339Nano)
+		cur.Value = c.createdAt.Format(time.RFC3339Nano)
 	}
 	return cur
 }

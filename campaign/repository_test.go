@@ -25,12 +25,25 @@ var (
 	bob   = campaign.UserID(uuid.MustParse("22222222-2222-4222-8222-222222222222"))
 )
 
-// fixture builds a stored-shape campaign; tests vary what they need.
-func fixture(name string, at time.Time) *campaign.Campaign {
+// fixture builds a stored campaign; tests vary what they need through mut.
+func fixture(name string, at time.Time, mut ...func(*campaign.RehydrateParams)) *campaign.Campaign {
+	p := fixtureParams(name, at)
+	for _, m := range mut {
+		m(&p)
+	}
+	c, err := campaign.Rehydrate(p)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// fixtureParams is a stored-shape campaign.
+func fixtureParams(name string, at time.Time) campaign.RehydrateParams {
 	end := at.Add(30 * 24 * time.Hour)
 	maxImp := int64(5000)
 	limit := campaign.MustMoney("900.00", "EUR")
-	return &campaign.Campaign{
+	return campaign.RehydrateParams{
 		ID: campaign.NewID(), Name: name, Description: "desc of " + name,
 		Status: lifecycle.StatusDraft, Type: campaign.TypePromotion,
 		TargetingRules: []campaign.RuleID{campaign.RuleID(uuid.New())},
@@ -46,6 +59,37 @@ func fixture(name string, at time.Time) *campaign.Campaign {
 			Personalization: campaign.Personalization{Enabled: true, Rules: []campaign.RuleID{campaign.RuleID(uuid.New())}},
 		},
 	}
+}
+
+// created is the change a fixture is stored with.
+func created(c *campaign.Campaign) campaign.Change {
+	return campaign.Change{Event: campaign.EventCreated, Data: campaign.CreatedV1{}, At: c.CreatedAt()}
+}
+
+// inputOf is what a caller would send to replace c with itself.
+func inputOf(c *campaign.Campaign) campaign.Input {
+	return campaign.Input{
+		Name: c.Name(), Description: c.Description(), Type: c.Type(), TargetingRules: c.TargetingRules(),
+		StartDate: c.StartDate(), EndDate: c.EndDate(), Budget: c.Budget(), Settings: c.Settings(),
+	}
+}
+
+// replace stores c's fields with edit applied, provided its version is still expected.
+func replace(ctx context.Context, repo *campaign.Repository, c *campaign.Campaign, expected int64, edit func(*campaign.Input)) error {
+	_, err := repo.Update(ctx, c.ID(), &expected, func(cur *campaign.Campaign) (campaign.Change, error) {
+		in := inputOf(c)
+		edit(&in)
+		return cur.Replace(in, base)
+	})
+	return err
+}
+
+// softDelete deletes the campaign id, provided its version is still expected.
+func softDelete(ctx context.Context, repo *campaign.Repository, id campaign.ID, expected int64, at time.Time) error {
+	_, err := repo.Update(ctx, id, &expected, func(c *campaign.Campaign) (campaign.Change, error) {
+		return c.MarkDeleted(at)
+	})
+	return err
 }
 
 func TestRepositoryContract(t *testing.T) {
@@ -65,31 +109,32 @@ func testRoundTrip(t *testing.T, db *bun.DB) {
 	ctx := context.Background()
 	repo := campaign.NewRepository(db)
 	c := fixture("Round trip", base.Add(123456*time.Microsecond))
-	require.NoError(t, repo.Create(ctx, c))
+	require.NoError(t, repo.Create(ctx, c, created(c)))
 
-	got, err := repo.Get(ctx, c.ID)
+	got, err := repo.Get(ctx, c.ID())
 	require.NoError(t, err)
-	assert.Equal(t, c.ID, got.ID)
-	assert.Equal(t, c.Name, got.Name)
-	assert.Equal(t, c.Description, got.Description)
-	assert.Equal(t, c.Status, got.Status)
-	assert.Equal(t, c.Type, got.Type)
-	assert.Equal(t, c.TargetingRules, got.TargetingRules)
-	assert.True(t, c.StartDate.Equal(got.StartDate), "start %s vs %s", c.StartDate, got.StartDate)
-	require.NotNil(t, got.EndDate)
-	assert.True(t, c.EndDate.Equal(*got.EndDate))
-	assert.True(t, c.Budget.Amount.Equal(got.Budget.Amount), "budget %s", got.Budget)
-	assert.Equal(t, "EUR", got.Budget.Currency)
-	assert.Equal(t, c.CreatedBy, got.CreatedBy)
-	assert.True(t, c.CreatedAt.Equal(got.CreatedAt))
-	assert.Equal(t, c.Version, got.Version)
-	assert.Nil(t, got.DeletedAt)
-	assert.Equal(t, c.Settings.Channels, got.Settings.Channels)
-	assert.Equal(t, c.Settings.ABTest, got.Settings.ABTest)
-	assert.Equal(t, c.Settings.SchedulingRules, got.Settings.SchedulingRules)
-	assert.Equal(t, c.Settings.Personalization, got.Settings.Personalization)
-	assert.Equal(t, *c.Settings.MaxImpressions, *got.Settings.MaxImpressions)
-	assert.True(t, c.Settings.BudgetLimit.Amount.Equal(got.Settings.BudgetLimit.Amount))
+	assert.Equal(t, c.ID(), got.ID())
+	assert.Equal(t, c.Name(), got.Name())
+	assert.Equal(t, c.Description(), got.Description())
+	assert.Equal(t, c.Status(), got.Status())
+	assert.Equal(t, c.Type(), got.Type())
+	assert.Equal(t, c.TargetingRules(), got.TargetingRules())
+	assert.True(t, c.StartDate().Equal(got.StartDate()), "start %s vs %s", c.StartDate(), got.StartDate())
+	require.NotNil(t, got.EndDate())
+	assert.True(t, c.EndDate().Equal(*got.EndDate()))
+	assert.True(t, c.Budget().Amount.Equal(got.Budget().Amount), "budget %s", got.Budget())
+	assert.Equal(t, "EUR", got.Budget().Currency)
+	assert.Equal(t, c.CreatedBy(), got.CreatedBy())
+	assert.True(t, c.CreatedAt().Equal(got.CreatedAt()))
+	assert.Equal(t, c.Version(), got.Version())
+	assert.Nil(t, got.DeletedAt())
+	cs, gs := c.Settings(), got.Settings()
+	assert.Equal(t, cs.Channels, gs.Channels)
+	assert.Equal(t, cs.ABTest, gs.ABTest)
+	assert.Equal(t, cs.SchedulingRules, gs.SchedulingRules)
+	assert.Equal(t, cs.Personalization, gs.Personalization)
+	assert.Equal(t, *cs.MaxImpressions, *gs.MaxImpressions)
+	assert.True(t, cs.BudgetLimit.Amount.Equal(gs.BudgetLimit.Amount))
 
 	_, err = repo.Get(ctx, campaign.NewID())
 	assert.ErrorIs(t, err, campaign.ErrNotFound)
@@ -98,82 +143,79 @@ func testRoundTrip(t *testing.T, db *bun.DB) {
 func testNameConflict(t *testing.T, db *bun.DB) {
 	ctx := context.Background()
 	repo := campaign.NewRepository(db)
-	require.NoError(t, repo.Create(ctx, fixture("Summer Sale", base)))
+	summer := fixture("Summer Sale", base)
+	require.NoError(t, repo.Create(ctx, summer, created(summer)))
 	for _, name := range []string{"Summer Sale", "summer sale", "SUMMER SALE"} {
-		err := repo.Create(ctx, fixture(name, base))
+		c := fixture(name, base)
+		err := repo.Create(ctx, c, created(c))
 		assert.ErrorIs(t, err, campaign.ErrNameTaken, name)
 	}
 	other := fixture("Winter Sale", base)
-	require.NoError(t, repo.Create(ctx, other))
-	other.Name, other.Version = "summer SALE", 2
-	assert.ErrorIs(t, repo.Update(ctx, other, 1), campaign.ErrNameTaken, "rename onto a taken name")
+	require.NoError(t, repo.Create(ctx, other, created(other)))
+	assert.ErrorIs(t, replace(ctx, repo, other, 1, func(in *campaign.Input) { in.Name = "summer SALE" }),
+		campaign.ErrNameTaken, "rename onto a taken name")
 }
 
 func testOptimisticLock(t *testing.T, db *bun.DB) {
 	ctx := context.Background()
 	repo := campaign.NewRepository(db)
 	c := fixture("Locked", base)
-	require.NoError(t, repo.Create(ctx, c))
+	require.NoError(t, repo.Create(ctx, c, created(c)))
 
-	first := *c
-	first.Description, first.Version = "first writer", 2
-	require.NoError(t, repo.Update(ctx, &first, 1))
+	require.NoError(t, replace(ctx, repo, c, 1, func(in *campaign.Input) { in.Description = "first writer" }))
+	assert.ErrorIs(t, replace(ctx, repo, c, 1, func(in *campaign.Input) { in.Description = "second writer, stale" }),
+		campaign.ErrVersionConflict)
 
-	second := *c
-	second.Description, second.Version = "second writer, stale", 2
-	assert.ErrorIs(t, repo.Update(ctx, &second, 1), campaign.ErrVersionConflict)
-
-	got, err := repo.Get(ctx, c.ID)
+	got, err := repo.Get(ctx, c.ID())
 	require.NoError(t, err)
-	assert.Equal(t, "first writer", got.Description, "the stale write must not land")
-	assert.Equal(t, int64(2), got.Version)
+	assert.Equal(t, "first writer", got.Description(), "the stale write must not land")
+	assert.Equal(t, int64(2), got.Version())
 
 	gone := fixture("Never stored", base)
-	gone.Version = 2
-	assert.ErrorIs(t, repo.Update(ctx, gone, 1), campaign.ErrNotFound)
+	assert.ErrorIs(t, replace(ctx, repo, gone, 1, func(*campaign.Input) {}), campaign.ErrNotFound)
 }
 
 func testSoftDelete(t *testing.T, db *bun.DB) {
 	ctx := context.Background()
 	repo := campaign.NewRepository(db)
 	c := fixture("Reusable Name", base)
-	require.NoError(t, repo.Create(ctx, c))
+	require.NoError(t, repo.Create(ctx, c, created(c)))
 
-	assert.ErrorIs(t, repo.SoftDelete(ctx, c.ID, 7, base), campaign.ErrVersionConflict)
-	require.NoError(t, repo.SoftDelete(ctx, c.ID, 1, base.Add(time.Hour)))
-	_, err := repo.Get(ctx, c.ID)
+	assert.ErrorIs(t, softDelete(ctx, repo, c.ID(), 7, base), campaign.ErrVersionConflict)
+	require.NoError(t, softDelete(ctx, repo, c.ID(), 1, base.Add(time.Hour)))
+	_, err := repo.Get(ctx, c.ID())
 	assert.ErrorIs(t, err, campaign.ErrNotFound)
-	assert.ErrorIs(t, repo.SoftDelete(ctx, c.ID, 2, base), campaign.ErrNotFound)
+	assert.ErrorIs(t, softDelete(ctx, repo, c.ID(), 2, base), campaign.ErrNotFound)
 
 	page, _, err := repo.List(ctx, campaign.Filter{Query: "Reusable", Limit: 10})
 	require.NoError(t, err)
 	assert.Empty(t, page, "a deleted campaign leaves the list")
 
 	// The row (and so its history) stays; only live rows hold the name.
-	n, err := db.NewSelect().Table("campaigns").Where("id = ?", uuid.UUID(c.ID)).Count(ctx)
+	n, err := db.NewSelect().Table("campaigns").Where("id = ?", uuid.UUID(c.ID())).Count(ctx)
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, n)
-	require.NoError(t, repo.Create(ctx, fixture("reusable name", base)))
+	again := fixture("reusable name", base)
+	require.NoError(t, repo.Create(ctx, again, created(again)))
 }
 
 func testListFilters(t *testing.T, db *bun.DB) {
 	ctx := context.Background()
 	repo := campaign.NewRepository(db)
-	mk := func(name string, mut func(*campaign.Campaign)) campaign.ID {
-		c := fixture(name, base)
-		mut(c)
-		require.NoError(t, repo.Create(ctx, c))
-		return c.ID
+	mk := func(name string, mut func(*campaign.RehydrateParams)) campaign.ID {
+		c := fixture(name, base, mut)
+		require.NoError(t, repo.Create(ctx, c, created(c)))
+		return c.ID()
 	}
-	active := mk("Filter Active", func(c *campaign.Campaign) { c.Status = lifecycle.StatusActive })
-	paused := mk("Filter Paused", func(c *campaign.Campaign) { c.Status = lifecycle.StatusPaused })
-	loyalty := mk("Filter Loyalty", func(c *campaign.Campaign) { c.Type = campaign.TypeLoyalty })
-	sms := mk("Filter SMS", func(c *campaign.Campaign) {
+	active := mk("Filter Active", func(c *campaign.RehydrateParams) { c.Status = lifecycle.StatusActive })
+	paused := mk("Filter Paused", func(c *campaign.RehydrateParams) { c.Status = lifecycle.StatusPaused })
+	loyalty := mk("Filter Loyalty", func(c *campaign.RehydrateParams) { c.Type = campaign.TypeLoyalty })
+	sms := mk("Filter SMS", func(c *campaign.RehydrateParams) {
 		c.Settings.Channels = []campaign.Channel{campaign.ChannelPush, campaign.ChannelSMS}
 	})
-	byBob := mk("Filter Bob", func(c *campaign.Campaign) { c.CreatedBy = bob })
-	late := mk("Filter Late", func(c *campaign.Campaign) { c.StartDate = base.Add(48 * time.Hour); c.EndDate = nil })
-	percent := mk("Filter 100% off_now", func(*campaign.Campaign) {})
+	byBob := mk("Filter Bob", func(c *campaign.RehydrateParams) { c.CreatedBy = bob })
+	late := mk("Filter Late", func(c *campaign.RehydrateParams) { c.StartDate = base.Add(48 * time.Hour); c.EndDate = nil })
+	percent := mk("Filter 100% off_now", func(*campaign.RehydrateParams) {})
 	all := []campaign.ID{active, paused, loyalty, sms, byBob, late, percent}
 
 	ids := func(f campaign.Filter) []campaign.ID {
@@ -186,7 +228,7 @@ func testListFilters(t *testing.T, db *bun.DB) {
 		assert.Nil(t, next)
 		out := []campaign.ID{}
 		for _, c := range page {
-			out = append(out, c.ID)
+			out = append(out, c.ID())
 		}
 		return out
 	}
@@ -226,16 +268,17 @@ func testKeysetPaging(t *testing.T, db *bun.DB) {
 	for i := range n {
 		// Three campaigns share each creation instant, so the id tie-break is exercised.
 		at := base.Add(time.Duration(i/3) * time.Second)
-		c := fixture(fmt.Sprintf("Page %03d %s", (i*7)%n, strings.Repeat("x", i%3)), at)
-		c.StartDate = base.Add(time.Duration((i*13)%n) * time.Minute)
-		c.EndDate = nil
-		require.NoError(t, repo.Create(ctx, c))
-		stored[c.ID] = c
+		c := fixture(fmt.Sprintf("Page %03d %s", (i*7)%n, strings.Repeat("x", i%3)), at, func(p *campaign.RehydrateParams) {
+			p.StartDate = base.Add(time.Duration((i*13)%n) * time.Minute)
+			p.EndDate = nil
+		})
+		require.NoError(t, repo.Create(ctx, c, created(c)))
+		stored[c.ID()] = c
 	}
 	key := map[campaign.SortField]func(c *campaign.Campaign) string{
-		campaign.SortCreatedAt: func(c *campaign.Campaign) string { return c.CreatedAt.Format(time.RFC3339Nano) },
-		campaign.SortName:      func(c *campaign.Campaign) string { return strings.ToLower(c.Name) },
-		campaign.SortStartDate: func(c *campaign.Campaign) string { return c.StartDate.Format(time.RFC3339Nano) },
+		campaign.SortCreatedAt: func(c *campaign.Campaign) string { return c.CreatedAt().Format(time.RFC3339Nano) },
+		campaign.SortName:      func(c *campaign.Campaign) string { return strings.ToLower(c.Name()) },
+		campaign.SortStartDate: func(c *campaign.Campaign) string { return c.StartDate().Format(time.RFC3339Nano) },
 	}
 	for _, sort := range campaign.SortFields() {
 		for _, desc := range []bool{false, true} {
@@ -256,9 +299,9 @@ func testKeysetPaging(t *testing.T, db *bun.DB) {
 				require.Equal(t, n, len(seen), "every row exactly once")
 				ids := map[campaign.ID]bool{}
 				for _, c := range seen {
-					require.False(t, ids[c.ID], "duplicate %s", c.ID)
-					ids[c.ID] = true
-					require.Contains(t, stored, c.ID)
+					require.False(t, ids[c.ID()], "duplicate %s", c.ID())
+					ids[c.ID()] = true
+					require.Contains(t, stored, c.ID())
 				}
 				sorted := slices.IsSortedFunc(seen, func(a, b *campaign.Campaign) int {
 					ka, kb := key[sort](a), key[sort](b)
@@ -270,7 +313,7 @@ func testKeysetPaging(t *testing.T, db *bun.DB) {
 					}
 					c := strings.Compare(ka, kb)
 					if c == 0 {
-						c = strings.Compare(a.ID.String(), b.ID.String())
+						c = strings.Compare(a.ID().String(), b.ID().String())
 					}
 					if desc {
 						c = -c

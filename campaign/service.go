@@ -4,110 +4,92 @@ import (
 	"context"
 	"time"
 
-	"github.com/uptrace/bun"
+	"github.com/google/uuid"
 
-	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
+	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
-// Service is the campaign use cases: it validates input, enforces the lifecycle's edit rules
-// and optimistic locking, and persists through the Repository.
+// Store keeps campaigns with their history and their domain events. *Repository is the Bun
+// one. Each write is one transaction of the store's (or a savepoint of the host's, see
+// Joined): the campaign, its history row and its event land together or not at all.
+type Store interface {
+	// Create stores the new campaign c and the event of ch. A live campaign with the same
+	// name (any case) -> ErrNameTaken.
+	Create(ctx context.Context, c *Campaign, ch Change) error
+	// Update loads the live campaign id, checks that its version is expectedVersion (when not
+	// nil; else ErrVersionConflict), lets change alter it, then stores it at the next version
+	// with the history row and the event of the returned Change. An error of change is
+	// returned as it is and nothing is written. Unknown or deleted -> ErrNotFound.
+	Update(ctx context.Context, id ID, expectedVersion *int64, change func(*Campaign) (Change, error)) (*Campaign, error)
+	Get(ctx context.Context, id ID) (*Campaign, error)
+	GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error)
+	List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error)
+	// EndedBy lists up to limit ACTIVE or PAUSED campaigns whose end date is at or before now.
+	EndedBy(ctx context.Context, now time.Time, limit int) ([]Due, error)
+	// Budgets returns the live ACTIVE or PAUSED campaigns among ids with their budgets.
+	Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Budget, error)
+	// Transitions and Events read the history and the events of a campaign ever stored,
+	// deleted or not (else ErrNotFound).
+	Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error)
+	Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error)
+	// EventsStored reports which of the events are stored (committed, seen from outside any
+	// transaction).
+	EventsStored(ctx context.Context, eventIDs []uuid.UUID) (map[uuid.UUID]bool, error)
+	// Joined reports whether the store writes inside a transaction it does not commit (a
+	// Repository over a host's bun.Tx): the Service cannot know whether such writes land, so
+	// it announces nothing.
+	Joined() bool
+}
+
+// ServiceConfig is the optional part of a Service. Its zero value is a service on the wall
+// clock, without activation checks or announcements.
+type ServiceConfig struct {
+	// Now is the clock (nil: time.Now), replaceable for tests and simulations.
+	Now func() time.Time
+	// ActivationChecks must pass before a campaign starts or resumes (none by default).
+	ActivationChecks []ActivationCheck
+	// AfterCommit runs after each committed change (the event relay's Notify, so that events
+	// leave without waiting for its next poll).
+	AfterCommit func()
+	// ObserveEvent learns the type of every domain event once the change that recorded it has
+	// committed (metrics count them; a rolled-back change is never observed).
+	ObserveEvent func(eventType string)
+}
+
+// Service is the campaign use cases: it hands input and lifecycle decisions to the Campaign
+// aggregate, runs the activation checks, and persists through a Store.
 type Service struct {
-	repo        *Repository
-	now         func() time.Time
-	checks      []ActivationCheck
-	afterCommit func()
-	observe     func(eventType string)
+	store Store
+	cfg   ServiceConfig
 }
 
-// Option configures a Service.
-type Option func(*Service)
-
-// WithClock replaces the wall clock, for tests and simulations.
-func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = now } }
-
-// WithActivationChecks registers checks that must pass before a campaign starts or resumes.
-func WithActivationChecks(checks ...ActivationCheck) Option {
-	return func(s *Service) { s.checks = append(s.checks, checks...) }
-}
-
-// WithAfterCommit registers fn to run after each committed change (the event relay's Notify,
-// so that events leave without waiting for its next poll).
-func WithAfterCommit(fn func()) Option { return func(s *Service) { s.afterCommit = fn } }
-
-// WithEventObserver registers fn to learn the type of every domain event once the change that
-// recorded it has committed (metrics count them; a rolled-back change is never observed).
-func WithEventObserver(fn func(eventType string)) Option { return func(s *Service) { s.observe = fn } }
-
-// NewService returns the campaign service over repo.
-func NewService(repo *Repository, opts ...Option) *Service {
-	s := &Service{repo: repo, now: time.Now}
-	for _, o := range opts {
-		o(s)
+// NewService returns the campaign service over store.
+func NewService(store Store, cfg ServiceConfig) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
-	return s
+	cfg.ActivationChecks = append([]ActivationCheck(nil), cfg.ActivationChecks...)
+	return &Service{store: store, cfg: cfg}
 }
 
-func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+func (s *Service) clock() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-// Create validates in and stores a new DRAFT campaign authored by actor.
-func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
-	return s.create(ctx, s.own(), actor, in)
-}
-
-func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) (*Campaign, error) {
-	now := s.clock()
-	in.normalize()
-	if errs := in.Validate(now, nil); len(errs) > 0 {
-		return nil, &ValidationError{Fields: errs}
-	}
-	c := &Campaign{
-		ID: NewID(), Status: lifecycle.StatusDraft, CreatedBy: actor,
-		CreatedAt: now, UpdatedAt: now, Version: 1,
-	}
-	c.apply(in)
-	err := sc.write(ctx, func(ctx context.Context, w *txWrite) error {
-		if err := w.repo.Create(ctx, c); err != nil {
-			return err
-		}
-		return w.appendEvent(ctx, c, EventCreated, &actor, now, CreatedV1{Campaign: newCampaignV1(c, now)})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// writeFunc is one change: it writes rows, history and events through w, in one transaction,
-// so that all land or none.
-type writeFunc func(ctx context.Context, w *txWrite) error
-
-// scope is where a use case reads and writes: the service's own database, where each write is
-// a transaction of its own, or a host's transaction (InTx), which each write joins.
+// scope is where a use case writes: the service's own store, whose writes commit on their
+// own, or a store in a host's transaction (InTx), whose writes wait for the host's commit.
 type scope struct {
-	repo  *Repository
-	write func(ctx context.Context, fn writeFunc) error
+	store Store
+	// wrote learns the event of each write that returned without error.
+	wrote func(loggedEvent)
 }
 
-func (s *Service) own() scope { return scope{repo: s.repo, write: s.write} }
-
-// write runs fn in a transaction and, once it committed, announces its events.
-func (s *Service) write(ctx context.Context, fn writeFunc) error {
-	var w *txWrite
-	err := s.repo.RunInTx(ctx, func(ctx context.Context, tx bun.Tx, repo *Repository) error {
-		w = &txWrite{tx: tx, repo: repo} // a retried transaction starts over
-		return fn(ctx, w)
-	})
-	if err != nil {
-		return err
-	}
-	if s.repo.inTx() {
-		// The repository joins a transaction the service does not commit, so the service
-		// cannot tell whether these writes will land: it announces nothing. The relay still
-		// publishes the events at its next poll if they commit; InTx announces them.
-		return nil
-	}
-	s.announce(w.events)
-	return nil
+func (s *Service) own() scope {
+	return scope{store: s.store, wrote: func(e loggedEvent) {
+		if !s.store.Joined() {
+			s.announce([]loggedEvent{e})
+		}
+	}}
 }
 
 // announce tells the event relay and the event observer about committed events.
@@ -115,75 +97,78 @@ func (s *Service) announce(events []loggedEvent) {
 	if len(events) == 0 {
 		return
 	}
-	if s.afterCommit != nil {
-		s.afterCommit()
+	if s.cfg.AfterCommit != nil {
+		s.cfg.AfterCommit()
 	}
-	if s.observe != nil {
+	if s.cfg.ObserveEvent != nil {
 		for _, e := range events {
-			s.observe(e.Type)
+			s.cfg.ObserveEvent(e.Type)
 		}
 	}
 }
 
+// change runs one Update of the store and reports its event to sc.
+func (sc scope) change(ctx context.Context, id ID, expectedVersion *int64, fn func(*Campaign) (Change, error)) (*Campaign, error) {
+	var logged loggedEvent
+	c, err := sc.store.Update(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
+		ch, err := fn(c)
+		if err != nil {
+			return Change{}, err
+		}
+		ch.EventID = uuid.Must(uuid.NewV7())
+		logged = loggedEvent{ID: ch.EventID, Type: ch.Event}
+		return ch, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sc.wrote(logged)
+	return c, nil
+}
+
+// Create validates in and stores a new DRAFT campaign authored by actor.
+func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
+	return s.create(ctx, s.own(), actor, in)
+}
+
+func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) (*Campaign, error) {
+	c, err := New(NewID(), actor, in, s.clock())
+	if err != nil {
+		return nil, err
+	}
+	ch := created(c)
+	ch.EventID = uuid.Must(uuid.NewV7())
+	if err := sc.store.Create(ctx, c, ch); err != nil {
+		return nil, err
+	}
+	sc.wrote(loggedEvent{ID: ch.EventID, Type: ch.Event})
+	return c, nil
+}
+
 // Get returns a live campaign.
-func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) { return s.repo.Get(ctx, id) }
+func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) { return s.store.Get(ctx, id) }
 
 // GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
 func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
-	return s.repo.GetMany(ctx, ids)
+	return s.store.GetMany(ctx, ids)
 }
 
 // List returns a page of live campaigns and the next page's cursor (nil on the last page).
 func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
-	return s.repo.List(ctx, f)
+	return s.store.List(ctx, f)
 }
 
-// Update replaces the editable fields of a DRAFT or PAUSED campaign. expectedVersion is the
-// version the caller read (a newer stored version -> ErrVersionConflict); nil means the
-// version current now, still guarded against a concurrent write. Changing the rules of an
-// ACTIVE campaign is a *TargetingLockedError (the rules were vetted when it started); a change
-// of rules of a PAUSED campaign clears TargetingVerified until the next resume vets them.
+// Update replaces the editable fields of a DRAFT or PAUSED campaign (Campaign.Replace).
+// expectedVersion is the version the caller read (a newer stored version ->
+// ErrVersionConflict); nil means the version current now.
 func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
 	return s.update(ctx, s.own(), id, expectedVersion, in)
 }
 
 func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
-	c, err := sc.repo.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if expectedVersion != nil && c.Version != *expectedVersion {
-		return nil, ErrVersionConflict
-	}
-	read := c.Version
-	if !c.Status.Editable() {
-		if fields := changedRules(c, in); c.Status == lifecycle.StatusActive && len(fields) > 0 {
-			return nil, &TargetingLockedError{Status: c.Status, Fields: fields}
-		}
-		return nil, &StateError{Op: "update", Status: c.Status}
-	}
-	now := s.clock()
-	in.normalize()
-	if errs := in.Validate(now, &c.StartDate); len(errs) > 0 {
-		return nil, &ValidationError{Fields: errs}
-	}
-	before := newCampaignV1(c, now)
-	if len(changedRules(c, in)) > 0 {
-		c.TargetingVerified = false
-	}
-	c.apply(in)
-	c.UpdatedAt = now
-	c.Version = read + 1
-	err = sc.write(ctx, func(ctx context.Context, w *txWrite) error {
-		if err := w.repo.Update(ctx, c, read); err != nil {
-			return err
-		}
-		return w.appendEvent(ctx, c, EventUpdated, nil, now, newUpdatedV1(before, newCampaignV1(c, now)))
+	return sc.change(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
+		return c.Replace(in, s.clock())
 	})
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // Delete soft-deletes a DRAFT, COMPLETED or CANCELLED campaign. expectedVersion, when not
@@ -193,59 +178,8 @@ func (s *Service) Delete(ctx context.Context, id ID, expectedVersion *int64) err
 }
 
 func (s *Service) delete(ctx context.Context, sc scope, id ID, expectedVersion *int64) error {
-	c, err := sc.repo.Get(ctx, id)
-	if err != nil {
-		return err
-	}
-	if expectedVersion != nil && *expectedVersion != c.Version {
-		return ErrVersionConflict
-	}
-	if !c.Status.Deletable() {
-		return &StateError{Op: "delete", Status: c.Status}
-	}
-	now := s.clock()
-	return sc.write(ctx, func(ctx context.Context, w *txWrite) error {
-		if err := w.repo.SoftDelete(ctx, id, c.Version, now); err != nil {
-			return err
-		}
-		gone := *c
-		gone.Version++
-		return w.appendEvent(ctx, &gone, EventDeleted, nil, now, DeletedV1{Name: c.Name, Status: string(c.Status)})
+	_, err := sc.change(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
+		return c.MarkDeleted(s.clock())
 	})
-}
-
-// changedRules names the rule lists (targetingRules, settings.personalization.rules) whose set
-// of rules in differs from c's. Order and repetition do not count: the same rules target the
-// same people.
-func changedRules(c *Campaign, in Input) []string {
-	var out []string
-	if !sameRules(c.TargetingRules, in.TargetingRules) {
-		out = append(out, "targetingRules")
-	}
-	if !sameRules(c.Settings.Personalization.Rules, in.Settings.Personalization.Rules) {
-		out = append(out, "settings.personalization.rules")
-	}
-	return out
-}
-
-func sameRules(a, b []RuleID) bool {
-	set := make(map[RuleID]bool, len(a))
-	for _, r := range a {
-		set[r] = true
-	}
-	other := make(map[RuleID]bool, len(b))
-	for _, r := range b {
-		if !set[r] {
-			return false
-		}
-		other[r] = true
-	}
-	return len(other) == len(set)
-}
-
-func (c *Campaign) apply(in Input) {
-	c.Name, c.Description, c.Type = in.Name, in.Description, in.Type
-	c.TargetingRules = nonNil(in.TargetingRules)
-	c.StartDate, c.EndDate = in.StartDate, in.EndDate
-	c.Budget, c.Settings = in.Budget, in.Settings
+	return err
 }

@@ -78,9 +78,11 @@ func TestListServingFilterMatchesLifecycle(t *testing.T) {
 		for _, status := range lifecycle.Statuses() {
 			for _, code := range codes {
 				for _, shape := range shapes {
-					c := fixture(fmt.Sprintf("Serving %s %q %s", status, code, shape.name), base.Add(-24*time.Hour))
-					c.Status, c.StopCode, c.StartDate, c.EndDate = status, code, shape.start, shape.end
-					require.NoError(t, repo.Create(ctx, c))
+					c := fixture(fmt.Sprintf("Serving %s %q %s", status, code, shape.name), base.Add(-24*time.Hour),
+						func(p *campaign.RehydrateParams) {
+							p.Status, p.StopCode, p.StartDate, p.EndDate = status, code, shape.start, shape.end
+						})
+					require.NoError(t, repo.Create(ctx, c, created(c)))
 					stored = append(stored, c)
 				}
 			}
@@ -96,13 +98,13 @@ func TestListServingFilterMatchesLifecycle(t *testing.T) {
 				require.Nil(t, next, "one page holds the table")
 				lists++
 				for _, c := range page {
-					listed[c.ID] = append(listed[c.ID], s)
+					listed[c.ID()] = append(listed[c.ID()], s)
 				}
 			}
 			for _, c := range stored {
-				want := lifecycle.Serving(c.Status, c.StopCode, c.StartDate, c.EndDate, now)
-				assert.Equal(t, []lifecycle.ServingStatus{want}, listed[c.ID], "%s at %s",
-					c.Name, now.Format(time.RFC3339Nano))
+				want := lifecycle.Serving(c.Status(), c.StopCode(), c.StartDate(), c.EndDate(), now)
+				assert.Equal(t, []lifecycle.ServingStatus{want}, listed[c.ID()], "%s at %s",
+					c.Name(), now.Format(time.RFC3339Nano))
 			}
 		}
 		require.Len(t, stored, 80)

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
@@ -81,16 +79,16 @@ func (s *Service) transition(ctx context.Context, sc scope, id ID, req Transitio
 
 func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req TransitionRequest) (*TransitionResult, error) {
 	req.Reason = strings.TrimSpace(req.Reason)
-	c, err := sc.repo.Get(ctx, id)
+	c, err := sc.store.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if req.ExpectedVersion != nil && *req.ExpectedVersion != c.Version {
+	if req.ExpectedVersion != nil && *req.ExpectedVersion != c.Version() {
 		return nil, ErrVersionConflict
 	}
 	now := s.clock()
 	t, err := lifecycle.Decide(lifecycle.Subject{
-		Status: c.Status, StartDate: c.StartDate, EndDate: c.EndDate, Reason: req.Reason, Now: now,
+		Status: c.Status(), StartDate: c.StartDate(), EndDate: c.EndDate(), Reason: req.Reason, Now: now,
 	}, req.Action)
 	var forbidden *lifecycle.ForbiddenError
 	if errors.As(err, &forbidden) {
@@ -101,11 +99,12 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	if errors.As(err, &blocked) {
 		violations = blocked.Violations
 	}
-	verified := c.TargetingVerified
+	verified := false
 	if t.NeedsActivationChecks {
-		verified = false
 		// Checks run even when a guard already failed, so that the caller sees every reason.
-		for _, check := range s.checks {
+		// They run before the store's transaction, which must not wait on the Rules Engine;
+		// the write is pinned to the version they saw.
+		for _, check := range s.cfg.ActivationChecks {
 			vs, err := check.CheckActivation(ctx, c)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrChecksUnavailable, err)
@@ -117,68 +116,39 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		}
 	}
 	if len(violations) > 0 {
-		return nil, &lifecycle.BlockedError{Status: c.Status, Action: req.Action, Violations: violations}
+		return nil, &lifecycle.BlockedError{Status: c.Status(), Action: req.Action, Violations: violations}
 	}
-	res := &TransitionResult{Campaign: c, From: c.Status, To: t.To, Action: t.Effective}
+	res := &TransitionResult{Campaign: c, From: c.Status(), To: t.To, Action: t.Effective}
 	if req.DryRun {
 		return res, nil
 	}
-
-	next := *c
-	next.Status, next.StopCode, next.TargetingVerified = t.To, req.StopCode, verified
-	next.Version, next.UpdatedAt = c.Version+1, now
-	rec := history.Record{
-		CampaignID: uuid.UUID(c.ID), Version: next.Version, From: c.Status, To: t.To,
-		Action: t.Effective, Reason: req.Reason, StopCode: req.StopCode, Automatic: req.Automatic,
-		OccurredAt: now,
-	}
-	if req.Actor != nil {
-		actor := uuid.UUID(*req.Actor)
-		rec.Actor = &actor
-	}
-	err = sc.write(ctx, func(ctx context.Context, w *txWrite) error {
-		if err := w.repo.UpdateStatus(ctx, &next, c.Version); err != nil {
-			return err
-		}
-		if err := history.Append(ctx, w.tx, rec); err != nil {
-			return err
-		}
-		return w.appendEvent(ctx, &next, transitionEvents[t.Effective], req.Actor, now, newTransitionV1(rec))
+	read := c.Version()
+	next, err := sc.change(ctx, id, &read, func(c *Campaign) (Change, error) {
+		return c.ApplyTransition(StatusChange{
+			Transition: t, Reason: req.Reason, Actor: req.Actor, Automatic: req.Automatic,
+			StopCode: req.StopCode, TargetingVerified: verified,
+		}, now)
 	})
 	if err != nil {
 		return nil, err
 	}
-	res.Campaign, res.Applied = &next, true
+	res.Campaign, res.Applied = next, true
 	return res, nil
 }
 
 // Transitions lists a campaign's status history, oldest first, after the given version. The
 // history of a deleted campaign stays readable.
 func (s *Service) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error) {
-	exists, err := s.repo.Exists(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !exists {
-		return nil, ErrNotFound
-	}
-	return history.List(ctx, s.repo.db, uuid.UUID(id), afterVersion, limit)
+	return s.store.Transitions(ctx, id, afterVersion, limit)
 }
 
 // EndedBy lists campaigns the automation should complete because their end date passed.
 func (s *Service) EndedBy(ctx context.Context, limit int) ([]Due, error) {
-	return s.repo.EndedBy(ctx, s.clock(), limit)
+	return s.store.EndedBy(ctx, s.clock(), limit)
 }
 
 // Events lists a campaign's domain events, oldest first, after the store sequence afterSeq,
 // optionally of some types only. A deleted campaign keeps its events.
 func (s *Service) Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error) {
-	exists, err := s.repo.Exists(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if !exists {
-		return nil, ErrNotFound
-	}
-	return outbox.List(ctx, s.repo.db, outbox.Query{AggregateID: uuid.UUID(id), Types: types, AfterSeq: afterSeq, Limit: limit})
+	return s.store.Events(ctx, id, types, afterSeq, limit)
 }

@@ -9,8 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-
-	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
 // TxService is the Service working inside a transaction of the host's (Service.InTx). Each
@@ -50,30 +48,23 @@ type TxService struct {
 	pending []loggedEvent // written in tx, not yet announced
 }
 
-// InTx returns the service bound to the host's transaction tx. The Service itself must be
-// built over a *bun.DB (the same database), which Committed reads through.
+// InTx returns the service bound to the host's transaction tx, which it writes through a
+// Repository over tx. The Service's own store must be over the same database, outside any
+// transaction (a Repository over the *bun.DB): Committed reads through it.
 func (s *Service) InTx(tx bun.Tx) *TxService { return &TxService{svc: s, tx: tx} }
 
 // ErrTxOpen: Committed was called while the host's transaction was still open. Nothing was
 // announced; call it again once the transaction has committed.
 var ErrTxOpen = errors.New("campaign: the transaction is still open: call Committed after it commits")
 
-func (t *TxService) scope() scope { return scope{repo: NewRepository(t.tx), write: t.write} }
-
-// write runs fn in a savepoint of the host's transaction and keeps its events for Committed.
-func (t *TxService) write(ctx context.Context, fn writeFunc) error {
-	var w *txWrite
-	err := inSavepoint(ctx, t.tx, func(sp bun.Tx) error {
-		w = &txWrite{tx: sp, repo: NewRepository(sp)}
-		return fn(ctx, w)
-	})
-	if err != nil {
-		return err
-	}
-	t.mu.Lock()
-	t.pending = append(t.pending, w.events...)
-	t.mu.Unlock()
-	return nil
+// scope writes through a Repository over the host's transaction, each write in a savepoint
+// of it, and keeps the events for Committed.
+func (t *TxService) scope() scope {
+	return scope{store: NewRepository(t.tx), wrote: func(e loggedEvent) {
+		t.mu.Lock()
+		t.pending = append(t.pending, e)
+		t.mu.Unlock()
+	}}
 }
 
 // Create is Service.Create in the host's transaction.
@@ -124,7 +115,7 @@ func (t *TxService) Committed(ctx context.Context) error {
 		ids[i] = e.ID
 	}
 	// Read outside the transaction: only committed rows are there.
-	stored, err := outbox.Stored(ctx, t.svc.repo.db, ids)
+	stored, err := t.svc.store.EventsStored(ctx, ids)
 	if err != nil {
 		return fmt.Errorf("campaign: check the transaction's events: %w", err)
 	}

@@ -25,10 +25,10 @@ type announcements struct {
 	observed []string
 }
 
-func (a *announcements) options() []campaign.Option {
-	return []campaign.Option{
-		campaign.WithAfterCommit(func() { a.mu.Lock(); a.wakes++; a.mu.Unlock() }),
-		campaign.WithEventObserver(func(typ string) { a.mu.Lock(); a.observed = append(a.observed, typ); a.mu.Unlock() }),
+func (a *announcements) config() campaign.ServiceConfig {
+	return campaign.ServiceConfig{
+		AfterCommit:  func() { a.mu.Lock(); a.wakes++; a.mu.Unlock() },
+		ObserveEvent: func(typ string) { a.mu.Lock(); a.observed = append(a.observed, typ); a.mu.Unlock() },
 	}
 }
 
@@ -40,8 +40,8 @@ func (a *announcements) get() (int, []string) {
 
 func txInput(name string) campaign.Input {
 	f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
-	return campaign.Input{Name: f.Name, Description: f.Description, Type: f.Type, StartDate: f.StartDate,
-		EndDate: f.EndDate, Budget: f.Budget, Settings: campaign.Settings{Channels: f.Settings.Channels}}
+	return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), StartDate: f.StartDate(),
+		EndDate: f.EndDate(), Budget: f.Budget(), Settings: campaign.Settings{Channels: f.Settings().Channels}}
 }
 
 // hostTable is a table of the host's own, written in the same transactions.
@@ -84,7 +84,7 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 		t.Parallel()
 		hostTable(t, db)
 		var ann announcements
-		svc := campaign.NewService(campaign.NewRepository(db), ann.options()...)
+		svc := campaign.NewService(campaign.NewRepository(db), ann.config())
 		ctx := httpx.WithRequestID(context.Background(), "host-request-1")
 
 		t.Run("rolled back", func(t *testing.T) {
@@ -93,21 +93,21 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 			w := svc.InTx(tx)
 			c, err := w.Create(ctx, alice, txInput("Rolled back"))
 			require.NoError(t, err)
-			_, err = w.Transition(ctx, c.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+			_, err = w.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 			require.NoError(t, err)
 			_, err = tx.NewInsert().Model(&map[string]any{"id": "order-1"}).TableExpr("host_orders").Exec(ctx)
 			require.NoError(t, err)
 
-			got, err := w.Get(ctx, c.ID)
+			got, err := w.Get(ctx, c.ID())
 			require.NoError(t, err, "the transaction sees its own writes")
-			assert.Equal(t, lifecycle.StatusActive, got.Status)
+			assert.Equal(t, lifecycle.StatusActive, got.Status())
 			assert.ErrorIs(t, w.Committed(ctx), campaign.ErrTxOpen)
 
 			require.NoError(t, tx.Rollback())
 			require.NoError(t, w.Committed(ctx))
 
-			assert.Zero(t, campaignRows(t, db, c.ID), "campaign row")
-			assert.Empty(t, eventTypes(t, db, c.ID), "outbox events")
+			assert.Zero(t, campaignRows(t, db, c.ID()), "campaign row")
+			assert.Empty(t, eventTypes(t, db, c.ID()), "outbox events")
 			assert.Zero(t, hostRows(t, db, "order-1"), "host row")
 			wakes, observed := ann.get()
 			assert.Zero(t, wakes, "relay woken for a rolled-back change")
@@ -126,13 +126,14 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 			require.ErrorIs(t, err, campaign.ErrNameTaken)
 			in := txInput("Committed")
 			in.Description = "edited in the host's transaction"
-			_, err = w.Update(ctx, a.ID, &a.Version, in)
+			version := a.Version()
+			_, err = w.Update(ctx, a.ID(), &version, in)
 			require.NoError(t, err)
-			_, err = w.Transition(ctx, a.ID, campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+			_, err = w.Transition(ctx, a.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 			require.NoError(t, err)
 			b, err := w.Create(ctx, bob, txInput("Short-lived"))
 			require.NoError(t, err)
-			require.NoError(t, w.Delete(ctx, b.ID, nil))
+			require.NoError(t, w.Delete(ctx, b.ID(), nil))
 			_, err = tx.NewInsert().Model(&map[string]any{"id": "order-2"}).TableExpr("host_orders").Exec(ctx)
 			require.NoError(t, err)
 
@@ -144,15 +145,15 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 			require.NoError(t, w.Committed(ctx))
 			require.NoError(t, w.Committed(ctx)) // once only
 
-			stored, err := svc.Get(ctx, a.ID)
+			stored, err := svc.Get(ctx, a.ID())
 			require.NoError(t, err)
-			assert.Equal(t, lifecycle.StatusActive, stored.Status)
-			assert.Equal(t, "edited in the host's transaction", stored.Description)
-			assert.EqualValues(t, 3, stored.Version)
+			assert.Equal(t, lifecycle.StatusActive, stored.Status())
+			assert.Equal(t, "edited in the host's transaction", stored.Description())
+			assert.EqualValues(t, 3, stored.Version())
 			assert.EqualValues(t, 1, hostRows(t, db, "order-2"), "host row")
-			assert.Equal(t, []string{campaign.EventCreated, campaign.EventUpdated, campaign.EventActivated}, eventTypes(t, db, a.ID))
-			assert.Equal(t, []string{campaign.EventCreated, campaign.EventDeleted}, eventTypes(t, db, b.ID))
-			evs, err := outbox.List(ctx, db, outbox.Query{AggregateID: uuid.UUID(a.ID), Limit: 10})
+			assert.Equal(t, []string{campaign.EventCreated, campaign.EventUpdated, campaign.EventActivated}, eventTypes(t, db, a.ID()))
+			assert.Equal(t, []string{campaign.EventCreated, campaign.EventDeleted}, eventTypes(t, db, b.ID()))
+			evs, err := outbox.List(ctx, db, outbox.Query{AggregateID: uuid.UUID(a.ID()), Limit: 10})
 			require.NoError(t, err)
 			for _, e := range evs {
 				assert.Equal(t, "host-request-1", e.CorrelationID, "the caller's context reaches the events")
@@ -181,7 +182,7 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 			require.NoError(t, tx.Commit())
 			require.NoError(t, w.Committed(ctx))
 
-			assert.EqualValues(t, 1, campaignRows(t, db, kept.ID))
+			assert.EqualValues(t, 1, campaignRows(t, db, kept.ID()))
 			wakes, observed := ann.get()
 			assert.Equal(t, before+1, wakes)
 			assert.Equal(t, campaign.EventCreated, observed[len(observed)-1])
@@ -200,12 +201,12 @@ func TestServiceOverTxAnnouncesNothing(t *testing.T) {
 		var ann announcements
 		tx, err := db.BeginTx(ctx, nil)
 		require.NoError(t, err)
-		svc := campaign.NewService(campaign.NewRepository(tx), ann.options()...)
+		svc := campaign.NewService(campaign.NewRepository(tx), ann.config())
 		c, err := svc.Create(ctx, alice, txInput("Over a tx"))
 		require.NoError(t, err)
 		require.NoError(t, tx.Rollback())
 
-		assert.Zero(t, campaignRows(t, db, c.ID))
+		assert.Zero(t, campaignRows(t, db, c.ID()))
 		wakes, observed := ann.get()
 		assert.Zero(t, wakes)
 		assert.Empty(t, observed)

@@ -37,13 +37,13 @@ func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	nc, err := natsx.Connect(ctx, config.NATSConfig{Embedded: true}, t.TempDir(), "test", logger)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	svc := campaign.NewService(campaign.NewRepository(db))
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{})
 	c, err := svc.Create(ctx, campaign.UserID(uuid.New()), campaign.Input{
 		Name: t.Name(), Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),
 		Budget: campaign.MustMoney("100", "EUR"), Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
 	})
 	require.NoError(t, err)
-	return &aggEnv{t: t, ctx: ctx, nc: nc, svc: svc, store: NewStore(db), logger: logger, campaign: uuid.UUID(c.ID)}
+	return &aggEnv{t: t, ctx: ctx, nc: nc, svc: svc, store: NewStore(db), logger: logger, campaign: uuid.UUID(c.ID())}
 }
 
 // impression is the message of one impression of the campaign.

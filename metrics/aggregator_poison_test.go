@@ -33,7 +33,7 @@ func (e *aggEnv) secondCampaign() uuid.UUID {
 		Budget: campaign.MustMoney("100", "EUR"), Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
 	})
 	require.NoError(e.t, err)
-	return uuid.UUID(c.ID)
+	return uuid.UUID(c.ID())
 }
 
 // totals sums a campaign's rollups.

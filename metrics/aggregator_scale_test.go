@@ -59,7 +59,7 @@ func (e *aggEnv) testCampaigns(n int) []uuid.UUID {
 				ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{{Key: "A", Name: "A", Weight: 50}, {Key: "B", Name: "B", Weight: 50}}}},
 		})
 		require.NoError(e.t, err)
-		ids[i] = uuid.UUID(c.ID)
+		ids[i] = uuid.UUID(c.ID())
 	}
 	return ids
 }

@@ -185,8 +185,9 @@ type Target struct {
 
 // TargetOf extracts the tracking rules of a campaign.
 func TargetOf(c *campaign.Campaign) Target {
-	t := Target{Currency: c.Budget.Currency, Channels: c.Settings.Channels}
-	if ab := c.Settings.ABTest; ab != nil {
+	s := c.Settings()
+	t := Target{Currency: c.Budget().Currency, Channels: s.Channels}
+	if ab := s.ABTest; ab != nil {
 		for _, v := range ab.Variants {
 			t.Variants = append(t.Variants, v.Key)
 		}

@@ -115,7 +115,7 @@ func (h *Handler) track(c echo.Context) error {
 	}
 	now := h.now().UTC()
 	target := TargetOf(c0)
-	cid := uuid.UUID(c0.ID)
+	cid := uuid.UUID(c0.ID())
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []Event
 	for i, raw := range raws {
@@ -252,7 +252,7 @@ func (h *Handler) metrics(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, Report{CampaignID: c0.ID.String(), From: optional(from), To: optional(to), KPIs: k})
+	return c.JSON(http.StatusOK, Report{CampaignID: c0.ID().String(), From: optional(from), To: optional(to), KPIs: k})
 }
 
 // kpis sums the campaign's days from from to to; without either, its all-time totals rows: a
@@ -261,9 +261,9 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to stri
 	var rows []Row
 	var err error
 	if from == "" && to == "" {
-		rows, err = h.store.TotalRows(ctx, uuid.UUID(c0.ID))
+		rows, err = h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
 	} else {
-		rows, err = h.store.Rows(ctx, uuid.UUID(c0.ID), from, to)
+		rows, err = h.store.Rows(ctx, uuid.UUID(c0.ID()), from, to)
 	}
 	if err != nil {
 		return KPIs{}, err
@@ -272,15 +272,15 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to stri
 	var last *time.Time
 	for _, r := range rows {
 		if total, err = total.Add(r.Totals); err != nil {
-			return KPIs{}, fmt.Errorf("metrics: campaign %s: %w", c0.ID, err)
+			return KPIs{}, fmt.Errorf("metrics: campaign %s: %w", c0.ID(), err)
 		}
 		if last == nil || r.UpdatedAt.After(*last) {
 			t := r.UpdatedAt
 			last = &t
 		}
 	}
-	budget := c0.Budget.Amount
-	return Compute(total, c0.Budget.Currency, &budget, last), nil
+	budget := c0.Budget().Amount
+	return Compute(total, c0.Budget().Currency, &budget, last), nil
 }
 
 // CampaignMetrics is the all-time metrics of c, for embedding in the campaign resource.
@@ -347,14 +347,14 @@ func (h *Handler) performance(c echo.Context) error {
 	if len(errs) > 0 {
 		return httpx.BadRequest("the query string is invalid", errs...)
 	}
-	out := PerformanceResponse{CampaignID: c0.ID.String(), Granularity: gran, GroupBy: optional(group)}
+	out := PerformanceResponse{CampaignID: c0.ID().String(), Granularity: gran, GroupBy: optional(group)}
 	var rows []Row
 	if gran == "hour" {
 		from, to, err := hourRange(c, h.now())
 		if err != nil {
 			return err
 		}
-		if rows, err = h.store.HourlyRows(c.Request().Context(), uuid.UUID(c0.ID), from, to); err != nil {
+		if rows, err = h.store.HourlyRows(c.Request().Context(), uuid.UUID(c0.ID()), from, to); err != nil {
 			return err
 		}
 		// The range applied, defaults included: the client may have named neither end.
@@ -364,14 +364,14 @@ func (h *Handler) performance(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if rows, err = h.store.Rows(c.Request().Context(), uuid.UUID(c0.ID), from, to); err != nil {
+		if rows, err = h.store.Rows(c.Request().Context(), uuid.UUID(c0.ID()), from, to); err != nil {
 			return err
 		}
 		out.From, out.To = optional(from), optional(to)
 	}
-	ss, err := series(rows, gran, group, c0.Budget.Currency, c0.Budget.Amount)
+	ss, err := series(rows, gran, group, c0.Budget().Currency, c0.Budget().Amount)
 	if err != nil {
-		return fmt.Errorf("metrics: campaign %s: %w", c0.ID, err)
+		return fmt.Errorf("metrics: campaign %s: %w", c0.ID(), err)
 	}
 	out.Series = ss
 	return c.JSON(http.StatusOK, out)

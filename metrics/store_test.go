@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -92,12 +93,22 @@ func (c *countingCampaigns) GetMany(_ context.Context, ids []campaign.ID) (map[c
 	return out, nil
 }
 
+// stored is a campaign as the campaign store would return it.
+func stored(t *testing.T, id campaign.ID, budget campaign.Money) *campaign.Campaign {
+	t.Helper()
+	c, err := campaign.Rehydrate(campaign.RehydrateParams{
+		ID: id, Status: lifecycle.StatusDraft, Type: campaign.TypePromotion, Budget: budget, Version: 1,
+	})
+	require.NoError(t, err)
+	return c
+}
+
 // A batch names the same campaigns many times: each is looked up once, then served from the
 // cache until it expires; unknown campaigns are cached as such.
 func TestTargetsLookEachCampaignUpOnce(t *testing.T) {
 	a, b, unknown := campaign.ID(uuid.New()), campaign.ID(uuid.New()), campaign.ID(uuid.New())
 	src := &countingCampaigns{known: map[campaign.ID]*campaign.Campaign{
-		a: {ID: a, Budget: campaign.MustMoney("1", "EUR")}, b: {ID: b, Budget: campaign.MustMoney("1", "USD")},
+		a: stored(t, a, campaign.MustMoney("1", "EUR")), b: stored(t, b, campaign.MustMoney("1", "USD")),
 	}}
 	tg := newTargets(src, time.Minute)
 	ids := []uuid.UUID{uuid.UUID(a), uuid.UUID(b), uuid.UUID(a), uuid.UUID(unknown), uuid.UUID(b), uuid.UUID(unknown)}

@@ -52,10 +52,10 @@ func (a *ActivationCheck) CheckActivation(ctx context.Context, c *campaign.Campa
 		id    uuid.UUID
 	}
 	var refs []ref
-	for i, id := range c.TargetingRules {
+	for i, id := range c.TargetingRules() {
 		refs = append(refs, ref{fmt.Sprintf("targetingRules[%d]", i), uuid.UUID(id)})
 	}
-	for i, id := range c.Settings.Personalization.Rules {
+	for i, id := range c.Settings().Personalization.Rules {
 		refs = append(refs, ref{fmt.Sprintf("settings.personalization.rules[%d]", i), uuid.UUID(id)})
 	}
 	read := a.rules.Rule

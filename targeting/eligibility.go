@@ -109,15 +109,15 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 	r := e.newRun(req)
 	var targeting []campaign.RuleID
 	for _, c := range live {
-		targeting = append(targeting, c.TargetingRules...)
+		targeting = append(targeting, c.TargetingRules()...)
 	}
 	r.evaluate(ctx, targeting)
 	verdicts := make([]Verdict, len(live))
 	var personalization []campaign.RuleID
 	for i, c := range live {
 		verdicts[i] = r.judgeTargeting(c, now)
-		if verdicts[i].Eligible && c.Settings.Personalization.Enabled {
-			personalization = append(personalization, c.Settings.Personalization.Rules...)
+		if p := c.Settings().Personalization; verdicts[i].Eligible && p.Enabled {
+			personalization = append(personalization, p.Rules...)
 		}
 	}
 	r.evaluate(ctx, personalization)
@@ -145,11 +145,11 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 		return Verdict{}, err
 	}
 	r := e.newRun(req)
-	r.evaluate(ctx, c.TargetingRules)
+	r.evaluate(ctx, c.TargetingRules())
 	v := r.judgeTargeting(c, e.now())
 	if v.Eligible {
-		if c.Settings.Personalization.Enabled {
-			r.evaluate(ctx, c.Settings.Personalization.Rules)
+		if p := c.Settings().Personalization; p.Enabled {
+			r.evaluate(ctx, p.Rules)
 		}
 		r.finish(&v, c)
 	}
@@ -209,18 +209,18 @@ func (r *run) result(id campaign.RuleID) RuleResult {
 // judgeTargeting decides eligibility from the campaign's state and its targeting rules'
 // results, failing closed: a rule that could not be evaluated makes it not eligible.
 func (r *run) judgeTargeting(c *campaign.Campaign, now time.Time) Verdict {
-	v := Verdict{CampaignID: c.ID.String(), Name: c.Name, Reasons: []string{},
-		Targeting: make([]RuleResult, len(c.TargetingRules)), Personalization: []RuleResult{}}
+	v := Verdict{CampaignID: c.ID().String(), Name: c.Name(), Reasons: []string{},
+		Targeting: make([]RuleResult, len(c.TargetingRules())), Personalization: []RuleResult{}}
 	definite := false // a reason that retrying will not change
 	if s := c.Serving(now); s != lifecycle.ServingServing {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign is not serving (%s)", s))
 		definite = true
 	}
-	if r.req.Channel != "" && !c.Settings.HasChannel(r.req.Channel) {
+	if r.req.Channel != "" && !c.Settings().HasChannel(r.req.Channel) {
 		v.Reasons = append(v.Reasons, fmt.Sprintf("the campaign does not run on %s", r.req.Channel))
 		definite = true
 	}
-	for i, id := range c.TargetingRules {
+	for i, id := range c.TargetingRules() {
 		res := r.result(id)
 		v.Targeting[i] = res
 		if !res.Eligible {
@@ -235,13 +235,14 @@ func (r *run) judgeTargeting(c *campaign.Campaign, now time.Time) Verdict {
 
 // finish adds to an eligible verdict its personalization results and A/B variant.
 func (r *run) finish(v *Verdict, c *campaign.Campaign) {
-	if c.Settings.Personalization.Enabled {
-		v.Personalization = make([]RuleResult, len(c.Settings.Personalization.Rules))
-		for i, id := range c.Settings.Personalization.Rules {
+	settings := c.Settings()
+	if p := settings.Personalization; p.Enabled {
+		v.Personalization = make([]RuleResult, len(p.Rules))
+		for i, id := range p.Rules {
 			v.Personalization[i] = r.result(id)
 		}
 	}
-	if key := Assign(uuid.UUID(c.ID), r.req.CustomerID, c.Settings.ABTest); key != "" {
+	if key := Assign(uuid.UUID(c.ID()), r.req.CustomerID, settings.ABTest); key != "" {
 		v.Variant = &key
 	}
 }

@@ -31,7 +31,7 @@ func (m *memCampaigns) List(context.Context, campaign.Filter) ([]*campaign.Campa
 
 func (m *memCampaigns) Get(_ context.Context, id campaign.ID) (*campaign.Campaign, error) {
 	for _, c := range m.all {
-		if c.ID == id {
+		if c.ID() == id {
 			return c, nil
 		}
 	}
@@ -42,7 +42,7 @@ func benchSetup(b *testing.B) (*enginetest.Engine, *memCampaigns) {
 	e := enginetest.New(b)
 	m := &memCampaigns{}
 	for i := range 100 {
-		m.all = append(m.all, &campaign.Campaign{
+		m.all = append(m.all, stored(campaign.RehydrateParams{
 			ID: campaign.NewID(), Name: fmt.Sprintf("c%d", i), Status: lifecycle.StatusActive,
 			StartDate: time.Now().Add(-time.Hour),
 			TargetingRules: []campaign.RuleID{
@@ -52,7 +52,7 @@ func benchSetup(b *testing.B) (*enginetest.Engine, *memCampaigns) {
 			Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail},
 				ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
 					{Key: "A", Name: "a", Weight: 50}, {Key: "B", Name: "b", Weight: 50}}}},
-		})
+		}))
 	}
 	return e, m
 }

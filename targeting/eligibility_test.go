@@ -17,10 +17,20 @@ import (
 )
 
 func serving(name string, rules ...campaign.RuleID) *campaign.Campaign {
-	return &campaign.Campaign{
+	return stored(campaign.RehydrateParams{
 		ID: campaign.NewID(), Name: name, Status: lifecycle.StatusActive, StartDate: time.Now().Add(-time.Hour),
 		TargetingRules: rules, Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
+	})
+}
+
+// stored is a campaign as the campaign service returns it: typed, versioned.
+func stored(p campaign.RehydrateParams) *campaign.Campaign {
+	p.Type, p.Version = campaign.TypePromotion, 1
+	c, err := campaign.Rehydrate(p)
+	if err != nil {
+		panic(err)
 	}
+	return c
 }
 
 func TestEvaluationIsBoundedAndShared(t *testing.T) {
@@ -67,7 +77,7 @@ func TestEvaluationFailsClosed(t *testing.T) {
 	assert.Equal(t, "ok", got.Undetermined[0].Name)
 	assert.Contains(t, got.Undetermined[0].Reasons[0], "the Rules Engine is unavailable")
 
-	v, err := ev.Campaign(context.Background(), m.all[1].ID, req)
+	v, err := ev.Campaign(context.Background(), m.all[1].ID(), req)
 	require.NoError(t, err)
 	assert.False(t, v.Eligible)
 	assert.False(t, v.Undetermined)

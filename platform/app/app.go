@@ -79,22 +79,13 @@ type API struct {
 type APIOption func(*apiOptions)
 
 type apiOptions struct {
-	campaignOpts []campaign.Option
-	now          func() time.Time
+	now func() time.Time
 }
 
 // WithClock replaces the wall clock everywhere (campaign service, idempotency keys, rate
 // limiter), for tests.
 func WithClock(now func() time.Time) APIOption {
-	return func(o *apiOptions) {
-		o.now = now
-		o.campaignOpts = append(o.campaignOpts, campaign.WithClock(now))
-	}
-}
-
-// WithCampaignOptions passes options (a clock, say) to the campaign service.
-func WithCampaignOptions(opts ...campaign.Option) APIOption {
-	return func(o *apiOptions) { o.campaignOpts = append(o.campaignOpts, opts...) }
+	return func(o *apiOptions) { o.now = now }
 }
 
 // NewAPI opens the database, migrates it when the configuration says so, and mounts every
@@ -160,12 +151,12 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		return nil, err
 	}
 
-	campaignOpts := []campaign.Option{campaign.WithAfterCommit(relay.Notify), campaign.WithEventObserver(obs.CampaignEvent)}
+	campaignCfg := campaign.ServiceConfig{Now: o.now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent}
 	rules := newRulesClient(cfg.RulesEngine, logger)
 	if rules != nil {
-		campaignOpts = append(campaignOpts, campaign.WithActivationChecks(targeting.NewActivationCheck(rules)))
+		campaignCfg.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules)}
 	}
-	svc := campaign.NewService(campaign.NewRepository(db), append(campaignOpts, o.campaignOpts...)...)
+	svc := campaign.NewService(campaign.NewRepository(db), campaignCfg)
 	v1 := e.Group("/api/v1")
 	store := metrics.NewStore(db)
 	ensureTrackingStream(ctx, cfg, nc, logger)
@@ -177,7 +168,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	if cfg.Worker.Embedded {
 		watchBackground(obs, db, agg)
 	}
-	campaign.NewHandler(svc, logger, campaign.WithMetrics(mh)).Register(v1)
+	campaign.NewHandler(svc, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if rules != nil {
 		evalRules = rules
@@ -392,8 +383,8 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	}
 	obs := newObservability("worker", logger)
 	relay := newRelay(cfg, db, nc, logger, obs)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.WithAfterCommit(relay.Notify),
-		campaign.WithEventObserver(obs.CampaignEvent))
+	svc := campaign.NewService(campaign.NewRepository(db),
+		campaign.ServiceConfig{AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent})
 	idem := idempotency.New(db, logger, idempotency.Options{TTL: cfg.Idempotency.TTL})
 	store := metrics.NewStore(db)
 	auto := newAutomation(cfg.Automation, svc, store, logger)

@@ -128,10 +128,10 @@ func (w *walker) campaign(t *testing.T, status lifecycle.Status) string {
 		path = []lifecycle.Action{lifecycle.ActionActivate, lifecycle.ActionPause}
 	}
 	for _, a := range path {
-		_, err := w.s.API.Campaigns.Transition(ctx, c.ID, campaign.TransitionRequest{Action: a, Actor: &actor})
+		_, err := w.s.API.Campaigns.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: a, Actor: &actor})
 		require.NoError(t, err)
 	}
-	return c.ID.String()
+	return c.ID().String()
 }
 
 // target is the real campaign of a request to op: for an operation that changes the

@@ -212,7 +212,7 @@ func (m *Metrics) InitCampaignEvents(types []string) {
 	}
 }
 
-// CampaignEvent counts one committed campaign domain event (campaign.WithEventObserver).
+// CampaignEvent counts one committed campaign domain event (campaign.ServiceConfig.ObserveEvent).
 func (m *Metrics) CampaignEvent(eventType string) { m.campaignEvents.WithLabelValues(eventType).Inc() }
 
 // Published counts events the outbox relay published and their commit-to-ack latencies
