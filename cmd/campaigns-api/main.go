@@ -1,5 +1,6 @@
-// Command campaigns-api serves the campaigns HTTP API, or manages its schema with
-// "migrate up|down|status".
+// Command campaigns-api serves the campaigns HTTP API, manages its schema with
+// "migrate up|down|status", or probes a running API's /health with "healthcheck" (exit 0 when
+// it answers 200: a container HEALTHCHECK needs no shell or curl).
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 func main() {
@@ -53,6 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return 2
 			}
 			logger.Error("campaigns API stopped", "error", err)
+			return 1
+		}
+		return 0
+	case len(rest) == 1 && rest[0] == "healthcheck":
+		if err := httpx.ProbeHealth(ctx, cfg.HTTP.Addr()); err != nil {
+			fmt.Fprintln(stderr, err)
 			return 1
 		}
 		return 0

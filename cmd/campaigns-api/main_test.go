@@ -153,6 +153,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"migrate"},
 		{"migrate", "up", "now"},
 		{"migrate", "sideways"},
+		{"healthcheck", "now"},
 	} {
 		code, _, stderr := runCmd(t, args...)
 		assert.Equal(t, 2, code, "args %v", args)
@@ -237,6 +238,10 @@ func TestServeUntilCancelled(t *testing.T) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	waitHealthy(t, client, base, done, &stderr)
 
+	// The container HEALTHCHECK: the same config finds the running API.
+	code, _, probeErr := runCmd(t, "healthcheck")
+	assert.Equal(t, 0, code, "healthcheck of a serving API: %s", probeErr)
+
 	resp, err := client.Get(base + "/ready")
 	require.NoError(t, err)
 	_ = resp.Body.Close()
@@ -260,6 +265,10 @@ func TestServeUntilCancelled(t *testing.T) {
 
 	_, err = client.Get(base + "/health")
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the API still answers after run returned")
+
+	code, _, probeErr = runCmd(t, "healthcheck")
+	assert.Equal(t, 1, code, "healthcheck with no API running")
+	assert.Contains(t, probeErr, "health probe")
 }
 
 func TestServeFailsWhenPortTaken(t *testing.T) {

@@ -1,5 +1,6 @@
 // Command campaigns-worker runs the background work of the campaigns service and serves its
-// own /health and /ready.
+// own /health and /ready; "healthcheck" probes a running worker's /health (exit 0 when it
+// answers 200).
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 func main() {
@@ -36,14 +38,22 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: campaigns-worker [--config FILE]")
+	healthcheck := fs.NArg() == 1 && fs.Arg(0) == "healthcheck"
+	if fs.NArg() > 0 && !healthcheck {
+		fmt.Fprintln(stderr, "usage: campaigns-worker [--config FILE] [healthcheck]")
 		return 2
 	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if healthcheck {
+		if err := httpx.ProbeHealth(ctx, cfg.Worker.Addr()); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return 0
 	}
 	logger := app.NewLogger(cfg.Log, stderr)
 	if err := app.RunWorker(ctx, cfg, logger); err != nil {

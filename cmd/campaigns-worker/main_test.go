@@ -111,6 +111,10 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	_ = resp.Body.Close()
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 
+	// The container HEALTHCHECK probes the worker's own port, from the same config.
+	var probeErr bytes.Buffer
+	assert.Equal(t, 0, run(context.Background(), []string{"healthcheck"}, &probeErr), probeErr.String())
+
 	// The worker's listener is its own: the API port stays free.
 	apiPort := os.Getenv("CAMPAIGNS_HTTP_PORT")
 	_, err = client.Get("http://127.0.0.1:" + apiPort + "/health")
@@ -127,6 +131,10 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 
 	_, err = client.Get(base + "/health")
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the worker still answers after run returned")
+
+	probeErr.Reset()
+	assert.Equal(t, 1, run(context.Background(), []string{"healthcheck"}, &probeErr))
+	assert.Contains(t, probeErr.String(), "health probe")
 }
 
 func TestWorkerBadConfigExits2(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
+	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/console"
@@ -144,6 +145,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
 	}, httpx.Query())
+	apidocs.Register(e, httpx.Query())
 	mountMetrics(e, obs)
 	if err := console.Register(e); err != nil {
 		nc.Close()
@@ -520,4 +522,4 @@ func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Wri
 }
 
 // ErrUsage is a command line the binaries do not understand.
-var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status]")
+var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status | healthcheck]")

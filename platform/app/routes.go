@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 
+	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 )
@@ -19,6 +20,8 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: "/health", Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/ready", Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/openapi.yaml", Permission: auth.Public},
+		{Method: http.MethodGet, Path: apidocs.PagePath, Permission: auth.Public},
+		{Method: http.MethodGet, Path: apidocs.ScriptPath, Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/metrics", Permission: metricsPermission(cfg)},
 		// The web console's page and assets: public files; the console calls the API below
 		// with the user's own credentials.

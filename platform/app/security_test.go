@@ -164,10 +164,12 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 	}
 	reason := map[string]any{"reason": "route matrix"}
 	reqs := map[string]secRequest{
-		"GET /health":       static("/health"),
-		"GET /ready":        static("/ready"),
-		"GET /openapi.yaml": static("/openapi.yaml"),
-		"GET /metrics":      static("/metrics"),
+		"GET /health":                   static("/health"),
+		"GET /ready":                    static("/ready"),
+		"GET /openapi.yaml":             static("/openapi.yaml"),
+		"GET /docs":                     static("/docs"),
+		"GET /docs/redoc.standalone.js": static("/docs/redoc.standalone.js"),
+		"GET /metrics":                  static("/metrics"),
 		// The console's files are not API operations: sent without the OpenAPI check.
 		"GET /console":   static("/console"),
 		"GET /console/*": static("/console/campaigns/" + uuid.NewString()),
@@ -296,7 +298,7 @@ func TestProtectedMetricsEndpoint(t *testing.T) {
 		assert.Contains(t, string(got.Body), "campaigns_build_info")
 	}
 	// The probes and the spec stay public.
-	for _, p := range []string{"/health", "/ready", "/openapi.yaml"} {
+	for _, p := range []string{"/health", "/ready", "/openapi.yaml", "/docs", "/docs/redoc.standalone.js"} {
 		assert.Equal(t, http.StatusOK, s.Do(http.MethodGet, p, nil).Status, p)
 	}
 }
