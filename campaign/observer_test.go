@@ -31,7 +31,7 @@ func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
 		ctx := context.Background()
 		in := func(name string) campaign.Input {
 			f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
-			return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), StartDate: f.StartDate(),
+			return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), TargetingRules: f.TargetingRules(), StartDate: f.StartDate(),
 				EndDate: f.EndDate(), Budget: f.Budget(), Settings: campaign.Settings{Channels: f.Settings().Channels}}
 		}
 		c, err := svc.Create(ctx, alice, in("Observed"))

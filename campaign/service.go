@@ -50,6 +50,9 @@ type ServiceConfig struct {
 	Now func() time.Time
 	// ActivationChecks must pass before a campaign starts or resumes (none by default).
 	ActivationChecks []ActivationCheck
+	// AllowUntargeted lets campaigns without targeting rules be activated and resumed; by
+	// default at least one targeting rule is required (lifecycle.Targeted).
+	AllowUntargeted bool
 	// AfterCommit runs after each committed change (the event relay's Notify, so that events
 	// leave without waiting for its next poll).
 	AfterCommit func()

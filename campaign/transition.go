@@ -88,7 +88,8 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	}
 	now := s.clock()
 	t, err := lifecycle.Decide(lifecycle.Subject{
-		Status: c.Status(), StartDate: c.StartDate(), EndDate: c.EndDate(), Reason: req.Reason, Now: now,
+		Status: c.Status(), StartDate: c.StartDate(), EndDate: c.EndDate(), TargetingRules: len(c.TargetingRules()),
+		AllowUntargeted: s.cfg.AllowUntargeted, Reason: req.Reason, Now: now,
 	}, req.Action)
 	var forbidden *lifecycle.ForbiddenError
 	if errors.As(err, &forbidden) {

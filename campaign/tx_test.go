@@ -40,7 +40,7 @@ func (a *announcements) get() (int, []string) {
 
 func txInput(name string) campaign.Input {
 	f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
-	return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), StartDate: f.StartDate(),
+	return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), TargetingRules: f.TargetingRules(), StartDate: f.StartDate(),
 		EndDate: f.EndDate(), Budget: f.Budget(), Settings: campaign.Settings{Channels: f.Settings().Channels}}
 }
 

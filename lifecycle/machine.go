@@ -44,14 +44,17 @@ const (
 	MaxReasonLen       = 500
 )
 
-// Subject is what the guards look at: the campaign's status and dates, the request's reason,
-// and the time of the request.
+// Subject is what the guards look at: the campaign's status, dates and number of targeting
+// rules, the request's reason, and the time of the request.
 type Subject struct {
-	Status    Status
-	StartDate time.Time
-	EndDate   *time.Time
-	Reason    string
-	Now       time.Time
+	Status         Status
+	StartDate      time.Time
+	EndDate        *time.Time
+	TargetingRules int
+	// AllowUntargeted lets a campaign without targeting rules start (a deployment setting).
+	AllowUntargeted bool
+	Reason          string
+	Now             time.Time
 }
 
 // Violation is one reason a transition is blocked. Field names the input or campaign field at
@@ -81,13 +84,13 @@ type Transition struct {
 func Table() []Transition {
 	return []Transition{
 		{From: StatusDraft, Action: ActionActivate, To: StatusActive, Effective: ActionActivate,
-			Guards: []Guard{EndNotPassed, ReasonBounded}, NeedsActivationChecks: true},
+			Guards: []Guard{EndNotPassed, Targeted, ReasonBounded}, NeedsActivationChecks: true},
 		{From: StatusActive, Action: ActionPause, To: StatusPaused, Effective: ActionPause,
 			Guards: []Guard{ReasonBounded}},
 		{From: StatusPaused, Action: ActionResume, To: StatusActive, Effective: ActionResume,
-			Guards: []Guard{EndNotPassed, ReasonBounded}, NeedsActivationChecks: true},
+			Guards: []Guard{EndNotPassed, Targeted, ReasonBounded}, NeedsActivationChecks: true},
 		{From: StatusPaused, Action: ActionActivate, To: StatusActive, Effective: ActionResume,
-			Guards: []Guard{EndNotPassed, ReasonBounded}, NeedsActivationChecks: true},
+			Guards: []Guard{EndNotPassed, Targeted, ReasonBounded}, NeedsActivationChecks: true},
 		{From: StatusActive, Action: ActionComplete, To: StatusCompleted, Effective: ActionComplete,
 			Guards: []Guard{ReasonBounded}},
 		{From: StatusPaused, Action: ActionComplete, To: StatusCompleted, Effective: ActionComplete,
@@ -185,6 +188,16 @@ func Decide(s Subject, action Action) (Transition, error) {
 func EndNotPassed(s Subject) *Violation {
 	if s.EndDate != nil && !s.Now.Before(*s.EndDate) {
 		return &Violation{Field: "endDate", Message: "the end date has passed; move it before starting the campaign"}
+	}
+	return nil
+}
+
+// Targeted: a campaign starts or resumes only with at least one targeting rule, unless the
+// deployment allows untargeted campaigns: serving one would show it to every customer.
+func Targeted(s Subject) *Violation {
+	if s.TargetingRules == 0 && !s.AllowUntargeted {
+		return &Violation{Field: "targetingRules", Message: "at least one targeting rule is required to start serving " +
+			"(a deployment may allow untargeted campaigns: activation.allow_untargeted)"}
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestTransitionTable(t *testing.T) {
 		for _, a := range lifecycle.Actions() {
 			t.Run(fmt.Sprintf("%s/%s", st, a), func(t *testing.T) {
 				tr, err := lifecycle.Decide(lifecycle.Subject{
-					Status: st, StartDate: now, EndDate: &later, Reason: "a valid reason", Now: now,
+					Status: st, StartDate: now, EndDate: &later, TargetingRules: 1, Reason: "a valid reason", Now: now,
 				}, a)
 				if want[st][a] == forbidden {
 					var fe *lifecycle.ForbiddenError
@@ -74,7 +74,7 @@ func TestTransitionTable(t *testing.T) {
 
 func TestActivateOnPausedIsAResume(t *testing.T) {
 	t.Parallel()
-	tr, err := lifecycle.Decide(lifecycle.Subject{Status: lifecycle.StatusPaused, Now: now}, lifecycle.ActionActivate)
+	tr, err := lifecycle.Decide(lifecycle.Subject{Status: lifecycle.StatusPaused, TargetingRules: 1, Now: now}, lifecycle.ActionActivate)
 	require.NoError(t, err)
 	assert.Equal(t, lifecycle.ActionResume, tr.Effective)
 	assert.True(t, tr.NeedsActivationChecks)
@@ -126,7 +126,8 @@ func TestGuards(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := lifecycle.Decide(lifecycle.Subject{Status: tt.status, StartDate: now.Add(-time.Hour), EndDate: tt.end, Reason: tt.reason, Now: now}, tt.action)
+			_, err := lifecycle.Decide(lifecycle.Subject{Status: tt.status, StartDate: now.Add(-time.Hour), EndDate: tt.end,
+				TargetingRules: 1, Reason: tt.reason, Now: now}, tt.action)
 			if tt.fields == nil {
 				require.NoError(t, err)
 				return
@@ -193,4 +194,47 @@ func TestServing(t *testing.T) {
 	}
 	_, err := lifecycle.ParseServingStatus("LIVE")
 	assert.EqualError(t, err, `unknown serving status "LIVE"`)
+}
+
+func TestTargetingRuleRequired(t *testing.T) {
+	t.Parallel()
+	past := now.Add(-time.Minute)
+	tests := []struct {
+		name   string
+		status lifecycle.Status
+		action lifecycle.Action
+		rules  int
+		allow  bool
+		end    *time.Time
+		fields []string
+	}{
+		{"activate without rules", lifecycle.StatusDraft, lifecycle.ActionActivate, 0, false, nil, []string{"targetingRules"}},
+		{"resume without rules", lifecycle.StatusPaused, lifecycle.ActionResume, 0, false, nil, []string{"targetingRules"}},
+		{"activate on paused without rules", lifecycle.StatusPaused, lifecycle.ActionActivate, 0, false, nil, []string{"targetingRules"}},
+		{"listed with the other guards", lifecycle.StatusDraft, lifecycle.ActionActivate, 0, false, &past, []string{"endDate", "targetingRules"}},
+		{"activate with one rule", lifecycle.StatusDraft, lifecycle.ActionActivate, 1, false, nil, nil},
+		{"activate untargeted when allowed", lifecycle.StatusDraft, lifecycle.ActionActivate, 0, true, nil, nil},
+		{"resume untargeted when allowed", lifecycle.StatusPaused, lifecycle.ActionResume, 0, true, nil, nil},
+		{"pause without rules is fine", lifecycle.StatusActive, lifecycle.ActionPause, 0, false, nil, nil},
+		{"complete without rules is fine", lifecycle.StatusPaused, lifecycle.ActionComplete, 0, false, nil, nil},
+		{"cancel without rules is fine", lifecycle.StatusDraft, lifecycle.ActionCancel, 0, false, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := lifecycle.Decide(lifecycle.Subject{Status: tt.status, StartDate: now.Add(-time.Hour), EndDate: tt.end,
+				TargetingRules: tt.rules, AllowUntargeted: tt.allow, Reason: "a valid reason", Now: now}, tt.action)
+			if tt.fields == nil {
+				require.NoError(t, err)
+				return
+			}
+			var be *lifecycle.BlockedError
+			require.ErrorAs(t, err, &be)
+			var fields []string
+			for _, v := range be.Violations {
+				fields = append(fields, v.Field)
+			}
+			assert.Equal(t, tt.fields, fields)
+			assert.Contains(t, err.Error(), "at least one targeting rule is required")
+		})
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -19,14 +21,33 @@ type RuleSource interface {
 }
 
 // ActivationCheck vets a campaign before it starts or resumes serving: every targeting and
-// personalization rule must exist in the Rules Engine and be ACTIVE. It reads the rules
+// personalization rule must exist in the Rules Engine and be ACTIVE, and every targeting rule
+// must be of a category whose evaluation answers a boolean eligible. It reads the rules
 // afresh (not from the cache): activation is rare and must see the engine's current truth.
 type ActivationCheck struct {
-	rules RuleSource
+	rules      RuleSource
+	categories []string
+}
+
+// DefaultTargetingCategories are the rule categories whose evaluation answers a boolean
+// eligible in the Rules Engine today: PROMOTIONS ({"eligible": true, "discount_percentage":
+// 10}). TAXES answers {"tax_rate": 0.21}, and other categories have no evaluation strategy.
+var DefaultTargetingCategories = []string{"PROMOTIONS"}
+
+// CheckConfig tunes the activation check. Zero values take the defaults noted.
+type CheckConfig struct {
+	// TargetingCategories are the categories a targeting rule may have
+	// (DefaultTargetingCategories). Personalization rules may have any.
+	TargetingCategories []string
 }
 
 // NewActivationCheck returns the check over rules.
-func NewActivationCheck(rules RuleSource) *ActivationCheck { return &ActivationCheck{rules: rules} }
+func NewActivationCheck(rules RuleSource, cfg CheckConfig) *ActivationCheck {
+	if len(cfg.TargetingCategories) == 0 {
+		cfg.TargetingCategories = DefaultTargetingCategories
+	}
+	return &ActivationCheck{rules: rules, categories: slices.Clone(cfg.TargetingCategories)}
+}
 
 var _ campaign.TargetingVerifier = (*ActivationCheck)(nil)
 
@@ -42,21 +63,22 @@ type freshRules interface {
 // campaign with 100 rules quick, few enough not to flood the engine.
 const checkConcurrency = 8
 
-// CheckActivation returns one violation per rule that is missing or not ACTIVE, targeting
-// rules first, each list in its order, or an error (wrapping ErrUnavailable or
+// CheckActivation returns a violation per rule that is missing, not ACTIVE or (a targeting
+// rule) of a category that cannot target, targeting rules first, each list in its order, or an error (wrapping ErrUnavailable or
 // ErrInvalidResponse) when the engine cannot tell. Each distinct rule is read once, the reads
 // run concurrently (bounded), and the first error stops the rest.
 func (a *ActivationCheck) CheckActivation(ctx context.Context, c *campaign.Campaign) ([]lifecycle.Violation, error) {
 	type ref struct {
-		field string
-		id    uuid.UUID
+		field     string
+		id        uuid.UUID
+		targeting bool
 	}
 	var refs []ref
 	for i, id := range c.TargetingRules() {
-		refs = append(refs, ref{fmt.Sprintf("targetingRules[%d]", i), uuid.UUID(id)})
+		refs = append(refs, ref{fmt.Sprintf("targetingRules[%d]", i), uuid.UUID(id), true})
 	}
 	for i, id := range c.Settings().Personalization.Rules {
-		refs = append(refs, ref{fmt.Sprintf("settings.personalization.rules[%d]", i), uuid.UUID(id)})
+		refs = append(refs, ref{fmt.Sprintf("settings.personalization.rules[%d]", i), uuid.UUID(id), false})
 	}
 	read := a.rules.Rule
 	if f, ok := a.rules.(freshRules); ok {
@@ -94,9 +116,16 @@ func (a *ActivationCheck) CheckActivation(ctx context.Context, c *campaign.Campa
 		case rule == nil:
 			out = append(out, lifecycle.Violation{Field: r.field,
 				Message: fmt.Sprintf("rule %s not found in the Rules Engine", r.id)})
-		case rule.Status != RuleActive:
-			out = append(out, lifecycle.Violation{Field: r.field,
-				Message: fmt.Sprintf("rule %s is %s, not ACTIVE", r.id, rule.Status)})
+		default:
+			if rule.Status != RuleActive {
+				out = append(out, lifecycle.Violation{Field: r.field,
+					Message: fmt.Sprintf("rule %s is %s, not ACTIVE", r.id, rule.Status)})
+			}
+			if r.targeting && !slices.Contains(a.categories, rule.Category) {
+				out = append(out, lifecycle.Violation{Field: r.field,
+					Message: fmt.Sprintf("rule %s has category %q, which cannot target: its evaluation gives no eligible verdict (targeting categories: %s)",
+						r.id, rule.Category, strings.Join(a.categories, ", "))})
+			}
 		}
 	}
 	return out, nil

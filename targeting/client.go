@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,8 +32,12 @@ var (
 	// ErrUnavailable: the Rules Engine could not answer (network error, timeout, 5xx, 408,
 	// 429) or its circuit breaker is open. Worth retrying later.
 	ErrUnavailable = errors.New("the Rules Engine is unavailable")
-	// ErrRuleNotFound: rules-management does not know the rule (404).
+	// ErrRuleNotFound: rules-management does not know the rule (its JSON 404).
 	ErrRuleNotFound = errors.New("rule not found")
+	// ErrMisconfigured: a configured Rules Engine URL answers as no Rules Engine would: a 404
+	// that is not rules-management's JSON "not found" (a wrong base URL answers a plain-text
+	// one), or any 404 from the evaluation endpoint. It is logged with the URL at error level.
+	ErrMisconfigured = errors.New("the Rules Engine URL is misconfigured")
 	// errRejected: the engine refused our request (a 4xx other than 404, 408 and 429): it is
 	// up, so this is not an outage, but retrying will not help either.
 	errRejected = errors.New("the Rules Engine rejected the request")
@@ -59,17 +65,63 @@ type Config struct {
 	CacheSize       int           // entries (10,000)
 	BreakerFailures uint32        // consecutive failures that open a breaker (5)
 	BreakerOpenFor  time.Duration // how long it stays open before a trial call (30s)
-	// Logger hears about breaker state changes and retries (default: discard).
+	// Logger hears about breaker state changes, retries and misconfigured URLs (default:
+	// discard).
 	Logger *slog.Logger
+	// Metrics hears about every call, breaker state change and cache lookup (default: none).
+	Metrics Metrics
 }
+
+// Metrics receives the client's measurements; platform/observability implements it.
+// service is "rules-management" or "rules-evaluation".
+type Metrics interface {
+	// RulesEngineCall reports one call that reached the network (or was refused by an open
+	// breaker, with d zero) and its outcome: ok, not_found, rejected, unavailable, timeout,
+	// invalid, misconfigured, breaker_open or cancelled.
+	RulesEngineCall(service, outcome string, d time.Duration)
+	// RulesEngineBreaker reports a breaker's state: closed, half-open or open.
+	RulesEngineBreaker(service, state string)
+	// RulesEngineCache reports a lookup of the rule cache.
+	RulesEngineCache(hit bool)
+}
+
+// The outcomes of a call, as Metrics.RulesEngineCall reports them.
+const (
+	OutcomeOK            = "ok"
+	OutcomeNotFound      = "not_found"
+	OutcomeRejected      = "rejected"
+	OutcomeUnavailable   = "unavailable"
+	OutcomeTimeout       = "timeout"
+	OutcomeInvalid       = "invalid"
+	OutcomeMisconfigured = "misconfigured"
+	OutcomeBreakerOpen   = "breaker_open"
+	OutcomeCancelled     = "cancelled"
+)
+
+// The services, as Metrics and the logs name them.
+const (
+	ServiceManagement = "rules-management"
+	ServiceEvaluation = "rules-evaluation"
+)
+
+// noMetrics is the Metrics of a client given none.
+type noMetrics struct{}
+
+func (noMetrics) RulesEngineCall(string, string, time.Duration) {}
+func (noMetrics) RulesEngineBreaker(string, string)             {}
+func (noMetrics) RulesEngineCache(bool)                         {}
 
 // Client speaks the Rules Engine's contract: GET {url}/api/v1/rules/{id} and
 // POST {evaluation_url}/v1/evaluate. It treats every answer as untrusted input. It is safe for
 // concurrent use, and each instance has its own connection pool, breakers and cache.
 type Client struct {
-	cfg    Config
-	http   *http.Client
-	logger *slog.Logger
+	cfg     Config
+	http    *http.Client
+	logger  *slog.Logger
+	metrics Metrics
+	// misconfigLogged is when a misconfigured URL was last logged (Unix nanoseconds): at most
+	// once per misconfigLogEvery, so that eligibility traffic does not flood the log.
+	misconfigLogged atomic.Int64
 	// One breaker per service: rules-management and rules-evaluation fail independently.
 	rulesBreaker *gobreaker.CircuitBreaker[struct{}]
 	evalBreaker  *gobreaker.CircuitBreaker[struct{}]
@@ -103,12 +155,17 @@ func NewClient(cfg Config, httpClient *http.Client) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Client{cfg: cfg, http: httpClient, logger: cfg.Logger}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	c := &Client{cfg: cfg, http: httpClient, logger: cfg.Logger, metrics: cfg.Metrics}
 	if cfg.CacheTTL > 0 {
 		c.cache = newRuleCache(cfg.CacheTTL, cfg.CacheSize, time.Now)
 	}
-	c.rulesBreaker = c.newBreaker("rules-management")
-	c.evalBreaker = c.newBreaker("rules-evaluation")
+	c.rulesBreaker = c.newBreaker(ServiceManagement)
+	c.evalBreaker = c.newBreaker(ServiceEvaluation)
+	c.metrics.RulesEngineBreaker(ServiceManagement, gobreaker.StateClosed.String())
+	c.metrics.RulesEngineBreaker(ServiceEvaluation, gobreaker.StateClosed.String())
 	return c
 }
 
@@ -138,12 +195,14 @@ func (c *Client) newBreaker(name string) *gobreaker.CircuitBreaker[struct{}] {
 		MaxRequests: 1, // half-open: one trial call decides
 		Timeout:     c.cfg.BreakerOpenFor,
 		ReadyToTrip: func(counts gobreaker.Counts) bool { return counts.ConsecutiveFailures >= failures },
-		// The caller giving up is not the engine failing; a 404 or a refusal is an answer.
-		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
-		IsSuccessful: func(err error) bool {
-			return err == nil || errors.Is(err, errRejected) || errors.Is(err, ErrRuleNotFound)
-		},
+		// The caller giving up is not the engine failing. Only an outage counts: a network
+		// error, a timeout, a 5xx (408 and 429 too). A 404, a 4xx refusal, an answer that
+		// breaks the contract or one without an eligible verdict are answers about one rule
+		// or one URL: counting them would let a few such rules suspend every evaluation.
+		IsExcluded:   func(err error) bool { return errors.Is(err, errCallerGone) },
+		IsSuccessful: func(err error) bool { return err == nil || !errors.Is(err, ErrUnavailable) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			c.metrics.RulesEngineBreaker(name, to.String())
 			level := slog.LevelInfo
 			if to == gobreaker.StateOpen {
 				level = slog.LevelWarn
@@ -166,7 +225,11 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // Rule returns a rule's metadata (ErrRuleNotFound for a 404), from the cache when fresh.
 // Concurrent misses of one rule share one read. The Rule is shared: do not modify it.
 func (c *Client) Rule(ctx context.Context, id uuid.UUID) (*Rule, error) {
-	if r, notFound, ok := c.cache.get(id); ok {
+	r, notFound, ok := c.cache.get(id)
+	if c.cache != nil {
+		c.metrics.RulesEngineCache(ok)
+	}
+	if ok {
 		if notFound {
 			return nil, fmt.Errorf("%w: %s", ErrRuleNotFound, id)
 		}
@@ -204,7 +267,7 @@ func (c *Client) RuleFresh(ctx context.Context, id uuid.UUID) (*Rule, error) {
 	}
 	var err error
 	for attempt := 0; ; attempt++ {
-		err = c.call(ctx, c.rulesBreaker, http.MethodGet, endpoint, nil, parse)
+		err = c.call(ctx, c.rulesBreaker, http.MethodGet, endpoint, nil, c.cfg.URL, parse)
 		if err == nil || attempt >= c.cfg.MaxRetries || !retryable(err) {
 			break
 		}
@@ -238,7 +301,7 @@ func (c *Client) Evaluate(ctx context.Context, r *Rule, evalContext json.RawMess
 	}
 	endpoint := strings.TrimRight(c.cfg.EvaluationURL, "/") + "/v1/evaluate"
 	var out *Evaluation
-	err = c.call(ctx, c.evalBreaker, http.MethodPost, endpoint, reqBody, func(body []byte) (err error) {
+	err = c.call(ctx, c.evalBreaker, http.MethodPost, endpoint, reqBody, c.cfg.EvaluationURL, func(body []byte) (err error) {
 		out, err = parseEvaluation(body)
 		return err
 	})
@@ -249,12 +312,15 @@ func (c *Client) Evaluate(ctx context.Context, r *Rule, evalContext json.RawMess
 }
 
 // call makes one request through breaker with its own timeout and hands the body of a 200 to
-// parse, inside the breaker, so that a malformed answer counts as a failure of the engine.
-// A 404 is ErrRuleNotFound; a 5xx, 408, 429, a timeout or a network error ErrUnavailable;
-// another 4xx errRejected; a 200 over MaxResponseBytes or any other status ErrInvalidResponse.
-// Endpoint URLs stay out of the errors: they are logged, and may carry credentials.
-func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[struct{}], method, endpoint string, body []byte, parse func([]byte) error) error {
+// parse. A rule read's JSON 404 is ErrRuleNotFound, any other 404 ErrMisconfigured (logged
+// with base, the configured URL); a 5xx, 408, 429, a timeout or a network error
+// ErrUnavailable; another 4xx errRejected; a 200 over MaxResponseBytes or any other status
+// ErrInvalidResponse. Only ErrUnavailable counts toward the breaker. Endpoint URLs stay out of
+// the errors: they may carry credentials.
+func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[struct{}], method, endpoint string, body []byte,
+	base string, parse func([]byte) error) error {
 	what := method + " " + breaker.Name()
+	start := time.Now()
 	_, err := breaker.Execute(func() (struct{}, error) {
 		actx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errAttemptTimeout)
 		defer cancel()
@@ -290,8 +356,11 @@ func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[str
 			return struct{}{}, fmt.Errorf("%w: %s: the answer is larger than %d bytes", ErrInvalidResponse, what, MaxResponseBytes)
 		case code == http.StatusOK:
 			return struct{}{}, parse(data)
-		case code == http.StatusNotFound:
+		case code == http.StatusNotFound && method == http.MethodGet && engineNotFound(resp.Header, data):
 			return struct{}{}, ErrRuleNotFound
+		case code == http.StatusNotFound:
+			c.logMisconfigured(ctx, breaker.Name(), base, endpoint, resp.Header.Get("Content-Type"))
+			return struct{}{}, fmt.Errorf("%w: %s: status 404 is not the Rules Engine's answer; check its URL", ErrMisconfigured, what)
 		case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
 			return struct{}{}, fmt.Errorf("%w: %s: status %d", ErrUnavailable, what, code)
 		case code >= 400:
@@ -301,9 +370,69 @@ func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[str
 		}
 	})
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		c.metrics.RulesEngineCall(breaker.Name(), OutcomeBreakerOpen, 0)
 		return fmt.Errorf("%w: %w: %s", ErrUnavailable, errBreakerOpen, breaker.Name())
 	}
+	c.metrics.RulesEngineCall(breaker.Name(), outcome(err), time.Since(start))
 	return err
+}
+
+// outcome names the result of a call for Metrics.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return OutcomeOK
+	case errors.Is(err, errCallerGone):
+		return OutcomeCancelled
+	case errors.Is(err, errAttemptTimeout):
+		return OutcomeTimeout
+	case errors.Is(err, ErrUnavailable):
+		return OutcomeUnavailable
+	case errors.Is(err, ErrRuleNotFound):
+		return OutcomeNotFound
+	case errors.Is(err, ErrMisconfigured):
+		return OutcomeMisconfigured
+	case errors.Is(err, errRejected):
+		return OutcomeRejected
+	default:
+		return OutcomeInvalid
+	}
+}
+
+// engineNotFound tells rules-management's "not found" (a JSON object, such as
+// {"error": "Resource not found", "message": "..."}) from the plain-text 404 of a server that
+// has no such route: the base URL is wrong.
+func engineNotFound(h http.Header, body []byte) bool {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	return err == nil && mt == "application/json" && isObject(body) && json.Valid(body)
+}
+
+// misconfigLogEvery bounds how often a misconfigured URL is logged.
+const misconfigLogEvery = 10 * time.Second
+
+// logMisconfigured says, at error level, which configured URL answers as no Rules Engine does.
+func (c *Client) logMisconfigured(ctx context.Context, service, base, endpoint, contentType string) {
+	now := time.Now().UnixNano()
+	last := c.misconfigLogged.Load()
+	if last != 0 && now-last < int64(misconfigLogEvery) || !c.misconfigLogged.CompareAndSwap(last, now) {
+		return
+	}
+	key := "rules_engine.url"
+	if service == ServiceEvaluation {
+		key = "rules_engine.evaluation_url"
+	}
+	c.logger.ErrorContext(ctx, "the Rules Engine URL answers 404 as no Rules Engine does: check the configuration",
+		slog.String("service", service), slog.String("setting", key), slog.String("url", redactURL(base)),
+		slog.String("endpoint", redactURL(endpoint)), slog.String("content_type", contentType))
+}
+
+// redactURL hides the password of a URL's user info.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }
 
 // transportError tells the caller's own cancellation or deadline (not the engine's fault) from
@@ -313,7 +442,7 @@ func (c *Client) transportError(parent, attempt context.Context, what string, er
 		return fmt.Errorf("%w: %s: %w", errCallerGone, what, context.Cause(parent))
 	}
 	if errors.Is(context.Cause(attempt), errAttemptTimeout) {
-		return fmt.Errorf("%w: %s: no answer within %s", ErrUnavailable, what, c.cfg.Timeout)
+		return fmt.Errorf("%w: %s: no answer within %s (%w)", ErrUnavailable, what, c.cfg.Timeout, errAttemptTimeout)
 	}
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, what, err)
 }

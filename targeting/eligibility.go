@@ -268,12 +268,20 @@ func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json
 		return res
 	}
 	ev, err := e.rules.Evaluate(ctx, r, evalContext)
-	if err != nil {
+	switch {
+	case errors.Is(err, errRejected):
+		// The engine is up and refuses this rule or context: asking again will not help.
+		res.Reason = "was rejected by the Rules Engine (its DSL or the context does not fit its category)"
+		return res
+	case err != nil:
 		res.Reason, res.failed = "could not be evaluated: "+failure(err), true
 		return res
 	}
 	res.Eligible, res.Result = ev.Eligible, ev.Result
-	if !ev.Eligible {
+	switch {
+	case !ev.Verdict:
+		res.Reason = fmt.Sprintf("gives no eligible verdict (its category %q answers something else)", r.Category)
+	case !ev.Eligible:
 		res.Reason = "does not hold for this customer"
 	}
 	return res
@@ -284,6 +292,8 @@ func failure(err error) string {
 	switch {
 	case errors.Is(err, errBreakerOpen):
 		return "the Rules Engine is failing; calls are suspended for a while"
+	case errors.Is(err, ErrMisconfigured):
+		return "the Rules Engine URL is misconfigured"
 	case errors.Is(err, ErrUnavailable):
 		return "the Rules Engine is unavailable"
 	case errors.Is(err, ErrInvalidResponse):

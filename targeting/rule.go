@@ -56,6 +56,10 @@ type Rule struct {
 
 // Evaluation is one answer of rules-evaluation.
 type Evaluation struct {
+	// Verdict: the result has a boolean eligible member. Only rules of the engine's
+	// boolean-answer categories (PROMOTIONS) give one; a TAXES rule answers {"tax_rate": 0.21}.
+	Verdict bool
+	// Eligible is the verdict (false without one).
 	Eligible bool
 	// Result is the engine's whole result object as it sent it ({"eligible": true, ...}):
 	// the extra members (a discount, say) are what personalization rules produce.
@@ -152,7 +156,9 @@ type evaluateRequest struct {
 	Context      json.RawMessage `json:"context"`
 }
 
-// parseEvaluation validates a rules-evaluation answer: {"result": {"eligible": <bool>, ...}}.
+// parseEvaluation validates a rules-evaluation answer: {"result": {...}}. A result without a
+// boolean eligible member is an answer without a verdict, not an invalid one: it is what the
+// engine gives for categories that compute something else (TAXES: tax_rate).
 func parseEvaluation(body []byte) (*Evaluation, error) {
 	var w struct {
 		Result json.RawMessage `json:"result"`
@@ -169,14 +175,12 @@ func parseEvaluation(body []byte) (*Evaluation, error) {
 	}
 	var eligible bool
 	raw, ok := members["eligible"]
-	if !ok || json.Unmarshal(raw, &eligible) != nil || string(bytes.TrimSpace(raw)) == "null" {
-		return nil, fmt.Errorf("%w: evaluation: result.eligible is missing or not a boolean", ErrInvalidResponse)
-	}
+	verdict := ok && string(bytes.TrimSpace(raw)) != "null" && json.Unmarshal(raw, &eligible) == nil
 	var compact bytes.Buffer
 	if err := json.Compact(&compact, w.Result); err != nil {
 		return nil, fmt.Errorf("%w: evaluation: %w", ErrInvalidResponse, err)
 	}
-	return &Evaluation{Eligible: eligible, Result: compact.Bytes()}, nil
+	return &Evaluation{Verdict: verdict, Eligible: verdict && eligible, Result: compact.Bytes()}, nil
 }
 
 // decodeOne decodes exactly one JSON value (an object for our structs) with nothing after it.

@@ -107,7 +107,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() }, o.now)
+	eopts, err := echoOptions(cfg, obs, authn, policy, func() []*echo.Route { return e.Routes() }, o.now)
 	if err != nil {
 		return nil, err
 	}
@@ -153,10 +153,12 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 		return nil, err
 	}
 
-	campaignCfg := campaign.ServiceConfig{Now: o.now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent}
-	rules := newRulesClient(cfg.RulesEngine, logger)
+	campaignCfg := campaign.ServiceConfig{Now: o.now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent,
+		AllowUntargeted: cfg.Activation.AllowUntargeted}
+	rules := newRulesClient(cfg.RulesEngine, logger, obs)
 	if rules != nil {
-		campaignCfg.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules)}
+		campaignCfg.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
+			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
 	}
 	svc := campaign.NewService(campaign.NewRepository(db), campaignCfg)
 	v1 := e.Group("/api/v1")
@@ -192,7 +194,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts .
 
 // newRulesClient returns the Rules Engine client, or nil when none is configured: then the
 // targeting checks are off (said once, here) and campaigns show targetingVerified: false.
-func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targeting.Client {
+func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger, m targeting.Metrics) *targeting.Client {
 	if cfg.URL == "" {
 		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
 		return nil
@@ -200,7 +202,7 @@ func newRulesClient(cfg config.RulesEngineConfig, logger *slog.Logger) *targetin
 	return targeting.NewClient(targeting.Config{
 		URL: cfg.URL, EvaluationURL: cfg.EvaluationURL, Token: cfg.Token, Timeout: cfg.Timeout,
 		MaxRetries: cfg.MaxRetries, CacheTTL: cfg.CacheTTL, BreakerFailures: uint32(cfg.BreakerFailures),
-		BreakerOpenFor: cfg.BreakerOpenFor, Logger: logger,
+		BreakerOpenFor: cfg.BreakerOpenFor, Logger: logger, Metrics: m,
 	}, nil)
 }
 
@@ -344,12 +346,13 @@ func newWorkerEcho(cfg *config.Config, obs *observability.Metrics, logger *slog.
 		// Every route of the worker is public: it needs no credentials (nor the keys to check them).
 		wcfg.Auth = config.AuthConfig{Mode: config.AuthNone, RolesClaim: cfg.Auth.RolesClaim}
 	}
-	authn, err := newAuthenticator(&wcfg, WorkerRoutePolicy(cfg), obs, logger)
+	wpolicy := WorkerRoutePolicy(cfg)
+	authn, err := newAuthenticator(&wcfg, wpolicy, obs, logger)
 	if err != nil {
 		return nil, err
 	}
 	var e *echo.Echo
-	eopts, err := echoOptions(cfg, obs, authn, func() []*echo.Route { return e.Routes() }, nil)
+	eopts, err := echoOptions(cfg, obs, authn, wpolicy, func() []*echo.Route { return e.Routes() }, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -112,7 +112,8 @@ func (w *walker) campaign(t *testing.T, status lifecycle.Status) string {
 	require.NoError(t, err)
 	in := campaign.Input{
 		Name: fmt.Sprintf("Hostile walk %d %s", w.seq, uuid.NewString()[:8]), Type: campaign.TypePromotion,
-		StartDate: time.Now().Add(time.Hour).UTC(), Budget: budget,
+		TargetingRules: []campaign.RuleID{campaign.RuleID(uuid.MustParse(rule1))},
+		StartDate:      time.Now().Add(time.Hour).UTC(), Budget: budget,
 		Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail, campaign.ChannelPush},
 			Frequency: campaign.FrequencyOnce, ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
 				{Key: "A", Name: "Control", Weight: 50}, {Key: "B", Name: "New", Weight: 50}}}},

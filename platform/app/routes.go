@@ -12,6 +12,10 @@ import (
 // NewAPI refuses to start when a registered route is missing from it, and the route matrix test
 // checks every entry against every role; a new route must be added here.
 //
+// Class marks the serving and tracking routes, which have their own rate limit
+// (rate_limit.serving): a storefront or a messaging service calls them once per page view or
+// send.
+//
 // Roles (platform/auth): viewer reads, editor creates/replaces/deletes, manager runs lifecycle
 // actions, tracker sends tracking events, monitor scrapes /metrics, admin does everything.
 func RoutePolicy(cfg *config.Config) auth.Policy {
@@ -43,12 +47,12 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/transitions", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/events", Permission: auth.CampaignsRead},
 
-		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite, Class: auth.ClassServing},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/metrics", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/performance", Permission: auth.CampaignsRead},
 
-		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate},
-		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate},
+		{Method: http.MethodPost, Path: v1 + "/targeting/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/evaluate", Permission: auth.TargetingEvaluate, Class: auth.ClassServing},
 	}
 }
 

@@ -61,22 +61,39 @@ func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.M
 }
 
 // echoOptions is the middleware configuration of an Echo instance: request metrics, CORS,
-// trusted proxies, and the identity chain (authenticate, rate-limit, authorise). routes lists
-// the instance's routes (Authorize refuses a registered route the table lacks). now is the rate
-// limiter's clock (nil: the wall clock).
-func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authenticator, routes func() []*echo.Route,
-	now func() time.Time) (httpx.Options, error) {
+// trusted proxies, and the identity chain (authenticate, rate-limit, authorise). policy is the
+// instance's route table (it gives each route's rate-limit class); routes lists the instance's
+// routes (Authorize refuses a registered route the table lacks). now is the rate limiters'
+// clock (nil: the wall clock).
+func echoOptions(cfg *config.Config, m *observability.Metrics, authn *auth.Authenticator, policy auth.Policy,
+	routes func() []*echo.Route, now func() time.Time) (httpx.Options, error) {
 	proxies, err := trustedProxies(cfg.HTTP.TrustedProxies)
 	if err != nil {
 		return httpx.Options{}, err
 	}
 	identify := []echo.MiddlewareFunc{authn.Authenticate()}
 	if rl := cfg.RateLimit; rl.Enabled {
-		lim := ratelimit.New(ratelimit.Config{Rate: rl.RequestsPerSecond, Burst: rl.Burst,
-			IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients, Now: now})
-		identify = append(identify, lim.Middleware(ratelimit.Options{
-			Key: callerKey, Skip: authn.IsPublic, OnLimited: m.RateLimited,
-		}))
+		// One limiter per class: a caller's serving traffic and its editing traffic draw on
+		// separate buckets. Each request passes exactly one of them.
+		classes := []struct {
+			class config.RateClass
+			is    auth.RateClass
+		}{
+			{config.RateClass{RequestsPerSecond: rl.RequestsPerSecond, Burst: rl.Burst}, auth.ClassDefault},
+			{rl.Serving, auth.ClassServing},
+		}
+		for _, cl := range classes {
+			lim := ratelimit.New(ratelimit.Config{Rate: cl.class.RequestsPerSecond, Burst: cl.class.Burst,
+				IdleTimeout: rl.IdleTimeout, MaxClients: rl.MaxClients, Now: now})
+			is := cl.is
+			identify = append(identify, lim.Middleware(ratelimit.Options{
+				Key: callerKey,
+				Skip: func(c echo.Context) bool {
+					return authn.IsPublic(c) || policy.Class(c.Request().Method, c.Path()) != is
+				},
+				OnLimited: m.RateLimited,
+			}))
+		}
 	}
 	identify = append(identify, authn.Authorize(routes))
 	return httpx.Options{

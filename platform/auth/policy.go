@@ -9,13 +9,26 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// Route is one route (method and Echo route template, such as /api/v1/campaigns/:id) and the
-// permission it requires.
+// Route is one route (method and Echo route template, such as /api/v1/campaigns/:id), the
+// permission it requires and its rate-limit class.
 type Route struct {
 	Method     string
 	Path       string
 	Permission Permission
+	Class      RateClass
 }
+
+// RateClass groups routes under one rate limit: each caller has a bucket per class.
+type RateClass string
+
+// The rate-limit classes.
+const (
+	// ClassDefault: editing, reading and lifecycle traffic (rate_limit.requests_per_second).
+	ClassDefault RateClass = ""
+	// ClassServing: the serving and tracking routes (evaluate, track), service-to-service
+	// traffic sent once per page view or message (rate_limit.serving).
+	ClassServing RateClass = "serving"
+)
 
 // Policy is the table of every route an Echo instance serves. A route missing from it is
 // refused (Verify reports it at start; at run time it is a 403), never served unguarded.
@@ -29,6 +42,16 @@ func (p Policy) Lookup(method, path string) (Permission, bool) {
 		}
 	}
 	return "", false
+}
+
+// Class returns the rate-limit class of a route (ClassDefault for one the table lacks).
+func (p Policy) Class(method, path string) RateClass {
+	for _, r := range p {
+		if r.Method == method && r.Path == path {
+			return r.Class
+		}
+	}
+	return ClassDefault
 }
 
 // Verify checks that every route registered on Echo (e.Routes()) has exactly one entry and

@@ -28,6 +28,7 @@ type Config struct {
 	Database    DatabaseConfig    `mapstructure:"database"`
 	NATS        NATSConfig        `mapstructure:"nats"`
 	RulesEngine RulesEngineConfig `mapstructure:"rules_engine"`
+	Activation  ActivationConfig  `mapstructure:"activation"`
 	Worker      WorkerConfig      `mapstructure:"worker"`
 	Automation  AutomationConfig  `mapstructure:"automation"`
 	Events      EventsConfig      `mapstructure:"events"`
@@ -161,6 +162,25 @@ type RulesEngineConfig struct {
 	// BreakerFailures consecutive failures open the circuit breaker for BreakerOpenFor.
 	BreakerFailures int           `mapstructure:"breaker_failures"`
 	BreakerOpenFor  time.Duration `mapstructure:"breaker_open_for"`
+	// TargetingCategories are the rule categories a targeting rule may have at activation:
+	// those whose evaluation answers a boolean eligible (PROMOTIONS in today's engine).
+	TargetingCategories []string `mapstructure:"targeting_categories"`
+}
+
+// EffectiveEvaluationURL is the rules-evaluation base URL the client uses: EvaluationURL, else
+// URL.
+func (r RulesEngineConfig) EffectiveEvaluationURL() string {
+	if r.EvaluationURL != "" {
+		return r.EvaluationURL
+	}
+	return r.URL
+}
+
+// ActivationConfig tunes what activating (and resuming) a campaign requires.
+type ActivationConfig struct {
+	// AllowUntargeted lets campaigns without targeting rules start; by default at least one
+	// targeting rule is required (422 naming targetingRules).
+	AllowUntargeted bool `mapstructure:"allow_untargeted"`
 }
 
 // WorkerConfig is the background worker: its own health listener, and whether the API process
@@ -223,13 +243,23 @@ type APIKeyConfig struct {
 	Subject string   `mapstructure:"subject" json:"subject"` // the actor (UUID); empty: derived from the name
 }
 
-// RateLimitConfig is the per-caller token bucket.
+// RateLimitConfig is the per-caller token bucket. RequestsPerSecond and Burst are the default
+// class (editing, reading, lifecycle); Serving is the class of the serving and tracking routes
+// (evaluate, track), service-to-service traffic that comes once per page view or send. Each
+// caller has one bucket per class.
 type RateLimitConfig struct {
 	Enabled           bool          `mapstructure:"enabled"`
 	RequestsPerSecond float64       `mapstructure:"requests_per_second"`
 	Burst             int           `mapstructure:"burst"`
 	IdleTimeout       time.Duration `mapstructure:"idle_timeout"` // a caller's bucket is forgotten after this
-	MaxClients        int           `mapstructure:"max_clients"`  // buckets kept at most
+	MaxClients        int           `mapstructure:"max_clients"`  // buckets kept at most, per class
+	Serving           RateClass     `mapstructure:"serving"`
+}
+
+// RateClass is the rate and burst of one class of routes.
+type RateClass struct {
+	RequestsPerSecond float64 `mapstructure:"requests_per_second"`
+	Burst             int     `mapstructure:"burst"`
 }
 
 // CORSConfig allows browsers on other origins; no origins: CORS is off.
@@ -321,6 +351,9 @@ var defaults = map[string]any{
 	"rules_engine.concurrency":      16,
 	"rules_engine.breaker_failures": 5,
 	"rules_engine.breaker_open_for": "30s",
+	// The rule categories whose evaluation answers a boolean eligible (targeting.CheckConfig).
+	"rules_engine.targeting_categories": []string{"PROMOTIONS"},
+	"activation.allow_untargeted":       false,
 
 	// Security (platform/auth) and abuse limits.
 	"http.trusted_proxies":           []string{},
@@ -343,9 +376,12 @@ var defaults = map[string]any{
 	"rate_limit.burst":               100,
 	"rate_limit.idle_timeout":        "10m",
 	"rate_limit.max_clients":         100000,
-	"cors.allowed_origins":           []string{},
-	"cors.allow_credentials":         false,
-	"cors.max_age":                   "10m",
+	// Serving and tracking routes (evaluate, track): service-to-service traffic.
+	"rate_limit.serving.requests_per_second": 2000,
+	"rate_limit.serving.burst":               4000,
+	"cors.allowed_origins":                   []string{},
+	"cors.allow_credentials":                 false,
+	"cors.max_age":                           "10m",
 }
 
 // legacyEnv maps the seed service's environment variables onto keys. The CAMPAIGNS_ form of a
@@ -574,6 +610,8 @@ func (c *Config) validate() error {
 		{"rules_engine.concurrency", c.RulesEngine.Concurrency < 1 || c.RulesEngine.Concurrency > 1000, "must be from 1 to 1000"},
 		{"rules_engine.breaker_failures", c.RulesEngine.BreakerFailures < 1, "must be at least 1"},
 		{"rules_engine.breaker_open_for", c.RulesEngine.BreakerOpenFor < 100*time.Millisecond, "must be a duration of at least 100ms such as 30s"},
+		{"rules_engine.targeting_categories", len(c.RulesEngine.TargetingCategories) == 0 || slices.Contains(c.RulesEngine.TargetingCategories, ""),
+			"must list at least one rule category, such as PROMOTIONS"},
 		{"worker.port", c.Worker.Port < 1 || c.Worker.Port > 65535, "must be a TCP port (1-65535)"},
 		{"automation.interval", c.Automation.Interval < 100*time.Millisecond, "must be a duration of at least 100ms such as 15s"},
 		{"automation.pause_at", c.Automation.PauseAt <= 0 || c.Automation.PauseAt > c.Automation.CompleteAt, "must be above 0 and at most automation.complete_at"},
@@ -612,6 +650,8 @@ func (c *Config) validateSecurity() error {
 		{"rate_limit.burst", r.Enabled && (r.Burst < 1 || r.Burst > 1e6), "must be from 1 to 1000000"},
 		{"rate_limit.idle_timeout", r.Enabled && r.IdleTimeout < time.Second, "must be a duration of at least 1s such as 10m"},
 		{"rate_limit.max_clients", r.Enabled && r.MaxClients < 1, "must be at least 1"},
+		{"rate_limit.serving.requests_per_second", r.Enabled && (r.Serving.RequestsPerSecond <= 0 || r.Serving.RequestsPerSecond > 1e6), "must be above 0 and at most 1000000"},
+		{"rate_limit.serving.burst", r.Enabled && (r.Serving.Burst < 1 || r.Serving.Burst > 1e6), "must be from 1 to 1000000"},
 		{"cors.max_age", c.CORS.MaxAge < 0, "must not be negative"},
 		{"cors.allow_credentials", c.CORS.AllowCredentials && slices.Contains(c.CORS.AllowedOrigins, "*"),
 			`cannot be true when cors.allowed_origins holds "*"`},
@@ -685,6 +725,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("nats.token", secret(c.NATS.Token)),
 		slog.Bool("rules_engine.enabled", c.RulesEngine.Enabled),
 		slog.String("rules_engine.url", redactURL(c.RulesEngine.URL)),
+		slog.String("rules_engine.evaluation_url", redactURL(c.RulesEngine.EffectiveEvaluationURL())),
+		slog.Bool("activation.allow_untargeted", c.Activation.AllowUntargeted),
 		slog.String("auth.mode", c.Auth.Mode),
 		slog.String("auth.jwt_secret", secret(c.Auth.JWTSecret)),
 		slog.String("auth.jwks_url", redactURL(c.Auth.JWKSURL)),

@@ -78,6 +78,12 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	assert.Empty(t, cfg.NATS.URL)
 	assert.Empty(t, cfg.RulesEngine.URL)
 	assert.Equal(t, 2*time.Second, cfg.RulesEngine.Timeout)
+	assert.Equal(t, []string{"PROMOTIONS"}, cfg.RulesEngine.TargetingCategories)
+	assert.False(t, cfg.Activation.AllowUntargeted, "a targeting rule is required by default")
+	assert.Equal(t, 50.0, cfg.RateLimit.RequestsPerSecond)
+	assert.Equal(t, 100, cfg.RateLimit.Burst)
+	assert.Equal(t, 2000.0, cfg.RateLimit.Serving.RequestsPerSecond, "serving traffic has its own, larger class")
+	assert.Equal(t, 4000, cfg.RateLimit.Serving.Burst)
 	assert.True(t, cfg.Worker.Embedded)
 	assert.Equal(t, "127.0.0.1:8081", cfg.Worker.Addr())
 	assert.Equal(t, "info", cfg.Log.Level)
@@ -112,6 +118,12 @@ func TestLoadRepositoryConfigFiles(t *testing.T) {
 			assert.False(t, cfg.NATS.Embedded)
 			assert.Equal(t, "nats://nats:4222", cfg.NATS.URL)
 			assert.Equal(t, "http://rules-management-service:8080", cfg.RulesEngine.URL)
+			assert.Equal(t, "http://rules-evaluation-service:8081", cfg.RulesEngine.EvaluationURL,
+				"rules-evaluation listens on 8081")
+			assert.Equal(t, []string{"PROMOTIONS"}, cfg.RulesEngine.TargetingCategories)
+			assert.False(t, cfg.Activation.AllowUntargeted)
+			assert.Equal(t, 2000.0, cfg.RateLimit.Serving.RequestsPerSecond)
+			assert.Equal(t, 4000, cfg.RateLimit.Serving.Burst)
 			assert.False(t, cfg.Worker.Embedded)
 			assert.Equal(t, "0.0.0.0:8080", cfg.HTTP.Addr())
 			assert.Equal(t, 10*time.Second, cfg.HTTP.RequestTimeout)
@@ -262,10 +274,10 @@ func TestRulesEngineSwitch(t *testing.T) {
 		evalURL string
 	}{
 		{"default: on, but no URL", "", nil, true, "", ""},
-		{"production file names it", prod, nil, true, "http://rules-management-service:8080", "http://rules-evaluation-service:8080"},
+		{"production file names it", prod, nil, true, "http://rules-management-service:8080", "http://rules-evaluation-service:8081"},
 		{"empty variables do not clear the file's URLs", prod,
 			map[string]string{"RULES_SERVICE_URL": "", "CAMPAIGNS_RULES_ENGINE_URL": "", "RULES_EVALUATION_URL": ""},
-			true, "http://rules-management-service:8080", "http://rules-evaluation-service:8080"},
+			true, "http://rules-management-service:8080", "http://rules-evaluation-service:8081"},
 		{"switched off from the environment", prod, map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "false"}, false, "", ""},
 		{"off wins over URLs from the environment", "",
 			map[string]string{"CAMPAIGNS_RULES_ENGINE_ENABLED": "0", "RULES_SERVICE_URL": "http://rules:8080", "RULES_EVALUATION_URL": "http://eval:8081"},
@@ -329,6 +341,10 @@ func TestLoadInvalidEnvironment(t *testing.T) {
 		{"event amount zero", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "0"}, "metrics.max_event_amount"},
 		{"event amount negative", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "-5"}, "metrics.max_event_amount"},
 		{"event amount beyond the totals", map[string]string{"CAMPAIGNS_METRICS_MAX_EVENT_AMOUNT": "100000000000000.01"}, "metrics.max_event_amount"},
+		{"no targeting category", map[string]string{"CAMPAIGNS_RULES_ENGINE_TARGETING_CATEGORIES": " , "}, "rules_engine.targeting_categories"},
+		{"untargeted switch not a bool", map[string]string{"CAMPAIGNS_ACTIVATION_ALLOW_UNTARGETED": "sometimes"}, "activation.allow_untargeted"},
+		{"serving rate zero", map[string]string{"CAMPAIGNS_RATE_LIMIT_SERVING_REQUESTS_PER_SECOND": "0"}, "rate_limit.serving.requests_per_second"},
+		{"serving burst zero", map[string]string{"CAMPAIGNS_RATE_LIMIT_SERVING_BURST": "0"}, "rate_limit.serving.burst"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -478,4 +494,43 @@ func TestLogValueShowsWhatIsSafe(t *testing.T) {
 	assert.Contains(t, out, "nats://nats-1:4222")
 	assert.Contains(t, out, `"nats.token":"[redacted]"`, "a set secret shows as redacted")
 	assert.Contains(t, out, `"nats.password":""`, "an unset secret shows as empty")
+}
+
+// Both Rules Engine URLs appear in the start-up log: the evaluation URL defaults to the
+// management one, and a wrong port shows at a glance.
+func TestLogValueShowsBothRulesEngineURLs(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load("", env(map[string]string{
+		"RULES_SERVICE_URL": "http://rules:8080", "RULES_EVALUATION_URL": "http://eval:" + secret + "@evaluation:8081",
+	}))
+	require.NoError(t, err)
+	out := logConfig(t, cfg)
+	assert.Contains(t, out, `"rules_engine.url":"http://rules:8080"`)
+	assert.Contains(t, out, `"rules_engine.evaluation_url":"http://eval:xxxxx@evaluation:8081"`)
+	assert.NotContains(t, out, secret)
+
+	cfg, err = config.Load("", env(map[string]string{"RULES_SERVICE_URL": "http://rules:8080"}))
+	require.NoError(t, err)
+	assert.Contains(t, logConfig(t, cfg), `"rules_engine.evaluation_url":"http://rules:8080"`, "the URL the client uses")
+}
+
+func TestActivationAndServingSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load("", env(map[string]string{
+		"CAMPAIGNS_ACTIVATION_ALLOW_UNTARGETED":            "true",
+		"CAMPAIGNS_RULES_ENGINE_TARGETING_CATEGORIES":      "PROMOTIONS, LOYALTY",
+		"CAMPAIGNS_RATE_LIMIT_SERVING_REQUESTS_PER_SECOND": "500",
+		"CAMPAIGNS_RATE_LIMIT_SERVING_BURST":               "50",
+	}))
+	require.NoError(t, err)
+	assert.True(t, cfg.Activation.AllowUntargeted)
+	assert.Equal(t, []string{"PROMOTIONS", "LOYALTY"}, cfg.RulesEngine.TargetingCategories)
+	assert.Equal(t, 500.0, cfg.RateLimit.Serving.RequestsPerSecond)
+	assert.Equal(t, 50, cfg.RateLimit.Serving.Burst)
+
+	cfg, err = config.Load(writeFile(t, "activation:\n  allow_untargeted: true\nrate_limit:\n  serving:\n    burst: 7\n"), noEnv)
+	require.NoError(t, err)
+	assert.True(t, cfg.Activation.AllowUntargeted)
+	assert.Equal(t, 7, cfg.RateLimit.Serving.Burst)
+	assert.Equal(t, 2000.0, cfg.RateLimit.Serving.RequestsPerSecond, "the other key keeps its default")
 }

@@ -44,6 +44,10 @@ type Metrics struct {
 	aggregated     prometheus.Counter
 	deadLettered   prometheus.Counter
 	collectErrors  *prometheus.CounterVec
+	engineCalls    *prometheus.CounterVec
+	engineLatency  *prometheus.HistogramVec
+	engineBreaker  *prometheus.GaugeVec
+	engineCache    *prometheus.CounterVec
 }
 
 // BuildInfo describes the running binary.
@@ -143,9 +147,26 @@ func New(component string, build BuildInfo, logger *slog.Logger) *Metrics {
 		Namespace: Namespace, Subsystem: "metrics", Name: "collect_errors_total",
 		Help: "Scrape-time reads that failed (their series are missing from that scrape), by collector.",
 	}, []string{"collector"})
+	m.engineCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "rules_engine", Name: "calls_total",
+		Help: "Calls to the Rules Engine by service (rules-management, rules-evaluation) and outcome (ok, not_found, rejected, unavailable, timeout, invalid, misconfigured, breaker_open, cancelled).",
+	}, []string{"service", "outcome"})
+	m.engineLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: Namespace, Subsystem: "rules_engine", Name: "call_duration_seconds",
+		Help:    "Time of a Rules Engine call that reached the network, by service (calls an open breaker refused are not timed).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"service"})
+	m.engineBreaker = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "rules_engine", Name: "breaker_state",
+		Help: "State of a Rules Engine service's circuit breaker: 0 closed, 1 half-open (one trial call), 2 open (calls refused).",
+	}, []string{"service"})
+	m.engineCache = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "rules_engine", Name: "cache_lookups_total",
+		Help: "Lookups of the rule metadata cache, by result (hit, miss).",
+	}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.httpDuration, m.httpInFlight, m.rateLimited, m.authFailures,
 		m.jwksFetches, m.campaignEvents, m.published, m.publishLatency, m.ingested, m.aggregated,
-		m.deadLettered, m.collectErrors} {
+		m.deadLettered, m.collectErrors, m.engineCalls, m.engineLatency, m.engineBreaker, m.engineCache} {
 		f(c)
 	}
 	return m
@@ -243,6 +264,37 @@ func (m *Metrics) JWKSFetch(ok bool) {
 		result = "error"
 	}
 	m.jwksFetches.WithLabelValues(result).Inc()
+}
+
+// RulesEngineCall counts one Rules Engine call and times it when it reached the network
+// (targeting.Metrics).
+func (m *Metrics) RulesEngineCall(service, outcome string, d time.Duration) {
+	m.engineCalls.WithLabelValues(service, outcome).Inc()
+	if d > 0 {
+		m.engineLatency.WithLabelValues(service).Observe(d.Seconds())
+	}
+}
+
+// RulesEngineBreaker records a Rules Engine breaker's state: "closed", "half-open" or "open"
+// (targeting.Metrics).
+func (m *Metrics) RulesEngineBreaker(service, state string) {
+	v := 0.0
+	switch state {
+	case "half-open":
+		v = 1
+	case "open":
+		v = 2
+	}
+	m.engineBreaker.WithLabelValues(service).Set(v)
+}
+
+// RulesEngineCache counts a lookup of the rule cache (targeting.Metrics).
+func (m *Metrics) RulesEngineCache(hit bool) {
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.engineCache.WithLabelValues(result).Inc()
 }
 
 // RateLimited counts a request refused by the rate limit.

@@ -1,6 +1,17 @@
 // Package enginetest is a fake ENGINE-RULES-SP Rules Engine for tests: an httptest server that
-// speaks the real contract (GET /api/v1/rules/{id}, POST /v1/evaluate). Its rules' DSL is a
-// tiny stand-in: "<key> == <value>" holds when the evaluation context has that member.
+// speaks the real contract (GET /api/v1/rules/{id}, POST /v1/evaluate) as the real services
+// answer it:
+//
+//   - a rule it does not know: 404 with the JSON {"error": "Resource not found", "message": ...};
+//     a path it does not serve: 404 with the plain text "404 page not found" (what a wrong base
+//     URL gets);
+//   - evaluation by rule_category: PROMOTIONS answers {"eligible": ...}: the real DSL
+//     "IF order.amount > 100 THEN discount.percentage = 10" holds when the context's
+//     order_amount (a number) is above the threshold ({"eligible": true,
+//     "discount_percentage": 10}; without order_amount {"eligible": false, "reason": ...});
+//     as a stand-in for tests, "<key> == <value>" holds when the context has that member.
+//     TAXES answers {"tax_rate": 0.21} (no eligible). Any other category: 500, as the real
+//     engine has no strategy for it.
 package enginetest
 
 import (
@@ -9,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,8 +38,9 @@ type Engine struct {
 	rules map[string]map[string]any
 
 	// Failures, when positive, makes that many next requests answer FailureStatus (503 when
-	// zero).
+	// zero); EvalFailures, that many next evaluations only.
 	Failures      atomic.Int32
+	EvalFailures  atomic.Int32
 	FailureStatus atomic.Int32
 	// Delay holds every answer this long.
 	Delay atomic.Int64
@@ -52,21 +65,38 @@ func New(t testing.TB) *Engine {
 	return e
 }
 
-// AddRule stores a rule with a status and a DSL ("segment == vip"), and returns its id.
+// The rule categories of the Rules Engine.
+const (
+	Promotions = "PROMOTIONS"
+	Taxes      = "TAXES"
+)
+
+// AddRule stores a PROMOTIONS rule with a status and a DSL ("segment == vip"), and returns its
+// id.
 func (e *Engine) AddRule(status, dsl string) uuid.UUID {
+	return e.AddRuleIn(Promotions, status, dsl)
+}
+
+// AddRuleIn stores a rule of a category and returns its id.
+func (e *Engine) AddRuleIn(category, status, dsl string) uuid.UUID {
 	id := uuid.New()
-	e.SetRule(id, status, dsl)
+	e.SetRuleIn(id, category, status, dsl)
 	return id
 }
 
-// SetRule stores (or replaces) a rule.
+// SetRule stores (or replaces) a PROMOTIONS rule.
 func (e *Engine) SetRule(id uuid.UUID, status, dsl string) {
+	e.SetRuleIn(id, Promotions, status, dsl)
+}
+
+// SetRuleIn stores (or replaces) a rule of a category.
+func (e *Engine) SetRuleIn(id uuid.UUID, category, status, dsl string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := time.Now().UTC().Format(time.RFC3339)
 	e.rules[id.String()] = map[string]any{
 		"id": id.String(), "name": "rule " + id.String()[:8], "description": "", "dsl_content": dsl,
-		"status": status, "priority": "MEDIUM", "version": 1, "category": "targeting",
+		"status": status, "priority": "MEDIUM", "version": 1, "category": category,
 		"tags": []string{}, "created_by": "tests", "created_at": now, "updated_at": now,
 	}
 }
@@ -86,7 +116,8 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 	auth, rid := r.Header.Get("Authorization"), r.Header.Get("X-Request-ID")
 	e.Authorization.Store(&auth)
 	e.RequestID.Store(&rid)
-	if e.Failures.Add(-1) >= 0 {
+	isEval := r.Method == http.MethodPost && r.URL.Path == "/v1/evaluate"
+	if e.Failures.Add(-1) >= 0 || isEval && e.EvalFailures.Add(-1) >= 0 {
 		status := int(e.FailureStatus.Load())
 		if status == 0 {
 			status = http.StatusServiceUnavailable
@@ -107,7 +138,7 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 		e.mu.Unlock()
 		if !ok {
 			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write([]byte(`{"error":"rule not found"}`))
+			_, _ = w.Write([]byte(`{"error":"Resource not found","message":"rule not found"}`))
 			return
 		}
 		_ = json.NewEncoder(w).Encode(rule)
@@ -126,21 +157,61 @@ func (e *Engine) serve(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
 			return
 		}
-		key, want, _ := strings.Cut(req.DSLContent, " == ")
-		got, _ := req.Context[strings.TrimSpace(key)].(string)
-		eligible := got == strings.TrimSpace(want)
-		_ = json.NewEncoder(w).Encode(map[string]any{"result": map[string]any{
-			"eligible": eligible, "matched": req.DSLContent, "discount": 10,
-		}})
+		result, status := evaluate(req.RuleCategory, req.DSLContent, req.Context)
+		if status != http.StatusOK {
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(result)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"result": result})
 	default:
-		http.NotFound(w, r)
+		w.Header().Del("Content-Type")
+		http.NotFound(w, r) // text/plain "404 page not found", as the real services' router
 	}
+}
+
+// evaluate answers an evaluation as the real engine's strategies do (see the package comment).
+func evaluate(category, dsl string, evalContext map[string]any) (map[string]any, int) {
+	switch category {
+	case Promotions:
+		if strings.Contains(dsl, "order.amount >") {
+			return promotion(dsl, evalContext)
+		}
+		key, want, _ := strings.Cut(dsl, " == ")
+		got, _ := evalContext[strings.TrimSpace(key)].(string)
+		return map[string]any{"eligible": got == strings.TrimSpace(want), "matched": dsl, "discount": 10}, http.StatusOK
+	case Taxes:
+		return map[string]any{"tax_rate": 0.21}, http.StatusOK
+	default:
+		return map[string]any{"error": "no evaluation strategy for category " + category}, http.StatusInternalServerError
+	}
+}
+
+// promotion evaluates "IF order.amount > <threshold> THEN discount.percentage = <n>".
+func promotion(dsl string, evalContext map[string]any) (map[string]any, int) {
+	amount, ok := evalContext["order_amount"].(float64)
+	if !ok {
+		return map[string]any{"eligible": false, "reason": "Missing order_amount in context"}, http.StatusOK
+	}
+	_, rest, _ := strings.Cut(dsl, "order.amount >")
+	threshold, err := strconv.ParseFloat(strings.Fields(rest + " x")[0], 64)
+	if err != nil {
+		return map[string]any{"error": "invalid promotions DSL"}, http.StatusInternalServerError
+	}
+	if amount <= threshold {
+		return map[string]any{"eligible": false}, http.StatusOK
+	}
+	discount := 0.0
+	if _, d, found := strings.Cut(dsl, "= "); found {
+		discount, _ = strconv.ParseFloat(strings.TrimSpace(d), 64)
+	}
+	return map[string]any{"eligible": true, "discount_percentage": discount}, http.StatusOK
 }
 
 // BenchmarkRoundTrip is the baseline of the eligibility benchmarks: one evaluation at a time
 // on a keep-alive connection, reported as round-trips/s.
 func (e *Engine) BenchmarkRoundTrip(b *testing.B) {
-	body := []byte(`{"rule_category":"targeting","dsl_content":"segment == vip","context":{"segment":"vip"}}`)
+	body := []byte(`{"rule_category":"PROMOTIONS","dsl_content":"segment == vip","context":{"segment":"vip"}}`)
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	b.ResetTimer()

@@ -54,7 +54,13 @@ func Config(t testing.TB, target dbtest.Target) *config.Config {
 // New starts the API on target. mutate, if not nil, adjusts the configuration first.
 func New(t testing.TB, target dbtest.Target, mutate func(*config.Config), opts ...app.APIOption) *Server {
 	t.Helper()
-	a := newAPI(t, target, mutate, opts...)
+	return Start(t, newAPI(t, target, mutate, opts...))
+}
+
+// Start serves an API the test built itself (with its own logger, say) on an httptest server;
+// both are closed when the test ends.
+func Start(t testing.TB, a *app.API) *Server {
+	t.Helper()
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(func() {
 		srv.Close()
