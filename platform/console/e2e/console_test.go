@@ -269,6 +269,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`input[name=name]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
 		chromedp.SendKeys(chromedp.CSS(`textarea[name=description]`), "20% off, made in the console"),
+		// Activation needs a targeting rule (activation.allow_untargeted is off); the test API
+		// has no Rules Engine, so the rule is not looked up.
+		chromedp.SendKeys(chromedp.CSS(`textarea[name=targetingRules]`), "3f1c2b4a-9d8e-4f7a-b6c5-d4e3f2a1b0c9"),
 		chromedp.Click(chromedp.CSS(`#channel-push`)),
 		chromedp.Click(chromedp.CSS(`#ab-enabled`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[name=variantKey]`)),
