@@ -26,6 +26,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/console"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/datadir"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -247,6 +248,11 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	}, httpx.Query())
 	apidocs.Register(e, httpx.Query())
 	mountMetrics(e, obs)
+	if err := console.Register(e); err != nil {
+		nc.Close()
+		_ = db.Close()
+		return nil, err
+	}
 
 	v1 := e.Group("/api/v1")
 	ensureTrackingStream(ctx, cfg, c.NATS, logger)

@@ -27,6 +27,10 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: apidocs.PagePath, Permission: auth.Public},
 		{Method: http.MethodGet, Path: apidocs.ScriptPath, Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/metrics", Permission: metricsPermission(cfg)},
+		// The web console's page and assets: public files; the console calls the API below
+		// with the user's own credentials.
+		{Method: http.MethodGet, Path: "/console", Permission: auth.Public},
+		{Method: http.MethodGet, Path: "/console/*", Permission: auth.Public},
 
 		{Method: http.MethodPost, Path: v1 + "/campaigns", Permission: auth.CampaignsWrite},
 		{Method: http.MethodGet, Path: v1 + "/campaigns", Permission: auth.CampaignsRead},

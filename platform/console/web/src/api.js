@@ -1,0 +1,103 @@
+// The public API, called with the credentials the user entered once (see access.js).
+
+const base = '/api/v1'
+
+// ApiError is a non-2xx answer: an RFC 9457 problem when the API sent one.
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problemText(status, problem))
+    this.status = status
+    this.problem = problem || {}
+  }
+}
+
+function problemText(status, p) {
+  if (!p) return `HTTP ${status}`
+  let text = p.detail || p.title || `HTTP ${status}`
+  if (Array.isArray(p.errors) && p.errors.length > 0) {
+    text += ': ' + p.errors.map((e) => (e.field ? `${e.field}: ${e.message}` : e.message)).join('; ')
+  }
+  return text
+}
+
+// Client sends requests with the current credentials; onUnauthorized runs on a 401.
+export class Client {
+  constructor(access, onUnauthorized) {
+    this.access = access
+    this.onUnauthorized = onUnauthorized
+  }
+
+  async request(method, path, { body, query, headers } = {}) {
+    const url = new URL(base + path, window.location.origin)
+    if (query) {
+      for (const [k, v] of Object.entries(query)) {
+        if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v))
+      }
+    }
+    const h = { Accept: 'application/json', ...this.access.headers(), ...(headers || {}) }
+    const init = { method, headers: h, credentials: 'omit', cache: 'no-store' }
+    if (body !== undefined) {
+      h['Content-Type'] = 'application/json'
+      init.body = JSON.stringify(body)
+    }
+    const resp = await fetch(url, init)
+    const text = await resp.text()
+    let data = null
+    if (text) {
+      try {
+        data = JSON.parse(text)
+      } catch {
+        data = null
+      }
+    }
+    if (!resp.ok) {
+      if (resp.status === 401 && this.onUnauthorized) this.onUnauthorized(data)
+      throw new ApiError(resp.status, data)
+    }
+    return { data, etag: resp.headers.get('ETag') }
+  }
+
+  get(path, query) {
+    return this.request('GET', path, { query })
+  }
+
+  listCampaigns(query) {
+    return this.get('/campaigns', query)
+  }
+
+  campaign(id) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}`)
+  }
+
+  createCampaign(body, idempotencyKey) {
+    return this.request('POST', '/campaigns', { body, headers: { 'Idempotency-Key': idempotencyKey } })
+  }
+
+  // transition runs a lifecycle action; dryRun only judges it. etag pins the version read.
+  transition(id, action, { dryRun, reason, etag }) {
+    const headers = {}
+    if (etag) headers['If-Match'] = etag
+    const body = reason ? { reason } : undefined
+    return this.request('POST', `/campaigns/${encodeURIComponent(id)}/${action}`, {
+      body,
+      headers,
+      query: dryRun ? { dryRun: 'true' } : undefined,
+    })
+  }
+
+  transitions(id, cursor) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}/transitions`, { limit: 100, cursor })
+  }
+
+  events(id, cursor) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}/events`, { limit: 100, cursor })
+  }
+
+  performance(id, query) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}/performance`, query)
+  }
+
+  experiment(id) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}/experiment`)
+  }
+}
