@@ -249,8 +249,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	apidocs.Register(e, httpx.Query())
 	mountMetrics(e, obs)
 	if err := console.Register(e); err != nil {
-		nc.Close()
-		_ = db.Close()
+		_ = c.Close()
 		return nil, err
 	}
 

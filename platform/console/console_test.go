@@ -27,7 +27,7 @@ func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, strin
 }
 
 func TestConsoleServesTheAppAndItsAssets(t *testing.T) {
-	e := httpx.NewEcho(slog.New(slog.DiscardHandler), httpx.Options{BodyLimit: 1 << 20, RequestTimeout: 10 * time.Second})
+	e := httpx.NewEcho(httpx.EchoConfig{Logger: slog.New(slog.DiscardHandler), BodyLimit: 1 << 20, RequestTimeout: 10 * time.Second})
 	require.NoError(t, console.Register(e))
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)

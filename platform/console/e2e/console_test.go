@@ -237,7 +237,7 @@ func newCampaignBody(name string) map[string]any {
 func TestConsoleInBrowser(t *testing.T) {
 	ctx, blog := newBrowser(t)
 	dir := artifacts(t)
-	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	bg, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.API.RunBackground(bg) }() // the worker: aggregation
@@ -445,10 +445,10 @@ func TestConsoleAsksForCredentials(t *testing.T) {
 	ctx, blog := newBrowser(t)
 	const key = "console-test-key-1"
 	sum := sha256.Sum256([]byte(key))
-	s := apptest.Serve(t, dbtest.SQLiteTarget(t), func(cfg *config.Config) {
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.Auth.Mode = config.AuthAPIKey
-		cfg.Auth.APIKeys = []config.APIKeyConfig{{Name: "console", SHA256: hex.EncodeToString(sum[:]), Roles: []string{"viewer"}}}
-	})
+		cfg.Auth.APIKeys = []config.APIKey{{Name: "console", SHA256: hex.EncodeToString(sum[:]), Roles: []string{"viewer"}}}
+	}})
 	run(t, ctx, "open the list without credentials",
 		chromedp.Navigate(s.URL+"/console/"),
 		waitFor(`document.getElementById('access-dialog').open`, 10*time.Second),
@@ -480,7 +480,7 @@ func TestConsoleAsksForCredentials(t *testing.T) {
 // each problem.
 func TestAuditFindsProblems(t *testing.T) {
 	ctx, _ := newBrowser(t)
-	s := apptest.Serve(t, dbtest.SQLiteTarget(t), nil)
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{})
 	run(t, ctx, "open and spoil the page",
 		chromedp.Navigate(s.URL+"/console/"),
 		chromedp.WaitVisible(chromedp.CSS(`form.filters`)),
