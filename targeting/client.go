@@ -70,6 +70,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics hears about every call, breaker state change and cache lookup (default: none).
 	Metrics Metrics
+	// HTTPClient makes the calls (default: the client's own, which keeps enough idle
+	// connections for concurrent evaluations and follows no redirect).
+	HTTPClient *http.Client
 }
 
 // Metrics receives the client's measurements; platform/observability implements it.
@@ -131,9 +134,8 @@ type Client struct {
 	reads singleflight.Group
 }
 
-// NewClient returns a client. httpClient may be nil: the client then uses its own, which
-// keeps enough idle connections for concurrent evaluations and follows no redirect.
-func NewClient(cfg Config, httpClient *http.Client) *Client {
+// NewClient returns a client.
+func NewClient(cfg Config) *Client {
 	if cfg.EvaluationURL == "" {
 		cfg.EvaluationURL = cfg.URL
 	}
@@ -149,8 +151,8 @@ func NewClient(cfg Config, httpClient *http.Client) *Client {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10_000
 	}
-	if httpClient == nil {
-		httpClient = newHTTPClient()
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = newHTTPClient()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -158,7 +160,7 @@ func NewClient(cfg Config, httpClient *http.Client) *Client {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	c := &Client{cfg: cfg, http: httpClient, logger: cfg.Logger, metrics: cfg.Metrics}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, logger: cfg.Logger, metrics: cfg.Metrics}
 	if cfg.CacheTTL > 0 {
 		c.cache = newRuleCache(cfg.CacheTTL, cfg.CacheSize, time.Now)
 	}

@@ -26,7 +26,7 @@ func newClient(e *enginetest.Engine, mutate func(*targeting.Config)) *targeting.
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	return targeting.NewClient(cfg, nil)
+	return targeting.NewClient(cfg)
 }
 
 func TestClientRules(t *testing.T) {
@@ -323,7 +323,7 @@ func TestClientFollowsNoRedirect(t *testing.T) {
 	id := elsewhere.AddRule("ACTIVE", "segment == vip")
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/api/v1/rules/"+id.String(), http.StatusFound))
 	t.Cleanup(redirect.Close)
-	c := targeting.NewClient(targeting.Config{URL: redirect.URL, Token: "s3cret"}, nil)
+	c := targeting.NewClient(targeting.Config{URL: redirect.URL, Token: "s3cret"})
 	_, err := c.RuleFresh(context.Background(), id)
 	assert.ErrorIs(t, err, targeting.ErrInvalidResponse)
 	assert.Zero(t, elsewhere.Gets.Load(), "the token never left for another host")

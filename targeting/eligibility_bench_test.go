@@ -78,7 +78,7 @@ func BenchmarkEligibility(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			e, m := benchSetup(b)
 			client := targeting.NewClient(targeting.Config{URL: e.URL, Timeout: 5 * time.Second,
-				CacheTTL: tc.cacheTTL, BreakerFailures: 1000}, nil)
+				CacheTTL: tc.cacheTTL, BreakerFailures: 1000})
 			defer client.Close()
 			ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: tc.concurrency})
 			if _, err := ev.EligibleCampaigns(context.Background(), req); err != nil { // warm the pool (and the cache)

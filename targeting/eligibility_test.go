@@ -42,7 +42,7 @@ func TestEvaluationIsBoundedAndShared(t *testing.T) {
 	for i := range 40 {
 		m.all = append(m.all, serving(fmt.Sprintf("c%d", i), shared, campaign.RuleID(e.AddRule("ACTIVE", "country == es"))))
 	}
-	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
+	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4})
 	got, err := ev.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-1",
 		Context: json.RawMessage(`{"segment": "vip", "country": "es"}`)})
@@ -59,7 +59,7 @@ func TestEvaluationFailsClosed(t *testing.T) {
 	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
 	inactive := campaign.RuleID(e.AddRule("INACTIVE", "segment == vip"))
 	m := &memCampaigns{all: []*campaign.Campaign{serving("ok", vip), serving("inactive", vip, inactive)}}
-	client := targeting.NewClient(targeting.Config{URL: e.URL, CacheTTL: time.Minute, BreakerFailures: 1000}, nil)
+	client := targeting.NewClient(targeting.Config{URL: e.URL, CacheTTL: time.Minute, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 8})
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip"}`)}
 

@@ -205,7 +205,7 @@ func TestEligibilityWithRulesThatCannotTarget(t *testing.T) {
 	for range 8 { // more than the breaker's threshold
 		m.all = append(m.all, serving("taxed", taxes))
 	}
-	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 2, CacheTTL: time.Minute}, nil)
+	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 2, CacheTTL: time.Minute})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4})
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"order_amount": 150}`)}
 	for range 4 {

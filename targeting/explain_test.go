@@ -86,7 +86,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 	}, es).WithDelivered(lifecycle.Delivered{Impressions: 500})
 	m := &memCampaigns{all: []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
 	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID(): true, everything.ID(): true}, at: now}
-	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000}, nil)
+	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,
 		Now: func() time.Time { return now }, Exposures: freq})
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip", "country": "fr"}`)}

@@ -323,7 +323,7 @@ func newRulesClient(cfg config.RulesEngine, logger *slog.Logger, m targeting.Met
 		URL: cfg.URL, EvaluationURL: cfg.EvaluationURL, Token: cfg.Token, Timeout: cfg.Timeout,
 		MaxRetries: cfg.MaxRetries, CacheTTL: cfg.CacheTTL, BreakerFailures: uint32(cfg.BreakerFailures),
 		BreakerOpenFor: cfg.BreakerOpenFor, Logger: logger, Metrics: m,
-	}, nil)
+	})
 }
 
 func trackingStream(cfg *config.Config) metrics.StreamConfig {
