@@ -139,7 +139,11 @@ func (e *aggEnv) audienceOf(cid uuid.UUID) (map[string]int64, int64) {
 }
 
 // requireBalanced waits until the live workers read every partition, each exactly once, with
-// shares within one of each other, and returns how many each reads.
+// shares within one of each other, and returns how many each reads. A worker gives a
+// partition up between two flushes, and on SQLite (one writer) under the race detector, with
+// the other test packages on the same two cores, a backlog's flushes queue for the writer for
+// tens of seconds: the bound is the suite's, not the product's (the lease TTL bounds a
+// crashed worker's partitions; TestPartitionsBalanceAndMove measures hand-over quietly).
 func requireBalanced(t *testing.T, partitions int, live ...*worker) []int {
 	var counts []int
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -156,7 +160,7 @@ func requireBalanced(t *testing.T, partitions int, live ...*worker) []int {
 			assert.Equal(c, 1, seen[p], "partition %d is read by exactly one live worker", p)
 		}
 		assert.LessOrEqual(c, slices.Max(counts)-slices.Min(counts), 1, "balanced within one partition: %v", counts)
-	}, 30*time.Second, 20*time.Millisecond)
+	}, 2*time.Minute, 20*time.Millisecond)
 	return counts
 }
 
