@@ -103,3 +103,31 @@ func TestServingHoldsFromDeliveredTotals(t *testing.T) {
 		}
 	})
 }
+
+// A campaign paused at its impression cap and resumed answers CAP_REACHED, as GET does: the
+// transition's answer carries what the campaign delivered, not an empty count.
+func TestResumeAnswersTheServingStatusOfWhatWasDelivered(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		now := base.Add(time.Hour) // a Monday, 11:00 Paris: inside the fixture's window
+		totals := &fixedTotals{delivered: map[uuid.UUID]lifecycle.Delivered{}}
+		repo := campaign.NewRepository(db)
+		svc := campaign.NewService(repo, campaign.ServiceConfig{Now: func() time.Time { return now }, Delivery: totals})
+		c := fixture("Resumed at cap", base.Add(-time.Hour), func(p *campaign.RehydrateParams) {
+			p.Status, p.StopCode = lifecycle.StatusPaused, lifecycle.StopCapReached
+		})
+		require.NoError(t, repo.Create(ctx, c, created(c)))
+		totals.delivered[uuid.UUID(c.ID())] = lifecycle.Delivered{Impressions: 5000}
+
+		res, err := svc.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionResume})
+		require.NoError(t, err)
+		require.True(t, res.Applied)
+		assert.Equal(t, lifecycle.StatusActive, res.Campaign.Status())
+		assert.Equal(t, lifecycle.ServingCapReached, res.Campaign.Serving(now), "the answer")
+		got, err := svc.Get(ctx, c.ID())
+		require.NoError(t, err)
+		assert.Equal(t, lifecycle.ServingCapReached, got.Serving(now), "GET")
+	})
+}

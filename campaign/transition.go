@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -133,6 +134,13 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	if req.DryRun {
 		return res, nil
 	}
+	// What it delivered so far decides the serving status the answer shows (a campaign resumed
+	// at its cap is CAP_REACHED, not SERVING); read before the write, so that a failed read
+	// changes nothing.
+	delivered, err := s.deliveredBy(ctx, id, t.To)
+	if err != nil {
+		return nil, err
+	}
 	read := c.Version()
 	next, err := sc.change(ctx, id, &read, func(c *Campaign) (Change, error) {
 		ch, err := c.ApplyTransition(StatusChange{
@@ -148,8 +156,22 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	if err != nil {
 		return nil, err
 	}
+	next.zones, next.delivered = s.zones, delivered
 	res.Campaign, res.Applied = next, true
 	return res, nil
+}
+
+// deliveredBy is what campaign id has delivered, when a campaign in status to can serve (the
+// others' serving status does not depend on it).
+func (s *Service) deliveredBy(ctx context.Context, id ID, to lifecycle.Status) (lifecycle.Delivered, error) {
+	if s.cfg.Delivery == nil || to != lifecycle.StatusActive {
+		return lifecycle.Delivered{}, nil
+	}
+	got, err := s.cfg.Delivery.Delivered(ctx, []uuid.UUID{uuid.UUID(id)})
+	if err != nil {
+		return lifecycle.Delivered{}, fmt.Errorf("campaign delivery totals: %w", err)
+	}
+	return got[uuid.UUID(id)], nil
 }
 
 // Transitions lists a campaign's status history, oldest first, after the given version. The

@@ -36,6 +36,9 @@ func (s Schedule) Open(now time.Time) bool {
 }
 
 func (w Window) open(now time.Time) bool {
+	if w.Location == nil { // a window whose zone could not be loaded is never open
+		return false
+	}
 	local := now.In(w.Location)
 	minute := local.Hour()*60 + local.Minute()
 	day := local.Weekday()

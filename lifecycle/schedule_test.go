@@ -55,6 +55,9 @@ func TestScheduleOpen(t *testing.T) {
 		{"wrong day", lifecycle.Schedule{window(t, madrid, "09:00", "17:00", "TUE")}, at(t, madrid, "2026-11-30 10:00"), false},
 		{"judged in the window's zone, not UTC", lifecycle.Schedule{window(t, "Asia/Tokyo", "09:00", "10:00", "TUE")}, time.Date(2026, 12, 1, 0, 30, 0, 0, time.UTC), true},
 		{"UTC Monday is Tokyo Tuesday", lifecycle.Schedule{window(t, "Asia/Tokyo", "09:00", "10:00", "MON")}, time.Date(2026, 12, 1, 0, 30, 0, 0, time.UTC), false},
+		// A window whose zone could not be loaded (a stored zone this host lacks) is never open,
+		// and never panics.
+		{"unknown zone, never open", lifecycle.Schedule{{Days: []time.Weekday{time.Monday}, Start: 0, End: 0}}, at(t, madrid, "2026-11-30 10:00"), false},
 		// Crossing midnight: FRI 22:00–02:00 covers Friday night and early Saturday.
 		{"midnight: Friday 23:30", lifecycle.Schedule{window(t, madrid, "22:00", "02:00", "FRI")}, at(t, madrid, "2026-12-04 23:30"), true},
 		{"midnight: Saturday 01:59", lifecycle.Schedule{window(t, madrid, "22:00", "02:00", "FRI")}, at(t, madrid, "2026-12-05 01:59"), true},
