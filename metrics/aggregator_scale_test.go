@@ -164,15 +164,23 @@ func requireBalanced(t *testing.T, partitions int, live ...*worker) []int {
 	return counts
 }
 
-// Four workers share 16 partitions while 200,000 events over 500 campaigns arrive; two are
-// killed without any cleanup mid-run and one joins. Every event is counted exactly once, per
+// Four workers share 16 partitions while 200,000 events (50,000 on SQLite) over 500 campaigns
+// arrive; two are killed without any cleanup mid-run and one joins. Every event is counted exactly once, per
 // campaign, variant, channel and day, every impression once in its customer's exposures and
 // every customer once in reach, and at the end every partition is read by exactly one
 // live worker.
 func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
-		const events, campaigns = 200_000, 500
+		const campaigns = 500
+		events := 200_000
+		if target.Name == "sqlite" {
+			// SQLite has one writer: four workers take turns at it, and each flush also writes
+			// its customers' exposure rows. 50,000 events keep the same kills and hand-overs
+			// within the suite's time on two cores under the race detector; PostgreSQL, where
+			// several workers are the deployment, takes the full 200,000.
+			events = 50_000
+		}
 		ids := env.testCampaigns(campaigns)
 		cfg := env.config()
 		cfg.MaxWait = 100 * time.Millisecond
@@ -214,7 +222,7 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 			processed, dead := env.counted(cfg.Consumer)
 			assert.EqualValues(c, 0, dead)
 			assert.EqualValues(c, events, processed)
-		}, 3*time.Minute, 100*time.Millisecond, "every event is counted")
+		}, 5*time.Minute, 100*time.Millisecond, "every event is counted")
 		counts := requireBalanced(t, cfg.Stream.Partitions, workers...)
 		slices.Sort(counts)
 		assert.Equal(t, []int{5, 5, 6}, counts, "16 partitions over 3 live workers")
