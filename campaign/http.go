@@ -22,32 +22,25 @@ import (
 
 // Handler serves the campaign endpoints.
 type Handler struct {
-	svc        *Service
-	logger     *slog.Logger
-	metrics    MetricsSource
-	experiment ExperimentSource
+	svc     *Service
+	logger  *slog.Logger
+	metrics MetricsSource
 }
 
-// MetricsSource gives the performance totals embedded in GET /campaigns/:id (the metrics
-// capability implements it).
+// MetricsSource gives what GET /campaigns/:id embeds from the metrics capability (which
+// implements it): the campaign's performance totals and, when its A/B test is enabled, the
+// short verdict (nil otherwise), in one read.
 type MetricsSource interface {
-	CampaignMetrics(ctx context.Context, c *Campaign) (any, error)
+	CampaignMetrics(ctx context.Context, c *Campaign) (metrics, experiment any, err error)
 }
 
 // HandlerConfig is the optional part of a Handler; its zero value is usable.
 type HandlerConfig struct {
 	// Logger logs what the problem responses do not show (nil: slog.Default()).
 	Logger *slog.Logger
-	// Metrics, when set, embeds the campaign's metrics in GET /campaigns/:id.
+	// Metrics, when set, embeds the campaign's metrics in GET /campaigns/:id (and the A/B
+	// verdict when the test is on).
 	Metrics MetricsSource
-	// Experiment, when set, embeds the A/B verdict in GET /campaigns/:id when the test is on.
-	Experiment ExperimentSource
-}
-
-// ExperimentSource gives the short A/B verdict embedded in GET /campaigns/:id (the metrics
-// capability implements it); nil when the campaign runs no A/B test.
-type ExperimentSource interface {
-	CampaignExperiment(ctx context.Context, c *Campaign) (any, error)
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -55,7 +48,7 @@ func NewHandler(svc *Service, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, experiment: cfg.Experiment}
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics}
 }
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as
@@ -257,12 +250,7 @@ func (h *Handler) get(c echo.Context) error {
 	}
 	out := NewResponse(camp, h.svc.clock())
 	if h.metrics != nil {
-		if out.Metrics, err = h.metrics.CampaignMetrics(c.Request().Context(), camp); err != nil {
-			return err
-		}
-	}
-	if h.experiment != nil {
-		if out.Experiment, err = h.experiment.CampaignExperiment(c.Request().Context(), camp); err != nil {
+		if out.Metrics, out.Experiment, err = h.metrics.CampaignMetrics(c.Request().Context(), camp); err != nil {
 			return err
 		}
 	}

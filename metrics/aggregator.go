@@ -422,12 +422,9 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int) error {
 	if err != nil {
 		return err
 	}
-	cons, err := a.js.OrderedConsumer(ctx, a.cfg.Stream.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{partitionFilter(p)}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq: pos + 1,
-	})
+	cons, err := a.consumerAfter(ctx, p, pos)
 	if err != nil {
-		return fmt.Errorf("metrics: partition %d: consumer: %w", p, err)
+		return err
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	// The client buffers up to prefetch messages per partition while the batch in hand is
@@ -551,12 +548,9 @@ func (a *Aggregator) drainPartition(ctx context.Context, p int) error {
 	if err != nil || pos >= last {
 		return err
 	}
-	cons, err := a.js.OrderedConsumer(ctx, a.cfg.Stream.Name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{partitionFilter(p)}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq: pos + 1,
-	})
+	cons, err := a.consumerAfter(ctx, p, pos)
 	if err != nil {
-		return fmt.Errorf("metrics: partition %d: consumer: %w", p, err)
+		return err
 	}
 	for empty := 0; pos < last; {
 		// What the stream holds now: a fetch that waited for a full batch would wait out its
@@ -595,4 +589,16 @@ func (a *Aggregator) drainPartition(ctx context.Context, p int) error {
 		pos = batch[len(batch)-1].seq
 	}
 	return nil
+}
+
+// consumerAfter is an ordered consumer of partition p from the message after position pos.
+func (a *Aggregator) consumerAfter(ctx context.Context, p int, pos uint64) (jetstream.Consumer, error) {
+	cons, err := a.js.OrderedConsumer(ctx, a.cfg.Stream.Name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{partitionFilter(p)}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq: pos + 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: partition %d: consumer: %w", p, err)
+	}
+	return cons, nil
 }

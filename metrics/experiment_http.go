@@ -80,14 +80,14 @@ func (h *Handler) experiment(c echo.Context) error {
 	return c.JSON(http.StatusOK, ExperimentResponse{CampaignID: c0.ID().String(), Currency: c0.Budget().Currency, Analysis: a})
 }
 
-// CampaignExperiment is the verdict embedded in the campaign resource: nil unless its A/B test
-// is enabled. It reads the totals rows once (the same few rows as the embedded metrics).
-func (h *Handler) CampaignExperiment(ctx context.Context, c *campaign.Campaign) (any, error) {
+// summary is the verdict embedded in the campaign resource, from the totals rows already
+// read: nil unless its A/B test is enabled.
+func (h *Handler) summary(ctx context.Context, c *campaign.Campaign, rows []Row) (any, error) {
 	ab := c.Settings().ABTest
 	if ab == nil || !ab.Enabled {
 		return nil, nil
 	}
-	a, err := h.analyze(ctx, c, defaultMetric(ab))
+	a, err := h.analyzeRows(ctx, c, defaultMetric(ab), rows)
 	if err != nil {
 		return nil, err
 	}
@@ -104,11 +104,16 @@ func defaultMetric(ab *campaign.ABTestSettings) experiment.Metric {
 
 // analyze reads the campaign's all-time totals and analyses its experiment on metric.
 func (h *Handler) analyze(ctx context.Context, c0 *campaign.Campaign, metric experiment.Metric) (experiment.Analysis, error) {
-	ab := c0.Settings().ABTest
 	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
 	if err != nil {
 		return experiment.Analysis{}, err
 	}
+	return h.analyzeRows(ctx, c0, metric, rows)
+}
+
+// analyzeRows analyses the campaign's experiment on metric from its all-time totals rows.
+func (h *Handler) analyzeRows(ctx context.Context, c0 *campaign.Campaign, metric experiment.Metric, rows []Row) (experiment.Analysis, error) {
+	ab := c0.Settings().ABTest
 	exposures, unit, err := h.exposures.Exposures(ctx, uuid.UUID(c0.ID()), rows)
 	if err != nil {
 		return experiment.Analysis{}, fmt.Errorf("metrics: exposures of campaign %s: %w", c0.ID(), err)

@@ -293,8 +293,14 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to stri
 	if err != nil {
 		return KPIs{}, err
 	}
+	return kpisOf(c0, rows)
+}
+
+// kpisOf sums the campaign's rows into its KPIs.
+func kpisOf(c0 *campaign.Campaign, rows []Row) (KPIs, error) {
 	var total Totals
 	var last *time.Time
+	var err error
 	for _, r := range rows {
 		if total, err = total.Add(r.Totals); err != nil {
 			return KPIs{}, fmt.Errorf("metrics: campaign %s: %w", c0.ID(), err)
@@ -308,9 +314,22 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to stri
 	return Compute(total, c0.Budget().Currency, &budget, last), nil
 }
 
-// CampaignMetrics is the all-time metrics of c, for embedding in the campaign resource.
-func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (any, error) {
-	return h.kpis(ctx, c, "", "")
+// CampaignMetrics is what the campaign resource embeds: c's all-time metrics and, when its A/B
+// test is enabled, the experiment's verdict (nil otherwise), from one read of its totals.
+func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (metrics, experiment any, err error) {
+	rows, err := h.store.TotalRows(ctx, uuid.UUID(c.ID()))
+	if err != nil {
+		return nil, nil, err
+	}
+	kpis, err := kpisOf(c, rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	summary, err := h.summary(ctx, c, rows)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kpis, summary, nil
 }
 
 // Granularities and groupings of the performance report.

@@ -260,7 +260,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		Logger: logger, Ingested: obs.Ingested, Updater: c.Campaigns,
 	})
 	mh.Register(v1)
-	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh, Experiment: mh}).Register(v1)
+	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if c.Rules != nil {
 		evalRules = c.Rules
