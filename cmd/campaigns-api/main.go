@@ -1,6 +1,7 @@
 // Command campaigns-api serves the campaigns HTTP API, manages its schema with
-// "migrate up|down|status", or probes a running API's /health with "healthcheck" (exit 0 when
-// it answers 200: a container HEALTHCHECK needs no shell or curl).
+// "migrate up|down|status", probes a running API's /health with "healthcheck" (exit 0 when
+// it answers 200: a container HEALTHCHECK needs no shell or curl), or drives a running API
+// with a realistic mix of requests with "loadtest" (flags: "loadtest -h").
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"syscall"
 	_ "time/tzdata" // scheduling rules name IANA zones; do not depend on the host's zoneinfo
 
+	"github.com/engine-rules-sp/campaigns/cmd/campaigns-api/internal/loadtest"
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -37,6 +39,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	if rest := fs.Args(); len(rest) > 0 && rest[0] == "loadtest" {
+		// A client of another deployment: the service's own configuration plays no part.
+		return loadtest.Main(ctx, rest[1:], stdout, stderr, os.LookupEnv)
 	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
