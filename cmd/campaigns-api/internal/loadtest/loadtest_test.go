@@ -287,3 +287,25 @@ func TestClassify(t *testing.T) {
 		assert.Equal(t, c.id, id, c.url)
 	}
 }
+
+// Whatever -url holds, parsing never panics, and what it accepts is an http or https URL with
+// a host and without credentials, query or fragment.
+func FuzzParseBaseURL(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8080", "https://h/base/", "ftp://h", "http://u:p@h", "http://h/?q",
+		"http://[::1]:80", "http://h//", "//h", "http:h", "HTTP://H", "http://h#f", "http://%zz", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := parseBaseURL(raw)
+		if err != nil {
+			require.ErrorIs(t, err, ErrUsage)
+			return
+		}
+		assert.Contains(t, []string{"http", "https"}, u.Scheme)
+		assert.NotEmpty(t, u.Hostname())
+		assert.Nil(t, u.User)
+		assert.Empty(t, u.RawQuery)
+		assert.Empty(t, u.Fragment)
+		assert.False(t, strings.HasSuffix(u.Path, "/"))
+	})
+}

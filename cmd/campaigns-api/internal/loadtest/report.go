@@ -114,6 +114,10 @@ func (r *Report) fill(per map[Op]*vegeta.Metrics, total *vegeta.Metrics, tracked
 		r.Notes = append(r.Notes, fmt.Sprintf("%d updates or lifecycle actions were sent as creates: every fixture "+
 			"for them had a write in flight", swapped))
 	}
+	if r.Rate > 0 && r.Elapsed > 0 && r.Total.Rate < 0.9*float64(r.Rate) {
+		r.Notes = append(r.Notes, fmt.Sprintf("%.1f req/s were sent of the %d asked: the API answered too slowly "+
+			"for -workers %d to keep up", r.Total.Rate, r.Rate, r.Workers))
+	}
 	if n := r.Total.StatusCodes["429"]; n > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d requests were rate-limited (429): the API limits each caller "+
 			"(rate_limit.requests_per_second, rate_limit.serving.*); lower -rate or raise the limits", n))

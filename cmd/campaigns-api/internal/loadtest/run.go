@@ -97,13 +97,15 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err != nil {
 		err = fmt.Errorf("loadtest setup: %w", err)
 		if cfg.Cleanup {
-			_, cerr := p.cleanup(context.WithoutCancel(ctx), setupClient)
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			_, cerr := p.cleanup(cctx, setupClient)
+			cancel()
 			err = errors.Join(err, cerr)
 		}
 		return nil, err
 	}
 	rep := &Report{URL: base.String(), Run: run, Rate: cfg.Rate, Workers: cfg.Workers, Requested: cfg.Duration.Seconds(),
-		Batch: cfg.Batch, Activated: p.activated, Fixtures: len(p.all), ReadFixtures: len(p.reads)}
+		Batch: cfg.Batch, Activated: p.activated, Fixtures: len(p.all), ReadFixtures: len(p.reads), Notes: []string{}}
 	if note != "" {
 		rep.Notes = append(rep.Notes, note)
 	}
