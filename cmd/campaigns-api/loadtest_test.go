@@ -15,8 +15,11 @@ import (
 // here) plays no part, and its flags are its own.
 func TestLoadtestSubcommand(t *testing.T) {
 	cleanEnv(t)
-	t.Setenv("CAMPAIGNS_HTTP_PORT", "not-a-port")
+	code, _, stderr := runCmd(t, "serve")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr, "campaigns-api loadtest [flags]", "the usage names the subcommand")
 
+	t.Setenv("CAMPAIGNS_HTTP_PORT", "not-a-port")
 	code, stdout, stderr := runCmd(t, "loadtest", "-url", "ftp://127.0.0.1:8080")
 	assert.Equal(t, 2, code)
 	assert.Contains(t, stderr, "-url must be an http or https URL")

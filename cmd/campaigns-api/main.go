@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	default:
 		fmt.Fprintln(stderr, app.ErrUsage)
+		fmt.Fprintln(stderr, "       campaigns-api loadtest [flags] (campaigns-api loadtest -h)")
 		return 2
 	}
 }

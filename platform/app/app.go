@@ -590,4 +590,4 @@ func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Wri
 }
 
 // ErrUsage is a command line the binaries do not understand.
-var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status | healthcheck] | campaigns-api loadtest [flags]")
+var ErrUsage = errors.New("usage: campaigns-api [--config FILE] [migrate up|down|status | healthcheck]")

@@ -3,6 +3,8 @@ package loadtest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"math"
 	"net/http"
@@ -153,6 +155,28 @@ func TestLoadTestWithARulesEngine(t *testing.T) {
 	assert.True(t, active.Activated, "notes: %v", active.Notes)
 	assert.Zero(t, active.ServerErrors())
 	assert.Empty(t, runCampaigns(t, s, active.Run))
+}
+
+// On a deployment that authenticates with API keys, -api-key is sent on every request (setup,
+// attack, cleanup); without it the setup is refused, and the run ends with the reason.
+func TestLoadTestWithAnAPIKey(t *testing.T) {
+	const key = "load-test-key-0123456789abcdef0123456789"
+	sum := sha256.Sum256([]byte(key))
+	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
+		c.Auth.Mode = config.AuthAPIKey
+		c.Auth.APIKeys = []config.APIKey{{Name: "loadtest", SHA256: hex.EncodeToString(sum[:]),
+			Roles: []string{"editor", "manager", "tracker"}}}
+	}})
+	rep := runFor(t, Config{URL: s.URL, Duration: time.Second, Rate: 100, Workers: 8, Timeout: 5 * time.Second,
+		Campaigns: 2, Batch: 5, APIKey: key, Cleanup: true})
+	assert.True(t, rep.Activated)
+	assert.Equal(t, 1.0, rep.Total.Success, "codes %v", rep.Total.StatusCodes)
+	require.NotNil(t, rep.Deleted)
+	assert.Positive(t, *rep.Deleted)
+
+	_, err := Run(context.Background(), Config{URL: s.URL, Duration: time.Second, Campaigns: 1}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "401")
 }
 
 // Cancelling (Ctrl-C) ends the attack at once, and cleanup still runs.
