@@ -64,6 +64,8 @@ func (h *Handler) Register(g *echo.Group) {
 	for _, action := range []string{"activate", "pause", "resume", "complete", "stop", "cancel"} {
 		g.POST("/campaigns/:id/"+action, h.transition(action), p, httpx.Query(httpx.One("dryRun")))
 	}
+	g.POST("/campaigns/:id/duplicate", h.duplicate, p, none)
+	h.registerBulk(g, p)
 	g.GET("/campaigns/:id/transitions", h.transitions, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
 	g.GET("/campaigns/:id/events", h.events, p, httpx.Query(httpx.Many("type"), httpx.One("limit"), httpx.One("cursor")))
 }
