@@ -225,3 +225,44 @@ func FuzzParseShift(f *testing.F) {
 		}
 	})
 }
+
+// A duplicate made in the host's transaction lands with it or not at all.
+func TestDuplicateInTx(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
+		ctx := context.Background()
+		now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
+		src, err := svc.Create(ctx, alice, goldenInput())
+		require.NoError(t, err)
+		var copyID campaign.ID
+		rollback := assert.AnError
+		err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			cp, err := svc.InTx(tx).Duplicate(ctx, bob, src.ID(), campaign.DuplicateRequest{})
+			if err != nil {
+				return err
+			}
+			copyID = cp.ID()
+			return rollback
+		})
+		require.ErrorIs(t, err, rollback)
+		_, err = svc.Get(ctx, copyID)
+		require.ErrorIs(t, err, campaign.ErrNotFound, "rolled back with the host")
+
+		var w *campaign.TxService
+		require.NoError(t, db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			w = svc.InTx(tx)
+			cp, err := w.Duplicate(ctx, bob, src.ID(), campaign.DuplicateRequest{})
+			if err != nil {
+				return err
+			}
+			copyID = cp.ID()
+			return nil
+		}))
+		require.NoError(t, w.Committed(ctx))
+		cp, err := svc.Get(ctx, copyID)
+		require.NoError(t, err)
+		assert.Equal(t, "Spring sale (copy)", cp.Name(), "the rolled-back copy's name is free")
+	})
+}
