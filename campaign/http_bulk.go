@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -16,6 +17,12 @@ import (
 
 // MaxBulkIDs is how many campaigns one bulk action may name.
 const MaxBulkIDs = 100
+
+// DefaultBulkConcurrency is how many campaigns of a bulk action are acted on at once: each
+// action is a few round trips and a commit, which overlap on PostgreSQL (a third of the
+// sequential time for 100 pauses in BenchmarkBulkConcurrency); SQLite's one writer gains
+// little but loses nothing.
+const DefaultBulkConcurrency = 4
 
 // BulkActions are the actions POST /campaigns/bulk/{action} runs: the lifecycle actions and
 // delete.
@@ -108,8 +115,8 @@ func (h *Handler) registerBulk(g *echo.Group, mw ...echo.MiddlewareFunc) {
 }
 
 // bulk runs one action on each campaign of the body, each in its own transaction as the
-// single route would, so that one failure leaves the others alone. If-Match does not apply:
-// each campaign is acted on at its current version.
+// single route would, so that one failure leaves the others alone (up to bulkN at once).
+// If-Match does not apply: each campaign is acted on at its current version.
 func (h *Handler) bulk(name string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		dryRun, err := boolParam(c, "dryRun")
@@ -136,20 +143,32 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 		}
 		out := BulkResponse{Action: name, DryRun: dryRun, Results: make([]BulkResult, len(ids))}
 		base := strings.TrimSuffix(c.Request().URL.Path, "/bulk/"+name)
+		// Each campaign is its own transaction, as on the single route, so they may run side
+		// by side; the results keep the request's order.
+		var g errgroup.Group
+		g.SetLimit(h.bulkN)
 		for i, id := range ids {
-			res := h.bulkOne(ctx, name, id, actor, reason, dryRun)
-			if res.Problem != nil {
-				instance := base + "/" + id.String()
-				if name != "delete" {
-					instance += "/" + name
+			g.Go(func() error {
+				res := h.bulkOne(ctx, name, id, actor, reason, dryRun)
+				if res.Problem != nil {
+					instance := base + "/" + id.String()
+					if name != "delete" {
+						instance += "/" + name
+					}
+					res.Problem.Instance, res.Problem.RequestID = instance, httpx.RequestID(ctx)
+					res.Problem.Headers = nil
 				}
-				res.Problem.Instance, res.Problem.RequestID = instance, httpx.RequestID(ctx)
-				res.Problem.Headers = nil
+				out.Results[i] = res
+				return nil
+			})
+		}
+		_ = g.Wait() // the goroutines report failures as results, never as errors
+		for _, res := range out.Results {
+			if res.Problem != nil {
 				out.Summary.Failed++
 			} else {
 				out.Summary.Succeeded++
 			}
-			out.Results[i] = res
 		}
 		out.Summary.Total = len(ids)
 		return c.JSON(http.StatusOK, out)
