@@ -25,6 +25,7 @@ type Handler struct {
 	svc     *Service
 	logger  *slog.Logger
 	metrics MetricsSource
+	bulkN   int // campaigns a bulk action works on at once
 }
 
 // MetricsSource gives what GET /campaigns/:id embeds from the metrics capability (which
@@ -41,6 +42,9 @@ type HandlerConfig struct {
 	// Metrics, when set, embeds the campaign's metrics in GET /campaigns/:id (and the A/B
 	// verdict when the test is on).
 	Metrics MetricsSource
+	// BulkConcurrency is how many campaigns of one bulk action are acted on at once, each in
+	// its own transaction (default DefaultBulkConcurrency; 1: one after the other).
+	BulkConcurrency int
 }
 
 // NewHandler returns the HTTP handler of svc.
@@ -48,7 +52,10 @@ func NewHandler(svc *Service, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics}
+	if cfg.BulkConcurrency <= 0 {
+		cfg.BulkConcurrency = DefaultBulkConcurrency
+	}
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, bulkN: cfg.BulkConcurrency}
 }
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as
@@ -64,6 +71,8 @@ func (h *Handler) Register(g *echo.Group) {
 	for _, action := range []string{"activate", "pause", "resume", "complete", "stop", "cancel"} {
 		g.POST("/campaigns/:id/"+action, h.transition(action), p, httpx.Query(httpx.One("dryRun")))
 	}
+	g.POST("/campaigns/:id/duplicate", h.duplicate, p, none)
+	h.registerBulk(g, p)
 	g.GET("/campaigns/:id/transitions", h.transitions, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
 	g.GET("/campaigns/:id/events", h.events, p, httpx.Query(httpx.Many("type"), httpx.One("limit"), httpx.One("cursor")))
 }

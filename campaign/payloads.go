@@ -33,6 +33,9 @@ func DataSchema(eventType string, version int) string {
 // CreatedV1 is the data of CampaignCreated, version 1: the campaign as created.
 type CreatedV1 struct {
 	Campaign CampaignV1 `json:"campaign"`
+	// DuplicatedFrom is the id of the campaign this one copies (POST .../duplicate); null for
+	// a campaign created from scratch. Added within version 1.
+	DuplicatedFrom *uuid.UUID `json:"duplicatedFrom"`
 }
 
 // UpdatedV1 is the data of CampaignUpdated, version 1: every field that changed, by JSON path

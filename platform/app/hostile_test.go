@@ -142,6 +142,9 @@ func (w *walker) target(t *testing.T, op operation) (id string, changes *lifecyc
 	if op.method == http.MethodPut {
 		return w.replaced, nil
 	}
+	if !strings.Contains(op.path, "{id}") {
+		return w.shared, nil // a bulk action names its campaigns in the body (baseBody)
+	}
 	status, ok := lifecycle.Status(""), false
 	if op.method == http.MethodDelete {
 		status, ok = lifecycle.StatusDraft, true
@@ -322,6 +325,26 @@ func (w *walker) baseBody(t *testing.T, ref *openapi3.SchemaRef, op operation) a
 		return r.Map(t)
 	case "TransitionRequest":
 		return map[string]any{"reason": "walked with hostile input"}
+	case "DuplicateRequest":
+		// Copies of the shared campaign (its dates lie ahead); each accepted request makes one.
+		return map[string]any{"startDate": time.Now().Add(48 * time.Hour).UTC().Format(time.RFC3339), "endDate": nil}
+	case "BulkActionRequest", "BulkDeleteRequest":
+		// A campaign of its own in the status the action needs (acted on by the first accepted
+		// request; the later ones get that campaign's 409 as a result), and an unknown one.
+		status := lifecycle.StatusDraft
+		if a, err := lifecycle.ParseAction(op.path[strings.LastIndex(op.path, "/")+1:]); err == nil {
+			for _, tr := range lifecycle.Table() {
+				if tr.Action == a {
+					status = tr.From
+					break
+				}
+			}
+		}
+		body := map[string]any{"ids": []string{w.campaign(t, status), uuid.NewString()}}
+		if schemaName(ref) == "BulkActionRequest" {
+			body["reason"] = "walked with hostile input"
+		}
+		return body
 	case "TrackRequest":
 		return event
 	case "TrackingEvent":

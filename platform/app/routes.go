@@ -45,6 +45,15 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/stop", Permission: auth.CampaignsLifecycle},
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/cancel", Permission: auth.CampaignsLifecycle},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/transitions", Permission: auth.CampaignsRead},
+		// A copy is a new campaign: as create.
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/duplicate", Permission: auth.CampaignsWrite},
+		// Each bulk action needs the permission of its single action.
+		{Method: http.MethodPost, Path: v1 + "/campaigns/bulk/activate", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/bulk/pause", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/bulk/resume", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/bulk/complete", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/bulk/cancel", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/bulk/delete", Permission: auth.CampaignsWrite},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/events", Permission: auth.CampaignsRead},
 
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/track", Permission: auth.TrackingWrite, Class: auth.ClassServing},

@@ -202,6 +202,17 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 		},
 		"POST /api/v1/campaigns/:id/evaluate": onShared("/evaluate", map[string]any{"customerId": "c-1", "context": map[string]any{}}),
 	}
+	reqs["POST /api/v1/campaigns/:id/duplicate"] = onShared("/duplicate", nil)
+	// Bulk actions as dry runs on the shared campaign: a 200 whatever each verdict.
+	for _, a := range []string{"activate", "pause", "resume", "complete", "cancel", "delete"} {
+		reqs["POST /api/v1/campaigns/bulk/"+a] = func(*testing.T, *apptest.Server, bool) (string, any, []string) {
+			body := map[string]any{"ids": []string{shared()}}
+			if a != "delete" {
+				body["reason"] = "route matrix"
+			}
+			return "/api/v1/campaigns/bulk/" + a + "?dryRun=true", body, nil
+		}
+	}
 	// Lifecycle actions as dry runs: the verdict is a 200 whatever the campaign's status.
 	for _, a := range []string{"activate", "pause", "resume", "complete", "stop", "cancel"} {
 		reqs["POST /api/v1/campaigns/:id/"+a] = onShared("/"+a+"?dryRun=true", reason)
