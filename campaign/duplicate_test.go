@@ -90,6 +90,20 @@ func TestDuplicate(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "Spring sale (copy 4)", fourth.Name())
 		})
+		t.Run("non-ASCII names count up past the retries", func(t *testing.T) {
+			// More copies than Duplicate's retries: the taken names must be found by the
+			// lookup, which folds the prefix as the unique index does (ASCII only).
+			in := goldenInput()
+			in.Name = "École d'été"
+			ecole, err := svc.Create(ctx, alice, in)
+			require.NoError(t, err)
+			var last *campaign.Campaign
+			for i := 0; i < 12; i++ {
+				last, err = svc.Duplicate(ctx, bob, ecole.ID(), campaign.DuplicateRequest{})
+				require.NoError(t, err, "copy %d", i+1)
+			}
+			assert.Equal(t, "École d'été (copy 12)", last.Name())
+		})
 		t.Run("a name given is used, and a taken one refused", func(t *testing.T) {
 			cp, err := svc.Duplicate(ctx, bob, src.ID(), campaign.DuplicateRequest{Name: "Autumn sale"})
 			require.NoError(t, err)

@@ -26,6 +26,9 @@ type Handler struct {
 	logger  *slog.Logger
 	metrics MetricsSource
 	bulkN   int // campaigns a bulk action works on at once
+	// bulkSlots bounds the campaigns all bulk requests of this handler act on at once, so
+	// that concurrent bulk calls cannot take the whole connection pool.
+	bulkSlots chan struct{}
 }
 
 // MetricsSource gives what GET /campaigns/:id embeds from the metrics capability (which
@@ -43,7 +46,8 @@ type HandlerConfig struct {
 	// verdict when the test is on).
 	Metrics MetricsSource
 	// BulkConcurrency is how many campaigns of one bulk action are acted on at once, each in
-	// its own transaction (default DefaultBulkConcurrency; 1: one after the other).
+	// its own transaction (default DefaultBulkConcurrency; 1: one after the other). All bulk
+	// requests together act on at most twice as many at once.
 	BulkConcurrency int
 }
 
@@ -55,7 +59,8 @@ func NewHandler(svc *Service, cfg HandlerConfig) *Handler {
 	if cfg.BulkConcurrency <= 0 {
 		cfg.BulkConcurrency = DefaultBulkConcurrency
 	}
-	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, bulkN: cfg.BulkConcurrency}
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, bulkN: cfg.BulkConcurrency,
+		bulkSlots: make(chan struct{}, 2*cfg.BulkConcurrency)}
 }
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -149,30 +151,63 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 		g.SetLimit(h.bulkN)
 		for i, id := range ids {
 			g.Go(func() error {
-				res := h.bulkOne(ctx, name, id, actor, reason, dryRun)
+				res := h.bulkSlot(ctx, name, id, actor, reason, dryRun)
 				if res.Problem != nil {
 					instance := base + "/" + id.String()
 					if name != "delete" {
 						instance += "/" + name
 					}
 					res.Problem.Instance, res.Problem.RequestID = instance, httpx.RequestID(ctx)
-					res.Problem.Headers = nil
 				}
 				out.Results[i] = res
 				return nil
 			})
 		}
 		_ = g.Wait() // the goroutines report failures as results, never as errors
-		for _, res := range out.Results {
-			if res.Problem != nil {
-				out.Summary.Failed++
-			} else {
+		retryAfter := 0
+		for i, res := range out.Results {
+			if res.Problem == nil {
 				out.Summary.Succeeded++
+				continue
 			}
+			out.Summary.Failed++
+			if res.Status >= 500 {
+				// A retry may do what this one could not: the answer must not be replayed
+				// under the same Idempotency-Key.
+				httpx.ForgetAnswer(c)
+			}
+			if s, err := strconv.Atoi(res.Problem.Headers["Retry-After"]); err == nil && s > retryAfter {
+				retryAfter = s
+			}
+			out.Results[i].Problem.Headers = nil
+		}
+		if retryAfter > 0 {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		}
 		out.Summary.Total = len(ids)
 		return c.JSON(http.StatusOK, out)
 	}
+}
+
+// bulkSlot runs bulkOne in one of the handler's shared slots. It stands in for Echo's recover
+// middleware, which does not see this goroutine: a panic is one campaign's 500, not the
+// process's end.
+func (h *Handler) bulkSlot(ctx context.Context, name string, id ID, actor *UserID, reason string, dryRun bool) (res BulkResult) {
+	select {
+	case h.bulkSlots <- struct{}{}:
+		defer func() { <-h.bulkSlots }()
+	case <-ctx.Done():
+		return BulkResult{ID: id.String(), Problem: h.problemOf(ctx, ctx.Err()), Status: http.StatusServiceUnavailable}
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			h.logger.ErrorContext(ctx, "bulk action panicked for one campaign", slog.Any("panic", v),
+				slog.String("campaignId", id.String()), slog.String("stack", string(debug.Stack())))
+			res = BulkResult{ID: id.String(), Problem: h.problemOf(ctx, fmt.Errorf("bulk %s: panic: %v", name, v)),
+				Status: http.StatusInternalServerError}
+		}
+	}()
+	return h.bulkOne(ctx, name, id, actor, reason, dryRun)
 }
 
 // bulkOne runs the action on one campaign and reports it as the single route would answer.

@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
+	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 )
 
 func duplicate(s *apptest.Server, id string, body any, header ...string) *apptest.Response {
@@ -260,4 +263,29 @@ func TestBulkActionsHTTP(t *testing.T) {
 			assert.Equal(t, "urn:campaigns:problem:idempotency-key-reused", p["type"])
 		})
 	})
+}
+
+// A campaign the bulk action could not act on for a reason a retry may fix (a 503: the Rules
+// Engine is down) gives the answer its Retry-After, and the Idempotency-Key does not replay
+// that answer: the retry acts again.
+func TestBulkRetryableFailuresAreNotReplayed(t *testing.T) {
+	t.Parallel()
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // connections are refused
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
+		c.RulesEngine.URL, c.RulesEngine.Timeout = down.URL, 200*time.Millisecond
+		c.RulesEngine.MaxRetries, c.RulesEngine.BreakerFailures = 1, 2
+	}})
+	id := create(t, s, servingBody("Bulk Engine Down", []uuid.UUID{uuid.New()}))["id"].(string)
+	key := uuid.NewString()
+	for i := 0; i < 2; i++ {
+		r := bulk(s, "activate", map[string]any{"ids": []string{id}}, "Idempotency-Key", key)
+		body := requireStatus(t, r, http.StatusOK)
+		assert.Empty(t, r.Header.Get(idempotency.ReplayedHeader), "attempt %d must act again", i+1)
+		assert.Equal(t, "30", r.Header.Get("Retry-After"))
+		res := body["results"].([]any)[0].(map[string]any)
+		assert.EqualValues(t, http.StatusServiceUnavailable, res["status"])
+		assert.Equal(t, "urn:campaigns:problem:checks-unavailable", res["problem"].(map[string]any)["type"])
+	}
+	assert.Equal(t, "DRAFT", s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil).Map(t)["status"])
 }

@@ -94,3 +94,17 @@ func HeaderIdentity() echo.MiddlewareFunc {
 		}
 	}
 }
+
+// forgetAnswerKey marks, on the echo.Context, an answer the idempotency layer must not keep.
+const forgetAnswerKey = "httpx.forgetAnswer"
+
+// ForgetAnswer asks the idempotency layer not to keep this request's answer for replay: it is
+// a success as a whole, but part of it failed in a way a retry with the same key may fix (a
+// bulk action whose 200 reports a 503 for one campaign).
+func ForgetAnswer(c echo.Context) { c.Set(forgetAnswerKey, true) }
+
+// AnswerForgotten reports whether ForgetAnswer was called for this request.
+func AnswerForgotten(c echo.Context) bool {
+	v, _ := c.Get(forgetAnswerKey).(bool)
+	return v
+}

@@ -151,7 +151,7 @@ func (s *Store) serve(c echo.Context, key string, next echo.HandlerFunc) error {
 	// The key's fate must be settled even if the client went away.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if rec.status >= 500 {
+	if rec.status >= 500 || httpx.AnswerForgotten(c) {
 		s.release(sctx, caller, key)
 		return nil
 	}

@@ -387,7 +387,13 @@ func (p *plan) refresh(ctx context.Context, c *client, f *fixture) {
 	if err != nil || json.Unmarshal(resp.Body, &body) != nil {
 		return // stays busy: the run goes on with the other fixtures
 	}
-	f.version, f.status, f.busy = etagVersion(resp.Header), body.Status, false
+	f.version, f.status = etagVersion(resp.Header), body.Status
+	// A fixture the run can no longer edit or toggle (completed or cancelled meanwhile, by
+	// the automation or someone else) stays busy, so that it is never picked again.
+	switch f.status {
+	case "DRAFT", "ACTIVE", "PAUSED":
+		f.busy = false
+	}
 }
 
 // classify names the operation of a request and the campaign id in its path.
