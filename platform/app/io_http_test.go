@@ -232,7 +232,7 @@ func TestExportFiltersAndMetrics(t *testing.T) {
 		require.NoError(t, s.API.Metrics.Commit(context.Background(), metrics.Batch{Consumer: "io-test", From: 0, To: 1,
 			Rollups: map[metrics.Key]metrics.Totals{
 				{CampaignID: id, Hour: metrics.HourOf(now), Variant: "A", Channel: "EMAIL"}: {Impressions: 100, Clicks: 7, CostE4: 12_3400},
-				{CampaignID: id, Hour: metrics.HourOf(now), Variant: "B", Channel: "PUSH"}: {Impressions: 50, Clicks: 3, Conversions: 2, RevenueE4: 99_0000},
+				{CampaignID: id, Hour: metrics.HourOf(now), Variant: "B", Channel: "PUSH"}:  {Impressions: 50, Clicks: 3, Conversions: 2, RevenueE4: 99_0000},
 			}}, now))
 		withM := s.Do(http.MethodGet, "/api/v1/campaigns/export?includeMetrics=true&sort=name", nil, asUserA...)
 		require.Equal(t, http.StatusOK, withM.Status, "%s", withM.Body)
