@@ -115,8 +115,8 @@ func parseJSONLine(n int, raw []byte) importLine {
 	if out.req.ID != nil {
 		var s string
 		if json.Unmarshal(out.req.ID, &s) == nil {
-			if _, err := ParseID(s); err == nil {
-				out.sourceID = s
+			if id, err := ParseID(s); err == nil {
+				out.sourceID = id.String()
 			}
 		}
 	}
@@ -180,20 +180,18 @@ func (c *csvLines) next() (importLine, error) {
 	if errors.Is(err, io.EOF) {
 		return importLine{}, io.EOF
 	}
-	line, _ := c.r.FieldPos(0)
 	var pe *csv.ParseError
 	switch {
 	case err == nil:
 	case tooLarge(err):
 		return importLine{}, err
 	case errors.As(err, &pe):
-		if pe.StartLine > 0 {
-			line = pe.StartLine
-		}
-		return importLine{number: line, problem: httpx.BadRequest("the CSV record could not be read: " + csvErrorText(err))}, nil
+		// The record is unusable; the reader goes on at the next one.
+		return importLine{number: pe.StartLine, problem: httpx.BadRequest("the CSV record could not be read: " + csvErrorText(err))}, nil
 	default:
 		return importLine{}, err
 	}
+	line, _ := c.r.FieldPos(0) // a record read without error has at least one field
 	return parseCSVRecord(line, c.columns, rec), nil
 }
 
@@ -258,10 +256,8 @@ func parseCSVRecord(n int, cols map[string]int, rec []string) importLine {
 			return out
 		}
 	}
-	if id := get("id"); id != "" {
-		if _, err := ParseID(id); err == nil {
-			out.sourceID = id
-		}
+	if id, err := ParseID(get("id")); err == nil {
+		out.sourceID = id.String()
 	}
 	return out
 }
