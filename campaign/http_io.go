@@ -128,7 +128,11 @@ func (h *IOHandler) export(c echo.Context) error {
 	}
 	// The status line is gone: say what happened the only ways left, then cut the transfer
 	// short so that no client mistakes the part for the whole.
-	h.logger.ErrorContext(ctx, "export interrupted", slog.Int("rows", w.rows), slog.Any("error", err))
+	level := slog.LevelError
+	if ctx.Err() != nil {
+		level = slog.LevelWarn // the client left, or the deadline passed
+	}
+	h.logger.Log(ctx, level, "export interrupted", slog.Int("rows", w.rows), slog.Any("error", err))
 	w.interrupted(ctx, err)
 	panic(http.ErrAbortHandler)
 }
