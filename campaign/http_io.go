@@ -474,19 +474,12 @@ func (h *IOHandler) run(ctx context.Context, src lineSource, actor UserID, opts 
 		}
 		return nil
 	})
-	switch {
-	case errors.Is(err, errRollback):
-		if opts.DryRun {
-			for i := range rep.Results {
-				rep.Results[i].ID = nil // a dry run's ids were never written
-			}
-		}
-		return rep, nil
-	case err != nil:
+	if err != nil {
 		for i := range rep.Results {
-			if rep.Results[i].Status == LineValid {
-				rep.Results[i].ID = nil
-			}
+			rep.Results[i].ID = nil // rolled back: these ids were never written
+		}
+		if errors.Is(err, errRollback) {
+			return rep, nil
 		}
 		return rep, err
 	}

@@ -311,7 +311,10 @@ func TestImportModes(t *testing.T) {
 
 		all := importFile(t, s, "", "application/x-ndjson", []byte(file))
 		p := requireProblem(t, all, http.StatusUnprocessableEntity)
-		assert.Len(t, p["results"], 5)
+		require.Len(t, p["results"], 5)
+		first := p["results"].([]any)[0].(map[string]any)
+		assert.Equal(t, "valid", first["status"])
+		assert.NotContains(t, first, "id", "a rolled-back line has no id")
 		assert.Equal(t, 0, count(), "all-or-nothing wrote nothing")
 
 		best := importFile(t, s, "mode=best-effort", "application/x-ndjson", []byte(file))
