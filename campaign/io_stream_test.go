@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,7 +53,7 @@ func TestExportInterruptedMidStream(t *testing.T) {
 		}
 		totals := &failingTotals{}
 		e := echo.New()
-		campaign.NewIOHandler(svc, db, campaign.IOConfig{Totals: totals}).Register(e.Group("/api/v1"))
+		campaign.NewIOHandler(svc, db, campaign.IOConfig{Totals: totals, Logger: slog.New(slog.DiscardHandler)}).Register(e.Group("/api/v1"))
 		srv := httptest.NewServer(e)
 		defer srv.Close()
 

@@ -65,7 +65,7 @@ const benchSettings = `{"targetAudience":["vip"],"channels":["EMAIL","PUSH"],"fr
 	`"timezone":"Europe/Paris"}],"personalization":{"enabled":false,"rules":[]}}`
 
 // seedCampaigns inserts campaigns from..to-1 straight into the table, 1,000 per statement.
-func seedCampaigns(b *testing.B, db *bun.DB, from, to int) {
+func seedCampaigns(b testing.TB, db *bun.DB, from, to int) {
 	ctx := context.Background()
 	start := time.Now().Add(24 * time.Hour).UTC().Truncate(time.Second)
 	now := time.Now().UTC().Truncate(time.Microsecond)

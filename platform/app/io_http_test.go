@@ -358,3 +358,25 @@ func TestImportModes(t *testing.T) {
 		_ = p
 	})
 }
+
+// An export longer than the server's write timeout and the request timeout runs to its end:
+// http.transfer_timeout replaces both on the production server.
+func TestExportOutlivesTheRequestTimeouts(t *testing.T) {
+	t.Parallel()
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
+		s := apptest.Serve(t, target, apptest.ServerConfig{Configure: func(c *config.Config) {
+			c.HTTP.WriteTimeout, c.HTTP.RequestTimeout = 300*time.Millisecond, 300*time.Millisecond
+		}})
+		const n = 20_000
+		seedCampaigns(t, s.API.DB, 0, n)
+		start := time.Now()
+		r := s.Do(http.MethodGet, "/api/v1/campaigns/export?format=csv", nil, asUserA...)
+		took := time.Since(start)
+		require.Equal(t, http.StatusOK, r.Status)
+		assert.Equal(t, n+1, bytes.Count(r.Body, []byte("\n")))
+		if took < 300*time.Millisecond {
+			t.Logf("the export took %s, less than the timeouts: this run proves nothing", took)
+		}
+	})
+}
