@@ -240,7 +240,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		return nil, err
 	}
 	e = httpx.NewEcho(ecfg)
-	e.Use(c.Idempotency.Middleware())
+	e.Use(skipIdempotency(c.Idempotency.Middleware(), http.MethodPost, "/api/v1"+campaign.ImportPath))
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: c.DB.PingContext},
 		httpx.Check{Name: "nats", Fn: c.NATS.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
@@ -261,6 +261,9 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	})
 	mh.Register(v1)
 	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
+	campaign.NewIOHandler(c.Campaigns, c.DB, campaign.IOConfig{
+		Logger: logger, Totals: c.Metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit),
+	}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if c.Rules != nil {
 		evalRules = c.Rules

@@ -3,6 +3,8 @@ package app
 import (
 	"net/http"
 
+	"github.com/engine-rules-sp/campaigns/campaign"
+
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
@@ -33,6 +35,9 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodGet, Path: "/console/*", Permission: auth.Public},
 
 		{Method: http.MethodPost, Path: v1 + "/campaigns", Permission: auth.CampaignsWrite},
+		// Export reads, import creates: the permissions of list and create.
+		{Method: http.MethodGet, Path: v1 + campaign.ExportPath, Permission: auth.CampaignsRead},
+		{Method: http.MethodPost, Path: v1 + campaign.ImportPath, Permission: auth.CampaignsWrite},
 		{Method: http.MethodGet, Path: v1 + "/campaigns", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsRead},
 		{Method: http.MethodPut, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsWrite},

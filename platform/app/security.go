@@ -98,6 +98,7 @@ func echoConfig(cfg *config.Config, m *observability.Metrics, logger *slog.Logge
 	return httpx.EchoConfig{
 		BodyLimit: cfg.HTTP.BodyLimit, HeaderLimit: cfg.HTTP.HeaderLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
 		Logger: logger, Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
+		Routes: transferRoutes(cfg),
 		CORS: httpx.CORSConfig{AllowOrigins: cfg.CORS.AllowedOrigins,
 			AllowCredentials: cfg.CORS.AllowCredentials, MaxAge: cfg.CORS.MaxAge},
 	}, nil

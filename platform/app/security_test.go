@@ -176,7 +176,13 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 		"POST /api/v1/campaigns": func(*testing.T, *apptest.Server, bool) (string, any, []string) {
 			return "/api/v1/campaigns", validBody("Matrix " + uuid.NewString()[:8]), nil
 		},
-		"GET /api/v1/campaigns":     static("/api/v1/campaigns?limit=5"),
+		"GET /api/v1/campaigns":        static("/api/v1/campaigns?limit=5"),
+		"GET /api/v1/campaigns/export": static("/api/v1/campaigns/export?format=csv"),
+		// A dry run: the file is checked in full, nothing is written.
+		"POST /api/v1/campaigns/import": func(t *testing.T, _ *apptest.Server, _ bool) (string, any, []string) {
+			line := string(mustJSON(t, validBody("Matrix import "+uuid.NewString()[:8])))
+			return "/api/v1/campaigns/import?dryRun=true", line, []string{"Content-Type", "application/x-ndjson"}
+		},
 		"GET /api/v1/campaigns/:id": onShared("", nil),
 		"PUT /api/v1/campaigns/:id": func(*testing.T, *apptest.Server, bool) (string, any, []string) {
 			return "/api/v1/campaigns/" + shared(), validBody("Matrix shared"), []string{"If-Match", "*"}

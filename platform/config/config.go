@@ -50,6 +50,12 @@ type HTTP struct {
 	RequestTimeout  time.Duration `mapstructure:"request_timeout"`
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	BodyLimit       int64         `mapstructure:"body_limit"`
+	// ImportBodyLimit is the body limit of POST /campaigns/import, in bytes (413 beyond): a
+	// file of campaigns is read as a stream, so it may be far larger than a JSON body.
+	ImportBodyLimit int64 `mapstructure:"import_body_limit"`
+	// TransferTimeout is the deadline of an export or an import: it replaces request_timeout,
+	// read_timeout and write_timeout for those two routes.
+	TransferTimeout time.Duration `mapstructure:"transfer_timeout"`
 	// HeaderLimit bounds the request line and headers, in bytes (431 beyond).
 	HeaderLimit int `mapstructure:"header_limit"`
 	// TrustedProxies are the CIDRs (or addresses) of reverse proxies whose X-Forwarded-For is
@@ -287,6 +293,8 @@ var defaults = map[string]any{
 	"http.request_timeout":        "15s",
 	"http.shutdown_timeout":       "20s",
 	"http.body_limit":             1 << 20,
+	"http.import_body_limit":      64 << 20,
+	"http.transfer_timeout":       "15m",
 	"http.header_limit":           64 << 10,
 	"database.driver":             DriverSQLite,
 	"database.auto_migrate":       true,
@@ -573,6 +581,8 @@ func (c *Config) validate() error {
 		{"http.request_timeout", c.HTTP.RequestTimeout <= 0, "must be a positive duration such as 15s"},
 		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout <= 0, "must be a positive duration such as 20s"},
 		{"http.body_limit", c.HTTP.BodyLimit < 1024, "must be at least 1024 bytes"},
+		{"http.import_body_limit", c.HTTP.ImportBodyLimit < 1024, "must be at least 1024 bytes"},
+		{"http.transfer_timeout", c.HTTP.TransferTimeout <= 0, "must be a positive duration such as 15m"},
 		{"http.header_limit", c.HTTP.HeaderLimit < 4096 || c.HTTP.HeaderLimit > 16<<20, "must be from 4096 bytes to 16 MiB"},
 		{"database.driver", c.Database.Driver != DriverPostgres && c.Database.Driver != DriverSQLite,
 			fmt.Sprintf("must be %q or %q (got %q)", DriverPostgres, DriverSQLite, c.Database.Driver)},

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,6 +32,9 @@ type EchoConfig struct {
 	// TrustedProxies are the networks whose X-Forwarded-For names the client (default: none,
 	// the client is the connection's peer).
 	TrustedProxies []*net.IPNet
+	// Routes gives some routes their own body limit and deadline, by RouteKey (default:
+	// none; every route has BodyLimit and RequestTimeout).
+	Routes map[string]RouteLimits
 }
 
 // CORSConfig configures cross-origin requests.
@@ -99,10 +101,7 @@ func NewEcho(cfg EchoConfig) *echo.Echo {
 			MaxAge:           int(cfg.CORS.MaxAge.Seconds()),
 		}))
 	}
-	e.Use(
-		middleware.BodyLimit(strconv.FormatInt(cfg.BodyLimit, 10)+"B"),
-		middleware.ContextTimeout(cfg.RequestTimeout),
-	)
+	e.Use(limits(cfg))
 	if cfg.Identify == nil {
 		e.Use(HeaderIdentity())
 	} else {

@@ -133,6 +133,7 @@ func Document(t testing.TB) *openapi3.T {
 // Router loads the OpenAPI document the API serves.
 func Router(t testing.TB) routers.Router {
 	t.Helper()
+	openapi3filter.RegisterBodyDecoder("application/x-ndjson", jsonLinesDecoder)
 	r, err := gorillamux.NewRouter(Document(t))
 	if err != nil {
 		t.Fatalf("OpenAPI router: %v", err)
@@ -239,5 +240,24 @@ func (s *Server) validate(req *http.Request, reqBody []byte, r *Response) {
 	if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
 		s.t.Errorf("%s %s -> %d does not match the OpenAPI document: %v\nbody: %s",
 			req.Method, req.URL.Path, r.Status, err, r.Body)
+	}
+}
+
+// jsonLinesDecoder reads a JSON Lines body (the export) as the array of its lines' values, so
+// that the document's schema of a line checks every line.
+func jsonLinesDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+	out := []any{}
+	dec := json.NewDecoder(body)
+	dec.UseNumber()
+	for {
+		var v any
+		err := dec.Decode(&v)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, &openapi3filter.ParseError{Kind: openapi3filter.KindInvalidFormat, Cause: err}
+		}
+		out = append(out, v)
 	}
 }
