@@ -1,0 +1,39 @@
+-- The relay's queue moves out of outbox_events: an event is pending while its seq is in
+-- outbox_pending (a trigger adds it in the transaction that appends the event) and published
+-- once the relay has moved it to outbox_published, with the time. Publishing a batch is then a
+-- delete of narrow rows and an insert of narrow rows instead of rewriting every event row.
+CREATE TABLE outbox_pending (
+    seq BIGINT PRIMARY KEY
+);
+
+--bun:split
+
+CREATE TABLE outbox_published (
+    seq          BIGINT PRIMARY KEY,
+    published_at TIMESTAMPTZ NOT NULL
+);
+
+--bun:split
+
+-- Events stored before this migration and not published yet stay in the queue.
+INSERT INTO outbox_pending (seq) SELECT seq FROM outbox_events WHERE published_at IS NULL;
+
+--bun:split
+
+CREATE FUNCTION outbox_events_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO outbox_pending (seq) VALUES (NEW.seq);
+    RETURN NULL;
+END
+$$;
+
+--bun:split
+
+CREATE TRIGGER outbox_events_enqueue AFTER INSERT ON outbox_events
+    FOR EACH ROW EXECUTE FUNCTION outbox_events_enqueue();
+
+--bun:split
+
+-- outbox_events.published_at now only dates the events published before this migration;
+-- new rows keep it NULL, so this index would hold every new event.
+DROP INDEX outbox_events_unpublished_idx;

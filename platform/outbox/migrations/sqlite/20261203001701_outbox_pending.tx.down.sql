@@ -1,0 +1,18 @@
+DROP TRIGGER IF EXISTS outbox_events_enqueue;
+
+--bun:split
+
+UPDATE outbox_events SET published_at = (SELECT p.published_at FROM outbox_published p WHERE p.seq = outbox_events.seq)
+WHERE published_at IS NULL AND seq IN (SELECT seq FROM outbox_published);
+
+--bun:split
+
+CREATE INDEX IF NOT EXISTS outbox_events_unpublished_idx ON outbox_events (seq) WHERE published_at IS NULL;
+
+--bun:split
+
+DROP TABLE IF EXISTS outbox_published;
+
+--bun:split
+
+DROP TABLE IF EXISTS outbox_pending;
