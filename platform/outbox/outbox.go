@@ -3,7 +3,8 @@
 // events to NATS JetStream as CloudEvents and marks them published.
 //
 // An event is pending while its seq is in outbox_pending (a trigger adds it when the event is
-// appended); the relay moves the seqs it published to outbox_published, with the time.
+// appended); the relay deletes the seqs it published from there and records them, with the
+// time, in outbox_published.
 package outbox
 
 import (
@@ -100,16 +101,18 @@ type Query struct {
 }
 
 // eventColumns are the columns of an eventRow read through the alias e, with its publication
-// time from outbox_published (aliased p), or from published_at for the events published before
-// outbox_published existed.
+// time: from the run of outbox_published that holds its seq (runs do not overlap, so the one
+// that starts last at or before it is the only candidate), or from published_at for the
+// events published before outbox_published existed.
 const eventColumns = "e.seq, e.id, e.aggregate_id, e.type, e.version, e.actor, e.correlation_id, " +
-	"e.occurred_at, e.payload, e.data_schema, COALESCE(p.published_at, e.published_at) AS published_at"
+	"e.occurred_at, e.payload, e.data_schema, COALESCE(e.published_at, (SELECT CASE WHEN p.last_seq >= e.seq " +
+	"THEN p.published_at END FROM outbox_published AS p WHERE p.first_seq <= e.seq " +
+	"ORDER BY p.first_seq DESC LIMIT 1)) AS published_at"
 
 // List returns an aggregate's events, oldest first.
 func List(ctx context.Context, db bun.IDB, q Query) ([]Event, error) {
 	var rows []eventRow
 	sel := db.NewSelect().Model(&rows).ModelTableExpr("outbox_events AS e").ColumnExpr(eventColumns).
-		Join("LEFT JOIN outbox_published AS p ON p.seq = e.seq").
 		Where("e.aggregate_id = ?", q.AggregateID).Where("e.seq > ?", q.AfterSeq)
 	if len(q.Types) > 0 {
 		sel = sel.Where("e.type IN (?)", bun.In(q.Types))

@@ -123,12 +123,8 @@ func (r *Relay) Run(ctx context.Context) {
 	defer func() { _, _ = r.finishMark() }()
 	for ctx.Err() == nil {
 		_, read, err := r.step(ctx)
-		if read < r.cfg.BatchSize || err != nil {
-			// Idle or failing: the last batch's mark lands before the wait.
-			if _, ferr := r.finishMark(); err == nil {
-				err = ferr
-			}
-		}
+		// The last batch's mark may still run while the relay waits: the next step waits for it,
+		// and reads around it meanwhile, so an event committed now is not held up by it.
 		wait := r.cfg.PollInterval
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -281,8 +277,11 @@ func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
 			ch <- fetched{err: fmt.Errorf("outbox relay: read batch: %w", err)}
 			return
 		}
-		below, err := r.db.NewSelect().TableExpr("outbox_pending").Where("seq <= ?", last).Count(ctx)
-		if err != nil || below != int64(len(inFlight)) {
+		// inFlight is still pending; one more pending row at or below last is a late commit.
+		var late []int64
+		err = r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq <= ?", last).
+			OrderExpr("seq ASC").Limit(1).Offset(int64(len(inFlight))).Scan(ctx, &late)
+		if err != nil || len(late) > 0 {
 			ch <- fetched{} // a late commit (or an error): read again from the oldest
 			return
 		}
@@ -357,19 +356,24 @@ func (r *Relay) finishMark() (int, error) {
 	return len(job.seqs), nil
 }
 
-// mark moves seqs from outbox_pending to outbox_published: on PostgreSQL in one statement, on
-// SQLite in one transaction of two.
+// mark deletes seqs from outbox_pending and records the runs of consecutive seqs it deleted in
+// outbox_published, in one transaction: on PostgreSQL one statement, on SQLite two. Only the
+// rows it deleted count, so a seq is recorded once even if two relays published it; a run that
+// would start where a recorded one does is not recorded again (a row put back in the queue by
+// hand must not block the queue).
 func (r *Relay) mark(ctx context.Context, seqs []int64) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
 		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq)
-INSERT INTO outbox_published (seq, published_at) SELECT seq, ? FROM moved ON CONFLICT DO NOTHING`,
-			bun.In(seqs), at).Exec(ctx)
+INSERT INTO outbox_published (first_seq, last_seq, published_at)
+SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM moved) AS runs
+GROUP BY run ON CONFLICT DO NOTHING`, bun.In(seqs), at).Exec(ctx)
 		return err
 	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewRaw(`INSERT INTO outbox_published (seq, published_at)
-SELECT seq, ? FROM outbox_pending WHERE seq IN (?) ON CONFLICT DO NOTHING`, at, bun.In(seqs)).Exec(ctx); err != nil {
+		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)
+SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run
+FROM outbox_pending WHERE seq IN (?)) AS runs GROUP BY run`, at, bun.In(seqs)).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewDelete().TableExpr("outbox_pending").Where("seq IN (?)", bun.In(seqs)).Exec(ctx)

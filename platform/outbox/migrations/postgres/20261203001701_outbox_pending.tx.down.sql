@@ -7,7 +7,7 @@ DROP FUNCTION IF EXISTS outbox_events_enqueue();
 --bun:split
 
 UPDATE outbox_events e SET published_at = p.published_at
-FROM outbox_published p WHERE p.seq = e.seq AND e.published_at IS NULL;
+FROM outbox_published p WHERE e.seq BETWEEN p.first_seq AND p.last_seq AND e.published_at IS NULL;
 
 --bun:split
 

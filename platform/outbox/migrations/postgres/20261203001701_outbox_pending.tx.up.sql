@@ -1,15 +1,19 @@
 -- The relay's queue moves out of outbox_events: an event is pending while its seq is in
 -- outbox_pending (a trigger adds it in the transaction that appends the event) and published
--- once the relay has moved it to outbox_published, with the time. Publishing a batch is then a
--- delete of narrow rows and an insert of narrow rows instead of rewriting every event row.
+-- once the relay has deleted it from there and recorded it in outbox_published. Publishing a
+-- batch is then a delete of narrow rows and one insert, instead of rewriting every event row.
 CREATE TABLE outbox_pending (
     seq BIGINT PRIMARY KEY
 );
 
 --bun:split
 
+-- When the relay published each event: one row per run of consecutive seqs published
+-- together (a batch is one run unless rolled-back or late transactions left gaps in it). Runs
+-- never overlap: a seq leaves outbox_pending once.
 CREATE TABLE outbox_published (
-    seq          BIGINT PRIMARY KEY,
+    first_seq    BIGINT PRIMARY KEY,
+    last_seq     BIGINT NOT NULL,
     published_at TIMESTAMPTZ NOT NULL
 );
 

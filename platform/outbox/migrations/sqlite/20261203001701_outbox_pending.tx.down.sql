@@ -2,8 +2,9 @@ DROP TRIGGER IF EXISTS outbox_events_enqueue;
 
 --bun:split
 
-UPDATE outbox_events SET published_at = (SELECT p.published_at FROM outbox_published p WHERE p.seq = outbox_events.seq)
-WHERE published_at IS NULL AND seq IN (SELECT seq FROM outbox_published);
+UPDATE outbox_events SET published_at = (SELECT p.published_at FROM outbox_published p
+    WHERE outbox_events.seq BETWEEN p.first_seq AND p.last_seq)
+WHERE published_at IS NULL AND seq NOT IN (SELECT seq FROM outbox_pending);
 
 --bun:split
 
