@@ -459,14 +459,15 @@ func Envelope(e Event, source string) CloudEvent {
 func (r *Relay) Subject(eventType string) string { return r.cfg.SubjectPrefix + "." + eventType }
 
 func (r *Relay) message(row *eventRow) (*nats.Msg, error) {
-	body, err := json.Marshal(Envelope(row.event(), r.cfg.Source))
+	body, err := appendEnvelope(make([]byte, 0, 256+len(row.Payload)), row, r.cfg.Source)
 	if err != nil {
 		return nil, fmt.Errorf("outbox relay: encode %s: %w", row.ID, err)
 	}
 	msg := nats.NewMsg(r.Subject(row.Type))
 	msg.Data = body
-	msg.Header.Set(jetstream.MsgIDHeader, row.ID.String())
-	msg.Header.Set(HeaderEventType, row.Type)
+	// Both names are in canonical form already: no need for Header.Set's canonicalisation.
+	msg.Header[jetstream.MsgIDHeader] = []string{row.ID.String()}
+	msg.Header[HeaderEventType] = []string{row.Type}
 	if row.CorrelationID != "" {
 		msg.Header.Set(HeaderCorrelationID, row.CorrelationID)
 	}
