@@ -269,12 +269,10 @@ func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
 	ch := make(chan fetched, 1)
 	r.prefetch = ch
 	go func() {
-		var rows []eventRow
-		err := r.db.NewSelect().Model(&rows).ModelTableExpr("outbox_pending AS p").ColumnExpr("e.*").
-			Join("JOIN outbox_events AS e ON e.seq = p.seq").Where("p.seq > ?", last).
-			OrderExpr("p.seq ASC").Limit(int64(r.cfg.BatchSize)).Scan(ctx)
+		queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq > ?", last)
+		rows, err := r.readEvents(ctx, queue)
 		if err != nil {
-			ch <- fetched{err: fmt.Errorf("outbox relay: read batch: %w", err)}
+			ch <- fetched{err: err}
 			return
 		}
 		// inFlight is still pending; one more pending row at or below last is a late commit.
@@ -310,13 +308,27 @@ func (r *Relay) markingSeqs() []int64 {
 // readBatch reads the oldest pending events, leaving out the seqs in skip (a batch being
 // marked).
 func (r *Relay) readBatch(ctx context.Context, skip []int64) ([]eventRow, error) {
-	rows := make([]eventRow, 0, r.cfg.BatchSize)
-	sel := r.db.NewSelect().Model(&rows).ModelTableExpr("outbox_pending AS p").ColumnExpr("e.*").
-		Join("JOIN outbox_events AS e ON e.seq = p.seq")
+	queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq")
 	if len(skip) > 0 {
-		sel = sel.Where("p.seq NOT IN (?)", bun.In(skip))
+		queue = queue.Where("seq NOT IN (?)", bun.In(skip))
 	}
-	if err := sel.OrderExpr("p.seq ASC").Limit(int64(r.cfg.BatchSize)).Scan(ctx); err != nil {
+	return r.readEvents(ctx, queue)
+}
+
+// readEvents reads the events of the first BatchSize seqs of queue (a query on
+// outbox_pending), oldest first. It asks for the seqs first and then for their events by
+// primary key: in one statement, a planner without fresh statistics of the queue joins it to
+// the whole event history (a sequential scan that grows with every event ever stored).
+func (r *Relay) readEvents(ctx context.Context, queue *bun.SelectQuery) ([]eventRow, error) {
+	seqs := make([]int64, 0, r.cfg.BatchSize)
+	if err := queue.OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize)).Scan(ctx, &seqs); err != nil {
+		return nil, fmt.Errorf("outbox relay: read queue: %w", err)
+	}
+	rows := make([]eventRow, 0, len(seqs))
+	if len(seqs) == 0 {
+		return rows, nil
+	}
+	if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", bun.In(seqs)).OrderExpr("seq ASC").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("outbox relay: read batch: %w", err)
 	}
 	return rows, nil
