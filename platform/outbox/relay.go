@@ -316,15 +316,23 @@ func (r *Relay) readBatch(ctx context.Context, skip []int64) ([]eventRow, error)
 }
 
 // readEvents reads the events of the first BatchSize seqs of queue (a query on
-// outbox_pending), oldest first. It asks for the seqs first and then for their events by
+// outbox_pending), oldest first. SQLite reads them in one statement (the queue's order, each
+// event by its rowid). PostgreSQL is asked for the seqs first and then for their events by
 // primary key: in one statement, a planner without fresh statistics of the queue joins it to
 // the whole event history (a sequential scan that grows with every event ever stored).
 func (r *Relay) readEvents(ctx context.Context, queue *bun.SelectQuery) ([]eventRow, error) {
+	queue = queue.OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize))
+	rows := make([]eventRow, 0, r.cfg.BatchSize)
+	if r.db.Dialect().Name() != dialect.PG {
+		if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", queue).OrderExpr("seq ASC").Scan(ctx); err != nil {
+			return nil, fmt.Errorf("outbox relay: read batch: %w", err)
+		}
+		return rows, nil
+	}
 	seqs := make([]int64, 0, r.cfg.BatchSize)
-	if err := queue.OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize)).Scan(ctx, &seqs); err != nil {
+	if err := queue.Scan(ctx, &seqs); err != nil {
 		return nil, fmt.Errorf("outbox relay: read queue: %w", err)
 	}
-	rows := make([]eventRow, 0, len(seqs))
 	if len(seqs) == 0 {
 		return rows, nil
 	}
