@@ -120,7 +120,10 @@ func (r *Relay) Run(ctx context.Context) {
 	const maxBackoff = 30 * time.Second
 	backoff := r.cfg.PollInterval
 	// A mark that fails leaves its rows pending: they are published again (and de-duplicated).
-	defer func() { _, _ = r.finishMark() }()
+	defer func() {
+		r.dropPrefetch() // read under ctx, which is done: Drain must read afresh
+		_, _ = r.finishMark()
+	}()
 	for ctx.Err() == nil {
 		_, read, err := r.step(ctx)
 		// The last batch's mark may still run while the relay waits: the next step waits for it,
