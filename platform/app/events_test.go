@@ -266,10 +266,13 @@ func TestRepublishAfterCrashIsDeduplicated(t *testing.T) {
 	id := create(t, s, validBody("Crash Before Mark"))["id"].(string)
 	drain(t, s)
 
-	// The relay published but "crashed" before marking: the row looks unpublished again.
-	_, err := s.API.DB.NewUpdate().Table("outbox_events").Set("published_at = NULL").
-		Where("aggregate_id = ?", id).Exec(context.Background())
+	// The relay published but "crashed" before marking: the row is back in the queue.
+	_, err := s.API.DB.NewRaw("INSERT INTO outbox_pending (seq) SELECT seq FROM outbox_events WHERE aggregate_id = ?", id).
+		Exec(context.Background())
 	require.NoError(t, err)
+	n, err := outbox.Backlog(context.Background(), s.API.DB)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 	drain(t, s)
 
 	got := col.of(t, 1, id)

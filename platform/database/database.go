@@ -110,17 +110,19 @@ func SQLiteDSN(path string) string {
 
 // OpenSQLite opens (creating it and its folder if needed) the SQLite file at path with
 // SQLiteDSN's settings and pool's sizes (SQLitePool: the embedded default's), and checks it
-// answers. It is how the binaries open SQLite, and how a host should.
+// answers. Its writers queue in Go for the file's one write lock (see writeGate) while its
+// readers run concurrently. It is how the binaries open SQLite, and how a host should.
 func OpenSQLite(ctx context.Context, path string, pool Pool) (*bun.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("database: create %s: %w", dir, err)
 		}
 	}
-	sqldb, err := sql.Open("sqlite", SQLiteDSN(path))
+	connector, err := newGatedConnector(SQLiteDSN(path), path)
 	if err != nil {
 		return nil, fmt.Errorf("database: open sqlite: %w", err)
 	}
+	sqldb := sql.OpenDB(connector)
 	pool.apply(sqldb)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	return db, ping(ctx, db, "sqlite")

@@ -1,6 +1,10 @@
 // Package outbox is the event store and transactional outbox. Capabilities append a domain
 // event in the same transaction as the change it records; the Relay publishes unpublished
 // events to NATS JetStream as CloudEvents and marks them published.
+//
+// An event is pending while its seq is in outbox_pending (a trigger adds it when the event is
+// appended); the relay deletes the seqs it published from there and records them, with the
+// time, in outbox_published.
 package outbox
 
 import (
@@ -96,14 +100,24 @@ type Query struct {
 	Limit       int
 }
 
+// eventColumns are the columns of an eventRow read through the alias e, with its publication
+// time: from the run of outbox_published that holds its seq (runs do not overlap, so the one
+// that starts last at or before it is the only candidate), or from published_at for the
+// events published before outbox_published existed.
+const eventColumns = "e.seq, e.id, e.aggregate_id, e.type, e.version, e.actor, e.correlation_id, " +
+	"e.occurred_at, e.payload, e.data_schema, COALESCE(e.published_at, (SELECT CASE WHEN p.last_seq >= e.seq " +
+	"THEN p.published_at END FROM outbox_published AS p WHERE p.first_seq <= e.seq " +
+	"ORDER BY p.first_seq DESC LIMIT 1)) AS published_at"
+
 // List returns an aggregate's events, oldest first.
 func List(ctx context.Context, db bun.IDB, q Query) ([]Event, error) {
 	var rows []eventRow
-	sel := db.NewSelect().Model(&rows).Where("aggregate_id = ?", q.AggregateID).Where("seq > ?", q.AfterSeq)
+	sel := db.NewSelect().Model(&rows).ModelTableExpr("outbox_events AS e").ColumnExpr(eventColumns).
+		Where("e.aggregate_id = ?", q.AggregateID).Where("e.seq > ?", q.AfterSeq)
 	if len(q.Types) > 0 {
-		sel = sel.Where("type IN (?)", bun.In(q.Types))
+		sel = sel.Where("e.type IN (?)", bun.In(q.Types))
 	}
-	if err := sel.OrderExpr("seq ASC").Limit(int64(q.Limit)).Scan(ctx); err != nil {
+	if err := sel.OrderExpr("e.seq ASC").Limit(int64(q.Limit)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("outbox: list events: %w", err)
 	}
 	out := make([]Event, len(rows))
@@ -133,7 +147,7 @@ func Stored(ctx context.Context, db bun.IDB, ids []uuid.UUID) (map[uuid.UUID]boo
 
 // Backlog counts the events not yet published.
 func Backlog(ctx context.Context, db bun.IDB) (int64, error) {
-	n, err := db.NewSelect().Model((*eventRow)(nil)).Where("published_at IS NULL").Count(ctx)
+	n, err := db.NewSelect().TableExpr("outbox_pending").Count(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: backlog: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
@@ -89,6 +90,9 @@ type Relay struct {
 	wake    chan struct{}
 
 	streamReady bool
+	marking     *markJob     // the last batch published, being marked; nil when none is
+	prefetch    chan fetched // the next batch, being read; nil when none is
+
 }
 
 // NewRelay returns a relay that publishes the outbox of db to js.
@@ -115,15 +119,22 @@ func (r *Relay) Notify() {
 func (r *Relay) Run(ctx context.Context) {
 	const maxBackoff = 30 * time.Second
 	backoff := r.cfg.PollInterval
+	// A mark that fails leaves its rows pending: they are published again (and de-duplicated).
+	defer func() {
+		r.dropPrefetch() // read under ctx, which is done: Drain must read afresh
+		_, _ = r.finishMark()
+	}()
 	for ctx.Err() == nil {
-		n, err := r.Step(ctx)
+		_, read, err := r.step(ctx)
+		// The last batch's mark may still run while the relay waits: the next step waits for it,
+		// and reads around it meanwhile, so an event committed now is not held up by it.
 		wait := r.cfg.PollInterval
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.logger.WarnContext(ctx, "outbox relay: publish failed; will retry",
 				slog.Any("error", err), slog.Duration("retry_in", backoff))
 			wait, backoff = backoff, min(backoff*2, maxBackoff)
-		case n == r.cfg.BatchSize:
+		case read == r.cfg.BatchSize:
 			backoff = r.cfg.PollInterval
 			continue // more work is waiting
 		default:
@@ -148,10 +159,12 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 	total := 0
 	wait := r.cfg.PollInterval
 	for {
-		n, err := r.Step(ctx)
+		n, read, err := r.step(ctx)
 		total += n
 		switch {
 		case err != nil:
+			m, _ := r.finishMark()
+			total += m
 			if ctx.Err() != nil {
 				return total, fmt.Errorf("outbox relay: drain: %w", err)
 			}
@@ -165,56 +178,236 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 			case <-t.C:
 			}
 			wait = min(wait*2, 5*time.Second)
-		case n == 0:
-			return total, nil
+		case read == 0:
+			return total, nil // step found nothing and waited for the last mark
 		}
 	}
 }
 
-// Step publishes one batch if this relay holds the lease, and returns how many events it
-// published.
+// Step publishes one batch if this relay holds the lease, marks it published, and returns how
+// many events it published.
 func (r *Relay) Step(ctx context.Context) (int, error) {
+	n, _, err := r.step(ctx)
+	r.dropPrefetch()
+	m, ferr := r.finishMark()
+	return n + m, cmp.Or(err, ferr)
+}
+
+// step publishes one batch if this relay holds the lease; Run and Drain call it batch after
+// batch. It overlaps the database with JetStream: while a full batch's acks are awaited, the
+// next batch is read (prefetch), and a batch is marked published in the background while the
+// next one is published (startMark). step first waits for the previous batch's mark and
+// returns how many events that mark recorded (a batch counts as published once it is marked),
+// and how many events it read this time.
+//
+// A read leaves out the batches still in flight or being marked, and starts from the oldest
+// pending row like every read, so a transaction that committed late is published before the
+// later events of its campaign (those commit after it: they update the same campaign row).
+// A prefetched batch is only published after every ack of the batch before it; a failed
+// publish drops it, and the next round starts from the oldest pending row again.
+func (r *Relay) step(ctx context.Context) (marked, read int, err error) {
 	leader, err := r.lease.Hold(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("outbox relay: %w", err)
-	}
-	if !leader {
-		return 0, nil
+	if err != nil || !leader {
+		r.dropPrefetch()
+		n, _ := r.finishMark()
+		if err != nil {
+			return n, 0, fmt.Errorf("outbox relay: %w", err)
+		}
+		return n, 0, nil
 	}
 	var rows []eventRow
-	err = r.db.NewSelect().Model(&rows).Where("published_at IS NULL").
-		OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize)).Scan(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("outbox relay: read batch: %w", err)
+	if r.prefetch != nil {
+		res := <-r.prefetch
+		r.prefetch = nil
+		rows, err = res.rows, res.err
 	}
-	if len(rows) == 0 {
-		return 0, nil
+	if rows == nil && err == nil {
+		rows, err = r.readBatch(ctx, r.markingSeqs())
+	}
+	if err != nil || len(rows) == 0 {
+		n, ferr := r.finishMark()
+		return n, 0, cmp.Or(err, ferr)
 	}
 	if err := r.ensureStream(ctx); err != nil {
-		return 0, err
+		n, _ := r.finishMark()
+		return n, len(rows), err
 	}
-	acked, lat, pubErr := r.publish(ctx, rows)
-	if len(acked) > 0 {
-		// Marking may fail after a successful publish; the rows are then published again and
-		// JetStream drops the copies (same Nats-Msg-Id within the duplicate window).
-		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if _, err := r.db.NewUpdate().Model((*eventRow)(nil)).Set("published_at = ?", r.now().UTC()).
-			Where("seq IN (?)", bun.In(acked)).Exec(mctx); err != nil {
-			return 0, fmt.Errorf("outbox relay: mark published: %w", err)
+	var n int
+	var markErr error
+	acked, lat, pubErr := r.publish(ctx, rows, func() {
+		// The previous batch's mark ran while this one was read and sent.
+		n, markErr = r.finishMark()
+		if markErr == nil && len(rows) == r.cfg.BatchSize { // more is likely waiting
+			r.startPrefetch(ctx, rows)
 		}
-		r.metrics.Published(len(acked), lat)
+	})
+	if r.marking != nil { // publish stopped before whileWaiting
+		m, err := r.finishMark()
+		n, markErr = n+m, cmp.Or(markErr, err)
+	}
+	if len(acked) > 0 {
+		r.startMark(acked, lat)
 	}
 	if pubErr != nil {
 		r.streamReady = false
-		return len(acked), pubErr
+		r.dropPrefetch()
+		return n, len(rows), pubErr
 	}
-	return len(acked), nil
+	return n, len(rows), markErr
 }
 
-// publish sends the batch asynchronously in store order and waits for every ack. It returns
+// fetched is a batch read in the background; nil rows (not an empty slice) when it had to be
+// given up.
+type fetched struct {
+	rows []eventRow
+	err  error
+}
+
+// startPrefetch reads the batch after inFlight in the background, once no mark is under way:
+// the pending rows after inFlight's last seq. A row below that seq and not in inFlight is a
+// transaction that committed late; it must go first, so the prefetch is given up when there is
+// one, and the next round reads from the oldest pending row.
+func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
+	last := inFlight[len(inFlight)-1].Seq
+	ch := make(chan fetched, 1)
+	r.prefetch = ch
+	go func() {
+		queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq > ?", last)
+		rows, err := r.readEvents(ctx, queue)
+		if err != nil {
+			ch <- fetched{err: err}
+			return
+		}
+		// inFlight is still pending; one more pending row at or below last is a late commit.
+		var late []int64
+		err = r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq <= ?", last).
+			OrderExpr("seq ASC").Limit(1).Offset(int64(len(inFlight))).Scan(ctx, &late)
+		if err != nil || len(late) > 0 {
+			ch <- fetched{} // a late commit (or an error): read again from the oldest
+			return
+		}
+		if rows == nil {
+			rows = []eventRow{}
+		}
+		ch <- fetched{rows: rows}
+	}()
+}
+
+// dropPrefetch waits for the background read, if any, and forgets it.
+func (r *Relay) dropPrefetch() {
+	if r.prefetch != nil {
+		<-r.prefetch
+		r.prefetch = nil
+	}
+}
+
+func (r *Relay) markingSeqs() []int64 {
+	if r.marking == nil {
+		return nil
+	}
+	return r.marking.seqs
+}
+
+// readBatch reads the oldest pending events, leaving out the seqs in skip (a batch being
+// marked).
+func (r *Relay) readBatch(ctx context.Context, skip []int64) ([]eventRow, error) {
+	queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq")
+	if len(skip) > 0 {
+		queue = queue.Where("seq NOT IN (?)", bun.In(skip))
+	}
+	return r.readEvents(ctx, queue)
+}
+
+// readEvents reads the events of the first BatchSize seqs of queue (a query on
+// outbox_pending), oldest first. SQLite reads them in one statement (the queue's order, each
+// event by its rowid). PostgreSQL is asked for the seqs first and then for their events by
+// primary key: in one statement, a planner without fresh statistics of the queue joins it to
+// the whole event history (a sequential scan that grows with every event ever stored).
+func (r *Relay) readEvents(ctx context.Context, queue *bun.SelectQuery) ([]eventRow, error) {
+	queue = queue.OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize))
+	rows := make([]eventRow, 0, r.cfg.BatchSize)
+	if r.db.Dialect().Name() != dialect.PG {
+		if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", queue).OrderExpr("seq ASC").Scan(ctx); err != nil {
+			return nil, fmt.Errorf("outbox relay: read batch: %w", err)
+		}
+		return rows, nil
+	}
+	seqs := make([]int64, 0, r.cfg.BatchSize)
+	if err := queue.Scan(ctx, &seqs); err != nil {
+		return nil, fmt.Errorf("outbox relay: read queue: %w", err)
+	}
+	if len(seqs) == 0 {
+		return rows, nil
+	}
+	if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", bun.In(seqs)).OrderExpr("seq ASC").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("outbox relay: read batch: %w", err)
+	}
+	return rows, nil
+}
+
+// markJob is a batch being marked published in the background.
+type markJob struct {
+	seqs []int64
+	lat  []time.Duration
+	done chan error
+}
+
+// startMark marks seqs published in the background. A mark that fails after a successful
+// publish leaves the rows pending: they are published again and JetStream drops the copies
+// (same Nats-Msg-Id within the duplicate window).
+func (r *Relay) startMark(seqs []int64, lat []time.Duration) {
+	job := &markJob{seqs: seqs, lat: lat, done: make(chan error, 1)}
+	r.marking = job
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		job.done <- r.mark(ctx, seqs)
+	}()
+}
+
+// finishMark waits for the background mark, if any, and reports how many events it marked.
+func (r *Relay) finishMark() (int, error) {
+	job := r.marking
+	if job == nil {
+		return 0, nil
+	}
+	r.marking = nil
+	if err := <-job.done; err != nil {
+		return 0, fmt.Errorf("outbox relay: mark published: %w", err)
+	}
+	r.metrics.Published(len(job.seqs), job.lat)
+	return len(job.seqs), nil
+}
+
+// mark deletes seqs from outbox_pending and records the runs of consecutive seqs it deleted in
+// outbox_published, in one transaction: on PostgreSQL one statement, on SQLite two. Only the
+// rows it deleted count, so a seq is recorded once even if two relays published it; a run that
+// would start where a recorded one does is not recorded again (a row put back in the queue by
+// hand must not block the queue).
+func (r *Relay) mark(ctx context.Context, seqs []int64) error {
+	at := r.now().UTC()
+	if r.db.Dialect().Name() == dialect.PG {
+		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq)
+INSERT INTO outbox_published (first_seq, last_seq, published_at)
+SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM moved) AS runs
+GROUP BY run ON CONFLICT DO NOTHING`, bun.In(seqs), at).Exec(ctx)
+		return err
+	}
+	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)
+SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run
+FROM outbox_pending WHERE seq IN (?)) AS runs GROUP BY run`, at, bun.In(seqs)).Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.NewDelete().TableExpr("outbox_pending").Where("seq IN (?)", bun.In(seqs)).Exec(ctx)
+		return err
+	})
+}
+
+// publish sends the batch asynchronously in store order, calls whileWaiting once all of it is
+// sent, and waits for every ack. It returns
 // the store sequences JetStream acknowledged (a duplicate ack counts).
-func (r *Relay) publish(ctx context.Context, rows []eventRow) ([]int64, []time.Duration, error) {
+func (r *Relay) publish(ctx context.Context, rows []eventRow, whileWaiting func()) ([]int64, []time.Duration, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
 	for i := range rows {
 		msg, err := r.message(&rows[i])
@@ -226,6 +419,9 @@ func (r *Relay) publish(ctx context.Context, rows []eventRow) ([]int64, []time.D
 			break // the connection is down: wait for what was sent, retry the rest later
 		}
 		futures = append(futures, f)
+	}
+	if len(futures) == len(rows) {
+		whileWaiting()
 	}
 	timeout := time.NewTimer(r.cfg.AckTimeout)
 	defer timeout.Stop()
@@ -286,14 +482,15 @@ func Envelope(e Event, source string) CloudEvent {
 func (r *Relay) Subject(eventType string) string { return r.cfg.SubjectPrefix + "." + eventType }
 
 func (r *Relay) message(row *eventRow) (*nats.Msg, error) {
-	body, err := json.Marshal(Envelope(row.event(), r.cfg.Source))
+	body, err := appendEnvelope(make([]byte, 0, 256+len(row.Payload)), row, r.cfg.Source)
 	if err != nil {
 		return nil, fmt.Errorf("outbox relay: encode %s: %w", row.ID, err)
 	}
 	msg := nats.NewMsg(r.Subject(row.Type))
 	msg.Data = body
-	msg.Header.Set(jetstream.MsgIDHeader, row.ID.String())
-	msg.Header.Set(HeaderEventType, row.Type)
+	// Both names are in canonical form already: no need for Header.Set's canonicalisation.
+	msg.Header[jetstream.MsgIDHeader] = []string{row.ID.String()}
+	msg.Header[HeaderEventType] = []string{row.Type}
 	if row.CorrelationID != "" {
 		msg.Header.Set(HeaderCorrelationID, row.CorrelationID)
 	}

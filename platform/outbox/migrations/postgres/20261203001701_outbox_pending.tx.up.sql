@@ -1,0 +1,43 @@
+-- The relay's queue moves out of outbox_events: an event is pending while its seq is in
+-- outbox_pending (a trigger adds it in the transaction that appends the event) and published
+-- once the relay has deleted it from there and recorded it in outbox_published. Publishing a
+-- batch is then a delete of narrow rows and one insert, instead of rewriting every event row.
+CREATE TABLE outbox_pending (
+    seq BIGINT PRIMARY KEY
+);
+
+--bun:split
+
+-- When the relay published each event: one row per run of consecutive seqs published
+-- together (a batch is one run unless rolled-back or late transactions left gaps in it). Runs
+-- never overlap: a seq leaves outbox_pending once.
+CREATE TABLE outbox_published (
+    first_seq    BIGINT PRIMARY KEY,
+    last_seq     BIGINT NOT NULL,
+    published_at TIMESTAMPTZ NOT NULL
+);
+
+--bun:split
+
+-- Events stored before this migration and not published yet stay in the queue.
+INSERT INTO outbox_pending (seq) SELECT seq FROM outbox_events WHERE published_at IS NULL;
+
+--bun:split
+
+CREATE FUNCTION outbox_events_enqueue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO outbox_pending (seq) VALUES (NEW.seq);
+    RETURN NULL;
+END
+$$;
+
+--bun:split
+
+CREATE TRIGGER outbox_events_enqueue AFTER INSERT ON outbox_events
+    FOR EACH ROW EXECUTE FUNCTION outbox_events_enqueue();
+
+--bun:split
+
+-- outbox_events.published_at now only dates the events published before this migration;
+-- new rows keep it NULL, so this index would hold every new event.
+DROP INDEX outbox_events_unpublished_idx;
