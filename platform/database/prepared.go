@@ -7,7 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 )
@@ -29,7 +31,7 @@ func Prepared(ctx context.Context, db *bun.DB, dest any, query string, args ...a
 	var rows *sql.Rows
 	var err error
 	if db.Dialect().Name() == dialect.PG {
-		rows, err = db.DB.QueryContext(ctx, query, append([]any{pgx.QueryExecModeCacheStatement}, args...)...)
+		rows, err = db.DB.QueryContext(ctx, query, pgArgs(args)...)
 	} else {
 		rows, err = db.DB.QueryContext(ctx, questionMarks(query, len(args)), sqliteArgs(args)...)
 	}
@@ -45,6 +47,20 @@ func questionMarks(query string, n int) string {
 		query = strings.Replace(query, "$"+strconv.Itoa(i), "?", 1)
 	}
 	return query
+}
+
+// pgArgs asks pgx to prepare and cache the statement, and passes UUIDs as pgx's own type
+// (uuid.UUID would go through its driver.Valuer: a string, parsed back).
+func pgArgs(args []any) []any {
+	out := make([]any, 0, 1+len(args))
+	out = append(out, pgx.QueryExecModeCacheStatement)
+	for _, a := range args {
+		if id, ok := a.(uuid.UUID); ok {
+			a = pgtype.UUID{Bytes: id, Valid: true}
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // sqliteTime is the layout in which Bun writes times on SQLite.
