@@ -69,3 +69,12 @@ func (c *tokenCache) put(raw string, p *Principal, exp, now time.Time) {
 	}
 	c.entries[key] = cachedToken{p: *p, until: until}
 }
+
+// Warm fetches the signing keys (auth.jwks_url) in the background, so that the first requests
+// after a start find them instead of all waiting for the first fetch. Without a key set it
+// does nothing.
+func (a *Authenticator) Warm() {
+	if a.keys != nil {
+		a.keys.warm()
+	}
+}

@@ -1,10 +1,13 @@
 package auth_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -40,4 +43,24 @@ func TestRememberedTokens(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
 	assert.Contains(t, rec.Body.String(), "expired")
 	assert.Equal(t, 1, failures[auth.ReasonExpired])
+}
+
+// Warm fetches the key set before the first token needs it.
+func TestWarmFetchesTheKeySet(t *testing.T) {
+	t.Parallel()
+	ks := newKeyServer(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	ks.serve(rsaJWK("k1", key))
+	cfg := baseConfig()
+	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
+	a, err := auth.New(policy(), auth.Config{Auth: cfg})
+	require.NoError(t, err)
+	require.EqualValues(t, 0, ks.fetches.Load())
+	a.Warm()
+	require.Eventually(t, func() bool { return ks.fetches.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	a.Warm() // once only
+	tok := signed(t, jwt.SigningMethodRS256, "k1", key, claims("viewer"))
+	require.Equal(t, http.StatusOK, do(server(t, a), http.MethodGet, "/things", bearer(tok)...).Code)
+	require.EqualValues(t, 1, ks.fetches.Load())
 }

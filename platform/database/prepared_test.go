@@ -60,3 +60,12 @@ WHERE at < $1 AND name <> $2 ORDER BY at DESC LIMIT $3`, rows[3].At, "b", 10)
 		}
 	})
 }
+
+// Warm leaves the connections it opened idle in the pool.
+func TestWarm(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		db := dbtest.Open(t, target)
+		require.NoError(t, database.Warm(context.Background(), db, 5))
+		require.GreaterOrEqual(t, db.DB.Stats().Idle, 5)
+	})
+}
