@@ -3,8 +3,6 @@ package campaign
 import (
 	"context"
 	"fmt"
-	"reflect"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -18,18 +16,8 @@ import (
 // connection instead of at every request. They apply to a Repository over a *bun.DB; over a
 // host's transaction, and for lists with filters, Bun builds the statements as elsewhere.
 
-// columnList is the columns of campaignRow (what Bun's own selects read), from its Bun tags.
-func columnList(db bun.IDB) string {
-	t := db.Dialect().Tables().Get(reflect.TypeFor[campaignRow]())
-	names := make([]string, 0, len(t.Fields))
-	for _, f := range t.Fields {
-		if f.Tag.HasOption("scanonly") {
-			continue
-		}
-		names = append(names, string(f.SQLName))
-	}
-	return strings.Join(names, ", ")
-}
+// columnList is the columns of campaignRow (what Bun's own selects read).
+func columnList(db bun.IDB) string { return database.Columns[campaignRow](db) }
 
 // preparedDB is the *bun.DB the hot reads go through; false over a transaction.
 func (r *Repository) preparedDB() (*bun.DB, bool) {

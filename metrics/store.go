@@ -617,8 +617,9 @@ func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, err
 	if db, ok := s.db.(*bun.DB); ok {
 		// GET /campaigns/:id reads these at every request: a prepared statement (see
 		// database.Prepared).
-		err = database.Prepared(ctx, db, &rows, `SELECT * FROM metrics_totals WHERE campaign_id = $1
-ORDER BY variant ASC, channel ASC, personalization ASC`, campaignID)
+		// revenue_sq_known is scan-only (never written): Columns leaves it out.
+		err = database.Prepared(ctx, db, &rows, "SELECT "+database.Columns[totalsRow](db)+", revenue_sq_known"+
+			" FROM metrics_totals WHERE campaign_id = $1 ORDER BY variant ASC, channel ASC, personalization ASC", campaignID)
 	} else {
 		err = s.db.NewSelect().Model(&rows).ColumnExpr("?TableAlias.*").Where("campaign_id = ?", campaignID).
 			OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)

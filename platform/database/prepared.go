@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -81,4 +82,17 @@ func sqliteArgs(args []any) []any {
 		}
 	}
 	return out
+}
+
+// Columns lists the columns of the Bun model type T (its fields, less scanonly ones), for a
+// statement written for Prepared that reads what Bun's own select of T reads.
+func Columns[T any](db bun.IDB) string {
+	t := db.Dialect().Tables().Get(reflect.TypeFor[T]())
+	names := make([]string, 0, len(t.Fields))
+	for _, f := range t.Fields {
+		if !f.Tag.HasOption("scanonly") {
+			names = append(names, string(f.SQLName))
+		}
+	}
+	return strings.Join(names, ", ")
 }

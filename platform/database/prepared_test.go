@@ -30,6 +30,7 @@ func TestPrepared(t *testing.T) {
 		db := dbtest.Open(t, target)
 		_, err := db.NewCreateTable().Model((*preparedRow)(nil)).Exec(ctx)
 		require.NoError(t, err)
+		require.Equal(t, `"id", "at", "name"`, database.Columns[preparedRow](db))
 		base := time.Date(2026, 1, 2, 3, 4, 5, 600_000_000, time.UTC)
 		var rows []preparedRow
 		for i := range 5 {
