@@ -32,10 +32,20 @@ type Handler struct {
 }
 
 // MetricsSource gives what GET /campaigns/:id embeds from the metrics capability (which
-// implements it): the campaign's performance totals and, when its A/B test is enabled, the
-// short verdict (nil otherwise), in one read.
+// implements it), in one read of the campaign's totals.
 type MetricsSource interface {
-	CampaignMetrics(ctx context.Context, c *Campaign) (metrics, experiment any, err error)
+	CampaignMetrics(ctx context.Context, c *Campaign) (CampaignMetrics, error)
+}
+
+// CampaignMetrics is what GET /campaigns/:id takes from its MetricsSource.
+type CampaignMetrics struct {
+	// Metrics are the performance totals and KPIs.
+	Metrics any
+	// Experiment is the short A/B verdict when the campaign's test is enabled (nil otherwise).
+	Experiment any
+	// Delivered is what the campaign delivered (impressions, spend), from the same totals: the
+	// serving status judges it without a read of its own.
+	Delivered lifecycle.Delivered
 }
 
 // HandlerConfig is the optional part of a Handler; its zero value is usable.
@@ -258,16 +268,22 @@ func (h *Handler) get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	camp, err := h.svc.Get(c.Request().Context(), id)
+	ctx := c.Request().Context()
+	var camp *Campaign
+	var m CampaignMetrics
+	if h.metrics != nil {
+		camp, err = h.svc.GetWith(ctx, id, func(ctx context.Context, c *Campaign) (lifecycle.Delivered, error) {
+			m, err = h.metrics.CampaignMetrics(ctx, c)
+			return m.Delivered, err
+		})
+	} else {
+		camp, err = h.svc.Get(ctx, id)
+	}
 	if err != nil {
 		return h.problem(err, false)
 	}
 	out := NewResponse(camp, h.svc.clock())
-	if h.metrics != nil {
-		if out.Metrics, out.Experiment, err = h.metrics.CampaignMetrics(c.Request().Context(), camp); err != nil {
-			return err
-		}
-	}
+	out.Metrics, out.Experiment = m.Metrics, m.Experiment
 	httpx.SetETag(c, camp.Version())
 	return c.JSON(http.StatusOK, out)
 }

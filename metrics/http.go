@@ -18,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -316,20 +317,30 @@ func kpisOf(c0 *campaign.Campaign, rows []Row) (KPIs, error) {
 
 // CampaignMetrics is what the campaign resource embeds: c's all-time metrics and, when its A/B
 // test is enabled, the experiment's verdict (nil otherwise), from one read of its totals.
-func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (metrics, experiment any, err error) {
+func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (campaign.CampaignMetrics, error) {
 	rows, err := h.store.TotalRows(ctx, uuid.UUID(c.ID()))
 	if err != nil {
-		return nil, nil, err
+		return campaign.CampaignMetrics{}, err
 	}
 	kpis, err := kpisOf(c, rows)
 	if err != nil {
-		return nil, nil, err
+		return campaign.CampaignMetrics{}, err
 	}
 	summary, err := h.summary(ctx, c, rows)
 	if err != nil {
-		return nil, nil, err
+		return campaign.CampaignMetrics{}, err
 	}
-	return kpis, summary, nil
+	return campaign.CampaignMetrics{Metrics: kpis, Experiment: summary, Delivered: deliveredOf(rows)}, nil
+}
+
+// deliveredOf is what Store.Delivered reads, from a campaign's totals rows.
+func deliveredOf(rows []Row) lifecycle.Delivered {
+	var impressions, costE4 int64
+	for _, r := range rows {
+		impressions += r.Totals.Impressions
+		costE4 += r.Totals.CostE4
+	}
+	return lifecycle.Delivered{Impressions: impressions, Spend: fromE4(costE4)}
 }
 
 // Granularities and groupings of the performance report.

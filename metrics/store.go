@@ -16,6 +16,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
+	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
@@ -612,8 +613,17 @@ func (s *Store) HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to t
 // personalization rule it has events of: a number of rows bounded by its variants and channels, whatever the length of its history.
 func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, error) {
 	var rows []totalsRow
-	err := s.db.NewSelect().Model(&rows).ColumnExpr("?TableAlias.*").Where("campaign_id = ?", campaignID).
-		OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)
+	var err error
+	if db, ok := s.db.(*bun.DB); ok {
+		// GET /campaigns/:id reads these at every request: a prepared statement (see
+		// database.Prepared).
+		// revenue_sq_known is scan-only (never written): Columns leaves it out.
+		err = database.Prepared(ctx, db, &rows, "SELECT "+database.Columns[totalsRow](db)+", revenue_sq_known"+
+			" FROM metrics_totals WHERE campaign_id = $1 ORDER BY variant ASC, channel ASC, personalization ASC", campaignID)
+	} else {
+		err = s.db.NewSelect().Model(&rows).ColumnExpr("?TableAlias.*").Where("campaign_id = ?", campaignID).
+			OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("metrics: read totals: %w", err)
 	}

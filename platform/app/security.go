@@ -55,9 +55,14 @@ func mountMetrics(e *echo.Echo, m *observability.Metrics) {
 
 // newAuthenticator checks the auth configuration and returns the authenticator of policy.
 func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.Metrics, logger *slog.Logger) (*auth.Authenticator, error) {
-	return auth.New(policy, auth.Config{
+	a, err := auth.New(policy, auth.Config{
 		Auth: cfg.Auth, Logger: logger, HTTPClient: &http.Client{}, OnFailure: m.AuthFailure, OnJWKSFetch: m.JWKSFetch,
 	})
+	if err != nil {
+		return nil, err
+	}
+	a.Warm() // the first requests find the signing keys fetched
+	return a, nil
 }
 
 // echoConfig is the middleware configuration of an Echo instance: request metrics, CORS,

@@ -114,6 +114,9 @@ type Authenticator struct {
 	// checkIss and checkAud say the configuration names an issuer and an audience, so that
 	// tokens must carry matching iss and aud claims.
 	checkIss, checkAud bool
+	// tokens remembers the bearer tokens that passed (tokencache.go).
+	tokens *tokenCache
+	now    func() time.Time
 }
 
 // New builds the Authenticator of cfg for the routes of policy. It checks what config.Load
@@ -130,7 +133,8 @@ func New(policy Policy, cfg Config) (*Authenticator, error) {
 		cfg.OnFailure = func(string) {}
 	}
 	a := &Authenticator{mode: cfg.Mode, perms: make(map[routeKey]Permission, len(policy)), logger: cfg.Logger,
-		onFailure: cfg.OnFailure, rolesPath: strings.Split(strings.TrimSpace(cfg.RolesClaim), ".")}
+		onFailure: cfg.OnFailure, rolesPath: strings.Split(strings.TrimSpace(cfg.RolesClaim), "."),
+		tokens: newTokenCache(), now: cfg.Now}
 	for _, r := range policy {
 		a.perms[routeKey{r.Method, r.Path}] = r.Permission
 	}
@@ -399,6 +403,10 @@ func (a *Authenticator) verifyAPIKey(key string) (*Principal, *failure) {
 }
 
 func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Principal, *failure) {
+	now := a.now()
+	if p, ok := a.tokens.get(raw, now); ok {
+		return p, nil
+	}
 	claims := jwt.MapClaims{}
 	_, err := a.parser.ParseWithClaims(raw, claims, func(t *jwt.Token) (any, error) {
 		alg := t.Method.Alg()
@@ -424,7 +432,11 @@ func (a *Authenticator) verifyJWT(ctx context.Context, raw string) (*Principal, 
 	if perr != nil || id == uuid.Nil {
 		return nil, &failure{ReasonSubject, "the token's sub must be a user id (UUID)"}
 	}
-	return &Principal{Subject: id, Method: "jwt", Name: "user:" + id.String(), Roles: a.roles(claims)}, nil
+	p := &Principal{Subject: id, Method: "jwt", Name: "user:" + id.String(), Roles: a.roles(claims)}
+	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
+		a.tokens.put(raw, p, exp.Time, now)
+	}
+	return p, nil
 }
 
 var errAlgorithm = errors.New("algorithm not allowed")

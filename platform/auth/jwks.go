@@ -326,3 +326,12 @@ func keyFits(key crypto.PublicKey, alg string) bool {
 	}
 	return false
 }
+
+// warm starts the first fetch of the set unless one ran or runs.
+func (s *jwks) warm() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight == nil && s.attempt.IsZero() {
+		s.startFetch(s.cfg.Now())
+	}
+}

@@ -69,6 +69,7 @@ func (p Pool) apply(db *sql.DB) {
 // Bun writes arguments into the SQL text, so every statement text is new to the server. pgx's
 // default mode would prepare (and cache, and evict) each one: two round trips per query. The
 // simple protocol sends it in one. A DSN that sets default_query_exec_mode keeps its choice.
+// The hot reads, whose text is the same at every call, are prepared instead (Prepared).
 func OpenPostgres(ctx context.Context, dsn string, pool Pool) (*bun.DB, error) {
 	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
