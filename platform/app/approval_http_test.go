@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -293,4 +295,27 @@ func TestApprovalHTTP(t *testing.T) {
 			}
 		})
 	})
+}
+
+// approvalCampaign creates, through the service, a campaign of 12,000.00 EUR written by a
+// person of its own (so that any caller may decide it), submitted when pending, and returns
+// its id. The server's EUR threshold must be below its budget.
+func approvalCampaign(t *testing.T, s *apptest.Server, pending bool) string {
+	t.Helper()
+	ctx := context.Background()
+	author := campaign.UserID(uuid.New())
+	in := campaign.Input{
+		Name: "Approval " + uuid.NewString()[:8], Type: campaign.TypePromotion,
+		TargetingRules: []campaign.RuleID{campaign.RuleID(uuid.MustParse(rule1))},
+		StartDate:      time.Now().Add(time.Hour).UTC(), Budget: campaign.MustMoney("12000.00", "EUR"),
+		Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}, Frequency: campaign.FrequencyOnce},
+	}
+	c, err := s.API.Campaigns.Create(ctx, author, in)
+	require.NoError(t, err)
+	require.Equal(t, campaign.ApprovalRequired, c.ApprovalStatus())
+	if pending {
+		_, err := s.API.Campaigns.SubmitForApproval(ctx, c.ID(), campaign.ApprovalRequest{Actor: author})
+		require.NoError(t, err)
+	}
+	return c.ID().String()
 }
