@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -318,4 +320,26 @@ func approvalCampaign(t *testing.T, s *apptest.Server, pending bool) string {
 		require.NoError(t, err)
 	}
 	return c.ID().String()
+}
+
+// A threshold the money rules refuse stops the API before it opens anything: a *config.Error
+// naming the key (the binaries exit 2).
+func TestBadApprovalThresholdIsAConfigError(t *testing.T) {
+	t.Parallel()
+	for raw, why := range map[string]string{"ABC": "ISO 4217", "EUR": "positive"} {
+		cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
+		amount := "0"
+		if raw == "ABC" {
+			amount = "10"
+		}
+		cfg.Approval.Thresholds = map[string]string{raw: amount}
+		a, err := app.NewAPI(context.Background(), cfg, discardLogger(), app.APIConfig{})
+		if a != nil {
+			_ = a.Close()
+		}
+		var cerr *config.Error
+		require.True(t, errors.As(err, &cerr), "want a *config.Error, got %v", err)
+		assert.Equal(t, "approval.thresholds."+raw, cerr.Key)
+		assert.Contains(t, err.Error(), why)
+	}
 }
