@@ -284,7 +284,7 @@ func (c *Campaign) decide(action lifecycle.Action, actor UserID, reason string, 
 	}
 	if c.approval.Status != ApprovalPending {
 		st := c.ApprovalStatusUnder(t)
-		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: "only a campaign submitted for approval (PENDING) can be " + map[lifecycle.Action]string{ActionApprove: "approved", ActionReject: "rejected"}[action]}
+		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: "nothing is waiting for a decision: submit the campaign for approval first"}
 	}
 	if actor == c.createdBy {
 		return Change{}, ErrSelfApproval
