@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -167,6 +168,55 @@ func TestApproveRacesAVoidingEdit(t *testing.T) {
 				require.ErrorAs(t, approveErr, &aerr, i)
 				assert.Equal(t, campaign.ApprovalRequired, got.ApprovalStatus(), i)
 			}
+		}
+	})
+}
+
+// The approval steps in a host's transaction land with it or not at all, and are announced
+// only once committed.
+func TestApprovalStepsInTx(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
+		t.Parallel()
+		var ann announcements
+		cfg := ann.config()
+		th, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000"})
+		require.NoError(t, err)
+		cfg.ApprovalThresholds = th
+		svc := campaign.NewService(campaign.NewRepository(db), cfg)
+		ctx := context.Background()
+		c, err := svc.Create(ctx, alice, approvalInput("In a host's transaction", time.Now().UTC(), "25000"))
+		require.NoError(t, err)
+		_, before := ann.get()
+
+		for _, commit := range []bool{false, true} {
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			w := svc.InTx(tx)
+			_, err = w.SubmitForApproval(ctx, c.ID(), campaign.ApprovalRequest{Actor: alice})
+			require.NoError(t, err)
+			_, err = w.Approve(ctx, c.ID(), campaign.ApprovalRequest{Actor: alice})
+			require.ErrorIs(t, err, campaign.ErrSelfApproval)
+			got, err := w.Reject(ctx, c.ID(), campaign.ApprovalRequest{Actor: bob, Reason: "not this quarter"})
+			require.NoError(t, err, "a failed step is undone in its savepoint; the transaction goes on")
+			assert.Equal(t, campaign.ApprovalRejected, got.ApprovalStatus())
+			if commit {
+				require.NoError(t, tx.Commit())
+			} else {
+				require.NoError(t, tx.Rollback())
+			}
+			require.NoError(t, w.Committed(ctx))
+			stored, err := svc.Get(ctx, c.ID())
+			require.NoError(t, err)
+			_, observed := ann.get()
+			if !commit {
+				assert.Equal(t, campaign.ApprovalRequired, stored.ApprovalStatus(), "rolled back")
+				assert.Equal(t, before, observed)
+				continue
+			}
+			assert.Equal(t, campaign.ApprovalRejected, stored.ApprovalStatus())
+			assert.Equal(t, "not this quarter", stored.Approval().Reason)
+			assert.Equal(t, append(before, campaign.EventSubmittedForApproval, campaign.EventRejected), observed)
 		}
 	})
 }
