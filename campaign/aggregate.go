@@ -195,7 +195,8 @@ type StatusChange struct {
 	TargetingVerified bool
 }
 
-// ApplyTransition moves the campaign along sc.Transition at now. A transition decided for
+// ApplyTransition moves the campaign along sc.Transition at now. A campaign that ends
+// (COMPLETED, CANCELLED) while its approval is pending has the request withdrawn. A transition decided for
 // another status than the campaign's is a *lifecycle.ForbiddenError: the status moves only
 // along the state machine.
 func (c *Campaign) ApplyTransition(sc StatusChange, now time.Time) (Change, error) {
@@ -216,10 +217,12 @@ func (c *Campaign) ApplyTransition(sc StatusChange, now time.Time) (Change, erro
 		c.targetingVerified = sc.TargetingVerified
 	}
 	c.updatedAt = now
-	return Change{
+	ch := Change{
 		Event: transitionEvents[t.Effective], Data: newTransitionV1(rec), Actor: sc.Actor, At: now,
 		Transition: &rec,
-	}, nil
+	}
+	c.withdrawApproval(&ch)
+	return ch, nil
 }
 
 // MarkDeleted soft-deletes a DRAFT, COMPLETED or CANCELLED campaign at now (else *StateError).

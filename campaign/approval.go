@@ -364,3 +364,15 @@ func (c *Campaign) voidApproval(ch *Change, fields []string, now time.Time) {
 	}
 	ch.Transition = rec
 }
+
+// withdrawApproval withdraws the pending request of a campaign that has just ended (completed
+// or cancelled), so that no approver's queue keeps it: ch gains CampaignApprovalVoided, with
+// "status" as the changed field. An approval that was given stays on record.
+func (c *Campaign) withdrawApproval(ch *Change) {
+	if !c.status.Terminal() || c.approval.Status != ApprovalPending {
+		return
+	}
+	c.approval = Approval{}
+	ch.Then = append(ch.Then, FollowUp{Event: EventApprovalVoided, Data: ApprovalVoidedV1{
+		VoidedStatus: string(ApprovalPending), ChangedFields: []string{"status"}, Budget: moneyV1(c.budget)}})
+}

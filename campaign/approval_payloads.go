@@ -33,8 +33,9 @@ type ApprovalDecisionV1 struct {
 // ApprovalVoidedV1 is the data of CampaignApprovalVoided, version 1: an edit changed what an
 // approval covers, so the approval (VoidedStatus APPROVED) or the pending request (PENDING)
 // no longer stands. ChangedFields are the covered fields the edit changed (paths as in
-// CampaignUpdated); Budget is the budget after the edit. It follows the edit's
-// CampaignUpdated, in the same transaction and at the same version.
+// CampaignUpdated), or "status" when the campaign ended (completed or cancelled) while its
+// request was pending; Budget is the budget after the change. It follows the change's event
+// (CampaignUpdated, CampaignCancelled...), in the same transaction and at the same version.
 type ApprovalVoidedV1 struct {
 	VoidedStatus  string   `json:"voidedStatus"`
 	ChangedFields []string `json:"changedFields"`

@@ -279,3 +279,30 @@ func FuzzNewApprovalThresholds(f *testing.F) {
 		}
 	})
 }
+
+// A campaign that ends while pending leaves no approver's queue; an approval given stays on
+// record.
+func TestEndingWithdrawsAPendingRequest(t *testing.T) {
+	t.Parallel()
+	c := newDraft(t)
+	_, err := c.SubmitForApproval(writer, eurLimit, now)
+	require.NoError(t, err)
+	tr, _ := lifecycle.Lookup(lifecycle.StatusDraft, lifecycle.ActionCancel)
+	ch, err := c.ApplyTransition(StatusChange{Transition: tr, Reason: "budget withdrawn", Actor: &writer}, now)
+	require.NoError(t, err)
+	assert.Equal(t, EventCancelled, ch.Event)
+	require.Len(t, ch.Then, 1)
+	assert.Equal(t, EventApprovalVoided, ch.Then[0].Event)
+	assert.Equal(t, []string{"status"}, ch.Then[0].Data.(ApprovalVoidedV1).ChangedFields)
+	assert.Equal(t, ApprovalRequired, c.ApprovalStatusUnder(eurLimit))
+
+	c = newDraft(t)
+	_, err = c.SubmitForApproval(writer, eurLimit, now)
+	require.NoError(t, err)
+	_, err = c.Approve(manager, eurLimit, now)
+	require.NoError(t, err)
+	ch, err = c.ApplyTransition(StatusChange{Transition: tr, Reason: "budget withdrawn", Actor: &writer}, now)
+	require.NoError(t, err)
+	assert.Empty(t, ch.Then)
+	assert.Equal(t, ApprovalApproved, c.ApprovalStatusUnder(eurLimit))
+}

@@ -156,7 +156,8 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		if err != nil || req.BudgetExceeded == nil {
 			return ch, err
 		}
-		ch.Then = append(ch.Then, FollowUp{Event: EventBudgetExceeded, Data: newBudgetExceededV1(c, *req.BudgetExceeded)})
+		// Right after the completion, before any other follow-up (a withdrawn approval request).
+		ch.Then = append([]FollowUp{{Event: EventBudgetExceeded, Data: newBudgetExceededV1(c, *req.BudgetExceeded)}}, ch.Then...)
 		return ch, nil
 	})
 	if err != nil {

@@ -288,6 +288,11 @@ func TestApprovalHTTP(t *testing.T) {
 			assert.False(t, slices.Contains(notRequired, id) || slices.Contains(notRequired, pending) || slices.Contains(notRequired, required))
 			p := requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns?approvalStatus=MAYBE", nil), http.StatusBadRequest)
 			assert.Equal(t, []string{"approvalStatus"}, fieldsOf(p))
+
+			// Cancelled while pending, it leaves the queue.
+			requireStatus(t, action(s, pending, "cancel", map[string]any{"reason": "not this season"}), http.StatusOK)
+			assert.Empty(t, ids(url.Values{"approvalStatus": {"PENDING"}}))
+			assert.Equal(t, "REQUIRED", approvalOf(t, getCampaign(t, s, pending))["status"])
 		})
 
 		t.Run("unknown and deleted campaigns are 404", func(t *testing.T) {
