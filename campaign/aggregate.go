@@ -14,7 +14,8 @@ import (
 
 // Campaign is the aggregate root. Its state is private so that no caller can build or leave
 // an invalid campaign: New creates one from validated input, Rehydrate loads a stored one, and
-// Replace, ApplyTransition and MarkDeleted are the only changes, each under its rules. The
+// Replace, ApplyTransition, MarkDeleted and the approval steps (SubmitForApproval, Approve,
+// Reject) are the only changes, each under its rules. The
 // getters return copies: changing what they return changes nothing here.
 type Campaign struct {
 	id                ID
@@ -34,6 +35,8 @@ type Campaign struct {
 	deletedAt         *time.Time
 	stopCode          lifecycle.StopCode
 	targetingVerified bool
+	// approval is the approval record (approval.go).
+	approval Approval
 
 	// delivered is what the campaign has delivered so far (impressions, spend), read from
 	// the metrics totals by a Service that has a DeliveryTotals. It is never stored.
@@ -41,6 +44,9 @@ type Campaign struct {
 	// zones loads the time zones of the scheduling rules: the service's cache on campaigns it
 	// read (time.LoadLocation parses a file each call), nil otherwise.
 	zones *lifecycle.Zones
+	// thresholds are the approval thresholds of the service that read the campaign, for
+	// ApprovalStatus; nil otherwise (no approval required).
+	thresholds ApprovalThresholds
 }
 
 // Change is what one write did to a campaign, for the store to record in the same
@@ -114,6 +120,7 @@ type RehydrateParams struct {
 	DeletedAt         *time.Time
 	StopCode          lifecycle.StopCode
 	TargetingVerified bool
+	Approval          Approval
 }
 
 // ErrCorrupt: stored data does not make a campaign (Rehydrate).
@@ -132,6 +139,8 @@ func Rehydrate(p RehydrateParams) (*Campaign, error) {
 		return nil, fmt.Errorf("%w: %s has unknown type %q", ErrCorrupt, p.ID, p.Type)
 	case p.Version < 1:
 		return nil, fmt.Errorf("%w: %s has version %d", ErrCorrupt, p.ID, p.Version)
+	case p.Approval.Status != "" && !p.Approval.Status.stored():
+		return nil, fmt.Errorf("%w: %s has approval status %q", ErrCorrupt, p.ID, p.Approval.Status)
 	}
 	return &Campaign{
 		id: p.ID, name: p.Name, description: p.Description, status: p.Status, typ: p.Type,
@@ -139,7 +148,7 @@ func Rehydrate(p RehydrateParams) (*Campaign, error) {
 		startDate:      p.StartDate.UTC(), endDate: utcPtr(p.EndDate), budget: p.Budget,
 		createdBy: p.CreatedBy, createdAt: p.CreatedAt.UTC(), updatedAt: p.UpdatedAt.UTC(),
 		settings: p.Settings.clone(), version: p.Version, deletedAt: utcPtr(p.DeletedAt),
-		stopCode: p.StopCode, targetingVerified: p.TargetingVerified,
+		stopCode: p.StopCode, targetingVerified: p.TargetingVerified, approval: p.Approval.clone(),
 	}, nil
 }
 
@@ -147,7 +156,9 @@ func Rehydrate(p RehydrateParams) (*Campaign, error) {
 // edited (else *StateError); an ACTIVE one that the edit would retarget says so with
 // *TargetingLockedError (its rules were vetted when it started). Invalid input is a
 // *ValidationError; an unchanged start date may lie in the past, a new one may not. A change
-// of rules clears TargetingVerified until the next activation vets them.
+// of rules clears TargetingVerified until the next activation vets them. A change of what an
+// approval covers (budget, dates, targeting) voids a pending or standing approval: the Change
+// then carries CampaignApprovalVoided and its history row.
 func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 	if !c.status.Editable() {
 		if fields := changedRules(c, in); c.status == lifecycle.StatusActive && len(fields) > 0 {
@@ -165,7 +176,10 @@ func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 	}
 	c.apply(in)
 	c.updatedAt = now
-	return Change{Event: EventUpdated, Data: newUpdatedV1(before, newCampaignV1(c, now)), At: now}, nil
+	after := newCampaignV1(c, now)
+	ch := Change{Event: EventUpdated, Data: newUpdatedV1(before, after), At: now}
+	c.voidApproval(&ch, voidingFields(before, after), now)
+	return ch, nil
 }
 
 // StatusChange is a lifecycle decision to apply to a campaign: the transition lifecycle.Decide
@@ -181,7 +195,8 @@ type StatusChange struct {
 	TargetingVerified bool
 }
 
-// ApplyTransition moves the campaign along sc.Transition at now. A transition decided for
+// ApplyTransition moves the campaign along sc.Transition at now. A campaign that ends
+// (COMPLETED, CANCELLED) while its approval is pending has the request withdrawn. A transition decided for
 // another status than the campaign's is a *lifecycle.ForbiddenError: the status moves only
 // along the state machine.
 func (c *Campaign) ApplyTransition(sc StatusChange, now time.Time) (Change, error) {
@@ -202,10 +217,12 @@ func (c *Campaign) ApplyTransition(sc StatusChange, now time.Time) (Change, erro
 		c.targetingVerified = sc.TargetingVerified
 	}
 	c.updatedAt = now
-	return Change{
+	ch := Change{
 		Event: transitionEvents[t.Effective], Data: newTransitionV1(rec), Actor: sc.Actor, At: now,
 		Transition: &rec,
-	}, nil
+	}
+	c.withdrawApproval(&ch)
+	return ch, nil
 }
 
 // MarkDeleted soft-deletes a DRAFT, COMPLETED or CANCELLED campaign at now (else *StateError).

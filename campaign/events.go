@@ -28,12 +28,20 @@ const (
 	// EventBudgetExceeded: the automation stopped the campaign because its spend crossed 100%
 	// of its budget; it follows that CampaignCompleted, in the same transaction.
 	EventBudgetExceeded = "CampaignBudgetExceeded"
+	// The approval steps (approval.go): SubmittedForApprovalV1, ApprovalDecisionV1 (approved
+	// and rejected) and ApprovalVoidedV1, which follows the CampaignUpdated of the edit that
+	// voided the approval.
+	EventSubmittedForApproval = "CampaignSubmittedForApproval"
+	EventApproved             = "CampaignApproved"
+	EventRejected             = "CampaignRejected"
+	EventApprovalVoided       = "CampaignApprovalVoided"
 )
 
 // EventTypes lists every campaign event type.
 func EventTypes() []string {
 	return []string{EventCreated, EventUpdated, EventActivated, EventPaused, EventResumed,
-		EventCompleted, EventCancelled, EventDeleted, EventBudgetExceeded}
+		EventCompleted, EventCancelled, EventDeleted, EventBudgetExceeded,
+		EventSubmittedForApproval, EventApproved, EventRejected, EventApprovalVoided}
 }
 
 var transitionEvents = map[lifecycle.Action]string{

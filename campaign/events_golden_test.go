@@ -35,6 +35,7 @@ var (
 	goldenCampaign = uuid.MustParse("01950000-0000-7000-8000-00000000000a")
 	goldenOther    = uuid.MustParse("01950000-0000-7000-8000-00000000000b")
 	goldenSpent    = uuid.MustParse("01950000-0000-7000-8000-00000000000c")
+	goldenApproval = uuid.MustParse("01950000-0000-7000-8000-00000000000d")
 )
 
 // Every event type's CloudEvent, as the relay publishes it, is byte for byte the golden file
@@ -89,6 +90,11 @@ func TestPayloadsAreTheirVersionOneTypes(t *testing.T) {
 		campaign.EventDeleted:   func() any { return new(campaign.DeletedV1) },
 
 		campaign.EventBudgetExceeded: func() any { return new(campaign.BudgetExceededV1) },
+
+		campaign.EventSubmittedForApproval: func() any { return new(campaign.SubmittedForApprovalV1) },
+		campaign.EventApproved:             func() any { return new(campaign.ApprovalDecisionV1) },
+		campaign.EventRejected:             func() any { return new(campaign.ApprovalDecisionV1) },
+		campaign.EventApprovalVoided:       func() any { return new(campaign.ApprovalVoidedV1) },
 	}
 	for typ, e := range goldenEvents(t) {
 		assert.Equal(t, "urn:campaigns:events:"+typ+":1", e.DataSchema)
@@ -109,7 +115,11 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	t.Helper()
 	db := dbtest.Open(t, dbtest.SQLiteTarget(t), sets...)
 	clock := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return clock }})
+	// Only the fourth campaign's budget is above the approval threshold.
+	thresholds, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000.00"})
+	require.NoError(t, err)
+	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{
+		Now: func() time.Time { return clock }, ApprovalThresholds: thresholds})
 	tick := func() { clock = clock.Add(time.Minute) }
 	ctx := httpx.WithRequestID(context.Background(), "req-golden")
 	asBob := httpx.WithActor(ctx, uuid.UUID(bob))
@@ -152,11 +162,38 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 		Reason: "the budget is spent (100.4%)", Automatic: true, StopCode: lifecycle.StopBudgetExhausted,
 		BudgetExceeded: &campaign.BudgetExceeded{Spend: x.Budget().Amount.Add(decimal.RequireFromString("42.1")), Budget: x.Budget().Amount}})
 
+	// A fourth campaign goes through approval: submitted, rejected, edited, submitted again,
+	// approved, then edited again, which voids the approval.
+	big := goldenInput()
+	big.Name, big.StartDate, big.EndDate = "Summer sale", clock.Add(48*time.Hour), nil
+	big.Budget = campaign.MustMoney("25000", "EUR")
+	y, err := svc.Create(ctx, alice, big)
+	require.NoError(t, err)
+	step := func(fn func(context.Context, campaign.ID, campaign.ApprovalRequest) (*campaign.Campaign, error), req campaign.ApprovalRequest) {
+		t.Helper()
+		tick()
+		_, err := fn(ctx, y.ID(), req)
+		require.NoError(t, err)
+	}
+	edit := func(budget string) {
+		t.Helper()
+		tick()
+		big.Budget = campaign.MustMoney(budget, "EUR")
+		_, err := svc.Update(httpx.WithActor(ctx, uuid.UUID(alice)), y.ID(), nil, big)
+		require.NoError(t, err)
+	}
+	step(svc.SubmitForApproval, campaign.ApprovalRequest{Actor: alice})
+	step(svc.Reject, campaign.ApprovalRequest{Actor: bob, Reason: "too much for one channel"})
+	edit("22000")
+	step(svc.SubmitForApproval, campaign.ApprovalRequest{Actor: alice})
+	step(svc.Approve, campaign.ApprovalRequest{Actor: bob})
+	edit("24000")
+
 	out := map[string]outbox.Event{}
 	for _, g := range []struct {
 		id     campaign.ID
 		golden uuid.UUID
-	}{{c.ID(), goldenCampaign}, {o.ID(), goldenOther}, {x.ID(), goldenSpent}} {
+	}{{c.ID(), goldenCampaign}, {o.ID(), goldenOther}, {x.ID(), goldenSpent}, {y.ID(), goldenApproval}} {
 		for _, e := range storedEvents(t, db, g.id) {
 			e.Payload = bytes.ReplaceAll(e.Payload, []byte(g.id.String()), []byte(g.golden.String()))
 			e.AggregateID = g.golden

@@ -90,6 +90,7 @@ func (h *Handler) Register(g *echo.Group) {
 	h.registerBulk(g, p)
 	g.GET("/campaigns/:id/transitions", h.transitions, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
 	g.GET("/campaigns/:id/events", h.events, p, httpx.Query(httpx.Many("type"), httpx.One("limit"), httpx.One("cursor")))
+	h.registerApproval(g, p)
 }
 
 // Request and response bodies.
@@ -143,6 +144,7 @@ type readOnlyFields struct {
 	TargetingVerified json.RawMessage `json:"targetingVerified"`
 	Metrics           json.RawMessage `json:"metrics"`
 	Experiment        json.RawMessage `json:"experiment"`
+	Approval          json.RawMessage `json:"approval"`
 }
 
 // given lists the JSON names of the read-only members present in the body, in their order
@@ -156,7 +158,7 @@ func (r readOnlyFields) given() []string {
 		{"id", r.ID}, {"status", r.Status}, {"servingStatus", r.ServingStatus}, {"createdBy", r.CreatedBy},
 		{"createdAt", r.CreatedAt}, {"updatedAt", r.UpdatedAt}, {"targetingVerified", r.TargetingVerified},
 		{"metrics", r.Metrics},
-		{"experiment", r.Experiment},
+		{"experiment", r.Experiment}, {"approval", r.Approval},
 	} {
 		if f.raw != nil {
 			out = append(out, f.name)
@@ -207,6 +209,8 @@ type Response struct {
 	// TargetingVerified: the Rules Engine found every rule ACTIVE when the campaign was last
 	// activated or resumed, and the rules have not changed since (see Campaign).
 	TargetingVerified bool `json:"targetingVerified"`
+	// Approval is where the campaign stands in the approval workflow (approval.go).
+	Approval ApprovalResponse `json:"approval"`
 	// Metrics are the performance totals and KPIs; only GET /campaigns/:id has them.
 	Metrics any `json:"metrics,omitempty"`
 	// Experiment is the short A/B verdict; only GET /campaigns/:id has it, when the test is on.
@@ -221,7 +225,7 @@ func NewResponse(c *Campaign, now time.Time) Response {
 		TargetingRules: c.TargetingRules(), TargetingVerified: c.TargetingVerified(),
 		StartDate: c.StartDate(), EndDate: c.EndDate(),
 		Budget: c.Budget(), CreatedBy: c.CreatedBy(), CreatedAt: c.CreatedAt(), UpdatedAt: c.UpdatedAt(),
-		Settings: c.Settings(), Version: c.Version(),
+		Settings: c.Settings(), Version: c.Version(), Approval: newApprovalResponse(c),
 	}
 }
 

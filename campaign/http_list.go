@@ -27,7 +27,7 @@ const (
 func listParams() []httpx.Param {
 	return []httpx.Param{httpx.Many("status"), httpx.Many("servingStatus"), httpx.Many("type"),
 		httpx.One("channel"), httpx.One("createdBy"), httpx.One("q"), httpx.One("startFrom"),
-		httpx.One("startTo"), httpx.One("sort"), httpx.One("limit"), httpx.One("cursor")}
+		httpx.One("startTo"), httpx.One("sort"), httpx.One("limit"), httpx.One("cursor"), httpx.Many("approvalStatus")}
 }
 
 func (h *Handler) list(c echo.Context) error {
@@ -60,6 +60,7 @@ func parseFilter(q url.Values) (Filter, error) {
 	f.Statuses = parseEach(q, "status", "status", lifecycle.ParseStatus, &errs)
 	f.Serving = parseEach(q, "servingStatus", "serving status", lifecycle.ParseServingStatus, &errs)
 	f.Types = parseEach(q, "type", "type", parseType, &errs)
+	f.Approval = parseEach(q, "approvalStatus", "approval status", ParseApprovalStatus, &errs)
 	f.Channel = parseChannel(q.Get("channel"), &errs)
 	f.CreatedBy = parseCreatedBy(q.Get("createdBy"), &errs)
 	f.Query = parseNameSearch(q.Get("q"), &errs)

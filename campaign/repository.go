@@ -60,6 +60,13 @@ type campaignRow struct {
 	// TargetingVerified: see Campaign.TargetingVerified. Its own column (not a settings member)
 	// because the service sets it, never the client.
 	TargetingVerified bool `bun:"targeting_verified"`
+	// The approval record (approval.go); ApprovalStatus is "" when nothing stands.
+	ApprovalStatus      string     `bun:"approval_status"`
+	ApprovalSubmittedBy *uuid.UUID `bun:"approval_submitted_by"`
+	ApprovalSubmittedAt *time.Time `bun:"approval_submitted_at"`
+	ApprovalDecidedBy   *uuid.UUID `bun:"approval_decided_by"`
+	ApprovalDecidedAt   *time.Time `bun:"approval_decided_at"`
+	ApprovalReason      string     `bun:"approval_reason"`
 
 	// NameKey is lower(name) as the database computes it, read when listing by name so that
 	// the next-page cursor compares exactly as the database sorts.
@@ -75,7 +82,7 @@ func toRow(c *Campaign) (*campaignRow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode settings: %w", err)
 	}
-	budget := c.Budget()
+	budget, ap := c.Budget(), c.approval
 	return &campaignRow{
 		ID: uuid.UUID(c.ID()), Name: c.Name(), Description: c.Description(),
 		Status: string(c.Status()), Type: string(c.Type()), TargetingRules: string(rules),
@@ -84,6 +91,9 @@ func toRow(c *Campaign) (*campaignRow, error) {
 		CreatedBy: uuid.UUID(c.CreatedBy()), CreatedAt: c.CreatedAt(), UpdatedAt: c.UpdatedAt(),
 		Settings: string(settings), Version: c.Version(), DeletedAt: c.DeletedAt(),
 		StopCode: string(c.StopCode()), TargetingVerified: c.TargetingVerified(),
+		ApprovalStatus: string(ap.Status), ApprovalSubmittedBy: (*uuid.UUID)(ap.SubmittedBy),
+		ApprovalSubmittedAt: utcPtr(ap.SubmittedAt), ApprovalDecidedBy: (*uuid.UUID)(ap.DecidedBy),
+		ApprovalDecidedAt: utcPtr(ap.DecidedAt), ApprovalReason: ap.Reason,
 	}, nil
 }
 
@@ -97,6 +107,11 @@ func (r *campaignRow) toDomain() (*Campaign, error) {
 		CreatedBy: UserID(r.CreatedBy), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Version: r.Version, DeletedAt: r.DeletedAt, StopCode: lifecycle.StopCode(r.StopCode),
 		TargetingVerified: r.TargetingVerified,
+		Approval: Approval{
+			Status: ApprovalStatus(r.ApprovalStatus), SubmittedBy: (*UserID)(r.ApprovalSubmittedBy),
+			SubmittedAt: r.ApprovalSubmittedAt, DecidedBy: (*UserID)(r.ApprovalDecidedBy),
+			DecidedAt: r.ApprovalDecidedAt, Reason: r.ApprovalReason,
+		},
 	}
 	if err := json.Unmarshal([]byte(r.TargetingRules), &p.TargetingRules); err != nil {
 		return nil, fmt.Errorf("decode targeting rules of %s: %w", r.ID, err)
@@ -185,6 +200,9 @@ func record(ctx context.Context, db bun.IDB, c *Campaign, ch Change) error {
 	if ch.Transition != nil {
 		rec := *ch.Transition
 		rec.CampaignID, rec.Version = uuid.UUID(c.id), c.version
+		if rec.Actor == nil && !rec.Automatic {
+			rec.Actor = eventActor(ctx, ch.Actor) // a person's change made without naming its actor
+		}
 		if err := history.Append(ctx, db, rec); err != nil {
 			return err
 		}
@@ -468,10 +486,14 @@ type Filter struct {
 	Desc      bool
 	Limit     int
 	After     *Cursor
+	// Approval keeps campaigns whose approval status (under the service's thresholds) is one
+	// of these.
+	Approval []ApprovalStatus
 
 	// Set by Service.List: what a servingStatus filter judges schedules and totals with.
-	delivery DeliveryTotals
-	zones    *lifecycle.Zones
+	delivery   DeliveryTotals
+	zones      *lifecycle.Zones
+	thresholds ApprovalThresholds
 }
 
 // Cursor marks the last row of a page: its sort key value and id. It is bound to the sort it
@@ -666,6 +688,9 @@ func (r *Repository) where(q *bun.SelectQuery, f Filter) *bun.SelectQuery {
 	}
 	if f.StartTo != nil {
 		q = q.Where("start_date < ?", f.StartTo.UTC())
+	}
+	if len(f.Approval) > 0 {
+		q = r.approvalIn(q, f.Approval, f.thresholds)
 	}
 	return q
 }

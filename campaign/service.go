@@ -68,6 +68,10 @@ type ServiceConfig struct {
 	// reached its budget or budget limit, before the automation acts on it (nil: nothing
 	// delivered is known).
 	Delivery DeliveryTotals
+	// ApprovalThresholds are the budget thresholds, per currency, above which a campaign needs
+	// an approval before it starts or resumes (see approval.go; nil: approval is never
+	// required). Build them with NewApprovalThresholds.
+	ApprovalThresholds ApprovalThresholds
 }
 
 // Service is the campaign use cases: it hands input and lifecycle decisions to the Campaign
@@ -90,6 +94,7 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 		cfg.Now = time.Now
 	}
 	cfg.ActivationChecks = append([]ActivationCheck(nil), cfg.ActivationChecks...)
+	cfg.ApprovalThresholds = cfg.ApprovalThresholds.clone()
 	return &Service{store: store, cfg: cfg, zones: &lifecycle.Zones{}}
 }
 
@@ -167,7 +172,7 @@ func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) 
 		return nil, err
 	}
 	sc.wrote(loggedEvent{ID: ch.EventID, Type: ch.Event})
-	return c, nil
+	return s.attach(c), nil
 }
 
 // Get returns a live campaign, with what it delivered when it is serving by its dates.
@@ -179,19 +184,24 @@ func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) {
 	if err := fillDelivered(ctx, s.cfg.Delivery, s.zones, []*Campaign{c}, s.clock()); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return s.attach(c), nil
 }
 
 // GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
 func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
-	return s.store.GetMany(ctx, ids)
+	got, err := s.store.GetMany(ctx, ids)
+	for _, c := range got {
+		s.attach(c)
+	}
+	return got, err
 }
 
 // List returns a page of live campaigns and the next page's cursor (nil on the last page).
 // A servingStatus filter is judged as GET judges it: schedules, caps and budgets included.
 func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
-	f.delivery, f.zones = s.cfg.Delivery, s.zones
-	return s.store.List(ctx, f)
+	f.delivery, f.zones, f.thresholds = s.cfg.Delivery, s.zones, s.cfg.ApprovalThresholds
+	cs, next, err := s.store.List(ctx, f)
+	return s.attachAll(cs), next, err
 }
 
 // Live returns every live ACTIVE campaign (on channel, when given), with what each delivered
@@ -202,6 +212,7 @@ func (s *Service) Live(ctx context.Context, channel Channel, withDelivered bool,
 	if err != nil {
 		return nil, err
 	}
+	s.attachAll(cs)
 	if !withDelivered {
 		return cs, nil
 	}
@@ -248,9 +259,10 @@ func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in 
 }
 
 func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
-	return sc.change(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
+	c, err := sc.change(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
 		return c.Replace(in, s.clock())
 	})
+	return s.attach(c), err
 }
 
 // Delete soft-deletes a DRAFT, COMPLETED or CANCELLED campaign. expectedVersion, when not

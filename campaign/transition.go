@@ -94,6 +94,7 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	if err != nil {
 		return nil, err
 	}
+	s.attach(c)
 	if req.ExpectedVersion != nil && *req.ExpectedVersion != c.Version() {
 		return nil, ErrVersionConflict
 	}
@@ -113,6 +114,11 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	}
 	verified := false
 	if t.NeedsActivationChecks {
+		// Approval above the budget threshold is judged against the thresholds of now; the
+		// write below is pinned to the version judged, so an edit that voids it cannot slip in.
+		if v := c.approvalViolation(s.cfg.ApprovalThresholds); v != nil {
+			violations = append(violations, *v)
+		}
 		// Checks run even when a guard already failed, so that the caller sees every reason.
 		// They run before the store's transaction, which must not wait on the Rules Engine;
 		// the write is pinned to the version they saw.
@@ -150,13 +156,15 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		if err != nil || req.BudgetExceeded == nil {
 			return ch, err
 		}
-		ch.Then = append(ch.Then, FollowUp{Event: EventBudgetExceeded, Data: newBudgetExceededV1(c, *req.BudgetExceeded)})
+		// Right after the completion, before any other follow-up (a withdrawn approval request).
+		ch.Then = append([]FollowUp{{Event: EventBudgetExceeded, Data: newBudgetExceededV1(c, *req.BudgetExceeded)}}, ch.Then...)
 		return ch, nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	next.zones, next.delivered = s.zones, delivered
+	s.attach(next)
 	res.Campaign, res.Applied = next, true
 	return res, nil
 }

@@ -89,7 +89,29 @@ func (t *TxService) Delete(ctx context.Context, id ID, expectedVersion *int64) e
 
 // Get returns a live campaign as the host's transaction sees it (its own writes included).
 func (t *TxService) Get(ctx context.Context, id ID) (*Campaign, error) {
-	return NewRepository(t.tx).Get(ctx, id)
+	c, err := NewRepository(t.tx).Get(ctx, id)
+	return t.svc.attach(c), err
+}
+
+// SubmitForApproval is Service.SubmitForApproval in the host's transaction.
+func (t *TxService) SubmitForApproval(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error) {
+	return t.svc.approvalStep(ctx, t.scope(), id, req, func(c *Campaign, th ApprovalThresholds) (Change, error) {
+		return c.SubmitForApproval(req.Actor, th, t.svc.clock())
+	})
+}
+
+// Approve is Service.Approve in the host's transaction.
+func (t *TxService) Approve(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error) {
+	return t.svc.approvalStep(ctx, t.scope(), id, req, func(c *Campaign, th ApprovalThresholds) (Change, error) {
+		return c.Approve(req.Actor, th, t.svc.clock())
+	})
+}
+
+// Reject is Service.Reject in the host's transaction.
+func (t *TxService) Reject(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error) {
+	return t.svc.approvalStep(ctx, t.scope(), id, req, func(c *Campaign, th ApprovalThresholds) (Change, error) {
+		return c.Reject(req.Actor, req.Reason, th, t.svc.clock())
+	})
 }
 
 // Committed announces the writes made through t once the host's transaction has ended: it

@@ -114,6 +114,10 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	if bc.Now == nil {
 		bc.Now = time.Now
 	}
+	thresholds, err := approvalThresholds(cfg.Approval)
+	if err != nil {
+		return nil, err
+	}
 	// NATS first: the embedded server holds the data dir, and a process refused it must not
 	// touch the database either.
 	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-"+string(bc.Process), logger)
@@ -137,7 +141,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	relay := newRelay(cfg, db, nc, logger, obs)
 	rules := newRulesClient(cfg.RulesEngine, logger, obs)
 	store := metrics.NewStore(db)
-	svc := newCampaigns(cfg, db, relay, obs, rules, store, bc.Now)
+	svc := newCampaigns(cfg, db, relay, obs, rules, store, bc.Now, thresholds)
 	c := &Components{
 		Config: cfg, Logger: logger, NATS: nc, DB: db, Observability: obs,
 		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules,
@@ -302,14 +306,25 @@ func warmPool(ctx context.Context, cfg config.Database, db *bun.DB, logger *slog
 // activations are checked against the Rules Engine when there is one, and its serving status
 // reads delivery (impressions, spend) from the metrics totals.
 func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *observability.Metrics, rules *targeting.Client,
-	delivery campaign.DeliveryTotals, now func() time.Time) *campaign.Service {
+	delivery campaign.DeliveryTotals, now func() time.Time, thresholds campaign.ApprovalThresholds) *campaign.Service {
 	sc := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent,
-		AllowUntargeted: cfg.Activation.AllowUntargeted, Delivery: delivery}
+		AllowUntargeted: cfg.Activation.AllowUntargeted, Delivery: delivery, ApprovalThresholds: thresholds}
 	if rules != nil {
 		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
 			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
 	}
 	return campaign.NewService(campaign.NewRepository(db), sc)
+}
+
+// approvalThresholds parses approval.thresholds with the campaign's money rules; a bad one is
+// a *config.Error naming its key (the binaries exit 2).
+func approvalThresholds(cfg config.Approval) (campaign.ApprovalThresholds, error) {
+	t, err := campaign.NewApprovalThresholds(cfg.Thresholds)
+	var terr *campaign.ThresholdError
+	if errors.As(err, &terr) {
+		return nil, &config.Error{Key: "approval.thresholds." + terr.Currency, Reason: terr.Reason}
+	}
+	return t, err
 }
 
 // exposureSource gives the evaluator the exposures the metrics pipeline counts (targeting and

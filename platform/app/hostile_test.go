@@ -20,6 +20,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
+	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -40,7 +41,10 @@ func TestHostileInput(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		t.Parallel()
 		start := time.Now()
-		w := &walker{s: apptest.New(t, target, apptest.ServerConfig{}), ready: map[lifecycle.Status]string{}}
+		// An approval threshold below approvalCampaign's budget and above the walk's others.
+		w := &walker{s: apptest.New(t, target, apptest.ServerConfig{Configure: func(cfg *config.Config) {
+			cfg.Approval.Thresholds = map[string]string{"EUR": "5000"}
+		}}), ready: map[lifecycle.Status]string{}}
 		w.shared = w.campaign(t, lifecycle.StatusDraft)
 		w.replaced = w.campaign(t, lifecycle.StatusDraft)
 		for _, op := range ops {
@@ -150,6 +154,14 @@ func (w *walker) target(t *testing.T, op operation) (id string, changes *lifecyc
 		status, ok = lifecycle.StatusDraft, true
 	}
 	seg := op.path[strings.LastIndex(op.path, "/")+1:]
+	if op.method == http.MethodPost && (seg == "submit-for-approval" || seg == "approve" || seg == "reject") {
+		// A campaign of its own in the approval status the step needs, by another author.
+		key := lifecycle.Status("approval " + seg)
+		if w.ready[key] == "" {
+			w.ready[key] = approvalCampaign(t, w.s, seg != "submit-for-approval")
+		}
+		return w.ready[key], &key
+	}
 	if a, err := lifecycle.ParseAction(seg); err == nil && op.method == http.MethodPost {
 		for _, tr := range lifecycle.Table() {
 			if tr.Action == a {
@@ -325,7 +337,7 @@ func (w *walker) baseBody(t *testing.T, ref *openapi3.SchemaRef, op operation) a
 		r := w.s.Do(http.MethodGet, "/api/v1/campaigns/"+w.replaced, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		return r.Map(t)
-	case "TransitionRequest":
+	case "TransitionRequest", "RejectRequest":
 		return map[string]any{"reason": "walked with hostile input"}
 	case "DuplicateRequest":
 		// Copies of the shared campaign (its dates lie ahead); each accepted request makes one.

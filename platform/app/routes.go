@@ -49,6 +49,11 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/complete", Permission: auth.CampaignsLifecycle},
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/stop", Permission: auth.CampaignsLifecycle},
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/cancel", Permission: auth.CampaignsLifecycle},
+		// Approval above the budget threshold: editors and managers submit; managers (not the
+		// campaign's author, which the handler checks) approve or reject.
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/submit-for-approval", Permission: auth.CampaignsSubmit},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/approve", Permission: auth.CampaignsLifecycle},
+		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/reject", Permission: auth.CampaignsLifecycle},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id/transitions", Permission: auth.CampaignsRead},
 		// A copy is a new campaign: as create.
 		{Method: http.MethodPost, Path: v1 + "/campaigns/:id/duplicate", Permission: auth.CampaignsWrite},

@@ -219,6 +219,19 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 			return "/api/v1/campaigns/bulk/" + a + "?dryRun=true", body, nil
 		}
 	}
+	// Approval steps: on a campaign of their own (above the matrix server's EUR threshold),
+	// written by someone else than the caller, REQUIRED to submit, PENDING to decide.
+	approvalStep := func(suffix string, pending bool, body any) secRequest {
+		return func(t *testing.T, s *apptest.Server, ok bool) (string, any, []string) {
+			if !ok {
+				return "/api/v1/campaigns/" + shared() + suffix, body, nil
+			}
+			return "/api/v1/campaigns/" + approvalCampaign(t, s, pending) + suffix, body, nil
+		}
+	}
+	reqs["POST /api/v1/campaigns/:id/submit-for-approval"] = approvalStep("/submit-for-approval", false, nil)
+	reqs["POST /api/v1/campaigns/:id/approve"] = approvalStep("/approve", true, nil)
+	reqs["POST /api/v1/campaigns/:id/reject"] = approvalStep("/reject", true, map[string]any{"reason": "route matrix"})
 	// Lifecycle actions as dry runs: the verdict is a 200 whatever the campaign's status.
 	for _, a := range []string{"activate", "pause", "resume", "complete", "stop", "cancel"} {
 		reqs["POST /api/v1/campaigns/:id/"+a] = onShared("/"+a+"?dryRun=true", reason)
@@ -229,7 +242,10 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 func TestRouteAuthorizationMatrix(t *testing.T) {
 	t.Parallel()
 	idp := newSecIdP(t)
-	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: idp.configure})
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
+		idp.configure(cfg)
+		cfg.Approval.Thresholds = map[string]string{"EUR": "5000"}
+	}})
 	admin := []string{auth.HeaderAPIKey, secKeyName(auth.RoleAdmin)}
 	newCampaign := func(t *testing.T, name string) string {
 		r := s.Do(http.MethodPost, "/api/v1/campaigns", validBody(name), admin...)

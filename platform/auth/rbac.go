@@ -22,8 +22,8 @@ type Role string
 // The roles. A caller may hold several.
 const (
 	RoleViewer  Role = "viewer"  // reads campaigns, their history, events, metrics; evaluates targeting
-	RoleEditor  Role = "editor"  // viewer + create, replace, delete
-	RoleManager Role = "manager" // viewer + lifecycle actions
+	RoleEditor  Role = "editor"  // viewer + create, replace, delete, submit for approval
+	RoleManager Role = "manager" // viewer + lifecycle actions, submit for approval, approve, reject
 	RoleTracker Role = "tracker" // sends tracking events, nothing else
 	RoleMonitor Role = "monitor" // scrapes /metrics when it is protected, nothing else
 	RoleAdmin   Role = "admin"   // everything
@@ -49,14 +49,17 @@ const (
 	CampaignsRead      Permission = "campaigns:read"
 	CampaignsWrite     Permission = "campaigns:write"
 	CampaignsLifecycle Permission = "campaigns:lifecycle"
-	TrackingWrite      Permission = "tracking:write"
-	TargetingEvaluate  Permission = "targeting:evaluate"
-	MetricsRead        Permission = "metrics:read"
+	// CampaignsSubmit submits a campaign for approval: editors (who write campaigns) and
+	// managers (who run them) hold it. Approving and rejecting is campaigns:lifecycle.
+	CampaignsSubmit   Permission = "campaigns:submit"
+	TrackingWrite     Permission = "tracking:write"
+	TargetingEvaluate Permission = "targeting:evaluate"
+	MetricsRead       Permission = "metrics:read"
 )
 
 // Permissions lists every permission that needs credentials.
 func Permissions() []Permission {
-	return []Permission{CampaignsRead, CampaignsWrite, CampaignsLifecycle, TrackingWrite,
+	return []Permission{CampaignsRead, CampaignsWrite, CampaignsLifecycle, CampaignsSubmit, TrackingWrite,
 		TargetingEvaluate, MetricsRead}
 }
 
@@ -66,9 +69,9 @@ func Grants(r Role) []Permission {
 	case RoleViewer:
 		return []Permission{CampaignsRead, TargetingEvaluate}
 	case RoleEditor:
-		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsWrite}
+		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsWrite, CampaignsSubmit}
 	case RoleManager:
-		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsLifecycle}
+		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsLifecycle, CampaignsSubmit}
 	case RoleTracker:
 		return []Permission{TrackingWrite}
 	case RoleMonitor:

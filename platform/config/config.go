@@ -29,6 +29,7 @@ type Config struct {
 	NATS        NATS        `mapstructure:"nats"`
 	RulesEngine RulesEngine `mapstructure:"rules_engine"`
 	Activation  Activation  `mapstructure:"activation"`
+	Approval    Approval    `mapstructure:"approval"`
 	Worker      Worker      `mapstructure:"worker"`
 	Automation  Automation  `mapstructure:"automation"`
 	Events      Events      `mapstructure:"events"`
@@ -187,6 +188,15 @@ type Activation struct {
 	// AllowUntargeted lets campaigns without targeting rules start; by default at least one
 	// targeting rule is required (422 naming targetingRules).
 	AllowUntargeted bool `mapstructure:"allow_untargeted"`
+}
+
+// Approval is approval above a budget threshold (campaign.ApprovalThresholds).
+type Approval struct {
+	// Thresholds are the budget amounts, by ISO 4217 currency, above which a campaign must be
+	// approved before it starts or resumes: {"EUR": "10000.00"}. Empty (the default): approval
+	// is never required. The environment form is one string, "EUR=10000.00,USD=12000". The
+	// amounts are parsed, with the campaign's money rules, when the service is built.
+	Thresholds map[string]string `mapstructure:"thresholds"`
 }
 
 // Worker is the background worker: its own health listener, and whether the API process
@@ -359,6 +369,7 @@ var defaults = map[string]any{
 	// The rule categories whose evaluation answers a boolean eligible (targeting.CheckConfig).
 	"rules_engine.targeting_categories": []string{"PROMOTIONS"},
 	"activation.allow_untargeted":       false,
+	"approval.thresholds":               map[string]string{},
 
 	// Security (platform/auth) and abuse limits.
 	"http.trusted_proxies":           []string{},
@@ -465,6 +476,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		mapstructure.StringToTimeDurationHookFunc(),
 		apiKeysFromJSON,
 		listFromString,
+		thresholdsFromString,
 		decimalFromScalar,
 	))
 	if err := v.UnmarshalExact(&cfg, dec, func(c *mapstructure.DecoderConfig) { c.ErrorUnused = true }); err != nil {
@@ -519,6 +531,30 @@ func listFromString(from, to reflect.Type, data any) (any, error) {
 		if part = strings.TrimSpace(part); part != "" {
 			out = append(out, part)
 		}
+	}
+	return out, nil
+}
+
+// thresholdsFromString reads approval.thresholds given as one string (an environment
+// variable): comma-separated CURRENCY=amount pairs such as "EUR=10000.00,USD=12000".
+func thresholdsFromString(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to != reflect.TypeFor[map[string]string]() {
+		return data, nil
+	}
+	out := map[string]string{}
+	for part := range strings.SplitSeq(data.(string), ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		code, amount, ok := strings.Cut(part, "=")
+		code, amount = strings.TrimSpace(code), strings.TrimSpace(amount)
+		if !ok || code == "" || amount == "" {
+			return nil, fmt.Errorf("must be comma-separated CURRENCY=amount pairs such as EUR=10000.00,USD=12000 (got %q)", part)
+		}
+		if _, dup := out[strings.ToUpper(code)]; dup {
+			return nil, fmt.Errorf("gives %s twice", code)
+		}
+		out[strings.ToUpper(code)] = amount
 	}
 	return out, nil
 }
@@ -734,6 +770,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("rules_engine.url", redactURL(c.RulesEngine.URL)),
 		slog.String("rules_engine.evaluation_url", redactURL(c.RulesEngine.EffectiveEvaluationURL())),
 		slog.Bool("activation.allow_untargeted", c.Activation.AllowUntargeted),
+		slog.Any("approval.thresholds", c.Approval.Thresholds),
 		slog.String("auth.mode", c.Auth.Mode),
 		slog.String("auth.jwt_secret", secret(c.Auth.JWTSecret)),
 		slog.String("auth.jwks_url", redactURL(c.Auth.JWKSURL)),
