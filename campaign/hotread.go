@@ -39,10 +39,13 @@ func (r *Repository) getPrepared(ctx context.Context, db *bun.DB, id ID) (*Campa
 	return rows[0].toDomain()
 }
 
-// unfiltered reports whether f only pages (sort, cursor, limit): the list's hot case.
+// unfiltered reports whether f only pages (sort, cursor, limit): the list's hot case. A new
+// filter field must be added here; TestUnfilteredKnowsEveryFilter sets each exported field
+// in turn and fails on one this misses.
 func (f Filter) unfiltered() bool {
 	return len(f.Statuses) == 0 && len(f.Types) == 0 && f.Channel == "" && len(f.Serving) == 0 &&
-		f.CreatedBy == nil && f.Query == "" && f.StartFrom == nil && f.StartTo == nil
+		f.CreatedBy == nil && f.Query == "" && f.StartFrom == nil && f.StartTo == nil &&
+		len(f.Approval) == 0
 }
 
 // listPrepared is listRows for an unfiltered page over a *bun.DB: the same statement as
