@@ -81,8 +81,33 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 	}
 	h := &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, js: js,
 		cfg: cfg, logger: cfg.Logger, now: time.Now}
-	h.targets = newTargetCache(campaigns.Get, cfg.TargetTTL, time.Now)
+	h.targets = newTargetCache(targetReader(campaigns), cfg.TargetTTL, time.Now)
 	return h
+}
+
+// campaignsReader reads campaigns as stored; the campaign service implements it.
+type campaignsReader interface {
+	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.Campaign, error)
+}
+
+// targetReader reads a campaign for its tracking rules: through GetMany when campaigns has it,
+// which leaves out what Get adds for serving (the delivery totals, a second query).
+func targetReader(campaigns CampaignGetter) func(context.Context, campaign.ID) (*campaign.Campaign, error) {
+	r, ok := campaigns.(campaignsReader)
+	if !ok {
+		return campaigns.Get
+	}
+	return func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+		got, err := r.GetMany(ctx, []campaign.ID{id})
+		if err != nil {
+			return nil, err
+		}
+		c, ok := got[id]
+		if !ok {
+			return nil, campaign.ErrNotFound
+		}
+		return c, nil
+	}
 }
 
 // ForgetCampaign tells /track that campaign id may have changed (its settings, budget

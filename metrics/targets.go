@@ -2,10 +2,12 @@ package metrics
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 )
@@ -17,6 +19,9 @@ const DefaultTargetTTL = 2 * time.Second
 // maxTargets bounds the cached campaigns; beyond it, expired ones are dropped, and when none
 // is, new ones are read every time.
 const maxTargets = 100_000
+
+// readTimeout bounds a read of a campaign shared by several requests.
+const readTimeout = 10 * time.Second
 
 // targetCache keeps what /track checks events against (the campaign's currency, channels,
 // variants and personalization rules), so that a tracking request reads nothing from the
@@ -31,6 +36,11 @@ type targetCache struct {
 	get func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
 	ttl time.Duration // <= 0: no cache
 	now func() time.Time
+
+	// flights shares one read among the requests that miss the same campaign at once (a
+	// burst at start or at expiry); its key carries seq, so a request that comes after a
+	// Forget never joins a read that began before it.
+	flights singleflight.Group
 
 	mu      sync.Mutex
 	seq     uint64 // numbers Forget calls
@@ -63,10 +73,17 @@ func (c *targetCache) target(ctx context.Context, id campaign.ID) (Target, error
 	if ok && e.forgot == 0 && start.Sub(e.loaded) < c.ttl {
 		return e.target, nil
 	}
-	t, err := c.read(ctx, id)
+	v, err, _ := c.flights.Do(key.String()+"/"+strconv.FormatUint(seq, 10), func() (any, error) {
+		// One read serves several requests: the first one's cancellation must not fail the
+		// others.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
+		defer cancel()
+		return c.read(rctx, id)
+	})
 	if err != nil {
 		return Target{}, err
 	}
+	t := v.(Target)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur, ok := c.entries[key]
