@@ -55,8 +55,9 @@ var transitionEvents = map[lifecycle.Action]string{
 // loggedEvent is an event a write recorded: its type for the observer, its id to find out
 // whether the transaction that wrote it committed.
 type loggedEvent struct {
-	ID   uuid.UUID
-	Type string
+	ID       uuid.UUID
+	Type     string
+	Campaign ID
 }
 
 // newEvent is the event that records ch on c, c being at its new version. The actor and the

@@ -132,6 +132,9 @@ func (r *Repository) Create(ctx context.Context, c *Campaign, ch Change) error {
 	if err != nil {
 		return err
 	}
+	if r.createInOneStatement(ch) {
+		return r.createOne(ctx, c, row, ch)
+	}
 	return r.write(ctx, func(ctx context.Context, db bun.IDB) error {
 		if _, err := db.NewInsert().Model(row).Exec(ctx); err != nil {
 			if sqlerr.IsUniqueViolation(err) {

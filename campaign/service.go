@@ -63,6 +63,12 @@ type ServiceConfig struct {
 	// ObserveEvent learns the type of every domain event once the change that recorded it has
 	// committed (metrics count them; a rolled-back change is never observed).
 	ObserveEvent func(eventType string)
+	// Changed learns each existing campaign a write may have changed, once the write has
+	// ended, before the use case returns: committed, rolled back or of unknown outcome (a
+	// failed COMMIT), so that caches of campaigns forget them. Writes through InTx are
+	// reported by TxService.Committed; creations are not reported (nothing can hold a
+	// campaign before it exists). Default: nobody is told.
+	Changed func(id ID)
 	// Delivery makes reads fill Campaign.Delivered from the metrics totals, so that the
 	// serving status holds back a campaign whose impressions reached its cap or whose spend
 	// reached its budget or budget limit, before the automation acts on it (nil: nothing
@@ -106,6 +112,8 @@ type scope struct {
 	store Store
 	// wrote learns the event of each write that returned without error.
 	wrote func(loggedEvent)
+	// ended learns the campaign of each update once its write has ended, whatever the outcome.
+	ended func(ID)
 }
 
 func (s *Service) own() scope {
@@ -113,7 +121,18 @@ func (s *Service) own() scope {
 		if !s.store.Joined() {
 			s.announce([]loggedEvent{e})
 		}
+	}, ended: func(id ID) {
+		if !s.store.Joined() {
+			s.changed(id)
+		}
 	}}
+}
+
+// changed tells the Changed hook.
+func (s *Service) changed(id ID) {
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(id)
+	}
 }
 
 // announce tells the event relay and the event observer about committed events.
@@ -140,13 +159,15 @@ func (sc scope) change(ctx context.Context, id ID, expectedVersion *int64, fn fu
 			return Change{}, err
 		}
 		ch.EventID = uuid.Must(uuid.NewV7())
-		logged = append(logged[:0], loggedEvent{ID: ch.EventID, Type: ch.Event})
+		logged = append(logged[:0], loggedEvent{ID: ch.EventID, Type: ch.Event, Campaign: id})
 		for i := range ch.Then {
 			ch.Then[i].EventID = uuid.Must(uuid.NewV7())
-			logged = append(logged, loggedEvent{ID: ch.Then[i].EventID, Type: ch.Then[i].Event})
+			logged = append(logged, loggedEvent{ID: ch.Then[i].EventID, Type: ch.Then[i].Event, Campaign: id})
 		}
 		return ch, nil
 	})
+	// Whatever the outcome: a COMMIT that failed may still have landed.
+	sc.ended(id)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,7 @@ type TxService struct {
 
 	mu      sync.Mutex
 	pending []loggedEvent // written in tx, not yet announced
+	touched []ID          // updated in tx, not yet reported to ServiceConfig.Changed
 }
 
 // InTx returns the service bound to the host's transaction tx, which it writes through a
@@ -63,6 +64,10 @@ func (t *TxService) scope() scope {
 	return scope{store: NewRepository(t.tx), wrote: func(e loggedEvent) {
 		t.mu.Lock()
 		t.pending = append(t.pending, e)
+		t.mu.Unlock()
+	}, ended: func(id ID) {
+		t.mu.Lock()
+		t.touched = append(t.touched, id)
 		t.mu.Unlock()
 	}}
 }
@@ -118,10 +123,11 @@ func (t *TxService) Reject(ctx context.Context, id ID, req ApprovalRequest) (*Ca
 // wakes the event relay and tells the event observer of each event the database holds (all of
 // them after a commit, none after a rollback). It announces each event once, however often
 // it is called. While the transaction is open it returns ErrTxOpen and announces nothing.
+// It also reports every campaign t updated to ServiceConfig.Changed, committed or not.
 func (t *TxService) Committed(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.pending) == 0 {
+	if len(t.pending) == 0 && len(t.touched) == 0 {
 		return nil
 	}
 	// Any statement on a finished transaction fails with sql.ErrTxDone without reaching the
@@ -131,6 +137,14 @@ func (t *TxService) Committed(ctx context.Context) error {
 		return ErrTxOpen
 	case !errors.Is(err, sql.ErrTxDone):
 		return fmt.Errorf("%w: %w", ErrTxOpen, err)
+	}
+	// The transaction has ended: caches forget what it touched, committed or not.
+	for _, id := range t.touched {
+		t.svc.changed(id)
+	}
+	t.touched = nil
+	if len(t.pending) == 0 {
+		return nil
 	}
 	ids := make([]uuid.UUID, len(t.pending))
 	for i, e := range t.pending {

@@ -37,6 +37,7 @@ type Handler struct {
 	cfg       HandlerConfig
 	logger    *slog.Logger
 	now       func() time.Time
+	targets   *targetCache
 }
 
 // HandlerConfig is what /track needs to know. Zero fields take the defaults noted.
@@ -55,6 +56,10 @@ type HandlerConfig struct {
 	// Updater concludes experiments (POST .../experiment/conclude); the campaign service
 	// implements it (default: none, and conclude answers 501).
 	Updater CampaignUpdater
+	// TargetTTL is how long /track keeps a campaign's tracking rules (currency, channels,
+	// variants, personalization rules) without reading the campaign again, when nothing told
+	// it of a change through ForgetCampaign (DefaultTargetTTL; negative: read every time).
+	TargetTTL time.Duration
 }
 
 // NewHandler returns the metrics HTTP handler.
@@ -72,9 +77,47 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 	if cfg.Exposures == nil {
 		cfg.Exposures = ImpressionExposures{}
 	}
-	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, js: js,
+	if cfg.TargetTTL == 0 {
+		cfg.TargetTTL = DefaultTargetTTL
+	}
+	h := &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, js: js,
 		cfg: cfg, logger: cfg.Logger, now: time.Now}
+	h.targets = newTargetCache(targetReader(campaigns), cfg.TargetTTL, time.Now)
+	return h
 }
+
+// campaignsReader reads campaigns as stored; the campaign service implements it.
+type campaignsReader interface {
+	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.Campaign, error)
+}
+
+// targetReader reads a campaign for its tracking rules: through GetMany when campaigns has it,
+// which leaves out what Get adds for serving (the delivery totals, a second query).
+func targetReader(campaigns CampaignGetter) func(context.Context, campaign.ID) (*campaign.Campaign, error) {
+	r, ok := campaigns.(campaignsReader)
+	if !ok {
+		return campaigns.Get
+	}
+	return func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+		got, err := r.GetMany(ctx, []campaign.ID{id})
+		if err != nil {
+			return nil, err
+		}
+		c, ok := got[id]
+		if !ok {
+			return nil, campaign.ErrNotFound
+		}
+		return c, nil
+	}
+}
+
+// ForgetCampaign tells /track that campaign id may have changed (its settings, budget
+// currency, deletion): the next tracking request reads it again. Call it once the change has
+// committed; a call for a change that did not commit costs one read.
+func (h *Handler) ForgetCampaign(id uuid.UUID) { h.targets.forget(id) }
+
+// ForgetCampaigns is ForgetCampaign for every campaign (when changes may have been missed).
+func (h *Handler) ForgetCampaigns() { h.targets.forgetAll() }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics,
 // GET /campaigns/:id/performance, GET /campaigns/:id/audience, GET /campaigns/:id/experiment
@@ -108,7 +151,14 @@ type RejectedEvent struct {
 // track accepts one event or {"events": [...]} (up to MaxBatch), validates each, publishes the
 // valid ones to JetStream and answers 202 once JetStream has stored them.
 func (h *Handler) track(c echo.Context) error {
-	c0, err := h.campaign(c)
+	id, err := campaign.ParseID(c.Param("id"))
+	if err != nil {
+		return httpx.NotFound("no campaign has this id")
+	}
+	target, err := h.targets.target(c.Request().Context(), id)
+	if errors.Is(err, campaign.ErrNotFound) {
+		return httpx.NotFound("no campaign has this id")
+	}
 	if err != nil {
 		return err
 	}
@@ -139,8 +189,7 @@ func (h *Handler) track(c echo.Context) error {
 		raws = []json.RawMessage{body}
 	}
 	now := h.now().UTC()
-	target := TargetOf(c0)
-	cid := uuid.UUID(c0.ID())
+	cid := uuid.UUID(id)
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []Event
 	for i, raw := range raws {

@@ -86,6 +86,9 @@ type Components struct {
 	Automation  *automation.Automation
 	// Rules is the Rules Engine client; nil when none is configured (targeting checks off).
 	Rules *targeting.Client
+
+	// changes reports the campaigns the service changes to the caches of them.
+	changes *campaignChanges
 }
 
 // BuildConfig tunes Build. Zero fields take the defaults noted.
@@ -141,10 +144,11 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	relay := newRelay(cfg, db, nc, logger, obs)
 	rules := newRulesClient(cfg.RulesEngine, logger, obs)
 	store := metrics.NewStore(db)
-	svc := newCampaigns(cfg, db, relay, obs, rules, store, bc.Now, thresholds)
+	changes := &campaignChanges{}
+	svc := newCampaigns(cfg, db, relay, obs, rules, store, changes, bc.Now, thresholds)
 	c := &Components{
 		Config: cfg, Logger: logger, NATS: nc, DB: db, Observability: obs,
-		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules,
+		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules, changes: changes,
 		Idempotency: idempotency.New(db, idempotency.Config{
 			TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: bc.Now, Logger: logger,
 		}),
@@ -262,8 +266,10 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	ensureTrackingStream(ctx, cfg, c.NATS, logger)
 	mh := metrics.NewHandler(c.Campaigns, c.Metrics, c.NATS.JS, metrics.HandlerConfig{
 		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions,
-		Logger: logger, Ingested: obs.Ingested, Updater: c.Campaigns,
+		Logger: logger, Ingested: obs.Ingested, Updater: c.Campaigns, TargetTTL: trackTargetTTL(cfg),
 	})
+	c.changes.listen(mh.ForgetCampaign, mh.ForgetCampaigns)
+	c.changes.watchEvents(c.NATS.NC, c.Relay.Subject(">"), logger)
 	mh.Register(v1)
 	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
 	campaign.NewIOHandler(c.Campaigns, c.DB, campaign.IOConfig{
@@ -306,8 +312,9 @@ func warmPool(ctx context.Context, cfg config.Database, db *bun.DB, logger *slog
 // activations are checked against the Rules Engine when there is one, and its serving status
 // reads delivery (impressions, spend) from the metrics totals.
 func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *observability.Metrics, rules *targeting.Client,
-	delivery campaign.DeliveryTotals, now func() time.Time, thresholds campaign.ApprovalThresholds) *campaign.Service {
-	sc := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent,
+	delivery campaign.DeliveryTotals, changes *campaignChanges, now func() time.Time,
+	thresholds campaign.ApprovalThresholds) *campaign.Service {
+	sc := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent, Changed: changes.changed,
 		AllowUntargeted: cfg.Activation.AllowUntargeted, Delivery: delivery, ApprovalThresholds: thresholds}
 	if rules != nil {
 		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,

@@ -138,6 +138,9 @@ type Metrics struct {
 	Partitions int `mapstructure:"partitions"`
 	// LeaseTTL is how long a silent worker keeps its partitions.
 	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
+	// TrackCacheTTL is how long /track keeps a campaign's tracking rules without reading it
+	// again when no change was heard of (0: read it on every request).
+	TrackCacheTTL time.Duration `mapstructure:"track_cache_ttl"`
 }
 
 // Events is the domain-event stream and its relay.
@@ -337,6 +340,7 @@ var defaults = map[string]any{
 	"metrics.max_event_amount":    "1000000000",
 	"metrics.partitions":          16,
 	"metrics.lease_ttl":           "5s",
+	"metrics.track_cache_ttl":     "2s",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
@@ -638,6 +642,7 @@ func (c *Config) validate() error {
 		{"metrics.max_wait", c.Metrics.MaxWait < time.Millisecond, "must be a positive duration such as 500ms"},
 		{"metrics.partitions", c.Metrics.Partitions < 1 || c.Metrics.Partitions > 1024, "must be from 1 to 1024"},
 		{"metrics.lease_ttl", c.Metrics.LeaseTTL < time.Second || c.Metrics.LeaseTTL > 5*time.Minute, "must be a duration from 1s to 5m such as 5s"},
+		{"metrics.track_cache_ttl", c.Metrics.TrackCacheTTL < 0 || c.Metrics.TrackCacheTTL > time.Minute, "must be a duration from 0s (no cache) to 1m such as 2s"},
 		{"metrics.max_event_amount", !c.Metrics.MaxEventAmount.IsPositive() || c.Metrics.MaxEventAmount.GreaterThan(decimal.New(1, 14)),
 			"must be a positive amount of at most 100000000000000 (10^14 is 10^18 ten-thousandths: one event must fit the 64-bit totals), such as 1000000000"},
 		{"events.source", c.Events.Source == "", "must not be empty"},

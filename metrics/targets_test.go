@@ -1,0 +1,128 @@
+package metrics
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
+)
+
+// fakeCampaigns serves one campaign whose budget currency says which version was read; block,
+// when set, holds each read until it is closed.
+type fakeCampaigns struct {
+	reads    atomic.Int64
+	currency atomic.Value // string; "" = deleted
+	block    chan struct{}
+	started  chan struct{}
+}
+
+func (f *fakeCampaigns) get(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+	f.reads.Add(1)
+	cur := f.currency.Load().(string)
+	if f.started != nil {
+		f.started <- struct{}{}
+	}
+	if f.block != nil {
+		<-f.block
+	}
+	if cur == "" {
+		return nil, campaign.ErrNotFound
+	}
+	return campaign.Rehydrate(campaign.RehydrateParams{
+		ID: id, Name: "Fake", Status: "DRAFT", Type: campaign.TypePromotion,
+		StartDate: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Budget: campaign.Money{Currency: cur},
+		CreatedBy: campaign.UserID(campaign.NewID()), CreatedAt: time.Now(), UpdatedAt: time.Now(), Version: 1,
+		Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}, Frequency: campaign.FrequencyOnce},
+	})
+}
+
+type fakeClock struct{ t atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.t.Add(int64(d)) }
+func newFake(currency string) *fakeCampaigns {
+	f := &fakeCampaigns{}
+	f.currency.Store(currency)
+	return f
+}
+func must(t *testing.T, tc *targetCache, id campaign.ID) Target {
+	t.Helper()
+	got, err := tc.target(context.Background(), id)
+	require.NoError(t, err)
+	return got
+}
+
+func TestTargetCacheReadsOnceWithinTTL(t *testing.T) {
+	f, clk := newFake("EUR"), &fakeClock{}
+	tc := newTargetCache(f.get, time.Second, clk.now)
+	id := campaign.NewID()
+	for range 5 {
+		assert.Equal(t, "EUR", must(t, tc, id).Currency)
+	}
+	assert.EqualValues(t, 1, f.reads.Load())
+
+	f.currency.Store("USD") // changed without notice: the TTL bounds it
+	clk.advance(999 * time.Millisecond)
+	assert.Equal(t, "EUR", must(t, tc, id).Currency)
+	clk.advance(time.Millisecond)
+	assert.Equal(t, "USD", must(t, tc, id).Currency)
+	assert.EqualValues(t, 2, f.reads.Load())
+}
+
+func TestTargetCacheForget(t *testing.T) {
+	f, clk := newFake("EUR"), &fakeClock{}
+	tc := newTargetCache(f.get, time.Hour, clk.now)
+	id, other := campaign.NewID(), campaign.NewID()
+	must(t, tc, id)
+	must(t, tc, other)
+	f.currency.Store("USD")
+	tc.forget([16]byte(id))
+	assert.Equal(t, "USD", must(t, tc, id).Currency, "forgotten: read again")
+	assert.Equal(t, "EUR", must(t, tc, other).Currency, "the other campaign stays")
+	tc.forgetAll()
+	assert.Equal(t, "USD", must(t, tc, other).Currency)
+
+	f.currency.Store("") // deleted: not found, and not cached
+	tc.forget([16]byte(id))
+	_, err := tc.target(context.Background(), id)
+	require.ErrorIs(t, err, campaign.ErrNotFound)
+	f.currency.Store("GBP")
+	assert.Equal(t, "GBP", must(t, tc, id).Currency)
+}
+
+// A read that began before a change must not store what it read once the change is announced.
+func TestTargetCacheReadRacingAChange(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		f, clk := newFake("EUR"), &fakeClock{}
+		f.block, f.started = make(chan struct{}), make(chan struct{}, 1)
+		tc := newTargetCache(f.get, time.Hour, clk.now)
+		id := campaign.NewID()
+		done := make(chan Target)
+		go func() { done <- must(t, tc, id) }()
+		<-f.started // the read has the old version
+		f.currency.Store("USD")
+		if all {
+			tc.forgetAll()
+		} else {
+			tc.forget([16]byte(id))
+		}
+		close(f.block)
+		assert.Equal(t, "EUR", (<-done).Currency, "the racing read answers what it read")
+		f.block, f.started = nil, nil
+		assert.Equal(t, "USD", must(t, tc, id).Currency, "but did not keep it (forgetAll: %v)", all)
+	}
+}
+
+func TestTargetCacheOff(t *testing.T) {
+	f := newFake("EUR")
+	tc := newTargetCache(f.get, -1, time.Now)
+	id := campaign.NewID()
+	must(t, tc, id)
+	must(t, tc, id)
+	assert.EqualValues(t, 2, f.reads.Load())
+}
