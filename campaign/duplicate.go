@@ -87,7 +87,7 @@ func (s *Service) duplicate(ctx context.Context, sc scope, actor UserID, id ID, 
 			return nil, err
 		}
 		sc.wrote(loggedEvent{ID: ch.EventID, Type: ch.Event})
-		return c, nil
+		return s.attach(c), nil
 	}
 }
 

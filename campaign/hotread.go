@@ -89,6 +89,7 @@ func (s *Service) GetWith(ctx context.Context, id ID, read func(ctx context.Cont
 		return nil, err
 	}
 	c.zones = s.zones
+	s.attach(c)
 	d, err := read(ctx, c)
 	if err != nil {
 		return nil, err

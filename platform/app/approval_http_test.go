@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -69,6 +71,27 @@ func TestApprovalHTTP(t *testing.T) {
 		assert.Equal(t, "REQUIRED", a["status"])
 		assert.Equal(t, map[string]any{"amount": "10000.00", "currency": "EUR"}, a["threshold"])
 		assert.Nil(t, a["submittedBy"])
+
+		t.Run("every answer that carries a campaign judges its approval", func(t *testing.T) {
+			assert.Equal(t, "REQUIRED", approvalOf(t, getCampaign(t, s, id))["status"], "GET")
+			list := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns?q=Approval+walk", nil), http.StatusOK)
+			require.NotEmpty(t, list["campaigns"])
+			for _, c := range list["campaigns"].([]any) {
+				assert.Equal(t, "REQUIRED", approvalOf(t, c.(map[string]any))["status"], "list")
+			}
+			cp := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/duplicate", nil, asUserA...), http.StatusCreated)
+			assert.Equal(t, "REQUIRED", approvalOf(t, cp)["status"], "duplicate")
+			exp := s.Do(http.MethodGet, "/api/v1/campaigns/export?format=jsonl&q=Approval+walk", nil, asUserA...)
+			require.Equal(t, http.StatusOK, exp.Status, "%s", exp.Body)
+			lines := bytes.Split(bytes.TrimSpace(exp.Body), []byte("\n"))
+			require.Len(t, lines, 2, "the campaign and its copy")
+			for _, line := range lines {
+				var c map[string]any
+				require.NoError(t, json.Unmarshal(line, &c))
+				assert.Equal(t, "REQUIRED", approvalOf(t, c)["status"], "export")
+			}
+			assert.Equal(t, http.StatusNoContent, s.Do(http.MethodDelete, "/api/v1/campaigns/"+cp["id"].(string), nil, asUserA...).Status)
+		})
 
 		t.Run("a small budget needs no approval and cannot be submitted", func(t *testing.T) {
 			small := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Approval small"), asUserA...), http.StatusCreated)
