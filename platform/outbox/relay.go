@@ -93,6 +93,7 @@ type Relay struct {
 	marking     *markJob     // the last batch published, being marked; nil when none is
 	prefetch    chan fetched // the next batch, being read; nil when none is
 
+	afterPrefetchRead func() // tests: runs between a prefetch's read and its late-commit check
 }
 
 // NewRelay returns a relay that publishes the outbox of db to js.
@@ -278,10 +279,18 @@ func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
 			ch <- fetched{err: err}
 			return
 		}
-		// inFlight is still pending; one more pending row at or below last is a late commit.
+		if r.afterPrefetchRead != nil {
+			r.afterPrefetchRead()
+		}
+		// A pending row at or below last that is not in flight is a late commit. inFlight is
+		// named, not counted: its mark may already have taken it out of the queue.
+		seqs := make([]int64, len(inFlight))
+		for i := range inFlight {
+			seqs[i] = inFlight[i].Seq
+		}
 		var late []int64
 		err = r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq <= ?", last).
-			OrderExpr("seq ASC").Limit(1).Offset(int64(len(inFlight))).Scan(ctx, &late)
+			Where("seq NOT IN (?)", bun.In(seqs)).Limit(1).Scan(ctx, &late)
 		if err != nil || len(late) > 0 {
 			ch <- fetched{} // a late commit (or an error): read again from the oldest
 			return

@@ -1,0 +1,102 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
+)
+
+// streamOrder is the store seqs of the aggregate's events on the stream, in stream order.
+func streamOrder(t *testing.T, env *benchEnv, stream string, bySeq map[uuid.UUID]int64, want int) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	cons, err := env.nc.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})
+	require.NoError(t, err)
+	batch, err := cons.Fetch(want+10, jetstream.FetchMaxWait(time.Second))
+	require.NoError(t, err)
+	var got []int64
+	for msg := range batch.Messages() {
+		var ce outbox.CloudEvent
+		require.NoError(t, json.Unmarshal(msg.Data(), &ce))
+		if seq, ok := bySeq[uuid.MustParse(ce.ID)]; ok {
+			got = append(got, seq)
+		}
+	}
+	require.NoError(t, batch.Error())
+	return got
+}
+
+// A transaction that commits late, below a batch in flight, goes before the later events of
+// its campaign even when the in-flight batch's mark commits between the prefetch of the next
+// batch and the prefetch's check for late commits.
+func TestALateCommitIsPublishedBeforeThePrefetchedBatch(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		env := setup(t, target)
+		a, x, b, c := uuid.New(), uuid.New(), uuid.New(), uuid.New()
+		// seq 1..5: A v1, X v1 (the late commit), B v1, X v2, C v1.
+		env.appendEvents(t, []uuid.UUID{a, x, b, x, c}, 0, 5)
+		events := map[uuid.UUID]int64{}
+		for _, agg := range []uuid.UUID{a, x, b, c} {
+			got, err := outbox.List(ctx, env.db, outbox.Query{AggregateID: agg, Limit: 10})
+			require.NoError(t, err)
+			for _, e := range got {
+				events[e.ID] = e.Seq
+			}
+		}
+		require.Len(t, events, 5)
+		var late int64
+		xs, err := outbox.List(ctx, env.db, outbox.Query{AggregateID: x, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, xs, 2)
+		late = xs[0].Seq
+		// X v1's transaction has not committed yet: its seq is not in the queue.
+		_, err = env.db.NewDelete().TableExpr("outbox_pending").Where("seq = ?", late).Exec(ctx)
+		require.NoError(t, err)
+
+		cfg := testRelayConfig()
+		cfg.BatchSize = 2
+		cfg.LeaseTTL = time.Minute
+		r := outbox.NewRelay(env.db, env.nc.JS, cfg)
+		var once sync.Once
+		hooked := false
+		outbox.SetAfterPrefetchRead(r, func() {
+			once.Do(func() {
+				hooked = true
+				// The first batch (A v1, B v1) is marked, then X v1 commits.
+				deadline := time.Now().Add(10 * time.Second)
+				for time.Now().Before(deadline) {
+					n, err := env.db.NewSelect().TableExpr("outbox_pending").Where("seq < ?", xs[1].Seq).Count(ctx)
+					if err == nil && n == 0 {
+						break
+					}
+					time.Sleep(time.Millisecond)
+				}
+				_, err := env.db.NewRaw("INSERT INTO outbox_pending (seq) VALUES (?)", late).Exec(ctx)
+				assert.NoError(t, err)
+			})
+		})
+		n, err := r.Drain(ctx)
+		require.NoError(t, err)
+		require.True(t, hooked, "the relay prefetched")
+		assert.Equal(t, 5, n)
+
+		var order []int64
+		for _, seq := range streamOrder(t, env, cfg.Stream, events, 5) {
+			if seq == xs[0].Seq || seq == xs[1].Seq {
+				order = append(order, seq)
+			}
+		}
+		assert.Equal(t, []int64{xs[0].Seq, xs[1].Seq}, order, "campaign X's events in version order")
+	})
+}
