@@ -101,7 +101,8 @@ type Query struct {
 }
 
 // eventColumns are the columns of an eventRow read through the alias e, with its publication
-// time: from the run of outbox_published that holds its seq (runs do not overlap, so the one
+// time: from the run of outbox_published that holds its seq (runs do not overlap: mark records
+// a seq once, even one published again; so the one
 // that starts last at or before it is the only candidate), or from published_at for the
 // events published before outbox_published existed.
 const eventColumns = "e.seq, e.id, e.aggregate_id, e.type, e.version, e.actor, e.correlation_id, " +

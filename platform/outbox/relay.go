@@ -390,22 +390,27 @@ func (r *Relay) finishMark() (int, error) {
 
 // mark deletes seqs from outbox_pending and records the runs of consecutive seqs it deleted in
 // outbox_published, in one transaction: on PostgreSQL one statement, on SQLite two. Only the
-// rows it deleted count, so a seq is recorded once even if two relays published it; a run that
-// would start where a recorded one does is not recorded again (a row put back in the queue by
-// hand must not block the queue).
+// rows it deleted count, so a seq is recorded once even if two relays published it. A seq that
+// a recorded run already holds (a row put back in the queue, published again) is not recorded
+// again: runs must not overlap, since an event's time is looked up in the run that starts last
+// at or before it. The run that starts last at or before seq is the only one that can hold it.
 func (r *Relay) mark(ctx context.Context, seqs []int64) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
-		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq)
+		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq),
+fresh AS (SELECT seq FROM moved WHERE COALESCE((SELECT p.last_seq FROM outbox_published AS p
+WHERE p.first_seq <= moved.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < moved.seq)
 INSERT INTO outbox_published (first_seq, last_seq, published_at)
-SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM moved) AS runs
+SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM fresh) AS runs
 GROUP BY run ON CONFLICT DO NOTHING`, bun.In(seqs), at).Exec(ctx)
 		return err
 	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)
 SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run
-FROM outbox_pending WHERE seq IN (?)) AS runs GROUP BY run`, at, bun.In(seqs)).Exec(ctx); err != nil {
+FROM outbox_pending AS q WHERE q.seq IN (?) AND COALESCE((SELECT p.last_seq FROM outbox_published AS p
+WHERE p.first_seq <= q.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < q.seq) AS runs GROUP BY run`,
+			at, bun.In(seqs)).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewDelete().TableExpr("outbox_pending").Where("seq IN (?)", bun.In(seqs)).Exec(ctx)

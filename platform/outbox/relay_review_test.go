@@ -100,3 +100,39 @@ func TestALateCommitIsPublishedBeforeThePrefetchedBatch(t *testing.T) {
 		assert.Equal(t, []int64{xs[0].Seq, xs[1].Seq}, order, "campaign X's events in version order")
 	})
 }
+
+// An event published again after it was put back in the queue (a relay that crashed before
+// its mark) keeps its first publication time, and so do its neighbours in the same run.
+func TestRepublishingAnEventKeepsEveryPublicationTime(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		env := setup(t, target)
+		agg := uuid.New()
+		env.appendEvents(t, []uuid.UUID{agg}, 0, 5)
+		r := outbox.NewRelay(env.db, env.nc.JS, testRelayConfig())
+		n, err := r.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 5, n)
+		events, err := outbox.List(ctx, env.db, outbox.Query{AggregateID: agg, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, events, 5)
+
+		_, err = env.db.NewRaw("INSERT INTO outbox_pending (seq) VALUES (?)", events[1].Seq).Exec(ctx)
+		require.NoError(t, err)
+		n, err = r.Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+
+		again, err := outbox.List(ctx, env.db, outbox.Query{AggregateID: agg, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, again, 5)
+		for i, e := range again {
+			if assert.NotNil(t, e.PublishedAt, "version %d", e.Version) {
+				assert.True(t, events[i].PublishedAt.Equal(*e.PublishedAt), "version %d keeps its time", e.Version)
+			}
+		}
+		runs, err := env.db.NewSelect().TableExpr("outbox_published").Count(ctx)
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, runs, "no overlapping run")
+	})
+}
