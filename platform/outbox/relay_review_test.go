@@ -136,3 +136,32 @@ func TestRepublishingAnEventKeepsEveryPublicationTime(t *testing.T) {
 		assert.EqualValues(t, 1, runs, "no overlapping run")
 	})
 }
+
+// The queue holds only seqs of stored events: an event deleted while pending leaves the queue,
+// and a seq without an event (which would never leave it) is refused.
+func TestTheQueueHoldsOnlyStoredEvents(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		env := setup(t, target)
+		agg := uuid.New()
+		env.appendEvents(t, []uuid.UUID{agg}, 0, 3)
+		events, err := outbox.List(ctx, env.db, outbox.Query{AggregateID: agg, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, events, 3)
+
+		_, err = env.db.NewDelete().TableExpr("outbox_events").Where("seq = ?", events[0].Seq).Exec(ctx)
+		require.NoError(t, err)
+		backlog, err := outbox.Backlog(ctx, env.db)
+		require.NoError(t, err)
+		assert.EqualValues(t, 2, backlog, "the deleted event left the queue")
+		_, err = env.db.NewRaw("INSERT INTO outbox_pending (seq) VALUES (?)", events[2].Seq+100).Exec(ctx)
+		require.Error(t, err, "a seq without an event")
+
+		n, err := outbox.NewRelay(env.db, env.nc.JS, testRelayConfig()).Drain(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		backlog, err = outbox.Backlog(ctx, env.db)
+		require.NoError(t, err)
+		assert.Zero(t, backlog)
+	})
+}

@@ -2,15 +2,17 @@
 -- outbox_pending (a trigger adds it in the transaction that appends the event) and published
 -- once the relay has deleted it from there and recorded it in outbox_published. Publishing a
 -- batch is then a delete of narrow rows and one insert, instead of rewriting every event row.
+-- A seq in the queue always has its event: deleting the event takes it out of the queue, and
+-- a seq without one (which the relay could never publish) is refused.
 CREATE TABLE outbox_pending (
-    seq BIGINT PRIMARY KEY
+    seq BIGINT PRIMARY KEY REFERENCES outbox_events (seq) ON DELETE CASCADE
 );
 
 --bun:split
 
 -- When the relay published each event: one row per run of consecutive seqs published
 -- together (a batch is one run unless rolled-back or late transactions left gaps in it). Runs
--- never overlap: a seq leaves outbox_pending once.
+-- never overlap: the relay records a seq once, even one put back in the queue and published again.
 CREATE TABLE outbox_published (
     first_seq    BIGINT PRIMARY KEY,
     last_seq     BIGINT NOT NULL,
