@@ -23,6 +23,11 @@ const (
 	HeaderEventType     = "Ce-Type"
 )
 
+// LeaseName is the lease the relays of this schema share. It is not the previous version's
+// ("relay", which migration 20261203001701 retires): a relay of that version scans
+// outbox_events.published_at, which this one no longer sets, and must never lead again.
+const LeaseName = "outbox-relay"
+
 // RelayConfig tunes the relay. Zero fields take the defaults noted.
 type RelayConfig struct {
 	Stream          string        // the stream (CAMPAIGN_EVENTS)
@@ -101,7 +106,7 @@ func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig) *Relay {
 	cfg = cfg.withDefaults()
 	return &Relay{
 		db: db, js: js, cfg: cfg, logger: cfg.Logger, metrics: cfg.Metrics,
-		lease: lease.New(db, "outbox_leases", "relay", lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
+		lease: lease.New(db, "outbox_leases", LeaseName, lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
 		wake: make(chan struct{}, 1),
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/lease"
+	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -163,5 +165,76 @@ func TestTheQueueHoldsOnlyStoredEvents(t *testing.T) {
 		backlog, err = outbox.Backlog(ctx, env.db)
 		require.NoError(t, err)
 		assert.Zero(t, backlog)
+	})
+}
+
+// After the upgrade to the pending queue a relay of the previous version (its lease is
+// "relay") never leads again, even one that held the lease during the upgrade, while this
+// version's relays publish under their own lease.
+func TestAnUpgradeRetiresThePreviousRelaysLease(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		env := setup(t, target)
+		_, err := migrate.Down(ctx, env.db, outbox.Migrations())
+		require.NoError(t, err)
+		require.NoError(t, migrate.Up(ctx, env.db, migrationsBefore(t, "20261203001701")))
+		clock := time.Now()
+		old := lease.New(env.db, "outbox_leases", "relay", lease.Config{TTL: time.Minute, Now: func() time.Time { return clock }})
+		leads, err := old.Hold(ctx)
+		require.NoError(t, err)
+		require.True(t, leads, "before the upgrade")
+
+		require.NoError(t, migrate.Up(ctx, env.db, outbox.Migrations()))
+		clock = clock.Add(old.Renewal()) // its next renewal
+		leads, err = old.Hold(ctx)
+		require.NoError(t, err)
+		assert.False(t, leads, "the leader of the previous version lost its lease")
+		other := lease.New(env.db, "outbox_leases", "relay", lease.Config{TTL: time.Minute})
+		leads, err = other.Hold(ctx)
+		require.NoError(t, err)
+		assert.False(t, leads, "no relay of the previous version takes it")
+
+		env.appendEvents(t, []uuid.UUID{uuid.New()}, 0, 3)
+		n, err := outbox.NewRelay(env.db, env.nc.JS, testRelayConfig()).Drain(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, 3, n, "this version's relay leads")
+
+		// Rolled back, the previous version's relays lead again.
+		_, err = migrate.Down(ctx, env.db, outbox.Migrations())
+		require.NoError(t, err)
+		leads, err = other.Hold(ctx)
+		require.NoError(t, err)
+		assert.True(t, leads, "after a rollback")
+	})
+}
+
+// Rolling the queue back writes published_at of the published events, and not of an event
+// put back in the queue (it is to be published again).
+func TestARollbackLeavesQueuedEventsUnpublished(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		env := setup(t, target)
+		// The queue's migration applied on its own, so that Down rolls back only it.
+		_, err := migrate.Down(ctx, env.db, outbox.Migrations())
+		require.NoError(t, err)
+		require.NoError(t, migrate.Up(ctx, env.db, migrationsBefore(t, "20261203001701")))
+		require.NoError(t, migrate.Up(ctx, env.db, outbox.Migrations()))
+		agg := uuid.New()
+		env.appendEvents(t, []uuid.UUID{agg}, 0, 3)
+		n, err := outbox.NewRelay(env.db, env.nc.JS, testRelayConfig()).Drain(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		events, err := outbox.List(ctx, env.db, outbox.Query{AggregateID: agg, Limit: 10})
+		require.NoError(t, err)
+		require.Len(t, events, 3)
+		_, err = env.db.NewRaw("INSERT INTO outbox_pending (seq) VALUES (?)", events[1].Seq).Exec(ctx)
+		require.NoError(t, err)
+
+		_, err = migrate.Down(ctx, env.db, outbox.Migrations())
+		require.NoError(t, err)
+		var unpublished []int64
+		require.NoError(t, env.db.NewSelect().TableExpr("outbox_events").Column("seq").
+			Where("published_at IS NULL").OrderExpr("seq").Scan(ctx, &unpublished))
+		assert.Equal(t, []int64{events[1].Seq}, unpublished)
 	})
 }

@@ -43,3 +43,14 @@ CREATE TRIGGER outbox_events_enqueue AFTER INSERT ON outbox_events
 -- outbox_events.published_at now only dates the events published before this migration;
 -- new rows keep it NULL, so this index would hold every new event.
 DROP INDEX outbox_events_unpublished_idx;
+
+--bun:split
+
+-- Relays of the previous version read the queue from outbox_events.published_at, which this
+-- version no longer sets: one of them leading would publish every event since the upgrade
+-- again. This version's relays take the lease outbox-relay; the previous version's lease is
+-- held here for good, so their relays stay followers (and one leading now loses the lease at
+-- its next renewal).
+INSERT INTO outbox_leases (name, holder, expires_at)
+VALUES ('relay', 'retired by migration 20261203001701', '9999-12-31 00:00:00+00:00')
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at;
