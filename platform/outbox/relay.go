@@ -38,9 +38,13 @@ type RelayConfig struct {
 	MaxAge       time.Duration
 	BatchSize    int           // events per publish round (500)
 	PollInterval time.Duration // how often an idle relay looks for work (250ms)
-	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s.
-	LeaseTTL   time.Duration
-	AckTimeout time.Duration // how long to wait for JetStream acks of a batch (10s)
+	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s:
+	// a round waits at most AckTimeout (for the acks and the previous batch's mark together)
+	// between two renewals, plus its read and its sends.
+	LeaseTTL time.Duration
+	// AckTimeout is how long a round waits for JetStream's acks of a batch (10s), and how long
+	// a batch's mark may take (a mark that times out leaves the batch to be published again).
+	AckTimeout time.Duration
 	// Logger hears about failed publishes (default: discard).
 	Logger *slog.Logger
 	// Metrics receives the relay's measurements (default: none).
@@ -373,7 +377,8 @@ func (r *Relay) startMark(seqs []int64, lat []time.Duration) {
 	job := &markJob{seqs: seqs, lat: lat, done: make(chan error, 1)}
 	r.marking = job
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Bounded by AckTimeout: the next round waits for it within its own ack deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.AckTimeout)
 		defer cancel()
 		job.done <- r.mark(ctx, seqs)
 	}()
@@ -439,28 +444,40 @@ func (r *Relay) publish(ctx context.Context, rows []eventRow, whileWaiting func(
 		}
 		futures = append(futures, f)
 	}
+	// One deadline for the previous mark (whileWaiting) and the acks, which overlap: the mark
+	// started at most AckTimeout ago and times out by then, so a round outlasts the lease's
+	// margin neither by waiting for it nor by waiting for the acks after it.
+	timeout := time.NewTimer(r.cfg.AckTimeout)
+	defer timeout.Stop()
 	if len(futures) == len(rows) {
 		whileWaiting()
 	}
-	timeout := time.NewTimer(r.cfg.AckTimeout)
-	defer timeout.Stop()
 	acked := make([]int64, 0, len(futures))
 	lat := make([]time.Duration, 0, len(futures))
 	var firstErr error
 	for i, f := range futures {
-		select {
+		var err error
+		select { // an ack that is in counts, even past the deadline
 		case <-f.Ok():
-			acked = append(acked, rows[i].Seq)
-			lat = append(lat, time.Since(rows[i].OccurredAt))
-		case err := <-f.Err():
+		case err = <-f.Err():
+		default:
+			select {
+			case <-f.Ok():
+			case err = <-f.Err():
+			case <-timeout.C:
+				return acked, lat, errors.New("outbox relay: timed out waiting for JetStream acks")
+			case <-ctx.Done():
+				return acked, lat, ctx.Err()
+			}
+		}
+		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("outbox relay: publish %s: %w", rows[i].ID, err)
 			}
-		case <-timeout.C:
-			return acked, lat, errors.New("outbox relay: timed out waiting for JetStream acks")
-		case <-ctx.Done():
-			return acked, lat, ctx.Err()
+			continue
 		}
+		acked = append(acked, rows[i].Seq)
+		lat = append(lat, time.Since(rows[i].OccurredAt))
 	}
 	if firstErr == nil && len(futures) < len(rows) {
 		firstErr = errors.New("outbox relay: NATS connection unavailable")

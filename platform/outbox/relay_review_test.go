@@ -238,3 +238,43 @@ func TestARollbackLeavesQueuedEventsUnpublished(t *testing.T) {
 		assert.Equal(t, []int64{events[1].Seq}, unpublished)
 	})
 }
+
+// A mark that cannot commit gives up within AckTimeout, so that a round (which waits for the
+// previous round's mark) never outlasts the lease's margin; its events stay queued.
+func TestAStuckMarkGivesUpWithinTheAckTimeout(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		env := setup(t, target)
+		cfg := testRelayConfig()
+		cfg.LeaseTTL = time.Minute // no lease write for a second after the first Step
+		cfg.AckTimeout = 300 * time.Millisecond
+		r := outbox.NewRelay(env.db, env.nc.JS, cfg)
+		n, err := r.Step(ctx) // takes the lease
+		require.NoError(t, err)
+		require.Zero(t, n)
+		env.appendEvents(t, []uuid.UUID{uuid.New()}, 0, 3)
+
+		// Another writer holds what the mark needs: the queue's rows (PostgreSQL), the write
+		// lock (SQLite).
+		tx, err := env.db.BeginTx(ctx, nil)
+		require.NoError(t, err)
+		defer func() { _ = tx.Rollback() }()
+		if target.Name == "postgres" {
+			_, err = tx.ExecContext(ctx, "SELECT seq FROM outbox_pending FOR UPDATE")
+		} else {
+			_, err = tx.ExecContext(ctx, "UPDATE outbox_leases SET holder = holder WHERE name = ''")
+		}
+		require.NoError(t, err)
+
+		start := time.Now()
+		n, err = r.Step(ctx)
+		took := time.Since(start)
+		require.Error(t, err, "the mark failed")
+		assert.Zero(t, n)
+		assert.Less(t, took, 3*time.Second, "the mark waited about AckTimeout, not 10 s")
+		require.NoError(t, tx.Rollback())
+		backlog, err := outbox.Backlog(ctx, env.db)
+		require.NoError(t, err)
+		assert.EqualValues(t, 3, backlog, "published, not marked: to be published again")
+	})
+}
