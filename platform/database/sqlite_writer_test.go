@@ -13,20 +13,41 @@ import (
 	"github.com/uptrace/bun"
 )
 
-func TestReadOnlyRecognisesOnlySelects(t *testing.T) {
+func TestReadOnlyRecognisesReads(t *testing.T) {
 	t.Parallel()
-	for q, want := range map[string]bool{
-		"SELECT 1":                              true,
-		"  \n\tselect * FROM t":                 true,
-		"INSERT INTO t VALUES (1)":              false,
-		"UPDATE t SET a = 1":                    false,
-		"DELETE FROM t":                         false,
-		"WITH x AS (SELECT 1) INSERT INTO t ..": false,
-		"PRAGMA wal_checkpoint":                 false,
-		"sel":                                   false,
-		"":                                      false,
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{"SELECT 1", true},
+		{"  \n\tselect * FROM t", true},
+		{"-- the campaign\nSELECT * FROM t", true},
+		{"/* why */ /* and how */ SELECT 1", true},
+		{"/* unterminated SELECT 1", false},
+		{"-- only a comment", false},
+		{"VALUES (1), (2)", true},
+		{"EXPLAIN QUERY PLAN DELETE FROM t", true},
+		{"WITH x AS (SELECT 1) SELECT * FROM x", true},
+		{"with recursive n(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM n) SELECT i FROM n", true},
+		{"WITH x AS (SELECT 'delete' AS a, \"update\" FROM t) SELECT * FROM x", true},
+		{"WITH x AS (SELECT 1 -- insert\n) SELECT * FROM x", true},
+		{"WITH x AS (SELECT deleted_at, inserted FROM t) SELECT * FROM x", true},
+		{"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", false},
+		{"WITH x AS (SELECT 1) update t SET a = 1", false},
+		{"WITH x AS (SELECT 1) DELETE FROM t", false},
+		{"WITH x AS (SELECT 1) REPLACE INTO t VALUES (1)", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"/* SELECT */ INSERT INTO t VALUES (1)", false},
+		{"UPDATE t SET a = 1", false},
+		{"DELETE FROM t", false},
+		{"REPLACE INTO t VALUES (1)", false},
+		{"CREATE TABLE t (a)", false},
+		{"PRAGMA wal_checkpoint", false},
+		{"selected", false},
+		{"sel", false},
+		{"", false},
 	} {
-		assert.Equal(t, want, readOnly(q), "%q", q)
+		assert.Equal(t, tc.want, readOnly(tc.query), "%q", tc.query)
 	}
 }
 
@@ -125,4 +146,18 @@ func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 	assert.Less(t, at.Sub(committed), time.Second, "the waiting writer proceeds once the lock is free")
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n))
 	assert.Equal(t, 43, n)
+}
+
+// readOnly never panics, and a leading comment or blank never changes its answer.
+func FuzzReadOnly(f *testing.F) {
+	for _, q := range []string{"SELECT 1", "WITH x AS (SELECT 1) INSERT INTO t SELECT 1", "/* a */ VALUES (1)",
+		"-- x\nDELETE FROM t", "WITH a AS (SELECT '", "[", "`update`", "EXPLAIN UPDATE t SET a = 1"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got := readOnly(q)
+		if readOnly("/* note */\n"+q) != got || readOnly(" \t-- note\n"+q) != got {
+			t.Fatalf("a leading comment changed readOnly(%q)", q)
+		}
+	})
 }
