@@ -240,7 +240,7 @@ func TestARollbackLeavesQueuedEventsUnpublished(t *testing.T) {
 }
 
 // A mark that cannot commit gives up within AckTimeout, so that a round (which waits for the
-// previous round's mark) never outlasts the lease's margin; its events stay queued.
+// previous round's mark) never outlasts the lease's margin.
 func TestAStuckMarkGivesUpWithinTheAckTimeout(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
@@ -269,12 +269,11 @@ func TestAStuckMarkGivesUpWithinTheAckTimeout(t *testing.T) {
 		start := time.Now()
 		n, err = r.Step(ctx)
 		took := time.Since(start)
-		require.Error(t, err, "the mark failed")
+		assert.ErrorContains(t, err, "mark published")
 		assert.Zero(t, n)
 		assert.Less(t, took, 3*time.Second, "the mark waited about AckTimeout, not 10 s")
-		require.NoError(t, tx.Rollback())
-		backlog, err := outbox.Backlog(ctx, env.db)
-		require.NoError(t, err)
-		assert.EqualValues(t, 3, backlog, "published, not marked: to be published again")
+		// (Whether the given-up statement still commits once the lock is free is the server's
+		// affair: on PostgreSQL the cancel can arrive after it ran. Either way nothing is lost:
+		// a batch left queued is published again and de-duplicated.)
 	})
 }
