@@ -264,7 +264,7 @@ func TestShutdownPublishesTheOutbox(t *testing.T) {
 
 			// While the test holds the relay's lease the process cannot publish: the events are
 			// still in the outbox when it is told to stop.
-			held := lease.New(db, "outbox_leases", "relay", lease.Config{TTL: time.Hour})
+			held := lease.New(db, "outbox_leases", outbox.LeaseName, lease.Config{TTL: time.Hour})
 			ok, err := held.Hold(ctx)
 			require.NoError(t, err)
 			require.True(t, ok)

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"modernc.org/sqlite"
 )
@@ -76,11 +75,82 @@ func (g *writeGate) acquire(ctx context.Context) bool {
 
 func (g *writeGate) release() { <-g.slot }
 
-// readOnly reports whether query only reads: a SELECT (which SQLite never lets write).
-// Anything else (INSERT, UPDATE, DELETE, WITH ... INSERT, DDL, PRAGMA) counts as a write.
+// readOnly reports whether query only reads: one that starts (after blanks and comments) with
+// SELECT, VALUES or EXPLAIN (which describes a statement without running it), or with WITH
+// and names none of INSERT, UPDATE, DELETE and REPLACE outside quotes and comments. Anything
+// else (INSERT, UPDATE, DELETE, WITH ... INSERT, DDL, PRAGMA) counts as a write. Mistaking a
+// write for a read only costs that write its place in the queue (SQLite's busy handler
+// decides, as without the gate).
 func readOnly(query string) bool {
-	q := strings.TrimLeftFunc(query, unicode.IsSpace)
-	return len(q) >= 6 && strings.EqualFold(q[:6], "select")
+	first := ""
+	write := false
+	sqlWords(query, func(w string) bool {
+		if first == "" {
+			first = strings.ToUpper(w)
+			return first == "WITH" // only a WITH needs the rest of the statement
+		}
+		switch strings.ToUpper(w) {
+		case "INSERT", "UPDATE", "DELETE", "REPLACE":
+			write = true
+			return false
+		}
+		return true
+	})
+	switch first {
+	case "SELECT", "VALUES", "EXPLAIN":
+		return true
+	case "WITH":
+		return !write
+	}
+	return false
+}
+
+// sqlWords calls yield with each bare word of query (letters, digits and _), in order, until
+// it returns false. Comments (-- to the line's end, /* */) and what is quoted (with ', ", `
+// or [ ]) are skipped.
+func sqlWords(query string, yield func(string) bool) {
+	for i := 0; i < len(query); {
+		c := query[i]
+		switch {
+		case c == '-' && strings.HasPrefix(query[i:], "--"):
+			end := strings.IndexByte(query[i:], '\n')
+			if end < 0 {
+				return
+			}
+			i += end + 1
+		case c == '/' && strings.HasPrefix(query[i:], "/*"):
+			end := strings.Index(query[i+2:], "*/")
+			if end < 0 {
+				return
+			}
+			i += 2 + end + 2
+		case c == '\'' || c == '"' || c == '`' || c == '[':
+			closer := c
+			if c == '[' {
+				closer = ']'
+			}
+			// A doubled quote inside is two quoted strings in a row here: same words skipped.
+			end := strings.IndexByte(query[i+1:], closer)
+			if end < 0 {
+				return
+			}
+			i += 1 + end + 1
+		case isWordByte(c):
+			start := i
+			for i < len(query) && isWordByte(query[i]) {
+				i++
+			}
+			if !yield(query[start:i]) {
+				return
+			}
+		default:
+			i++
+		}
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }
 
 // gatedConnector opens modernc connections whose writes take the gate.

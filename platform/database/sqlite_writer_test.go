@@ -3,7 +3,9 @@ package database
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,29 +13,72 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"modernc.org/sqlite"
 )
 
-func TestReadOnlyRecognisesOnlySelects(t *testing.T) {
+func TestReadOnlyRecognisesReads(t *testing.T) {
 	t.Parallel()
-	for q, want := range map[string]bool{
-		"SELECT 1":                              true,
-		"  \n\tselect * FROM t":                 true,
-		"INSERT INTO t VALUES (1)":              false,
-		"UPDATE t SET a = 1":                    false,
-		"DELETE FROM t":                         false,
-		"WITH x AS (SELECT 1) INSERT INTO t ..": false,
-		"PRAGMA wal_checkpoint":                 false,
-		"sel":                                   false,
-		"":                                      false,
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{"SELECT 1", true},
+		{"  \n\tselect * FROM t", true},
+		{"-- the campaign\nSELECT * FROM t", true},
+		{"/* why */ /* and how */ SELECT 1", true},
+		{"/* unterminated SELECT 1", false},
+		{"-- only a comment", false},
+		{"VALUES (1), (2)", true},
+		{"EXPLAIN QUERY PLAN DELETE FROM t", true},
+		{"WITH x AS (SELECT 1) SELECT * FROM x", true},
+		{"with recursive n(i) AS (VALUES(1) UNION ALL SELECT i+1 FROM n) SELECT i FROM n", true},
+		{"WITH x AS (SELECT 'delete' AS a, \"update\" FROM t) SELECT * FROM x", true},
+		{"WITH x AS (SELECT 1 -- insert\n) SELECT * FROM x", true},
+		{"WITH x AS (SELECT deleted_at, inserted FROM t) SELECT * FROM x", true},
+		{"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", false},
+		{"WITH x AS (SELECT 1) update t SET a = 1", false},
+		{"WITH x AS (SELECT 1) DELETE FROM t", false},
+		{"WITH x AS (SELECT 1) REPLACE INTO t VALUES (1)", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"/* SELECT */ INSERT INTO t VALUES (1)", false},
+		{"UPDATE t SET a = 1", false},
+		{"DELETE FROM t", false},
+		{"REPLACE INTO t VALUES (1)", false},
+		{"CREATE TABLE t (a)", false},
+		{"PRAGMA wal_checkpoint", false},
+		{"selected", false},
+		{"sel", false},
+		{"", false},
 	} {
-		assert.Equal(t, want, readOnly(q), "%q", q)
+		assert.Equal(t, tc.want, readOnly(tc.query), "%q", tc.query)
 	}
 }
 
-func openGated(t *testing.T) *bun.DB {
+// impatientDSN is SQLiteDSN with no busy timeout: a connection that finds the file locked
+// fails at once with SQLITE_BUSY. Writers on it only all commit when they queue on the gate.
+func impatientDSN(path string) string {
+	return strings.Replace(SQLiteDSN(path), "busy_timeout%2810000%29", "busy_timeout%280%29", 1)
+}
+
+// openGated opens a fresh file, with impatientDSN, as OpenSQLite does (gated) or through
+// modernc's plain connector.
+func openGated(t *testing.T, gated bool) *bun.DB {
 	t.Helper()
-	db, err := OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "gate.db"), SQLitePool())
+	path := filepath.Join(t.TempDir(), "gate.db")
+	dsn := impatientDSN(path)
+	require.NotEqual(t, SQLiteDSN(path), dsn)
+	var connector driver.Connector
+	var err error
+	if gated {
+		connector, err = newGatedConnector(dsn, path)
+	} else {
+		connector, err = sqlite.NewConnector(dsn)
+	}
 	require.NoError(t, err)
+	sqldb := sql.OpenDB(connector)
+	SQLitePool().apply(sqldb)
+	db := bun.NewDB(sqldb, sqlitedialect.New())
 	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.ExecContext(context.Background(), "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
 	require.NoError(t, err)
@@ -42,15 +87,14 @@ func openGated(t *testing.T) *bun.DB {
 	return db
 }
 
-// Every kind of write (transactions, statements outside one, INSERT ... RETURNING through a
-// query) from many goroutines at once succeeds and none is lost.
-func TestSQLiteConcurrentWritersAllCommit(t *testing.T) {
-	t.Parallel()
-	db := openGated(t)
+// concurrentWrites runs every kind of write (transactions, statements outside one, INSERT ...
+// RETURNING through a query) from many goroutines at once and returns the errors and the
+// increments that committed.
+func concurrentWrites(t *testing.T, db *bun.DB) (errs []error, committed int) {
 	ctx := context.Background()
 	const goroutines, each = 8, 40
 	var wg sync.WaitGroup
-	errs := make(chan error, goroutines*each)
+	var mu sync.Mutex
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range each {
@@ -72,26 +116,39 @@ func TestSQLiteConcurrentWritersAllCommit(t *testing.T) {
 					err = db.QueryRowContext(ctx, "UPDATE counter SET n = n + 1 WHERE id = 1 RETURNING n").Scan(&n)
 				}
 				if err != nil {
-					errs <- err
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
 				}
 			}
 		})
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&committed))
+	return errs, committed
+}
+
+// Concurrent writers all commit without SQLite's busy handler: with no busy timeout at all,
+// none of them finds the file locked, since they queue on the gate. The same writers without
+// the gate fail with SQLITE_BUSY, so the busy handler is what they would otherwise rely on.
+func TestSQLiteConcurrentWritersAllCommit(t *testing.T) {
+	t.Parallel()
+	errs, n := concurrentWrites(t, openGated(t, true))
+	for _, err := range errs {
 		require.NoError(t, err)
 	}
-	var n int
-	require.NoError(t, db.QueryRowContext(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n))
-	assert.Equal(t, goroutines*each, n, "every increment, read-modify-write ones included, committed")
+	assert.Equal(t, 8*40, n, "every increment, read-modify-write ones included, committed")
+
+	errs, _ = concurrentWrites(t, openGated(t, false))
+	require.NotEmpty(t, errs, "ungated writers with no busy timeout collide")
+	assert.ErrorContains(t, errs[0], "SQLITE_BUSY")
 }
 
 // While a write transaction is open, reads and read-only transactions go on (WAL), and another
 // writer waits for the commit, then proceeds at once.
 func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 	t.Parallel()
-	db := openGated(t)
+	db := openGated(t, true) // no busy timeout: the second writer can only wait on the gate
 	ctx := context.Background()
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
@@ -125,4 +182,18 @@ func TestSQLiteReadsDoNotWaitForTheWriter(t *testing.T) {
 	assert.Less(t, at.Sub(committed), time.Second, "the waiting writer proceeds once the lock is free")
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n))
 	assert.Equal(t, 43, n)
+}
+
+// readOnly never panics, and a leading comment or blank never changes its answer.
+func FuzzReadOnly(f *testing.F) {
+	for _, q := range []string{"SELECT 1", "WITH x AS (SELECT 1) INSERT INTO t SELECT 1", "/* a */ VALUES (1)",
+		"-- x\nDELETE FROM t", "WITH a AS (SELECT '", "[", "`update`", "EXPLAIN UPDATE t SET a = 1"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		got := readOnly(q)
+		if readOnly("/* note */\n"+q) != got || readOnly(" \t-- note\n"+q) != got {
+			t.Fatalf("a leading comment changed readOnly(%q)", q)
+		}
+	})
 }

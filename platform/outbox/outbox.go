@@ -101,9 +101,10 @@ type Query struct {
 }
 
 // eventColumns are the columns of an eventRow read through the alias e, with its publication
-// time: from the run of outbox_published that holds its seq (runs do not overlap, so the one
-// that starts last at or before it is the only candidate), or from published_at for the
-// events published before outbox_published existed.
+// time: from the run of outbox_published that holds its seq (runs do not overlap, since the
+// relay records a seq once even when it publishes it again, so the one that starts last at or
+// before it is the only candidate), or from published_at for the events published before
+// outbox_published existed.
 const eventColumns = "e.seq, e.id, e.aggregate_id, e.type, e.version, e.actor, e.correlation_id, " +
 	"e.occurred_at, e.payload, e.data_schema, COALESCE(e.published_at, (SELECT CASE WHEN p.last_seq >= e.seq " +
 	"THEN p.published_at END FROM outbox_published AS p WHERE p.first_seq <= e.seq " +

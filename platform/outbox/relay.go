@@ -23,6 +23,11 @@ const (
 	HeaderEventType     = "Ce-Type"
 )
 
+// LeaseName is the lease the relays of this schema share. It is not the previous version's
+// ("relay", which migration 20261203001701 retires): a relay of that version scans
+// outbox_events.published_at, which this one no longer sets, and must never lead again.
+const LeaseName = "outbox-relay"
+
 // RelayConfig tunes the relay. Zero fields take the defaults noted.
 type RelayConfig struct {
 	Stream          string        // the stream (CAMPAIGN_EVENTS)
@@ -33,9 +38,13 @@ type RelayConfig struct {
 	MaxAge       time.Duration
 	BatchSize    int           // events per publish round (500)
 	PollInterval time.Duration // how often an idle relay looks for work (250ms)
-	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s.
-	LeaseTTL   time.Duration
-	AckTimeout time.Duration // how long to wait for JetStream acks of a batch (10s)
+	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s:
+	// a round waits at most AckTimeout (for the acks and the previous batch's mark together)
+	// between two renewals, plus its read and its sends.
+	LeaseTTL time.Duration
+	// AckTimeout is how long a round waits for JetStream's acks of a batch (10s), and how long
+	// a batch's mark may take (a mark that times out leaves the batch to be published again).
+	AckTimeout time.Duration
 	// Logger hears about failed publishes (default: discard).
 	Logger *slog.Logger
 	// Metrics receives the relay's measurements (default: none).
@@ -93,6 +102,7 @@ type Relay struct {
 	marking     *markJob     // the last batch published, being marked; nil when none is
 	prefetch    chan fetched // the next batch, being read; nil when none is
 
+	afterPrefetchRead func() // tests: runs between a prefetch's read and its late-commit check
 }
 
 // NewRelay returns a relay that publishes the outbox of db to js.
@@ -100,7 +110,7 @@ func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig) *Relay {
 	cfg = cfg.withDefaults()
 	return &Relay{
 		db: db, js: js, cfg: cfg, logger: cfg.Logger, metrics: cfg.Metrics,
-		lease: lease.New(db, "outbox_leases", "relay", lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
+		lease: lease.New(db, "outbox_leases", LeaseName, lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
 		wake: make(chan struct{}, 1),
 	}
 }
@@ -278,10 +288,18 @@ func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
 			ch <- fetched{err: err}
 			return
 		}
-		// inFlight is still pending; one more pending row at or below last is a late commit.
+		if r.afterPrefetchRead != nil {
+			r.afterPrefetchRead()
+		}
+		// A pending row at or below last that is not in flight is a late commit. inFlight is
+		// named, not counted: its mark may already have taken it out of the queue.
+		seqs := make([]int64, len(inFlight))
+		for i := range inFlight {
+			seqs[i] = inFlight[i].Seq
+		}
 		var late []int64
 		err = r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq <= ?", last).
-			OrderExpr("seq ASC").Limit(1).Offset(int64(len(inFlight))).Scan(ctx, &late)
+			Where("seq NOT IN (?)", bun.In(seqs)).Limit(1).Scan(ctx, &late)
 		if err != nil || len(late) > 0 {
 			ch <- fetched{} // a late commit (or an error): read again from the oldest
 			return
@@ -359,7 +377,8 @@ func (r *Relay) startMark(seqs []int64, lat []time.Duration) {
 	job := &markJob{seqs: seqs, lat: lat, done: make(chan error, 1)}
 	r.marking = job
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Bounded by AckTimeout: the next round waits for it within its own ack deadline.
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.AckTimeout)
 		defer cancel()
 		job.done <- r.mark(ctx, seqs)
 	}()
@@ -381,22 +400,27 @@ func (r *Relay) finishMark() (int, error) {
 
 // mark deletes seqs from outbox_pending and records the runs of consecutive seqs it deleted in
 // outbox_published, in one transaction: on PostgreSQL one statement, on SQLite two. Only the
-// rows it deleted count, so a seq is recorded once even if two relays published it; a run that
-// would start where a recorded one does is not recorded again (a row put back in the queue by
-// hand must not block the queue).
+// rows it deleted count, so a seq is recorded once even if two relays published it. A seq that
+// a recorded run already holds (a row put back in the queue, published again) is not recorded
+// again: runs must not overlap, since an event's time is looked up in the run that starts last
+// at or before it. The run that starts last at or before seq is the only one that can hold it.
 func (r *Relay) mark(ctx context.Context, seqs []int64) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
-		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq)
+		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq),
+fresh AS (SELECT seq FROM moved WHERE COALESCE((SELECT p.last_seq FROM outbox_published AS p
+WHERE p.first_seq <= moved.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < moved.seq)
 INSERT INTO outbox_published (first_seq, last_seq, published_at)
-SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM moved) AS runs
+SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM fresh) AS runs
 GROUP BY run ON CONFLICT DO NOTHING`, bun.In(seqs), at).Exec(ctx)
 		return err
 	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)
 SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run
-FROM outbox_pending WHERE seq IN (?)) AS runs GROUP BY run`, at, bun.In(seqs)).Exec(ctx); err != nil {
+FROM outbox_pending AS q WHERE q.seq IN (?) AND COALESCE((SELECT p.last_seq FROM outbox_published AS p
+WHERE p.first_seq <= q.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < q.seq) AS runs GROUP BY run`,
+			at, bun.In(seqs)).Exec(ctx); err != nil {
 			return err
 		}
 		_, err := tx.NewDelete().TableExpr("outbox_pending").Where("seq IN (?)", bun.In(seqs)).Exec(ctx)
@@ -420,28 +444,40 @@ func (r *Relay) publish(ctx context.Context, rows []eventRow, whileWaiting func(
 		}
 		futures = append(futures, f)
 	}
+	// One deadline for the previous mark (whileWaiting) and the acks, which overlap: the mark
+	// started at most AckTimeout ago and times out by then, so a round outlasts the lease's
+	// margin neither by waiting for it nor by waiting for the acks after it.
+	timeout := time.NewTimer(r.cfg.AckTimeout)
+	defer timeout.Stop()
 	if len(futures) == len(rows) {
 		whileWaiting()
 	}
-	timeout := time.NewTimer(r.cfg.AckTimeout)
-	defer timeout.Stop()
 	acked := make([]int64, 0, len(futures))
 	lat := make([]time.Duration, 0, len(futures))
 	var firstErr error
 	for i, f := range futures {
-		select {
+		var err error
+		select { // an ack that is in counts, even past the deadline
 		case <-f.Ok():
-			acked = append(acked, rows[i].Seq)
-			lat = append(lat, time.Since(rows[i].OccurredAt))
-		case err := <-f.Err():
+		case err = <-f.Err():
+		default:
+			select {
+			case <-f.Ok():
+			case err = <-f.Err():
+			case <-timeout.C:
+				return acked, lat, errors.New("outbox relay: timed out waiting for JetStream acks")
+			case <-ctx.Done():
+				return acked, lat, ctx.Err()
+			}
+		}
+		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("outbox relay: publish %s: %w", rows[i].ID, err)
 			}
-		case <-timeout.C:
-			return acked, lat, errors.New("outbox relay: timed out waiting for JetStream acks")
-		case <-ctx.Done():
-			return acked, lat, ctx.Err()
+			continue
 		}
+		acked = append(acked, rows[i].Seq)
+		lat = append(lat, time.Since(rows[i].OccurredAt))
 	}
 	if firstErr == nil && len(futures) < len(rows) {
 		firstErr = errors.New("outbox relay: NATS connection unavailable")

@@ -1,3 +1,7 @@
+DELETE FROM outbox_leases WHERE name IN ('relay', 'outbox-relay');
+
+--bun:split
+
 DROP TRIGGER IF EXISTS outbox_events_enqueue;
 
 --bun:split
