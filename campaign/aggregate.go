@@ -157,7 +157,7 @@ func Rehydrate(p RehydrateParams) (*Campaign, error) {
 // *TargetingLockedError (its rules were vetted when it started). Invalid input is a
 // *ValidationError; an unchanged start date may lie in the past, a new one may not. A change
 // of rules clears TargetingVerified until the next activation vets them. A change of what an
-// approval covers (budget, dates, targeting) voids a pending or standing approval: the Change
+// approval covers (every field but name and description) voids a pending or standing approval: the Change
 // then carries CampaignApprovalVoided and its history row.
 func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 	if !c.status.Editable() {

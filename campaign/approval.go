@@ -20,8 +20,8 @@ import (
 // Approval above a budget threshold. A deployment sets a threshold per currency
 // (ApprovalThresholds); a campaign whose budget is above the threshold of its currency may
 // start or resume serving only with a standing approval: someone submits it, and a user other
-// than its author approves it. Any change to its budget, dates or targeting voids a standing
-// approval or a pending request. The threshold is judged when each thing happens (submit,
+// than its author and its submitter approves it. Any change to what it serves (every field
+// but its name and description) voids a standing approval or a pending request. The threshold is judged when each thing happens (submit,
 // activate, resume, a read), against the configuration of that moment: a campaign approved
 // under one threshold keeps its approval when the threshold changes, and a campaign never
 // submitted needs one as soon as a threshold below its budget is configured.
@@ -223,8 +223,13 @@ func (e *ApprovalStateError) Error() string {
 // ErrSelfApproval: the author of a campaign cannot approve or reject it.
 var ErrSelfApproval = errors.New("the author of a campaign cannot approve or reject it")
 
-// SubmitForApproval asks, for actor at now, for the approval of the campaign's current
-// budget, dates and targeting. Only a DRAFT or PAUSED campaign is submitted (else
+// ErrSubmitterApproval: who submitted a request cannot decide it. Without this rule a
+// manager could edit a colleague's campaign (which voids its approval), submit it and
+// approve their own submission.
+var ErrSubmitterApproval = errors.New("the submitter of an approval request cannot approve or reject it")
+
+// SubmitForApproval asks, for actor at now, for the approval of the campaign as it stands
+// (all but its name and description). Only a DRAFT or PAUSED campaign is submitted (else
 // *StateError), whose budget is above its currency's threshold in t and that is not already
 // pending or approved (else *ApprovalStateError); a REJECTED campaign may be submitted again.
 func (c *Campaign) SubmitForApproval(actor UserID, t ApprovalThresholds, now time.Time) (Change, error) {
@@ -258,8 +263,9 @@ func (c *Campaign) SubmitForApproval(actor UserID, t ApprovalThresholds, now tim
 
 // Approve approves the pending request for actor at now. The campaign must be pending (else
 // *ApprovalStateError) and not terminal (else *StateError); its author cannot approve it
-// (ErrSelfApproval). t gives the threshold the event records (the one of that moment; an
-// approval stands even when the threshold has since been raised or removed).
+// (ErrSelfApproval), nor can the request's submitter (ErrSubmitterApproval). t gives the
+// threshold the event records (the one of that moment; an approval stands even when the
+// threshold has since been raised or removed).
 func (c *Campaign) Approve(actor UserID, t ApprovalThresholds, now time.Time) (Change, error) {
 	return c.decide(ActionApprove, actor, "", t, now)
 }
@@ -288,6 +294,9 @@ func (c *Campaign) decide(action lifecycle.Action, actor UserID, reason string, 
 	}
 	if actor == c.createdBy {
 		return Change{}, ErrSelfApproval
+	}
+	if c.approval.SubmittedBy != nil && actor == *c.approval.SubmittedBy {
+		return Change{}, ErrSubmitterApproval
 	}
 	at, by := now, actor
 	submittedBy, submittedAt := userPtr(c.approval.SubmittedBy), utcPtr(c.approval.SubmittedAt)
@@ -330,16 +339,23 @@ func (c *Campaign) approvalRecord(action lifecycle.Action, reason string, actor 
 	}
 }
 
-// voidingFields names the fields an approval covers whose change between before and after
-// voids it: the budget, the dates and the targeting (rules and audience segments).
+// cosmeticFields are the edited fields an approval does not cover: they label the campaign
+// and change nothing it serves, to whom, when or at what cost.
+var cosmeticFields = []string{"name", "description"}
+
+// voidingFields names, sorted, the fields whose change between before and after voids an
+// approval: every edited field but the cosmetic ones. An approval covers what the campaign
+// serves (budget, dates, type, targeting rules, audience, channels, frequency, impressions,
+// budget limit, A/B test, scheduling, personalization), so that an approver who saw one
+// campaign never approves another.
 func voidingFields(before, after CampaignV1) []string {
 	var out []string
-	changes := newUpdatedV1(before, after).Changes
-	for _, f := range []string{"budget", "startDate", "endDate", "targetingRules", "settings.targetAudience"} {
-		if _, ok := changes[f]; ok {
+	for f := range newUpdatedV1(before, after).Changes {
+		if !slices.Contains(cosmeticFields, f) {
 			out = append(out, f)
 		}
 	}
+	slices.Sort(out)
 	return out
 }
 

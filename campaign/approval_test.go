@@ -173,17 +173,25 @@ func TestSubmitNeedsAnEditableCampaignAboveItsThreshold(t *testing.T) {
 	assert.NoError(t, err, "a paused campaign may be submitted (to resume after an edit)")
 }
 
-// A change of budget, dates or targeting voids a pending or standing approval; other edits
-// keep it.
+// A change of anything the campaign serves voids a pending or standing approval; a new name
+// or description keeps it.
 func TestEditsVoidTheApproval(t *testing.T) {
 	t.Parallel()
 	edits := map[string]func(*Input){
-		"budget":                  func(in *Input) { in.Budget = MustMoney("10000.01", "EUR") },
-		"startDate":               func(in *Input) { in.StartDate = in.StartDate.Add(time.Hour) },
-		"endDate":                 func(in *Input) { in.EndDate = nil },
-		"targetingRules":          func(in *Input) { in.TargetingRules = []RuleID{ruleID(9)} },
-		"settings.targetAudience": func(in *Input) { in.Settings.TargetAudience = []string{"vip"} },
-		"":                        func(in *Input) { in.Name, in.Settings.Channels = "Renamed sale", []Channel{ChannelSMS} },
+		"budget":                   func(in *Input) { in.Budget = MustMoney("10000.01", "EUR") },
+		"startDate":                func(in *Input) { in.StartDate = in.StartDate.Add(time.Hour) },
+		"endDate":                  func(in *Input) { in.EndDate = nil },
+		"type":                     func(in *Input) { in.Type = TypeLoyalty },
+		"targetingRules":           func(in *Input) { in.TargetingRules = []RuleID{ruleID(9)} },
+		"settings.targetAudience":  func(in *Input) { in.Settings.TargetAudience = []string{"vip"} },
+		"settings.channels":        func(in *Input) { in.Settings.Channels = []Channel{ChannelSMS} },
+		"settings.frequency":       func(in *Input) { in.Settings.Frequency = FrequencyWeekly },
+		"settings.maxImpressions":  func(in *Input) { in.Settings.MaxImpressions = ptr(int64(200000)) },
+		"settings.budgetLimit":     func(in *Input) { in.Settings.BudgetLimit = nil },
+		"settings.abTestSettings":  func(in *Input) { in.Settings.ABTest = nil },
+		"settings.schedulingRules": func(in *Input) { in.Settings.SchedulingRules[0].End = "18:00" },
+		"settings.personalization": func(in *Input) { in.Settings.Personalization = Personalization{} },
+		"":                         func(in *Input) { in.Name, in.Description = "Renamed sale", "reworded" },
 	}
 	for field, edit := range edits {
 		for _, approve := range []bool{false, true} {
@@ -304,5 +312,27 @@ func TestEndingWithdrawsAPendingRequest(t *testing.T) {
 	ch, err = c.ApplyTransition(StatusChange{Transition: tr, Reason: "budget withdrawn", Actor: &writer}, now)
 	require.NoError(t, err)
 	assert.Empty(t, ch.Then)
+	assert.Equal(t, ApprovalApproved, c.ApprovalStatusUnder(eurLimit))
+}
+
+// Who submitted a request cannot decide it, even when they are not the campaign's author: a
+// manager who edits a colleague's campaign (voiding its approval) and submits it needs another
+// manager's decision.
+func TestSubmitterCannotDecideTheirApprovalRequest(t *testing.T) {
+	t.Parallel()
+	c := newDraft(t) // written by writer
+	_, err := c.SubmitForApproval(manager, eurLimit, now)
+	require.NoError(t, err)
+	_, err = c.Approve(manager, eurLimit, now)
+	require.ErrorIs(t, err, ErrSubmitterApproval)
+	_, err = c.Reject(manager, "changed my mind", eurLimit, now)
+	require.ErrorIs(t, err, ErrSubmitterApproval)
+	assert.Equal(t, ApprovalPending, c.ApprovalStatusUnder(eurLimit), "nothing changed")
+	_, err = c.Approve(writer, eurLimit, now)
+	require.ErrorIs(t, err, ErrSelfApproval, "the author still cannot")
+
+	third := UserID(uuid.MustParse("33333333-3333-4333-8333-333333333333"))
+	_, err = c.Approve(third, eurLimit, now)
+	require.NoError(t, err)
 	assert.Equal(t, ApprovalApproved, c.ApprovalStatusUnder(eurLimit))
 }

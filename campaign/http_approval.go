@@ -49,17 +49,18 @@ type rejectRequest struct {
 // registerApproval mounts the approval routes under g.
 func (h *Handler) registerApproval(g *echo.Group, p echo.MiddlewareFunc) {
 	none := httpx.Query()
-	g.POST("/campaigns/:id/submit-for-approval", h.approvalStep(h.svc.SubmitForApproval, false), p, none)
-	g.POST("/campaigns/:id/approve", h.approvalStep(h.svc.Approve, false), p, none)
-	g.POST("/campaigns/:id/reject", h.approvalStep(h.svc.Reject, true), p, none)
+	g.POST("/campaigns/:id/submit-for-approval", h.approvalStep(h.svc.SubmitForApproval, false, false), p, none)
+	g.POST("/campaigns/:id/approve", h.approvalStep(h.svc.Approve, false, true), p, none)
+	g.POST("/campaigns/:id/reject", h.approvalStep(h.svc.Reject, true, true), p, none)
 }
 
 type approvalFunc func(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error)
 
 // approvalStep serves one approval step. Submit and approve take no body members (an empty
-// object, or no body); reject requires {"reason": "..."}. If-Match is optional, as on the
-// lifecycle actions.
-func (h *Handler) approvalStep(step approvalFunc, needsReason bool) echo.HandlerFunc {
+// object, or no body); reject requires {"reason": "..."}. If-Match is optional on submit, as
+// on the lifecycle actions; a decision (decides) requires one naming a version (not "*"): a
+// manager decides on the campaign they read, never on a version edited and resubmitted since.
+func (h *Handler) approvalStep(step approvalFunc, needsReason, decides bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := pathID(c)
 		if err != nil {
@@ -68,6 +69,9 @@ func (h *Handler) approvalStep(step approvalFunc, needsReason bool) echo.Handler
 		ifMatch, hasIfMatch, err := httpx.IfMatch(c)
 		if err != nil {
 			return err
+		}
+		if decides && !hasIfMatch {
+			return httpx.PreconditionRequired("say which version of the campaign you decide on: send If-Match: \"<version>\" (its ETag when you read it; * is not accepted)")
 		}
 		var req ApprovalRequest
 		if needsReason {
@@ -110,6 +114,9 @@ func (h *Handler) approvalProblem(err error, viaIfMatch bool) error {
 	case errors.Is(err, ErrSelfApproval):
 		return httpx.NewProblem(http.StatusForbidden, "approver-is-author", "Forbidden",
 			"the author of a campaign cannot approve or reject it: another manager must decide")
+	case errors.Is(err, ErrSubmitterApproval):
+		return httpx.NewProblem(http.StatusForbidden, "approver-is-submitter", "Forbidden",
+			"who submitted a campaign for approval cannot approve or reject that request: another manager must decide")
 	case errors.As(err, &aerr):
 		p := httpx.Conflict("invalid-approval-state", aerr.Error())
 		p.Extra = map[string]any{"approvalStatus": aerr.Status}

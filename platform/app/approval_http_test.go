@@ -54,6 +54,18 @@ func step(s *apptest.Server, id, name string, body any, header ...string) *appte
 	return s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/"+name, body, header...)
 }
 
+// seen is who plus the If-Match of the campaign's current version: a decision names the
+// version its decider read.
+func seen(t *testing.T, s *apptest.Server, id string, who []string) []string {
+	t.Helper()
+	r := s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil)
+	tag := r.Header.Get("ETag")
+	if r.Status != http.StatusOK {
+		tag = `"1"` // an unknown campaign: any version
+	}
+	return append([]string{"If-Match", tag}, who...)
+}
+
 func getCampaign(t *testing.T, s *apptest.Server, id string) map[string]any {
 	t.Helper()
 	return requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil), http.StatusOK)
@@ -120,10 +132,10 @@ func TestApprovalHTTP(t *testing.T) {
 		})
 
 		t.Run("nothing to decide before a submission", func(t *testing.T) {
-			p := requireProblem(t, step(s, id, "approve", nil, asUserB...), http.StatusConflict)
+			p := requireProblem(t, step(s, id, "approve", nil, seen(t, s, id, asUserB)...), http.StatusConflict)
 			assert.Equal(t, "REQUIRED", p["approvalStatus"])
-			requireProblem(t, step(s, id, "reject", map[string]any{"reason": "no"}, asUserB...), http.StatusUnprocessableEntity)
-			requireProblem(t, step(s, id, "reject", map[string]any{"reason": "not now"}, asUserB...), http.StatusConflict)
+			requireProblem(t, step(s, id, "reject", map[string]any{"reason": "no"}, seen(t, s, id, asUserB)...), http.StatusUnprocessableEntity)
+			requireProblem(t, step(s, id, "reject", map[string]any{"reason": "not now"}, seen(t, s, id, asUserB)...), http.StatusConflict)
 		})
 
 		t.Run("submit", func(t *testing.T) {
@@ -142,23 +154,23 @@ func TestApprovalHTTP(t *testing.T) {
 		})
 
 		t.Run("the author cannot approve or reject", func(t *testing.T) {
-			p := requireProblem(t, step(s, id, "approve", nil, asUserA...), http.StatusForbidden)
+			p := requireProblem(t, step(s, id, "approve", nil, seen(t, s, id, asUserA)...), http.StatusForbidden)
 			assert.Equal(t, "urn:campaigns:problem:approver-is-author", p["type"])
-			p = requireProblem(t, step(s, id, "reject", map[string]any{"reason": "my own"}, asUserA...), http.StatusForbidden)
+			p = requireProblem(t, step(s, id, "reject", map[string]any{"reason": "my own"}, seen(t, s, id, asUserA)...), http.StatusForbidden)
 			assert.Equal(t, "urn:campaigns:problem:approver-is-author", p["type"])
 			assert.Equal(t, "PENDING", approvalOf(t, getCampaign(t, s, id))["status"])
 		})
 
 		t.Run("reject needs a reason", func(t *testing.T) {
-			p := requireProblem(t, step(s, id, "reject", map[string]any{}, asUserB...), http.StatusUnprocessableEntity)
+			p := requireProblem(t, step(s, id, "reject", map[string]any{}, seen(t, s, id, asUserB)...), http.StatusUnprocessableEntity)
 			assert.Equal(t, []string{"reason"}, fieldsOf(p))
-			p = requireProblem(t, step(s, id, "reject", map[string]any{"reason": " x "}, asUserB...), http.StatusUnprocessableEntity)
+			p = requireProblem(t, step(s, id, "reject", map[string]any{"reason": " x "}, seen(t, s, id, asUserB)...), http.StatusUnprocessableEntity)
 			assert.Equal(t, []string{"reason"}, fieldsOf(p))
-			requireProblem(t, step(s, id, "reject", nil, asUserB...), http.StatusBadRequest)
+			requireProblem(t, step(s, id, "reject", nil, seen(t, s, id, asUserB)...), http.StatusBadRequest)
 		})
 
 		t.Run("reject, edit, resubmit", func(t *testing.T) {
-			c := requireStatus(t, step(s, id, "reject", map[string]any{"reason": "split it by channel"}, asUserB...), http.StatusOK)
+			c := requireStatus(t, step(s, id, "reject", map[string]any{"reason": "split it by channel"}, seen(t, s, id, asUserB)...), http.StatusOK)
 			a := approvalOf(t, c)
 			assert.Equal(t, "REJECTED", a["status"])
 			assert.Equal(t, userB, a["decidedBy"])
@@ -179,7 +191,7 @@ func TestApprovalHTTP(t *testing.T) {
 		})
 
 		t.Run("approve, and approval is voided by budget, date and targeting changes", func(t *testing.T) {
-			c := requireStatus(t, step(s, id, "approve", nil, asUserB...), http.StatusOK)
+			c := requireStatus(t, step(s, id, "approve", nil, seen(t, s, id, asUserB)...), http.StatusOK)
 			a := approvalOf(t, c)
 			assert.Equal(t, "APPROVED", a["status"])
 			assert.Equal(t, userB, a["decidedBy"])
@@ -201,7 +213,7 @@ func TestApprovalHTTP(t *testing.T) {
 			for i, name := range []string{"budget", "endDate", "targeting"} {
 				if i > 0 {
 					requireStatus(t, step(s, id, "submit-for-approval", nil, asUserA...), http.StatusOK)
-					requireStatus(t, step(s, id, "approve", nil, asUserC...), http.StatusOK)
+					requireStatus(t, step(s, id, "approve", nil, seen(t, s, id, asUserC)...), http.StatusOK)
 				}
 				b := getCampaign(t, s, id)
 				edits[name](b)
@@ -218,12 +230,12 @@ func TestApprovalHTTP(t *testing.T) {
 			b["startDate"] = time.Now().Add(36 * time.Hour).UTC().Format(time.RFC3339)
 			c = requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+id, b, "If-Match", "*", asUserA[0], asUserA[1]), http.StatusOK)
 			assert.Equal(t, "REQUIRED", approvalOf(t, c)["status"])
-			requireProblem(t, step(s, id, "approve", nil, asUserB...), http.StatusConflict)
+			requireProblem(t, step(s, id, "approve", nil, seen(t, s, id, asUserB)...), http.StatusConflict)
 		})
 
 		t.Run("approved, it activates; a paused edit voids it and blocks the resume", func(t *testing.T) {
 			requireStatus(t, step(s, id, "submit-for-approval", nil, asUserA...), http.StatusOK)
-			c := requireStatus(t, step(s, id, "approve", nil, asUserB...), http.StatusOK)
+			c := requireStatus(t, step(s, id, "approve", nil, seen(t, s, id, asUserB)...), http.StatusOK)
 			c = requireStatus(t, action(s, id, "activate", nil, "If-Match", `"`+strconv.Itoa(int(c["version"].(float64)))+`"`), http.StatusOK)
 			assert.Equal(t, "ACTIVE", c["status"])
 			assert.Equal(t, "APPROVED", approvalOf(t, c)["status"])
@@ -235,7 +247,7 @@ func TestApprovalHTTP(t *testing.T) {
 			p := requireProblem(t, action(s, id, "resume", nil), http.StatusUnprocessableEntity)
 			assert.Equal(t, []string{"approval"}, fieldsOf(p))
 			requireStatus(t, step(s, id, "submit-for-approval", nil, asUserB...), http.StatusOK)
-			requireStatus(t, step(s, id, "approve", nil, asUserC...), http.StatusOK)
+			requireStatus(t, step(s, id, "approve", nil, seen(t, s, id, asUserC)...), http.StatusOK)
 			assert.Equal(t, "ACTIVE", requireStatus(t, action(s, id, "resume", nil), http.StatusOK)["status"])
 		})
 
@@ -318,10 +330,83 @@ func TestApprovalHTTP(t *testing.T) {
 			assert.Equal(t, "REQUIRED", approvalOf(t, getCampaign(t, s, pending))["status"])
 		})
 
+		t.Run("a decision names the version its decider read", func(t *testing.T) {
+			cid := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Decide stale"), asUserA...), http.StatusCreated)["id"].(string)
+			requireStatus(t, step(s, cid, "submit-for-approval", nil, asUserA...), http.StatusOK)
+			read := seen(t, s, cid, asUserB) // the approver reads the pending campaign
+			for name, body := range map[string]any{"approve": nil, "reject": map[string]any{"reason": "too big"}} {
+				for _, h := range [][]string{asUserB, append([]string{"If-Match", "*"}, asUserB...)} {
+					p := requireProblem(t, step(s, cid, name, body, h...), http.StatusPreconditionRequired)
+					assert.Equal(t, "urn:campaigns:problem:precondition-required", p["type"], name)
+				}
+			}
+			// The author raises the budget (voiding the request) and submits again.
+			b := getCampaign(t, s, cid)
+			b["budget"] = map[string]any{"amount": "90000.00", "currency": "EUR"}
+			requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+cid, b, "If-Match", "*", asUserA[0], asUserA[1]), http.StatusOK)
+			requireStatus(t, step(s, cid, "submit-for-approval", nil, asUserA...), http.StatusOK)
+			requireProblem(t, step(s, cid, "approve", nil, read...), http.StatusPreconditionFailed)
+			requireProblem(t, step(s, cid, "reject", map[string]any{"reason": "too big"}, read...), http.StatusPreconditionFailed)
+			c := getCampaign(t, s, cid)
+			assert.Equal(t, "PENDING", approvalOf(t, c)["status"], "the budget the approver never saw is not approved")
+			assert.Equal(t, "90000.00", c["budget"].(map[string]any)["amount"])
+			c = requireStatus(t, step(s, cid, "approve", nil, seen(t, s, cid, asUserB)...), http.StatusOK)
+			assert.Equal(t, "APPROVED", approvalOf(t, c)["status"], "once read, it is approved")
+		})
+
+		t.Run("the submitter cannot decide their own request", func(t *testing.T) {
+			cid := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Decide own"), asUserA...), http.StatusCreated)["id"].(string)
+			// Manager C, who did not write it, raises its budget and submits it.
+			b := getCampaign(t, s, cid)
+			b["budget"] = map[string]any{"amount": "50000.00", "currency": "EUR"}
+			requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+cid, b, "If-Match", "*", asUserC[0], asUserC[1]), http.StatusOK)
+			requireStatus(t, step(s, cid, "submit-for-approval", nil, asUserC...), http.StatusOK)
+			p := requireProblem(t, step(s, cid, "approve", nil, seen(t, s, cid, asUserC)...), http.StatusForbidden)
+			assert.Equal(t, "urn:campaigns:problem:approver-is-submitter", p["type"])
+			p = requireProblem(t, step(s, cid, "reject", map[string]any{"reason": "my own"}, seen(t, s, cid, asUserC)...), http.StatusForbidden)
+			assert.Equal(t, "urn:campaigns:problem:approver-is-submitter", p["type"])
+			assert.Equal(t, "PENDING", approvalOf(t, getCampaign(t, s, cid))["status"])
+			c := requireStatus(t, step(s, cid, "approve", nil, seen(t, s, cid, asUserB)...), http.StatusOK)
+			assert.Equal(t, userB, approvalOf(t, c)["decidedBy"], "a third manager decides")
+		})
+
+		t.Run("what the campaign serves is covered; its name and description are not", func(t *testing.T) {
+			cid := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Decide covered"), asUserA...), http.StatusCreated)["id"].(string)
+			edits := []struct {
+				name  string
+				voids bool
+				edit  func(b map[string]any)
+			}{
+				{"name and description", false, func(b map[string]any) { b["name"], b["description"] = "Decide covered, renamed", "reworded" }},
+				{"channels", true, func(b map[string]any) { b["settings"].(map[string]any)["channels"] = []string{"SMS"} }},
+				{"schedulingRules", true, func(b map[string]any) {
+					b["settings"].(map[string]any)["schedulingRules"] = []map[string]any{{"days": []string{"MON"}, "startTime": "09:00", "endTime": "12:00", "timezone": "UTC"}}
+				}},
+				{"frequency", true, func(b map[string]any) { b["settings"].(map[string]any)["frequency"] = "MONTHLY" }},
+			}
+			for _, e := range edits {
+				requireStatus(t, step(s, cid, "submit-for-approval", nil, asUserA...), http.StatusOK)
+				requireStatus(t, step(s, cid, "approve", nil, seen(t, s, cid, asUserB)...), http.StatusOK)
+				b := getCampaign(t, s, cid)
+				e.edit(b)
+				c := requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+cid, b, "If-Match", "*", asUserA[0], asUserA[1]), http.StatusOK)
+				want := "APPROVED"
+				if e.voids {
+					want = "REQUIRED"
+				}
+				assert.Equal(t, want, approvalOf(t, c)["status"], e.name)
+				if !e.voids { // still approved: void it with a budget change to go on
+					b = getCampaign(t, s, cid)
+					b["budget"] = map[string]any{"amount": "12500.00", "currency": "EUR"}
+					requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+cid, b, "If-Match", "*", asUserA[0], asUserA[1]), http.StatusOK)
+				}
+			}
+		})
+
 		t.Run("unknown and deleted campaigns are 404", func(t *testing.T) {
 			for _, name := range []string{"submit-for-approval", "approve"} {
-				requireProblem(t, step(s, uuid.NewString(), name, nil, asUserB...), http.StatusNotFound)
-				requireProblem(t, step(s, "not-a-uuid", name, nil, asUserB...), http.StatusNotFound)
+				requireProblem(t, step(s, uuid.NewString(), name, nil, "If-Match", `"1"`, asUserB[0], asUserB[1]), http.StatusNotFound)
+				requireProblem(t, step(s, "not-a-uuid", name, nil, "If-Match", `"1"`, asUserB[0], asUserB[1]), http.StatusNotFound)
 			}
 		})
 	})

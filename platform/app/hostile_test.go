@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -200,6 +201,9 @@ func (w *walker) send(t *testing.T, op operation, r request) *apptest.Response {
 	}
 	req.Header.Set("X-User-ID", userA)
 	for k, v := range r.header {
+		if v == currentVersion {
+			v = w.etag(t, id)
+		}
 		req.Header.Set(k, v)
 	}
 	resp := w.s.Send(req, r.body)
@@ -209,6 +213,23 @@ func (w *walker) send(t *testing.T, op operation, r request) *apptest.Response {
 	}
 	w.check(t, op, r, resp)
 	return resp
+}
+
+// currentVersion in a request's header stands for the ETag of its target's current version.
+const currentVersion = "\x00current-version"
+
+// etag is the ETag of campaign id's current version; one that matches no version when id is
+// not a campaign's.
+func (w *walker) etag(t *testing.T, id string) string {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return `"1"`
+	}
+	c, err := w.s.API.Campaigns.Get(context.Background(), campaign.ID(uid))
+	if err != nil {
+		return `"1"`
+	}
+	return `"` + strconv.FormatInt(c.Version(), 10) + `"`
 }
 
 // check holds every answer to the rules of the walk: below 500, and every 4xx a problem.
@@ -301,6 +322,9 @@ func (w *walker) baseRequest(t *testing.T, op operation) request {
 	r := request{id: realID, about: "base"}
 	if op.method == http.MethodPut {
 		r.header = map[string]string{"If-Match": "*"}
+	}
+	if seg := op.path[strings.LastIndex(op.path, "/")+1:]; op.method == http.MethodPost && (seg == "approve" || seg == "reject") {
+		r.header = map[string]string{"If-Match": currentVersion} // a decision requires the version read
 	}
 	if rb := op.op.RequestBody; rb != nil {
 		mt := rb.Value.Content.Get("application/json")

@@ -30,6 +30,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
@@ -221,12 +222,16 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 	}
 	// Approval steps: on a campaign of their own (above the matrix server's EUR threshold),
 	// written by someone else than the caller, REQUIRED to submit, PENDING to decide.
+	// A decision names the version its decider read (If-Match is required).
 	approvalStep := func(suffix string, pending bool, body any) secRequest {
 		return func(t *testing.T, s *apptest.Server, ok bool) (string, any, []string) {
 			if !ok {
-				return "/api/v1/campaigns/" + shared() + suffix, body, nil
+				return "/api/v1/campaigns/" + shared() + suffix, body, []string{"If-Match", `"1"`}
 			}
-			return "/api/v1/campaigns/" + approvalCampaign(t, s, pending) + suffix, body, nil
+			id := approvalCampaign(t, s, pending)
+			c, err := s.API.Campaigns.Get(context.Background(), campaign.ID(uuid.MustParse(id)))
+			require.NoError(t, err)
+			return "/api/v1/campaigns/" + id + suffix, body, []string{"If-Match", `"` + strconv.FormatInt(c.Version(), 10) + `"`}
 		}
 	}
 	reqs["POST /api/v1/campaigns/:id/submit-for-approval"] = approvalStep("/submit-for-approval", false, nil)
