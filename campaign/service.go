@@ -166,7 +166,9 @@ func (sc scope) change(ctx context.Context, id ID, expectedVersion *int64, fn fu
 		}
 		return ch, nil
 	})
-	// Whatever the outcome: a COMMIT that failed may still have landed.
+	// Whatever the outcome: a COMMIT that failed may still have landed. ErrNotFound too: the
+	// campaign may have been deleted elsewhere and still be cached (forgetting a campaign that
+	// is not cached costs a lookup and keeps nothing).
 	sc.ended(id)
 	if err != nil {
 		return nil, err

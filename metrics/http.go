@@ -379,17 +379,29 @@ func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (ca
 	if err != nil {
 		return campaign.CampaignMetrics{}, err
 	}
-	return campaign.CampaignMetrics{Metrics: kpis, Experiment: summary, Delivered: deliveredOf(rows)}, nil
+	delivered, err := deliveredOf(rows)
+	if err != nil {
+		return campaign.CampaignMetrics{}, fmt.Errorf("metrics: campaign %s: %w", c.ID(), err)
+	}
+	return campaign.CampaignMetrics{Metrics: kpis, Experiment: summary, Delivered: delivered}, nil
 }
 
-// deliveredOf is what Store.Delivered reads, from a campaign's totals rows.
-func deliveredOf(rows []Row) lifecycle.Delivered {
+// deliveredOf is what Store.Delivered reads, from a campaign's totals rows. A sum out of the
+// 64-bit range fails with ErrTotalOutOfRange, as the SQL SUM of Store.Delivered does: a total
+// that wrapped around would be negative, and would make a campaign past its budget or
+// impression cap look within it. Failing the read is the safe side (no campaign is judged on
+// a wrong total); the store refuses such totals, so only rows changed by hand get there.
+func deliveredOf(rows []Row) (lifecycle.Delivered, error) {
 	var impressions, costE4 int64
 	for _, r := range rows {
-		impressions += r.Totals.Impressions
-		costE4 += r.Totals.CostE4
+		var okI, okC bool
+		impressions, okI = add64(impressions, r.Totals.Impressions)
+		costE4, okC = add64(costE4, r.Totals.CostE4)
+		if !okI || !okC {
+			return lifecycle.Delivered{}, ErrTotalOutOfRange
+		}
 	}
-	return lifecycle.Delivered{Impressions: impressions, Spend: fromE4(costE4)}
+	return lifecycle.Delivered{Impressions: impressions, Spend: fromE4(costE4)}, nil
 }
 
 // Granularities and groupings of the performance report.

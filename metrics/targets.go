@@ -28,34 +28,42 @@ const readTimeout = 10 * time.Second
 // database. A campaign leaves it as soon as its owner learns of a change (Forget), and every
 // entry expires ttl after the read that produced it began, whatever was missed.
 //
-// A read racing a change never stores what it read: Forget leaves a marker numbered after
-// every read already under way, and a read stores its result only when no marker newer than
-// its start stands for its campaign. Unknown and deleted campaigns are not cached (a 404
-// reads again).
+// A read racing a change never stores what it read: while a campaign is being read, Forget
+// notes its number on the campaign's reading, and a read stores its result only when no
+// Forget and no other read numbered after its start has touched the campaign. A Forget of a
+// campaign that is neither held nor being read leaves nothing behind, so the cache holds at
+// most maxTargets entries plus the campaigns being read, however many changes it learns of.
+// Unknown and deleted campaigns are not cached (a 404 reads again).
 type targetCache struct {
 	get func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
 	ttl time.Duration // <= 0: no cache
 	now func() time.Time
 
 	// flights shares one read among the requests that miss the same campaign at once (a
-	// burst at start or at expiry); its key carries seq, so a request that comes after a
-	// Forget never joins a read that began before it.
+	// burst at start or at expiry); its key carries the campaign's last Forget, so a request
+	// that comes after a Forget never joins a read that began before it.
 	flights singleflight.Group
 
 	mu      sync.Mutex
-	seq     uint64 // numbers Forget calls
-	allSeq  uint64 // the seq of the last ForgetAll
+	seq     uint64 // numbers the Forget calls that touched something, and the ForgetAll calls
 	entries map[uuid.UUID]cachedTarget
+	reading map[uuid.UUID]*reading // the campaigns being read, while they are
 }
 
 type cachedTarget struct {
 	target Target
 	loaded time.Time // when the read began
-	forgot uint64    // non-zero: a marker left by Forget (no target)
+	seq    uint64    // c.seq when the read began
+}
+
+// reading is a campaign being read by n requests.
+type reading struct {
+	n      int
+	forgot uint64 // the seq of the campaign's last Forget (or ForgetAll) while it was read
 }
 
 func newTargetCache(get func(context.Context, campaign.ID) (*campaign.Campaign, error), ttl time.Duration, now func() time.Time) *targetCache {
-	return &targetCache{get: get, ttl: ttl, now: now, entries: map[uuid.UUID]cachedTarget{}}
+	return &targetCache{get: get, ttl: ttl, now: now, entries: map[uuid.UUID]cachedTarget{}, reading: map[uuid.UUID]*reading{}}
 }
 
 // target returns the tracking rules of the live campaign id (campaign.ErrNotFound when it is
@@ -67,34 +75,59 @@ func (c *targetCache) target(ctx context.Context, id campaign.ID) (Target, error
 	key := uuid.UUID(id)
 	start := c.now()
 	c.mu.Lock()
-	e, ok := c.entries[key]
-	seq := c.seq
-	c.mu.Unlock()
-	if ok && e.forgot == 0 && start.Sub(e.loaded) < c.ttl {
+	if e, ok := c.entries[key]; ok && start.Sub(e.loaded) < c.ttl {
+		c.mu.Unlock()
 		return e.target, nil
 	}
-	v, err, _ := c.flights.Do(key.String()+"/"+strconv.FormatUint(seq, 10), func() (any, error) {
+	seq := c.seq
+	r := c.reading[key]
+	if r == nil {
+		r = &reading{}
+		c.reading[key] = r
+	}
+	r.n++
+	forgot := r.forgot
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		if r.n--; r.n == 0 {
+			delete(c.reading, key)
+		}
+		c.mu.Unlock()
+	}()
+	v, err, _ := c.flights.Do(key.String()+"/"+strconv.FormatUint(forgot, 10), func() (any, error) {
 		// One read serves several requests: the first one's cancellation must not fail the
 		// others.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), readTimeout)
 		defer cancel()
-		return c.read(rctx, id)
+		t, err := c.read(rctx, id)
+		if err == nil {
+			c.store(key, r, t, start, seq)
+		}
+		return t, err
 	})
 	if err != nil {
 		return Target{}, err
 	}
-	t := v.(Target)
+	return v.(Target), nil
+}
+
+// store keeps t, read from seq on, unless the campaign was forgotten since (the next request
+// reads again) or a newer read already stored it.
+func (c *targetCache) store(key uuid.UUID, r *reading, t Target, start time.Time, seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if r.forgot > seq {
+		return
+	}
 	cur, ok := c.entries[key]
-	if seq < c.allSeq || ok && cur.forgot > seq {
-		return t, nil // forgotten while it was read: the next request reads again
+	if ok && cur.seq > seq {
+		return
 	}
 	if !ok && len(c.entries) >= maxTargets && !c.sweep(start) {
-		return t, nil
+		return
 	}
-	c.entries[key] = cachedTarget{target: t, loaded: start}
-	return t, nil
+	c.entries[key] = cachedTarget{target: t, loaded: start, seq: seq}
 }
 
 func (c *targetCache) read(ctx context.Context, id campaign.ID) (Target, error) {
@@ -105,9 +138,7 @@ func (c *targetCache) read(ctx context.Context, id campaign.ID) (Target, error) 
 	return TargetOf(c0), nil
 }
 
-// sweep drops the expired entries and the markers older than ttl (a read that began before a
-// dropped marker stores an entry that expires by ttl after the marker anyway); it reports
-// whether there is room. c.mu is held.
+// sweep drops the expired entries; it reports whether there is room. c.mu is held.
 func (c *targetCache) sweep(now time.Time) bool {
 	for k, e := range c.entries {
 		if now.Sub(e.loaded) >= c.ttl {
@@ -117,20 +148,29 @@ func (c *targetCache) sweep(now time.Time) bool {
 	return len(c.entries) < maxTargets
 }
 
-// forget drops campaign id: its next tracking request reads it again.
+// forget drops campaign id: its next tracking request reads it again. It costs a map lookup
+// for a campaign not held: every write and every domain event calls it.
 func (c *targetCache) forget(id uuid.UUID) {
-	now := c.now()
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.reading[id]
+	if _, held := c.entries[id]; !held && r == nil {
+		return
+	}
 	c.seq++
-	c.entries[id] = cachedTarget{loaded: now, forgot: c.seq}
-	c.mu.Unlock()
+	delete(c.entries, id)
+	if r != nil {
+		r.forgot = c.seq
+	}
 }
 
 // forgetAll drops every campaign.
 func (c *targetCache) forgetAll() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.seq++
-	c.allSeq = c.seq
 	clear(c.entries)
-	c.mu.Unlock()
+	for _, r := range c.reading {
+		r.forgot = c.seq
+	}
 }

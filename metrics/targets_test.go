@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -125,4 +126,94 @@ func TestTargetCacheOff(t *testing.T) {
 	must(t, tc, id)
 	must(t, tc, id)
 	assert.EqualValues(t, 2, f.reads.Load())
+}
+
+// Forgetting campaigns the cache does not hold (a PUT on an unknown id, every domain event of
+// an import) leaves nothing behind: the cache stays as big as what it holds.
+func TestTargetCacheForgetUnknownStaysBounded(t *testing.T) {
+	f, clk := newFake("EUR"), &fakeClock{}
+	tc := newTargetCache(f.get, time.Hour, clk.now)
+	id := campaign.NewID()
+	must(t, tc, id)
+	for range maxTargets + 10 {
+		tc.forget(uuid.New())
+	}
+	f.currency.Store("") // reads of unknown campaigns leave nothing either
+	for range 100 {
+		_, err := tc.target(context.Background(), campaign.NewID())
+		require.ErrorIs(t, err, campaign.ErrNotFound)
+	}
+	f.currency.Store("EUR")
+	tc.mu.Lock()
+	held, reading := len(tc.entries), len(tc.reading)
+	tc.mu.Unlock()
+	assert.Equal(t, 1, held, "only the campaign read is held")
+	assert.Zero(t, reading)
+	must(t, tc, id)
+	assert.EqualValues(t, 1+100, f.reads.Load(), "the campaign held is still served from the cache")
+}
+
+// A read that began before a change and ends after a newer read stored the changed campaign
+// does not overwrite it.
+func TestTargetCacheOldReadDoesNotOverwriteNewer(t *testing.T) {
+	clk := &fakeClock{}
+	var currency atomic.Value
+	currency.Store("EUR")
+	var reads atomic.Int64
+	started, release := make(chan string, 2), make(chan struct{})
+	get := func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+		reads.Add(1)
+		cur := currency.Load().(string)
+		started <- cur
+		if cur == "EUR" {
+			<-release // the old version's read is held until the new one is stored
+		}
+		f := newFake(cur)
+		f.reads.Add(-1)
+		return f.get(ctx, id)
+	}
+	tc := newTargetCache(get, time.Hour, clk.now)
+	id := campaign.NewID()
+	old := make(chan Target)
+	go func() { old <- must(t, tc, id) }()
+	require.Equal(t, "EUR", <-started)
+	currency.Store("USD")
+	tc.forget([16]byte(id))
+	assert.Equal(t, "USD", must(t, tc, id).Currency, "a request after the change reads it")
+	require.Equal(t, "USD", <-started)
+	close(release)
+	assert.Equal(t, "EUR", (<-old).Currency, "the old read answers what it read")
+	assert.Equal(t, "USD", must(t, tc, id).Currency, "and leaves the newer entry in place")
+	assert.EqualValues(t, 2, reads.Load(), "the newer entry serves from the cache")
+}
+
+// A request that comes after a change does not share a read that began before it.
+func TestTargetCacheRequestAfterChangeReadsAgain(t *testing.T) {
+	for _, all := range []bool{false, true} {
+		f, clk := newFake("EUR"), &fakeClock{}
+		f.block, f.started = make(chan struct{}), make(chan struct{}, 2)
+		tc := newTargetCache(f.get, time.Hour, clk.now)
+		id := campaign.NewID()
+		old := make(chan Target)
+		go func() { old <- must(t, tc, id) }()
+		<-f.started
+		f.currency.Store("USD")
+		if all {
+			tc.forgetAll()
+		} else {
+			tc.forget([16]byte(id))
+		}
+		fresh := make(chan Target)
+		go func() { fresh <- must(t, tc, id) }()
+		select {
+		case <-f.started: // a second read began: the request did not join the first
+		case <-time.After(5 * time.Second):
+			close(f.block)
+			t.Fatalf("the request after the change joined the read before it (forgetAll: %v)", all)
+		}
+		close(f.block)
+		assert.Equal(t, "EUR", (<-old).Currency)
+		assert.Equal(t, "USD", (<-fresh).Currency, "forgetAll: %v", all)
+		assert.EqualValues(t, 2, f.reads.Load())
+	}
 }
