@@ -42,6 +42,17 @@ func Prepared(ctx context.Context, db *bun.DB, dest any, query string, args ...a
 	return db.ScanRows(ctx, rows, dest)
 }
 
+// PreparedExec is Prepared for a statement that returns no rows.
+func PreparedExec(ctx context.Context, db *bun.DB, query string, args ...any) error {
+	var err error
+	if db.Dialect().Name() == dialect.PG {
+		_, err = db.DB.ExecContext(ctx, query, pgArgs(args)...)
+	} else {
+		_, err = db.DB.ExecContext(ctx, questionMarks(query, len(args)), sqliteArgs(args)...)
+	}
+	return err
+}
+
 // questionMarks turns $1..$n into ?.
 func questionMarks(query string, n int) string {
 	for i := n; i >= 1; i-- { // $12 before $1

@@ -14,8 +14,14 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
+
+// DefaultBatchSize is how many events the relay reads, publishes and marks per round: each
+// round costs a few statements whatever its size, so a backlog drains faster in larger
+// rounds (1,000 gave PostgreSQL 0.52 of raw publishing where 500 gave 0.44-0.47).
+const DefaultBatchSize = 1000
 
 // Header names on published messages.
 const (
@@ -36,7 +42,7 @@ type RelayConfig struct {
 	DuplicateWindow time.Duration // JetStream de-duplication window (2m)
 	// MaxAge is how long the stream keeps events (30 days); negative: forever.
 	MaxAge       time.Duration
-	BatchSize    int           // events per publish round (500)
+	BatchSize    int           // events per publish round (DefaultBatchSize)
 	PollInterval time.Duration // how often an idle relay looks for work (250ms)
 	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s:
 	// a round waits at most AckTimeout (for the acks and the previous batch's mark together)
@@ -63,7 +69,7 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	case c.MaxAge < 0:
 		c.MaxAge = 0 // JetStream's "no limit"
 	}
-	c.BatchSize = cmp.Or(c.BatchSize, 500)
+	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
 	c.PollInterval = cmp.Or(c.PollInterval, 250*time.Millisecond)
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
 	c.AckTimeout = cmp.Or(c.AckTimeout, 10*time.Second)
@@ -103,6 +109,8 @@ type Relay struct {
 	prefetch    chan fetched // the next batch, being read; nil when none is
 
 	afterPrefetchRead func() // tests: runs between a prefetch's read and its late-commit check
+
+	batchQuery string // PostgreSQL: the events of an array of seqs, oldest first
 }
 
 // NewRelay returns a relay that publishes the outbox of db to js.
@@ -111,7 +119,8 @@ func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig) *Relay {
 	return &Relay{
 		db: db, js: js, cfg: cfg, logger: cfg.Logger, metrics: cfg.Metrics,
 		lease: lease.New(db, "outbox_leases", LeaseName, lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
-		wake: make(chan struct{}, 1),
+		wake:       make(chan struct{}, 1),
+		batchQuery: "SELECT " + database.Columns[eventRow](db) + " FROM outbox_events WHERE seq = ANY($1) ORDER BY seq",
 	}
 }
 
@@ -298,8 +307,13 @@ func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
 			seqs[i] = inFlight[i].Seq
 		}
 		var late []int64
-		err = r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq <= ?", last).
-			Where("seq NOT IN (?)", bun.In(seqs)).Limit(1).Scan(ctx, &late)
+		if r.db.Dialect().Name() == dialect.PG {
+			err = database.Prepared(ctx, r.db, &late,
+				"SELECT seq FROM outbox_pending WHERE seq <= $1 AND NOT (seq = ANY($2)) LIMIT 1", last, seqs)
+		} else {
+			err = r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq <= ?", last).
+				Where("seq NOT IN (?)", bun.In(seqs)).Limit(1).Scan(ctx, &late)
+		}
 		if err != nil || len(late) > 0 {
 			ch <- fetched{} // a late commit (or an error): read again from the oldest
 			return
@@ -357,7 +371,9 @@ func (r *Relay) readEvents(ctx context.Context, queue *bun.SelectQuery) ([]event
 	if len(seqs) == 0 {
 		return rows, nil
 	}
-	if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", bun.In(seqs)).OrderExpr("seq ASC").Scan(ctx); err != nil {
+	// One statement text whatever the seqs (an array parameter): prepared once per
+	// connection instead of parsing and planning a thousand inlined numbers at every batch.
+	if err := database.Prepared(ctx, r.db, &rows, r.batchQuery, seqs); err != nil {
 		return nil, fmt.Errorf("outbox relay: read batch: %w", err)
 	}
 	return rows, nil
@@ -407,13 +423,13 @@ func (r *Relay) finishMark() (int, error) {
 func (r *Relay) mark(ctx context.Context, seqs []int64) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
-		_, err := r.db.NewRaw(`WITH moved AS (DELETE FROM outbox_pending WHERE seq IN (?) RETURNING seq),
+		// Prepared like readEvents' statement: the seqs are one array parameter.
+		return database.PreparedExec(ctx, r.db, `WITH moved AS (DELETE FROM outbox_pending WHERE seq = ANY($1) RETURNING seq),
 fresh AS (SELECT seq FROM moved WHERE COALESCE((SELECT p.last_seq FROM outbox_published AS p
 WHERE p.first_seq <= moved.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < moved.seq)
 INSERT INTO outbox_published (first_seq, last_seq, published_at)
-SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM fresh) AS runs
-GROUP BY run ON CONFLICT DO NOTHING`, bun.In(seqs), at).Exec(ctx)
-		return err
+SELECT min(seq), max(seq), $2 FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM fresh) AS runs
+GROUP BY run ON CONFLICT DO NOTHING`, seqs, at)
 	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)

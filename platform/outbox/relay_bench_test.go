@@ -83,7 +83,7 @@ func relayConfig() outbox.RelayConfig {
 // BenchmarkRelayThroughput: events/s from a full outbox to JetStream acks, marked published
 // (Drain: batch after batch, the next read while a batch's acks are awaited, each marked while
 // the next is published), against raw JetStream async publishing of the same number of
-// envelopes, built beforehand, 500 in flight (the relay's batch size), on the same embedded
+// envelopes, built beforehand, DefaultBatchSize in flight (the relay's batch size), on the same embedded
 // server. The two alternate in rounds of 5,000 events so that both see the same machine;
 // ratio is relay/raw.
 func BenchmarkRelayThroughput(b *testing.B) {
@@ -145,10 +145,10 @@ func rawMessages(n int) []*nats.Msg {
 	return msgs
 }
 
-// rawPublish publishes msgs async, 500 in flight (the relay's batch size), and waits for
-// every ack.
+// rawPublish publishes msgs async, outbox.DefaultBatchSize in flight (as the relay does), and waits
+// for every ack.
 func rawPublish(b *testing.B, js jetstream.JetStream, msgs []*nats.Msg) {
-	const window = 500
+	const window = outbox.DefaultBatchSize
 	futures := make([]jetstream.PubAckFuture, 0, window)
 	for i := 0; i < len(msgs); i += window {
 		futures = futures[:0]
