@@ -345,7 +345,7 @@ var defaults = map[string]any{
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
 	"events.max_age":              "720h",
-	"events.batch_size":           500,
+	"events.batch_size":           1000,
 	"events.poll_interval":        "250ms",
 	"rules_engine.enabled":        true,
 	"rules_engine.url":            "",
