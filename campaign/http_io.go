@@ -41,10 +41,10 @@ const (
 // IOHandler serves the export (GET /campaigns/export) and the import (POST /campaigns/import)
 // of campaigns.
 type IOHandler struct {
-	h       *Handler
-	svc     *Service
-	db      bun.IDB
-	totals  TotalsSource
+	h        *Handler
+	svc      *Service
+	db       bun.IDB
+	totals   TotalsSource
 	maxLine  int
 	maxLines int
 	tempDir  string

@@ -229,8 +229,9 @@ func (c *csvLines) next() (importLine, error) {
 	default:
 		return importLine{}, err
 	}
-	line, _ := c.r.FieldPos(0) // a record read without error has at least one field
-	if c.r.InputOffset()-c.lim.start > c.lim.limit+2 { // room for "\r\n"
+	// A record read without error has at least one field; "\r\n" does not count.
+	line, _ := c.r.FieldPos(0)
+	if c.r.InputOffset()-c.lim.start > c.lim.limit+2 {
 		return importLine{number: line, problem: lineTooLong(int(c.lim.limit))}, nil
 	}
 	return parseCSVRecord(line, c.columns, rec), nil
