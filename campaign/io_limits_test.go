@@ -118,6 +118,7 @@ func TestImportHoldsNoTransactionWhileReading(t *testing.T) {
 		ctx := context.Background()
 		for _, query := range []string{"mode=all-or-nothing", "dryRun=true", "mode=best-effort"} {
 			pr, pw := io.Pipe()
+			t.Cleanup(func() { _ = pw.Close() }) // before the server closes, should the test stop early
 			done := make(chan importAnswer, 1)
 			go func() { done <- postImport(t, srv, query, campaign.MediaJSONLines, pr) }()
 			held := "Held " + query
