@@ -125,7 +125,7 @@ func csvRecord(r Response, m *ExportMetrics) ([]string, error) {
 		end = r.EndDate.Format(time.RFC3339Nano)
 	}
 	rec := []string{
-		r.ID.String(), r.Name, r.Description, string(r.Type), string(r.Status), string(r.ServingStatus),
+		r.ID.String(), csvText(r.Name), csvText(r.Description), string(r.Type), string(r.Status), string(r.ServingStatus),
 		strings.Join(rules, " "), r.StartDate.Format(time.RFC3339Nano), end,
 		r.Budget.Amount.StringFixed(r.Budget.Scale()), r.Budget.Currency, strings.Join(channels, " "),
 		r.CreatedBy.String(), r.CreatedAt.Format(time.RFC3339Nano), r.UpdatedAt.Format(time.RFC3339Nano),
@@ -139,4 +139,32 @@ func csvRecord(r Response, m *ExportMetrics) ([]string, error) {
 			m.Revenue.Amount.StringFixed(m.Revenue.Scale()), m.Cost.Amount.StringFixed(m.Cost.Scale()))
 	}
 	return rec, nil
+}
+
+// A CSV export's free-text cells (name, description) that a spreadsheet would read as a
+// formula (starting with =, +, -, @, a tab or a carriage return) get a leading ' (OWASP's
+// advice against CSV injection); a CSV import takes it off again. So that the round trip is
+// exact, a text that already starts with quotes before such a character gets one more:
+// "=x" is written '=x, "'=x" is written ''=x, and the import drops exactly one quote from both.
+
+// formulaLike says whether s, past its leading quotes, starts as a formula would.
+func formulaLike(s string) bool {
+	s = strings.TrimLeft(s, "'")
+	return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0]))
+}
+
+// csvText is s as a CSV export writes a free-text cell.
+func csvText(s string) string {
+	if formulaLike(s) {
+		return "'" + s
+	}
+	return s
+}
+
+// csvUntext is the text of a free-text cell a CSV import reads: csvText undone.
+func csvUntext(s string) string {
+	if strings.HasPrefix(s, "'") && formulaLike(s) {
+		return s[1:]
+	}
+	return s
 }

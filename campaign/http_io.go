@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -40,12 +41,14 @@ const (
 // IOHandler serves the export (GET /campaigns/export) and the import (POST /campaigns/import)
 // of campaigns.
 type IOHandler struct {
-	h       *Handler
-	svc     *Service
-	db      bun.IDB
-	totals  TotalsSource
-	maxLine int
-	logger  *slog.Logger
+	h        *Handler
+	svc      *Service
+	db       bun.IDB
+	totals   TotalsSource
+	maxLine  int
+	maxLines int
+	tempDir  string
+	logger   *slog.Logger
 }
 
 // IOConfig is the optional part of an IOHandler; its zero value is usable.
@@ -58,7 +61,21 @@ type IOConfig struct {
 	// MaxLineBytes is the longest line of a JSON Lines import, one campaign (default
 	// httpx.DefaultBodyLimit, the limit of a create's body).
 	MaxLineBytes int
+	// MaxLines is the most campaigns one import takes (default DefaultImportMaxLines): the
+	// report has one result per line, so the answer stays bounded. Past it: 413.
+	MaxLines int
+	// TempDir is where an all-or-nothing or dry-run import spools its body before it opens
+	// its transaction (default os.TempDir()).
+	TempDir string
 }
+
+// DefaultImportMaxLines is IOConfig.MaxLines when none is set.
+const DefaultImportMaxLines = 100_000
+
+// MaxReportedProblems is how many failed lines of one import keep their problem in the
+// report; the later failed lines keep their status, and the summary counts the problems left
+// out (problemsOmitted). A file of broken lines thus gets a bounded answer.
+const MaxReportedProblems = 1000
 
 // NewIOHandler returns the export and import handler of svc. db is the database svc's store
 // writes to: an all-or-nothing or dry-run import runs in one transaction of it.
@@ -69,9 +86,12 @@ func NewIOHandler(svc *Service, db bun.IDB, cfg IOConfig) *IOHandler {
 	if cfg.MaxLineBytes <= 0 {
 		cfg.MaxLineBytes = httpx.DefaultBodyLimit
 	}
+	if cfg.MaxLines <= 0 {
+		cfg.MaxLines = DefaultImportMaxLines
+	}
 	return &IOHandler{
 		h: NewHandler(svc, HandlerConfig{Logger: cfg.Logger}), svc: svc, db: db, totals: cfg.Totals,
-		maxLine: cfg.MaxLineBytes, logger: cfg.Logger,
+		maxLine: cfg.MaxLineBytes, maxLines: cfg.MaxLines, tempDir: cfg.TempDir, logger: cfg.Logger,
 	}
 }
 
@@ -329,6 +349,9 @@ type ImportSummary struct {
 	// Complete: the whole file was read (false when the import stopped early: the body over
 	// its limit, a failure of the database, the deadline).
 	Complete bool `json:"complete"`
+	// ProblemsOmitted counts the failed lines whose problem the report leaves out (past the
+	// first MaxReportedProblems).
+	ProblemsOmitted int `json:"problemsOmitted,omitempty"`
 }
 
 // ImportReport is the answer of an import.
@@ -338,7 +361,6 @@ type ImportReport struct {
 }
 
 func (rep *ImportReport) add(r LineResult) {
-	rep.Results = append(rep.Results, r)
 	rep.Summary.Lines++
 	switch r.Status {
 	case LineCreated:
@@ -347,7 +369,12 @@ func (rep *ImportReport) add(r LineResult) {
 		rep.Summary.Valid++
 	default:
 		rep.Summary.Failed++
+		if rep.Summary.Failed > MaxReportedProblems {
+			r.Problem = nil
+			rep.Summary.ProblemsOmitted++
+		}
 	}
+	rep.Results = append(rep.Results, r)
 }
 
 func parseImportQuery(q url.Values) (ImportOptions, error) {
@@ -400,20 +427,33 @@ func (h *IOHandler) importFile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx := req.Context()
+	var body io.Reader = req.Body
+	if opts.Mode != ImportBestEffort || opts.DryRun {
+		// One transaction for the whole file: it opens once the client has sent everything, so
+		// that a slow client does not hold it (on SQLite, the database's only write lock).
+		f, err := h.spool(req.Body)
+		if err != nil {
+			return h.interruptedImport(ctx, newImportReport(opts), err)
+		}
+		defer discard(f)
+		body = f
+	}
 	var src lineSource
 	if isCSV {
-		cl, err := newCSVLines(req.Body)
+		cl, err := newCSVLines(body, h.maxLine)
 		if err != nil {
-			if tooLarge(err) {
-				return httpx.NewProblem(http.StatusRequestEntityTooLarge, "import-too-large", "Import too large", "the file is larger than http.import_body_limit")
+			var p *httpx.Problem
+			if errors.As(err, &p) {
+				return p
 			}
-			return err
+			return h.interruptedImport(ctx, newImportReport(opts), err)
 		}
 		src = cl
 	} else {
-		src = newJSONLines(req.Body, h.maxLine)
+		src = newJSONLines(body, h.maxLine)
 	}
-	ctx := req.Context()
+	src = &lineCap{src: src, max: h.maxLines}
 	rep, err := h.run(ctx, src, actor, opts)
 	switch {
 	case err != nil:
@@ -429,15 +469,81 @@ func (h *IOHandler) importFile(c echo.Context) error {
 	return c.JSON(http.StatusOK, rep)
 }
 
+// spool copies body to a temporary file (its size is bounded by the route's body limit) and
+// returns the file, rewound; discard removes it.
+func (h *IOHandler) spool(body io.Reader) (*os.File, error) {
+	f, err := os.CreateTemp(h.tempDir, "campaigns-import-*")
+	if err != nil {
+		return nil, fmt.Errorf("import: spool the body: %w", err)
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		discard(f)
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		discard(f)
+		return nil, fmt.Errorf("import: rewind the spooled body: %w", err)
+	}
+	return f, nil
+}
+
+func discard(f *os.File) {
+	_ = f.Close()
+	_ = os.Remove(f.Name())
+}
+
+func newImportReport(opts ImportOptions) *ImportReport {
+	return &ImportReport{Summary: ImportSummary{Mode: opts.Mode, DryRun: opts.DryRun}, Results: []LineResult{}}
+}
+
+// errTooManyLines stops an import at its line past IOConfig.MaxLines.
+type errTooManyLines struct{ max int }
+
+func (e *errTooManyLines) Error() string {
+	return fmt.Sprintf("import: more than %d lines", e.max)
+}
+
+// lineCap ends src with errTooManyLines at its line past max.
+type lineCap struct {
+	src  lineSource
+	max  int
+	seen int
+}
+
+func (l *lineCap) next() (importLine, error) {
+	line, err := l.src.next()
+	if err != nil {
+		return line, err
+	}
+	if l.seen++; l.seen > l.max {
+		return importLine{}, &errTooManyLines{max: l.max}
+	}
+	return line, nil
+}
+
 // interruptedImport answers an import that stopped before the end of its file, with what it
 // did up to there.
 func (h *IOHandler) interruptedImport(ctx context.Context, rep *ImportReport, err error) error {
 	var p *httpx.Problem
+	var many *errTooManyLines
+	var long *errRecordTooLarge
+	written := "nothing was written"
+	if rep.Summary.Created > 0 {
+		written = "the lines before it that were created stay created (see results)"
+	}
 	switch {
 	case tooLarge(err):
 		p = httpx.NewProblem(http.StatusRequestEntityTooLarge, "import-too-large", "Import too large",
-			"the file is larger than http.import_body_limit; the import stopped there (see results for what was written)")
-	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+			"the file is larger than http.import_body_limit; the import stopped there: "+written)
+	case errors.As(err, &many):
+		p = httpx.NewProblem(http.StatusRequestEntityTooLarge, "import-too-many-lines", "Import has too many lines",
+			fmt.Sprintf("the file holds more than %d campaigns (http.import_max_lines); split it. The import stopped at line %d: %s",
+				many.max, many.max+1, written))
+	case errors.As(err, &long):
+		p = httpx.NewProblem(http.StatusRequestEntityTooLarge, "line-too-large", "Line too large",
+			fmt.Sprintf("a CSV record is longer than %d bytes (http.body_limit, the limit of one campaign); the import stopped there: %s",
+				long.limit, written))
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded):
 		p = httpx.NewProblem(http.StatusServiceUnavailable, "import-interrupted", "Import interrupted",
 			"the import ran out of time (http.transfer_timeout); see results for what was written")
 	default:
@@ -452,9 +558,10 @@ func (h *IOHandler) interruptedImport(ctx context.Context, rep *ImportReport, er
 // run imports every line of src. Best effort writes each line on its own. All-or-nothing and
 // dry runs write in one transaction (each line in a savepoint, so that a failed line leaves
 // the rest usable), committed only when every line passed and it is not a dry run: a dry run
-// sees the names of its earlier lines as taken, exactly as the real run would.
+// sees the names of its earlier lines as taken, exactly as the real run would. Their src reads
+// the spooled file, never the client: best effort reads the client between its transactions.
 func (h *IOHandler) run(ctx context.Context, src lineSource, actor UserID, opts ImportOptions) (*ImportReport, error) {
-	rep := &ImportReport{Summary: ImportSummary{Mode: opts.Mode, DryRun: opts.DryRun}, Results: []LineResult{}}
+	rep := newImportReport(opts)
 	if opts.Mode == ImportBestEffort && !opts.DryRun {
 		err := h.lines(ctx, src, rep, opts, func(ctx context.Context, in Input) (*Campaign, error) {
 			return h.svc.Create(ctx, actor, in)

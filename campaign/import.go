@@ -135,19 +135,55 @@ func asProblem(err error) *httpx.Problem {
 // holding name; unknown or repeated names refuse the whole file).
 type csvLines struct {
 	r       *csv.Reader
+	lim     *recordLimit
 	columns map[string]int
 }
 
+// recordLimit is the reader under a CSV import's csv.Reader: it fails once the current record
+// has taken more than limit bytes (plus what the csv.Reader buffers ahead), so that one record
+// (an unterminated quote, say) cannot fill the memory up to the body limit, as JSON Lines'
+// maxLine prevents for a line.
+type recordLimit struct {
+	r     io.Reader
+	read  int64 // bytes handed to the csv.Reader
+	start int64 // offset of the current record's start
+	limit int64
+}
+
+// csvReadAhead bounds what a csv.Reader reads past its current record (its bufio.Reader's
+// default size).
+const csvReadAhead = 4096
+
+func (l *recordLimit) Read(p []byte) (int, error) {
+	if l.read-l.start > l.limit+csvReadAhead {
+		return 0, &errRecordTooLarge{limit: int(l.limit)}
+	}
+	n, err := l.r.Read(p)
+	l.read += int64(n)
+	return n, err
+}
+
+// errRecordTooLarge stops a CSV import at a record longer than its limit: the reader cannot
+// find the next record's start without reading the rest of this one.
+type errRecordTooLarge struct{ limit int }
+
+func (e *errRecordTooLarge) Error() string {
+	return fmt.Sprintf("import: a CSV record is longer than %d bytes", e.limit)
+}
+
 // newCSVLines reads the header. A missing or unusable header is a 400 for the whole file.
-func newCSVLines(r io.Reader) (*csvLines, error) {
-	cr := csv.NewReader(r)
+// maxRecord is the longest record in bytes (the limit of a JSON line).
+func newCSVLines(r io.Reader, maxRecord int) (*csvLines, error) {
+	lim := &recordLimit{r: r, limit: int64(maxRecord)}
+	cr := csv.NewReader(lim)
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
 		return nil, httpx.BadRequest("the CSV is empty: the first row must name the columns (see the export)")
 	}
 	if err != nil {
-		if tooLarge(err) {
+		var long *errRecordTooLarge
+		if tooLarge(err) || errors.As(err, &long) {
 			return nil, err
 		}
 		return nil, httpx.BadRequest("the CSV header row could not be read: " + csvErrorText(err))
@@ -172,18 +208,20 @@ func newCSVLines(r io.Reader) (*csvLines, error) {
 	if len(errs) > 0 {
 		return nil, httpx.BadRequest("the CSV header row is invalid", errs...)
 	}
-	return &csvLines{r: cr, columns: cols}, nil
+	return &csvLines{r: cr, lim: lim, columns: cols}, nil
 }
 
 func (c *csvLines) next() (importLine, error) {
+	c.lim.start = c.r.InputOffset()
 	rec, err := c.r.Read()
 	if errors.Is(err, io.EOF) {
 		return importLine{}, io.EOF
 	}
 	var pe *csv.ParseError
+	var long *errRecordTooLarge
 	switch {
 	case err == nil:
-	case tooLarge(err):
+	case tooLarge(err), errors.As(err, &long):
 		return importLine{}, err
 	case errors.As(err, &pe):
 		// The record is unusable; the reader goes on at the next one.
@@ -191,7 +229,11 @@ func (c *csvLines) next() (importLine, error) {
 	default:
 		return importLine{}, err
 	}
-	line, _ := c.r.FieldPos(0) // a record read without error has at least one field
+	// A record read without error has at least one field; "\r\n" does not count.
+	line, _ := c.r.FieldPos(0)
+	if c.r.InputOffset()-c.lim.start > c.lim.limit+2 {
+		return importLine{number: line, problem: lineTooLong(int(c.lim.limit))}, nil
+	}
 	return parseCSVRecord(line, c.columns, rec), nil
 }
 
@@ -220,7 +262,7 @@ func parseCSVRecord(n int, cols map[string]int, rec []string) importLine {
 		return ""
 	}
 	r := &out.req
-	r.Name, r.Description, r.Type = get("name"), get("description"), Type(get("type"))
+	r.Name, r.Description, r.Type = csvUntext(get("name")), csvUntext(get("description")), Type(get("type"))
 	r.TargetingRules = strings.Fields(get("targetingRules"))
 	r.StartDate = get("startDate")
 	if end := get("endDate"); end != "" {

@@ -23,6 +23,10 @@ func checkLines(t *testing.T, src lineSource) {
 		if errors.Is(err, io.EOF) {
 			return
 		}
+		var long *errRecordTooLarge
+		if errors.As(err, &long) {
+			return // a CSV record far past its limit ends the import
+		}
 		if err != nil {
 			t.Fatalf("a body in memory cannot fail to read: %v", err)
 		}
@@ -77,9 +81,13 @@ func FuzzImportCSV(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		src, err := newCSVLines(bytes.NewReader(data))
+		src, err := newCSVLines(bytes.NewReader(data), 4096)
 		if err != nil {
 			var p *httpx.Problem
+			var long *errRecordTooLarge
+			if errors.As(err, &long) {
+				return
+			}
 			if !errors.As(err, &p) || p.Status != http.StatusBadRequest {
 				t.Fatalf("header: %v", err)
 			}

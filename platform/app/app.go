@@ -273,7 +273,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	mh.Register(v1)
 	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
 	campaign.NewIOHandler(c.Campaigns, c.DB, campaign.IOConfig{
-		Logger: logger, Totals: c.Metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit),
+		Logger: logger, Totals: c.Metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit), MaxLines: cfg.HTTP.ImportMaxLines,
 	}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
 	if c.Rules != nil {

@@ -54,6 +54,9 @@ type HTTP struct {
 	// ImportBodyLimit is the body limit of POST /campaigns/import, in bytes (413 beyond): a
 	// file of campaigns is read as a stream, so it may be far larger than a JSON body.
 	ImportBodyLimit int64 `mapstructure:"import_body_limit"`
+	// ImportMaxLines is the most campaigns one import takes (413 beyond): its report has one
+	// result per line, so this bounds the answer and the memory behind it.
+	ImportMaxLines int `mapstructure:"import_max_lines"`
 	// TransferTimeout is the deadline of an export or an import: it replaces request_timeout,
 	// read_timeout and write_timeout for those two routes.
 	TransferTimeout time.Duration `mapstructure:"transfer_timeout"`
@@ -307,6 +310,7 @@ var defaults = map[string]any{
 	"http.shutdown_timeout":       "20s",
 	"http.body_limit":             1 << 20,
 	"http.import_body_limit":      64 << 20,
+	"http.import_max_lines":       100_000,
 	"http.transfer_timeout":       "15m",
 	"http.header_limit":           64 << 10,
 	"database.driver":             DriverSQLite,
@@ -622,6 +626,7 @@ func (c *Config) validate() error {
 		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout <= 0, "must be a positive duration such as 20s"},
 		{"http.body_limit", c.HTTP.BodyLimit < 1024, "must be at least 1024 bytes"},
 		{"http.import_body_limit", c.HTTP.ImportBodyLimit < 1024, "must be at least 1024 bytes"},
+		{"http.import_max_lines", c.HTTP.ImportMaxLines < 1, "must be at least 1"},
 		{"http.transfer_timeout", c.HTTP.TransferTimeout <= 0, "must be a positive duration such as 15m"},
 		{"http.header_limit", c.HTTP.HeaderLimit < 4096 || c.HTTP.HeaderLimit > 16<<20, "must be from 4096 bytes to 16 MiB"},
 		{"database.driver", c.Database.Driver != DriverPostgres && c.Database.Driver != DriverSQLite,

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -24,18 +25,38 @@ type RouteLimits struct {
 // ("POST /api/v1/campaigns/import").
 func RouteKey(method, path string) string { return method + " " + path }
 
-// limits applies the body limit and the request deadline: the defaults, or a route's own.
+// limits applies the default body limit and request deadline to every route but those of
+// cfg.Routes, which get only the default deadline: their own limits come from routeLimits,
+// after the caller is known, so that an unauthenticated client never gets a route's longer
+// deadline (nor its connection deadlines moved).
 func limits(cfg EchoConfig) echo.MiddlewareFunc {
-	type chain struct{ body, timeout echo.MiddlewareFunc }
-	build := func(body int64, timeout time.Duration) chain {
-		return chain{
-			body:    middleware.BodyLimit(strconv.FormatInt(body, 10) + "B"),
-			timeout: middleware.ContextTimeout(timeout),
+	body := middleware.BodyLimit(strconv.FormatInt(cfg.BodyLimit, 10) + "B")
+	timeout := middleware.ContextTimeout(cfg.RequestTimeout)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		plain := body(timeout(next))
+		own := timeout(next)
+		return func(c echo.Context) error {
+			if _, ok := cfg.Routes[RouteKey(c.Request().Method, c.Path())]; !ok {
+				return plain(c)
+			}
+			c.Set(requestContextKey, c.Request().Context()) // before the default deadline
+			return own(c)
 		}
 	}
-	def := build(cfg.BodyLimit, cfg.RequestTimeout)
-	own := make(map[string]chain, len(cfg.Routes))
-	deadlines := make(map[string]time.Duration, len(cfg.Routes))
+}
+
+// requestContextKey holds, in the echo.Context of a route of EchoConfig.Routes, the request's
+// context as it was before the default deadline: it is cancelled when the client goes away.
+const requestContextKey = "httpx.requestContext"
+
+// routeLimits gives the routes of cfg.Routes their own body limit and deadline. It runs after
+// cfg.Identify, and only for a request whose caller is known.
+func routeLimits(cfg EchoConfig) echo.MiddlewareFunc {
+	type route struct {
+		body    echo.MiddlewareFunc
+		timeout time.Duration
+	}
+	own := make(map[string]route, len(cfg.Routes))
 	for key, rl := range cfg.Routes {
 		if rl.BodyLimit <= 0 {
 			rl.BodyLimit = cfg.BodyLimit
@@ -43,18 +64,32 @@ func limits(cfg EchoConfig) echo.MiddlewareFunc {
 		if rl.Timeout <= 0 {
 			rl.Timeout = cfg.RequestTimeout
 		}
-		own[key] = build(rl.BodyLimit, rl.Timeout)
-		deadlines[key] = rl.Timeout
+		own[key] = route{body: middleware.BodyLimit(strconv.FormatInt(rl.BodyLimit, 10) + "B"), timeout: rl.Timeout}
 	}
+	defBody := middleware.BodyLimit(strconv.FormatInt(cfg.BodyLimit, 10) + "B")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			key := RouteKey(c.Request().Method, c.Path())
-			ch, ok := own[key]
+			rt, ok := own[RouteKey(c.Request().Method, c.Path())]
 			if !ok {
-				return def.body(def.timeout(next))(c)
+				return next(c)
 			}
-			extendDeadlines(c, deadlines[key])
-			return ch.body(ch.timeout(next))(c)
+			if _, known := Actor(c.Request().Context()); !known {
+				// An Identify that lets anonymous callers through (HeaderIdentity without
+				// X-User-ID): they keep the defaults.
+				return defBody(next)(c)
+			}
+			// The route's deadline replaces the default one (a context's deadline can only be
+			// shortened, hence WithoutCancel), keeping the values the middleware before added
+			// (the caller) and the cancellation when the client leaves.
+			req := c.Request()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), rt.timeout)
+			defer cancel()
+			if orig, ok := c.Get(requestContextKey).(context.Context); ok {
+				defer context.AfterFunc(orig, cancel)()
+			}
+			c.SetRequest(req.WithContext(ctx))
+			extendDeadlines(c, rt.timeout)
+			return rt.body(next)(c)
 		}
 	}
 }

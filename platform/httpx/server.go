@@ -107,6 +107,7 @@ func NewEcho(cfg EchoConfig) *echo.Echo {
 	} else {
 		e.Use(cfg.Identify...)
 	}
+	e.Use(routeLimits(cfg))
 	return e
 }
 
