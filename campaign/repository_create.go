@@ -3,31 +3,12 @@ package campaign
 import (
 	"context"
 	"fmt"
-	"time"
 
-	"github.com/google/uuid"
-	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
+	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
-
-// createdEventRow is the outbox_events row of a CampaignCreated event, written by the same
-// statement as the campaign on PostgreSQL (createInOneStatement). Its columns are those
-// outbox.Append writes; TestCreateWritesTheSameEvent checks that both store the same event.
-type createdEventRow struct {
-	bun.BaseModel `bun:"table:outbox_events"`
-
-	ID            uuid.UUID  `bun:"id"`
-	AggregateID   uuid.UUID  `bun:"aggregate_id"`
-	Type          string     `bun:"type"`
-	Version       int64      `bun:"version"`
-	Actor         *uuid.UUID `bun:"actor"`
-	CorrelationID string     `bun:"correlation_id"`
-	OccurredAt    time.Time  `bun:"occurred_at"`
-	Payload       string     `bun:"payload"`
-	DataSchema    string     `bun:"data_schema"`
-}
 
 // createInOneStatement reports whether Create may write the campaign and its event with one
 // statement of its own: on PostgreSQL, outside a host's transaction, for a change that is
@@ -44,14 +25,11 @@ func (r *Repository) createOne(ctx context.Context, c *Campaign, row *campaignRo
 	if err != nil {
 		return err
 	}
-	ev := createdEventRow{
-		ID: e.ID, AggregateID: e.AggregateID, Type: e.Type, Version: e.Version, Actor: e.Actor,
-		CorrelationID: e.CorrelationID, OccurredAt: e.OccurredAt.UTC(), Payload: string(e.Payload),
-		DataSchema: e.DataSchema,
+	q, err := outbox.AppendQuery(r.db, e)
+	if err != nil {
+		return fmt.Errorf("insert campaign: %w", err)
 	}
-	_, err = r.db.NewInsert().
-		With("new_campaign", r.db.NewInsert().Model(row)).
-		Model(&ev).Returning("NULL").Exec(ctx)
+	_, err = q.With("new_campaign", r.db.NewInsert().Model(row)).Returning("NULL").Exec(ctx)
 	if err != nil {
 		if sqlerr.IsUniqueViolation(err) {
 			return ErrNameTaken

@@ -75,21 +75,32 @@ func (r *eventRow) event() Event {
 // Append stores e through tx: call it inside the transaction of the change, so that the event
 // exists exactly when the change does.
 func Append(ctx context.Context, tx bun.IDB, e Event) error {
+	q, err := AppendQuery(tx, e)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("outbox: append %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+// AppendQuery is the INSERT that Append runs, for a caller that writes the event in a
+// statement of its own making (the campaign's INSERT as a WITH of the event's: one round trip
+// on PostgreSQL).
+func AppendQuery(db bun.IDB, e Event) (*bun.InsertQuery, error) {
 	if e.ID == uuid.Nil {
 		e.ID = uuid.Must(uuid.NewV7())
 	}
 	if !json.Valid(e.Payload) {
-		return fmt.Errorf("outbox: %s payload is not JSON", e.Type)
+		return nil, fmt.Errorf("outbox: %s payload is not JSON", e.Type)
 	}
-	row := eventRow{
+	row := &eventRow{
 		ID: e.ID, AggregateID: e.AggregateID, Type: e.Type, Version: e.Version, Actor: e.Actor,
 		CorrelationID: e.CorrelationID, OccurredAt: e.OccurredAt.UTC(), Payload: string(e.Payload),
 		DataSchema: e.DataSchema,
 	}
-	if _, err := tx.NewInsert().Model(&row).Exec(ctx); err != nil {
-		return fmt.Errorf("outbox: append %s: %w", e.Type, err)
-	}
-	return nil
+	return db.NewInsert().Model(row), nil
 }
 
 // Query selects one aggregate's events.
