@@ -105,25 +105,6 @@ func hotSetup(b *testing.B, name string) *hotEnv {
 	return env
 }
 
-type hotSeedCampaign struct {
-	bun.BaseModel `bun:"table:campaigns"`
-
-	ID             uuid.UUID       `bun:"id"`
-	Name           string          `bun:"name"`
-	Description    string          `bun:"description"`
-	Status         string          `bun:"status"`
-	Type           string          `bun:"type"`
-	TargetingRules string          `bun:"targeting_rules"`
-	StartDate      time.Time       `bun:"start_date"`
-	BudgetAmount   decimal.Decimal `bun:"budget_amount"`
-	BudgetCurrency string          `bun:"budget_currency"`
-	CreatedBy      uuid.UUID       `bun:"created_by"`
-	CreatedAt      time.Time       `bun:"created_at"`
-	UpdatedAt      time.Time       `bun:"updated_at"`
-	Settings       string          `bun:"settings"`
-	Version        int64           `bun:"version"`
-}
-
 type hotSeedTotals struct {
 	bun.BaseModel `bun:"table:metrics_totals"`
 
@@ -146,11 +127,11 @@ func hotSeed(ctx context.Context, db *bun.DB, env *hotEnv) error {
 	const batch = 1000
 	stride := seedRows / hotHotIDs
 	for start := 0; start < seedRows; start += batch {
-		rows := make([]hotSeedCampaign, 0, batch)
+		rows := make([]benchCampaignRow, 0, batch)
 		var totals []hotSeedTotals
 		for g := start; g < min(start+batch, seedRows); g++ {
 			at := now.Add(-time.Duration(g+1) * time.Second)
-			r := hotSeedCampaign{ID: uuid.New(), Name: "Seed " + strconv.Itoa(g), Description: "seeded",
+			r := benchCampaignRow{ID: uuid.New(), Name: "Seed " + strconv.Itoa(g), Description: "seeded",
 				Status: "DRAFT", Type: "PROMOTION", TargetingRules: "[]", StartDate: now.Add(24 * time.Hour),
 				BudgetAmount: decimal.NewFromInt(1000), BudgetCurrency: "EUR", CreatedBy: author,
 				CreatedAt: at, UpdatedAt: at, Settings: hotSettings, Version: 1}
