@@ -110,7 +110,7 @@ type Relay struct {
 
 	afterPrefetchRead func() // tests: runs between a prefetch's read and its late-commit check
 
-	batchQuery string // PostgreSQL: the events of an array of seqs, oldest first
+	batchQuery string // PostgreSQL: the next batch of pending events, oldest first
 }
 
 // NewRelay returns a relay that publishes the outbox of db to js.
@@ -119,8 +119,9 @@ func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig) *Relay {
 	return &Relay{
 		db: db, js: js, cfg: cfg, logger: cfg.Logger, metrics: cfg.Metrics,
 		lease: lease.New(db, "outbox_leases", LeaseName, lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
-		wake:       make(chan struct{}, 1),
-		batchQuery: "SELECT " + database.Columns[eventRow](db) + " FROM outbox_events WHERE seq = ANY($1) ORDER BY seq",
+		wake: make(chan struct{}, 1),
+		batchQuery: "SELECT " + database.Columns[eventRow](db) + " FROM outbox_events WHERE seq = ANY(ARRAY(" +
+			"SELECT seq FROM outbox_pending WHERE seq > $1 AND NOT (seq = ANY($2)) ORDER BY seq LIMIT $3)) ORDER BY seq",
 	}
 }
 
@@ -291,8 +292,7 @@ func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
 	ch := make(chan fetched, 1)
 	r.prefetch = ch
 	go func() {
-		queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq > ?", last)
-		rows, err := r.readEvents(ctx, queue)
+		rows, err := r.readEvents(ctx, last, nil)
 		if err != nil {
 			ch <- fetched{err: err}
 			return
@@ -343,37 +343,32 @@ func (r *Relay) markingSeqs() []int64 {
 // readBatch reads the oldest pending events, leaving out the seqs in skip (a batch being
 // marked).
 func (r *Relay) readBatch(ctx context.Context, skip []int64) ([]eventRow, error) {
-	queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq")
-	if len(skip) > 0 {
-		queue = queue.Where("seq NOT IN (?)", bun.In(skip))
-	}
-	return r.readEvents(ctx, queue)
+	return r.readEvents(ctx, 0, skip)
 }
 
-// readEvents reads the events of the first BatchSize seqs of queue (a query on
-// outbox_pending), oldest first. SQLite reads them in one statement (the queue's order, each
-// event by its rowid). PostgreSQL is asked for the seqs first and then for their events by
-// primary key: in one statement, a planner without fresh statistics of the queue joins it to
-// the whole event history (a sequential scan that grows with every event ever stored).
-func (r *Relay) readEvents(ctx context.Context, queue *bun.SelectQuery) ([]eventRow, error) {
-	queue = queue.OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize))
+// readEvents reads the events of the first BatchSize pending seqs above after and not in
+// skip, oldest first. SQLite reads them in one statement (the queue's order, each event by
+// its rowid). PostgreSQL too, in a prepared statement that takes after and skip as
+// parameters: the queue's seqs are gathered first into an array (ARRAY(subquery), run once
+// before the outer scan) and the events fetched by primary key, because a join would let a
+// planner without fresh statistics of the queue scan the whole event history.
+func (r *Relay) readEvents(ctx context.Context, after int64, skip []int64) ([]eventRow, error) {
 	rows := make([]eventRow, 0, r.cfg.BatchSize)
-	if r.db.Dialect().Name() != dialect.PG {
-		if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", queue).OrderExpr("seq ASC").Scan(ctx); err != nil {
+	if r.db.Dialect().Name() == dialect.PG {
+		if skip == nil {
+			skip = []int64{}
+		}
+		if err := database.Prepared(ctx, r.db, &rows, r.batchQuery, after, skip, r.cfg.BatchSize); err != nil {
 			return nil, fmt.Errorf("outbox relay: read batch: %w", err)
 		}
 		return rows, nil
 	}
-	seqs := make([]int64, 0, r.cfg.BatchSize)
-	if err := queue.Scan(ctx, &seqs); err != nil {
-		return nil, fmt.Errorf("outbox relay: read queue: %w", err)
+	queue := r.db.NewSelect().TableExpr("outbox_pending").Column("seq").Where("seq > ?", after)
+	if len(skip) > 0 {
+		queue = queue.Where("seq NOT IN (?)", bun.In(skip))
 	}
-	if len(seqs) == 0 {
-		return rows, nil
-	}
-	// One statement text whatever the seqs (an array parameter): prepared once per
-	// connection instead of parsing and planning a thousand inlined numbers at every batch.
-	if err := database.Prepared(ctx, r.db, &rows, r.batchQuery, seqs); err != nil {
+	queue = queue.OrderExpr("seq ASC").Limit(int64(r.cfg.BatchSize))
+	if err := r.db.NewSelect().Model(&rows).Where("seq IN (?)", queue).OrderExpr("seq ASC").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("outbox relay: read batch: %w", err)
 	}
 	return rows, nil
