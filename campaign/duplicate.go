@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/google/uuid"
 )
 
 // DuplicateRequest says how a copy differs from the campaign it copies. Its zero value copies
@@ -66,28 +64,15 @@ func (s *Service) duplicate(ctx context.Context, sc scope, actor UserID, id ID, 
 			}
 			in.Name = copyName(src.Name(), taken)
 		}
-		c, err := New(NewID(), actor, in, s.clock())
-		if err != nil {
-			return nil, err
-		}
-		ch := created(c)
-		data := ch.Data.(CreatedV1)
-		from := uuid.UUID(src.ID())
-		data.DuplicatedFrom = &from
-		ch.Data = data
-		ch.EventID = uuid.Must(uuid.NewV7())
-		err = sc.store.Create(ctx, c, ch)
+		from := src.ID()
+		c, err := s.create(ctx, sc, actor, in, &from)
 		if errors.Is(err, ErrNameTaken) && auto && attempt < maxCopyNameAttempts {
 			// A concurrent duplicate (or create) took the name between the read and the
 			// insert: the unique index refused it, so pick again.
 			lost[foldName(in.Name)] = true
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		sc.wrote(loggedEvent{ID: ch.EventID, Type: ch.Event})
-		return s.attach(c), nil
+		return c, err
 	}
 }
 

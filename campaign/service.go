@@ -181,15 +181,23 @@ func (sc scope) change(ctx context.Context, id ID, expectedVersion *int64, fn fu
 
 // Create validates in and stores a new DRAFT campaign authored by actor.
 func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
-	return s.create(ctx, s.own(), actor, in)
+	return s.create(ctx, s.own(), actor, in, nil)
 }
 
-func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input) (*Campaign, error) {
+// create stores a new campaign; from, when set, is the campaign it duplicates, recorded in
+// its CampaignCreated event.
+func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input, from *ID) (*Campaign, error) {
 	c, err := New(NewID(), actor, in, s.clock())
 	if err != nil {
 		return nil, err
 	}
 	ch := created(c)
+	if from != nil {
+		data := ch.Data.(CreatedV1)
+		src := uuid.UUID(*from)
+		data.DuplicatedFrom = &src
+		ch.Data = data
+	}
 	ch.EventID = uuid.Must(uuid.NewV7())
 	if err := sc.store.Create(ctx, c, ch); err != nil {
 		return nil, err

@@ -74,7 +74,7 @@ func (t *TxService) scope() scope {
 
 // Create is Service.Create in the host's transaction.
 func (t *TxService) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
-	return t.svc.create(ctx, t.scope(), actor, in)
+	return t.svc.create(ctx, t.scope(), actor, in, nil)
 }
 
 // Update is Service.Update in the host's transaction.
