@@ -417,6 +417,23 @@ ORDER BY created_at DESC, id DESC LIMIT $3`
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanEach scans every row of rows with scan (pgx's and database/sql's rows alike).
+func scanEach[T any](rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, scan func(scanner) (T, error)) ([]T, error) {
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func scanHotCampaign(r scanner) (hotCampaign, error) {
 	var c hotCampaign
 	var rules, settings []byte
@@ -461,15 +478,7 @@ func (s pgxStore) totals(ctx context.Context, id uuid.UUID) ([]hotTotals, error)
 		return nil, err
 	}
 	defer rows.Close()
-	var out []hotTotals
-	for rows.Next() {
-		t, err := scanHotTotals(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return scanEach(rows, scanHotTotals)
 }
 
 func (s pgxStore) page(ctx context.Context, after *campaign.Cursor, limit int) ([]hotCampaign, error) {
@@ -490,15 +499,7 @@ func (s pgxStore) page(ctx context.Context, after *campaign.Cursor, limit int) (
 		return nil, err
 	}
 	defer rows.Close()
-	var out []hotCampaign
-	for rows.Next() {
-		c, err := scanHotCampaign(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanEach(rows, scanHotCampaign)
 }
 
 func (s pgxStore) close() { s.pool.Close() }
@@ -530,15 +531,7 @@ func (s *sqlStore) totals(ctx context.Context, id uuid.UUID) ([]hotTotals, error
 		return nil, err
 	}
 	defer rows.Close()
-	var out []hotTotals
-	for rows.Next() {
-		t, err := scanHotTotals(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return scanEach(rows, scanHotTotals)
 }
 
 func (s *sqlStore) page(ctx context.Context, after *campaign.Cursor, limit int) ([]hotCampaign, error) {
@@ -554,15 +547,7 @@ func (s *sqlStore) page(ctx context.Context, after *campaign.Cursor, limit int) 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []hotCampaign
-	for rows.Next() {
-		c, err := scanHotCampaign(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return scanEach(rows, scanHotCampaign)
 }
 
 func (s *sqlStore) close() { _ = s.db.Close() }
