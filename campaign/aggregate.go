@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 )
 
 // Campaign is the aggregate root. Its state is private so that no caller can build or leave
@@ -60,7 +59,7 @@ type Change struct {
 	At    time.Time
 	// Transition is the status change the history records (nil for other changes). The store
 	// fills in its campaign id and version.
-	Transition *history.Record
+	Transition *lifecycle.Record
 	// EventID identifies the event (zero: the store picks one). The Service sets it, to tell
 	// later whether the event committed.
 	EventID uuid.UUID
@@ -204,7 +203,7 @@ func (c *Campaign) ApplyTransition(sc StatusChange, now time.Time) (Change, erro
 	if t.From != c.status || t.To == "" {
 		return Change{}, &lifecycle.ForbiddenError{Status: c.status, Action: t.Action, Allowed: lifecycle.Allowed(c.status)}
 	}
-	rec := history.Record{
+	rec := lifecycle.Record{
 		CampaignID: uuid.UUID(c.id), From: c.status, To: t.To, Action: t.Effective, Reason: sc.Reason,
 		StopCode: sc.StopCode, Automatic: sc.Automatic, OccurredAt: now,
 	}

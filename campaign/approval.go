@@ -13,7 +13,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
@@ -331,9 +330,9 @@ func rejectReason(reason string) error {
 }
 
 // approvalRecord is the history row of an approval step: the status stays as it is.
-func (c *Campaign) approvalRecord(action lifecycle.Action, reason string, actor UserID, now time.Time) *history.Record {
+func (c *Campaign) approvalRecord(action lifecycle.Action, reason string, actor UserID, now time.Time) *lifecycle.Record {
 	a := uuid.UUID(actor)
-	return &history.Record{
+	return &lifecycle.Record{
 		CampaignID: uuid.UUID(c.id), From: c.status, To: c.status, Action: action, Reason: reason,
 		Actor: &a, OccurredAt: now,
 	}
@@ -370,7 +369,7 @@ func (c *Campaign) voidApproval(ch *Change, fields []string, now time.Time) {
 	c.approval = Approval{}
 	data := ApprovalVoidedV1{VoidedStatus: string(prev.Status), ChangedFields: fields, Budget: moneyV1(c.budget)}
 	ch.Then = append(ch.Then, FollowUp{Event: EventApprovalVoided, Data: data})
-	rec := &history.Record{
+	rec := &lifecycle.Record{
 		CampaignID: uuid.UUID(c.id), From: c.status, To: c.status, Action: ActionVoidApproval,
 		Reason: "voided by a change of " + strings.Join(fields, ", "), OccurredAt: now,
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 func approvalInput(name string, at time.Time, budget string) campaign.Input {
@@ -142,7 +142,7 @@ func TestApproveRacesAVoidingEdit(t *testing.T) {
 		th, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000"})
 		require.NoError(t, err)
 		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
-		ctx := httpx.WithActor(context.Background(), uuid.UUID(alice))
+		ctx := audit.WithActor(context.Background(), uuid.UUID(alice))
 		for i := range 8 {
 			in := approvalInput("Race "+uuid.NewString()[:8], clock, "25000")
 			c, err := svc.Create(ctx, alice, in)

@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -76,7 +76,7 @@ func newEvent(ctx context.Context, c *Campaign, ch Change) (outbox.Event, error)
 	}
 	return outbox.Event{
 		ID: id, AggregateID: uuid.UUID(c.id), Type: ch.Event, Version: c.version,
-		Actor: eventActor(ctx, ch.Actor), CorrelationID: httpx.RequestID(ctx), OccurredAt: ch.At,
+		Actor: eventActor(ctx, ch.Actor), CorrelationID: audit.CorrelationID(ctx), OccurredAt: ch.At,
 		Payload: body, DataSchema: DataSchema(ch.Event, ch.Data.schemaVersion()),
 	}, nil
 }
@@ -86,7 +86,7 @@ func eventActor(ctx context.Context, actor *UserID) *uuid.UUID {
 		a := uuid.UUID(*actor)
 		return &a
 	}
-	if a, ok := httpx.Actor(ctx); ok {
+	if a, ok := audit.Actor(ctx); ok {
 		return &a
 	}
 	return nil

@@ -21,8 +21,8 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -121,8 +121,8 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{
 		Now: func() time.Time { return clock }, ApprovalThresholds: thresholds})
 	tick := func() { clock = clock.Add(time.Minute) }
-	ctx := httpx.WithRequestID(context.Background(), "req-golden")
-	asBob := httpx.WithActor(ctx, uuid.UUID(bob))
+	ctx := audit.WithCorrelationID(context.Background(), "req-golden")
+	asBob := audit.WithActor(ctx, uuid.UUID(bob))
 	move := func(ctx context.Context, id campaign.ID, req campaign.TransitionRequest) {
 		t.Helper()
 		tick()
@@ -179,7 +179,7 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 		t.Helper()
 		tick()
 		big.Budget = campaign.MustMoney(budget, "EUR")
-		_, err := svc.Update(httpx.WithActor(ctx, uuid.UUID(alice)), y.ID(), nil, big)
+		_, err := svc.Update(audit.WithActor(ctx, uuid.UUID(alice)), y.ID(), nil, big)
 		require.NoError(t, err)
 	}
 	step(svc.SubmitForApproval, campaign.ApprovalRequest{Actor: alice})

@@ -17,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -368,7 +369,7 @@ func pathID(c echo.Context) (ID, error) {
 // author is who creates a campaign: the caller's identity (the authenticated subject, or
 // X-User-ID in auth mode none), never a body member.
 func author(c echo.Context) (UserID, error) {
-	if id, ok := httpx.Actor(c.Request().Context()); ok {
+	if id, ok := audit.Actor(c.Request().Context()); ok {
 		return UserID(id), nil
 	}
 	return UserID{}, httpx.BadRequest("the author is unknown: send an X-User-ID header holding your user id (a UUID)",

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -89,7 +90,7 @@ func (h *Handler) approvalStep(step approvalFunc, needsReason, decides bool) ech
 				return err
 			}
 		}
-		actor, ok := httpx.Actor(c.Request().Context())
+		actor, ok := audit.Actor(c.Request().Context())
 		if !ok {
 			return httpx.BadRequest("the caller is unknown: an approval step records who took it; send an X-User-ID header holding your user id (a UUID)",
 				httpx.FieldError{Field: httpx.HeaderUserID, Message: "is required"})

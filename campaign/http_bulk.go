@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -139,7 +140,7 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 		}
 		ctx := c.Request().Context()
 		var actor *UserID
-		if a, ok := httpx.Actor(ctx); ok {
+		if a, ok := audit.Actor(ctx); ok {
 			u := UserID(a)
 			actor = &u
 		}
@@ -157,7 +158,7 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 					if name != "delete" {
 						instance += "/" + name
 					}
-					res.Problem.Instance, res.Problem.RequestID = instance, httpx.RequestID(ctx)
+					res.Problem.Instance, res.Problem.RequestID = instance, audit.CorrelationID(ctx)
 				}
 				out.Results[i] = res
 				return nil

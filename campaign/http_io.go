@@ -22,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/uptrace/bun"
 
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -275,7 +276,7 @@ func (w *exportWriter) interrupted(ctx context.Context, err error) {
 	if errors.Is(err, context.DeadlineExceeded) {
 		p.Status, p.Detail = http.StatusServiceUnavailable, p.Detail+" (it ran out of time: narrow it with filters or raise http.transfer_timeout)"
 	}
-	p.RequestID = httpx.RequestID(ctx)
+	p.RequestID = audit.CorrelationID(ctx)
 	p.Instance = w.c.Request().URL.Path
 	_ = w.enc.Encode(map[string]any{"error": p})
 	_ = w.bw.Flush()

@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -76,7 +76,7 @@ func (h *Handler) transition(name string) echo.HandlerFunc {
 		if hasIfMatch {
 			req.ExpectedVersion = &ifMatch
 		}
-		if actor, ok := httpx.Actor(c.Request().Context()); ok {
+		if actor, ok := audit.Actor(c.Request().Context()); ok {
 			u := UserID(actor)
 			req.Actor = &u
 		}
@@ -176,7 +176,7 @@ func seqCursor(seq int64) *string {
 	return &s
 }
 
-func newTransitionResponse(r history.Record) TransitionResponse {
+func newTransitionResponse(r lifecycle.Record) TransitionResponse {
 	out := TransitionResponse{
 		ID: r.ID.String(), Version: r.Version, From: r.From, To: r.To, Action: r.Action,
 		Reason: r.Reason, Automatic: r.Automatic, OccurredAt: r.OccurredAt.Format("2006-01-02T15:04:05.999999Z07:00"),

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
 // Event payloads are a contract with the event consumers, apart from the HTTP API: the types
@@ -220,7 +220,7 @@ func mapSlice[S, T any](s []S, f func(S) T) []T {
 }
 
 // newTransitionV1 is the payload of the status event that records the transition rec.
-func newTransitionV1(rec history.Record) TransitionV1 {
+func newTransitionV1(rec lifecycle.Record) TransitionV1 {
 	return TransitionV1{
 		From: string(rec.From), To: string(rec.To), Action: string(rec.Action), Reason: rec.Reason,
 		Automatic: rec.Automatic, StopCode: string(rec.StopCode),

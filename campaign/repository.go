@@ -412,7 +412,7 @@ func (r *Repository) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation
 
 // Transitions lists a campaign's status history, oldest first, after the given version; the
 // history of a deleted campaign stays readable. Never stored -> ErrNotFound.
-func (r *Repository) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error) {
+func (r *Repository) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]lifecycle.Record, error) {
 	if err := r.exists(ctx, id); err != nil {
 		return nil, err
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -21,7 +21,7 @@ import (
 // event is the same either way, and a refused campaign leaves no event behind.
 func TestCreateWritesTheSameEvent(t *testing.T) {
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
-		ctx := httpx.WithActor(context.Background(), uuid.UUID(bob))
+		ctx := audit.WithActor(context.Background(), uuid.UUID(bob))
 		own := campaign.NewRepository(db)
 		actor := alice
 		change := func(c *campaign.Campaign) campaign.Change {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -36,7 +35,7 @@ type Store interface {
 	Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Budget, error)
 	// Transitions and Events read the history and the events of a campaign ever stored,
 	// deleted or not (else ErrNotFound).
-	Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error)
+	Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]lifecycle.Record, error)
 	Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error)
 	// EventsStored reports which of the events are stored (committed, seen from outside any
 	// transaction).

@@ -10,7 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -184,7 +183,7 @@ func (s *Service) deliveredBy(ctx context.Context, id ID, to lifecycle.Status) (
 
 // Transitions lists a campaign's status history, oldest first, after the given version. The
 // history of a deleted campaign stays readable.
-func (s *Service) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]history.Record, error) {
+func (s *Service) Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]lifecycle.Record, error) {
 	return s.store.Transitions(ctx, id, afterVersion, limit)
 }
 

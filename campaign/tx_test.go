@@ -13,8 +13,8 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -85,7 +85,7 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 		hostTable(t, db)
 		var ann announcements
 		svc := campaign.NewService(campaign.NewRepository(db), ann.config())
-		ctx := httpx.WithRequestID(context.Background(), "host-request-1")
+		ctx := audit.WithCorrelationID(context.Background(), "host-request-1")
 
 		t.Run("rolled back", func(t *testing.T) {
 			tx, err := db.BeginTx(ctx, nil)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -242,7 +243,7 @@ func (h *Handler) publish(ctx context.Context, events []Event) error {
 		msg := nats.NewMsg(PartitionSubject(e.CampaignID, h.cfg.Partitions))
 		msg.Data = data
 		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
-		if rid := httpx.RequestID(ctx); rid != "" {
+		if rid := audit.CorrelationID(ctx); rid != "" {
 			msg.Header.Set("X-Correlation-ID", rid)
 		}
 		f, err := h.js.PublishMsgAsync(msg)

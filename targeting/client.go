@@ -21,6 +21,7 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -341,7 +342,7 @@ func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[str
 		if c.cfg.Token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 		}
-		if rid := httpx.RequestID(ctx); rid != "" {
+		if rid := audit.CorrelationID(ctx); rid != "" {
 			req.Header.Set(httpx.HeaderRequestID, rid) // so that the engine's logs join ours
 		}
 		resp, err := c.http.Do(req)

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
@@ -306,7 +306,7 @@ func TestClientSendsTokenAndRequestID(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.Token = "s3cret" })
-	ctx := httpx.WithRequestID(context.Background(), "req-7")
+	ctx := audit.WithCorrelationID(context.Background(), "req-7")
 	_, err := c.RuleFresh(ctx, e.AddRule("ACTIVE", "segment == vip"))
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer s3cret", *e.Authorization.Load())

@@ -1,5 +1,5 @@
-// Package history stores the status history of campaigns: one row per transition, written in
-// the same transaction as the status change.
+// Package history stores the status history of campaigns in a Bun database: one row per
+// lifecycle.Record, written in the same transaction as the change it records.
 package history
 
 import (
@@ -23,21 +23,6 @@ func Migrations() migrate.Set {
 	return migrate.Embedded("lifecycle", migrationFiles)
 }
 
-// Record is one transition of one campaign.
-type Record struct {
-	ID         uuid.UUID
-	CampaignID uuid.UUID
-	Version    int64 // the campaign's version after the transition
-	From       lifecycle.Status
-	To         lifecycle.Status
-	Action     lifecycle.Action
-	Reason     string
-	StopCode   lifecycle.StopCode // why the automation acted; empty for people
-	Actor      *uuid.UUID         // nil for the automation
-	Automatic  bool
-	OccurredAt time.Time
-}
-
 type recordRow struct {
 	bun.BaseModel `bun:"table:campaign_status_transitions"`
 
@@ -55,7 +40,7 @@ type recordRow struct {
 }
 
 // Append writes r through db, which should be the transaction that changes the status.
-func Append(ctx context.Context, db bun.IDB, r Record) error {
+func Append(ctx context.Context, db bun.IDB, r lifecycle.Record) error {
 	if r.ID == uuid.Nil {
 		r.ID = uuid.Must(uuid.NewV7())
 	}
@@ -91,7 +76,7 @@ func AutomaticWith(ctx context.Context, db bun.IDB, campaignIDs []uuid.UUID, cod
 
 // List returns a campaign's transitions oldest first: up to limit rows after the version
 // afterVersion (0 for the first page).
-func List(ctx context.Context, db bun.IDB, campaignID uuid.UUID, afterVersion int64, limit int) ([]Record, error) {
+func List(ctx context.Context, db bun.IDB, campaignID uuid.UUID, afterVersion int64, limit int) ([]lifecycle.Record, error) {
 	var rows []recordRow
 	err := db.NewSelect().Model(&rows).
 		Where("campaign_id = ?", campaignID).Where("version > ?", afterVersion).
@@ -99,9 +84,9 @@ func List(ctx context.Context, db bun.IDB, campaignID uuid.UUID, afterVersion in
 	if err != nil {
 		return nil, fmt.Errorf("list transitions: %w", err)
 	}
-	out := make([]Record, len(rows))
+	out := make([]lifecycle.Record, len(rows))
 	for i, r := range rows {
-		out[i] = Record{
+		out[i] = lifecycle.Record{
 			ID: r.ID, CampaignID: r.CampaignID, Version: r.Version, From: lifecycle.Status(r.From),
 			To: lifecycle.Status(r.To), Action: lifecycle.Action(r.Action), Reason: r.Reason,
 			StopCode: lifecycle.StopCode(r.StopCode),

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
@@ -324,7 +325,7 @@ func (a *Authenticator) Authenticate() echo.MiddlewareFunc {
 			} else {
 				ctx = WithPrincipal(ctx, p)
 				if p.Subject != uuid.Nil {
-					ctx = httpx.WithActor(ctx, p.Subject)
+					ctx = audit.WithActor(ctx, p.Subject)
 				}
 			}
 			c.SetRequest(req.WithContext(ctx))

@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -58,7 +59,7 @@ func server(t *testing.T, a *auth.Authenticator) *echo.Echo {
 	e = httpx.NewEcho(httpx.EchoConfig{Logger: discard(), BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second,
 		Identify: []echo.MiddlewareFunc{a.Authenticate(), a.Authorize(func() []*echo.Route { return e.Routes() })}})
 	h := func(c echo.Context) error {
-		actor, _ := httpx.Actor(c.Request().Context())
+		actor, _ := audit.Actor(c.Request().Context())
 		return c.String(http.StatusOK, actor.String())
 	}
 	e.GET("/health", h)

@@ -3,6 +3,8 @@ package httpx
 import (
 	"context"
 	"log/slog"
+
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 )
 
 // LogHandler wraps h so that every record logged with a request's context carries the
@@ -17,8 +19,8 @@ type ctxHandler struct {
 func (h *ctxHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
-	id := RequestID(ctx)
-	actor, hasActor := Actor(ctx)
+	id := audit.CorrelationID(ctx)
+	actor, hasActor := audit.Actor(ctx)
 	if id == "" && !hasActor {
 		return h.next.Handle(ctx, r)
 	}

@@ -11,6 +11,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 )
 
 // ProblemContentType is the media type of every error response.
@@ -145,7 +147,7 @@ func WriteError(c echo.Context, err error, logger *slog.Logger) {
 			slog.Any("error", err))
 	}
 	out := *p
-	out.RequestID = RequestID(c.Request().Context())
+	out.RequestID = audit.CorrelationID(c.Request().Context())
 	if out.Instance == "" {
 		out.Instance = c.Request().URL.Path
 	}

@@ -1,11 +1,12 @@
 package httpx
 
 import (
-	"context"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 )
 
 // Headers that carry a request's identity.
@@ -14,35 +15,6 @@ const (
 	HeaderCorrelationID = "X-Correlation-ID"
 	HeaderUserID        = "X-User-ID"
 )
-
-type ctxKey int
-
-const (
-	requestIDKey ctxKey = iota
-	actorKey
-)
-
-// WithRequestID returns ctx carrying the request (correlation) id.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
-}
-
-// RequestID is the request (correlation) id carried by ctx, or "".
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
-
-// WithActor returns ctx carrying the authenticated caller.
-func WithActor(ctx context.Context, id uuid.UUID) context.Context {
-	return context.WithValue(ctx, actorKey, id)
-}
-
-// Actor is the caller carried by ctx, if any.
-func Actor(ctx context.Context) (uuid.UUID, bool) {
-	id, ok := ctx.Value(actorKey).(uuid.UUID)
-	return id, ok
-}
 
 // maxRequestIDLen bounds a caller-supplied id so that logs and events stay small.
 const maxRequestIDLen = 128
@@ -75,7 +47,7 @@ func RequestIDs() echo.MiddlewareFunc {
 				id = uuid.NewString()
 			}
 			c.Response().Header().Set(HeaderRequestID, id)
-			c.SetRequest(req.WithContext(WithRequestID(req.Context(), id)))
+			c.SetRequest(req.WithContext(audit.WithCorrelationID(req.Context(), id)))
 			return next(c)
 		}
 	}
@@ -88,7 +60,7 @@ func HeaderIdentity() echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
 			if id, err := uuid.Parse(req.Header.Get(HeaderUserID)); err == nil && id != uuid.Nil {
-				c.SetRequest(req.WithContext(WithActor(req.Context(), id)))
+				c.SetRequest(req.WithContext(audit.WithActor(req.Context(), id)))
 			}
 			return next(c)
 		}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 )
 
 // RouteLimits overrides, for one route, the body limit and the deadline every other request
@@ -73,7 +75,7 @@ func routeLimits(cfg EchoConfig) echo.MiddlewareFunc {
 			if !ok {
 				return next(c)
 			}
-			if _, known := Actor(c.Request().Context()); !known {
+			if _, known := audit.Actor(c.Request().Context()); !known {
 				// An Identify that lets anonymous callers through (HeaderIdentity without
 				// X-User-ID): they keep the defaults.
 				return defBody(next)(c)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 )
 
 // EchoConfig tunes the Echo instance. Zero fields take the defaults noted.
@@ -201,7 +203,7 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 				level = slog.LevelError
 			}
 			logger.LogAttrs(c.Request().Context(), level, "http request",
-				slog.String("request_id", RequestID(c.Request().Context())),
+				slog.String("request_id", audit.CorrelationID(c.Request().Context())),
 				slog.String("method", v.Method), slog.String("path", v.URIPath),
 				slog.String("route", v.RoutePath), slog.Int("status", v.Status),
 				slog.Float64("duration_ms", float64(v.Latency.Microseconds())/1000),

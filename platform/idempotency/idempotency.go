@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/uptrace/bun"
 
+	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -129,7 +130,7 @@ func (s *Store) serve(c echo.Context, key string, next echo.HandlerFunc) error {
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	ctx := req.Context()
 	caller := "anonymous"
-	if id, ok := httpx.Actor(ctx); ok {
+	if id, ok := audit.Actor(ctx); ok {
 		caller = id.String()
 	}
 	sum := sha256.Sum256(append([]byte(req.Method+" "+req.URL.RequestURI()+"\n"), body...))
