@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -14,8 +15,10 @@ import (
 // Campaign is the aggregate root. Its state is private so that no caller can build or leave
 // an invalid campaign: New creates one from validated input, Rehydrate loads a stored one, and
 // Replace, ApplyTransition, MarkDeleted and the approval steps (SubmitForApproval, Approve,
-// Reject) are the only changes, each under its rules. The
-// getters return copies: changing what they return changes nothing here.
+// Reject) are the only changes, each under its rules; each successful change moves the
+// campaign to its next version. The getters return copies: changing what they return changes
+// nothing here. What readers know beside it (what it delivered, the approval thresholds of
+// the moment) is a View's, not the aggregate's.
 type Campaign struct {
 	id                ID
 	name              string
@@ -36,16 +39,6 @@ type Campaign struct {
 	targetingVerified bool
 	// approval is the approval record (approval.go).
 	approval Approval
-
-	// delivered is what the campaign has delivered so far (impressions, spend), read from
-	// the metrics totals by a Service that has a DeliveryTotals. It is never stored.
-	delivered lifecycle.Delivered
-	// zones loads the time zones of the scheduling rules: the service's cache on campaigns it
-	// read (time.LoadLocation parses a file each call), nil otherwise.
-	zones *lifecycle.Zones
-	// thresholds are the approval thresholds of the service that read the campaign, for
-	// ApprovalStatus; nil otherwise (no approval required).
-	thresholds ApprovalThresholds
 }
 
 // Change is what one write did to a campaign, for the store to record in the same
@@ -79,7 +72,7 @@ type FollowUp struct {
 // Invalid input is a *ValidationError listing every broken rule.
 func New(id ID, actor UserID, in Input, now time.Time) (*Campaign, error) {
 	now = now.UTC().Truncate(time.Microsecond)
-	in.normalize()
+	in.Normalize()
 	if errs := in.Validate(now, nil); len(errs) > 0 {
 		return nil, &ValidationError{Fields: errs}
 	}
@@ -165,7 +158,7 @@ func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 		}
 		return Change{}, &StateError{Op: "update", Status: c.status}
 	}
-	in.normalize()
+	in.Normalize()
 	if errs := in.Validate(now, &c.startDate); len(errs) > 0 {
 		return Change{}, &ValidationError{Fields: errs}
 	}
@@ -181,31 +174,72 @@ func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 	return ch, nil
 }
 
-// StatusChange is a lifecycle decision to apply to a campaign: the transition lifecycle.Decide
-// allowed (its guards and the activation checks passed) and what the history records with it.
+// StatusChange asks a campaign to move by one lifecycle action, with what the history
+// records of it and the deployment's rules that judge it.
 type StatusChange struct {
-	Transition lifecycle.Transition
-	Reason     string
+	Action lifecycle.Action
+	Reason string
 	// Actor is who asked; nil for the automation, which sets Automatic and says why in StopCode.
 	Actor     *UserID
 	Automatic bool
 	StopCode  lifecycle.StopCode
-	// TargetingVerified is the verdict of the activation checks, when the transition ran them.
+	// AllowUntargeted lets a campaign without targeting rules start (lifecycle.Targeted).
+	AllowUntargeted bool
+	// Thresholds are the approval thresholds of the moment: a campaign above its currency's
+	// threshold starts or resumes only when approved.
+	Thresholds ApprovalThresholds
+	// TargetingVerified is the verdict of the activation checks (the Rules Engine's), which
+	// the caller runs before a transition that needs them (lifecycle.Transition's
+	// NeedsActivationChecks): they call other services, which an aggregate does not.
 	TargetingVerified bool
 }
 
-// ApplyTransition moves the campaign along sc.Transition at now. A campaign that ends
-// (COMPLETED, CANCELLED) while its approval is pending has the request withdrawn. A transition decided for
-// another status than the campaign's is a *lifecycle.ForbiddenError: the status moves only
-// along the state machine.
+// Decide judges sc against the campaign at now without changing it: the transition the state
+// machine allows (lifecycle.Decide on the campaign's status, dates, rules and sc's reason),
+// *lifecycle.ForbiddenError when its status does not allow the action, or
+// *lifecycle.BlockedError listing every guard that fails, the approval above a threshold
+// included. The transition is returned with a BlockedError too, so that a caller can run the
+// activation checks and report every reason at once.
+func (c *Campaign) Decide(sc StatusChange, now time.Time) (lifecycle.Transition, error) {
+	t, err := lifecycle.Decide(lifecycle.Subject{
+		Status: c.status, StartDate: c.startDate, EndDate: c.endDate, TargetingRules: len(c.targetingRules),
+		AllowUntargeted: sc.AllowUntargeted, Reason: strings.TrimSpace(sc.Reason), Now: now,
+	}, sc.Action)
+	var forbidden *lifecycle.ForbiddenError
+	if errors.As(err, &forbidden) {
+		return t, err
+	}
+	var violations []lifecycle.Violation
+	var blocked *lifecycle.BlockedError
+	if errors.As(err, &blocked) {
+		violations = blocked.Violations
+	} else if err != nil {
+		return t, err
+	}
+	if t.NeedsActivationChecks {
+		// Approval above the budget threshold is judged against the thresholds of now.
+		if v := c.approvalViolation(sc.Thresholds); v != nil {
+			violations = append(violations, *v)
+		}
+	}
+	if len(violations) > 0 {
+		return t, &lifecycle.BlockedError{Status: c.status, Action: sc.Action, Violations: violations}
+	}
+	return t, nil
+}
+
+// ApplyTransition moves the campaign by sc.Action at now, when Decide allows it (else its
+// error, and nothing changes): the status moves only along the state machine, under its
+// guards. A campaign that ends (COMPLETED, CANCELLED) while its approval is pending has the
+// request withdrawn.
 func (c *Campaign) ApplyTransition(sc StatusChange, now time.Time) (Change, error) {
-	t := sc.Transition
-	if t.From != c.status || t.To == "" {
-		return Change{}, &lifecycle.ForbiddenError{Status: c.status, Action: t.Action, Allowed: lifecycle.Allowed(c.status)}
+	t, err := c.Decide(sc, now)
+	if err != nil {
+		return Change{}, err
 	}
 	rec := lifecycle.Record{
-		CampaignID: uuid.UUID(c.id), From: c.status, To: t.To, Action: t.Effective, Reason: sc.Reason,
-		StopCode: sc.StopCode, Automatic: sc.Automatic, OccurredAt: now,
+		CampaignID: uuid.UUID(c.id), From: c.status, To: t.To, Action: t.Effective,
+		Reason: strings.TrimSpace(sc.Reason), StopCode: sc.StopCode, Automatic: sc.Automatic, OccurredAt: now,
 	}
 	if sc.Actor != nil {
 		actor := uuid.UUID(*sc.Actor)
@@ -315,6 +349,10 @@ func (c *Campaign) Settings() Settings { return c.settings.clone() }
 // Version counts the campaign's stored changes; writes name the version they are based on.
 func (c *Campaign) Version() int64 { return c.version }
 
+// Stored records that a store has written the campaign at version v. The store counts
+// versions, not the aggregate's changes: a Store calls it once it has written a change.
+func (c *Campaign) Stored(v int64) { c.version = v }
+
 // DeletedAt is when the campaign was deleted; nil for a live one.
 func (c *Campaign) DeletedAt() *time.Time { return utcPtr(c.deletedAt) }
 
@@ -326,26 +364,27 @@ func (c *Campaign) StopCode() lifecycle.StopCode { return c.stopCode }
 // since. False when no such check is configured.
 func (c *Campaign) TargetingVerified() bool { return c.targetingVerified }
 
-// Delivered is what the campaign has delivered so far (all-time impressions and spend), as a
-// Service with a DeliveryTotals read it; zero otherwise.
-func (c *Campaign) Delivered() lifecycle.Delivered { return c.delivered }
-
-// WithDelivered returns a copy of the campaign that has delivered d (for a reader of
-// campaigns other than the Service that knows the totals).
-func (c *Campaign) WithDelivered(d lifecycle.Delivered) *Campaign {
-	cp := *c
-	cp.delivered = d
-	return &cp
-}
-
-// Serving is the campaign's serving status at now: its status and dates, then, when those say
-// SERVING, its scheduling windows, impression cap and budgets against Delivered.
-func (c *Campaign) Serving(now time.Time) lifecycle.ServingStatus { return c.ServingIn(c.zones, now) }
-
-// ServingIn is Serving with the time zones loaded through zones (nil: loaded afresh).
-func (c *Campaign) ServingIn(zones *lifecycle.Zones, now time.Time) lifecycle.ServingStatus {
+// ServingWith is the campaign's serving status at now: its status and dates, then, when those
+// say SERVING, its scheduling windows (time zones loaded through zones; nil: loaded afresh),
+// impression cap and budgets against what it delivered, d.
+func (c *Campaign) ServingWith(zones *lifecycle.Zones, d lifecycle.Delivered, now time.Time) lifecycle.ServingStatus {
 	if s := lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, now); s != lifecycle.ServingServing {
 		return s
 	}
-	return lifecycle.ServingWith(c.status, c.stopCode, c.startDate, c.endDate, c.Delivery(zones), now)
+	return lifecycle.ServingWith(c.status, c.stopCode, c.startDate, c.endDate, c.DeliveryWith(zones, d), now)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

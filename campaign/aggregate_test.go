@@ -139,10 +139,9 @@ func TestReplaceFollowsTheEditRules(t *testing.T) {
 func TestApplyTransition(t *testing.T) {
 	t.Parallel()
 	c := newDraft(t)
-	activate, ok := lifecycle.Lookup(lifecycle.StatusDraft, lifecycle.ActionActivate)
-	require.True(t, ok)
+	activate := lifecycle.ActionActivate
 	later := now.Add(time.Minute)
-	ch, err := c.ApplyTransition(StatusChange{Transition: activate, Actor: &writer, TargetingVerified: true}, later)
+	ch, err := c.ApplyTransition(StatusChange{Action: activate, Actor: &writer, TargetingVerified: true}, later)
 	require.NoError(t, err)
 	assert.Equal(t, lifecycle.StatusActive, c.Status())
 	assert.True(t, c.TargetingVerified())
@@ -152,15 +151,13 @@ func TestApplyTransition(t *testing.T) {
 	assert.Equal(t, lifecycle.StatusActive, ch.Transition.To)
 
 	// A decision taken for another status is refused: the status moves only along the table.
-	_, err = c.ApplyTransition(StatusChange{Transition: activate}, later)
+	_, err = c.ApplyTransition(StatusChange{Action: activate}, later)
 	var forbidden *lifecycle.ForbiddenError
 	require.ErrorAs(t, err, &forbidden)
 	assert.Equal(t, lifecycle.StatusActive, c.Status())
 
 	// A transition without activation checks keeps the targeting verdict.
-	pause, ok := lifecycle.Lookup(lifecycle.StatusActive, lifecycle.ActionPause)
-	require.True(t, ok)
-	_, err = c.ApplyTransition(StatusChange{Transition: pause, Reason: "review"}, later)
+	_, err = c.ApplyTransition(StatusChange{Action: lifecycle.ActionPause, Reason: "review"}, later)
 	require.NoError(t, err)
 	assert.True(t, c.TargetingVerified())
 }

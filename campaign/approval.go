@@ -167,10 +167,6 @@ func userPtr(u *UserID) *UserID {
 // Approval is the campaign's approval record as stored (Status "" when nothing stands).
 func (c *Campaign) Approval() Approval { return c.approval.clone() }
 
-// ApprovalStatus is the campaign's approval status under the thresholds the service that
-// read it uses (see ApprovalStatusUnder).
-func (c *Campaign) ApprovalStatus() ApprovalStatus { return c.ApprovalStatusUnder(c.thresholds) }
-
 // ApprovalStatusUnder is the campaign's approval status under thresholds t: its stored status,
 // else REQUIRED when its budget is above the threshold of its currency, else NOT_REQUIRED.
 func (c *Campaign) ApprovalStatusUnder(t ApprovalThresholds) ApprovalStatus {
@@ -182,9 +178,6 @@ func (c *Campaign) ApprovalStatusUnder(t ApprovalThresholds) ApprovalStatus {
 	}
 	return ApprovalNotRequired
 }
-
-// ApprovalThresholds are the thresholds the service that read the campaign judges it by.
-func (c *Campaign) ApprovalThresholds() ApprovalThresholds { return c.thresholds.clone() }
 
 // approvalViolation is the reason the campaign may not start or resume under thresholds t:
 // its budget is above the threshold and it has no standing approval. Nil when it may.

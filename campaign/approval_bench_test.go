@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -22,7 +23,7 @@ func BenchmarkListByApprovalStatus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
+	svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
 	ctx := context.Background()
 	for i := range 2000 {
 		budget := "10000"

@@ -12,13 +12,15 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/campaign/campaigntest"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
 func approvalInput(name string, at time.Time, budget string) campaign.Input {
-	in := goldenInput()
+	in := campaigntest.GoldenInput()
 	in.Name, in.StartDate, in.EndDate = name, at.Add(time.Hour), nil
 	in.Budget = campaign.MustMoney(budget, "EUR")
 	return in
@@ -34,10 +36,10 @@ func TestApprovalIsStoredAndJudgedNow(t *testing.T) {
 		db := dbtest.Open(t, target, sets...)
 		clock := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
 		now := func() time.Time { return clock }
-		none := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: now})
+		none := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: now})
 		th, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000.00"})
 		require.NoError(t, err)
-		strict := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: now, ApprovalThresholds: th})
+		strict := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: now, ApprovalThresholds: th})
 		ctx := context.Background()
 
 		c, err := none.Create(ctx, alice, approvalInput("Judged now", clock, "25000"))
@@ -100,7 +102,7 @@ func TestApprovalFilterMatchesTheAggregate(t *testing.T) {
 		clock := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
 		th, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "99999999999.99", "JPY": "500", "BHD": "1.001"})
 		require.NoError(t, err)
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
 		ctx := context.Background()
 		budgets := []campaign.Money{
 			campaign.MustMoney("99999999999.99", "EUR"), campaign.MustMoney("100000000000.00", "EUR"),
@@ -141,7 +143,7 @@ func TestApproveRacesAVoidingEdit(t *testing.T) {
 		clock := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
 		th, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000"})
 		require.NoError(t, err)
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: func() time.Time { return clock }, ApprovalThresholds: th})
 		ctx := audit.WithActor(context.Background(), uuid.UUID(alice))
 		for i := range 8 {
 			in := approvalInput("Race "+uuid.NewString()[:8], clock, "25000")
@@ -183,7 +185,7 @@ func TestApprovalStepsInTx(t *testing.T) {
 		th, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000"})
 		require.NoError(t, err)
 		cfg.ApprovalThresholds = th
-		svc := campaign.NewService(campaign.NewRepository(db), cfg)
+		svc := campaign.NewService(bunstore.New(db), cfg)
 		ctx := context.Background()
 		c, err := svc.Create(ctx, alice, approvalInput("In a host's transaction", time.Now().UTC(), "25000"))
 		require.NoError(t, err)
@@ -192,7 +194,7 @@ func TestApprovalStepsInTx(t *testing.T) {
 		for _, commit := range []bool{false, true} {
 			tx, err := db.BeginTx(ctx, nil)
 			require.NoError(t, err)
-			w := svc.InTx(tx)
+			w := svc.InTx(bunstore.New(tx))
 			_, err = w.SubmitForApproval(ctx, c.ID(), campaign.ApprovalRequest{Actor: alice})
 			require.NoError(t, err)
 			_, err = w.Approve(ctx, c.ID(), campaign.ApprovalRequest{Actor: alice})

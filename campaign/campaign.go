@@ -1,7 +1,9 @@
-// Package campaign is the Campaign aggregate: its value objects and validation, its Bun
-// repository, its service and its Echo handlers. Mount it in a host with NewRepository,
-// NewService and NewHandler; see the package example. The aggregate itself (aggregate.go)
-// keeps its state private: it changes only through methods that enforce its rules.
+// Package campaign is the Campaign aggregate, its value objects and validation, its domain
+// events and its service (the use cases). It knows no database and no HTTP: the service
+// persists through the Store it declares, which campaign/bunstore implements over Bun, and
+// campaign/echoapi serves it over Echo. A host wires all of them, with the other capabilities,
+// through platform/campaigns. The aggregate (aggregate.go) keeps its state private: it changes
+// only through methods that enforce its rules.
 package campaign
 
 import (
@@ -62,18 +64,19 @@ func Frequencies() []Frequency {
 	return []Frequency{FrequencyOnce, FrequencyDaily, FrequencyWeekly, FrequencyMonthly}
 }
 
-// Delivery is what, beyond its status and dates, decides whether the campaign is served: its
-// schedule, its impression cap, its budget and budget limit, and what it delivered.
-func (c *Campaign) Delivery(zones *lifecycle.Zones) lifecycle.Delivery {
-	d := lifecycle.Delivery{
+// DeliveryWith is what, beyond its status and dates, decides whether the campaign is served:
+// its schedule (time zones loaded through zones), its impression cap, its budget and budget
+// limit, and what it delivered, d.
+func (c *Campaign) DeliveryWith(zones *lifecycle.Zones, d lifecycle.Delivered) lifecycle.Delivery {
+	out := lifecycle.Delivery{
 		Schedule: c.settings.Schedule(zones), MaxImpressions: c.settings.MaxImpressions,
-		Budget: c.budget.Amount, Delivered: c.delivered,
+		Budget: c.budget.Amount, Delivered: d,
 	}
 	if c.settings.BudgetLimit != nil {
 		limit := c.settings.BudgetLimit.Amount
-		d.BudgetLimit = &limit
+		out.BudgetLimit = &limit
 	}
-	return d
+	return out
 }
 
 // Schedule is the settings' scheduling rules as delivery windows. A rule that cannot be read

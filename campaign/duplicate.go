@@ -33,16 +33,16 @@ const maxCopyNameAttempts = 10
 // for any new campaign; its CampaignCreated event names id in duplicatedFrom. Unknown or
 // deleted id -> ErrNotFound; a copy that breaks a rule (a start date now in the past, say) ->
 // *ValidationError; a name given in req that is taken -> ErrNameTaken.
-func (s *Service) Duplicate(ctx context.Context, actor UserID, id ID, req DuplicateRequest) (*Campaign, error) {
+func (s *Service) Duplicate(ctx context.Context, actor UserID, id ID, req DuplicateRequest) (*View, error) {
 	return s.duplicate(ctx, s.own(), actor, id, req)
 }
 
 // Duplicate is Service.Duplicate in the host's transaction.
-func (t *TxService) Duplicate(ctx context.Context, actor UserID, id ID, req DuplicateRequest) (*Campaign, error) {
+func (t *TxService) Duplicate(ctx context.Context, actor UserID, id ID, req DuplicateRequest) (*View, error) {
 	return t.svc.duplicate(ctx, t.scope(), actor, id, req)
 }
 
-func (s *Service) duplicate(ctx context.Context, sc scope, actor UserID, id ID, req DuplicateRequest) (*Campaign, error) {
+func (s *Service) duplicate(ctx context.Context, sc scope, actor UserID, id ID, req DuplicateRequest) (*View, error) {
 	src, err := sc.store.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func (s *Service) duplicate(ctx context.Context, sc scope, actor UserID, id ID, 
 		if errors.Is(err, ErrNameTaken) && auto && attempt < maxCopyNameAttempts {
 			// A concurrent duplicate (or create) took the name between the read and the
 			// insert: the unique index refused it, so pick again.
-			lost[foldName(in.Name)] = true
+			lost[FoldName(in.Name)] = true
 			continue
 		}
 		return c, err
@@ -104,26 +104,15 @@ func copyInput(src *Campaign, req DuplicateRequest) Input {
 	return in
 }
 
-// copyNamer is a Store that can list the live names a copy of a campaign could take, so that
-// the copy's name is found in one read (a Store without it finds it by trying).
-type copyNamer interface {
-	namesStartingWith(ctx context.Context, prefix string) ([]string, error)
-}
-
-// takenCopyNames are the live names, folded as the store's unique index folds them, that a
-// copy of a campaign named name could take.
+// takenCopyNames lists the names, folded, that a copy of name might take and that are taken.
 func (s *Service) takenCopyNames(ctx context.Context, store Store, name string) (map[string]bool, error) {
-	taken := map[string]bool{}
-	namer, ok := store.(copyNamer)
-	if !ok {
-		return taken, nil
-	}
-	names, err := namer.namesStartingWith(ctx, copyPrefix(name))
+	names, err := store.NamesLike(ctx, copyPrefix(name))
 	if err != nil {
 		return nil, fmt.Errorf("list copy names: %w", err)
 	}
+	taken := make(map[string]bool, len(names))
 	for _, n := range names {
-		taken[foldName(n)] = true
+		taken[FoldName(n)] = true
 	}
 	return taken, nil
 }
@@ -137,7 +126,7 @@ func copyName(name string, taken map[string]bool) string {
 			suffix = " (copy " + strconv.Itoa(n) + ")"
 		}
 		candidate := copyBase(name, suffix) + suffix
-		if !taken[foldName(candidate)] {
+		if !taken[FoldName(candidate)] {
 			return candidate
 		}
 	}
@@ -163,9 +152,9 @@ func copyBase(name, suffix string) string {
 	return strings.TrimSpace(string([]rune(name)[:room]))
 }
 
-// foldName folds a name as the stores' unique index does: lower() of PostgreSQL over the C
+// FoldName folds a name as the stores' unique index does: lower() of PostgreSQL over the C
 // collation and of SQLite changes ASCII letters only.
-func foldName(s string) string {
+func FoldName(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if 'A' <= c && c <= 'Z' {

@@ -15,6 +15,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/campaign/campaigntest"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -25,8 +27,8 @@ func TestDuplicate(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
-		src, err := svc.Create(ctx, alice, goldenInput())
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
+		src, err := svc.Create(ctx, alice, campaigntest.GoldenInput())
 		require.NoError(t, err)
 		_, err = svc.Transition(ctx, src.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 		require.NoError(t, err)
@@ -45,13 +47,13 @@ func TestDuplicate(t *testing.T) {
 			assert.Empty(t, cp.StopCode())
 			stored, err := svc.Get(ctx, src.ID()) // as read back: PostgreSQL keeps NUMERIC's scale
 			require.NoError(t, err)
-			got, want := inputOf(cp), inputOf(stored)
+			got, want := campaigntest.InputOf(cp.Campaign), campaigntest.InputOf(stored.Campaign)
 			got.Name = want.Name
 			assert.Equal(t, want, got, "everything a creation sets is copied")
 
 			back, err := svc.Get(ctx, cp.ID())
 			require.NoError(t, err)
-			assert.Equal(t, inputOf(cp).Settings, inputOf(back).Settings)
+			assert.Equal(t, campaigntest.InputOf(cp.Campaign).Settings, campaigntest.InputOf(back.Campaign).Settings)
 			hist, err := svc.Transitions(ctx, cp.ID(), 0, 10)
 			require.NoError(t, err)
 			assert.Empty(t, hist, "no history is copied")
@@ -82,7 +84,7 @@ func TestDuplicate(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "Spring sale (copy 2)", again.Name(), "a deleted copy's name is free again")
 			// Case does not make a name free: "SPRING SALE (COPY 3)" takes (copy 3).
-			in := goldenInput()
+			in := campaigntest.GoldenInput()
 			in.Name = "SPRING SALE (COPY 3)"
 			_, err = svc.Create(ctx, alice, in)
 			require.NoError(t, err)
@@ -93,11 +95,11 @@ func TestDuplicate(t *testing.T) {
 		t.Run("non-ASCII names count up past the retries", func(t *testing.T) {
 			// More copies than Duplicate's retries: the taken names must be found by the
 			// lookup, which folds the prefix as the unique index does (ASCII only).
-			in := goldenInput()
+			in := campaigntest.GoldenInput()
 			in.Name = "École d'été"
 			ecole, err := svc.Create(ctx, alice, in)
 			require.NoError(t, err)
-			var last *campaign.Campaign
+			var last *campaign.View
 			for i := 0; i < 12; i++ {
 				last, err = svc.Duplicate(ctx, bob, ecole.ID(), campaign.DuplicateRequest{})
 				require.NoError(t, err, "copy %d", i+1)
@@ -112,7 +114,7 @@ func TestDuplicate(t *testing.T) {
 			require.ErrorIs(t, err, campaign.ErrNameTaken)
 		})
 		t.Run("a long name is shortened to fit", func(t *testing.T) {
-			in := goldenInput()
+			in := campaigntest.GoldenInput()
 			in.Name = strings.Repeat("é", campaign.MaxNameLen)
 			long, err := svc.Create(ctx, alice, in)
 			require.NoError(t, err)
@@ -150,7 +152,7 @@ func TestDuplicate(t *testing.T) {
 		t.Run("unknown and deleted campaigns are not found", func(t *testing.T) {
 			_, err := svc.Duplicate(ctx, bob, campaign.NewID(), campaign.DuplicateRequest{})
 			require.ErrorIs(t, err, campaign.ErrNotFound)
-			in := goldenInput()
+			in := campaigntest.GoldenInput()
 			in.Name = "Doomed original"
 			gone, err := svc.Create(ctx, alice, in)
 			require.NoError(t, err)
@@ -169,8 +171,8 @@ func TestConcurrentDuplicatesGetDistinctNames(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
-		src, err := svc.Create(ctx, alice, goldenInput())
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
+		src, err := svc.Create(ctx, alice, campaigntest.GoldenInput())
 		require.NoError(t, err)
 		const n = 6
 		names := make([]string, n)
@@ -247,13 +249,13 @@ func TestDuplicateInTx(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
-		src, err := svc.Create(ctx, alice, goldenInput())
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{Now: func() time.Time { return now }})
+		src, err := svc.Create(ctx, alice, campaigntest.GoldenInput())
 		require.NoError(t, err)
 		var copyID campaign.ID
 		rollback := assert.AnError
 		err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			cp, err := svc.InTx(tx).Duplicate(ctx, bob, src.ID(), campaign.DuplicateRequest{})
+			cp, err := svc.InTx(bunstore.New(tx)).Duplicate(ctx, bob, src.ID(), campaign.DuplicateRequest{})
 			if err != nil {
 				return err
 			}
@@ -266,7 +268,7 @@ func TestDuplicateInTx(t *testing.T) {
 
 		var w *campaign.TxService
 		require.NoError(t, db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			w = svc.InTx(tx)
+			w = svc.InTx(bunstore.New(tx))
 			cp, err := w.Duplicate(ctx, bob, src.ID(), campaign.DuplicateRequest{})
 			if err != nil {
 				return err

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 var (
@@ -19,9 +18,11 @@ var (
 )
 
 // FieldError is one rule a field of the input breaks. Field is a JSON path such as
-// "settings.channels[1]". It is the problem responses' field error, so a ValidationError
-// becomes a 422 as it is.
-type FieldError = httpx.FieldError
+// "settings.channels[1]"; the HTTP API answers a ValidationError with a 422 listing them.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
 
 // ValidationError lists every rule the input breaks, not only the first.
 type ValidationError struct {

@@ -20,6 +20,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/campaign/campaigntest"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -118,7 +120,7 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	// Only the fourth campaign's budget is above the approval threshold.
 	thresholds, err := campaign.NewApprovalThresholds(map[string]string{"EUR": "20000.00"})
 	require.NoError(t, err)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{
+	svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{
 		Now: func() time.Time { return clock }, ApprovalThresholds: thresholds})
 	tick := func() { clock = clock.Add(time.Minute) }
 	ctx := audit.WithCorrelationID(context.Background(), "req-golden")
@@ -130,7 +132,7 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 		require.NoError(t, err)
 	}
 
-	in := goldenInput()
+	in := campaigntest.GoldenInput()
 	c, err := svc.Create(ctx, alice, in)
 	require.NoError(t, err)
 	tick()
@@ -141,7 +143,7 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	move(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionPause, Actor: &bob, Reason: "creative review"})
 	move(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionResume, Actor: &bob})
 
-	other := goldenInput()
+	other := campaigntest.GoldenInput()
 	other.Name = "Winter sale"
 	o, err := svc.Create(ctx, alice, other)
 	require.NoError(t, err)
@@ -153,7 +155,7 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	tick()
 	require.NoError(t, svc.Delete(asBob, c.ID(), nil))
 	// A third campaign spends past its budget: the automation completes it and records that.
-	spent := goldenInput()
+	spent := campaigntest.GoldenInput()
 	spent.Name, spent.StartDate, spent.EndDate = "Spring sale", clock.Add(time.Hour), nil
 	x, err := svc.Create(ctx, alice, spent)
 	require.NoError(t, err)
@@ -164,12 +166,12 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 
 	// A fourth campaign goes through approval: submitted, rejected, edited, submitted again,
 	// approved, then edited again, which voids the approval.
-	big := goldenInput()
+	big := campaigntest.GoldenInput()
 	big.Name, big.StartDate, big.EndDate = "Summer sale", clock.Add(48*time.Hour), nil
 	big.Budget = campaign.MustMoney("25000", "EUR")
 	y, err := svc.Create(ctx, alice, big)
 	require.NoError(t, err)
-	step := func(fn func(context.Context, campaign.ID, campaign.ApprovalRequest) (*campaign.Campaign, error), req campaign.ApprovalRequest) {
+	step := func(fn func(context.Context, campaign.ID, campaign.ApprovalRequest) (*campaign.View, error), req campaign.ApprovalRequest) {
 		t.Helper()
 		tick()
 		_, err := fn(ctx, y.ID(), req)
@@ -210,29 +212,6 @@ func storedEvents(t *testing.T, db *bun.DB, id campaign.ID) []outbox.Event {
 	evs, err := outbox.List(context.Background(), db, outbox.Query{AggregateID: uuid.UUID(id), Limit: 100})
 	require.NoError(t, err)
 	return evs
-}
-
-// goldenInput sets every field of a campaign, so that the golden files show each one.
-func goldenInput() campaign.Input {
-	end := time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC)
-	maxImp := int64(50000)
-	limit := campaign.MustMoney("9000.00", "EUR")
-	return campaign.Input{
-		Name: "Spring sale", Description: "Ten percent off the spring collection", Type: campaign.TypePromotion,
-		TargetingRules: []campaign.RuleID{campaign.RuleID(uuid.MustParse("0194ffff-0000-7000-8000-000000000001"))},
-		StartDate:      time.Date(2027, 3, 2, 8, 0, 0, 0, time.UTC), EndDate: &end,
-		Budget: campaign.MustMoney("10000", "EUR"),
-		Settings: campaign.Settings{
-			TargetAudience: []string{"vip", "newsletter"}, Channels: []campaign.Channel{campaign.ChannelEmail},
-			Frequency: campaign.FrequencyDaily, MaxImpressions: &maxImp, BudgetLimit: &limit,
-			ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
-				{Key: "A", Name: "Control", Weight: 50}, {Key: "B", Name: "Bold banner", Weight: 50}}},
-			SchedulingRules: []campaign.SchedulingRule{
-				{Days: []string{"MON", "FRI"}, Start: "09:00", End: "17:30", Timezone: "Europe/Paris"}},
-			Personalization: campaign.Personalization{Enabled: true,
-				Rules: []campaign.RuleID{campaign.RuleID(uuid.MustParse("0194ffff-0000-7000-8000-000000000002"))}},
-		},
-	}
 }
 
 // editEverything changes every editable field of in, so that CampaignUpdated's golden file

@@ -11,6 +11,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/campaign/campaigntest"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -23,14 +25,14 @@ func TestEventObserverSeesCommittedEventsOnly(t *testing.T) {
 		t.Parallel()
 		var mu sync.Mutex
 		var seen []string
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{ObserveEvent: func(typ string) {
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{ObserveEvent: func(typ string) {
 			mu.Lock()
 			defer mu.Unlock()
 			seen = append(seen, typ)
 		}})
 		ctx := context.Background()
 		in := func(name string) campaign.Input {
-			f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
+			f := campaigntest.Fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
 			return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), TargetingRules: f.TargetingRules(), StartDate: f.StartDate(),
 				EndDate: f.EndDate(), Budget: f.Budget(), Settings: campaign.Settings{Channels: f.Settings().Channels}}
 		}

@@ -165,7 +165,7 @@ type PersonalizationV1 struct {
 func newCampaignV1(c *Campaign, now time.Time) CampaignV1 {
 	return CampaignV1{
 		ID: uuid.UUID(c.id), Name: c.name, Description: c.description,
-		Status: string(c.status), ServingStatus: string(c.Serving(now)), Type: string(c.typ),
+		Status: string(c.status), ServingStatus: string(c.ServingWith(nil, lifecycle.Delivered{}, now)), Type: string(c.typ),
 		TargetingRules: ruleIDsV1(nonNil(c.targetingRules)),
 		StartDate:      c.startDate, EndDate: c.EndDate(), Budget: moneyV1(c.budget),
 		CreatedBy: uuid.UUID(c.createdBy), CreatedAt: c.createdAt, UpdatedAt: c.updatedAt,

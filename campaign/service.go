@@ -3,30 +3,35 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
-	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
-// Store keeps campaigns with their history and their domain events. *Repository is the Bun
-// one. Each write is one transaction of the store's (or a savepoint of the host's, see
-// Joined): the campaign, its history row and its event land together or not at all.
+// Store keeps campaigns with their history and their domain events; campaign/bunstore is the
+// Bun one (PostgreSQL, SQLite). Each write is one transaction of the store's (or a savepoint
+// of the host's, see Joined): the campaign, its history row and its events (Change.Record)
+// land together or not at all.
 type Store interface {
-	// Create stores the new campaign c and the event of ch. A live campaign with the same
+	// Create stores the new campaign c and the record of ch. A live campaign with the same
 	// name (any case) -> ErrNameTaken.
 	Create(ctx context.Context, c *Campaign, ch Change) error
 	// Update loads the live campaign id, checks that its version is expectedVersion (when not
 	// nil; else ErrVersionConflict), lets change alter it, then stores it at the next version
-	// with the history row and the event of the returned Change. An error of change is
-	// returned as it is and nothing is written. Unknown or deleted -> ErrNotFound.
+	// (Campaign.Stored) with the record of the returned Change. An error of change is returned
+	// as it is and nothing is written. Unknown or deleted -> ErrNotFound.
 	Update(ctx context.Context, id ID, expectedVersion *int64, change func(*Campaign) (Change, error)) (*Campaign, error)
 	Get(ctx context.Context, id ID) (*Campaign, error)
 	GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error)
-	List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error)
+	// List reads one keyset page of live campaigns matching f (f has its defaults), judging
+	// f.Approval under thresholds t. Serving statuses that depend on schedules or delivery
+	// (lifecycle.ServingStatus.Refined) keep their candidates by status and dates: the Service
+	// judges those.
+	List(ctx context.Context, f Filter, t ApprovalThresholds) (Page, error)
 	// Live lists every live ACTIVE campaign (on channel, when not empty) in one query.
 	Live(ctx context.Context, channel Channel) ([]*Campaign, error)
 	// EndedBy lists up to limit ACTIVE or PAUSED campaigns whose end date is at or before now.
@@ -36,21 +41,48 @@ type Store interface {
 	// Transitions and Events read the history and the events of a campaign ever stored,
 	// deleted or not (else ErrNotFound).
 	Transitions(ctx context.Context, id ID, afterVersion int64, limit int) ([]lifecycle.Record, error)
-	Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error)
+	Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]Event, error)
 	// EventsStored reports which of the events are stored (committed, seen from outside any
 	// transaction).
 	EventsStored(ctx context.Context, eventIDs []uuid.UUID) (map[uuid.UUID]bool, error)
+	// NamesLike lists up to MaxCopyNames names of live campaigns that start with prefix,
+	// compared as the unique index compares names (ASCII case-folding).
+	NamesLike(ctx context.Context, prefix string) ([]string, error)
+	// InTx runs fn in one transaction of the store, through a store bound to it: fn's writes
+	// commit together when it returns nil and are rolled back when it returns an error, which
+	// InTx returns.
+	InTx(ctx context.Context, fn func(ctx context.Context, tx TxStore) error) error
 	// Joined reports whether the store writes inside a transaction it does not commit (a
-	// Repository over a host's bun.Tx): the Service cannot know whether such writes land, so
-	// it announces nothing.
+	// TxStore): the Service cannot know whether such writes land, so it announces nothing.
 	Joined() bool
 }
+
+// TxStore is a Store bound to a transaction its caller ends: each of its writes is a
+// savepoint of that transaction.
+type TxStore interface {
+	Store
+	// Ended reports whether the transaction has ended (committed or rolled back). A store
+	// cannot tell while the transaction is open: then it returns false.
+	Ended(ctx context.Context) (bool, error)
+}
+
+// Due is a campaign the automation may have to act on.
+type Due struct {
+	ID      ID
+	Version int64
+}
+
+// MaxCopyNames bounds the names Store.NamesLike lists.
+const MaxCopyNames = 1000
 
 // ServiceConfig is the optional part of a Service. Its zero value is a service on the wall
 // clock, without activation checks or announcements.
 type ServiceConfig struct {
 	// Now is the clock (nil: time.Now), replaceable for tests and simulations.
 	Now func() time.Time
+	// Logger hears what no caller is told: a failure to announce the events of a batch that
+	// committed (nil: discarded).
+	Logger *slog.Logger
 	// ActivationChecks must pass before a campaign starts or resumes (none by default).
 	ActivationChecks []ActivationCheck
 	// AllowUntargeted lets campaigns without targeting rules be activated and resumed; by
@@ -80,7 +112,9 @@ type ServiceConfig struct {
 }
 
 // Service is the campaign use cases: it hands input and lifecycle decisions to the Campaign
-// aggregate, runs the activation checks, and persists through a Store.
+// aggregate, runs the activation checks, and persists through a Store. Its reads and writes
+// hand out Views: the campaign with what it delivered and the approval thresholds it is judged
+// by.
 type Service struct {
 	store Store
 	cfg   ServiceConfig
@@ -98,12 +132,56 @@ func NewService(store Store, cfg ServiceConfig) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	cfg.ActivationChecks = append([]ActivationCheck(nil), cfg.ActivationChecks...)
 	cfg.ApprovalThresholds = cfg.ApprovalThresholds.clone()
 	return &Service{store: store, cfg: cfg, zones: &lifecycle.Zones{}}
 }
 
-func (s *Service) clock() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+// Now is the service's clock, in UTC to the microsecond (what the store keeps): the instant
+// its writes are stamped with and its reads judge serving statuses at.
+func (s *Service) Now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+func (s *Service) clock() time.Time { return s.Now() }
+
+// view is c as the service hands it out, having delivered d.
+func (s *Service) view(c *Campaign, d lifecycle.Delivered) *View {
+	if c == nil {
+		return nil
+	}
+	return &View{Campaign: c, delivered: d, zones: s.zones, thresholds: s.cfg.ApprovalThresholds}
+}
+
+// views are cs as the service hands them out, with what those that serve by their status and
+// dates at now delivered (the others' totals change nothing), in one read of totals.
+func (s *Service) views(ctx context.Context, cs []*Campaign, now time.Time) ([]*View, error) {
+	out := make([]*View, len(cs))
+	for i, c := range cs {
+		out[i] = s.view(c, lifecycle.Delivered{})
+	}
+	if s.cfg.Delivery == nil {
+		return out, nil
+	}
+	ids := make([]uuid.UUID, 0, len(cs))
+	for _, c := range cs {
+		if lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, now) == lifecycle.ServingServing {
+			ids = append(ids, uuid.UUID(c.id))
+		}
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	got, err := s.cfg.Delivery.Delivered(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("campaign delivery totals: %w", err)
+	}
+	for _, v := range out {
+		v.delivered = got[uuid.UUID(v.id)]
+	}
+	return out, nil
+}
 
 // scope is where a use case writes: the service's own store, whose writes commit on their
 // own, or a store in a host's transaction (InTx), whose writes wait for the host's commit.
@@ -179,13 +257,13 @@ func (sc scope) change(ctx context.Context, id ID, expectedVersion *int64, fn fu
 }
 
 // Create validates in and stores a new DRAFT campaign authored by actor.
-func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
+func (s *Service) Create(ctx context.Context, actor UserID, in Input) (*View, error) {
 	return s.create(ctx, s.own(), actor, in, nil)
 }
 
 // create stores a new campaign; from, when set, is the campaign it duplicates, recorded in
 // its CampaignCreated event.
-func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input, from *ID) (*Campaign, error) {
+func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input, from *ID) (*View, error) {
 	c, err := New(NewID(), actor, in, s.clock())
 	if err != nil {
 		return nil, err
@@ -202,97 +280,89 @@ func (s *Service) create(ctx context.Context, sc scope, actor UserID, in Input, 
 		return nil, err
 	}
 	sc.wrote(loggedEvent{ID: ch.EventID, Type: ch.Event})
-	return s.attach(c), nil
+	return s.view(c, lifecycle.Delivered{}), nil
 }
 
 // Get returns a live campaign, with what it delivered when it is serving by its dates.
-func (s *Service) Get(ctx context.Context, id ID) (*Campaign, error) {
+func (s *Service) Get(ctx context.Context, id ID) (*View, error) {
 	c, err := s.store.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := fillDelivered(ctx, s.cfg.Delivery, s.zones, []*Campaign{c}, s.clock()); err != nil {
+	vs, err := s.views(ctx, []*Campaign{c}, s.clock())
+	if err != nil {
 		return nil, err
 	}
-	return s.attach(c), nil
+	return vs[0], nil
 }
 
-// GetMany returns the live campaigns among ids; unknown and deleted ones are absent.
-func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*Campaign, error) {
-	got, err := s.store.GetMany(ctx, ids)
-	for _, c := range got {
-		s.attach(c)
+// GetWith returns the live campaign id as Get does, but takes what it delivered from read,
+// which runs once the campaign is read: GET /campaigns/:id reads the campaign's metrics
+// totals anyway, and they give its delivery too (one read instead of two). read's answer
+// counts only while the campaign serves by its status and dates, as in Get.
+func (s *Service) GetWith(ctx context.Context, id ID, read func(ctx context.Context, c *View) (lifecycle.Delivered, error)) (*View, error) {
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	return got, err
+	v := s.view(c, lifecycle.Delivered{})
+	d, err := read(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Delivery != nil && lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, s.clock()) == lifecycle.ServingServing {
+		v.delivered = d
+	}
+	return v, nil
 }
 
-// List returns a page of live campaigns and the next page's cursor (nil on the last page).
-// A servingStatus filter is judged as GET judges it: schedules, caps and budgets included.
-func (s *Service) List(ctx context.Context, f Filter) ([]*Campaign, *Cursor, error) {
-	f.delivery, f.zones, f.thresholds = s.cfg.Delivery, s.zones, s.cfg.ApprovalThresholds
-	cs, next, err := s.store.List(ctx, f)
-	return s.attachAll(cs), next, err
+// GetMany returns the live campaigns among ids, as stored (without what they delivered);
+// unknown and deleted ones are absent.
+func (s *Service) GetMany(ctx context.Context, ids []ID) (map[ID]*View, error) {
+	got, err := s.store.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[ID]*View, len(got))
+	for id, c := range got {
+		out[id] = s.view(c, lifecycle.Delivered{})
+	}
+	return out, nil
 }
 
 // Live returns every live ACTIVE campaign (on channel, when given), with what each delivered
 // when withDelivered: two queries whatever the number of campaigns. It is what eligibility
 // judges.
-func (s *Service) Live(ctx context.Context, channel Channel, withDelivered bool, now time.Time) ([]*Campaign, error) {
+func (s *Service) Live(ctx context.Context, channel Channel, withDelivered bool, now time.Time) ([]*View, error) {
 	cs, err := s.store.Live(ctx, channel)
 	if err != nil {
 		return nil, err
 	}
-	s.attachAll(cs)
 	if !withDelivered {
-		return cs, nil
-	}
-	if err := fillDelivered(ctx, s.cfg.Delivery, s.zones, cs, now); err != nil {
-		return nil, err
-	}
-	return cs, nil
-}
-
-// fillDelivered gives the campaigns cs the time-zone cache zones and sets Delivered on those
-// that serve by their status and dates at now (the others' totals change nothing), in one
-// read of totals.
-func fillDelivered(ctx context.Context, totals DeliveryTotals, zones *lifecycle.Zones, cs []*Campaign, now time.Time) error {
-	for _, c := range cs {
-		c.zones = zones
-	}
-	if totals == nil {
-		return nil
-	}
-	ids := make([]uuid.UUID, 0, len(cs))
-	for _, c := range cs {
-		if lifecycle.Serving(c.status, c.stopCode, c.startDate, c.endDate, now) == lifecycle.ServingServing {
-			ids = append(ids, uuid.UUID(c.id))
+		out := make([]*View, len(cs))
+		for i, c := range cs {
+			out[i] = s.view(c, lifecycle.Delivered{})
 		}
+		return out, nil
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	got, err := totals.Delivered(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("campaign delivery totals: %w", err)
-	}
-	for _, c := range cs {
-		c.delivered = got[uuid.UUID(c.id)]
-	}
-	return nil
+	return s.views(ctx, cs, now)
 }
 
 // Update replaces the editable fields of a DRAFT or PAUSED campaign (Campaign.Replace).
 // expectedVersion is the version the caller read (a newer stored version ->
 // ErrVersionConflict); nil means the version current now.
-func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
+func (s *Service) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*View, error) {
 	return s.update(ctx, s.own(), id, expectedVersion, in)
 }
 
-func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
+func (s *Service) update(ctx context.Context, sc scope, id ID, expectedVersion *int64, in Input) (*View, error) {
 	c, err := sc.change(ctx, id, expectedVersion, func(c *Campaign) (Change, error) {
 		return c.Replace(in, s.clock())
 	})
-	return s.attach(c), err
+	if err != nil {
+		return nil, err
+	}
+	return s.view(c, lifecycle.Delivered{}), nil
 }
 
 // Delete soft-deletes a DRAFT, COMPLETED or CANCELLED campaign. expectedVersion, when not

@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -36,7 +37,7 @@ func TestActivationRequiresATargetingRule(t *testing.T) {
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{})
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{})
 		c, err := svc.Create(ctx, alice, untargetedInput("Untargeted"))
 		require.NoError(t, err, "a draft may have no rules yet")
 
@@ -81,7 +82,7 @@ func TestUntargetedCampaignsWhenAllowed(t *testing.T) {
 	dbtest.Each(t, sets, func(t *testing.T, db *bun.DB) {
 		t.Parallel()
 		ctx := context.Background()
-		svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{AllowUntargeted: true})
+		svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{AllowUntargeted: true})
 		c, err := svc.Create(ctx, alice, untargetedInput("Everyone"))
 		require.NoError(t, err)
 		res, err := svc.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
 // ActivationCheck vets a campaign before it starts or resumes serving. The targeting package
@@ -57,7 +55,7 @@ type BudgetExceeded struct {
 
 // TransitionResult is what a transition did (or, on a dry run, would do).
 type TransitionResult struct {
-	Campaign *Campaign // after the transition (unchanged on a dry run)
+	Campaign *View // after the transition (unchanged on a dry run)
 	From     lifecycle.Status
 	To       lifecycle.Status
 	Action   lifecycle.Action // the effective action: activate on PAUSED is a resume
@@ -88,36 +86,30 @@ func (s *Service) transition(ctx context.Context, sc scope, id ID, req Transitio
 }
 
 func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req TransitionRequest) (*TransitionResult, error) {
-	req.Reason = strings.TrimSpace(req.Reason)
 	c, err := sc.store.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s.attach(c)
 	if req.ExpectedVersion != nil && *req.ExpectedVersion != c.Version() {
 		return nil, ErrVersionConflict
 	}
 	now := s.clock()
-	t, err := lifecycle.Decide(lifecycle.Subject{
-		Status: c.Status(), StartDate: c.StartDate(), EndDate: c.EndDate(), TargetingRules: len(c.TargetingRules()),
-		AllowUntargeted: s.cfg.AllowUntargeted, Reason: req.Reason, Now: now,
-	}, req.Action)
-	var forbidden *lifecycle.ForbiddenError
-	if errors.As(err, &forbidden) {
-		return nil, err
+	change := StatusChange{
+		Action: req.Action, Reason: req.Reason, Actor: req.Actor, Automatic: req.Automatic, StopCode: req.StopCode,
+		AllowUntargeted: s.cfg.AllowUntargeted, Thresholds: s.cfg.ApprovalThresholds,
 	}
+	// The aggregate decides (the state machine's guards, the approval); the service adds the
+	// verdict of the activation checks, which call other services.
+	t, err := c.Decide(change, now)
 	var violations []lifecycle.Violation
 	var blocked *lifecycle.BlockedError
-	if errors.As(err, &blocked) {
+	switch {
+	case errors.As(err, &blocked):
 		violations = blocked.Violations
+	case err != nil:
+		return nil, err
 	}
-	verified := false
 	if t.NeedsActivationChecks {
-		// Approval above the budget threshold is judged against the thresholds of now; the
-		// write below is pinned to the version judged, so an edit that voids it cannot slip in.
-		if v := c.approvalViolation(s.cfg.ApprovalThresholds); v != nil {
-			violations = append(violations, *v)
-		}
 		// Checks run even when a guard already failed, so that the caller sees every reason.
 		// They run before the store's transaction, which must not wait on the Rules Engine;
 		// the write is pinned to the version they saw.
@@ -128,14 +120,14 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 			}
 			violations = append(violations, vs...)
 			if tv, ok := check.(TargetingVerifier); ok && tv.VerifiesTargeting() {
-				verified = true
+				change.TargetingVerified = true
 			}
 		}
 	}
 	if len(violations) > 0 {
 		return nil, &lifecycle.BlockedError{Status: c.Status(), Action: req.Action, Violations: violations}
 	}
-	res := &TransitionResult{Campaign: c, From: c.Status(), To: t.To, Action: t.Effective}
+	res := &TransitionResult{Campaign: s.view(c, lifecycle.Delivered{}), From: c.Status(), To: t.To, Action: t.Effective}
 	if req.DryRun {
 		return res, nil
 	}
@@ -148,10 +140,8 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	}
 	read := c.Version()
 	next, err := sc.change(ctx, id, &read, func(c *Campaign) (Change, error) {
-		ch, err := c.ApplyTransition(StatusChange{
-			Transition: t, Reason: req.Reason, Actor: req.Actor, Automatic: req.Automatic,
-			StopCode: req.StopCode, TargetingVerified: verified,
-		}, now)
+		// The aggregate judges again, against the row it changes (the same version).
+		ch, err := c.ApplyTransition(change, now)
 		if err != nil || req.BudgetExceeded == nil {
 			return ch, err
 		}
@@ -162,9 +152,7 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 	if err != nil {
 		return nil, err
 	}
-	next.zones, next.delivered = s.zones, delivered
-	s.attach(next)
-	res.Campaign, res.Applied = next, true
+	res.Campaign, res.Applied = s.view(next, delivered), true
 	return res, nil
 }
 
@@ -194,6 +182,6 @@ func (s *Service) EndedBy(ctx context.Context, limit int) ([]Due, error) {
 
 // Events lists a campaign's domain events, oldest first, after the store sequence afterSeq,
 // optionally of some types only. A deleted campaign keeps its events.
-func (s *Service) Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]outbox.Event, error) {
+func (s *Service) Events(ctx context.Context, id ID, types []string, afterSeq int64, limit int) ([]Event, error) {
 	return s.store.Events(ctx, id, types, afterSeq, limit)
 }

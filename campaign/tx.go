@@ -2,13 +2,14 @@ package campaign
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
 // TxService is the Service working inside a transaction of the host's (Service.InTx). Each
@@ -22,12 +23,12 @@ import (
 //
 //	var w *campaign.TxService
 //	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-//		w = svc.InTx(tx)
+//		w = client.InTx(tx) // platform/campaigns: svc.InTx(bunstore.New(tx))
 //		c, err := w.Create(ctx, actor, in)
 //		if err != nil {
 //			return err
 //		}
-//		return saveOrder(ctx, tx, order, c.ID) // the host's own write
+//		return saveOrder(ctx, tx, order, c.ID()) // the host's own write
 //	})
 //	if w != nil {
 //		_ = w.Committed(ctx) // announces nothing if the transaction rolled back
@@ -41,27 +42,48 @@ import (
 // open. A TxService is bound to one transaction; like that transaction, it is not for
 // concurrent use.
 type TxService struct {
-	svc *Service
-	tx  bun.Tx
+	svc   *Service
+	store TxStore
 
 	mu      sync.Mutex
 	pending []loggedEvent // written in tx, not yet announced
 	touched []ID          // updated in tx, not yet reported to ServiceConfig.Changed
 }
 
-// InTx returns the service bound to the host's transaction tx, which it writes through a
-// Repository over tx. The Service's own store must be over the same database, outside any
-// transaction (a Repository over the *bun.DB): Committed reads through it.
-func (s *Service) InTx(tx bun.Tx) *TxService { return &TxService{svc: s, tx: tx} }
+// InTx returns the service bound to the host's transaction, which it writes through store, a
+// store bound to that transaction (bunstore.New over a bun.Tx; platform/campaigns'
+// Client.InTx builds it). The Service's own store must be over the same database, outside any
+// transaction: Committed reads through it.
+func (s *Service) InTx(store TxStore) *TxService { return &TxService{svc: s, store: store} }
+
+// Batch runs fn in one transaction of the service's store, through the service bound to it:
+// fn's writes commit together when it returns nil, and none of them when it returns an error,
+// which Batch returns. The committed events are announced once the transaction has ended; a
+// failure to announce them (ServiceConfig.Logger hears of it) costs only their wait for the
+// relay's next poll, so it does not fail a batch that committed.
+func (s *Service) Batch(ctx context.Context, fn func(ctx context.Context, w *TxService) error) error {
+	var w *TxService
+	err := s.store.InTx(ctx, func(ctx context.Context, tx TxStore) error {
+		w = s.InTx(tx)
+		return fn(ctx, w)
+	})
+	if w != nil {
+		if cerr := w.Committed(ctx); cerr != nil {
+			s.cfg.Logger.WarnContext(ctx, "campaign: could not announce a batch's events; the relay publishes them at its next poll",
+				slog.Any("error", cerr))
+		}
+	}
+	return err
+}
 
 // ErrTxOpen: Committed was called while the host's transaction was still open. Nothing was
 // announced; call it again once the transaction has committed.
 var ErrTxOpen = errors.New("campaign: the transaction is still open: call Committed after it commits")
 
-// scope writes through a Repository over the host's transaction, each write in a savepoint
+// scope writes through the store bound to the host's transaction, each write in a savepoint
 // of it, and keeps the events for Committed.
 func (t *TxService) scope() scope {
-	return scope{store: NewRepository(t.tx), wrote: func(e loggedEvent) {
+	return scope{store: t.store, wrote: func(e loggedEvent) {
 		t.mu.Lock()
 		t.pending = append(t.pending, e)
 		t.mu.Unlock()
@@ -73,12 +95,12 @@ func (t *TxService) scope() scope {
 }
 
 // Create is Service.Create in the host's transaction.
-func (t *TxService) Create(ctx context.Context, actor UserID, in Input) (*Campaign, error) {
+func (t *TxService) Create(ctx context.Context, actor UserID, in Input) (*View, error) {
 	return t.svc.create(ctx, t.scope(), actor, in, nil)
 }
 
 // Update is Service.Update in the host's transaction.
-func (t *TxService) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*Campaign, error) {
+func (t *TxService) Update(ctx context.Context, id ID, expectedVersion *int64, in Input) (*View, error) {
 	return t.svc.update(ctx, t.scope(), id, expectedVersion, in)
 }
 
@@ -93,27 +115,30 @@ func (t *TxService) Delete(ctx context.Context, id ID, expectedVersion *int64) e
 }
 
 // Get returns a live campaign as the host's transaction sees it (its own writes included).
-func (t *TxService) Get(ctx context.Context, id ID) (*Campaign, error) {
-	c, err := NewRepository(t.tx).Get(ctx, id)
-	return t.svc.attach(c), err
+func (t *TxService) Get(ctx context.Context, id ID) (*View, error) {
+	c, err := t.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return t.svc.view(c, lifecycle.Delivered{}), nil
 }
 
 // SubmitForApproval is Service.SubmitForApproval in the host's transaction.
-func (t *TxService) SubmitForApproval(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error) {
+func (t *TxService) SubmitForApproval(ctx context.Context, id ID, req ApprovalRequest) (*View, error) {
 	return t.svc.approvalStep(ctx, t.scope(), id, req, func(c *Campaign, th ApprovalThresholds) (Change, error) {
 		return c.SubmitForApproval(req.Actor, th, t.svc.clock())
 	})
 }
 
 // Approve is Service.Approve in the host's transaction.
-func (t *TxService) Approve(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error) {
+func (t *TxService) Approve(ctx context.Context, id ID, req ApprovalRequest) (*View, error) {
 	return t.svc.approvalStep(ctx, t.scope(), id, req, func(c *Campaign, th ApprovalThresholds) (Change, error) {
 		return c.Approve(req.Actor, th, t.svc.clock())
 	})
 }
 
 // Reject is Service.Reject in the host's transaction.
-func (t *TxService) Reject(ctx context.Context, id ID, req ApprovalRequest) (*Campaign, error) {
+func (t *TxService) Reject(ctx context.Context, id ID, req ApprovalRequest) (*View, error) {
 	return t.svc.approvalStep(ctx, t.scope(), id, req, func(c *Campaign, th ApprovalThresholds) (Change, error) {
 		return c.Reject(req.Actor, req.Reason, th, t.svc.clock())
 	})
@@ -130,13 +155,11 @@ func (t *TxService) Committed(ctx context.Context) error {
 	if len(t.pending) == 0 && len(t.touched) == 0 {
 		return nil
 	}
-	// Any statement on a finished transaction fails with sql.ErrTxDone without reaching the
-	// database; on an open one, SELECT 1 is harmless. (A done ctx would fail it first.)
-	switch _, err := t.tx.Tx.ExecContext(context.WithoutCancel(ctx), "SELECT 1"); {
-	case err == nil:
-		return ErrTxOpen
-	case !errors.Is(err, sql.ErrTxDone):
+	switch ended, err := t.store.Ended(ctx); {
+	case err != nil:
 		return fmt.Errorf("%w: %w", ErrTxOpen, err)
+	case !ended:
+		return ErrTxOpen
 	}
 	// The transaction has ended: caches forget what it touched, committed or not.
 	for _, id := range t.touched {

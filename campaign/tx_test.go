@@ -12,6 +12,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/campaign/campaigntest"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -39,7 +41,7 @@ func (a *announcements) get() (int, []string) {
 }
 
 func txInput(name string) campaign.Input {
-	f := fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
+	f := campaigntest.Fixture(name, time.Now().Add(time.Hour).UTC().Truncate(time.Second))
 	return campaign.Input{Name: f.Name(), Description: f.Description(), Type: f.Type(), TargetingRules: f.TargetingRules(), StartDate: f.StartDate(),
 		EndDate: f.EndDate(), Budget: f.Budget(), Settings: campaign.Settings{Channels: f.Settings().Channels}}
 }
@@ -84,13 +86,13 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 		t.Parallel()
 		hostTable(t, db)
 		var ann announcements
-		svc := campaign.NewService(campaign.NewRepository(db), ann.config())
+		svc := campaign.NewService(bunstore.New(db), ann.config())
 		ctx := audit.WithCorrelationID(context.Background(), "host-request-1")
 
 		t.Run("rolled back", func(t *testing.T) {
 			tx, err := db.BeginTx(ctx, nil)
 			require.NoError(t, err)
-			w := svc.InTx(tx)
+			w := svc.InTx(bunstore.New(tx))
 			c, err := w.Create(ctx, alice, txInput("Rolled back"))
 			require.NoError(t, err)
 			_, err = w.Transition(ctx, c.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
@@ -117,7 +119,7 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 		t.Run("committed", func(t *testing.T) {
 			tx, err := db.BeginTx(ctx, nil)
 			require.NoError(t, err)
-			w := svc.InTx(tx)
+			w := svc.InTx(bunstore.New(tx))
 			a, err := w.Create(ctx, alice, txInput("Committed"))
 			require.NoError(t, err)
 			// A failed write is undone alone: the host's transaction carries on (on PostgreSQL
@@ -169,7 +171,7 @@ func TestInTxAnnouncesOnlyCommittedWrites(t *testing.T) {
 			before, _ := ann.get()
 			tx, err := db.BeginTx(ctx, nil)
 			require.NoError(t, err)
-			w := svc.InTx(tx)
+			w := svc.InTx(bunstore.New(tx))
 			kept, err := w.Create(ctx, alice, txInput("Kept"))
 			require.NoError(t, err)
 			err = tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
@@ -201,7 +203,7 @@ func TestServiceOverTxAnnouncesNothing(t *testing.T) {
 		var ann announcements
 		tx, err := db.BeginTx(ctx, nil)
 		require.NoError(t, err)
-		svc := campaign.NewService(campaign.NewRepository(tx), ann.config())
+		svc := campaign.NewService(bunstore.New(tx), ann.config())
 		c, err := svc.Create(ctx, alice, txInput("Over a tx"))
 		require.NoError(t, err)
 		require.NoError(t, tx.Rollback())
@@ -212,3 +214,11 @@ func TestServiceOverTxAnnouncesNothing(t *testing.T) {
 		assert.Empty(t, observed)
 	})
 }
+
+// The tests' schema (the campaign store's), clock and users.
+var (
+	sets  = bunstore.Schema()
+	base  = time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+	alice = campaigntest.Alice
+	bob   = campaigntest.Bob
+)

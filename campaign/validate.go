@@ -38,8 +38,8 @@ var (
 	weekdays          = []string{"MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"}
 )
 
-// normalize trims what a person would not mean to keep and fills documented defaults.
-func (in *Input) normalize() {
+// Normalize trims what a person would not mean to keep and fills documented defaults.
+func (in *Input) Normalize() {
 	in.Name = strings.TrimSpace(in.Name)
 	in.Description = strings.TrimSpace(in.Description)
 	if in.Settings.Frequency == "" {
@@ -131,6 +131,14 @@ var (
 	maxDate = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	minDate = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 )
+
+// InDateRange reports whether t is an instant the stores can compare with a timestamp: the
+// years 1 to 9999 in UTC. PostgreSQL has no year 0, which an RFC 3339 date-time with an
+// offset can fall into once in UTC.
+func InDateRange(t time.Time) bool {
+	t = t.UTC()
+	return !t.Before(minDate) && t.Before(maxDate)
+}
 
 // money checks a positive amount in a valid currency.
 func (v *validator) money(field string, m Money) {

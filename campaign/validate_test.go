@@ -64,7 +64,7 @@ func validInput() Input {
 
 // validate runs the checks as the service does: normalize, then Validate.
 func validate(in Input, prevStart *time.Time) []FieldError {
-	in.normalize()
+	in.Normalize()
 	return in.Validate(now, prevStart)
 }
 
@@ -575,7 +575,7 @@ func TestNormalize(t *testing.T) {
 	start := time.Date(2027, 3, 1, 9, 30, 0, 123456789, paris)
 	end := start.Add(time.Hour)
 	in := Input{Name: "  Spring  ", Description: "\n desc \t", StartDate: start, EndDate: &end}
-	in.normalize()
+	in.Normalize()
 
 	assert.Equal(t, "Spring", in.Name, "name is trimmed, inner spaces kept")
 	assert.Equal(t, "desc", in.Description)
@@ -597,6 +597,6 @@ func TestNormalize(t *testing.T) {
 	assert.NotSame(t, &end, in.EndDate, "the caller's end date is not modified in place")
 
 	explicit := Input{Settings: Settings{Frequency: FrequencyMonthly}}
-	explicit.normalize()
+	explicit.Normalize()
 	assert.Equal(t, FrequencyMonthly, explicit.Settings.Frequency, "a set frequency is kept")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
@@ -32,12 +33,12 @@ type aggEnv struct {
 
 func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	ctx := context.Background()
-	db := dbtest.Open(t, target, append(campaign.Schema(), Migrations())...)
+	db := dbtest.Open(t, target, append(bunstore.Schema(), Migrations())...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, t.TempDir(), "test", logger)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{})
+	svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{})
 	c, err := svc.Create(ctx, campaign.UserID(uuid.New()), campaign.Input{
 		Name: t.Name(), Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),
 		Budget: campaign.MustMoney("100", "EUR"), Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},

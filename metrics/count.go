@@ -22,7 +22,7 @@ import (
 
 // Campaigns looks campaigns up; the campaign service implements it.
 type Campaigns interface {
-	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.Campaign, error)
+	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.View, error)
 }
 
 // targets caches what events are checked against, briefly: a campaign's channels, variants

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -19,7 +19,7 @@ import (
 // Delivered sums a campaign's totals over its variants and channels, for many campaigns in one
 // read; SpendChangedSince gives the same sums for the campaigns changed after the watermark.
 func TestDeliveredAndChangedSince(t *testing.T) {
-	dbtest.Each(t, append(campaign.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := NewStore(db)
 		now := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC)

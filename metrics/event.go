@@ -16,6 +16,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 // EventType is what happened.
@@ -100,7 +101,7 @@ type wireMoney struct {
 }
 
 // FieldError is one invalid field of an event.
-type FieldError = campaign.FieldError
+type FieldError = httpx.FieldError
 
 // parse checks what can be checked without the campaign and fills defaults: a missing eventId
 // is generated, a missing occurredAt is now. campaignID, when not nil, is the campaign the
@@ -203,7 +204,7 @@ type Target struct {
 }
 
 // TargetOf extracts the tracking rules of a campaign.
-func TargetOf(c *campaign.Campaign) Target {
+func TargetOf(c *campaign.View) Target {
 	s := c.Settings()
 	t := Target{Currency: c.Budget().Currency, Channels: s.Channels}
 	if ab := s.ABTest; ab != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/metrics/experiment"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
@@ -39,7 +40,7 @@ func (ImpressionExposures) Exposures(_ context.Context, _ uuid.UUID, totals []Ro
 // CampaignUpdater replaces a campaign's editable fields; the campaign service implements it.
 type CampaignUpdater interface {
 	CampaignGetter
-	Update(ctx context.Context, id campaign.ID, expectedVersion *int64, in campaign.Input) (*campaign.Campaign, error)
+	Update(ctx context.Context, id campaign.ID, expectedVersion *int64, in campaign.Input) (*campaign.View, error)
 }
 
 // ExperimentResponse is GET /campaigns/:id/experiment.
@@ -82,7 +83,7 @@ func (h *Handler) experiment(c echo.Context) error {
 
 // summary is the verdict embedded in the campaign resource, from the totals rows already
 // read: nil unless its A/B test is enabled.
-func (h *Handler) summary(ctx context.Context, c *campaign.Campaign, rows []Row) (any, error) {
+func (h *Handler) summary(ctx context.Context, c *campaign.View, rows []Row) (any, error) {
 	ab := c.Settings().ABTest
 	if ab == nil || !ab.Enabled {
 		return nil, nil
@@ -103,7 +104,7 @@ func defaultMetric(ab *campaign.ABTestSettings) experiment.Metric {
 }
 
 // analyze reads the campaign's all-time totals and analyses its experiment on metric.
-func (h *Handler) analyze(ctx context.Context, c0 *campaign.Campaign, metric experiment.Metric) (experiment.Analysis, error) {
+func (h *Handler) analyze(ctx context.Context, c0 *campaign.View, metric experiment.Metric) (experiment.Analysis, error) {
 	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
 	if err != nil {
 		return experiment.Analysis{}, err
@@ -112,7 +113,7 @@ func (h *Handler) analyze(ctx context.Context, c0 *campaign.Campaign, metric exp
 }
 
 // analyzeRows analyses the campaign's experiment on metric from its all-time totals rows.
-func (h *Handler) analyzeRows(ctx context.Context, c0 *campaign.Campaign, metric experiment.Metric, rows []Row) (experiment.Analysis, error) {
+func (h *Handler) analyzeRows(ctx context.Context, c0 *campaign.View, metric experiment.Metric, rows []Row) (experiment.Analysis, error) {
 	ab := c0.Settings().ABTest
 	exposures, unit, err := h.exposures.Exposures(ctx, uuid.UUID(c0.ID()), rows)
 	if err != nil {
@@ -217,7 +218,7 @@ func (h *Handler) conclude(c echo.Context) error {
 		return campaignProblem(err, hasIfMatch)
 	}
 	httpx.SetETag(c, updated.Version())
-	return c.JSON(http.StatusOK, campaign.NewResponse(updated, h.now()))
+	return c.JSON(http.StatusOK, campaignapi.NewResponse(updated, h.now()))
 }
 
 // campaignProblem maps the campaign service's errors to problems, as its own handler does.
@@ -227,7 +228,7 @@ func campaignProblem(err error, viaIfMatch bool) error {
 	var locked *campaign.TargetingLockedError
 	switch {
 	case errors.As(err, &verr):
-		return httpx.Invalid(verr.Fields)
+		return httpx.Invalid(httpErrors(verr.Fields))
 	case errors.Is(err, campaign.ErrNotFound):
 		return httpx.NotFound("no campaign has this id")
 	case errors.Is(err, campaign.ErrVersionConflict) && viaIfMatch:
@@ -242,4 +243,13 @@ func campaignProblem(err error, viaIfMatch bool) error {
 		return p
 	}
 	return err
+}
+
+// httpErrors are the campaign's field errors as a problem lists them.
+func httpErrors(errs []campaign.FieldError) []httpx.FieldError {
+	out := make([]httpx.FieldError, len(errs))
+	for i, e := range errs {
+		out[i] = httpx.FieldError(e)
+	}
+	return out
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -35,7 +35,7 @@ func exposureBatch(cid uuid.UUID, imps []struct {
 // counts once in reach whatever the number of batches; the first and last exposure follow
 // occurredAt even out of order; reach per variant and the audience pages read them back.
 func TestExposuresAreCountedOnceWithTheRollups(t *testing.T) {
-	dbtest.Each(t, append(campaign.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := NewStore(db)
 		cid, other := uuid.New(), uuid.New()
@@ -100,7 +100,7 @@ func TestExposuresAreCountedOnceWithTheRollups(t *testing.T) {
 // A flush of many customers at once (a full batch) lands in one pair of statements, and a
 // second flush of the same customers adds to them without adding to reach.
 func TestExposuresOfAFullBatch(t *testing.T) {
-	dbtest.Each(t, append(campaign.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := NewStore(db)
 		cid := uuid.New()

@@ -18,6 +18,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -25,7 +26,7 @@ import (
 
 // CampaignGetter finds one live campaign; the campaign service implements it.
 type CampaignGetter interface {
-	Get(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
+	Get(ctx context.Context, id campaign.ID) (*campaign.View, error)
 }
 
 // Handler serves the tracking and reporting endpoints.
@@ -89,17 +90,17 @@ func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, 
 
 // campaignsReader reads campaigns as stored; the campaign service implements it.
 type campaignsReader interface {
-	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.Campaign, error)
+	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.View, error)
 }
 
 // targetReader reads a campaign for its tracking rules: through GetMany when campaigns has it,
 // which leaves out what Get adds for serving (the delivery totals, a second query).
-func targetReader(campaigns CampaignGetter) func(context.Context, campaign.ID) (*campaign.Campaign, error) {
+func targetReader(campaigns CampaignGetter) func(context.Context, campaign.ID) (*campaign.View, error) {
 	r, ok := campaigns.(campaignsReader)
 	if !ok {
 		return campaigns.Get
 	}
-	return func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+	return func(ctx context.Context, id campaign.ID) (*campaign.View, error) {
 		got, err := r.GetMany(ctx, []campaign.ID{id})
 		if err != nil {
 			return nil, err
@@ -292,7 +293,7 @@ func prefixed(rej []RejectedEvent, batch bool) []httpx.FieldError {
 }
 
 // campaign loads the campaign of the path; unknown, deleted and malformed ids are 404.
-func (h *Handler) campaign(c echo.Context) (*campaign.Campaign, error) {
+func (h *Handler) campaign(c echo.Context) (*campaign.View, error) {
 	id, err := campaign.ParseID(c.Param("id"))
 	if err != nil {
 		return nil, httpx.NotFound("no campaign has this id")
@@ -333,7 +334,7 @@ func (h *Handler) metrics(c echo.Context) error {
 
 // kpis sums the campaign's days from from to to; without either, its all-time totals rows: a
 // few rows (one per variant and channel), however long its history.
-func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to string) (KPIs, error) {
+func (h *Handler) kpis(ctx context.Context, c0 *campaign.View, from, to string) (KPIs, error) {
 	var rows []Row
 	var err error
 	if from == "" && to == "" {
@@ -348,7 +349,7 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.Campaign, from, to stri
 }
 
 // kpisOf sums the campaign's rows into its KPIs.
-func kpisOf(c0 *campaign.Campaign, rows []Row) (KPIs, error) {
+func kpisOf(c0 *campaign.View, rows []Row) (KPIs, error) {
 	var total Totals
 	var last *time.Time
 	var err error
@@ -367,24 +368,24 @@ func kpisOf(c0 *campaign.Campaign, rows []Row) (KPIs, error) {
 
 // CampaignMetrics is what the campaign resource embeds: c's all-time metrics and, when its A/B
 // test is enabled, the experiment's verdict (nil otherwise), from one read of its totals.
-func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.Campaign) (campaign.CampaignMetrics, error) {
+func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.View) (campaignapi.CampaignMetrics, error) {
 	rows, err := h.store.TotalRows(ctx, uuid.UUID(c.ID()))
 	if err != nil {
-		return campaign.CampaignMetrics{}, err
+		return campaignapi.CampaignMetrics{}, err
 	}
 	kpis, err := kpisOf(c, rows)
 	if err != nil {
-		return campaign.CampaignMetrics{}, err
+		return campaignapi.CampaignMetrics{}, err
 	}
 	summary, err := h.summary(ctx, c, rows)
 	if err != nil {
-		return campaign.CampaignMetrics{}, err
+		return campaignapi.CampaignMetrics{}, err
 	}
 	delivered, err := deliveredOf(rows)
 	if err != nil {
-		return campaign.CampaignMetrics{}, fmt.Errorf("metrics: campaign %s: %w", c.ID(), err)
+		return campaignapi.CampaignMetrics{}, fmt.Errorf("metrics: campaign %s: %w", c.ID(), err)
 	}
-	return campaign.CampaignMetrics{Metrics: kpis, Experiment: summary, Delivered: delivered}, nil
+	return campaignapi.CampaignMetrics{Metrics: kpis, Experiment: summary, Delivered: delivered}, nil
 }
 
 // deliveredOf is what Store.Delivered reads, from a campaign's totals rows. A sum out of the

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -52,7 +52,7 @@ func before(t *testing.T, name string) migrate.Set {
 func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(campaign.Schema(), before(t, "_hourly_and_totals"))...)
+		db := dbtest.Open(t, target, append(bunstore.Schema(), before(t, "_hourly_and_totals"))...)
 		cid := uuid.New()
 		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 		rows := []rollupRow{
@@ -103,7 +103,7 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 func TestExposuresMigrationKeepsRollupsAndFoldsBack(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(campaign.Schema(), before(t, "_exposures"))...)
+		db := dbtest.Open(t, target, append(bunstore.Schema(), before(t, "_exposures"))...)
 		cid := uuid.New()
 		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 		_, err := db.ExecContext(ctx, `INSERT INTO metrics_totals (campaign_id, variant, channel, impressions, clicks, updated_at)
@@ -137,7 +137,7 @@ VALUES (?, 'A', 'EMAIL', 10, 2, ?)`, cid, at)
 func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(campaign.Schema(), before(t, "_revenue_squares"))...)
+		db := dbtest.Open(t, target, append(bunstore.Schema(), before(t, "_revenue_squares"))...)
 		old := uuid.New()
 		at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 		_, err := db.NewInsert().Model(&[]totalsRow{

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -46,7 +46,7 @@ func BenchmarkCommit(b *testing.B) {
 		target func(testing.TB) dbtest.Target
 	}{{"sqlite", dbtest.SQLiteTarget}, {"postgres", dbtest.PostgresTarget}} {
 		b.Run(tg.name, func(b *testing.B) {
-			db := dbtest.Open(b, tg.target(b), append(campaign.Schema(), Migrations())...)
+			db := dbtest.Open(b, tg.target(b), append(bunstore.Schema(), Migrations())...)
 			store := NewStore(db)
 			batch := benchBatch()
 			ctx := context.Background()
@@ -81,7 +81,7 @@ func BenchmarkCommitExposures(b *testing.B) {
 		name   string
 		target func(testing.TB) dbtest.Target
 	}{{"sqlite", dbtest.SQLiteTarget}, {"postgres", dbtest.PostgresTarget}} {
-		db := dbtest.Open(b, tg.target(b), append(campaign.Schema(), Migrations())...)
+		db := dbtest.Open(b, tg.target(b), append(bunstore.Schema(), Migrations())...)
 		store := NewStore(db)
 		batch := benchBatch()
 		keys := make([]Key, 0, len(batch))

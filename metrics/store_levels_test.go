@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
@@ -63,7 +63,7 @@ func readLevels(t *testing.T, store *Store, cid uuid.UUID) levelSums {
 // rows hold exactly what was committed, the daily rows are their sums per UTC day, the totals
 // rows their sums per variant and channel, and the spend row the campaign's money.
 func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
-	dbtest.Each(t, append(campaign.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := NewStore(db)
 		seed := uint64(time.Now().UnixNano())
@@ -136,7 +136,7 @@ func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
 // would take an all-time total or an hourly total out of range fails as refused data and
 // writes nothing, and Refused names exactly the offending contributions.
 func TestHourlyAndTotalsRefuseOverflow(t *testing.T) {
-	dbtest.Each(t, append(campaign.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := NewStore(db)
 		now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)

@@ -11,6 +11,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -19,7 +20,7 @@ import (
 // quoting intact (PostgreSQL sends them as array literals), and refuses a batch whose starting
 // position is not the stored one, without touching the counters.
 func TestCommitAddsRollupsExactly(t *testing.T) {
-	dbtest.Each(t, append(campaign.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
 		store := NewStore(db)
 		now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
@@ -78,13 +79,13 @@ func TestCommitAddsRollupsExactly(t *testing.T) {
 
 // countingCampaigns answers GetMany from a fixed set and records what it was asked.
 type countingCampaigns struct {
-	known map[campaign.ID]*campaign.Campaign
+	known map[campaign.ID]*campaign.View
 	asked [][]campaign.ID
 }
 
-func (c *countingCampaigns) GetMany(_ context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.Campaign, error) {
+func (c *countingCampaigns) GetMany(_ context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.View, error) {
 	c.asked = append(c.asked, ids)
-	out := map[campaign.ID]*campaign.Campaign{}
+	out := map[campaign.ID]*campaign.View{}
 	for _, id := range ids {
 		if x, ok := c.known[id]; ok {
 			out[id] = x
@@ -94,20 +95,20 @@ func (c *countingCampaigns) GetMany(_ context.Context, ids []campaign.ID) (map[c
 }
 
 // stored is a campaign as the campaign store would return it.
-func stored(t *testing.T, id campaign.ID, budget campaign.Money) *campaign.Campaign {
+func stored(t *testing.T, id campaign.ID, budget campaign.Money) *campaign.View {
 	t.Helper()
 	c, err := campaign.Rehydrate(campaign.RehydrateParams{
 		ID: id, Status: lifecycle.StatusDraft, Type: campaign.TypePromotion, Budget: budget, Version: 1,
 	})
 	require.NoError(t, err)
-	return c
+	return campaign.NewView(c, lifecycle.Delivered{})
 }
 
 // A batch names the same campaigns many times: each is looked up once, then served from the
 // cache until it expires; unknown campaigns are cached as such.
 func TestTargetsLookEachCampaignUpOnce(t *testing.T) {
 	a, b, unknown := campaign.ID(uuid.New()), campaign.ID(uuid.New()), campaign.ID(uuid.New())
-	src := &countingCampaigns{known: map[campaign.ID]*campaign.Campaign{
+	src := &countingCampaigns{known: map[campaign.ID]*campaign.View{
 		a: stored(t, a, campaign.MustMoney("1", "EUR")), b: stored(t, b, campaign.MustMoney("1", "USD")),
 	}}
 	tg := newTargets(src, time.Minute)

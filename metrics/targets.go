@@ -35,7 +35,7 @@ const readTimeout = 10 * time.Second
 // most maxTargets entries plus the campaigns being read, however many changes it learns of.
 // Unknown and deleted campaigns are not cached (a 404 reads again).
 type targetCache struct {
-	get func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
+	get func(ctx context.Context, id campaign.ID) (*campaign.View, error)
 	ttl time.Duration // <= 0: no cache
 	now func() time.Time
 
@@ -62,7 +62,7 @@ type reading struct {
 	forgot uint64 // the seq of the campaign's last Forget (or ForgetAll) while it was read
 }
 
-func newTargetCache(get func(context.Context, campaign.ID) (*campaign.Campaign, error), ttl time.Duration, now func() time.Time) *targetCache {
+func newTargetCache(get func(context.Context, campaign.ID) (*campaign.View, error), ttl time.Duration, now func() time.Time) *targetCache {
 	return &targetCache{get: get, ttl: ttl, now: now, entries: map[uuid.UUID]cachedTarget{}, reading: map[uuid.UUID]*reading{}}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 )
 
 // fakeCampaigns serves one campaign whose budget currency says which version was read; block,
@@ -22,7 +23,7 @@ type fakeCampaigns struct {
 	started  chan struct{}
 }
 
-func (f *fakeCampaigns) get(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+func (f *fakeCampaigns) get(ctx context.Context, id campaign.ID) (*campaign.View, error) {
 	f.reads.Add(1)
 	cur := f.currency.Load().(string)
 	if f.started != nil {
@@ -34,12 +35,16 @@ func (f *fakeCampaigns) get(ctx context.Context, id campaign.ID) (*campaign.Camp
 	if cur == "" {
 		return nil, campaign.ErrNotFound
 	}
-	return campaign.Rehydrate(campaign.RehydrateParams{
+	c, err := campaign.Rehydrate(campaign.RehydrateParams{
 		ID: id, Name: "Fake", Status: "DRAFT", Type: campaign.TypePromotion,
 		StartDate: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), Budget: campaign.Money{Currency: cur},
 		CreatedBy: campaign.UserID(campaign.NewID()), CreatedAt: time.Now(), UpdatedAt: time.Now(), Version: 1,
 		Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}, Frequency: campaign.FrequencyOnce},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return campaign.NewView(c, lifecycle.Delivered{}), nil
 }
 
 type fakeClock struct{ t atomic.Int64 }
@@ -161,7 +166,7 @@ func TestTargetCacheOldReadDoesNotOverwriteNewer(t *testing.T) {
 	currency.Store("EUR")
 	var reads atomic.Int64
 	started, release := make(chan string, 2), make(chan struct{})
-	get := func(ctx context.Context, id campaign.ID) (*campaign.Campaign, error) {
+	get := func(ctx context.Context, id campaign.ID) (*campaign.View, error) {
 		reads.Add(1)
 		cur := currency.Load().(string)
 		started <- cur

@@ -19,9 +19,9 @@ import (
 type Campaigns interface {
 	// Live returns every live ACTIVE campaign on channel ("" for all), with Delivered filled
 	// when withDelivered, in a number of queries that does not grow with the campaigns.
-	Live(ctx context.Context, channel campaign.Channel, withDelivered bool, now time.Time) ([]*campaign.Campaign, error)
+	Live(ctx context.Context, channel campaign.Channel, withDelivered bool, now time.Time) ([]*campaign.View, error)
 	// Get returns one live campaign, with Delivered filled.
-	Get(ctx context.Context, id campaign.ID) (*campaign.Campaign, error)
+	Get(ctx context.Context, id campaign.ID) (*campaign.View, error)
 }
 
 // RuleEvaluator reads and evaluates rules; the Client implements it.
@@ -219,7 +219,7 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 	}
 	now := e.now()
 	r := e.newRun(req)
-	vs, err := e.prejudge(ctx, r, []*campaign.Campaign{c}, now)
+	vs, err := e.prejudge(ctx, r, []*campaign.View{c}, now)
 	if err != nil {
 		return Verdict{}, err
 	}
@@ -241,9 +241,9 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 // prejudge gives each campaign its verdict on everything but its rules: its serving status by
 // status and dates, the request's channel, its delivery holds and the customer's frequency cap
 // (read once for all the campaigns still in the running).
-func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaign, now time.Time) ([]Verdict, error) {
+func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.View, now time.Time) ([]Verdict, error) {
 	verdicts := make([]Verdict, len(cs))
-	var open []*campaign.Campaign // SERVING by status and dates: the frequency check's concern
+	var open []*campaign.View // SERVING by status and dates: the frequency check's concern
 	for i, c := range cs {
 		v := &verdicts[i]
 		*v = Verdict{CampaignID: c.ID().String(), Name: c.Name(), Reasons: []string{},
@@ -259,7 +259,7 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaig
 		if !e.enforce {
 			continue
 		}
-		d := c.Delivery(&e.zones)
+		d := c.Delivery()
 		for _, h := range d.Holds(now) {
 			v.add(Reason{Code: holdReasons[h], Detail: holdDetail(h, c, d)})
 		}
@@ -280,7 +280,7 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.Campaig
 }
 
 // holdDetail says in words why a delivery hold applies.
-func holdDetail(h lifecycle.Hold, c *campaign.Campaign, d lifecycle.Delivery) string {
+func holdDetail(h lifecycle.Hold, c *campaign.View, d lifecycle.Delivery) string {
 	switch h {
 	case lifecycle.HoldBudget:
 		spend, cur := d.Delivered.Spend, c.Budget().Currency
@@ -351,7 +351,7 @@ func (r *run) result(id campaign.RuleID) RuleResult {
 // judgeRules adds the targeting rules' results to a prejudged verdict and decides it, failing
 // closed: a rule that could not be evaluated makes the campaign not eligible, and undetermined
 // when nothing definite holds it back.
-func (r *run) judgeRules(v *Verdict, c *campaign.Campaign) {
+func (r *run) judgeRules(v *Verdict, c *campaign.View) {
 	definite := len(v.Why) > 0
 	rules := c.TargetingRules()
 	v.Targeting = make([]RuleResult, len(rules))
@@ -376,7 +376,7 @@ func (r *run) judgeRules(v *Verdict, c *campaign.Campaign) {
 }
 
 // finish adds to an eligible verdict its personalization results and A/B variant.
-func (r *run) finish(v *Verdict, c *campaign.Campaign) {
+func (r *run) finish(v *Verdict, c *campaign.View) {
 	settings := c.Settings()
 	if p := settings.Personalization; p.Enabled {
 		v.Personalization = make([]RuleResult, len(p.Rules))

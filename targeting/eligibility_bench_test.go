@@ -23,10 +23,10 @@ import (
 //	go test ./targeting -run '^$' -bench Eligibility -benchtime 2s
 
 // memCampaigns serves a fixed set of campaigns, as the campaign service would.
-type memCampaigns struct{ all []*campaign.Campaign }
+type memCampaigns struct{ all []*campaign.View }
 
-func (m *memCampaigns) Live(_ context.Context, ch campaign.Channel, _ bool, _ time.Time) ([]*campaign.Campaign, error) {
-	var out []*campaign.Campaign
+func (m *memCampaigns) Live(_ context.Context, ch campaign.Channel, _ bool, _ time.Time) ([]*campaign.View, error) {
+	var out []*campaign.View
 	for _, c := range m.all {
 		if c.Status() == lifecycle.StatusActive && (ch == "" || c.Settings().HasChannel(ch)) {
 			out = append(out, c)
@@ -35,7 +35,7 @@ func (m *memCampaigns) Live(_ context.Context, ch campaign.Channel, _ bool, _ ti
 	return out, nil
 }
 
-func (m *memCampaigns) Get(_ context.Context, id campaign.ID) (*campaign.Campaign, error) {
+func (m *memCampaigns) Get(_ context.Context, id campaign.ID) (*campaign.View, error) {
 	for _, c := range m.all {
 		if c.ID() == id {
 			return c, nil

@@ -16,7 +16,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
 
-func serving(name string, rules ...campaign.RuleID) *campaign.Campaign {
+func serving(name string, rules ...campaign.RuleID) *campaign.View {
 	return stored(campaign.RehydrateParams{
 		ID: campaign.NewID(), Name: name, Status: lifecycle.StatusActive, StartDate: time.Now().Add(-time.Hour),
 		TargetingRules: rules, Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
@@ -24,13 +24,13 @@ func serving(name string, rules ...campaign.RuleID) *campaign.Campaign {
 }
 
 // stored is a campaign as the campaign service returns it: typed, versioned.
-func stored(p campaign.RehydrateParams) *campaign.Campaign {
+func stored(p campaign.RehydrateParams) *campaign.View {
 	p.Type, p.Version = campaign.TypePromotion, 1
 	c, err := campaign.Rehydrate(p)
 	if err != nil {
 		panic(err)
 	}
-	return c
+	return campaign.NewView(c, lifecycle.Delivered{})
 }
 
 func TestEvaluationIsBoundedAndShared(t *testing.T) {
@@ -58,7 +58,7 @@ func TestEvaluationFailsClosed(t *testing.T) {
 	e := enginetest.New(t)
 	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
 	inactive := campaign.RuleID(e.AddRule("INACTIVE", "segment == vip"))
-	m := &memCampaigns{all: []*campaign.Campaign{serving("ok", vip), serving("inactive", vip, inactive)}}
+	m := &memCampaigns{all: []*campaign.View{serving("ok", vip), serving("inactive", vip, inactive)}}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, CacheTTL: time.Minute, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 8})
 	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip"}`)}

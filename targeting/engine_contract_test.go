@@ -201,7 +201,7 @@ func TestEligibilityWithRulesThatCannotTarget(t *testing.T) {
 	e := enginetest.New(t)
 	promo := campaign.RuleID(e.AddRule("ACTIVE", "IF order.amount > 100 THEN discount.percentage = 10"))
 	taxes := campaign.RuleID(e.AddRuleIn(enginetest.Taxes, "ACTIVE", "tax = 21%"))
-	m := &memCampaigns{all: []*campaign.Campaign{serving("promo", promo)}}
+	m := &memCampaigns{all: []*campaign.View{serving("promo", promo)}}
 	for range 8 { // more than the breaker's threshold
 		m.all = append(m.all, serving("taxed", taxes))
 	}

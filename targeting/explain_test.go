@@ -58,7 +58,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 	cap100 := int64(100)
 	limit := campaign.MustMoney("50.00", "EUR")
 
-	mk := func(name string, edit func(p *campaign.RehydrateParams), rules ...campaign.RuleID) *campaign.Campaign {
+	mk := func(name string, edit func(p *campaign.RehydrateParams), rules ...campaign.RuleID) *campaign.View {
 		p := campaign.RehydrateParams{
 			ID: campaign.NewID(), Name: name, Status: lifecycle.StatusActive, StartDate: now.Add(-time.Hour),
 			TargetingRules: rules, Budget: campaign.MustMoney("100.00", "EUR"),
@@ -84,7 +84,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 		p.Settings.SchedulingRules, p.Settings.MaxImpressions = madridSunday3to4, &cap100
 		p.Settings.Frequency = campaign.FrequencyOnce
 	}, es).WithDelivered(lifecycle.Delivered{Impressions: 500})
-	m := &memCampaigns{all: []*campaign.Campaign{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
+	m := &memCampaigns{all: []*campaign.View{ok, outOfSchedule, capReached, budget, frequency, ruleNotMet, pending, everything}}
 	freq := &capEvery{capped: map[campaign.ID]bool{frequency.ID(): true, everything.ID(): true}, at: now}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,

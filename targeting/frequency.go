@@ -23,7 +23,7 @@ type ExposureSource interface {
 }
 
 // exposuresOf reads the customer's exposures to the campaigns, in one call.
-func (e *Evaluator) exposuresOf(ctx context.Context, customerID string, cs []*campaign.Campaign) (map[campaign.ID]Exposure, error) {
+func (e *Evaluator) exposuresOf(ctx context.Context, customerID string, cs []*campaign.View) (map[campaign.ID]Exposure, error) {
 	if e.exposures == nil || customerID == "" || len(cs) == 0 {
 		return nil, nil
 	}
@@ -42,7 +42,7 @@ func (e *Evaluator) exposuresOf(ctx context.Context, customerID string, cs []*ca
 // allows one impression for the campaign's life; DAILY, WEEKLY and MONTHLY one per calendar
 // day, ISO week (Monday to Sunday) or month in the campaign's time zone (its first scheduling
 // rule's, else UTC).
-func frequencyReason(z *lifecycle.Zones, c *campaign.Campaign, x Exposure, now time.Time) string {
+func frequencyReason(z *lifecycle.Zones, c *campaign.View, x Exposure, now time.Time) string {
 	if x.Impressions == 0 {
 		return ""
 	}

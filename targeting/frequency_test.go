@@ -92,7 +92,7 @@ func TestFrequencyCapsPerPeriodInTheCampaignsZone(t *testing.T) {
 			if !tc.last.IsZero() {
 				x.known[c.ID()] = targeting.Exposure{Impressions: 1, Last: tc.last}
 			}
-			ev := targeting.NewEvaluator(&memCampaigns{all: []*campaign.Campaign{c}},
+			ev := targeting.NewEvaluator(&memCampaigns{all: []*campaign.View{c}},
 				targeting.EvaluatorConfig{Now: func() time.Time { return tc.now }, Exposures: x})
 			got, err := ev.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-1"})
 			require.NoError(t, err)

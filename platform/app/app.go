@@ -21,6 +21,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
@@ -46,7 +48,7 @@ func OpenAPISpec() []byte { return openAPISpec }
 
 // Migrations lists every capability's schema, in the order they are applied.
 func Migrations() []migrate.Set {
-	return append(campaign.Schema(), metrics.Migrations(), idempotency.Migrations())
+	return append(bunstore.Schema(), metrics.Migrations(), idempotency.Migrations())
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
@@ -249,7 +251,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	}
 	warmPool(ctx, cfg.Database, c.DB, logger)
 	e = httpx.NewEcho(ecfg)
-	e.Use(skipIdempotency(c.Idempotency.Middleware(), http.MethodPost, "/api/v1"+campaign.ImportPath))
+	e.Use(skipIdempotency(c.Idempotency.Middleware(), http.MethodPost, "/api/v1"+campaignapi.ImportPath))
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: c.DB.PingContext},
 		httpx.Check{Name: "nats", Fn: c.NATS.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
@@ -271,8 +273,8 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	c.changes.listen(mh.ForgetCampaign, mh.ForgetCampaigns)
 	c.changes.watchEvents(c.NATS.NC, c.Relay.Subject(">"), logger)
 	mh.Register(v1)
-	campaign.NewHandler(c.Campaigns, campaign.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
-	campaign.NewIOHandler(c.Campaigns, c.DB, campaign.IOConfig{
+	campaignapi.NewHandler(c.Campaigns, campaignapi.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
+	campaignapi.NewIOHandler(c.Campaigns, campaignapi.IOConfig{
 		Logger: logger, Totals: c.Metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit), MaxLines: cfg.HTTP.ImportMaxLines,
 	}).Register(v1)
 	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
@@ -320,7 +322,7 @@ func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *obse
 		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
 			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
 	}
-	return campaign.NewService(campaign.NewRepository(db), sc)
+	return campaign.NewService(bunstore.New(db), sc)
 }
 
 // approvalThresholds parses approval.thresholds with the campaign's money rules; a bad one is

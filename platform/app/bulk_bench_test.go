@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -31,7 +32,7 @@ func BenchmarkBulkPause(b *testing.B) {
 }
 
 func benchBulkPause(b *testing.B, s *apptest.Server) {
-	const n = campaign.MaxBulkIDs
+	const n = campaignapi.MaxBulkIDs
 	ctx := context.Background()
 	actor := campaign.UserID(uuid.MustParse(userA))
 	active := func(tag string) []campaign.ID {

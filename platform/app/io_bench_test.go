@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
@@ -207,9 +208,9 @@ func exportDirect(b *testing.B, s *apptest.Server) {
 	enc := json.NewEncoder(io.Discard)
 	now := time.Now()
 	err := s.API.Campaigns.Export(context.Background(), campaign.Filter{Sort: campaign.SortCreatedAt, Desc: true},
-		func(page []*campaign.Campaign) error {
+		func(page []*campaign.View) error {
 			for _, c := range page {
-				if err := enc.Encode(campaign.NewResponse(c, now)); err != nil {
+				if err := enc.Encode(campaignapi.NewResponse(c, now)); err != nil {
 					return err
 				}
 			}

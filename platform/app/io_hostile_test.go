@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 )
 
@@ -77,7 +77,7 @@ func (w *walker) walkFile(t *testing.T, op operation, base request) {
 		send(jsonl, "member "+pathText(path), file.Bytes(), "dryRun=true&mode=best-effort")
 	}
 	// CSV: hostile text in every column, one record per value.
-	header := campaign.CSVHeader(true)
+	header := campaignapi.CSVHeader(true)
 	good := map[string]string{
 		"name": "Hostile csv", "type": "PROMOTION", "startDate": validBody("x")["startDate"].(string),
 		"budgetAmount": "10.00", "budgetCurrency": "EUR", "channels": "EMAIL",

@@ -3,7 +3,7 @@ package app
 import (
 	"net/http"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
@@ -36,8 +36,8 @@ func RoutePolicy(cfg *config.Config) auth.Policy {
 
 		{Method: http.MethodPost, Path: v1 + "/campaigns", Permission: auth.CampaignsWrite},
 		// Export reads, import creates: the permissions of list and create.
-		{Method: http.MethodGet, Path: v1 + campaign.ExportPath, Permission: auth.CampaignsRead},
-		{Method: http.MethodPost, Path: v1 + campaign.ImportPath, Permission: auth.CampaignsWrite},
+		{Method: http.MethodGet, Path: v1 + campaignapi.ExportPath, Permission: auth.CampaignsRead},
+		{Method: http.MethodPost, Path: v1 + campaignapi.ImportPath, Permission: auth.CampaignsWrite},
 		{Method: http.MethodGet, Path: v1 + "/campaigns", Permission: auth.CampaignsRead},
 		{Method: http.MethodGet, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsRead},
 		{Method: http.MethodPut, Path: v1 + "/campaigns/:id", Permission: auth.CampaignsWrite},

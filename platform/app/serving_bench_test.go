@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/app"
@@ -42,7 +43,7 @@ func newServingFixture(tb testing.TB, target dbtest.Target, n int, now time.Time
 	ctx := context.Background()
 	db := dbtest.Open(tb, target, app.Migrations()...)
 	store := metrics.NewStore(db)
-	repo := campaign.NewRepository(db)
+	repo := bunstore.New(db)
 	svc := campaign.NewService(repo, campaign.ServiceConfig{Delivery: store, Now: func() time.Time { return now }})
 	rollups := map[metrics.Key]metrics.Totals{}
 	for i := range n {

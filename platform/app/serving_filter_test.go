@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -88,7 +89,7 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 					} else {
 						b["endDate"] = sh.end
 					}
-					var got campaign.Response
+					var got campaignapi.Response
 					r := s.Do(http.MethodPost, "/api/v1/campaigns", b, asUserA...)
 					require.Equal(t, http.StatusCreated, r.Status, "body: %s", r.Body)
 					r.Decode(t, &got)
@@ -133,11 +134,11 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 			}
 		}
 
-		list := func(query string) []campaign.Response {
+		list := func(query string) []campaignapi.Response {
 			t.Helper()
 			r := s.Do(http.MethodGet, "/api/v1/campaigns?q=Serving&limit=100&"+query, nil)
 			require.Equal(t, http.StatusOK, r.Status, "body: %s", r.Body)
-			var page campaign.ListResponse
+			var page campaignapi.ListResponse
 			r.Decode(t, &page)
 			require.Nil(t, page.NextCursor, "one page holds the table")
 			return page.Campaigns
@@ -162,7 +163,7 @@ func TestServingStatusFilterMatchesLifecycle(t *testing.T) {
 					Version: 1, Status: c.status, StopCode: c.code, StartDate: c.start, EndDate: c.end,
 					Settings: campaign.Settings{SchedulingRules: c.sched}})
 				require.NoError(t, err)
-				want := camp.Serving(now)
+				want := camp.ServingWith(nil, lifecycle.Delivered{}, now)
 				seenStatus[want] = true
 				assert.Equal(t, []lifecycle.ServingStatus{want}, listed[c.id], "%s at %s", c.name, now.Format(time.RFC3339Nano))
 			}

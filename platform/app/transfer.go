@@ -5,7 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
@@ -16,8 +16,8 @@ import (
 func transferRoutes(cfg *config.Config) map[string]httpx.RouteLimits {
 	const v1 = "/api/v1"
 	return map[string]httpx.RouteLimits{
-		httpx.RouteKey(http.MethodGet, v1+campaign.ExportPath): {Timeout: cfg.HTTP.TransferTimeout},
-		httpx.RouteKey(http.MethodPost, v1+campaign.ImportPath): {
+		httpx.RouteKey(http.MethodGet, v1+campaignapi.ExportPath): {Timeout: cfg.HTTP.TransferTimeout},
+		httpx.RouteKey(http.MethodPost, v1+campaignapi.ImportPath): {
 			Timeout: cfg.HTTP.TransferTimeout, BodyLimit: cfg.HTTP.ImportBodyLimit,
 		},
 	}

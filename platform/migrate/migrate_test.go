@@ -15,7 +15,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 
-	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
@@ -92,7 +92,7 @@ func TestUpDownListCampaign(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
-		set := campaign.Migrations()
+		set := bunstore.Migrations()
 		want := migrationNames(t, db, set)
 
 		require.False(t, tableExists(t, db, "campaigns"), "fresh database already has campaigns")
@@ -313,7 +313,7 @@ func TestSetWithoutDialectFolder(t *testing.T) {
 func TestConcurrentUpAppliesOnce(t *testing.T) {
 	t.Parallel()
 	target := dbtest.PostgresTarget(t)
-	set := campaign.Migrations()
+	set := bunstore.Migrations()
 
 	const n = 4
 	dbs := make([]*bun.DB, n)
@@ -371,7 +371,7 @@ func TestCurrentOnlyReads(t *testing.T) {
 		t.Parallel()
 		ctx := context.Background()
 		db := open(t, target)
-		sets := campaign.Schema()
+		sets := bunstore.Schema()
 
 		err := migrate.Current(ctx, db, sets...)
 		require.ErrorIs(t, err, migrate.ErrPending)
