@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/engine-rules-sp/campaigns/platform/audit"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 var (
@@ -343,7 +342,7 @@ func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[str
 			req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
 		}
 		if rid := audit.CorrelationID(ctx); rid != "" {
-			req.Header.Set(httpx.HeaderRequestID, rid) // so that the engine's logs join ours
+			req.Header.Set("X-Request-ID", rid) // so that the engine's logs join ours
 		}
 		resp, err := c.http.Do(req)
 		if err != nil {

@@ -38,6 +38,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/observability"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/targeting"
+	targetingapi "github.com/engine-rules-sp/campaigns/targeting/echoapi"
 )
 
 //go:embed openapi.yaml
@@ -285,7 +286,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		Rules: evalRules, Concurrency: cfg.RulesEngine.Concurrency, Now: ac.Now,
 		Exposures: exposureSource{c.Metrics},
 	})
-	targeting.NewHandler(eval, targeting.HandlerConfig{Logger: logger}).Register(v1)
+	targetingapi.NewHandler(eval, targetingapi.HandlerConfig{Logger: logger}).Register(v1)
 
 	if err := policy.Verify(e.Routes()); err != nil {
 		_ = c.Close()

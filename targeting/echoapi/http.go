@@ -1,4 +1,6 @@
-package targeting
+// Package echoapi serves targeting over Echo: POST /targeting/evaluate, the campaigns a
+// customer is eligible for, and POST /campaigns/{id}/evaluate, one campaign's verdict.
+package echoapi
 
 import (
 	"bytes"
@@ -17,6 +19,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/textcheck"
+	"github.com/engine-rules-sp/campaigns/targeting"
 )
 
 // Limits of an eligibility request.
@@ -27,7 +30,7 @@ const (
 
 // Handler serves the eligibility endpoints.
 type Handler struct {
-	eval   *Evaluator
+	eval   *targeting.Evaluator
 	logger *slog.Logger
 }
 
@@ -38,7 +41,7 @@ type HandlerConfig struct {
 }
 
 // NewHandler returns the targeting HTTP handler.
-func NewHandler(eval *Evaluator, cfg HandlerConfig) *Handler {
+func NewHandler(eval *targeting.Evaluator, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -60,10 +63,10 @@ type eligibilityRequest struct {
 
 // EligibleCampaign is one campaign a customer may be shown.
 type EligibleCampaign struct {
-	CampaignID      string       `json:"campaignId"`
-	Name            string       `json:"name"`
-	Variant         *string      `json:"variant"`
-	Personalization []RuleResult `json:"personalization"`
+	CampaignID      string                 `json:"campaignId"`
+	Name            string                 `json:"name"`
+	Variant         *string                `json:"variant"`
+	Personalization []targeting.RuleResult `json:"personalization"`
 }
 
 // UndeterminedCampaign is a serving campaign left out because a rule could not be read or
@@ -77,9 +80,9 @@ type UndeterminedCampaign struct {
 // NotServedCampaign is an ACTIVE campaign that was considered and not served, with every
 // reason (?explain=true).
 type NotServedCampaign struct {
-	CampaignID string   `json:"campaignId"`
-	Name       string   `json:"name"`
-	Why        []Reason `json:"why"`
+	CampaignID string             `json:"campaignId"`
+	Name       string             `json:"name"`
+	Why        []targeting.Reason `json:"why"`
 }
 
 // EligibleResponse is the answer of POST /targeting/evaluate.
@@ -95,8 +98,8 @@ type EligibleResponse struct {
 // VerdictResponse is the answer of POST /campaigns/{id}/evaluate: the verdict and, with
 // ?explain=true, every reason it is not served, typed.
 type VerdictResponse struct {
-	Verdict
-	Why *[]Reason `json:"why,omitempty"`
+	targeting.Verdict
+	Why *[]targeting.Reason `json:"why,omitempty"`
 }
 
 // explain reads ?explain= as strconv.ParseBool does (absent: false), like dryRun.
@@ -113,10 +116,10 @@ func explain(c echo.Context) (bool, error) {
 	return b, nil
 }
 
-func (h *Handler) request(c echo.Context) (Request, error) {
+func (h *Handler) request(c echo.Context) (targeting.Request, error) {
 	var body eligibilityRequest
 	if err := httpx.DecodeJSON(c, &body); err != nil {
-		return Request{}, err
+		return targeting.Request{}, err
 	}
 	var errs []httpx.FieldError
 	if n := utf8.RuneCountInString(body.CustomerID); strings.TrimSpace(body.CustomerID) == "" || n > MaxCustomerIDLen {
@@ -134,7 +137,7 @@ func (h *Handler) request(c echo.Context) (Request, error) {
 	case len(ctxJSON) > MaxContextBytes:
 		errs = append(errs, httpx.FieldError{Field: "context", Message: fmt.Sprintf("must be at most %d bytes", MaxContextBytes)})
 	}
-	req := Request{CustomerID: body.CustomerID, Context: ctxJSON}
+	req := targeting.Request{CustomerID: body.CustomerID, Context: ctxJSON}
 	if body.Channel != nil {
 		ch := campaign.Channel(*body.Channel)
 		if !slices.Contains(campaign.Channels(), ch) {
@@ -143,16 +146,16 @@ func (h *Handler) request(c echo.Context) (Request, error) {
 		req.Channel = ch
 	}
 	if len(errs) > 0 {
-		return Request{}, httpx.Invalid(errs)
+		return targeting.Request{}, httpx.Invalid(errs)
 	}
 	return req, nil
 }
 
 // requestWithExplain reads the query string, then the body: a bad query is a 400 whatever the body.
-func (h *Handler) requestWithExplain(c echo.Context) (Request, error) {
+func (h *Handler) requestWithExplain(c echo.Context) (targeting.Request, error) {
 	ex, err := explain(c)
 	if err != nil {
-		return Request{}, err
+		return targeting.Request{}, err
 	}
 	req, err := h.request(c)
 	req.Explain = ex
@@ -212,7 +215,7 @@ func (h *Handler) evaluateOne(c echo.Context) error {
 	if req.Explain {
 		why := v.Why
 		if why == nil {
-			why = []Reason{}
+			why = []targeting.Reason{}
 		}
 		out.Why = &why
 	}
