@@ -3,7 +3,7 @@ package bunstore
 import (
 	"embed"
 
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	history "github.com/engine-rules-sp/campaigns/lifecycle/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )

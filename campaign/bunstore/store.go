@@ -21,7 +21,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
-	"github.com/engine-rules-sp/campaigns/lifecycle/history"
+	history "github.com/engine-rules-sp/campaigns/lifecycle/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )

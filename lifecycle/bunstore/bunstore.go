@@ -1,6 +1,6 @@
-// Package history stores the status history of campaigns in a Bun database: one row per
+// Package bunstore stores the status history of campaigns in a Bun database: one row per
 // lifecycle.Record, written in the same transaction as the change it records.
-package history
+package bunstore
 
 import (
 	"context"
