@@ -127,7 +127,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	if err != nil {
 		return nil, explainDataDir(err, dataDirAdvice(bc.Process))
 	}
-	db, err := database.Open(ctx, cfg.Database)
+	db, err := OpenDatabase(ctx, cfg.Database)
 	if err != nil {
 		nc.Close()
 		return nil, err
@@ -586,7 +586,7 @@ func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Wri
 	if command != "up" && command != "down" && command != "status" {
 		return ErrUsage
 	}
-	db, err := database.Open(ctx, cfg.Database)
+	db, err := OpenDatabase(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}

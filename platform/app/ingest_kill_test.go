@@ -57,7 +57,7 @@ func TestWorkerBinaryKilledResumesWithinTheLeaseTTL(t *testing.T) {
 
 	env := map[string]string{
 		"CAMPAIGNS_DATABASE_DRIVER":          config.DriverPostgres,
-		"CAMPAIGNS_DATABASE_URL":             target.Config.URL,
+		"CAMPAIGNS_DATABASE_URL":             target.URL,
 		"CAMPAIGNS_DATABASE_AUTO_MIGRATE":    "false",
 		"CAMPAIGNS_NATS_URL":                 natsURL,
 		"CAMPAIGNS_NATS_EMBEDDED":            "false",
