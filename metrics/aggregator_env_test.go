@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 )
 
 // aggEnv is what the aggregator tests share: a database with one EUR campaign on EMAIL, an
@@ -34,9 +34,7 @@ func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	ctx := context.Background()
 	db := dbtest.Open(t, target, append(campaign.Schema(), Migrations())...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, t.TempDir(), "test", logger)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
+	nc := natstest.Connect(t, natstest.Embedded(t))
 	svc := campaign.NewService(campaign.NewRepository(db), campaign.ServiceConfig{})
 	c, err := svc.Create(ctx, campaign.UserID(uuid.New()), campaign.Input{
 		Name: t.Name(), Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),

@@ -25,7 +25,7 @@ import (
 // are exact. CAMPAIGNS_TEST_KILL_EVENTS sets the backlog (default 200,000).
 func TestWorkerBinaryKilledResumesWithinTheLeaseTTL(t *testing.T) {
 	target := dbtest.PostgresTarget(t)
-	natsURL := natstest.External(t).Config.URL
+	natsURL := natstest.External(t).URL
 	n := envInt(t, "CAMPAIGNS_TEST_KILL_EVENTS", 200_000)
 	ctx := context.Background()
 	tmp := t.TempDir()

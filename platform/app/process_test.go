@@ -29,6 +29,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/lease"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/embedded"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -313,7 +314,10 @@ func appendEvents(t *testing.T, db *bun.DB, n int) []string {
 func streamIDs(t *testing.T, dataDir, stream string, max int) []string {
 	t.Helper()
 	ctx := context.Background()
-	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, dataDir, "test", slog.New(slog.DiscardHandler))
+	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dataDir})
+	require.NoError(t, err)
+	defer srv.Close()
+	nc, err := natsx.Connect(ctx, natsx.Config{InProcess: srv, Name: "test", Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	defer nc.Close()
 	cons, err := nc.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
-	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
@@ -31,10 +27,7 @@ func TestRelayPublishesOnPgdriver(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := dbtest.Open(t, dbtest.PgdriverTarget(t), outbox.Migrations())
-	nc, err := natsx.Connect(ctx, config.NATS{URL: natstest.External(t).Config.URL}, "", "test",
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
+	nc := natstest.Connect(t, natstest.External(t))
 	env := &benchEnv{db: db, nc: nc}
 
 	// A stream and subjects of this test's own: the server is shared.
