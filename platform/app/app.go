@@ -24,7 +24,6 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
-	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/console"
 	"github.com/engine-rules-sp/campaigns/platform/database"
@@ -232,7 +231,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		ac.Now = time.Now
 	}
 	// Security first: a configuration that must not serve refuses before opening anything.
-	if err := auth.CheckExposure(cfg.Auth, cfg.HTTP.Host); err != nil {
+	if err := checkExposure(cfg); err != nil {
 		return nil, err
 	}
 	obs := newObservability(string(ProcessAPI), logger)
