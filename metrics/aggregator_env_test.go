@@ -14,9 +14,9 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 )
 
 // aggEnv is what the aggregator tests share: a database with one EUR campaign on EMAIL, an
@@ -35,9 +35,7 @@ func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	ctx := context.Background()
 	db := dbtest.Open(t, target, append(bunstore.Schema(), Migrations())...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, t.TempDir(), "test", logger)
-	require.NoError(t, err)
-	t.Cleanup(nc.Close)
+	nc := natstest.Connect(t, natstest.Embedded(t))
 	svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{})
 	c, err := svc.Create(ctx, campaign.UserID(uuid.New()), campaign.Input{
 		Name: t.Name(), Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),

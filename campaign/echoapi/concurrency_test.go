@@ -19,7 +19,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/campaign/echoapi"
-	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -29,7 +29,7 @@ func TestExampleSettingsServeConcurrentCreates(t *testing.T) {
 	t.Parallel()
 	const n = 50
 	ctx := context.Background()
-	db, err := database.OpenSQLite(ctx, filepath.Join(t.TempDir(), "host.db"), database.SQLitePool())
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "host.db"), sqlite.Pool())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	require.NoError(t, migrate.Up(ctx, db, bunstore.Schema()...))

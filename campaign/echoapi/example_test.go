@@ -20,7 +20,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/campaign/campaigntest"
 	"github.com/engine-rules-sp/campaigns/campaign/echoapi"
-	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -32,8 +32,8 @@ func Example() {
 	defer os.RemoveAll(dir)
 
 	// The host's own database and router. On SQLite, open it with the settings that keep it
-	// safe under concurrent requests (busy timeout, WAL, BEGIN IMMEDIATE): database.SQLiteDSN.
-	db, err := database.OpenSQLite(ctx, filepath.Join(dir, "host.db"), database.SQLitePool())
+	// safe under concurrent requests (busy timeout, WAL, BEGIN IMMEDIATE): sqlite.DSN.
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "host.db"), sqlite.Pool())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -76,7 +76,7 @@ func ExampleService_InTx() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "host")
 	defer os.RemoveAll(dir)
-	db, err := database.OpenSQLite(ctx, filepath.Join(dir, "host.db"), database.SQLitePool())
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "host.db"), sqlite.Pool())
 	if err != nil {
 		fmt.Println(err)
 		return

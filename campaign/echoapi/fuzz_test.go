@@ -21,7 +21,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/campaign/echoapi"
-	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -232,7 +232,7 @@ func newFuzzServer(tb testing.TB, dir string) *echo.Echo {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
 	e := httpx.NewEcho(httpx.EchoConfig{Logger: logger, BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second})
-	db, err := database.OpenSQLite(ctx, filepath.Join(dir, "fuzz.db"), database.SQLitePool())
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "fuzz.db"), sqlite.Pool())
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = db.Close() })
 	require.NoError(tb, migrate.Up(ctx, db, bunstore.Schema()...))

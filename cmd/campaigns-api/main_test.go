@@ -174,7 +174,7 @@ func TestMigrateCommands(t *testing.T) {
 		dataDir := cleanEnv(t)
 		if target.Name == "postgres" {
 			t.Setenv("CAMPAIGNS_DATABASE_DRIVER", "postgres")
-			t.Setenv("CAMPAIGNS_DATABASE_URL", target.Config.URL)
+			t.Setenv("CAMPAIGNS_DATABASE_URL", target.URL)
 		}
 
 		code, stdout, stderr := runCmd(t, "migrate", "status")

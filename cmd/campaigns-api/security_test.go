@@ -19,3 +19,16 @@ func TestRefusesAnonymousAccessOnAPublicAddress(t *testing.T) {
 	assert.True(t, strings.HasPrefix(last, "invalid config auth.mode:"), last)
 	assert.Contains(t, last, "auth.allow_anonymous")
 }
+
+// A setting only the authenticator can judge (an API key given in clear instead of its hash)
+// stops the API the same way: the configuration exit code and one line naming the key.
+func TestRefusesAnAPIKeyThatIsNotAHash(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("CAMPAIGNS_AUTH_MODE", "apikey")
+	t.Setenv("CAMPAIGNS_AUTH_API_KEYS", `[{"name":"ops","sha256":"my-plain-key","roles":["admin"]}]`)
+	code, _, stderr := runCmd(t)
+	assert.Equal(t, 2, code, "stderr: %s", stderr)
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	assert.Equal(t, "invalid config auth.api_keys[0].sha256: must be the key's SHA-256 as 64 hex digits (sha256sum), never the key itself",
+		lines[len(lines)-1])
+}

@@ -26,7 +26,6 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
-	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/console"
 	"github.com/engine-rules-sp/campaigns/platform/database"
@@ -92,6 +91,8 @@ type Components struct {
 
 	// changes reports the campaigns the service changes to the caches of them.
 	changes *campaignChanges
+	// nats is NATS as Build connected it: NATS, and the embedded server it goes to, if any.
+	nats natsLink
 }
 
 // BuildConfig tunes Build. Zero fields take the defaults noted.
@@ -126,18 +127,19 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	}
 	// NATS first: the embedded server holds the data dir, and a process refused it must not
 	// touch the database either.
-	nc, err := natsx.Connect(ctx, cfg.NATS, cfg.DataDir, "campaigns-"+string(bc.Process), logger)
+	link, err := connectNATS(ctx, cfg, "campaigns-"+string(bc.Process), logger)
 	if err != nil {
 		return nil, explainDataDir(err, dataDirAdvice(bc.Process))
 	}
-	db, err := database.Open(ctx, cfg.Database)
+	nc := link.conn
+	db, err := OpenDatabase(ctx, cfg.Database)
 	if err != nil {
-		nc.Close()
+		link.close()
 		return nil, err
 	}
 	if cfg.Database.AutoMigrate {
 		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
-			nc.Close()
+			link.close()
 			_ = db.Close()
 			return nil, err
 		}
@@ -150,7 +152,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	changes := &campaignChanges{}
 	svc := newCampaigns(cfg, db, relay, obs, rules, store, changes, bc.Now, thresholds)
 	c := &Components{
-		Config: cfg, Logger: logger, NATS: nc, DB: db, Observability: obs,
+		Config: cfg, Logger: logger, NATS: nc, nats: link, DB: db, Observability: obs,
 		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules, changes: changes,
 		Idempotency: idempotency.New(db, idempotency.Config{
 			TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: bc.Now, Logger: logger,
@@ -176,9 +178,9 @@ func dataDirAdvice(p Process) string {
 		"on the same data dir), or give this API a data_dir of its own"
 }
 
-// Close releases NATS and the database.
+// Close releases NATS (the connection, then the embedded server) and the database.
 func (c *Components) Close() error {
-	c.NATS.Close()
+	c.nats.close()
 	return c.DB.Close()
 }
 
@@ -232,7 +234,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		ac.Now = time.Now
 	}
 	// Security first: a configuration that must not serve refuses before opening anything.
-	if err := auth.CheckExposure(cfg.Auth, cfg.HTTP.Host); err != nil {
+	if err := checkExposure(cfg); err != nil {
 		return nil, err
 	}
 	obs := newObservability(string(ProcessAPI), logger)
@@ -589,7 +591,7 @@ func Migrate(ctx context.Context, cfg *config.Config, command string, out io.Wri
 	if command != "up" && command != "down" && command != "status" {
 		return ErrUsage
 	}
-	db, err := database.Open(ctx, cfg.Database)
+	db, err := OpenDatabase(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func setup(b *testing.B) *benchEnv {
 		ll := &longLived{TB: b}
 		target := dbtest.PostgresTarget(ll) // skips without PostgreSQL
 		s := apptest.New(ll, target, apptest.ServerConfig{})
-		raw, err := sql.Open("pgx/v5", target.Config.URL)
+		raw, err := sql.Open("pgx/v5", target.URL)
 		if err != nil {
 			b.Fatal(err)
 		}

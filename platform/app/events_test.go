@@ -145,13 +145,18 @@ func withNATS(nc config.NATS) func(*config.Config) {
 	return func(c *config.Config) { c.NATS = nc }
 }
 
+// natsSection is the nats section that connects to target.
+func natsSection(target natstest.Target) config.NATS {
+	return config.NATS{URL: target.URL, Embedded: target.URL == ""}
+}
+
 func TestEventsReachJetStream(t *testing.T) {
 	t.Parallel()
 	natstest.EachTarget(t, func(t *testing.T, nt natstest.Target) {
 		t.Parallel()
 		dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 			t.Parallel()
-			s := apptest.New(t, target, apptest.ServerConfig{Configure: withNATS(nt.Config)})
+			s := apptest.New(t, target, apptest.ServerConfig{Configure: withNATS(natsSection(nt))})
 			col := collect(t, s.API.NATS.NC, time.Now().Add(-time.Second))
 
 			r := s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Events "+nt.Name+" "+target.Name), "X-User-ID", userA, "X-Request-ID", "corr-create")

@@ -27,8 +27,8 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
-	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 )
 
 // BenchmarkHotReads compares the API's hot reads, served as in production (the production
@@ -554,23 +554,23 @@ func (s *sqlStore) close() { _ = s.db.Close() }
 
 func openHotStore(ctx context.Context, target dbtest.Target) (hotStore, error) {
 	if target.Name == "postgres" {
-		pc, err := pgxpool.ParseConfig(target.Config.URL)
+		pc, err := pgxpool.ParseConfig(target.URL)
 		if err != nil {
 			return nil, err
 		}
-		pc.MaxConns = int32(target.Config.MaxOpenConns)
+		pc.MaxConns = int32(target.Pool.MaxOpenConns)
 		pool, err := pgxpool.NewWithConfig(ctx, pc)
 		if err != nil {
 			return nil, err
 		}
 		return pgxStore{pool}, nil
 	}
-	db, err := sql.Open("sqlite", database.SQLiteDSN(target.Config.SQLitePath))
+	db, err := sql.Open("sqlite", sqlite.DSN(target.Path))
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(target.Config.MaxOpenConns)
-	db.SetMaxIdleConns(target.Config.MaxOpenConns)
+	db.SetMaxOpenConns(target.Pool.MaxOpenConns)
+	db.SetMaxIdleConns(target.Pool.MaxOpenConns)
 	s := &sqlStore{db: db}
 	for _, p := range []struct {
 		st **sql.Stmt

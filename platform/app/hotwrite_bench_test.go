@@ -259,17 +259,17 @@ func BenchmarkHotCreate(b *testing.B) {
 			target := tg.make(b)
 			s := apptest.New(b, target, apptest.ServerConfig{Configure: hotConfigure("")})
 			db := s.API.DB.DB
-			if target.Config.Driver == config.DriverPostgres {
+			if target.Driver == config.DriverPostgres {
 				// Its own pool, as large as the product's.
 				var err error
-				if db, err = sql.Open("pgx/v5", target.Config.URL); err != nil {
+				if db, err = sql.Open("pgx/v5", target.URL); err != nil {
 					b.Fatal(err)
 				}
-				db.SetMaxOpenConns(target.Config.MaxOpenConns)
-				db.SetMaxIdleConns(target.Config.MaxOpenConns)
+				db.SetMaxOpenConns(target.Pool.MaxOpenConns)
+				db.SetMaxIdleConns(target.Pool.MaxOpenConns)
 				b.Cleanup(func() { _ = db.Close() })
 			}
-			rawSrv := httptest.NewServer(rawCreateHandler(db, target.Config.Driver))
+			rawSrv := httptest.NewServer(rawCreateHandler(db, target.Driver))
 			b.Cleanup(rawSrv.Close)
 			client := hotClient(b, hotCreateConns)
 			run := uuid.NewString()[:8]

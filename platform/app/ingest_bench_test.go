@@ -245,7 +245,7 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 	// (b) The workers, as separate processes (or one in this process when profiling).
 	env := map[string]string{
 		"CAMPAIGNS_DATABASE_DRIVER":       config.DriverPostgres,
-		"CAMPAIGNS_DATABASE_URL":          target.Config.URL,
+		"CAMPAIGNS_DATABASE_URL":          target.URL,
 		"CAMPAIGNS_DATABASE_AUTO_MIGRATE": "false",
 		"CAMPAIGNS_NATS_URL":              ns.URL(),
 		"CAMPAIGNS_NATS_EMBEDDED":         "false",

@@ -25,7 +25,7 @@ import (
 // are exact. CAMPAIGNS_TEST_KILL_EVENTS sets the backlog (default 200,000).
 func TestWorkerBinaryKilledResumesWithinTheLeaseTTL(t *testing.T) {
 	target := dbtest.PostgresTarget(t)
-	natsURL := natstest.External(t).Config.URL
+	natsURL := natstest.External(t).URL
 	n := envInt(t, "CAMPAIGNS_TEST_KILL_EVENTS", 200_000)
 	ctx := context.Background()
 	tmp := t.TempDir()
@@ -57,7 +57,7 @@ func TestWorkerBinaryKilledResumesWithinTheLeaseTTL(t *testing.T) {
 
 	env := map[string]string{
 		"CAMPAIGNS_DATABASE_DRIVER":          config.DriverPostgres,
-		"CAMPAIGNS_DATABASE_URL":             target.Config.URL,
+		"CAMPAIGNS_DATABASE_URL":             target.URL,
 		"CAMPAIGNS_DATABASE_AUTO_MIGRATE":    "false",
 		"CAMPAIGNS_NATS_URL":                 natsURL,
 		"CAMPAIGNS_NATS_EMBEDDED":            "false",

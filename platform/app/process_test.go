@@ -23,12 +23,13 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
-	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 	"github.com/engine-rules-sp/campaigns/platform/datadir"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/embedded"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -57,7 +58,7 @@ func (b *logBuffer) String() string {
 func processConfig(t *testing.T, dataDir string) *config.Config {
 	t.Helper()
 	target := dbtest.SQLiteTarget(t)
-	target.Config.SQLitePath = filepath.Join(dataDir, "campaigns.db")
+	target.Path = filepath.Join(dataDir, "campaigns.db")
 	cfg := apptest.Config(t, target)
 	cfg.DataDir = dataDir
 	cfg.HTTP.Port = freePort(t)
@@ -200,7 +201,7 @@ func TestWorkerMigratesAFreshDataDir(t *testing.T) {
 	cfg.Automation.Interval = 100 * time.Millisecond
 	w := start(t, app.RunWorker, cfg)
 	waitStatus(t, w, workerURL(cfg)+"/ready", http.StatusOK)
-	db, err := database.OpenSQLite(context.Background(), cfg.Database.SQLitePath, database.SQLitePool())
+	db, err := sqlite.Open(context.Background(), cfg.Database.SQLitePath, sqlite.Pool())
 	require.NoError(t, err)
 	defer db.Close()
 	waitLoops(t, w, db)
@@ -226,7 +227,7 @@ func TestWorkerWaitsForTheSchema(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 
 	ctx := context.Background()
-	db, err := database.OpenSQLite(ctx, cfg.Database.SQLitePath, database.SQLitePool())
+	db, err := sqlite.Open(ctx, cfg.Database.SQLitePath, sqlite.Pool())
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, migrate.Up(ctx, db, app.Migrations()...))
@@ -257,7 +258,7 @@ func TestShutdownPublishesTheOutbox(t *testing.T) {
 			cfg := processConfig(t, t.TempDir())
 			// The relay only looks at the outbox when woken or at its poll, not within the test.
 			cfg.Events.PollInterval = time.Hour
-			db, err := database.OpenSQLite(ctx, cfg.Database.SQLitePath, database.SQLitePool())
+			db, err := sqlite.Open(ctx, cfg.Database.SQLitePath, sqlite.Pool())
 			require.NoError(t, err)
 			defer db.Close()
 			require.NoError(t, migrate.Up(ctx, db, app.Migrations()...))
@@ -313,7 +314,10 @@ func appendEvents(t *testing.T, db *bun.DB, n int) []string {
 func streamIDs(t *testing.T, dataDir, stream string, max int) []string {
 	t.Helper()
 	ctx := context.Background()
-	nc, err := natsx.Connect(ctx, config.NATS{Embedded: true}, dataDir, "test", slog.New(slog.DiscardHandler))
+	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dataDir})
+	require.NoError(t, err)
+	defer srv.Close()
+	nc, err := natsx.Connect(ctx, natsx.Config{InProcess: srv, Name: "test", Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	defer nc.Close()
 	cons, err := nc.JS.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{})

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -56,13 +57,42 @@ func mountMetrics(e *echo.Echo, m *observability.Metrics) {
 // newAuthenticator checks the auth configuration and returns the authenticator of policy.
 func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.Metrics, logger *slog.Logger) (*auth.Authenticator, error) {
 	a, err := auth.New(policy, auth.Config{
-		Auth: cfg.Auth, Logger: logger, HTTPClient: &http.Client{}, OnFailure: m.AuthFailure, OnJWKSFetch: m.JWKSFetch,
+		Settings: authSettings(cfg.Auth), Logger: logger, HTTPClient: &http.Client{}, OnFailure: m.AuthFailure, OnJWKSFetch: m.JWKSFetch,
 	})
 	if err != nil {
-		return nil, err
+		return nil, authConfigError(err)
 	}
 	a.Warm() // the first requests find the signing keys fetched
 	return a, nil
+}
+
+// authSettings is the auth section as platform/auth takes it.
+func authSettings(a config.Auth) auth.Settings {
+	keys := make([]auth.APIKey, len(a.APIKeys))
+	for i, k := range a.APIKeys {
+		keys[i] = auth.APIKey{Name: k.Name, SHA256: k.SHA256, Roles: k.Roles, Subject: k.Subject}
+	}
+	return auth.Settings{
+		Mode: a.Mode, AllowAnonymous: a.AllowAnonymous, JWTSecret: a.JWTSecret, JWKSURL: a.JWKSURL,
+		JWKSRefreshInterval: a.JWKSRefreshInterval, JWKSFetchTimeout: a.JWKSFetchTimeout,
+		JWKSMinRefetchInterval: a.JWKSMinRefetchInterval, Algorithms: a.Algorithms, Issuer: a.Issuer,
+		Audience: a.Audience, Leeway: a.Leeway, RolesClaim: a.RolesClaim, APIKeys: keys,
+	}
+}
+
+// checkExposure is auth.CheckExposure of the configuration.
+func checkExposure(cfg *config.Config) error {
+	return authConfigError(auth.CheckExposure(authSettings(cfg.Auth), cfg.HTTP.Host))
+}
+
+// authConfigError turns a setting platform/auth refuses into the *config.Error of its key (the
+// binaries print it and exit 2); other errors pass as they are.
+func authConfigError(err error) error {
+	var aerr *auth.ConfigError
+	if errors.As(err, &aerr) {
+		return &config.Error{Key: aerr.Key, Reason: aerr.Reason}
+	}
+	return err
 }
 
 // echoConfig is the middleware configuration of an Echo instance: request metrics, CORS,

@@ -19,7 +19,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/engine-rules-sp/campaigns/platform/audit"
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -44,12 +43,59 @@ func supportedAlgorithms() []string {
 // apiKeyNamespace derives the subject of an API key configured without one.
 func apiKeyNamespace() uuid.UUID { return uuid.MustParse("2b5d1c8e-6f0a-4c1e-9a3f-7d2e8b4c6a10") }
 
+// The authentication modes (Settings.Mode).
+const (
+	ModeNone        = "none"       // no authentication: every caller may do everything
+	ModeJWT         = "jwt"        // bearer tokens (JWT)
+	ModeAPIKey      = "apikey"     // API keys (X-API-Key)
+	ModeJWTOrAPIKey = "jwt+apikey" // either
+)
+
+// Settings is what the Authenticator checks callers against: the mode, the key sources and
+// the API keys (the binaries' auth section). Secrets: JWTSecret; API keys are given as their
+// SHA-256 only.
+type Settings struct {
+	Mode           string // one of the Mode* constants ("" is refused)
+	AllowAnonymous bool   // ModeNone on a listener other than loopback is meant (CheckExposure)
+	JWTSecret      string // HS256/384/512 shared secret, at least 32 bytes
+	JWKSURL        string // where the RS/PS/ES keys are published
+	// JWKSRefreshInterval is how old the cached key set may get before it is fetched again.
+	JWKSRefreshInterval time.Duration
+	JWKSFetchTimeout    time.Duration // bounds one fetch of the key set
+	// JWKSMinRefetchInterval bounds how often a token with an unknown kid refetches the set.
+	JWKSMinRefetchInterval time.Duration
+	Algorithms             []string      // the signing algorithms accepted ("none" never is)
+	Issuer                 string        // tokens must carry this iss, when set
+	Audience               string        // tokens must carry this aud, when set
+	Leeway                 time.Duration // clock skew allowed on exp, nbf and iat
+	RolesClaim             string        // the claim holding the roles, a dotted path ("realm_access.roles")
+	APIKeys                []APIKey
+}
+
+// APIKey is one API key: its SHA-256 (hex), never the key itself.
+type APIKey struct {
+	Name    string
+	SHA256  string
+	Roles   []string
+	Subject string // the actor (UUID); empty: derived from the name
+}
+
+// ConfigError is a setting New or CheckExposure refuses. Key names it as the service
+// configuration spells it (auth.jwt_secret for Settings.JWTSecret, auth.api_keys[1].roles for
+// the Roles of the second API key).
+type ConfigError struct {
+	Key    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("invalid config %s: %s", e.Key, e.Reason) }
+
 // Config is what the Authenticator checks and its collaborators. Zero fields take the
 // defaults noted.
 type Config struct {
-	// Auth is the auth section of the service configuration: the mode, the key sources and
-	// the API keys (its zero value is mode "", which New refuses as config.Load does).
-	config.Auth
+	// Settings are the mode, the key sources and the API keys (its zero value is mode "",
+	// which New refuses).
+	Settings
 	// Logger hears about JWKS fetches and refused credentials (default: discard).
 	Logger *slog.Logger
 	// HTTPClient fetches the JWKS (its own fetch timeout applies on top; default: a client
@@ -120,9 +166,9 @@ type Authenticator struct {
 	now    func() time.Time
 }
 
-// New builds the Authenticator of cfg for the routes of policy. It checks what config.Load
-// cannot judge alone (algorithms, the key sources the mode needs, API key hashes and roles)
-// and reports the first problem as a *config.Error naming the key.
+// New builds the Authenticator of cfg for the routes of policy. It checks what the
+// configuration loader cannot judge alone (algorithms, the key sources the mode needs, API key
+// hashes and roles) and reports the first problem as a *ConfigError naming the key.
 func New(policy Policy, cfg Config) (*Authenticator, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -132,6 +178,10 @@ func New(policy Policy, cfg Config) (*Authenticator, error) {
 	}
 	if cfg.OnFailure == nil {
 		cfg.OnFailure = func(string) {}
+	}
+	if !slices.Contains([]string{ModeNone, ModeJWT, ModeAPIKey, ModeJWTOrAPIKey}, cfg.Mode) {
+		return nil, &ConfigError{Key: "auth.mode", Reason: fmt.Sprintf("must be %q, %q, %q or %q (got %q)",
+			ModeNone, ModeJWT, ModeAPIKey, ModeJWTOrAPIKey, cfg.Mode)}
 	}
 	a := &Authenticator{mode: cfg.Mode, perms: make(map[routeKey]Permission, len(policy)), logger: cfg.Logger,
 		onFailure: cfg.OnFailure, rolesPath: strings.Split(strings.TrimSpace(cfg.RolesClaim), "."),
@@ -148,32 +198,32 @@ func New(policy Policy, cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	if a.usesAPIKeys() && len(a.apiKeys) == 0 {
-		return nil, &config.Error{Key: "auth.api_keys", Reason: "must list at least one key when auth.mode is " + cfg.Mode}
+		return nil, &ConfigError{Key: "auth.api_keys", Reason: "must list at least one key when auth.mode is " + cfg.Mode}
 	}
 	return a, nil
 }
 
 func (a *Authenticator) usesJWT() bool {
-	return a.mode == config.AuthJWT || a.mode == config.AuthJWTOrAPIKey
+	return a.mode == ModeJWT || a.mode == ModeJWTOrAPIKey
 }
 
 func (a *Authenticator) usesAPIKeys() bool {
-	return a.mode == config.AuthAPIKey || a.mode == config.AuthJWTOrAPIKey
+	return a.mode == ModeAPIKey || a.mode == ModeJWTOrAPIKey
 }
 
 func (a *Authenticator) setupJWT(cfg Config) error {
 	if len(cfg.Algorithms) == 0 {
-		return &config.Error{Key: "auth.algorithms", Reason: "must allow at least one algorithm"}
+		return &ConfigError{Key: "auth.algorithms", Reason: "must allow at least one algorithm"}
 	}
 	for _, alg := range cfg.Algorithms {
 		if !slices.Contains(supportedAlgorithms(), alg) {
-			return &config.Error{Key: "auth.algorithms", Reason: fmt.Sprintf("%q is not one of %s (\"none\" is never allowed)",
+			return &ConfigError{Key: "auth.algorithms", Reason: fmt.Sprintf("%q is not one of %s (\"none\" is never allowed)",
 				alg, strings.Join(supportedAlgorithms(), ", "))}
 		}
 	}
 	if cfg.JWTSecret != "" {
 		if len(cfg.JWTSecret) < minSecretLen {
-			return &config.Error{Key: "auth.jwt_secret", Reason: fmt.Sprintf("must be at least %d bytes", minSecretLen)}
+			return &ConfigError{Key: "auth.jwt_secret", Reason: fmt.Sprintf("must be at least %d bytes", minSecretLen)}
 		}
 		a.secret = []byte(cfg.JWTSecret)
 	}
@@ -190,7 +240,7 @@ func (a *Authenticator) setupJWT(cfg Config) error {
 		}
 	}
 	if len(a.algorithms) == 0 {
-		return &config.Error{Key: "auth.jwks_url", Reason: "auth.mode " + cfg.Mode +
+		return &ConfigError{Key: "auth.jwks_url", Reason: "auth.mode " + cfg.Mode +
 			" needs a key source for auth.algorithms: auth.jwks_url (RS*, PS*, ES*) or auth.jwt_secret (HS*)"}
 	}
 	popts := []jwt.ParserOption{
@@ -211,43 +261,43 @@ func (a *Authenticator) setupJWT(cfg Config) error {
 
 func isHMAC(alg string) bool { return strings.HasPrefix(alg, "HS") }
 
-func (a *Authenticator) setupAPIKeys(keys []config.APIKey) error {
+func (a *Authenticator) setupAPIKeys(keys []APIKey) error {
 	names := map[string]bool{}
 	for i, k := range keys {
 		key := fmt.Sprintf("auth.api_keys[%d]", i)
 		name := strings.TrimSpace(k.Name)
 		if name == "" {
-			return &config.Error{Key: key + ".name", Reason: "must not be empty"}
+			return &ConfigError{Key: key + ".name", Reason: "must not be empty"}
 		}
 		if names[name] {
-			return &config.Error{Key: key + ".name", Reason: fmt.Sprintf("%q is used by another key", name)}
+			return &ConfigError{Key: key + ".name", Reason: fmt.Sprintf("%q is used by another key", name)}
 		}
 		names[name] = true
 		raw, err := hex.DecodeString(strings.TrimSpace(k.SHA256))
 		if err != nil || len(raw) != sha256.Size {
-			return &config.Error{Key: key + ".sha256", Reason: "must be the key's SHA-256 as 64 hex digits (sha256sum), never the key itself"}
+			return &ConfigError{Key: key + ".sha256", Reason: "must be the key's SHA-256 as 64 hex digits (sha256sum), never the key itself"}
 		}
 		ak := apiKey{name: name, subject: uuid.NewSHA1(apiKeyNamespace(), []byte(name))}
 		copy(ak.hash[:], raw)
 		for _, other := range a.apiKeys {
 			if other.hash == ak.hash {
-				return &config.Error{Key: key + ".sha256", Reason: fmt.Sprintf("is the same key as %q", other.name)}
+				return &ConfigError{Key: key + ".sha256", Reason: fmt.Sprintf("is the same key as %q", other.name)}
 			}
 		}
 		if len(k.Roles) == 0 {
-			return &config.Error{Key: key + ".roles", Reason: "must list at least one role"}
+			return &ConfigError{Key: key + ".roles", Reason: "must list at least one role"}
 		}
 		for _, r := range k.Roles {
 			role, ok := ParseRole(r)
 			if !ok {
-				return &config.Error{Key: key + ".roles", Reason: fmt.Sprintf("%q is not a role (%s)", r, roleNames())}
+				return &ConfigError{Key: key + ".roles", Reason: fmt.Sprintf("%q is not a role (%s)", r, roleNames())}
 			}
 			ak.roles = append(ak.roles, role)
 		}
 		if k.Subject != "" {
 			id, err := uuid.Parse(k.Subject)
 			if err != nil || id == uuid.Nil {
-				return &config.Error{Key: key + ".subject", Reason: "must be a UUID"}
+				return &ConfigError{Key: key + ".subject", Reason: "must be a UUID"}
 			}
 			ak.subject = id
 		}
@@ -265,19 +315,20 @@ func roleNames() string {
 }
 
 // CheckExposure refuses mode none on a listener other than loopback, unless
-// auth.allow_anonymous says it is meant. host is the listener's host (http.host).
-func CheckExposure(cfg config.Auth, host string) error {
-	if cfg.Mode != config.AuthNone || cfg.AllowAnonymous || IsLoopback(host) {
+// AllowAnonymous (auth.allow_anonymous) says it is meant. host is the listener's host
+// (http.host). It reports a *ConfigError.
+func CheckExposure(cfg Settings, host string) error {
+	if cfg.Mode != ModeNone || cfg.AllowAnonymous || IsLoopback(host) {
 		return nil
 	}
 	shown := host
 	if shown == "" {
 		shown = "every interface"
 	}
-	return &config.Error{Key: "auth.mode", Reason: fmt.Sprintf(
+	return &ConfigError{Key: "auth.mode", Reason: fmt.Sprintf(
 		"is %q (no authentication) but the API listens on %s (http.host), which is not loopback: "+
 			"set auth.mode to jwt, apikey or jwt+apikey, or set auth.allow_anonymous: true to serve anonymous callers on purpose",
-		config.AuthNone, shown)}
+		ModeNone, shown)}
 }
 
 // IsLoopback reports whether host (a listen host) is on loopback only: "localhost" or a
@@ -336,7 +387,7 @@ func (a *Authenticator) Authenticate() echo.MiddlewareFunc {
 
 // identify reads the credentials the mode accepts.
 func (a *Authenticator) identify(ctx context.Context, req *http.Request) (*Principal, *failure) {
-	if a.mode == config.AuthNone {
+	if a.mode == ModeNone {
 		// No authentication: every caller may do everything; X-User-ID, when a UUID, names it.
 		if id, err := uuid.Parse(req.Header.Get(httpx.HeaderUserID)); err == nil && id != uuid.Nil {
 			return &Principal{Subject: id, Method: "header", Name: "user:" + id.String(), Roles: []Role{RoleAdmin}}, nil
@@ -361,9 +412,9 @@ func (a *Authenticator) identify(ctx context.Context, req *http.Request) (*Princ
 
 func (a *Authenticator) accepted() string {
 	switch a.mode {
-	case config.AuthJWT:
+	case ModeJWT:
 		return "send Authorization: Bearer <token>"
-	case config.AuthAPIKey:
+	case ModeAPIKey:
 		return "send " + HeaderAPIKey + ": <key>"
 	default:
 		return "send Authorization: Bearer <token> or " + HeaderAPIKey + ": <key>"

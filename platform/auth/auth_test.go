@@ -28,7 +28,6 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -36,9 +35,9 @@ const secret = "0123456789abcdef0123456789abcdef-test-secret"
 
 var user = uuid.MustParse("7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11")
 
-func baseConfig() config.Auth {
-	return config.Auth{
-		Mode: config.AuthJWT, JWTSecret: secret, Algorithms: []string{"RS256", "ES256", "HS256"},
+func baseConfig() auth.Settings {
+	return auth.Settings{
+		Mode: auth.ModeJWT, JWTSecret: secret, Algorithms: []string{"RS256", "ES256", "HS256"},
 		Leeway: 30 * time.Second, RolesClaim: "roles", JWKSRefreshInterval: 15 * time.Minute,
 		JWKSFetchTimeout: 2 * time.Second, JWKSMinRefetchInterval: 30 * time.Second,
 	}
@@ -97,7 +96,7 @@ func TestJWTAuthentication(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
 	var failures []string
-	a, err := auth.New(policy(), auth.Config{Auth: cfg, OnFailure: func(r string) { failures = append(failures, r) }})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg, OnFailure: func(r string) { failures = append(failures, r) }})
 	require.NoError(t, err)
 	e := server(t, a)
 	good := func() jwt.MapClaims {
@@ -196,7 +195,7 @@ func TestRolesAndForbidden(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.RolesClaim = "realm_access.roles"
-	a, err := auth.New(policy(), auth.Config{Auth: cfg})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	nested := func(roles any) string {
@@ -228,7 +227,7 @@ func TestRolesAndForbidden(t *testing.T) {
 
 func TestRouteWithoutPermissionIsRefused(t *testing.T) {
 	t.Parallel()
-	a, err := auth.New(policy(), auth.Config{Auth: baseConfig()})
+	a, err := auth.New(policy(), auth.Config{Settings: baseConfig()})
 	require.NoError(t, err)
 	e := server(t, a)
 	e.DELETE("/things", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
@@ -247,13 +246,13 @@ func sha(s string) string {
 func TestAPIKeys(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
-	cfg.Mode = config.AuthJWTOrAPIKey
+	cfg.Mode = auth.ModeJWTOrAPIKey
 	subject := uuid.New()
-	cfg.APIKeys = []config.APIKey{
+	cfg.APIKeys = []auth.APIKey{
 		{Name: "reader", SHA256: sha("reader-key-1"), Roles: []string{"viewer"}},
 		{Name: "ops", SHA256: strings.ToUpper(sha("ops-key-2")), Roles: []string{"admin"}, Subject: subject.String()},
 	}
-	a, err := auth.New(policy(), auth.Config{Auth: cfg})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	rec := do(e, http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1")
@@ -274,12 +273,12 @@ func TestAPIKeys(t *testing.T) {
 	assert.Equal(t, 401, do(e, http.MethodGet, "/things", append(bearer(hs(t, claims("viewer"), secret)), auth.HeaderAPIKey, "reader-key-1")...).Code)
 
 	// In jwt mode, API keys are not accepted; in apikey mode, tokens are not.
-	cfg.Mode = config.AuthJWT
-	jwtOnly, err := auth.New(policy(), auth.Config{Auth: cfg})
+	cfg.Mode = auth.ModeJWT
+	jwtOnly, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	assert.Equal(t, 401, do(server(t, jwtOnly), http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1").Code)
-	cfg.Mode = config.AuthAPIKey
-	keyOnly, err := auth.New(policy(), auth.Config{Auth: cfg})
+	cfg.Mode = auth.ModeAPIKey
+	keyOnly, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	assert.Equal(t, 401, do(server(t, keyOnly), http.MethodGet, "/things", bearer(hs(t, claims("viewer"), secret))...).Code)
 }
@@ -287,8 +286,8 @@ func TestAPIKeys(t *testing.T) {
 func TestModeNoneKeepsHeaderIdentity(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
-	cfg.Mode = config.AuthNone
-	a, err := auth.New(policy(), auth.Config{Auth: cfg})
+	cfg.Mode = auth.ModeNone
+	a, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	rec := do(e, http.MethodPost, "/things", httpx.HeaderUserID, user.String())
@@ -301,65 +300,80 @@ func TestConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		mutate func(*config.Auth)
+		mutate func(*auth.Settings)
 		key    string
 	}{
-		{"short secret", func(c *config.Auth) { c.JWTSecret = "short" }, "auth.jwt_secret"},
-		{"no key source", func(c *config.Auth) { c.JWTSecret = "" }, "auth.jwks_url"},
-		{"HS only allowed, JWKS only configured", func(c *config.Auth) {
+		{"short secret", func(c *auth.Settings) { c.JWTSecret = "short" }, "auth.jwt_secret"},
+		{"no key source", func(c *auth.Settings) { c.JWTSecret = "" }, "auth.jwks_url"},
+		{"HS only allowed, JWKS only configured", func(c *auth.Settings) {
 			c.JWTSecret, c.JWKSURL, c.Algorithms = "", "https://idp.example.com/jwks", []string{"HS256"}
 		}, "auth.jwks_url"},
-		{"alg none", func(c *config.Auth) { c.Algorithms = []string{"HS256", "none"} }, "auth.algorithms"},
-		{"no algorithms", func(c *config.Auth) { c.Algorithms = nil }, "auth.algorithms"},
-		{"apikey mode without keys", func(c *config.Auth) { c.Mode = config.AuthAPIKey }, "auth.api_keys"},
-		{"plain key instead of hash", func(c *config.Auth) {
-			c.APIKeys = []config.APIKey{{Name: "x", SHA256: "my-plain-key", Roles: []string{"viewer"}}}
+		{"alg none", func(c *auth.Settings) { c.Algorithms = []string{"HS256", "none"} }, "auth.algorithms"},
+		{"no algorithms", func(c *auth.Settings) { c.Algorithms = nil }, "auth.algorithms"},
+		{"apikey mode without keys", func(c *auth.Settings) { c.Mode = auth.ModeAPIKey }, "auth.api_keys"},
+		{"plain key instead of hash", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: "my-plain-key", Roles: []string{"viewer"}}}
 		}, "auth.api_keys[0].sha256"},
-		{"unknown role", func(c *config.Auth) {
-			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"root"}}}
+		{"unknown role", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"root"}}}
 		}, "auth.api_keys[0].roles"},
-		{"no roles", func(c *config.Auth) {
-			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k")}}
+		{"no roles", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k")}}
 		}, "auth.api_keys[0].roles"},
-		{"duplicate name", func(c *config.Auth) {
-			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
+		{"duplicate name", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
 				{Name: "x", SHA256: sha("l"), Roles: []string{"viewer"}}}
 		}, "auth.api_keys[1].name"},
-		{"duplicate key", func(c *config.Auth) {
-			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
+		{"duplicate key", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
 				{Name: "y", SHA256: sha("k"), Roles: []string{"admin"}}}
 		}, "auth.api_keys[1].sha256"},
-		{"bad subject", func(c *config.Auth) {
-			c.APIKeys = []config.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
+		{"bad subject", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
 		}, "auth.api_keys[0].subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := baseConfig()
 			tt.mutate(&cfg)
-			_, err := auth.New(policy(), auth.Config{Auth: cfg})
-			var cerr *config.Error
-			require.True(t, errors.As(err, &cerr), "want *config.Error, got %v", err)
+			_, err := auth.New(policy(), auth.Config{Settings: cfg})
+			var cerr *auth.ConfigError
+			require.True(t, errors.As(err, &cerr), "want *auth.ConfigError, got %v", err)
 			assert.Equal(t, tt.key, cerr.Key, cerr.Error())
 		})
 	}
 }
 
+// A mode that is none of the four (the zero Settings' "", say) is refused, never served with
+// every credential failing.
+func TestUnknownModeIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"", "oauth", "JWT"} {
+		cfg := baseConfig()
+		cfg.Mode = mode
+		_, err := auth.New(policy(), auth.Config{Settings: cfg})
+		var cerr *auth.ConfigError
+		require.True(t, errors.As(err, &cerr), "mode %q: got %v", mode, err)
+		assert.Equal(t, "auth.mode", cerr.Key)
+		assert.Equal(t, `invalid config auth.mode: must be "none", "jwt", "apikey" or "jwt+apikey" (got "`+mode+`")`, err.Error())
+	}
+}
+
 func TestCheckExposure(t *testing.T) {
 	t.Parallel()
-	none := config.Auth{Mode: config.AuthNone}
+	none := auth.Settings{Mode: auth.ModeNone}
 	for _, host := range []string{"127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.53"} {
 		assert.NoError(t, auth.CheckExposure(none, host), host)
 	}
 	for _, host := range []string{"0.0.0.0", "", "::", "10.0.0.5", "api.example.com"} {
 		err := auth.CheckExposure(none, host)
-		var cerr *config.Error
+		var cerr *auth.ConfigError
 		require.True(t, errors.As(err, &cerr), host)
 		assert.Equal(t, "auth.mode", cerr.Key)
 		assert.Contains(t, cerr.Reason, "auth.allow_anonymous")
 	}
-	assert.NoError(t, auth.CheckExposure(config.Auth{Mode: config.AuthNone, AllowAnonymous: true}, "0.0.0.0"))
-	assert.NoError(t, auth.CheckExposure(config.Auth{Mode: config.AuthJWT}, "0.0.0.0"))
+	assert.NoError(t, auth.CheckExposure(auth.Settings{Mode: auth.ModeNone, AllowAnonymous: true}, "0.0.0.0"))
+	assert.NoError(t, auth.CheckExposure(auth.Settings{Mode: auth.ModeJWT}, "0.0.0.0"))
 }
 
 // A JWKS served by an httptest server, whose keys the test rotates.
@@ -446,7 +460,7 @@ func TestJWKSRotation(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	get := func(tok string) int { return do(e, http.MethodGet, "/things", bearer(tok)...).Code }
@@ -516,7 +530,7 @@ func TestJWKSUnreachableAtFirst(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	c := claims("viewer")
@@ -545,7 +559,7 @@ func TestJWKSRejectsWeakAndForeignKeys(t *testing.T) {
 	clk := &fakeClock{now: time.Now()}
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(policy(), auth.Config{Auth: cfg, Now: clk.Now})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg, Now: clk.Now})
 	require.NoError(t, err)
 	e := server(t, a)
 	c := claims("viewer")
@@ -563,7 +577,7 @@ func TestJWTProblemNamesTheClaim(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.Issuer, cfg.Audience = "https://idp.example.com", "campaigns-api"
-	a, err := auth.New(policy(), auth.Config{Auth: cfg})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	e := server(t, a)
 	good := func() jwt.MapClaims {

@@ -20,7 +20,7 @@ func TestRememberedTokens(t *testing.T) {
 	t.Parallel()
 	clk := &fakeClock{now: time.Now()}
 	failures := map[string]int{}
-	a, err := auth.New(policy(), auth.Config{Auth: baseConfig(), Now: clk.Now,
+	a, err := auth.New(policy(), auth.Config{Settings: baseConfig(), Now: clk.Now,
 		OnFailure: func(reason string) { failures[reason]++ }})
 	require.NoError(t, err)
 	e := server(t, a)
@@ -54,7 +54,7 @@ func TestWarmFetchesTheKeySet(t *testing.T) {
 	ks.serve(rsaJWK("k1", key))
 	cfg := baseConfig()
 	cfg.JWTSecret, cfg.JWKSURL = "", ks.srv.URL
-	a, err := auth.New(policy(), auth.Config{Auth: cfg})
+	a, err := auth.New(policy(), auth.Config{Settings: cfg})
 	require.NoError(t, err)
 	require.EqualValues(t, 0, ks.fetches.Load())
 	a.Warm()

@@ -2,8 +2,10 @@ package database
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
+	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/dialect"
 )
 
 // Prepared runs query straight on db's pool, with its arguments apart from its text, and scans
@@ -21,21 +22,22 @@ import (
 //
 // Bun writes arguments into the SQL text, so each of its statements is new to PostgreSQL,
 // which parses and plans it every time (see OpenPostgres). Here the text is the same at every
-// call: pgx prepares it once per connection and then sends only the arguments
-// (QueryExecModeCacheStatement), and PostgreSQL reuses the plan. On SQLite the statement is
-// sent as is.
+// call: on pgx it is prepared once per connection and then only the arguments are sent
+// (QueryExecModeCacheStatement), and PostgreSQL reuses the plan. Bun's pgdriver has no such
+// cache: it writes the arguments into the text itself (slices as array literals), so the
+// statement is correct there but planned at each call, as Bun's own are. On SQLite the
+// statement is sent as is.
 //
 // query numbers its placeholders $1, $2... in the order of args, each used once (they become ?
 // on SQLite). Times are passed as Bun writes them on SQLite (UTC text in one layout), so that
-// they compare with the stored text as Bun's own queries do.
+// they compare with the stored text as Bun's own queries do. db must run on a supported
+// driver (Detect).
 func Prepared(ctx context.Context, db *bun.DB, dest any, query string, args ...any) error {
-	var rows *sql.Rows
-	var err error
-	if db.Dialect().Name() == dialect.PG {
-		rows, err = db.DB.QueryContext(ctx, query, pgArgs(args)...)
-	} else {
-		rows, err = db.DB.QueryContext(ctx, questionMarks(query, len(args)), sqliteArgs(args)...)
+	query, args, err := prepare(db, query, args)
+	if err != nil {
+		return err
 	}
+	rows, err := db.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}
@@ -44,13 +46,26 @@ func Prepared(ctx context.Context, db *bun.DB, dest any, query string, args ...a
 
 // PreparedExec is Prepared for a statement that returns no rows.
 func PreparedExec(ctx context.Context, db *bun.DB, query string, args ...any) error {
-	var err error
-	if db.Dialect().Name() == dialect.PG {
-		_, err = db.DB.ExecContext(ctx, query, pgArgs(args)...)
-	} else {
-		_, err = db.DB.ExecContext(ctx, questionMarks(query, len(args)), sqliteArgs(args)...)
+	query, args, err := prepare(db, query, args)
+	if err != nil {
+		return err
 	}
+	_, err = db.DB.ExecContext(ctx, query, args...)
 	return err
+}
+
+// prepare is query and args as db's driver takes them.
+func prepare(db *bun.DB, query string, args []any) (string, []any, error) {
+	d, err := Detect(db)
+	switch d {
+	case DriverPgx:
+		return query, pgxArgs(args), nil
+	case DriverPgdriver:
+		return query, pgdriverArgs(args), nil
+	case DriverSQLite:
+		return questionMarks(query, len(args)), sqliteArgs(args), nil
+	}
+	return "", nil, err
 }
 
 // questionMarks turns $1..$n into ?.
@@ -61,9 +76,10 @@ func questionMarks(query string, n int) string {
 	return query
 }
 
-// pgArgs asks pgx to prepare and cache the statement, and passes UUIDs as pgx's own type
-// (uuid.UUID would go through its driver.Valuer: a string, parsed back).
-func pgArgs(args []any) []any {
+// pgxArgs asks pgx to prepare and cache the statement (an argument of pgx's QueryExecMode type
+// is an option to pgx, not a parameter), and passes UUIDs as pgx's own type (uuid.UUID would
+// go through its driver.Valuer: a string, parsed back).
+func pgxArgs(args []any) []any {
 	out := make([]any, 0, 1+len(args))
 	out = append(out, pgx.QueryExecModeCacheStatement)
 	for _, a := range args {
@@ -73,6 +89,75 @@ func pgArgs(args []any) []any {
 		out = append(out, a)
 	}
 	return out
+}
+
+// pgdriverArgs passes slices (other than []byte) as PostgreSQL array literals, which pgdriver
+// writes into the text as quoted strings: database/sql would refuse them. The rest pgdriver
+// takes as they are (a uuid.UUID through its driver.Valuer, a time.Time as UTC text).
+func pgdriverArgs(args []any) []any {
+	out := args // the caller's until a slice is replaced
+	copied := false
+	for i, a := range args {
+		v := reflect.ValueOf(a)
+		if v.Kind() != reflect.Slice || v.Type().Elem().Kind() == reflect.Uint8 {
+			continue
+		}
+		if !copied {
+			out, copied = slices.Clone(args), true
+		}
+		out[i] = pgArray{v}
+	}
+	return out
+}
+
+// pgArray is a slice as a PostgreSQL array literal: {1,2,3}, {"a","b \"c\""}. Its elements
+// are written as database/sql would pass each alone (through a driver.Valuer if they have one);
+// a nil element is NULL.
+type pgArray struct{ v reflect.Value }
+
+func (a pgArray) Value() (driver.Value, error) {
+	if a.v.IsNil() {
+		return nil, nil
+	}
+	b := []byte{'{'}
+	for i := range a.v.Len() {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		e, err := driver.DefaultParameterConverter.ConvertValue(a.v.Index(i).Interface())
+		if err != nil {
+			return nil, fmt.Errorf("database: element %d of a %s: %w", i, a.v.Type(), err)
+		}
+		switch e := e.(type) {
+		case nil:
+			b = append(b, "NULL"...)
+		case int64:
+			b = strconv.AppendInt(b, e, 10)
+		case float64:
+			b = strconv.AppendFloat(b, e, 'g', -1, 64)
+		case bool:
+			b = strconv.AppendBool(b, e)
+		case string:
+			b = appendQuoted(b, e)
+		case time.Time:
+			b = appendQuoted(b, e.UTC().Format(time.RFC3339Nano))
+		default:
+			return nil, fmt.Errorf("database: element %d of a %s: %T cannot be in an array parameter", i, a.v.Type(), e)
+		}
+	}
+	return string(append(b, '}')), nil
+}
+
+// appendQuoted appends s as a quoted array element: in double quotes, with \ before " and \.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := range len(s) {
+		if s[i] == '"' || s[i] == '\\' {
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
 }
 
 // sqliteTime is the layout in which Bun writes times on SQLite.

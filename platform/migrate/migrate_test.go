@@ -16,7 +16,6 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
-	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -24,10 +23,7 @@ import (
 // open connects to target without applying any migration.
 func open(t *testing.T, target dbtest.Target) *bun.DB {
 	t.Helper()
-	db, err := database.Open(context.Background(), target.Config)
-	require.NoError(t, err, "open %s", target.Name)
-	t.Cleanup(func() { _ = db.Close() })
-	return db
+	return dbtest.Connect(t, target)
 }
 
 // tableExists asks the catalog whether table exists (in the current schema on PostgreSQL).

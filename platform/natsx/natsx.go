@@ -1,5 +1,5 @@
-// Package natsx connects to NATS: an external server or cluster (NATS_URL), or an in-process
-// server with JetStream that stores under the data directory, for the embedded default.
+// Package natsx connects to NATS with JetStream: an external server or cluster, or a server in
+// this process (see the embedded sub-package, which only those who run one link).
 package natsx
 
 import (
@@ -7,34 +7,49 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/engine-rules-sp/campaigns/platform/config"
-	"github.com/engine-rules-sp/campaigns/platform/datadir"
 )
 
-// Conn is a NATS connection with its JetStream context, and the embedded server when there
-// is one.
-type Conn struct {
-	NC     *nats.Conn
-	JS     jetstream.JetStream
-	server *server.Server
-	lock   *datadir.Lock // the data dir the embedded server stores in
+// Config says where and how to connect. Zero fields take the defaults noted.
+type Config struct {
+	// URL is the external server or cluster (nats://host:4222; several separated by commas).
+	URL string
+	// InProcess is a server running in this process (an *embedded.Server, or nats-server's own
+	// *server.Server): the connection goes to it without TCP, and URL, the credentials and TLS
+	// play no part. The caller owns the server: it stops it after closing the connection.
+	InProcess nats.InProcessConnProvider
+	// Token, or else Username and Password, authenticate to the external server (default: none).
+	Token    string
+	Username string
+	Password string
+	// TLSCAFile verifies the external server's certificate (default: the system's roots);
+	// TLSCertFile and TLSKeyFile are the client's certificate, for servers that require one.
+	TLSCAFile   string
+	TLSCertFile string
+	TLSKeyFile  string
+	// Name names the connection to the server (its monitoring shows it; default: none).
+	Name string
+	// Logger hears about disconnections and reconnections (default: discard).
+	Logger *slog.Logger
 }
 
-// Connect connects as the configuration says. An external server that is down does not fail
-// the start: the connection keeps retrying in the background, forever.
-//
-// The embedded server's store belongs to one process: Connect holds the data dir (a lock file
-// in it) until Close, and fails with a *datadir.InUseError when another process holds it.
-func Connect(ctx context.Context, cfg config.NATS, dataDir, name string, logger *slog.Logger) (*Conn, error) {
+// Conn is a NATS connection with its JetStream context.
+type Conn struct {
+	NC *nats.Conn
+	JS jetstream.JetStream
+}
+
+// Connect connects as cfg says. An external server that is down does not fail the start: the
+// connection keeps retrying in the background, forever.
+func Connect(_ context.Context, cfg Config) (*Conn, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	opts := []nats.Option{
-		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.RetryOnFailedConnect(true),
@@ -45,21 +60,17 @@ func Connect(ctx context.Context, cfg config.NATS, dataDir, name string, logger 
 			logger.Info("nats reconnected", slog.String("url", nc.ConnectedUrlRedacted()))
 		}),
 	}
-	var srv *server.Server
-	var lock *datadir.Lock
+	if cfg.Name != "" {
+		opts = append(opts, nats.Name(cfg.Name))
+	}
 	url := cfg.URL
-	if url == "" {
-		var err error
-		if lock, err = datadir.Acquire(dataDir); err != nil {
-			return nil, fmt.Errorf("nats: embedded server: %w", err)
-		}
-		if srv, err = startEmbedded(cfg, dataDir); err != nil {
-			_ = lock.Release()
-			return nil, err
-		}
-		opts = append(opts, nats.InProcessServer(srv))
+	switch {
+	case cfg.InProcess != nil:
+		opts = append(opts, nats.InProcessServer(cfg.InProcess))
 		url = "" // the in-process connection ignores the URL
-	} else {
+	case url == "":
+		return nil, errors.New("nats: connect: no server (set a URL, or an in-process server)")
+	default:
 		switch {
 		case cfg.Token != "":
 			opts = append(opts, nats.Token(cfg.Token))
@@ -73,52 +84,16 @@ func Connect(ctx context.Context, cfg config.NATS, dataDir, name string, logger 
 			opts = append(opts, nats.ClientCert(cfg.TLSCertFile, cfg.TLSKeyFile))
 		}
 	}
-	stopEmbedded := func() {
-		if srv != nil {
-			srv.Shutdown()
-			srv.WaitForShutdown()
-			_ = lock.Release()
-		}
-	}
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		stopEmbedded()
 		return nil, fmt.Errorf("nats: connect: %w", err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		stopEmbedded()
 		return nil, fmt.Errorf("nats: jetstream: %w", err)
 	}
-	if srv != nil {
-		logger.Info("nats: embedded server with JetStream", slog.String("store", srv.StoreDir()),
-			slog.Bool("listening", cfg.EmbeddedPort > 0))
-	}
-	return &Conn{NC: nc, JS: js, server: srv, lock: lock}, nil
-}
-
-func startEmbedded(cfg config.NATS, dataDir string) (*server.Server, error) {
-	opts := &server.Options{
-		ServerName: "campaigns-embedded",
-		JetStream:  true,
-		StoreDir:   filepath.Join(dataDir, "nats"),
-		NoSigs:     true,
-		NoLog:      true,
-		DontListen: cfg.EmbeddedPort <= 0, // never clash with a NATS already on this machine
-		Host:       "127.0.0.1",
-		Port:       cfg.EmbeddedPort,
-	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		return nil, fmt.Errorf("nats: embedded server: %w", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(30 * time.Second) {
-		srv.Shutdown()
-		return nil, errors.New("nats: embedded server did not start within 30s")
-	}
-	return srv, nil
+	return &Conn{NC: nc, JS: js}, nil
 }
 
 // Ready reports whether the connection is up.
@@ -129,7 +104,9 @@ func (c *Conn) Ready(context.Context) error {
 	return nil
 }
 
-// Close drains the connection, stops the embedded server and gives its data dir up.
+// Close drains the connection (what it sent reaches the server, its subscriptions finish the
+// messages they hold) for up to 5 s, then closes it. An in-process server is the caller's to
+// stop, after this.
 func (c *Conn) Close() {
 	_ = c.NC.Drain()
 	deadline := time.Now().Add(5 * time.Second)
@@ -137,9 +114,4 @@ func (c *Conn) Close() {
 		time.Sleep(10 * time.Millisecond)
 	}
 	c.NC.Close()
-	if c.server != nil {
-		c.server.Shutdown()
-		c.server.WaitForShutdown()
-		_ = c.lock.Release()
-	}
 }

@@ -351,7 +351,9 @@ func (r *Relay) readBatch(ctx context.Context, skip []int64) ([]eventRow, error)
 // its rowid). PostgreSQL too, in a prepared statement that takes after and skip as
 // parameters: the queue's seqs are gathered first into an array (ARRAY(subquery), run once
 // before the outer scan) and the events fetched by primary key, because a join would let a
-// planner without fresh statistics of the queue scan the whole event history.
+// planner without fresh statistics of the queue scan the whole event history. (On Bun's
+// pgdriver, which prepares nothing, database.Prepared writes the parameters into the text, the
+// seqs as an array literal.)
 func (r *Relay) readEvents(ctx context.Context, after int64, skip []int64) ([]eventRow, error) {
 	rows := make([]eventRow, 0, r.cfg.BatchSize)
 	if r.db.Dialect().Name() == dialect.PG {

@@ -3,8 +3,6 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,9 +14,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -40,13 +38,7 @@ type benchEnv struct {
 // setup gives the benchmarks and tests their environment.
 func setup(b testing.TB, target dbtest.Target) *benchEnv {
 	db := dbtest.Open(b, target, outbox.Migrations())
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	nc, err := natsx.Connect(context.Background(), config.NATS{Embedded: true}, b.TempDir(), "bench", logger)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(nc.Close)
-	return &benchEnv{db: db, nc: nc}
+	return &benchEnv{db: db, nc: natstest.Connect(b, natstest.Embedded(b))}
 }
 
 func seed(b *testing.B, db *bun.DB, n int) {

@@ -1,5 +1,6 @@
 // Package sqlerr classifies database errors without importing any driver, so that capability
-// packages can recognise a unique-key violation on PostgreSQL (pgx) and SQLite (modernc) alike.
+// packages can recognise a unique-key violation on PostgreSQL (pgx or Bun's pgdriver) and
+// SQLite (modernc) alike.
 package sqlerr
 
 import (
@@ -20,11 +21,25 @@ const (
 	sqliteRange      = 25
 )
 
+// sqlState is the SQLSTATE of a PostgreSQL error: pgx's *pgconn.PgError has a SQLState
+// method; pgdriver's Error has none, but gives the code as its field 'C'
+// (https://www.postgresql.org/docs/current/protocol-error-fields.html).
+func sqlState(err error) (string, bool) {
+	var pgx interface{ SQLState() string }
+	if errors.As(err, &pgx) {
+		return pgx.SQLState(), true
+	}
+	var pgdriver interface{ Field(byte) string }
+	if errors.As(err, &pgdriver) {
+		return pgdriver.Field('C'), true
+	}
+	return "", false
+}
+
 // IsUniqueViolation reports whether err is a unique or primary key violation.
 func IsUniqueViolation(err error) bool {
-	var pg interface{ SQLState() string }
-	if errors.As(err, &pg) {
-		return pg.SQLState() == pgUniqueViolation
+	if s, ok := sqlState(err); ok {
+		return s == pgUniqueViolation
 	}
 	var lite interface{ Code() int }
 	if errors.As(err, &lite) {
@@ -43,9 +58,7 @@ func IsUniqueViolation(err error) bool {
 // SQLite: SQLITE_CONSTRAINT (including a trigger's RAISE(ABORT)), SQLITE_TOOBIG,
 // SQLITE_MISMATCH and SQLITE_RANGE.
 func IsDataRefused(err error) bool {
-	var pg interface{ SQLState() string }
-	if errors.As(err, &pg) {
-		s := pg.SQLState()
+	if s, ok := sqlState(err); ok {
 		return strings.HasPrefix(s, "22") || strings.HasPrefix(s, "23")
 	}
 	var lite interface{ Code() int }

@@ -43,12 +43,32 @@ func Config(t testing.TB, target dbtest.Target) *config.Config {
 		t.Fatalf("default config: %v", err)
 	}
 	cfg.DataDir = t.TempDir()
-	cfg.Database = target.Config
+	cfg.Database = Database(t, target)
 	cfg.Database.AutoMigrate = true
 	// Tests and benchmarks send far more requests per caller than the default limit allows;
 	// the tests of the limiter turn it back on.
 	cfg.RateLimit.Enabled = false
 	return cfg
+}
+
+// Database is the database section of the configuration that opens target as the binaries
+// do (pgx or SQLite: the binaries never open pgdriver).
+func Database(t testing.TB, target dbtest.Target) config.Database {
+	t.Helper()
+	d := config.Database{
+		URL: target.URL, SQLitePath: target.Path,
+		MaxOpenConns: target.Pool.MaxOpenConns, MaxIdleConns: target.Pool.MaxIdleConns,
+		ConnMaxLifetime: target.Pool.ConnMaxLifetime, ConnMaxIdleTime: target.Pool.ConnMaxIdleTime,
+	}
+	switch target.Driver {
+	case dbtest.DriverSQLite:
+		d.Driver = config.DriverSQLite
+	case dbtest.DriverPostgres:
+		d.Driver = config.DriverPostgres
+	default:
+		t.Fatalf("apptest: the binaries do not open a %s database", target.Driver)
+	}
+	return d
 }
 
 // ServerConfig tunes the API a test starts. Zero fields take the defaults noted.

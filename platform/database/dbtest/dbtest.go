@@ -1,6 +1,7 @@
 // Package dbtest gives tests real databases: a fresh SQLite file always, and a fresh
-// PostgreSQL schema when CAMPAIGNS_TEST_POSTGRES_URL is set. With
-// CAMPAIGNS_TEST_REQUIRE_SERVICES=1 a missing PostgreSQL fails the test instead of skipping it.
+// PostgreSQL schema when CAMPAIGNS_TEST_POSTGRES_URL is set (through pgx, as the binaries open
+// it, or through Bun's pgdriver). With CAMPAIGNS_TEST_REQUIRE_SERVICES=1 a missing PostgreSQL
+// fails the test instead of skipping it.
 package dbtest
 
 import (
@@ -8,6 +9,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,9 +18,11 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx/v5" driver for schema set-up
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/driver/pgdriver"
 
-	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
 
@@ -28,26 +32,31 @@ const (
 	EnvRequireServices = "CAMPAIGNS_TEST_REQUIRE_SERVICES"
 )
 
+// The drivers a Target opens its database with.
+const (
+	DriverSQLite   = "sqlite"   // modernc.org/sqlite, as sqlite.Open opens it
+	DriverPostgres = "postgres" // PostgreSQL through pgx, as database.OpenPostgres opens it
+	DriverPgdriver = "pgdriver" // PostgreSQL through Bun's pgdriver, as a host may open it
+)
+
 // Target is one database a suite runs against.
 type Target struct {
-	Name   string // "sqlite" or "postgres"
-	Config config.Database
+	Name   string // "sqlite", "postgres" or "pgdriver"
+	Driver string // DriverSQLite, DriverPostgres or DriverPgdriver
+	URL    string // PostgreSQL: the connection URL, whose search_path is the test's schema
+	Path   string // SQLite: the database file
+	Pool   database.Pool
 }
 
 // Pool is the pool the tests use: small, like the embedded default, but with room for the
 // concurrency tests.
-func Pool(driver string) config.Database {
-	return config.Database{
-		Driver: driver, MaxOpenConns: 16, MaxIdleConns: 16,
-		ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Hour,
-	}
+func Pool() database.Pool {
+	return database.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour, ConnMaxIdleTime: time.Hour}
 }
 
 // SQLiteTarget is a fresh SQLite database file in the test's temporary directory.
 func SQLiteTarget(t testing.TB) Target {
-	cfg := Pool(config.DriverSQLite)
-	cfg.SQLitePath = filepath.Join(t.TempDir(), "campaigns.db")
-	return Target{Name: "sqlite", Config: cfg}
+	return Target{Name: "sqlite", Driver: DriverSQLite, Path: filepath.Join(t.TempDir(), "campaigns.db"), Pool: Pool()}
 }
 
 // PostgresTarget is a fresh, empty schema in the database CAMPAIGNS_TEST_POSTGRES_URL names,
@@ -88,21 +97,22 @@ func PostgresTarget(t testing.TB) Target {
 	q := u.Query()
 	q.Set("search_path", schema) // pgx sends unknown URL parameters as session settings
 	u.RawQuery = q.Encode()
-	cfg := Pool(config.DriverPostgres)
-	cfg.URL = u.String()
-	return Target{Name: "postgres", Config: cfg}
+	return Target{Name: "postgres", Driver: DriverPostgres, URL: u.String(), Pool: Pool()}
+}
+
+// PgdriverTarget is PostgresTarget opened through Bun's pgdriver instead of pgx.
+func PgdriverTarget(t testing.TB) Target {
+	t.Helper()
+	target := PostgresTarget(t)
+	target.Name, target.Driver = "pgdriver", DriverPgdriver
+	return target
 }
 
 // Open opens target and applies the migration sets, closing the database when the test ends.
 func Open(t testing.TB, target Target, sets ...migrate.Set) *bun.DB {
 	t.Helper()
-	ctx := context.Background()
-	db, err := database.Open(ctx, target.Config)
-	if err != nil {
-		t.Fatalf("open %s: %v", target.Name, err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if err := migrate.Up(ctx, db, sets...); err != nil {
+	db := Connect(t, target)
+	if err := migrate.Up(context.Background(), db, sets...); err != nil {
 		t.Fatalf("migrate %s: %v", target.Name, err)
 	}
 	return db
@@ -124,6 +134,41 @@ func EachTarget(t *testing.T, fn func(t *testing.T, target Target)) {
 	}{{"sqlite", SQLiteTarget}, {"postgres", PostgresTarget}}
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) { fn(t, tg.make(t)) })
+	}
+}
+
+// Connect opens target without applying any migration, closing the database when the test
+// ends.
+func Connect(t testing.TB, target Target) *bun.DB {
+	t.Helper()
+	db, err := open(context.Background(), target)
+	if err != nil {
+		t.Fatalf("open %s: %v", target.Name, err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+func open(ctx context.Context, target Target) (*bun.DB, error) {
+	switch target.Driver {
+	case DriverSQLite:
+		return sqlite.Open(ctx, target.Path, target.Pool)
+	case DriverPostgres:
+		return database.OpenPostgres(ctx, target.URL, target.Pool)
+	case DriverPgdriver:
+		// pgdriver sends the URL's other parameters (search_path) as session settings.
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(target.URL)))
+		target.Pool.Apply(sqldb)
+		db := bun.NewDB(sqldb, pgdialect.New())
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return db, nil
+	default:
+		return nil, fmt.Errorf("dbtest: unknown driver %q", target.Driver)
 	}
 }
 

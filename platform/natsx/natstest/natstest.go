@@ -1,9 +1,12 @@
 // Package natstest gives tests real NATS servers: the external one CAMPAIGNS_TEST_NATS_URL
-// names (skipped when unset, failing under CAMPAIGNS_TEST_REQUIRE_SERVICES=1), and a server
-// on a loopback port that a test can stop and start again to simulate an outage.
+// names (skipped when unset, failing under CAMPAIGNS_TEST_REQUIRE_SERVICES=1), the embedded
+// one, and a server on a loopback port that a test can stop and start again to simulate an
+// outage.
 package natstest
 
 import (
+	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,7 +16,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/engine-rules-sp/campaigns/platform/config"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/embedded"
 )
 
 // EnvNATSURL names the external NATS server of the test environment.
@@ -21,13 +25,13 @@ const EnvNATSURL = "CAMPAIGNS_TEST_NATS_URL"
 
 // Target is one NATS set-up a suite runs against.
 type Target struct {
-	Name   string
-	Config config.NATS
+	Name string
+	URL  string // the external server; empty: the embedded one
 }
 
 // Embedded is the in-process server the embedded default runs (no TCP port).
 func Embedded(testing.TB) Target {
-	return Target{Name: "embedded", Config: config.NATS{Embedded: true}}
+	return Target{Name: "embedded"}
 }
 
 // External is the server CAMPAIGNS_TEST_NATS_URL names.
@@ -40,7 +44,29 @@ func External(t testing.TB) Target {
 		}
 		t.Skipf("external NATS tests skipped: set %s (e.g. nats://127.0.0.1:4222)", EnvNATSURL)
 	}
-	return Target{Name: "external", Config: config.NATS{URL: url}}
+	return Target{Name: "external", URL: url}
+}
+
+// Connect connects to target: to its URL, or to an embedded server started on a fresh data
+// dir. The connection, then the server, are closed when the test ends.
+func Connect(t testing.TB, target Target) *natsx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	cfg := natsx.Config{URL: target.URL, Name: "test", Logger: slog.New(slog.DiscardHandler)}
+	if target.URL == "" {
+		srv, err := embedded.Start(ctx, embedded.Config{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatalf("embedded nats server: %v", err)
+		}
+		t.Cleanup(srv.Close) // after the connection's Close: cleanups run last-in first-out
+		cfg.InProcess = srv
+	}
+	nc, err := natsx.Connect(ctx, cfg)
+	if err != nil {
+		t.Fatalf("nats: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 // EachTarget runs fn on the embedded server and on the external one.

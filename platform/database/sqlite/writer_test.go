@@ -1,4 +1,4 @@
-package database
+package sqlite
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
-	"modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
 )
 
 func TestReadOnlyRecognisesReads(t *testing.T) {
@@ -55,29 +55,29 @@ func TestReadOnlyRecognisesReads(t *testing.T) {
 	}
 }
 
-// impatientDSN is SQLiteDSN with no busy timeout: a connection that finds the file locked
+// impatientDSN is DSN with no busy timeout: a connection that finds the file locked
 // fails at once with SQLITE_BUSY. Writers on it only all commit when they queue on the gate.
 func impatientDSN(path string) string {
-	return strings.Replace(SQLiteDSN(path), "busy_timeout%2810000%29", "busy_timeout%280%29", 1)
+	return strings.Replace(DSN(path), "busy_timeout%2810000%29", "busy_timeout%280%29", 1)
 }
 
-// openGated opens a fresh file, with impatientDSN, as OpenSQLite does (gated) or through
+// openGated opens a fresh file, with impatientDSN, as Open does (gated) or through
 // modernc's plain connector.
 func openGated(t *testing.T, gated bool) *bun.DB {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gate.db")
 	dsn := impatientDSN(path)
-	require.NotEqual(t, SQLiteDSN(path), dsn)
+	require.NotEqual(t, DSN(path), dsn)
 	var connector driver.Connector
 	var err error
 	if gated {
 		connector, err = newGatedConnector(dsn, path)
 	} else {
-		connector, err = sqlite.NewConnector(dsn)
+		connector, err = msqlite.NewConnector(dsn)
 	}
 	require.NoError(t, err)
 	sqldb := sql.OpenDB(connector)
-	SQLitePool().apply(sqldb)
+	Pool().Apply(sqldb)
 	db := bun.NewDB(sqldb, sqlitedialect.New())
 	t.Cleanup(func() { _ = db.Close() })
 	_, err = db.ExecContext(context.Background(), "CREATE TABLE counter (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")

@@ -1,4 +1,4 @@
-package database
+package sqlite
 
 import (
 	"context"
@@ -9,13 +9,13 @@ import (
 	"sync"
 	"time"
 
-	"modernc.org/sqlite"
+	msqlite "modernc.org/sqlite"
 )
 
 // SQLite admits one writer at a time. Left to SQLite, writers that find the file locked sleep
 // in its busy handler (1, 2, 5, 10 ... 100 ms, then poll again), so under a steady write load
 // a commit can wait tens or hundreds of milliseconds for a lock freed long before. The
-// connections OpenSQLite makes queue for a writeGate in Go instead: a write transaction
+// connections Open makes queue for a writeGate in Go instead: a write transaction
 // (BEGIN IMMEDIATE) or a write statement outside one takes the gate first and gives it back
 // when it ends, so writers take turns in arrival order with no polling, while reads (SELECT,
 // read-only transactions) never wait for it and run concurrently (WAL).
@@ -26,7 +26,7 @@ import (
 // without it, and SQLite's busy timeout decides, as it would without the gate.
 
 // writeGateWait is how long a writer queues for the gate before it goes on without it: the
-// busy timeout of SQLiteDSN.
+// busy timeout of DSN.
 const writeGateWait = 10 * time.Second
 
 // writeGate is one SQLite file's writer queue. Goroutines blocked sending on a channel are
@@ -162,7 +162,7 @@ type gatedConnector struct {
 // newGatedConnector is modernc's connector for dsn, its connections' writes queued on the gate
 // of the file at path.
 func newGatedConnector(dsn, path string) (*gatedConnector, error) {
-	inner, err := sqlite.NewConnector(dsn)
+	inner, err := msqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +232,7 @@ func (c *gatedConn) Begin() (driver.Tx, error) {
 	return c.BeginTx(context.Background(), driver.TxOptions{})
 }
 
-// BeginTx takes the gate for a write transaction (SQLiteDSN's BEGIN IMMEDIATE) and keeps it
+// BeginTx takes the gate for a write transaction (DSN's BEGIN IMMEDIATE) and keeps it
 // until Commit or Rollback. A read-only transaction (a plain BEGIN) does not take it.
 func (c *gatedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	ic, err := c.conn()
