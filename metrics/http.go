@@ -124,7 +124,7 @@ func (h *Handler) ForgetCampaigns() { h.targets.forgetAll() }
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics,
 // GET /campaigns/:id/performance, GET /campaigns/:id/audience, GET /campaigns/:id/experiment
 // and POST /campaigns/:id/experiment/conclude under g.
-func (h *Handler) Register(g *echo.Group) {
+func (h *Handler) Register(g httpx.Router) {
 	p := httpx.Problems(h.logger)
 	period := []httpx.Param{httpx.One("from"), httpx.One("to")}
 	g.POST("/campaigns/:id/track", h.track, p, httpx.Query())

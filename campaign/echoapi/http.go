@@ -77,7 +77,7 @@ func NewHandler(svc *campaign.Service, cfg HandlerConfig) *Handler {
 
 // Register mounts the campaign routes under g (usually /api/v1). Errors are written as
 // problem+json by the routes themselves, whatever the host's Echo error handler is.
-func (h *Handler) Register(g *echo.Group) {
+func (h *Handler) Register(g httpx.Router) {
 	p := httpx.Problems(h.logger)
 	none := httpx.Query()
 	g.POST("/campaigns", h.create, p, none)

@@ -49,7 +49,7 @@ type rejectRequest struct {
 }
 
 // registerApproval mounts the approval routes under g.
-func (h *Handler) registerApproval(g *echo.Group, p echo.MiddlewareFunc) {
+func (h *Handler) registerApproval(g httpx.Router, p echo.MiddlewareFunc) {
 	none := httpx.Query()
 	g.POST("/campaigns/:id/submit-for-approval", h.approvalStep(h.svc.SubmitForApproval, false, false), p, none)
 	g.POST("/campaigns/:id/approve", h.approvalStep(h.svc.Approve, false, true), p, none)

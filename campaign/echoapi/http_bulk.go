@@ -111,7 +111,7 @@ func ParseBulkRequest(body []byte, takesReason bool) (ids []campaign.ID, reason 
 
 // registerBulk mounts POST /campaigns/bulk/{action}, one route per action so that each has
 // its own permission.
-func (h *Handler) registerBulk(g *echo.Group, mw ...echo.MiddlewareFunc) {
+func (h *Handler) registerBulk(g httpx.Router, mw ...echo.MiddlewareFunc) {
 	mw = append(mw, httpx.Query(httpx.One("dryRun")))
 	for _, action := range BulkActions() {
 		g.POST("/campaigns/bulk/"+action, h.bulk(action), mw...)

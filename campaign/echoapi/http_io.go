@@ -97,7 +97,7 @@ func NewIOHandler(svc *campaign.Service, cfg IOConfig) *IOHandler {
 
 // Register mounts the routes under g (usually /api/v1). /campaigns/export is a static route:
 // Echo matches it before /campaigns/:id, whatever the order of registration.
-func (h *IOHandler) Register(g *echo.Group) {
+func (h *IOHandler) Register(g httpx.Router) {
 	p := httpx.Problems(h.logger)
 	exportParams := append(listParams()[:0:0], httpx.One("format"), httpx.One("includeMetrics"))
 	for _, prm := range listParams() {

@@ -21,11 +21,11 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
-	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
+	"github.com/engine-rules-sp/campaigns/platform/auth"
+	"github.com/engine-rules-sp/campaigns/platform/campaigns"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/console"
 	"github.com/engine-rules-sp/campaigns/platform/database"
@@ -37,7 +37,6 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/observability"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/targeting"
-	targetingapi "github.com/engine-rules-sp/campaigns/targeting/echoapi"
 )
 
 //go:embed openapi.yaml
@@ -47,9 +46,7 @@ var openAPISpec []byte
 func OpenAPISpec() []byte { return openAPISpec }
 
 // Migrations lists every capability's schema, in the order they are applied.
-func Migrations() []migrate.Set {
-	return append(bunstore.Schema(), metrics.Migrations(), idempotency.Migrations())
-}
+func Migrations() []migrate.Set { return campaigns.Migrations() }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
@@ -69,9 +66,9 @@ const (
 	ProcessWorker Process = "worker"
 )
 
-// Components are the capabilities both binaries share, built once by Build from the
-// configuration: the API mounts its HTTP routes on top of them, the worker runs their
-// background work. Several can live in one process: nothing is global.
+// Components are the service both binaries share, built once by Build from the
+// configuration: the campaigns client over the database and NATS. The API mounts its routes,
+// the worker runs its background work. Several can live in one process: nothing is global.
 type Components struct {
 	Config *config.Config
 	Logger *slog.Logger
@@ -79,7 +76,10 @@ type Components struct {
 	DB     *bun.DB
 	// Observability is the process's Prometheus registry and instruments (GET /metrics).
 	Observability *observability.Metrics
+	// Client is the service, wired as the configuration says.
+	Client *campaigns.Client
 
+	// The client's parts, for the tests and tools that drive one directly.
 	Relay       *outbox.Relay
 	Campaigns   *campaign.Service
 	Idempotency *idempotency.Store
@@ -89,8 +89,6 @@ type Components struct {
 	// Rules is the Rules Engine client; nil when none is configured (targeting checks off).
 	Rules *targeting.Client
 
-	// changes reports the campaigns the service changes to the caches of them.
-	changes *campaignChanges
 	// nats is NATS as Build connected it: NATS, and the embedded server it goes to, if any.
 	nats natsLink
 }
@@ -110,7 +108,7 @@ type BuildConfig struct {
 }
 
 // Build connects to NATS, opens the database (migrating it when database.auto_migrate says
-// so) and builds every capability over them. Close releases what it opened.
+// so) and builds the campaigns client over them. Close releases what it opened.
 func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc BuildConfig) (*Components, error) {
 	if bc.Process == "" {
 		bc.Process = ProcessAPI
@@ -118,11 +116,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	if bc.Observability == nil {
 		bc.Observability = newObservability(string(bc.Process), logger)
 	}
-	if bc.Now == nil {
-		bc.Now = time.Now
-	}
-	thresholds, err := approvalThresholds(cfg.Approval)
-	if err != nil {
+	if _, err := approvalThresholds(cfg.Approval); err != nil {
 		return nil, err
 	}
 	// NATS first: the embedded server holds the data dir, and a process refused it must not
@@ -137,31 +131,90 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 		link.close()
 		return nil, err
 	}
-	if cfg.Database.AutoMigrate {
-		if err := migrate.Up(ctx, db, Migrations()...); err != nil {
-			link.close()
-			_ = db.Close()
-			return nil, err
-		}
-	}
 	obs := bc.Observability
+	client, err := campaigns.New(db, nc.JS, clientConfig(cfg, bc.Process, logger, obs, bc.Now))
+	if err == nil && cfg.Database.AutoMigrate {
+		err = client.Migrate(ctx)
+	}
+	if err != nil {
+		link.close()
+		_ = db.Close()
+		return nil, err
+	}
 	watchDependencies(obs, db, nc)
-	relay := newRelay(cfg, db, nc, logger, obs)
-	rules := newRulesClient(cfg.RulesEngine, logger, obs)
-	store := metrics.NewStore(db)
-	changes := &campaignChanges{}
-	svc := newCampaigns(cfg, db, relay, obs, rules, store, changes, bc.Now, thresholds)
 	c := &Components{
-		Config: cfg, Logger: logger, NATS: nc, nats: link, DB: db, Observability: obs,
-		Relay: relay, Campaigns: svc, Metrics: store, Rules: rules, changes: changes,
-		Idempotency: idempotency.New(db, idempotency.Config{
-			TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout, Now: bc.Now, Logger: logger,
-		}),
-		Aggregator: newAggregator(cfg, nc, store, svc, logger, obs),
-		Automation: newAutomation(cfg.Automation, svc, store, logger),
+		Config: cfg, Logger: logger, NATS: nc, nats: link, DB: db, Observability: obs, Client: client,
+		Relay: client.Relay(), Campaigns: client.Campaigns(), Metrics: client.MetricsStore(), Rules: client.Rules(),
+		Idempotency: client.Idempotency(), Aggregator: client.Aggregator(), Automation: client.Automation(),
 	}
 	if bc.Process == ProcessWorker || cfg.Worker.Embedded {
-		watchBackground(obs, db, c.Aggregator)
+		watchBackground(obs, client)
+	}
+	return c, nil
+}
+
+// clientConfig maps the configuration to the client's. The binaries drive the worker
+// themselves (the API runs it after its HTTP server is up and stops it after, the worker once
+// its schema is there): the client's Start never runs it.
+func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *observability.Metrics, now func() time.Time) campaigns.Config {
+	out := campaigns.Config{
+		Identify: identify,
+		HTTP: campaigns.HTTPConfig{
+			BodyLimit: cfg.HTTP.BodyLimit, ImportBodyLimit: cfg.HTTP.ImportBodyLimit, ImportMaxLines: cfg.HTTP.ImportMaxLines,
+		},
+		AllowUntargeted:    cfg.Activation.AllowUntargeted,
+		ApprovalThresholds: cfg.Approval.Thresholds,
+		Tracking: campaigns.TrackingConfig{
+			Stream: metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge,
+				DuplicateWindow: cfg.Metrics.DuplicateWindow, Partitions: cfg.Metrics.Partitions},
+			MaxEventAmount: cfg.Metrics.MaxEventAmount, BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
+			LeaseTTL: cfg.Metrics.LeaseTTL, CacheTTL: cfg.Metrics.TrackCacheTTL,
+		},
+		Events: campaigns.EventsConfig{
+			Stream: cfg.Events.Stream, Source: cfg.Events.Source, DuplicateWindow: cfg.Events.DuplicateWindow,
+			MaxAge: cfg.Events.MaxAge, BatchSize: cfg.Events.BatchSize, PollInterval: cfg.Events.PollInterval,
+			// Only the API serves /track, whose cache the other processes' events refresh.
+			IgnoreOthers: p != ProcessAPI,
+		},
+		Automation: campaigns.AutomationConfig{
+			Interval: cfg.Automation.Interval, BatchSize: cfg.Automation.BatchSize,
+			PauseAt: decimal.NewFromFloat(cfg.Automation.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.Automation.CompleteAt),
+		},
+		Idempotency: campaigns.IdempotencyConfig{TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout},
+		Worker:      campaigns.WorkerConfig{Disabled: true},
+		Logger:      logger, Observer: obs, Now: now,
+	}
+	if cfg.Metrics.TrackCacheTTL == 0 {
+		out.Tracking.CacheTTL = -1 // metrics.track_cache_ttl 0 turns the cache off
+	}
+	if cfg.Events.MaxAge == 0 {
+		out.Events.MaxAge = -1 // events.max_age 0 keeps events forever
+	}
+	if r := cfg.RulesEngine; r.URL != "" {
+		out.RulesEngine = &campaigns.RulesEngineConfig{
+			Client: targeting.Config{
+				URL: r.URL, EvaluationURL: r.EvaluationURL, Token: r.Token, Timeout: r.Timeout,
+				MaxRetries: r.MaxRetries, CacheTTL: r.CacheTTL, BreakerFailures: uint32(r.BreakerFailures),
+				BreakerOpenFor: r.BreakerOpenFor,
+			},
+			TargetingCategories: r.TargetingCategories, Concurrency: r.Concurrency,
+		}
+	} else if p == ProcessAPI {
+		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
+	}
+	return out
+}
+
+// identify is the caller the binary's authenticator found (platform/auth), as the client
+// takes it: the authenticator has already refused what it must.
+func identify(r *http.Request) (campaigns.Caller, error) {
+	p := auth.PrincipalFrom(r.Context())
+	if p == nil {
+		return campaigns.Caller{}, nil
+	}
+	c := campaigns.Caller{Roles: p.Roles}
+	if p.Subject != uuid.Nil {
+		c.ID = p.Subject.String()
 	}
 	return c, nil
 }
@@ -178,8 +231,10 @@ func dataDirAdvice(p Process) string {
 		"on the same data dir), or give this API a data_dir of its own"
 }
 
-// Close releases NATS (the connection, then the embedded server) and the database.
+// Close stops the client (its subscription), then releases NATS (the connection, then the
+// embedded server) and the database.
 func (c *Components) Close() error {
+	_ = c.Client.Stop(context.Background())
 	c.nats.close()
 	return c.DB.Close()
 }
@@ -193,25 +248,15 @@ func (c *Components) RunBackground(ctx context.Context) {
 	c.runBackground(ctx, drain)
 }
 
-// runBackground runs the worker's loops until ctx is done. Then, under drainCtx, the relay
-// publishes what is committed (the last requests' and transitions' events would otherwise
-// wait for the next start), and gives its lease up so that another worker takes over at once.
+// runBackground runs the worker until ctx is done. Then, under drainCtx, the relay publishes
+// what is committed (the last requests' and transitions' events would otherwise wait for the
+// next start), and gives its lease up so that another worker takes over at once.
 func (c *Components) runBackground(ctx, drainCtx context.Context) {
-	var wg sync.WaitGroup
-	wg.Go(func() { c.Relay.Run(ctx) })
-	wg.Go(func() { c.Aggregator.Run(ctx) })
-	wg.Go(func() { c.Automation.Run(ctx, c.Config.Automation.Interval, c.Idempotency.Purge) })
-	wg.Wait()
-	n, err := c.Relay.Drain(drainCtx)
-	if err != nil {
+	c.Client.RunWorker(ctx)
+	if err := c.Client.Drain(drainCtx); err != nil {
 		c.Logger.Warn("outbox relay: shutdown came before every event was published; the rest go at the next start",
-			slog.Int("published", n), slog.Any("error", err))
-	} else if n > 0 {
-		c.Logger.Info("outbox relay: published the outbox before stopping", slog.Int("published", n))
+			slog.Any("error", err))
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	c.Relay.Release(rctx)
 }
 
 // API is a fully wired API instance: the shared components and the HTTP routes over them.
@@ -254,7 +299,6 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	}
 	warmPool(ctx, cfg.Database, c.DB, logger)
 	e = httpx.NewEcho(ecfg)
-	e.Use(skipIdempotency(c.Idempotency.Middleware(), http.MethodPost, "/api/v1"+campaignapi.ImportPath))
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: c.DB.PingContext},
 		httpx.Check{Name: "nats", Fn: c.NATS.Ready})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
@@ -266,31 +310,14 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		_ = c.Close()
 		return nil, err
 	}
-
-	v1 := e.Group("/api/v1")
-	ensureTrackingStream(ctx, cfg, c.NATS, logger)
-	mh := metrics.NewHandler(c.Campaigns, c.Metrics, c.NATS.JS, metrics.HandlerConfig{
-		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions,
-		Logger: logger, Ingested: obs.Ingested, Updater: c.Campaigns, TargetTTL: trackTargetTTL(cfg),
-	})
-	c.changes.listen(mh.ForgetCampaign, mh.ForgetCampaigns)
-	c.changes.watchEvents(c.NATS.NC, c.Relay.Subject(">"), logger)
-	mh.Register(v1)
-	campaignapi.NewHandler(c.Campaigns, campaignapi.HandlerConfig{Logger: logger, Metrics: mh}).Register(v1)
-	campaignapi.NewIOHandler(c.Campaigns, campaignapi.IOConfig{
-		Logger: logger, Totals: c.Metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit), MaxLines: cfg.HTTP.ImportMaxLines,
-	}).Register(v1)
-	var evalRules targeting.RuleEvaluator // stays a nil interface without a Rules Engine
-	if c.Rules != nil {
-		evalRules = c.Rules
-	}
-	eval := targeting.NewEvaluator(c.Campaigns, targeting.EvaluatorConfig{
-		Rules: evalRules, Concurrency: cfg.RulesEngine.Concurrency, Now: ac.Now,
-		Exposures: exposureSource{c.Metrics},
-	})
-	targetingapi.NewHandler(eval, targetingapi.HandlerConfig{Logger: logger}).Register(v1)
-
+	c.Client.Mount(e.Group(apiPrefix))
 	if err := policy.Verify(e.Routes()); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	// The tracking stream and the subscription to the domain events (the worker is run by
+	// RunAPI, or RunBackground).
+	if err := c.Client.Start(ctx); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -313,21 +340,6 @@ func warmPool(ctx context.Context, cfg config.Database, db *bun.DB, logger *slog
 	}
 }
 
-// newCampaigns is the campaign service: its events wake the relay and are counted, its
-// activations are checked against the Rules Engine when there is one, and its serving status
-// reads delivery (impressions, spend) from the metrics totals.
-func newCampaigns(cfg *config.Config, db *bun.DB, relay *outbox.Relay, obs *observability.Metrics, rules *targeting.Client,
-	delivery campaign.DeliveryTotals, changes *campaignChanges, now func() time.Time,
-	thresholds campaign.ApprovalThresholds) *campaign.Service {
-	sc := campaign.ServiceConfig{Now: now, AfterCommit: relay.Notify, ObserveEvent: obs.CampaignEvent, Changed: changes.changed,
-		AllowUntargeted: cfg.Activation.AllowUntargeted, Delivery: delivery, ApprovalThresholds: thresholds}
-	if rules != nil {
-		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(rules,
-			targeting.CheckConfig{TargetingCategories: cfg.RulesEngine.TargetingCategories})}
-	}
-	return campaign.NewService(bunstore.New(db), sc)
-}
-
 // approvalThresholds parses approval.thresholds with the campaign's money rules; a bad one is
 // a *config.Error naming its key (the binaries exit 2).
 func approvalThresholds(cfg config.Approval) (campaign.ApprovalThresholds, error) {
@@ -337,83 +349,6 @@ func approvalThresholds(cfg config.Approval) (campaign.ApprovalThresholds, error
 		return nil, &config.Error{Key: "approval.thresholds." + terr.Currency, Reason: terr.Reason}
 	}
 	return t, err
-}
-
-// exposureSource gives the evaluator the exposures the metrics pipeline counts (targeting and
-// metrics never import each other).
-type exposureSource struct{ store *metrics.Store }
-
-func (x exposureSource) Exposures(ctx context.Context, customerID string, ids []campaign.ID) (map[campaign.ID]targeting.Exposure, error) {
-	uids := make([]uuid.UUID, len(ids))
-	for i, id := range ids {
-		uids[i] = uuid.UUID(id)
-	}
-	got, err := x.store.Exposures(ctx, customerID, uids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[campaign.ID]targeting.Exposure, len(got))
-	for id, e := range got {
-		out[campaign.ID(id)] = targeting.Exposure{Impressions: e.Impressions, Last: e.Last}
-	}
-	return out, nil
-}
-
-// newRulesClient returns the Rules Engine client, or nil when none is configured: then the
-// targeting checks are off (said once, here) and campaigns show targetingVerified: false.
-func newRulesClient(cfg config.RulesEngine, logger *slog.Logger, m targeting.Metrics) *targeting.Client {
-	if cfg.URL == "" {
-		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")
-		return nil
-	}
-	return targeting.NewClient(targeting.Config{
-		URL: cfg.URL, EvaluationURL: cfg.EvaluationURL, Token: cfg.Token, Timeout: cfg.Timeout,
-		MaxRetries: cfg.MaxRetries, CacheTTL: cfg.CacheTTL, BreakerFailures: uint32(cfg.BreakerFailures),
-		BreakerOpenFor: cfg.BreakerOpenFor, Logger: logger, Metrics: m,
-	})
-}
-
-func trackingStream(cfg *config.Config) metrics.StreamConfig {
-	return metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge, DuplicateWindow: cfg.Metrics.DuplicateWindow,
-		Partitions: cfg.Metrics.Partitions}
-}
-
-// ensureTrackingStream creates the tracking stream at start. If NATS is not reachable yet,
-// /track answers 503 until the worker's aggregator, which retries, has created it.
-func ensureTrackingStream(ctx context.Context, cfg *config.Config, nc *natsx.Conn, logger *slog.Logger) {
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := metrics.EnsureStream(sctx, nc.JS, trackingStream(cfg)); err != nil {
-		logger.Warn("tracking stream not ready yet", slog.Any("error", err))
-	}
-}
-
-func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
-	return metrics.NewAggregator(nc.JS, store, svc, metrics.AggregatorConfig{
-		Stream: trackingStream(cfg), BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
-		LeaseTTL: cfg.Metrics.LeaseTTL, Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount},
-		Logger: logger, Metrics: m,
-	})
-}
-
-func newRelay(cfg *config.Config, db *bun.DB, nc *natsx.Conn, logger *slog.Logger, m outbox.RelayMetrics) *outbox.Relay {
-	maxAge := cfg.Events.MaxAge
-	if maxAge == 0 {
-		maxAge = -1 // events.max_age 0 keeps events forever
-	}
-	return outbox.NewRelay(db, nc.JS, outbox.RelayConfig{
-		Stream: cfg.Events.Stream, Source: cfg.Events.Source,
-		DuplicateWindow: cfg.Events.DuplicateWindow, MaxAge: maxAge,
-		BatchSize: cfg.Events.BatchSize, PollInterval: cfg.Events.PollInterval,
-		Logger: logger, Metrics: m,
-	})
-}
-
-func newAutomation(cfg config.Automation, svc *campaign.Service, budget automation.BudgetSource, logger *slog.Logger) *automation.Automation {
-	return automation.New(svc, automation.Config{
-		PauseAt: decimal.NewFromFloat(cfg.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.CompleteAt),
-		BatchSize: cfg.BatchSize, Budget: budget, Logger: logger,
-	})
 }
 
 // afterDone returns a context that lives on for grace once ctx is done, so that the steps of a

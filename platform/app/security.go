@@ -13,13 +13,12 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
+	"github.com/engine-rules-sp/campaigns/platform/campaigns"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/observability"
-	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/ratelimit"
 )
 
@@ -38,10 +37,10 @@ func watchDependencies(m *observability.Metrics, db *bun.DB, nc *natsx.Conn) {
 
 // watchBackground exposes the state of the background work: the outbox backlog and the
 // aggregator's consumer lag. Only the process that runs the worker registers them.
-func watchBackground(m *observability.Metrics, db *bun.DB, agg *metrics.Aggregator) {
-	m.WatchOutboxBacklog(func(ctx context.Context) (int64, error) { return outbox.Backlog(ctx, db) })
+func watchBackground(m *observability.Metrics, c *campaigns.Client) {
+	m.WatchOutboxBacklog(c.OutboxBacklog)
 	m.WatchConsumerLag("partitions", func(context.Context) (observability.ConsumerState, error) {
-		return observability.ConsumerState{Pending: agg.Pending()}, nil
+		return observability.ConsumerState{Pending: c.Aggregator().Pending()}, nil
 	})
 }
 

@@ -49,7 +49,7 @@ func NewHandler(eval *targeting.Evaluator, cfg HandlerConfig) *Handler {
 }
 
 // Register mounts POST /targeting/evaluate and POST /campaigns/:id/evaluate under g.
-func (h *Handler) Register(g *echo.Group) {
+func (h *Handler) Register(g httpx.Router) {
 	p := httpx.Problems(h.logger)
 	g.POST("/targeting/evaluate", h.evaluateAll, p, httpx.Query(httpx.One("explain")))
 	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p, httpx.Query(httpx.One("explain")))
