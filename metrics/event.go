@@ -16,7 +16,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 // EventType is what happened.
@@ -100,8 +99,12 @@ type wireMoney struct {
 	Currency string          `json:"currency"`
 }
 
-// FieldError is one invalid field of an event.
-type FieldError = httpx.FieldError
+// FieldError is one invalid field of an event: Field is its JSON path ("cost.amount"),
+// Message what is wrong with it. The HTTP API lists them in its problems.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
 
 // parse checks what can be checked without the campaign and fills defaults: a missing eventId
 // is generated, a missing occurredAt is now. campaignID, when not nil, is the campaign the

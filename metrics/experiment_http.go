@@ -245,8 +245,8 @@ func campaignProblem(err error, viaIfMatch bool) error {
 	return err
 }
 
-// httpErrors are the campaign's field errors as a problem lists them.
-func httpErrors(errs []campaign.FieldError) []httpx.FieldError {
+// httpErrors are the campaign's or an event's field errors as a problem lists them.
+func httpErrors[E campaign.FieldError | FieldError](errs []E) []httpx.FieldError {
 	out := make([]httpx.FieldError, len(errs))
 	for i, e := range errs {
 		out[i] = httpx.FieldError(e)

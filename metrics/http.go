@@ -22,6 +22,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/strictjson"
 )
 
 // CampaignGetter finds one live campaign; the campaign service implements it.
@@ -200,7 +201,7 @@ func (h *Handler) track(c echo.Context) error {
 			errs = target.check(e)
 		}
 		if len(errs) > 0 {
-			rej := RejectedEvent{Index: i, Errors: errs}
+			rej := RejectedEvent{Index: i, Errors: httpErrors(errs)}
 			if e.EventID != uuid.Nil {
 				s := e.EventID.String()
 				rej.EventID = &s
@@ -267,10 +268,10 @@ func (h *Handler) publish(ctx context.Context, events []Event) error {
 
 func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) (Event, []FieldError) {
 	var w wireEvent
-	if err := httpx.DecodeJSONBytes(raw, &w); err != nil {
-		var p *httpx.Problem
-		if errors.As(err, &p) && len(p.Errors) > 0 {
-			return Event{}, p.Errors
+	if err := strictjson.Decode(raw, &w); err != nil {
+		var p *strictjson.Error
+		if errors.As(err, &p) && len(p.Fields) > 0 {
+			return Event{}, fieldErrors(p.Fields)
 		}
 		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
 	}
