@@ -85,6 +85,12 @@ func (t *targets) get(ctx context.Context, ids []uuid.UUID, now time.Time) (map[
 	return out, nil
 }
 
+// customerKey names a customer of a campaign.
+type customerKey struct {
+	CampaignID uuid.UUID
+	CustomerID string
+}
+
 // parsed is one message of a batch, decoded.
 type parsed struct {
 	msg   jetstream.Msg

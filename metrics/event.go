@@ -253,5 +253,6 @@ func e4(m *campaign.Money) int64 {
 	return m.Amount.Shift(4).IntPart()
 }
 
-// fromE4 converts ten-thousandths back to a decimal amount.
-func fromE4(v int64) decimal.Decimal { return decimal.New(v, -4) }
+// FromE4 converts ten-thousandths, the unit of the rollups (Totals.RevenueE4, CostE4), back to
+// a decimal amount.
+func FromE4(v int64) decimal.Decimal { return decimal.New(v, -4) }

@@ -30,12 +30,29 @@ type CampaignGetter interface {
 	Get(ctx context.Context, id campaign.ID) (*campaign.View, error)
 }
 
+// ReportStore reads the rollups and audiences the reports are made of; metrics/bunstore
+// implements it.
+type ReportStore interface {
+	// TotalRows returns a campaign's all-time totals, one row per variant, channel and
+	// personalization rule.
+	TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, error)
+	// Rows returns a campaign's daily rollups for days in [from, to] (YYYY-MM-DD, either may
+	// be ""), oldest first.
+	Rows(ctx context.Context, campaignID uuid.UUID, from, to string) ([]Row, error)
+	// HourlyRows returns a campaign's hourly rollups of the hours from from's to to's, both
+	// included, oldest first.
+	HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to time.Time) ([]Row, error)
+	// Audience returns up to limit of the customers a campaign reached, in customer id order,
+	// after the customer id after ("" for the first page).
+	Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]CustomerExposure, error)
+}
+
 // Handler serves the tracking and reporting endpoints.
 type Handler struct {
 	campaigns CampaignGetter
 	updater   CampaignUpdater // nil when campaigns cannot change them (no conclude)
 	exposures ExposureSource
-	store     *Store
+	store     ReportStore
 	js        jetstream.JetStream
 	cfg       HandlerConfig
 	logger    *slog.Logger
@@ -66,7 +83,7 @@ type HandlerConfig struct {
 }
 
 // NewHandler returns the metrics HTTP handler.
-func NewHandler(campaigns CampaignGetter, store *Store, js jetstream.JetStream, cfg HandlerConfig) *Handler {
+func NewHandler(campaigns CampaignGetter, store ReportStore, js jetstream.JetStream, cfg HandlerConfig) *Handler {
 	if cfg.Partitions < 1 {
 		cfg.Partitions = DefaultPartitions
 	}
@@ -404,7 +421,7 @@ func deliveredOf(rows []Row) (lifecycle.Delivered, error) {
 			return lifecycle.Delivered{}, ErrTotalOutOfRange
 		}
 	}
-	return lifecycle.Delivered{Impressions: impressions, Spend: fromE4(costE4)}, nil
+	return lifecycle.Delivered{Impressions: impressions, Spend: FromE4(costE4)}, nil
 }
 
 // Granularities and groupings of the performance report.

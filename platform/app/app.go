@@ -25,6 +25,7 @@ import (
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
+	metricsstore "github.com/engine-rules-sp/campaigns/metrics/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
@@ -48,7 +49,7 @@ func OpenAPISpec() []byte { return openAPISpec }
 
 // Migrations lists every capability's schema, in the order they are applied.
 func Migrations() []migrate.Set {
-	return append(bunstore.Schema(), metrics.Migrations(), idempotency.Migrations())
+	return append(bunstore.Schema(), metricsstore.Migrations(), idempotency.Migrations())
 }
 
 // NewLogger returns the JSON (or text) slog logger the configuration asks for.
@@ -83,7 +84,7 @@ type Components struct {
 	Relay       *outbox.Relay
 	Campaigns   *campaign.Service
 	Idempotency *idempotency.Store
-	Metrics     *metrics.Store
+	Metrics     *metricsstore.Store
 	Aggregator  *metrics.Aggregator
 	Automation  *automation.Automation
 	// Rules is the Rules Engine client; nil when none is configured (targeting checks off).
@@ -145,7 +146,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 	watchDependencies(obs, db, nc)
 	relay := newRelay(cfg, db, nc, logger, obs)
 	rules := newRulesClient(cfg.RulesEngine, logger, obs)
-	store := metrics.NewStore(db)
+	store := metricsstore.New(db)
 	changes := &campaignChanges{}
 	svc := newCampaigns(cfg, db, relay, obs, rules, store, changes, bc.Now, thresholds)
 	c := &Components{
@@ -338,7 +339,7 @@ func approvalThresholds(cfg config.Approval) (campaign.ApprovalThresholds, error
 
 // exposureSource gives the evaluator the exposures the metrics pipeline counts (targeting and
 // metrics never import each other).
-type exposureSource struct{ store *metrics.Store }
+type exposureSource struct{ store *metricsstore.Store }
 
 func (x exposureSource) Exposures(ctx context.Context, customerID string, ids []campaign.ID) (map[campaign.ID]targeting.Exposure, error) {
 	uids := make([]uuid.UUID, len(ids))
@@ -385,7 +386,7 @@ func ensureTrackingStream(ctx context.Context, cfg *config.Config, nc *natsx.Con
 	}
 }
 
-func newAggregator(cfg *config.Config, nc *natsx.Conn, store *metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
+func newAggregator(cfg *config.Config, nc *natsx.Conn, store metrics.Store, svc *campaign.Service, logger *slog.Logger, m metrics.AggregatorMetrics) *metrics.Aggregator {
 	return metrics.NewAggregator(nc.JS, store, svc, metrics.AggregatorConfig{
 		Stream: trackingStream(cfg), BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
 		LeaseTTL: cfg.Metrics.LeaseTTL, Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount},
