@@ -13,22 +13,12 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
-	"github.com/engine-rules-sp/campaigns/lifecycle"
-	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
-	"github.com/engine-rules-sp/campaigns/platform/strictjson"
 )
-
-// CampaignGetter finds one live campaign; the campaign service implements it.
-type CampaignGetter interface {
-	Get(ctx context.Context, id campaign.ID) (*campaign.View, error)
-}
 
 // ReportStore reads the rollups and audiences the reports are made of; metrics/bunstore
 // implements it.
@@ -53,11 +43,10 @@ type Handler struct {
 	updater   CampaignUpdater // nil when campaigns cannot change them (no conclude)
 	exposures ExposureSource
 	store     ReportStore
-	js        jetstream.JetStream
+	tracker   *Tracker
 	cfg       HandlerConfig
 	logger    *slog.Logger
 	now       func() time.Time
-	targets   *targetCache
 }
 
 // HandlerConfig is what /track needs to know. Zero fields take the defaults noted.
@@ -84,10 +73,6 @@ type HandlerConfig struct {
 
 // NewHandler returns the metrics HTTP handler.
 func NewHandler(campaigns CampaignGetter, store ReportStore, js jetstream.JetStream, cfg HandlerConfig) *Handler {
-	if cfg.Partitions < 1 {
-		cfg.Partitions = DefaultPartitions
-	}
-	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -97,47 +82,18 @@ func NewHandler(campaigns CampaignGetter, store ReportStore, js jetstream.JetStr
 	if cfg.Exposures == nil {
 		cfg.Exposures = ImpressionExposures{}
 	}
-	if cfg.TargetTTL == 0 {
-		cfg.TargetTTL = DefaultTargetTTL
-	}
-	h := &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, js: js,
+	tracker := NewTracker(js, campaigns, TrackerConfig{Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL})
+	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, tracker: tracker,
 		cfg: cfg, logger: cfg.Logger, now: time.Now}
-	h.targets = newTargetCache(targetReader(campaigns), cfg.TargetTTL, time.Now)
-	return h
-}
-
-// campaignsReader reads campaigns as stored; the campaign service implements it.
-type campaignsReader interface {
-	GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID]*campaign.View, error)
-}
-
-// targetReader reads a campaign for its tracking rules: through GetMany when campaigns has it,
-// which leaves out what Get adds for serving (the delivery totals, a second query).
-func targetReader(campaigns CampaignGetter) func(context.Context, campaign.ID) (*campaign.View, error) {
-	r, ok := campaigns.(campaignsReader)
-	if !ok {
-		return campaigns.Get
-	}
-	return func(ctx context.Context, id campaign.ID) (*campaign.View, error) {
-		got, err := r.GetMany(ctx, []campaign.ID{id})
-		if err != nil {
-			return nil, err
-		}
-		c, ok := got[id]
-		if !ok {
-			return nil, campaign.ErrNotFound
-		}
-		return c, nil
-	}
 }
 
 // ForgetCampaign tells /track that campaign id may have changed (its settings, budget
 // currency, deletion): the next tracking request reads it again. Call it once the change has
 // committed; a call for a change that did not commit costs one read.
-func (h *Handler) ForgetCampaign(id uuid.UUID) { h.targets.forget(id) }
+func (h *Handler) ForgetCampaign(id uuid.UUID) { h.tracker.Forget(id) }
 
 // ForgetCampaigns is ForgetCampaign for every campaign (when changes may have been missed).
-func (h *Handler) ForgetCampaigns() { h.targets.forgetAll() }
+func (h *Handler) ForgetCampaigns() { h.tracker.ForgetAll() }
 
 // Register mounts POST /campaigns/:id/track, GET /campaigns/:id/metrics,
 // GET /campaigns/:id/performance, GET /campaigns/:id/audience, GET /campaigns/:id/experiment
@@ -175,7 +131,7 @@ func (h *Handler) track(c echo.Context) error {
 	if err != nil {
 		return httpx.NotFound("no campaign has this id")
 	}
-	target, err := h.targets.target(c.Request().Context(), id)
+	target, err := h.tracker.Target(c.Request().Context(), id)
 	if errors.Is(err, campaign.ErrNotFound) {
 		return httpx.NotFound("no campaign has this id")
 	}
@@ -213,10 +169,7 @@ func (h *Handler) track(c echo.Context) error {
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []Event
 	for i, raw := range raws {
-		e, errs := decodeEvent(raw, cid, now, h.cfg.Limits)
-		if len(errs) == 0 {
-			errs = target.check(e)
-		}
+		e, errs := h.tracker.Check(raw, cid, target, now)
 		if len(errs) > 0 {
 			rej := RejectedEvent{Index: i, Errors: httpErrors(errs)}
 			if e.EventID != uuid.Nil {
@@ -233,7 +186,7 @@ func (h *Handler) track(c echo.Context) error {
 		p.Detail = "no event was accepted; see errors"
 		return p
 	}
-	if err := h.publish(c.Request().Context(), valid); err != nil {
+	if err := h.tracker.Publish(c.Request().Context(), valid); err != nil {
 		h.logger.WarnContext(c.Request().Context(), "tracking: publish failed", slog.Any("error", err))
 		p := httpx.NewProblem(http.StatusServiceUnavailable, "tracking-unavailable", "Service unavailable",
 			"the events could not be stored; retry with the same eventIds (duplicates are dropped)")
@@ -246,53 +199,6 @@ func (h *Handler) track(c echo.Context) error {
 	out.Accepted = len(valid)
 	h.cfg.Ingested(len(valid))
 	return c.JSON(http.StatusAccepted, out)
-}
-
-// publish stores the events in JetStream and waits for every ack. Nats-Msg-Id = eventId, so a
-// client that retries after a timeout does not count an event twice.
-func (h *Handler) publish(ctx context.Context, events []Event) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
-	for _, e := range events {
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		msg := nats.NewMsg(PartitionSubject(e.CampaignID, h.cfg.Partitions))
-		msg.Data = data
-		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
-		if rid := audit.CorrelationID(ctx); rid != "" {
-			msg.Header.Set("X-Correlation-ID", rid)
-		}
-		f, err := h.js.PublishMsgAsync(msg)
-		if err != nil {
-			return err
-		}
-		futures = append(futures, f)
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) (Event, []FieldError) {
-	var w wireEvent
-	if err := strictjson.Decode(raw, &w); err != nil {
-		var p *strictjson.Error
-		if errors.As(err, &p) && len(p.Fields) > 0 {
-			return Event{}, fieldErrors(p.Fields)
-		}
-		return Event{}, []FieldError{{Field: "", Message: "must be a JSON object"}}
-	}
-	return w.parse(&cid, now, lim)
 }
 
 // prefixed flattens rejected events into one errors list, prefixing fields with events[i].
@@ -363,25 +269,7 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.View, from, to string) 
 	if err != nil {
 		return KPIs{}, err
 	}
-	return kpisOf(c0, rows)
-}
-
-// kpisOf sums the campaign's rows into its KPIs.
-func kpisOf(c0 *campaign.View, rows []Row) (KPIs, error) {
-	var total Totals
-	var last *time.Time
-	var err error
-	for _, r := range rows {
-		if total, err = total.Add(r.Totals); err != nil {
-			return KPIs{}, fmt.Errorf("metrics: campaign %s: %w", c0.ID(), err)
-		}
-		if last == nil || r.UpdatedAt.After(*last) {
-			t := r.UpdatedAt
-			last = &t
-		}
-	}
-	budget := c0.Budget().Amount
-	return Compute(total, c0.Budget().Currency, &budget, last), nil
+	return KPIsOf(c0, rows)
 }
 
 // CampaignMetrics is what the campaign resource embeds: c's all-time metrics and, when its A/B
@@ -391,37 +279,11 @@ func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.View) (campai
 	if err != nil {
 		return campaignapi.CampaignMetrics{}, err
 	}
-	kpis, err := kpisOf(c, rows)
+	s, err := Summarize(ctx, c, rows, h.exposures)
 	if err != nil {
 		return campaignapi.CampaignMetrics{}, err
 	}
-	summary, err := h.summary(ctx, c, rows)
-	if err != nil {
-		return campaignapi.CampaignMetrics{}, err
-	}
-	delivered, err := deliveredOf(rows)
-	if err != nil {
-		return campaignapi.CampaignMetrics{}, fmt.Errorf("metrics: campaign %s: %w", c.ID(), err)
-	}
-	return campaignapi.CampaignMetrics{Metrics: kpis, Experiment: summary, Delivered: delivered}, nil
-}
-
-// deliveredOf is what Store.Delivered reads, from a campaign's totals rows. A sum out of the
-// 64-bit range fails with ErrTotalOutOfRange, as the SQL SUM of Store.Delivered does: a total
-// that wrapped around would be negative, and would make a campaign past its budget or
-// impression cap look within it. Failing the read is the safe side (no campaign is judged on
-// a wrong total); the store refuses such totals, so only rows changed by hand get there.
-func deliveredOf(rows []Row) (lifecycle.Delivered, error) {
-	var impressions, costE4 int64
-	for _, r := range rows {
-		var okI, okC bool
-		impressions, okI = add64(impressions, r.Totals.Impressions)
-		costE4, okC = add64(costE4, r.Totals.CostE4)
-		if !okI || !okC {
-			return lifecycle.Delivered{}, ErrTotalOutOfRange
-		}
-	}
-	return lifecycle.Delivered{Impressions: impressions, Spend: FromE4(costE4)}, nil
+	return campaignapi.CampaignMetrics{Metrics: s.KPIs, Experiment: verdict(s.Experiment), Delivered: s.Delivered}, nil
 }
 
 // Granularities and groupings of the performance report.
@@ -439,19 +301,6 @@ const (
 	// hours, the current one included.
 	DefaultReportHours = 24
 )
-
-// PerformancePoint is one period of the series.
-type PerformancePoint struct {
-	Period     string `json:"period"` // the period's start: YYYY-MM-DD, or an RFC 3339 UTC hour
-	Values     KPIs   `json:"values"`
-	Cumulative KPIs   `json:"cumulative"`
-}
-
-// PerformanceSeries is the series of one group (all traffic when not grouped).
-type PerformanceSeries struct {
-	Group  *string            `json:"group"` // the variant, channel or personalization rule ("" when the event had none)
-	Points []PerformancePoint `json:"points"`
-}
 
 // PerformanceResponse is GET /performance.
 type PerformanceResponse struct {
@@ -505,98 +354,12 @@ func (h *Handler) performance(c echo.Context) error {
 		}
 		out.From, out.To = optional(from), optional(to)
 	}
-	ss, err := series(rows, gran, group, c0.Budget().Currency, c0.Budget().Amount)
+	ss, err := Series(rows, gran, group, c0.Budget().Currency, c0.Budget().Amount)
 	if err != nil {
 		return fmt.Errorf("metrics: campaign %s: %w", c0.ID(), err)
 	}
 	out.Series = ss
 	return c.JSON(http.StatusOK, out)
-}
-
-// series folds hourly or daily rows into periods per group, with running totals.
-//
-// The sums cannot overflow while the campaign's all-time totals fit (the store refuses a total
-// out of range, and amounts are never negative); ErrTotalOutOfRange says the store was changed
-// by hand.
-func series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]PerformanceSeries, error) {
-	type acc struct {
-		totals Totals
-		last   time.Time
-	}
-	byGroup := map[string]map[string]*acc{}
-	var groups []string
-	for _, r := range rows {
-		g := ""
-		switch group {
-		case "variant":
-			g = r.Variant
-		case "channel":
-			g = r.Channel
-		case "personalization":
-			g = r.Personalization
-		}
-		if byGroup[g] == nil {
-			byGroup[g] = map[string]*acc{}
-			groups = append(groups, g)
-		}
-		p := periodStart(r.Hour, gran)
-		a := byGroup[g][p]
-		if a == nil {
-			a = &acc{}
-			byGroup[g][p] = a
-		}
-		var err error
-		if a.totals, err = a.totals.Add(r.Totals); err != nil {
-			return nil, err
-		}
-		if r.UpdatedAt.After(a.last) {
-			a.last = r.UpdatedAt
-		}
-	}
-	slices.Sort(groups)
-	out := make([]PerformanceSeries, 0, len(groups))
-	for _, g := range groups {
-		periods := make([]string, 0, len(byGroup[g]))
-		for p := range byGroup[g] {
-			periods = append(periods, p)
-		}
-		slices.Sort(periods)
-		s := PerformanceSeries{Points: make([]PerformancePoint, 0, len(periods))}
-		if group != "" {
-			s.Group = &g
-		}
-		var running Totals
-		for _, p := range periods {
-			a := byGroup[g][p]
-			var err error
-			if running, err = running.Add(a.totals); err != nil {
-				return nil, err
-			}
-			last := a.last
-			values := Compute(a.totals, cur, nil, &last)
-			values.Frequency = nil // a period's reach is its newly reached customers
-			s.Points = append(s.Points, PerformancePoint{Period: p, Values: values,
-				Cumulative: Compute(running, cur, &budget, &last)})
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-// periodStart names the period of a row that starts at t (UTC): its hour in RFC 3339, or the
-// first day of its period (the day, its ISO week's Monday, or the first of its month).
-func periodStart(t time.Time, gran string) string {
-	switch gran {
-	case "hour":
-		return t.Format(time.RFC3339)
-	case "week":
-		offset := (int(t.Weekday()) + 6) % 7 // Monday = 0
-		return t.AddDate(0, 0, -offset).Format(time.DateOnly)
-	case "month":
-		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)
-	default:
-		return t.Format(time.DateOnly)
-	}
 }
 
 // Days a report may name: the years 1 to 9999. PostgreSQL has no year 0 (and an RFC 3339
