@@ -1,7 +1,9 @@
-// Package metrics tracks campaign performance: it ingests tracking events (HTTP or straight
-// onto JetStream), aggregates them exactly once into hourly, daily and all-time rollups,
-// computes KPIs and serves reports, and tells the lifecycle automation how much of each budget
-// is spent.
+// Package metrics tracks campaign performance: tracking events and their checks against
+// their campaign (Event, Target), their intake onto JetStream (Tracker), their exactly-once
+// aggregation into hourly, daily and all-time rollups (Aggregator, over a Store), KPIs and the
+// reports' computations. It imports neither Bun nor Echo: metrics/bunstore is the Store over
+// Bun (and tells the lifecycle automation how much of each budget is spent), metrics/echoapi
+// serves the tracking and reporting endpoints.
 package metrics
 
 import (

@@ -26,6 +26,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	metricsstore "github.com/engine-rules-sp/campaigns/metrics/bunstore"
+	metricsapi "github.com/engine-rules-sp/campaigns/metrics/echoapi"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
@@ -267,7 +268,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 
 	v1 := e.Group("/api/v1")
 	ensureTrackingStream(ctx, cfg, c.NATS, logger)
-	mh := metrics.NewHandler(c.Campaigns, c.Metrics, c.NATS.JS, metrics.HandlerConfig{
+	mh := metricsapi.NewHandler(c.Campaigns, c.Metrics, c.NATS.JS, metricsapi.HandlerConfig{
 		Limits: metrics.Limits{MaxAmount: cfg.Metrics.MaxEventAmount}, Partitions: cfg.Metrics.Partitions,
 		Logger: logger, Ingested: obs.Ingested, Updater: c.Campaigns, TargetTTL: trackTargetTTL(cfg),
 	})

@@ -1,4 +1,4 @@
-package metrics
+package echoapi
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/metrics/experiment"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 // CampaignUpdater replaces a campaign's editable fields; the campaign service implements it.
 type CampaignUpdater interface {
-	CampaignGetter
+	metrics.CampaignGetter
 	Update(ctx context.Context, id campaign.ID, expectedVersion *int64, in campaign.Input) (*campaign.View, error)
 }
 
@@ -45,7 +46,7 @@ func (h *Handler) experiment(c echo.Context) error {
 	if ab == nil || !ab.Enabled {
 		return httpx.Conflict("no-experiment", "the campaign runs no A/B test (settings.abTestSettings.enabled is false)")
 	}
-	metric := DefaultMetric(ab)
+	metric := metrics.DefaultMetric(ab)
 	if q := c.QueryParam("metric"); q != "" {
 		metric = experiment.Metric(q)
 		if !slices.Contains(experiment.Metrics(), metric) {
@@ -75,7 +76,7 @@ func (h *Handler) analyze(ctx context.Context, c0 *campaign.View, metric experim
 	if err != nil {
 		return experiment.Analysis{}, err
 	}
-	return Analyze(ctx, c0, metric, rows, h.exposures)
+	return metrics.Analyze(ctx, c0, metric, rows, h.exposures)
 }
 
 // ConcludeRequest is the body of POST /campaigns/:id/experiment/conclude.
@@ -171,7 +172,7 @@ func campaignProblem(err error, viaIfMatch bool) error {
 }
 
 // httpErrors are the campaign's or an event's field errors as a problem lists them.
-func httpErrors[E campaign.FieldError | FieldError](errs []E) []httpx.FieldError {
+func httpErrors[E campaign.FieldError | metrics.FieldError](errs []E) []httpx.FieldError {
 	out := make([]httpx.FieldError, len(errs))
 	for i, e := range errs {
 		out[i] = httpx.FieldError(e)

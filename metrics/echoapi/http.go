@@ -1,4 +1,8 @@
-package metrics
+// Package echoapi serves the metrics capability over Echo: POST /campaigns/{id}/track
+// (through a metrics.Tracker), the metrics, performance, audience and experiment reports, and
+// the conclusion of an experiment; it gives the campaign resource its embedded metrics
+// (CampaignMetrics, campaign/echoapi's MetricsSource).
+package echoapi
 
 import (
 	"context"
@@ -17,33 +21,34 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
-// ReportStore reads the rollups and audiences the reports are made of; metrics/bunstore
-// implements it.
-type ReportStore interface {
+// Store reads the rollups and audiences the reports are made of; metrics/bunstore implements
+// it.
+type Store interface {
 	// TotalRows returns a campaign's all-time totals, one row per variant, channel and
 	// personalization rule.
-	TotalRows(ctx context.Context, campaignID uuid.UUID) ([]Row, error)
+	TotalRows(ctx context.Context, campaignID uuid.UUID) ([]metrics.Row, error)
 	// Rows returns a campaign's daily rollups for days in [from, to] (YYYY-MM-DD, either may
 	// be ""), oldest first.
-	Rows(ctx context.Context, campaignID uuid.UUID, from, to string) ([]Row, error)
+	Rows(ctx context.Context, campaignID uuid.UUID, from, to string) ([]metrics.Row, error)
 	// HourlyRows returns a campaign's hourly rollups of the hours from from's to to's, both
 	// included, oldest first.
-	HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to time.Time) ([]Row, error)
+	HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to time.Time) ([]metrics.Row, error)
 	// Audience returns up to limit of the customers a campaign reached, in customer id order,
 	// after the customer id after ("" for the first page).
-	Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]CustomerExposure, error)
+	Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]metrics.CustomerExposure, error)
 }
 
 // Handler serves the tracking and reporting endpoints.
 type Handler struct {
-	campaigns CampaignGetter
+	campaigns metrics.CampaignGetter
 	updater   CampaignUpdater // nil when campaigns cannot change them (no conclude)
-	exposures ExposureSource
-	store     ReportStore
-	tracker   *Tracker
+	exposures metrics.ExposureSource
+	store     Store
+	tracker   *metrics.Tracker
 	cfg       HandlerConfig
 	logger    *slog.Logger
 	now       func() time.Time
@@ -53,26 +58,33 @@ type Handler struct {
 type HandlerConfig struct {
 	// Limits bound the events; events beyond them are refused. Zero fields take Limits'
 	// defaults.
-	Limits Limits
-	// Partitions is P: each event is published on its partition's subject (DefaultPartitions).
+	Limits metrics.Limits
+	// Partitions is P: each event is published on its partition's subject
+	// (metrics.DefaultPartitions).
 	Partitions int
 	// Logger hears about the errors behind 5xx answers (default: discard).
 	Logger *slog.Logger
 	// Ingested counts the events /track accepts (default: nothing counts them).
 	Ingested func(n int)
-	// Exposures counts the experiment's exposures (default: impressions, ImpressionExposures).
-	Exposures ExposureSource
+	// Exposures counts the experiment's exposures (default: impressions,
+	// metrics.ImpressionExposures).
+	Exposures metrics.ExposureSource
 	// Updater concludes experiments (POST .../experiment/conclude); the campaign service
 	// implements it (default: none, and conclude answers 501).
 	Updater CampaignUpdater
 	// TargetTTL is how long /track keeps a campaign's tracking rules (currency, channels,
 	// variants, personalization rules) without reading the campaign again, when nothing told
-	// it of a change through ForgetCampaign (DefaultTargetTTL; negative: read every time).
+	// it of a change through ForgetCampaign (metrics.DefaultTargetTTL; negative: read every
+	// time).
 	TargetTTL time.Duration
 }
 
-// NewHandler returns the metrics HTTP handler.
-func NewHandler(campaigns CampaignGetter, store ReportStore, js jetstream.JetStream, cfg HandlerConfig) *Handler {
+// The Handler gives GET /campaigns/{id} its embedded metrics.
+var _ campaignapi.MetricsSource = (*Handler)(nil)
+
+// NewHandler returns the metrics HTTP handler: it reads campaigns through campaigns and the
+// reports' rows from store, and /track publishes to js (a metrics.Tracker).
+func NewHandler(campaigns metrics.CampaignGetter, store Store, js jetstream.JetStream, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,9 +92,9 @@ func NewHandler(campaigns CampaignGetter, store ReportStore, js jetstream.JetStr
 		cfg.Ingested = func(int) {}
 	}
 	if cfg.Exposures == nil {
-		cfg.Exposures = ImpressionExposures{}
+		cfg.Exposures = metrics.ImpressionExposures{}
 	}
-	tracker := NewTracker(js, campaigns, TrackerConfig{Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL})
+	tracker := metrics.NewTracker(js, campaigns, metrics.TrackerConfig{Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL})
 	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, tracker: tracker,
 		cfg: cfg, logger: cfg.Logger, now: time.Now}
 }
@@ -124,7 +136,7 @@ type RejectedEvent struct {
 	Errors  []httpx.FieldError `json:"errors"`
 }
 
-// track accepts one event or {"events": [...]} (up to MaxBatch), validates each, publishes the
+// track accepts one event or {"events": [...]} (up to metrics.MaxBatch), validates each, publishes the
 // valid ones to JetStream and answers 202 once JetStream has stored them.
 func (h *Handler) track(c echo.Context) error {
 	id, err := campaign.ParseID(c.Param("id"))
@@ -157,9 +169,9 @@ func (h *Handler) track(c echo.Context) error {
 			return err
 		}
 		raws = req.Events
-		if len(raws) == 0 || len(raws) > MaxBatch {
-			return httpx.BadRequest(fmt.Sprintf("send 1 to %d events", MaxBatch),
-				httpx.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events", MaxBatch)})
+		if len(raws) == 0 || len(raws) > metrics.MaxBatch {
+			return httpx.BadRequest(fmt.Sprintf("send 1 to %d events", metrics.MaxBatch),
+				httpx.FieldError{Field: "events", Message: fmt.Sprintf("must hold 1 to %d events", metrics.MaxBatch)})
 		}
 	} else {
 		raws = []json.RawMessage{body}
@@ -167,7 +179,7 @@ func (h *Handler) track(c echo.Context) error {
 	now := h.now().UTC()
 	cid := uuid.UUID(id)
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
-	var valid []Event
+	var valid []metrics.Event
 	for i, raw := range raws {
 		e, errs := h.tracker.Check(raw, cid, target, now)
 		if len(errs) > 0 {
@@ -234,7 +246,7 @@ type Report struct {
 	CampaignID string  `json:"campaignId"`
 	From       *string `json:"from"`
 	To         *string `json:"to"`
-	KPIs
+	metrics.KPIs
 }
 
 func (h *Handler) metrics(c echo.Context) error {
@@ -258,8 +270,8 @@ func (h *Handler) metrics(c echo.Context) error {
 
 // kpis sums the campaign's days from from to to; without either, its all-time totals rows: a
 // few rows (one per variant and channel), however long its history.
-func (h *Handler) kpis(ctx context.Context, c0 *campaign.View, from, to string) (KPIs, error) {
-	var rows []Row
+func (h *Handler) kpis(ctx context.Context, c0 *campaign.View, from, to string) (metrics.KPIs, error) {
+	var rows []metrics.Row
 	var err error
 	if from == "" && to == "" {
 		rows, err = h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
@@ -267,9 +279,9 @@ func (h *Handler) kpis(ctx context.Context, c0 *campaign.View, from, to string) 
 		rows, err = h.store.Rows(ctx, uuid.UUID(c0.ID()), from, to)
 	}
 	if err != nil {
-		return KPIs{}, err
+		return metrics.KPIs{}, err
 	}
-	return KPIsOf(c0, rows)
+	return metrics.KPIsOf(c0, rows)
 }
 
 // CampaignMetrics is what the campaign resource embeds: c's all-time metrics and, when its A/B
@@ -279,7 +291,7 @@ func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.View) (campai
 	if err != nil {
 		return campaignapi.CampaignMetrics{}, err
 	}
-	s, err := Summarize(ctx, c, rows, h.exposures)
+	s, err := metrics.Summarize(ctx, c, rows, h.exposures)
 	if err != nil {
 		return campaignapi.CampaignMetrics{}, err
 	}
@@ -304,12 +316,12 @@ const (
 
 // PerformanceResponse is GET /performance.
 type PerformanceResponse struct {
-	CampaignID  string              `json:"campaignId"`
-	Granularity string              `json:"granularity"`
-	GroupBy     *string             `json:"groupBy"`
-	From        *string             `json:"from"`
-	To          *string             `json:"to"`
-	Series      []PerformanceSeries `json:"series"`
+	CampaignID  string                      `json:"campaignId"`
+	Granularity string                      `json:"granularity"`
+	GroupBy     *string                     `json:"groupBy"`
+	From        *string                     `json:"from"`
+	To          *string                     `json:"to"`
+	Series      []metrics.PerformanceSeries `json:"series"`
 }
 
 func (h *Handler) performance(c echo.Context) error {
@@ -333,7 +345,7 @@ func (h *Handler) performance(c echo.Context) error {
 		return httpx.BadRequest("the query string is invalid", errs...)
 	}
 	out := PerformanceResponse{CampaignID: c0.ID().String(), Granularity: gran, GroupBy: optional(group)}
-	var rows []Row
+	var rows []metrics.Row
 	if gran == "hour" {
 		from, to, err := hourRange(c, h.now())
 		if err != nil {
@@ -354,7 +366,7 @@ func (h *Handler) performance(c echo.Context) error {
 		}
 		out.From, out.To = optional(from), optional(to)
 	}
-	ss, err := Series(rows, gran, group, c0.Budget().Currency, c0.Budget().Amount)
+	ss, err := metrics.Series(rows, gran, group, c0.Budget().Currency, c0.Budget().Amount)
 	if err != nil {
 		return fmt.Errorf("metrics: campaign %s: %w", c0.ID(), err)
 	}
@@ -382,7 +394,7 @@ func hourRange(c echo.Context, now time.Time) (time.Time, time.Time, error) {
 		}
 		var t time.Time
 		if rt, err := time.Parse(time.RFC3339, s); err == nil {
-			t = HourOf(rt)
+			t = metrics.HourOf(rt)
 		} else if d, err := time.Parse(time.DateOnly, s); err == nil {
 			t = d
 			if lastOfDay {
@@ -404,7 +416,7 @@ func hourRange(c echo.Context, now time.Time) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, httpx.BadRequest("the query string is invalid", errs...)
 	}
 	if !hasTo {
-		to = HourOf(now)
+		to = metrics.HourOf(now)
 		if hasFrom && to.Before(from) {
 			to = from // a from in the future: one hour, empty so far
 		}
