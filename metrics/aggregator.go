@@ -13,8 +13,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
 
 // AggregatorConfig tunes the worker. Zero fields take the defaults noted.
@@ -87,13 +85,14 @@ func (noMetrics) DeadLettered(int) {}
 // (about a second); one that dies, within LeaseTTL.
 type Aggregator struct {
 	js      jetstream.JetStream
-	store   *Store
+	store   Store
 	targets *targets
 	cfg     AggregatorConfig
 	logger  *slog.Logger
 	metrics AggregatorMetrics
 	now     func() time.Time
-	group   *group
+	id      string // this worker's, in the group
+	member  Member
 	flushes chan struct{}   // FlushConcurrency slots
 	pending []atomic.Uint64 // per partition: messages after the last one read
 	owned   []atomic.Bool   // per partition: a runner of this worker reads it
@@ -109,12 +108,14 @@ type Aggregator struct {
 	crashed atomic.Bool
 }
 
-// NewAggregator returns a worker that counts the tracking stream of js into store.
-func NewAggregator(js jetstream.JetStream, store *Store, campaigns Campaigns, cfg AggregatorConfig) *Aggregator {
+// NewAggregator returns a worker that counts the tracking stream of js into store, checking
+// each event against its campaign, which campaigns looks up.
+func NewAggregator(js jetstream.JetStream, store Store, campaigns Campaigns, cfg AggregatorConfig) *Aggregator {
 	cfg = cfg.withDefaults()
+	id := uuid.NewString()
 	return &Aggregator{js: js, store: store, targets: newTargets(campaigns, cfg.CacheTTL), cfg: cfg,
 		logger: cfg.Logger, metrics: cfg.Metrics, now: time.Now,
-		group:   &group{db: store.db, id: uuid.NewString(), ttl: cfg.LeaseTTL},
+		id: id, member: store.Member(id, cfg.LeaseTTL),
 		flushes: make(chan struct{}, cfg.FlushConcurrency),
 		pending: make([]atomic.Uint64, MaxPartitions),
 		owned:   make([]atomic.Bool, MaxPartitions),
@@ -249,7 +250,7 @@ func (a *Aggregator) partitions() []int {
 
 // runner reads one partition.
 type runner struct {
-	lease    *lease.Lease
+	lease    Lease
 	cancel   context.CancelCauseFunc
 	done     chan struct{} // nil: not running
 	stopping bool          // handed over: done closes once its reads stop
@@ -265,7 +266,7 @@ var errHandOver = errors.New("metrics: partition handed over")
 // never waits for a runner: a slow flush must not delay the renewals.
 func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 	a.reap(ctx, runners)
-	ids, err := a.group.beat(ctx, a.now().UTC())
+	ids, err := a.member.Beat(ctx, a.now().UTC())
 	if err != nil {
 		a.logger.WarnContext(ctx, "metrics aggregator: renew group membership", slog.Any("error", err))
 		// Without the group's view, keep reading only what this worker still holds.
@@ -276,7 +277,7 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 		}
 		return
 	}
-	mine := dealt(ids, a.group.id, a.partitions())
+	mine := dealt(ids, a.id, a.partitions())
 	for p, r := range runners {
 		if !mine[p] {
 			r.handOver()
@@ -285,7 +286,7 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 	for p := range mine {
 		r := runners[p]
 		if r == nil {
-			r = &runner{lease: lease.New(a.store.db, "metrics_leases", a.positionName(p), lease.Config{TTL: a.cfg.LeaseTTL})}
+			r = &runner{lease: a.store.Lease(a.positionName(p), a.cfg.LeaseTTL)}
 			runners[p] = r
 		}
 		if r.stopping {
@@ -382,7 +383,7 @@ func (a *Aggregator) leave(ctx context.Context, runners map[int]*runner) {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := a.group.leave(rctx); err != nil {
+	if err := a.member.Leave(rctx); err != nil {
 		a.logger.WarnContext(ctx, "metrics aggregator: leave the group", slog.Any("error", err))
 	}
 }

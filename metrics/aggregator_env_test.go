@@ -1,4 +1,4 @@
-package metrics
+package metrics_test
 
 import (
 	"context"
@@ -11,9 +11,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	campaignstore "github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/metrics"
+	"github.com/engine-rules-sp/campaigns/metrics/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
@@ -26,29 +29,30 @@ type aggEnv struct {
 	ctx      context.Context
 	nc       *natsx.Conn
 	svc      *campaign.Service
-	store    *Store
+	db       *bun.DB
+	store    *bunstore.Store
 	logger   *slog.Logger
 	campaign uuid.UUID
 }
 
 func newAggEnv(t *testing.T, target dbtest.Target) *aggEnv {
 	ctx := context.Background()
-	db := dbtest.Open(t, target, append(bunstore.Schema(), Migrations())...)
+	db := dbtest.Open(t, target, append(campaignstore.Schema(), bunstore.Migrations())...)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	nc := natstest.Connect(t, natstest.Embedded(t))
-	svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{})
+	svc := campaign.NewService(campaignstore.New(db), campaign.ServiceConfig{})
 	c, err := svc.Create(ctx, campaign.UserID(uuid.New()), campaign.Input{
 		Name: t.Name(), Type: campaign.TypePromotion, StartDate: time.Now().Add(time.Hour),
 		Budget: campaign.MustMoney("100", "EUR"), Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
 	})
 	require.NoError(t, err)
-	return &aggEnv{t: t, ctx: ctx, nc: nc, svc: svc, store: NewStore(db), logger: logger, campaign: uuid.UUID(c.ID())}
+	return &aggEnv{t: t, ctx: ctx, nc: nc, svc: svc, db: db, store: bunstore.New(db), logger: logger, campaign: uuid.UUID(c.ID())}
 }
 
 // impression is the message of one impression of the campaign.
 func (e *aggEnv) impression() *nats.Msg {
 	b, _ := json.Marshal(map[string]any{"eventId": uuid.NewString(), "type": "IMPRESSION"})
-	m := nats.NewMsg(PartitionSubject(e.campaign, DefaultPartitions))
+	m := nats.NewMsg(metrics.PartitionSubject(e.campaign, metrics.DefaultPartitions))
 	m.Data = b
 	return m
 }
@@ -62,21 +66,21 @@ func (e *aggEnv) publish(n int) {
 }
 
 // config is the default worker configuration, logging to the test's logger.
-func (e *aggEnv) config() AggregatorConfig {
-	return AggregatorConfig{Logger: e.logger}.withDefaults()
+func (e *aggEnv) config() metrics.AggregatorConfig {
+	return metrics.AggregatorConfig{Logger: e.logger}.WithDefaults()
 }
 
 // drain counts everything published so far with a worker of cfg.
-func (e *aggEnv) drain(cfg AggregatorConfig) {
+func (e *aggEnv) drain(cfg metrics.AggregatorConfig) {
 	e.t.Helper()
-	a := NewAggregator(e.nc.JS, e.store, e.svc, cfg)
+	a := metrics.NewAggregator(e.nc.JS, e.store, e.svc, cfg)
 	require.NoError(e.t, a.Drain(e.ctx))
 }
 
 // counted sums what the partitions' positions record: events counted and dead-lettered.
 func (e *aggEnv) counted(consumer string) (processed, dead int64) {
 	e.t.Helper()
-	err := e.store.db.NewSelect().Table("metrics_consumer_positions").
+	err := e.db.NewSelect().Table("metrics_consumer_positions").
 		ColumnExpr("COALESCE(SUM(processed), 0), COALESCE(SUM(dead_lettered), 0)").
 		Where("consumer LIKE ?", consumer+".p%").Scan(e.ctx, &processed, &dead)
 	require.NoError(e.t, err)

@@ -1,4 +1,4 @@
-package metrics
+package metrics_test
 
 import (
 	"encoding/json"
@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -21,7 +22,7 @@ import (
 func costMsg(cid uuid.UUID, amount string) *nats.Msg {
 	b, _ := json.Marshal(map[string]any{"eventId": uuid.NewString(), "type": "COST",
 		"cost": map[string]any{"amount": amount, "currency": "EUR"}})
-	m := nats.NewMsg(PartitionSubject(cid, DefaultPartitions))
+	m := nats.NewMsg(metrics.PartitionSubject(cid, metrics.DefaultPartitions))
 	m.Data = b
 	return m
 }
@@ -37,10 +38,10 @@ func (e *aggEnv) secondCampaign() uuid.UUID {
 }
 
 // totals sums a campaign's rollups.
-func (e *aggEnv) totals(cid uuid.UUID) Totals {
+func (e *aggEnv) totals(cid uuid.UUID) metrics.Totals {
 	rows, err := e.store.Rows(e.ctx, cid, "", "")
 	require.NoError(e.t, err)
-	var sum Totals
+	var sum metrics.Totals
 	for _, r := range rows {
 		sum, err = sum.Add(r.Totals)
 		require.NoError(e.t, err)
@@ -50,7 +51,7 @@ func (e *aggEnv) totals(cid uuid.UUID) Totals {
 
 // deadLetters reads every message of the dead-letter subject.
 func (e *aggEnv) deadLetters(stream string) []jetstream.Msg {
-	cons, err := e.nc.JS.OrderedConsumer(e.ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{DeadLetterSubj}})
+	cons, err := e.nc.JS.OrderedConsumer(e.ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{metrics.DeadLetterSubj}})
 	require.NoError(e.t, err)
 	var out []jetstream.Msg
 	for {
@@ -76,31 +77,31 @@ func TestHugeAmountsAreRefusedNeverWrapped(t *testing.T) {
 		env := newAggEnv(t, target)
 		cfg := env.config()
 		cfg.MaxWait = 200 * time.Millisecond
-		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		require.NoError(t, metrics.EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		for range 2 {
 			_, err := env.nc.JS.PublishMsg(env.ctx, costMsg(env.campaign, "900000000000000"))
 			require.NoError(t, err)
 		}
 		env.drain(cfg)
-		dead := env.deadLetters(cfg.Stream.deadLetterStream())
+		dead := env.deadLetters(cfg.Stream.DeadLetterStream())
 		require.Len(t, dead, 2)
 		for _, m := range dead {
-			assert.Contains(t, m.Headers().Get(HeaderDLQReason), "cost.amount: must be at most 1000000000")
+			assert.Contains(t, m.Headers().Get(metrics.HeaderDLQReason), "cost.amount: must be at most 1000000000")
 		}
-		assert.Equal(t, Totals{}, env.totals(env.campaign), "nothing counted")
+		assert.Equal(t, metrics.Totals{}, env.totals(env.campaign), "nothing counted")
 
-		cfg.Limits = Limits{MaxAmount: decimal.New(1, 15)}
+		cfg.Limits = metrics.Limits{MaxAmount: decimal.New(1, 15)}
 		for range 2 {
 			_, err := env.nc.JS.PublishMsg(env.ctx, costMsg(env.campaign, "900000000000000"))
 			require.NoError(t, err)
 		}
 		env.drain(cfg)
-		dead = env.deadLetters(cfg.Stream.deadLetterStream())
+		dead = env.deadLetters(cfg.Stream.DeadLetterStream())
 		require.Len(t, dead, 3)
-		assert.Contains(t, dead[2].Headers().Get(HeaderDLQReason), "out of range")
-		assert.Equal(t, "4", dead[2].Headers().Get(HeaderDLQSeq), "the second of the pair is refused")
+		assert.Contains(t, dead[2].Headers().Get(metrics.HeaderDLQReason), "out of range")
+		assert.Equal(t, "4", dead[2].Headers().Get(metrics.HeaderDLQSeq), "the second of the pair is refused")
 		got := env.totals(env.campaign)
-		assert.Equal(t, "900000000000000", fromE4(got.CostE4).String(), "the first is counted, positive and exact")
+		assert.Equal(t, "900000000000000", metrics.FromE4(got.CostE4).String(), "the first is counted, positive and exact")
 		processed, deadN := env.counted(cfg.Consumer)
 		assert.EqualValues(t, 1, processed)
 		assert.EqualValues(t, 3, deadN)
@@ -117,15 +118,17 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 		poisoned, other := env.campaign, env.secondCampaign()
 		now := time.Now().UTC()
 		full := int64(math.MaxInt64 - 1_0000) // one euro short
-		_, err := env.store.db.NewInsert().Model(&spendRow{CampaignID: poisoned, CostE4: full, UpdatedAt: now}).Exec(env.ctx)
+		_, err := env.db.ExecContext(env.ctx, `INSERT INTO metrics_campaign_spend (campaign_id, cost_e4, revenue_e4, updated_at)
+VALUES (?, ?, 0, ?)`, poisoned, full, now)
 		require.NoError(t, err)
-		_, err = env.store.db.NewInsert().Model(&rollupRow{CampaignID: poisoned, Day: now.Format(time.DateOnly),
-			counters: counters{CostE4: full}, UpdatedAt: now}).Exec(env.ctx)
+		_, err = env.db.ExecContext(env.ctx, `INSERT INTO metrics_daily (campaign_id, day, variant, channel, personalization,
+impressions, clicks, conversions, bounces, unsubscribes, revenue_e4, cost_e4, reach, updated_at)
+VALUES (?, ?, '', '', '', 0, 0, 0, 0, 0, 0, ?, 0, ?)`, poisoned, now.Format(time.DateOnly), full, now)
 		require.NoError(t, err)
 
 		cfg := env.config()
 		cfg.BatchSize = 20_000 // a partition's events in one batch, as far as a fetch allows
-		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		require.NoError(t, metrics.EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		const good = 10_000
 		for i := range good + 1 {
 			var m *nats.Msg
@@ -149,10 +152,10 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 		}
 		env.drain(cfg)
 
-		dead := env.deadLetters(cfg.Stream.deadLetterStream())
+		dead := env.deadLetters(cfg.Stream.DeadLetterStream())
 		require.Len(t, dead, 1, "exactly the poisoned event is dead-lettered")
-		assert.Contains(t, dead[0].Headers().Get(HeaderDLQReason), "out of range")
-		assert.Equal(t, PartitionSubject(poisoned, DefaultPartitions), dead[0].Headers().Get(HeaderDLQSubject))
+		assert.Contains(t, dead[0].Headers().Get(metrics.HeaderDLQReason), "out of range")
+		assert.Equal(t, metrics.PartitionSubject(poisoned, metrics.DefaultPartitions), dead[0].Headers().Get(metrics.HeaderDLQSubject))
 
 		p := env.totals(poisoned)
 		assert.EqualValues(t, good/2, p.Impressions)
@@ -170,40 +173,5 @@ func TestOnePoisonedEventAmongTenThousand(t *testing.T) {
 		env.drain(cfg)
 		assert.EqualValues(t, good/2+10, env.totals(poisoned).Impressions)
 		assert.EqualValues(t, good/2*1_2500+1_0000, env.totals(other).CostE4)
-	})
-}
-
-// Refused finds every refused contribution in order, whatever their number and place, and
-// writes nothing.
-func TestRefusedFindsEachOffender(t *testing.T) {
-	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
-		env := newAggEnv(t, target)
-		now := time.Now().UTC()
-		cid := env.campaign
-		full := int64(math.MaxInt64 - 5)
-		_, err := env.store.db.NewInsert().Model(&spendRow{CampaignID: cid, CostE4: full, UpdatedAt: now}).Exec(env.ctx)
-		require.NoError(t, err)
-		key := Key{CampaignID: cid, Hour: time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)}
-		items := make([]Contribution, 100)
-		for i := range items {
-			items[i] = Contribution{Key: key, Totals: Totals{Impressions: 1}}
-		}
-		// 3 fits (total MaxInt64-2); 7 does not, nor does the second 3; 2 fits exactly.
-		items[10].Totals.CostE4 = 3
-		items[40].Totals.CostE4 = 7
-		items[41].Totals.CostE4 = 3
-		items[99].Totals.CostE4 = 2
-		refused, err := env.store.Refused(env.ctx, items, now)
-		require.NoError(t, err)
-		var idx []int
-		for _, r := range refused {
-			idx = append(idx, r.Index)
-			assert.Error(t, r.Err)
-		}
-		assert.Equal(t, []int{40, 41}, idx)
-		var cost int64
-		require.NoError(t, env.store.db.NewSelect().Table("metrics_campaign_spend").Column("cost_e4").
-			Where("campaign_id = ?", cid).Scan(env.ctx, &cost))
-		assert.Equal(t, full, cost, "a dry run writes nothing")
 	})
 }

@@ -1,4 +1,4 @@
-package metrics
+package metrics_test
 
 import (
 	"context"
@@ -15,19 +15,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
 // worker is one aggregator run by a test, with its own stop.
 type worker struct {
-	a    *Aggregator
+	a    *metrics.Aggregator
 	stop context.CancelFunc
 	done chan struct{}
 }
 
-func (e *aggEnv) startWorker(cfg AggregatorConfig) *worker {
+func (e *aggEnv) startWorker(cfg metrics.AggregatorConfig) *worker {
 	ctx, stop := context.WithCancel(e.ctx)
-	w := &worker{a: NewAggregator(e.nc.JS, e.store, e.svc, cfg), stop: stop, done: make(chan struct{})}
+	w := &worker{a: metrics.NewAggregator(e.nc.JS, e.store, e.svc, cfg), stop: stop, done: make(chan struct{})}
 	go func() {
 		defer close(w.done)
 		w.a.Run(ctx)
@@ -44,7 +45,7 @@ func (w *worker) shutdown() {
 
 // kill stops the worker as kill -9 would: nothing flushed, released or left.
 func (w *worker) kill() {
-	w.a.crashed.Store(true)
+	w.a.Crash()
 	w.shutdown()
 }
 
@@ -74,16 +75,16 @@ type cell struct {
 // spread is event i of the mixed load: its campaign, day, variant and channel cycle at
 // different rates, and every third is a CLICK costing 0.01. Impressions carry one of 37
 // customer ids per campaign (returned; "" for clicks).
-func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, Totals, string) {
+func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, metrics.Totals, string) {
 	cid := ids[i%len(ids)]
 	at := now.Add(-time.Duration(i%3) * 24 * time.Hour)
 	c := cell{campaign: cid, day: at.UTC().Format(time.DateOnly), variant: []string{"", "A", "B"}[i%3*7%3], channel: []string{"EMAIL", "PUSH"}[i/7%2]}
 	ev := map[string]any{"eventId": uuid.NewString(), "type": "IMPRESSION", "occurredAt": at.Format(time.RFC3339Nano), "channel": c.channel}
-	t := Totals{Impressions: 1}
+	t := metrics.Totals{Impressions: 1}
 	customer := fmt.Sprintf("u%d", i/len(ids)%37)
 	if i%3 == 0 {
 		ev["type"], ev["cost"] = "CLICK", map[string]any{"amount": "0.01", "currency": "EUR"}
-		t, customer = Totals{Clicks: 1, CostE4: 100}, ""
+		t, customer = metrics.Totals{Clicks: 1, CostE4: 100}, ""
 	}
 	if customer != "" {
 		ev["customerId"] = customer
@@ -92,14 +93,14 @@ func spread(ids []uuid.UUID, i int, now time.Time) (*nats.Msg, cell, Totals, str
 		ev["variant"] = c.variant
 	}
 	b, _ := json.Marshal(ev)
-	m := nats.NewMsg(PartitionSubject(cid, DefaultPartitions))
+	m := nats.NewMsg(metrics.PartitionSubject(cid, metrics.DefaultPartitions))
 	m.Data = b
 	return m, c, t, customer
 }
 
 // rollups reads every campaign's rollups by cell.
-func (e *aggEnv) rollups(ids []uuid.UUID) map[cell]Totals {
-	out := map[cell]Totals{}
+func (e *aggEnv) rollups(ids []uuid.UUID) map[cell]metrics.Totals {
+	out := map[cell]metrics.Totals{}
 	for _, cid := range ids {
 		rows, err := e.store.Rows(e.ctx, cid, "", "")
 		require.NoError(e.t, err)
@@ -184,17 +185,17 @@ func TestWorkersScaleOutAndSurviveKills(t *testing.T) {
 		ids := env.testCampaigns(campaigns)
 		cfg := env.config()
 		cfg.MaxWait = 100 * time.Millisecond
-		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		require.NoError(t, metrics.EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 
 		workers := []*worker{env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg), env.startWorker(cfg)}
 		now := time.Now().UTC()
-		want := map[cell]Totals{}
-		wantExposures := map[customerKey]int64{}
+		want := map[cell]metrics.Totals{}
+		wantExposures := map[metrics.CustomerKey]int64{}
 		publish := func(from, to int) {
 			for i := from; i < to; i++ {
 				m, c, tot, customer := spread(ids, i, now)
 				if customer != "" {
-					wantExposures[customerKey{c.campaign, customer}]++
+					wantExposures[metrics.CustomerKey{CampaignID: c.campaign, CustomerID: customer}]++
 				}
 				sum, err := want[c].Add(tot)
 				require.NoError(t, err)
@@ -293,7 +294,7 @@ func TestShutdownFlushesTheBatchInHand(t *testing.T) {
 		requireBalanced(t, 16, w)
 		env.publish(30)
 		require.EventuallyWithT(t, func(c *assert.CollectT) {
-			assert.EqualValues(c, 30, w.a.received.Load())
+			assert.EqualValues(c, 30, w.a.Received())
 		}, 10*time.Second, 10*time.Millisecond, "the 30 are in the batch in hand")
 		assert.EqualValues(t, 0, env.impressions(), "not flushed yet")
 		w.shutdown()
@@ -308,35 +309,33 @@ func TestLateFlushOfALostPartitionIsRefused(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
 		cfg := env.config()
-		require.NoError(t, EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
+		require.NoError(t, metrics.EnsureStream(env.ctx, env.nc.JS, cfg.Stream))
 		env.publish(10)
-		p := Partition(env.campaign, DefaultPartitions)
-		late := NewAggregator(env.nc.JS, env.store, env.svc, cfg)
-		name := late.positionName(p)
+		p := metrics.Partition(env.campaign, metrics.DefaultPartitions)
+		late := metrics.NewAggregator(env.nc.JS, env.store, env.svc, cfg)
+		name := late.PositionName(p)
 		pos, err := env.store.Position(env.ctx, name)
 		require.NoError(t, err)
 
 		// The late worker has read the batch (from pos) but not flushed it; meanwhile another
 		// worker counts the partition.
-		var batch []parsed
+		var batch []metrics.Parsed
 		cons, err := env.nc.JS.OrderedConsumer(env.ctx, cfg.Stream.Name, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{partitionFilter(p)}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: pos + 1})
+			FilterSubjects: []string{metrics.PartitionFilter(p)}, DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: pos + 1})
 		require.NoError(t, err)
 		msgs, err := cons.Fetch(10, jetstream.FetchMaxWait(5*time.Second))
 		require.NoError(t, err)
 		for m := range msgs.Messages() {
 			meta, err := m.Metadata()
 			require.NoError(t, err)
-			pm := parsed{msg: m, seq: meta.Sequence.Stream}
-			pm.event, pm.err = decodeMessage(m, meta.Timestamp, cfg.Limits)
-			batch = append(batch, pm)
+			batch = append(batch, metrics.ParseMessage(m, meta.Sequence.Stream, meta.Timestamp, cfg.Limits))
 		}
 		require.Len(t, batch, 10)
 		env.drain(cfg)
 		require.EqualValues(t, 10, env.impressions())
 
-		err = late.flush(env.ctx, name, pos, batch)
-		require.ErrorIs(t, err, ErrPositionMoved)
+		err = late.Flush(env.ctx, name, pos, batch)
+		require.ErrorIs(t, err, metrics.ErrPositionMoved)
 		assert.EqualValues(t, 10, env.impressions(), "not counted twice")
 	})
 }
@@ -347,17 +346,17 @@ func TestLeftoverPartitionsAreDrained(t *testing.T) {
 	env := newAggEnv(t, dbtest.SQLiteTarget(t))
 	wide := env.config()
 	wide.Stream.Partitions = 32
-	require.NoError(t, EnsureStream(env.ctx, env.nc.JS, wide.Stream))
+	require.NoError(t, metrics.EnsureStream(env.ctx, env.nc.JS, wide.Stream))
 	var beyond uuid.UUID // a campaign whose partition is 16 or more of 32
 	for _, id := range env.testCampaigns(20) {
-		if Partition(id, 32) >= 16 {
+		if metrics.Partition(id, 32) >= 16 {
 			beyond = id
 			break
 		}
 	}
 	require.NotEqual(t, uuid.Nil, beyond)
 	for range 3 {
-		m := nats.NewMsg(PartitionSubject(beyond, 32))
+		m := nats.NewMsg(metrics.PartitionSubject(beyond, 32))
 		m.Data = []byte(`{"type":"IMPRESSION"}`)
 		_, err := env.nc.JS.PublishMsg(env.ctx, m)
 		require.NoError(t, err)
@@ -368,8 +367,8 @@ func TestLeftoverPartitionsAreDrained(t *testing.T) {
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		assert.EqualValues(c, 3, env.totals(beyond).Impressions)
 	}, 30*time.Second, 20*time.Millisecond, "the leftover partition is counted by a worker with P = 16")
-	assert.Contains(t, w.a.partitions(), Partition(beyond, 32))
+	assert.Contains(t, w.a.Dealt(), metrics.Partition(beyond, 32))
 
-	require.NoError(t, w.a.findLeftovers(env.ctx))
-	assert.Equal(t, 16, len(w.a.partitions()), "drained, it is dealt no more")
+	require.NoError(t, w.a.FindLeftovers(env.ctx))
+	assert.Equal(t, 16, len(w.a.Dealt()), "drained, it is dealt no more")
 }

@@ -16,8 +16,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
+	"github.com/engine-rules-sp/campaigns/platform/strictjson"
 )
 
 // Campaigns looks campaigns up; the campaign service implements it.
@@ -83,6 +83,12 @@ func (t *targets) get(ctx context.Context, ids []uuid.UUID, now time.Time) (map[
 		out[uuid.UUID(id)] = e
 	}
 	return out, nil
+}
+
+// customerKey names a customer of a campaign.
+type customerKey struct {
+	CampaignID uuid.UUID
+	CustomerID string
 }
 
 // parsed is one message of a batch, decoded.
@@ -305,7 +311,7 @@ func decodeMessage(m jetstream.Msg, now time.Time, lim Limits) (Event, string) {
 	}
 	// The same strict decoding as /track: exact field names, valid UTF-8, one object.
 	var w wireEvent
-	if err := httpx.DecodeJSONBytes(m.Data(), &w); err != nil {
+	if err := strictjson.Decode(m.Data(), &w); err != nil {
 		return Event{}, "malformed JSON: " + problemText(err)
 	}
 	if w.EventID == "" {
@@ -325,14 +331,23 @@ func decodeMessage(m jetstream.Msg, now time.Time, lim Limits) (Event, string) {
 
 // problemText is what a decoding problem says: its field errors, else its detail.
 func problemText(err error) string {
-	var p *httpx.Problem
+	var p *strictjson.Error
 	if !errors.As(err, &p) {
 		return err.Error()
 	}
-	if len(p.Errors) == 0 {
+	if len(p.Fields) == 0 {
 		return p.Detail
 	}
-	return joinErrors(p.Errors)
+	return joinErrors(fieldErrors(p.Fields))
+}
+
+// fieldErrors are a decoding error's fields as an event's field errors.
+func fieldErrors(errs []strictjson.FieldError) []FieldError {
+	out := make([]FieldError, len(errs))
+	for i, e := range errs {
+		out[i] = FieldError(e)
+	}
+	return out
 }
 
 func joinErrors(errs []FieldError) string {

@@ -1,7 +1,9 @@
-// Package metrics tracks campaign performance: it ingests tracking events (HTTP or straight
-// onto JetStream), aggregates them exactly once into hourly, daily and all-time rollups,
-// computes KPIs and serves reports, and tells the lifecycle automation how much of each budget
-// is spent.
+// Package metrics tracks campaign performance: tracking events and their checks against
+// their campaign (Event, Target), their intake onto JetStream (Tracker), their exactly-once
+// aggregation into hourly, daily and all-time rollups (Aggregator, over a Store), KPIs and the
+// reports' computations. It imports neither Bun nor Echo: metrics/bunstore is the Store over
+// Bun (and tells the lifecycle automation how much of each budget is spent), metrics/echoapi
+// serves the tracking and reporting endpoints.
 package metrics
 
 import (
@@ -16,7 +18,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
-	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
 // EventType is what happened.
@@ -100,8 +101,12 @@ type wireMoney struct {
 	Currency string          `json:"currency"`
 }
 
-// FieldError is one invalid field of an event.
-type FieldError = httpx.FieldError
+// FieldError is one invalid field of an event: Field is its JSON path ("cost.amount"),
+// Message what is wrong with it. The HTTP API lists them in its problems.
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
 
 // parse checks what can be checked without the campaign and fills defaults: a missing eventId
 // is generated, a missing occurredAt is now. campaignID, when not nil, is the campaign the
@@ -250,5 +255,6 @@ func e4(m *campaign.Money) int64 {
 	return m.Amount.Shift(4).IntPart()
 }
 
-// fromE4 converts ten-thousandths back to a decimal amount.
-func fromE4(v int64) decimal.Decimal { return decimal.New(v, -4) }
+// FromE4 converts ten-thousandths, the unit of the rollups (Totals.RevenueE4, CostE4), back to
+// a decimal amount.
+func FromE4(v int64) decimal.Decimal { return decimal.New(v, -4) }

@@ -1,4 +1,4 @@
-package metrics
+package metrics_test
 
 import (
 	"context"
@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	campaignstore "github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/metrics"
+	"github.com/engine-rules-sp/campaigns/metrics/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
@@ -20,14 +22,14 @@ import (
 func exposureBatch(cid uuid.UUID, imps []struct {
 	customer, variant string
 	at                time.Time
-}) (map[Key]Totals, []Exposure) {
-	var events []parsed
+}) (map[metrics.Key]metrics.Totals, []metrics.Exposure) {
+	var events []metrics.Parsed
 	for i, im := range imps {
-		events = append(events, parsed{seq: uint64(i + 1), event: Event{CampaignID: cid, Type: Impression,
-			OccurredAt: im.at, Variant: im.variant, CustomerID: im.customer}})
+		events = append(events, metrics.ParsedEvent(uint64(i+1), metrics.Event{CampaignID: cid, Type: metrics.Impression,
+			OccurredAt: im.at, Variant: im.variant, CustomerID: im.customer}))
 	}
-	rollups, _ := aggregate(events)
-	return rollups, exposuresOf(events)
+	rollups, _ := metrics.Aggregate(events)
+	return rollups, metrics.ExposuresOf(events)
 }
 
 // Exposures are counted with the rollups, exactly once: a batch from a stale position (a
@@ -35,9 +37,9 @@ func exposureBatch(cid uuid.UUID, imps []struct {
 // counts once in reach whatever the number of batches; the first and last exposure follow
 // occurredAt even out of order; reach per variant and the audience pages read them back.
 func TestExposuresAreCountedOnceWithTheRollups(t *testing.T) {
-	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(campaignstore.Schema(), bunstore.Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		store := NewStore(db)
+		store := bunstore.New(db)
 		cid, other := uuid.New(), uuid.New()
 		t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 		type imp = struct {
@@ -47,17 +49,17 @@ func TestExposuresAreCountedOnceWithTheRollups(t *testing.T) {
 		first := []imp{{"ann", "A", t0}, {"bob", "B", t0.Add(time.Minute)}, {"ann", "A", t0.Add(2 * time.Hour)}, {"it's \"q\"", "A", t0}}
 		rollups, exposures := exposureBatch(cid, first)
 		require.Len(t, exposures, 3, "one exposure per customer")
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 0, To: 4, Rollups: rollups, Exposures: exposures}, t0))
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 0, To: 4, Rollups: rollups, Exposures: exposures}, t0))
 
-		err := store.Commit(ctx, Batch{Consumer: "c", From: 0, To: 4, Rollups: rollups, Exposures: exposures}, t0)
-		require.ErrorIs(t, err, ErrPositionMoved, "a redelivered batch must not land")
+		err := store.Commit(ctx, metrics.Batch{Consumer: "c", From: 0, To: 4, Rollups: rollups, Exposures: exposures}, t0)
+		require.ErrorIs(t, err, metrics.ErrPositionMoved, "a redelivered batch must not land")
 
 		// Ann again, earlier than she was first seen (out of order), and a new customer.
 		second := []imp{{"ann", "A", t0.Add(-time.Hour)}, {"cat", "B", t0.Add(3 * time.Hour)}}
 		rollups, exposures = exposureBatch(cid, second)
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 4, To: 6, Rollups: rollups, Exposures: exposures}, t0))
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 4, To: 6, Rollups: rollups, Exposures: exposures}, t0))
 		rollups, exposures = exposureBatch(other, []imp{{"ann", "", t0}})
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 6, To: 7, Rollups: rollups, Exposures: exposures}, t0))
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 6, To: 7, Rollups: rollups, Exposures: exposures}, t0))
 
 		got, err := store.Exposures(ctx, "ann", []uuid.UUID{cid, other, uuid.New()})
 		require.NoError(t, err)
@@ -100,21 +102,21 @@ func TestExposuresAreCountedOnceWithTheRollups(t *testing.T) {
 // A flush of many customers at once (a full batch) lands in one pair of statements, and a
 // second flush of the same customers adds to them without adding to reach.
 func TestExposuresOfAFullBatch(t *testing.T) {
-	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(campaignstore.Schema(), bunstore.Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		store := NewStore(db)
+		store := bunstore.New(db)
 		cid := uuid.New()
 		t0 := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
-		var events []parsed
+		var events []metrics.Parsed
 		for i := range 2000 {
-			events = append(events, parsed{seq: uint64(i + 1), event: Event{CampaignID: cid, Type: Impression,
-				OccurredAt: t0, CustomerID: fmt.Sprintf("c%04d", i%1500)}})
+			events = append(events, metrics.ParsedEvent(uint64(i+1), metrics.Event{CampaignID: cid, Type: metrics.Impression,
+				OccurredAt: t0, CustomerID: fmt.Sprintf("c%04d", i%1500)}))
 		}
-		rollups, _ := aggregate(events)
-		exposures := exposuresOf(events)
+		rollups, _ := metrics.Aggregate(events)
+		exposures := metrics.ExposuresOf(events)
 		require.Len(t, exposures, 1500)
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 0, To: 1, Rollups: rollups, Exposures: exposures}, t0))
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 1, To: 2, Rollups: rollups, Exposures: exposures}, t0))
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 0, To: 1, Rollups: rollups, Exposures: exposures}, t0))
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 1, To: 2, Rollups: rollups, Exposures: exposures}, t0))
 		byVariant, err := store.ReachByVariant(ctx, cid)
 		require.NoError(t, err)
 		assert.Equal(t, map[string]int64{"": 1500}, byVariant)

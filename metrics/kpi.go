@@ -147,7 +147,7 @@ func money(d *decimal.Decimal, cur string) *Amount {
 
 // Compute derives the KPIs of t in currency cur. budget may be nil (no budget KPIs).
 func Compute(t Totals, cur string, budget *decimal.Decimal, lastUpdated *time.Time) KPIs {
-	rev, cost := fromE4(t.RevenueE4), fromE4(t.CostE4)
+	rev, cost := FromE4(t.RevenueE4), FromE4(t.CostE4)
 	imp, clk, conv := decimal.NewFromInt(t.Impressions), decimal.NewFromInt(t.Clicks), decimal.NewFromInt(t.Conversions)
 	k := KPIs{
 		Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions,

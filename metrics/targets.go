@@ -13,7 +13,7 @@ import (
 )
 
 // DefaultTargetTTL is how long /track trusts a campaign's tracking rules it read, when nothing
-// told it of a change (HandlerConfig.TargetTTL).
+// told it of a change (TrackerConfig.TargetTTL).
 const DefaultTargetTTL = 2 * time.Second
 
 // maxTargets bounds the cached campaigns; beyond it, expired ones are dropped, and when none

@@ -23,6 +23,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
+	metricsstore "github.com/engine-rules-sp/campaigns/metrics/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/apidocs"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/campaigns"
@@ -83,7 +84,7 @@ type Components struct {
 	Relay       *outbox.Relay
 	Campaigns   *campaign.Service
 	Idempotency *idempotency.Store
-	Metrics     *metrics.Store
+	Metrics     *metricsstore.Store
 	Aggregator  *metrics.Aggregator
 	Automation  *automation.Automation
 	// Rules is the Rules Engine client; nil when none is configured (targeting checks off).

@@ -16,6 +16,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/metrics"
+	metricsstore "github.com/engine-rules-sp/campaigns/metrics/bunstore"
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/targeting"
@@ -42,7 +43,7 @@ func newServingFixture(tb testing.TB, target dbtest.Target, n int, now time.Time
 	tb.Helper()
 	ctx := context.Background()
 	db := dbtest.Open(tb, target, app.Migrations()...)
-	store := metrics.NewStore(db)
+	store := metricsstore.New(db)
 	repo := bunstore.New(db)
 	svc := campaign.NewService(repo, campaign.ServiceConfig{Delivery: store, Now: func() time.Time { return now }})
 	rollups := map[metrics.Key]metrics.Totals{}

@@ -33,6 +33,8 @@ import (
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	"github.com/engine-rules-sp/campaigns/metrics"
+	metricsstore "github.com/engine-rules-sp/campaigns/metrics/bunstore"
+	metricsapi "github.com/engine-rules-sp/campaigns/metrics/echoapi"
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
@@ -49,7 +51,7 @@ type Client struct {
 	logger *slog.Logger
 
 	campaigns   *campaign.Service
-	metrics     *metrics.Store
+	metrics     *metricsstore.Store
 	relay       *outbox.Relay
 	rules       *targeting.Client // nil without a Rules Engine
 	evaluator   *targeting.Evaluator
@@ -60,7 +62,7 @@ type Client struct {
 
 	campaignsAPI *campaignapi.Handler
 	transferAPI  *campaignapi.IOHandler
-	metricsAPI   *metrics.Handler
+	metricsAPI   *metricsapi.Handler
 	targetingAPI *targetingapi.Handler
 
 	mu      sync.Mutex
@@ -96,7 +98,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		MaxAge: cfg.Events.MaxAge, BatchSize: cfg.Events.BatchSize, PollInterval: cfg.Events.PollInterval,
 		Logger: cfg.Logger, Metrics: cfg.Observer,
 	})
-	c.metrics = metrics.NewStore(db)
+	c.metrics = metricsstore.New(db)
 	sc := campaign.ServiceConfig{
 		Now: cfg.Now, Logger: cfg.Logger, AfterCommit: c.relay.Notify, ObserveEvent: cfg.Observer.CampaignEvent,
 		Changed: c.changes.changed, AllowUntargeted: cfg.AllowUntargeted, Delivery: c.metrics,
@@ -139,7 +141,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 
 	// The routes' handlers are built once: /track's cache of campaigns must hear of the
 	// service's changes (the service's Changed hook reports to c.changes, which reports to it).
-	c.metricsAPI = metrics.NewHandler(c.campaigns, c.metrics, js, metrics.HandlerConfig{
+	c.metricsAPI = metricsapi.NewHandler(c.campaigns, c.metrics, js, metricsapi.HandlerConfig{
 		Limits: limits, Partitions: cfg.Tracking.Stream.Partitions, Logger: cfg.Logger, Ingested: cfg.Observer.Ingested,
 		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL,
 	})
@@ -192,7 +194,7 @@ const (
 
 // Migrations lists the schema of every capability, in the order Migrate applies them.
 func Migrations() []migrate.Set {
-	return append(campaignstore.Schema(), metrics.Migrations(), idempotency.Migrations())
+	return append(campaignstore.Schema(), metricsstore.Migrations(), idempotency.Migrations())
 }
 
 // Migrate applies the migrations not applied yet (serialised by an advisory lock on
@@ -225,7 +227,7 @@ func (c *Client) Aggregator() *metrics.Aggregator { return c.aggregator }
 func (c *Client) Automation() *automation.Automation { return c.automation }
 
 // MetricsStore holds the counted totals.
-func (c *Client) MetricsStore() *metrics.Store { return c.metrics }
+func (c *Client) MetricsStore() *metricsstore.Store { return c.metrics }
 
 // Idempotency keeps the answers of POSTs sent with an Idempotency-Key.
 func (c *Client) Idempotency() *idempotency.Store { return c.idempotency }
@@ -345,7 +347,7 @@ func (c *Client) Stop(ctx context.Context) error {
 
 // exposures gives the evaluator the exposures the metrics pipeline counts (targeting and
 // metrics never import each other).
-type exposures struct{ store *metrics.Store }
+type exposures struct{ store *metricsstore.Store }
 
 func (x exposures) Exposures(ctx context.Context, customerID string, ids []campaign.ID) (map[campaign.ID]targeting.Exposure, error) {
 	uids := make([]uuid.UUID, len(ids))

@@ -1,4 +1,4 @@
-package metrics
+package bunstore
 
 import (
 	"context"
@@ -7,7 +7,22 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/engine-rules-sp/campaigns/metrics"
+	"github.com/engine-rules-sp/campaigns/platform/lease"
 )
+
+// Member is worker id's membership in the group of aggregation workers that share the
+// database, held for ttl after each beat (metrics.Member).
+func (s *Store) Member(id string, ttl time.Duration) metrics.Member {
+	return &group{db: s.db, id: id, ttl: ttl}
+}
+
+// Lease is this process's claim on the lease name, a row of metrics_leases, held for ttl after
+// each renewal (metrics.Lease).
+func (s *Store) Lease(name string, ttl time.Duration) metrics.Lease {
+	return lease.New(s.db, "metrics_leases", name, lease.Config{TTL: ttl})
+}
 
 // group is a worker's membership in the group of aggregation workers that share a database:
 // a row per live worker in metrics_workers, renewed while it runs and removed when it stops;
@@ -25,8 +40,8 @@ type workerRow struct {
 	ExpiresAt time.Time `bun:"expires_at"`
 }
 
-// beat renews this worker's row and returns the ids of the live workers, sorted.
-func (g *group) beat(ctx context.Context, now time.Time) ([]string, error) {
+// Beat renews this worker's row and returns the ids of the live workers, sorted.
+func (g *group) Beat(ctx context.Context, now time.Time) ([]string, error) {
 	row := workerRow{ID: g.id, ExpiresAt: now.Add(g.ttl)}
 	if _, err := g.db.NewInsert().Model(&row).On("CONFLICT (id) DO UPDATE").
 		Set("expires_at = EXCLUDED.expires_at").Exec(ctx); err != nil {
@@ -48,26 +63,10 @@ func (g *group) beat(ctx context.Context, now time.Time) ([]string, error) {
 	return ids, nil
 }
 
-// leave removes this worker's row, so that the others take its partitions at once.
-func (g *group) leave(ctx context.Context) error {
+// Leave removes this worker's row, so that the others take its partitions at once.
+func (g *group) Leave(ctx context.Context) error {
 	if _, err := g.db.NewDelete().Model((*workerRow)(nil)).Where("id = ?", g.id).Exec(ctx); err != nil {
 		return fmt.Errorf("metrics: group: leave: %w", err)
 	}
 	return nil
-}
-
-// dealt is the set of partitions dealt to worker self among the live workers ids (sorted):
-// the i-th partition of parts goes to the worker at i mod len(ids), so each has
-// len(parts)/N partitions, plus or minus one, and every worker computes the same deal from
-// the same rows.
-func dealt(ids []string, self string, parts []int) map[int]bool {
-	i := slices.Index(ids, self)
-	out := map[int]bool{}
-	if i < 0 {
-		return out
-	}
-	for k := i; k < len(parts); k += len(ids) {
-		out[parts[k]] = true
-	}
-	return out
 }

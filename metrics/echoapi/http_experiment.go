@@ -1,4 +1,4 @@
-package metrics
+package echoapi
 
 import (
 	"context"
@@ -12,34 +12,14 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/metrics/experiment"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
-// ExposureSource counts the exposures of each variant of a campaign and says what an exposure
-// is. totals are the campaign's all-time totals rows, already read for the experiment.
-type ExposureSource interface {
-	Exposures(ctx context.Context, campaignID uuid.UUID, totals []Row) (map[string]int64, experiment.Unit, error)
-}
-
-// ImpressionExposures counts every impression as an exposure, from the totals rows: no query
-// of its own. (Distinct customers per variant are counted too, Row.Reach, but clicks and
-// conversions are not counted per customer, so rates over customers would not be
-// proportions: the analysis stays on impressions and says so.)
-type ImpressionExposures struct{}
-
-// Exposures sums the impressions of each variant.
-func (ImpressionExposures) Exposures(_ context.Context, _ uuid.UUID, totals []Row) (map[string]int64, experiment.Unit, error) {
-	out := map[string]int64{}
-	for _, r := range totals {
-		out[r.Variant] += r.Impressions
-	}
-	return out, experiment.UnitImpressions, nil
-}
-
 // CampaignUpdater replaces a campaign's editable fields; the campaign service implements it.
 type CampaignUpdater interface {
-	CampaignGetter
+	metrics.CampaignGetter
 	Update(ctx context.Context, id campaign.ID, expectedVersion *int64, in campaign.Input) (*campaign.View, error)
 }
 
@@ -66,7 +46,7 @@ func (h *Handler) experiment(c echo.Context) error {
 	if ab == nil || !ab.Enabled {
 		return httpx.Conflict("no-experiment", "the campaign runs no A/B test (settings.abTestSettings.enabled is false)")
 	}
-	metric := defaultMetric(ab)
+	metric := metrics.DefaultMetric(ab)
 	if q := c.QueryParam("metric"); q != "" {
 		metric = experiment.Metric(q)
 		if !slices.Contains(experiment.Metrics(), metric) {
@@ -81,26 +61,13 @@ func (h *Handler) experiment(c echo.Context) error {
 	return c.JSON(http.StatusOK, ExperimentResponse{CampaignID: c0.ID().String(), Currency: c0.Budget().Currency, Analysis: a})
 }
 
-// summary is the verdict embedded in the campaign resource, from the totals rows already
-// read: nil unless its A/B test is enabled.
-func (h *Handler) summary(ctx context.Context, c *campaign.View, rows []Row) (any, error) {
-	ab := c.Settings().ABTest
-	if ab == nil || !ab.Enabled {
-		return nil, nil
+// verdict is the verdict embedded in the campaign resource, from its experiment's analysis:
+// nil (no experiment member) unless its A/B test is enabled.
+func verdict(a *experiment.Analysis) any {
+	if a == nil {
+		return nil
 	}
-	a, err := h.analyzeRows(ctx, c, defaultMetric(ab), rows)
-	if err != nil {
-		return nil, err
-	}
-	return &ExperimentSummary{Verdict: a.Verdict, Metric: a.Metric, Winner: a.Winner}, nil
-}
-
-// defaultMetric is the campaign's success metric, else CTR.
-func defaultMetric(ab *campaign.ABTestSettings) experiment.Metric {
-	if ab.SuccessMetric != "" {
-		return experiment.Metric(ab.SuccessMetric)
-	}
-	return experiment.MetricCTR
+	return &ExperimentSummary{Verdict: a.Verdict, Metric: a.Metric, Winner: a.Winner}
 }
 
 // analyze reads the campaign's all-time totals and analyses its experiment on metric.
@@ -109,48 +76,7 @@ func (h *Handler) analyze(ctx context.Context, c0 *campaign.View, metric experim
 	if err != nil {
 		return experiment.Analysis{}, err
 	}
-	return h.analyzeRows(ctx, c0, metric, rows)
-}
-
-// analyzeRows analyses the campaign's experiment on metric from its all-time totals rows.
-func (h *Handler) analyzeRows(ctx context.Context, c0 *campaign.View, metric experiment.Metric, rows []Row) (experiment.Analysis, error) {
-	ab := c0.Settings().ABTest
-	exposures, unit, err := h.exposures.Exposures(ctx, uuid.UUID(c0.ID()), rows)
-	if err != nil {
-		return experiment.Analysis{}, fmt.Errorf("metrics: exposures of campaign %s: %w", c0.ID(), err)
-	}
-	index := make(map[string]int, len(ab.Variants))
-	in := experiment.Input{Unit: unit, Metric: metric, Variants: make([]experiment.VariantCounts, len(ab.Variants))}
-	if ab.MinSampleSize != nil {
-		in.MinSampleSize = *ab.MinSampleSize
-	}
-	for i, v := range ab.Variants {
-		index[v.Key] = i
-		in.Variants[i] = experiment.VariantCounts{Key: v.Key, Name: v.Name, Description: v.Description,
-			Weight: v.Weight, Control: v.Control, Exposures: exposures[v.Key]}
-	}
-	var outside int64 // impressions of no variant, or of a variant the test no longer has
-	for _, r := range rows {
-		i, ok := index[r.Variant]
-		if !ok {
-			outside += r.Impressions
-			continue
-		}
-		v := &in.Variants[i]
-		v.Clicks += r.Clicks
-		v.Conversions += r.Conversions
-		v.Revenue += float64(r.RevenueE4) / 1e4
-		v.RevenueSquares += r.RevenueSquares.Float()
-		v.SquaresUnknown = v.SquaresUnknown || !r.SquaresKnown
-	}
-	a, err := experiment.Analyze(in)
-	if err != nil {
-		return experiment.Analysis{}, fmt.Errorf("metrics: experiment of campaign %s: %w", c0.ID(), err)
-	}
-	if outside > 0 {
-		a.Warnings = append(a.Warnings, fmt.Sprintf("%d impressions name no variant of the test (or none at all) and are left out", outside))
-	}
-	return a, nil
+	return metrics.Analyze(ctx, c0, metric, rows, h.exposures)
 }
 
 // ConcludeRequest is the body of POST /campaigns/:id/experiment/conclude.
@@ -245,8 +171,8 @@ func campaignProblem(err error, viaIfMatch bool) error {
 	return err
 }
 
-// httpErrors are the campaign's field errors as a problem lists them.
-func httpErrors(errs []campaign.FieldError) []httpx.FieldError {
+// httpErrors are the campaign's or an event's field errors as a problem lists them.
+func httpErrors[E campaign.FieldError | metrics.FieldError](errs []E) []httpx.FieldError {
 	out := make([]httpx.FieldError, len(errs))
 	for i, e := range errs {
 		out[i] = httpx.FieldError(e)

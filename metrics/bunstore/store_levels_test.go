@@ -1,4 +1,4 @@
-package metrics
+package bunstore
 
 import (
 	"context"
@@ -12,7 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	campaignstore "github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
@@ -24,13 +25,13 @@ func allTime() (from, to time.Time) {
 
 // levelSums is what one campaign's rows at each level should hold.
 type levelSums struct {
-	hourly map[Key]Totals
-	daily  map[dayKey]Totals
-	totals map[groupKey]Totals
+	hourly map[metrics.Key]metrics.Totals
+	daily  map[dayKey]metrics.Totals
+	totals map[groupKey]metrics.Totals
 }
 
 func newLevelSums() levelSums {
-	return levelSums{hourly: map[Key]Totals{}, daily: map[dayKey]Totals{}, totals: map[groupKey]Totals{}}
+	return levelSums{hourly: map[metrics.Key]metrics.Totals{}, daily: map[dayKey]metrics.Totals{}, totals: map[groupKey]metrics.Totals{}}
 }
 
 // read reads a campaign's rows at every level back into sums.
@@ -42,7 +43,7 @@ func readLevels(t *testing.T, store *Store, cid uuid.UUID) levelSums {
 	hourly, err := store.HourlyRows(ctx, cid, from, to)
 	require.NoError(t, err)
 	for _, r := range hourly {
-		require.Equal(t, r.Hour, HourOf(r.Hour), "an hourly row starts on the hour, UTC")
+		require.Equal(t, r.Hour, metrics.HourOf(r.Hour), "an hourly row starts on the hour, UTC")
 		got.hourly[r.Key] = r.Totals
 	}
 	daily, err := store.Rows(ctx, cid, "", "")
@@ -63,9 +64,9 @@ func readLevels(t *testing.T, store *Store, cid uuid.UUID) levelSums {
 // rows hold exactly what was committed, the daily rows are their sums per UTC day, the totals
 // rows their sums per variant and channel, and the spend row the campaign's money.
 func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
-	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(campaignstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		store := NewStore(db)
+		store := New(db)
 		seed := uint64(time.Now().UnixNano())
 		t.Logf("seed %d", seed)
 		rnd := rand.New(rand.NewPCG(seed, 12))
@@ -81,26 +82,26 @@ func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
 		now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 		var pos uint64
 		for commit := range 40 {
-			batch := map[Key]Totals{}
+			batch := map[metrics.Key]metrics.Totals{}
 			for range 1 + rnd.IntN(60) {
 				hour := base.Add(time.Duration(rnd.IntN(60)) * time.Hour)                          // 2.5 days
 				at := hour.Add(time.Duration(rnd.IntN(3600)) * time.Second).In(zones[rnd.IntN(3)]) // within that hour
-				k := Key{CampaignID: campaigns[rnd.IntN(2)], Hour: at, Variant: awkward[rnd.IntN(4)], Channel: awkward[rnd.IntN(len(awkward))]}
-				add := Totals{Impressions: rnd.Int64N(1000), Clicks: rnd.Int64N(100), Conversions: rnd.Int64N(10),
+				k := metrics.Key{CampaignID: campaigns[rnd.IntN(2)], Hour: at, Variant: awkward[rnd.IntN(4)], Channel: awkward[rnd.IntN(len(awkward))]}
+				add := metrics.Totals{Impressions: rnd.Int64N(1000), Clicks: rnd.Int64N(100), Conversions: rnd.Int64N(10),
 					Bounces: rnd.Int64N(5), Unsubscribes: rnd.Int64N(3), RevenueE4: rnd.Int64N(1_000_0000), CostE4: rnd.Int64N(100_0000)}
 				sum, err := batch[k].Add(add)
 				require.NoError(t, err)
 				batch[k] = sum
 
 				w := want[k.CampaignID]
-				h := HourOf(at)
-				require.NoError(t, addTo(w.hourly, Key{CampaignID: k.CampaignID, Hour: h, Variant: k.Variant, Channel: k.Channel}, add))
+				h := metrics.HourOf(at)
+				require.NoError(t, addTo(w.hourly, metrics.Key{CampaignID: k.CampaignID, Hour: h, Variant: k.Variant, Channel: k.Channel}, add))
 				require.NoError(t, addTo(w.daily, dayKey{CampaignID: k.CampaignID, Day: h.Format(time.DateOnly), Variant: k.Variant, Channel: k.Channel}, add))
 				require.NoError(t, addTo(w.totals, groupKey{CampaignID: k.CampaignID, Variant: k.Variant, Channel: k.Channel}, add))
 				wantSpend[k.CampaignID] += add.CostE4
 			}
 			at := now.Add(time.Duration(commit) * time.Second)
-			require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: pos, To: pos + 10, Rollups: batch, Processed: 10}, at))
+			require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: pos, To: pos + 10, Rollups: batch, Processed: 10}, at))
 			pos += 10
 		}
 
@@ -112,7 +113,7 @@ func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
 			assert.Equal(t, w.totals, got.totals, "totals rows")
 
 			// Each level is the sum of the one below, read back from the database.
-			dailyOfHourly, totalsOfDaily := map[dayKey]Totals{}, map[groupKey]Totals{}
+			dailyOfHourly, totalsOfDaily := map[dayKey]metrics.Totals{}, map[groupKey]metrics.Totals{}
 			for k, v := range got.hourly {
 				require.NoError(t, addTo(dailyOfHourly, dayKey{CampaignID: k.CampaignID, Day: k.Hour.Format(time.DateOnly), Variant: k.Variant, Channel: k.Channel}, v))
 			}
@@ -127,7 +128,7 @@ func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, spend, len(campaigns))
 		for _, s := range spend {
-			assert.Equal(t, fromE4(wantSpend[s.CampaignID]).String(), s.Amount.String(), "spend of %s", s.CampaignID)
+			assert.Equal(t, metrics.FromE4(wantSpend[s.CampaignID]).String(), s.Amount.String(), "spend of %s", s.CampaignID)
 		}
 	})
 }
@@ -136,9 +137,9 @@ func TestCommitKeepsHourlyDailyAndTotalsConsistent(t *testing.T) {
 // would take an all-time total or an hourly total out of range fails as refused data and
 // writes nothing, and Refused names exactly the offending contributions.
 func TestHourlyAndTotalsRefuseOverflow(t *testing.T) {
-	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(campaignstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		store := NewStore(db)
+		store := New(db)
 		now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 		hour := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 		cid := uuid.New()
@@ -149,14 +150,14 @@ func TestHourlyAndTotalsRefuseOverflow(t *testing.T) {
 			counters: counters{Clicks: math.MaxInt64}, UpdatedAt: now}).Exec(ctx)
 		require.NoError(t, err)
 
-		full := Key{CampaignID: cid, Hour: hour, Variant: "A", Channel: "EMAIL"}
-		fullHour := Key{CampaignID: cid, Hour: hour, Variant: "B"}
-		other := Key{CampaignID: cid, Hour: hour, Variant: "A"}
-		for name, batch := range map[string]map[Key]Totals{
+		full := metrics.Key{CampaignID: cid, Hour: hour, Variant: "A", Channel: "EMAIL"}
+		fullHour := metrics.Key{CampaignID: cid, Hour: hour, Variant: "B"}
+		other := metrics.Key{CampaignID: cid, Hour: hour, Variant: "A"}
+		for name, batch := range map[string]map[metrics.Key]metrics.Totals{
 			"totals": {full: {Impressions: 2}, other: {Impressions: 1}},
 			"hourly": {fullHour: {Clicks: 1}, other: {Impressions: 1}}, // no totals or daily row yet: only the hourly sum overflows
 		} {
-			err := store.Commit(ctx, Batch{Consumer: "c", From: 0, To: 5, Rollups: batch, Processed: 5}, now)
+			err := store.Commit(ctx, metrics.Batch{Consumer: "c", From: 0, To: 5, Rollups: batch, Processed: 5}, now)
 			require.Error(t, err, name)
 			assert.True(t, sqlerr.IsDataRefused(err), "%s: refused data, not another error: %v", name, err)
 		}
@@ -167,12 +168,12 @@ func TestHourlyAndTotalsRefuseOverflow(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, daily, "nothing written")
 
-		items := []Contribution{
-			{Key: other, Totals: Totals{Impressions: 1}},
-			{Key: full, Totals: Totals{Impressions: 2}},    // MaxInt64-1 + 2: out of range
-			{Key: full, Totals: Totals{Impressions: 1}},    // MaxInt64: fits
-			{Key: fullHour, Totals: Totals{Clicks: 1}},     // the hourly row is full
-			{Key: other, Totals: Totals{Impressions: 100}}, // fits
+		items := []metrics.Contribution{
+			{Key: other, Totals: metrics.Totals{Impressions: 1}},
+			{Key: full, Totals: metrics.Totals{Impressions: 2}},    // MaxInt64-1 + 2: out of range
+			{Key: full, Totals: metrics.Totals{Impressions: 1}},    // MaxInt64: fits
+			{Key: fullHour, Totals: metrics.Totals{Clicks: 1}},     // the hourly row is full
+			{Key: other, Totals: metrics.Totals{Impressions: 100}}, // fits
 		}
 		refused, err := store.Refused(ctx, items, now)
 		require.NoError(t, err)
@@ -187,11 +188,4 @@ func TestHourlyAndTotalsRefuseOverflow(t *testing.T) {
 		require.Len(t, totals, 1, "a dry run writes nothing")
 		assert.EqualValues(t, math.MaxInt64-1, totals[0].Impressions)
 	})
-}
-
-// Keys built with minutes or in another zone land in their UTC hour.
-func TestHourOf(t *testing.T) {
-	at := time.Date(2026, 11, 30, 1, 59, 59, 999, time.FixedZone("CEST", 2*3600))
-	assert.Equal(t, time.Date(2026, 11, 29, 23, 0, 0, 0, time.UTC), HourOf(at))
-	assert.True(t, HourOf(at) == HourOf(at.UTC().Add(-30*time.Minute)), "usable as a map key")
 }

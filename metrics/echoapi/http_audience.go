@@ -1,4 +1,4 @@
-package metrics
+package echoapi
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
@@ -37,7 +38,7 @@ type AudienceResponse struct {
 	CampaignID  string           `json:"campaignId"`
 	Reach       int64            `json:"reach"`
 	Impressions int64            `json:"impressions"`
-	Frequency   *Fixed2          `json:"frequency"`
+	Frequency   *metrics.Fixed2  `json:"frequency"`
 	Customers   []AudienceMember `json:"customers"`
 	Limit       int              `json:"limit"`
 	NextCursor  *string          `json:"nextCursor"`
@@ -64,7 +65,7 @@ func (h *Handler) audience(c echo.Context) error {
 		out.Impressions += r.Impressions
 	}
 	if out.Reach > 0 {
-		out.Frequency = &Fixed2{decimal.NewFromInt(out.Impressions).Div(decimal.NewFromInt(out.Reach)).Round(2)}
+		out.Frequency = &metrics.Fixed2{Decimal: decimal.NewFromInt(out.Impressions).Div(decimal.NewFromInt(out.Reach)).Round(2)}
 	}
 	page, err := h.store.Audience(ctx, cid, after, limit+1)
 	if err != nil {
@@ -100,7 +101,7 @@ func audiencePage(c echo.Context) (int, string, error) {
 	var after string
 	if s := c.QueryParam("cursor"); s != "" {
 		b, err := base64.RawURLEncoding.DecodeString(s)
-		if err != nil || len(b) == 0 || !utf8.Valid(b) || utf8.RuneCount(b) > MaxCustomerIDLen || bytes.IndexByte(b, 0) >= 0 {
+		if err != nil || len(b) == 0 || !utf8.Valid(b) || utf8.RuneCount(b) > metrics.MaxCustomerIDLen || bytes.IndexByte(b, 0) >= 0 {
 			errs = append(errs, httpx.FieldError{Field: "cursor", Message: "is not a cursor this service issued"})
 		}
 		after = string(b)

@@ -1,4 +1,4 @@
-package metrics
+package bunstore
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	campaignstore "github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
@@ -52,7 +53,7 @@ func before(t *testing.T, name string) migrate.Set {
 func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(bunstore.Schema(), before(t, "_hourly_and_totals"))...)
+		db := dbtest.Open(t, target, append(campaignstore.Schema(), before(t, "_hourly_and_totals"))...)
 		cid := uuid.New()
 		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 		rows := []rollupRow{
@@ -64,21 +65,21 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 		require.NoError(t, err)
 
 		require.NoError(t, migrate.Up(ctx, db, Migrations()))
-		store := NewStore(db)
+		store := New(db)
 		totals, err := store.TotalRows(ctx, cid)
 		require.NoError(t, err)
 		require.Len(t, totals, 2)
-		assert.Equal(t, Key{CampaignID: cid, Variant: "A", Channel: "EMAIL"}, totals[0].Key)
-		assert.Equal(t, Totals{Impressions: 15, Clicks: 2, CostE4: 1_5000, RevenueE4: 9_9900}, totals[0].Totals)
+		assert.Equal(t, metrics.Key{CampaignID: cid, Variant: "A", Channel: "EMAIL"}, totals[0].Key)
+		assert.Equal(t, metrics.Totals{Impressions: 15, Clicks: 2, CostE4: 1_5000, RevenueE4: 9_9900}, totals[0].Totals)
 		assert.True(t, totals[0].UpdatedAt.Equal(at.Add(time.Hour)), "the latest change: %v", totals[0].UpdatedAt)
-		assert.Equal(t, Key{CampaignID: cid, Variant: "it's"}, totals[1].Key)
-		assert.Equal(t, Totals{Impressions: 1, Unsubscribes: 1}, totals[1].Totals)
+		assert.Equal(t, metrics.Key{CampaignID: cid, Variant: "it's"}, totals[1].Key)
+		assert.Equal(t, metrics.Totals{Impressions: 1, Unsubscribes: 1}, totals[1].Totals)
 		from, to := allTime()
 		hourly, err := store.HourlyRows(ctx, cid, from, to)
 		require.NoError(t, err)
 		assert.Empty(t, hourly, "hours cannot be rebuilt from days")
 
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", To: 1, Rollups: map[Key]Totals{
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", To: 1, Rollups: map[metrics.Key]metrics.Totals{
 			{CampaignID: cid, Hour: at, Variant: "A", Channel: "EMAIL"}: {Impressions: 1}}}, at.Add(2*time.Hour)))
 		totals, err = store.TotalRows(ctx, cid)
 		require.NoError(t, err)
@@ -103,7 +104,7 @@ func TestTotalsMigrationBackfillsFromDailyRows(t *testing.T) {
 func TestExposuresMigrationKeepsRollupsAndFoldsBack(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(bunstore.Schema(), before(t, "_exposures"))...)
+		db := dbtest.Open(t, target, append(campaignstore.Schema(), before(t, "_exposures"))...)
 		cid := uuid.New()
 		at := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 		_, err := db.ExecContext(ctx, `INSERT INTO metrics_totals (campaign_id, variant, channel, impressions, clicks, updated_at)
@@ -111,17 +112,17 @@ VALUES (?, 'A', 'EMAIL', 10, 2, ?)`, cid, at)
 		require.NoError(t, err)
 
 		require.NoError(t, migrate.Up(ctx, db, Migrations()))
-		store := NewStore(db)
+		store := New(db)
 		rule := uuid.NewString()
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", To: 1, Rollups: map[Key]Totals{
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", To: 1, Rollups: map[metrics.Key]metrics.Totals{
 			{CampaignID: cid, Hour: at, Variant: "A", Channel: "EMAIL", Personalization: rule}: {Impressions: 3, Clicks: 1},
 			{CampaignID: cid, Hour: at, Variant: "A", Channel: "EMAIL"}:                        {Impressions: 1}}}, at))
 		totals, err := store.TotalRows(ctx, cid)
 		require.NoError(t, err)
 		require.Len(t, totals, 2)
-		assert.Equal(t, Totals{Impressions: 11, Clicks: 2}, totals[0].Totals, "the old row goes on")
+		assert.Equal(t, metrics.Totals{Impressions: 11, Clicks: 2}, totals[0].Totals, "the old row goes on")
 		assert.Equal(t, rule, totals[1].Personalization)
-		assert.Equal(t, Totals{Impressions: 3, Clicks: 1}, totals[1].Totals)
+		assert.Equal(t, metrics.Totals{Impressions: 3, Clicks: 1}, totals[1].Totals)
 
 		_, err = migrate.Down(ctx, db, Migrations())
 		require.NoError(t, err)
@@ -137,7 +138,7 @@ VALUES (?, 'A', 'EMAIL', 10, 2, ?)`, cid, at)
 func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(bunstore.Schema(), before(t, "_revenue_squares"))...)
+		db := dbtest.Open(t, target, append(campaignstore.Schema(), before(t, "_revenue_squares"))...)
 		old := uuid.New()
 		at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 		_, err := db.NewInsert().Model(&[]totalsRow{
@@ -146,7 +147,7 @@ func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
 			ExcludeColumn("revenue_sq_hi", "revenue_sq_lo").Exec(ctx)
 		require.NoError(t, err)
 		require.NoError(t, migrate.Up(ctx, db, Migrations()))
-		store := NewStore(db)
+		store := New(db)
 		rows, err := store.TotalRows(ctx, old)
 		require.NoError(t, err)
 		require.Len(t, rows, 2)
@@ -157,20 +158,20 @@ func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
 		// in ten-thousandths, 9,000,000,001,234² = 81,000,000,022,212,000,001,522,756 (by hand:
 		// (9·10¹² + 1234)² = 81·10²⁴ + 2·9·10¹²·1234 + 1234²). Three of them, in two flushes.
 		cid := uuid.New()
-		big := SquareE4(9_000_000_001_234)
-		assert.Equal(t, Squares{Hi: 81_000_000, Lo: 22_212_000_001_522_756}, big)
-		key := Key{CampaignID: cid, Hour: at, Variant: "A"}
+		big := metrics.SquareE4(9_000_000_001_234)
+		assert.Equal(t, metrics.Squares{Hi: 81_000_000, Lo: 22_212_000_001_522_756}, big)
+		key := metrics.Key{CampaignID: cid, Hour: at, Variant: "A"}
 		two, ok := big.Add(big)
 		require.True(t, ok)
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", To: 1, Rollups: map[Key]Totals{
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", To: 1, Rollups: map[metrics.Key]metrics.Totals{
 			key: {Conversions: 2, RevenueE4: 18_000_000_002_468, RevenueSquares: two}}}, at))
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 1, To: 2, Rollups: map[Key]Totals{
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 1, To: 2, Rollups: map[metrics.Key]metrics.Totals{
 			key: {Conversions: 1, RevenueE4: 9_000_000_001_234, RevenueSquares: big}}}, at))
 		rows, err = store.TotalRows(ctx, cid)
 		require.NoError(t, err)
 		require.Len(t, rows, 1)
 		// 3 × 81,000,000,022,212,000,001,522,756 = 243,000,000,066,636,000,004,568,268.
-		assert.Equal(t, Squares{Hi: 243_000_000, Lo: 66_636_000_004_568_268}, rows[0].RevenueSquares)
+		assert.Equal(t, metrics.Squares{Hi: 243_000_000, Lo: 66_636_000_004_568_268}, rows[0].RevenueSquares)
 		assert.True(t, rows[0].SquaresKnown)
 	})
 }

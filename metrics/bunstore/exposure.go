@@ -1,4 +1,4 @@
-package metrics
+package bunstore
 
 import (
 	"context"
@@ -9,27 +9,9 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
+
+	"github.com/engine-rules-sp/campaigns/metrics"
 )
-
-// Exposure is what one batch adds to a customer's exposure to a campaign: its impressions
-// that carry the customer's id.
-type Exposure struct {
-	// Key is the rollup of the customer's earliest impression in the batch: when the customer
-	// is new to the campaign, its reach counts there (and its variant is the customer's).
-	Key         Key
-	CustomerID  string
-	Impressions int64
-	First, Last time.Time // the batch's earliest and latest occurredAt
-}
-
-// CustomerExposure is a customer's exposure to a campaign, as counted so far.
-type CustomerExposure struct {
-	CampaignID  uuid.UUID
-	CustomerID  string
-	Variant     string // the variant of the customer's first counted impression ("" for none)
-	Impressions int64
-	First, Last time.Time // the earliest and latest occurredAt of those impressions
-}
 
 type exposureRow struct {
 	bun.BaseModel `bun:"table:metrics_exposures"`
@@ -42,8 +24,8 @@ type exposureRow struct {
 	LastAt      time.Time `bun:"last_at"`
 }
 
-func (r exposureRow) exposure() CustomerExposure {
-	return CustomerExposure{CampaignID: r.CampaignID, CustomerID: r.CustomerID, Variant: r.Variant,
+func (r exposureRow) exposure() metrics.CustomerExposure {
+	return metrics.CustomerExposure{CampaignID: r.CampaignID, CustomerID: r.CustomerID, Variant: r.Variant,
 		Impressions: r.Impressions, First: r.FirstAt.UTC(), Last: r.LastAt.UTC()}
 }
 
@@ -58,7 +40,7 @@ type customerKey struct {
 // is not there yet and returns which it inserted (a row another transaction is inserting is
 // waited for, then skipped); the second adds the others to the stored rows. A customer is new
 // exactly once, whatever the number of workers or retries, so reach is exact.
-func addExposures(ctx context.Context, tx bun.Tx, exposures []Exposure) ([]Exposure, error) {
+func addExposures(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) ([]metrics.Exposure, error) {
 	if len(exposures) == 0 {
 		return nil, nil
 	}
@@ -82,7 +64,7 @@ func addExposures(ctx context.Context, tx bun.Tx, exposures []Exposure) ([]Expos
 	for _, k := range inserted {
 		isNew[k] = true
 	}
-	reached := make([]Exposure, 0, len(inserted))
+	reached := make([]metrics.Exposure, 0, len(inserted))
 	rest := make([]exposureRow, 0, len(rows)-len(inserted))
 	for i, r := range rows {
 		if isNew[customerKey{r.CampaignID, r.CustomerID}] {
@@ -155,11 +137,11 @@ func updateExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) e
 
 // withReach returns rollups plus one reach at the Key of each newly reached customer. It
 // copies rollups: a flush that is retried starts from the same sums.
-func withReach(rollups map[Key]Totals, reached []Exposure) map[Key]Totals {
+func withReach(rollups map[metrics.Key]metrics.Totals, reached []metrics.Exposure) map[metrics.Key]metrics.Totals {
 	if len(reached) == 0 {
 		return rollups
 	}
-	out := make(map[Key]Totals, len(rollups)+1)
+	out := make(map[metrics.Key]metrics.Totals, len(rollups)+1)
 	for k, t := range rollups {
 		out[k] = t
 	}
@@ -173,8 +155,8 @@ func withReach(rollups map[Key]Totals, reached []Exposure) map[Key]Totals {
 
 // Exposures returns a customer's exposures to each of campaignIDs that reached them (campaigns
 // that did not are absent), in one query whatever the number of campaigns.
-func (s *Store) Exposures(ctx context.Context, customerID string, campaignIDs []uuid.UUID) (map[uuid.UUID]CustomerExposure, error) {
-	out := make(map[uuid.UUID]CustomerExposure, len(campaignIDs))
+func (s *Store) Exposures(ctx context.Context, customerID string, campaignIDs []uuid.UUID) (map[uuid.UUID]metrics.CustomerExposure, error) {
+	out := make(map[uuid.UUID]metrics.CustomerExposure, len(campaignIDs))
 	if len(campaignIDs) == 0 || customerID == "" {
 		return out, nil
 	}
@@ -195,7 +177,7 @@ func (s *Store) Exposures(ctx context.Context, customerID string, campaignIDs []
 // Audience returns up to limit of the customers a campaign reached, in customer id order,
 // starting after the customer id after ("" for the first page): a keyset page, as fast deep
 // into the audience as at its start.
-func (s *Store) Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]CustomerExposure, error) {
+func (s *Store) Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]metrics.CustomerExposure, error) {
 	var rows []exposureRow
 	q := s.db.NewSelect().Model(&rows).Where("campaign_id = ?", campaignID)
 	if after != "" {
@@ -204,7 +186,7 @@ func (s *Store) Audience(ctx context.Context, campaignID uuid.UUID, after string
 	if err := q.OrderExpr("customer_id ASC").Limit(int64(limit)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("metrics: read audience: %w", err)
 	}
-	out := make([]CustomerExposure, len(rows))
+	out := make([]metrics.CustomerExposure, len(rows))
 	for i, r := range rows {
 		out[i] = r.exposure()
 	}

@@ -1,4 +1,4 @@
-package metrics
+package bunstore
 
 import (
 	"context"
@@ -8,10 +8,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/metrics"
 )
-
-// The Store gives a campaign export its totals (includeMetrics).
-var _ campaign.TotalsSource = (*Store)(nil)
 
 // CampaignTotals returns the all-time totals of the campaigns among ids that have any, in one
 // query over the totals rows (a few per campaign: one per variant, channel and
@@ -30,7 +28,7 @@ func (s *Store) CampaignTotals(ctx context.Context, ids []uuid.UUID) (map[uuid.U
 	if err != nil {
 		return nil, fmt.Errorf("metrics: campaign totals: %w", err)
 	}
-	sums := make(map[uuid.UUID]Totals, len(ids))
+	sums := make(map[uuid.UUID]metrics.Totals, len(ids))
 	for _, r := range rows {
 		t, err := sums[r.CampaignID].Add(r.totals())
 		if err != nil {
@@ -41,7 +39,7 @@ func (s *Store) CampaignTotals(ctx context.Context, ids []uuid.UUID) (map[uuid.U
 	for id, t := range sums {
 		out[id] = campaign.Totals{
 			Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,
-			Unsubscribes: t.Unsubscribes, Reach: t.Reach, Revenue: fromE4(t.RevenueE4), Cost: fromE4(t.CostE4),
+			Unsubscribes: t.Unsubscribes, Reach: t.Reach, Revenue: metrics.FromE4(t.RevenueE4), Cost: metrics.FromE4(t.CostE4),
 		}
 	}
 	return out, nil

@@ -1,4 +1,4 @@
-package metrics
+package bunstore
 
 import (
 	"context"
@@ -11,21 +11,22 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/uptrace/bun"
 
-	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
+	campaignstore "github.com/engine-rules-sp/campaigns/campaign/bunstore"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
+	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 )
 
 // Delivered sums a campaign's totals over its variants and channels, for many campaigns in one
 // read; SpendChangedSince gives the same sums for the campaigns changed after the watermark.
 func TestDeliveredAndChangedSince(t *testing.T) {
-	dbtest.Each(t, append(bunstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
+	dbtest.Each(t, append(campaignstore.Schema(), Migrations()), func(t *testing.T, db *bun.DB) {
 		ctx := context.Background()
-		store := NewStore(db)
+		store := New(db)
 		now := time.Date(2027, 3, 1, 10, 0, 0, 0, time.UTC)
 		a, b, quiet := uuid.New(), uuid.New(), uuid.New()
-		h := HourOf(now)
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 0, To: 1, Rollups: map[Key]Totals{
+		h := metrics.HourOf(now)
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 0, To: 1, Rollups: map[metrics.Key]metrics.Totals{
 			{CampaignID: a, Hour: h, Variant: "A", Channel: "EMAIL"}: {Impressions: 3, CostE4: 1_2345},
 			{CampaignID: a, Hour: h, Variant: "B", Channel: ""}:      {Impressions: 4, CostE4: 10_0000},
 			{CampaignID: b, Hour: h, Variant: "", Channel: "SMS"}:    {Impressions: 1},
@@ -38,8 +39,8 @@ func TestDeliveredAndChangedSince(t *testing.T) {
 		}, normalise(got))
 
 		later := now.Add(10 * time.Minute)
-		require.NoError(t, store.Commit(ctx, Batch{Consumer: "c", From: 1, To: 2, Rollups: map[Key]Totals{
-			{CampaignID: b, Hour: HourOf(later), Variant: "", Channel: "SMS"}: {Impressions: 2, CostE4: 5_0000},
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 1, To: 2, Rollups: map[metrics.Key]metrics.Totals{
+			{CampaignID: b, Hour: metrics.HourOf(later), Variant: "", Channel: "SMS"}: {Impressions: 2, CostE4: 5_0000},
 		}}, later))
 		spends, next, err := store.SpendChangedSince(ctx, now.Add(5*time.Minute))
 		require.NoError(t, err)
