@@ -2,7 +2,6 @@ package echoapi_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,9 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/campaign/bunstore"
@@ -25,7 +22,8 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 )
 
-// A host service mounts the campaign module on its own *bun.DB and *echo.Echo.
+// The campaign handlers alone, on a host's own *bun.DB and *echo.Echo (platform/campaigns
+// mounts them with every other capability, and with the permissions and limits of the API).
 func Example() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "host")
@@ -68,67 +66,6 @@ func Example() {
 	// Output:
 	// 201 "1"
 	// 404 application/problem+json
-}
-
-// A host writes a campaign in its own transaction, next to its own rows: all land or none, and
-// the event relay and the observers hear of the campaign only if the transaction commits.
-func ExampleService_InTx() {
-	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "host")
-	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "host.db"), sqlite.Pool())
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer db.Close()
-	if err := migrate.Up(ctx, db, bunstore.Schema()...); err != nil {
-		fmt.Println(err)
-		return
-	}
-	if _, err := db.ExecContext(ctx, "CREATE TABLE offers (campaign_id TEXT NOT NULL)"); err != nil {
-		fmt.Println(err)
-		return
-	}
-	svc := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{
-		ObserveEvent: func(eventType string) { fmt.Println("observed", eventType) },
-	})
-	actor := campaign.UserID(uuid.MustParse("7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11"))
-	in := campaign.Input{
-		Name: "Host offer", Type: campaign.TypeLoyalty, StartDate: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC),
-		Budget: campaign.MustMoney("500", "EUR"), Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail}},
-	}
-
-	for _, commit := range []bool{false, true} {
-		var w *campaign.TxService
-		err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			w = svc.InTx(bunstore.New(tx))
-			c, err := w.Create(ctx, actor, in) // the row and its CampaignCreated event, in tx
-			if err != nil {
-				return err
-			}
-			if _, err := tx.NewInsert().Model(&map[string]any{"campaign_id": c.ID().String()}).
-				TableExpr("offers").Exec(ctx); err != nil {
-				return err
-			}
-			if !commit {
-				return errors.New("the host changed its mind")
-			}
-			return nil
-		})
-		fmt.Println("transaction:", err)
-		// After the transaction, whatever its outcome: announces only what committed.
-		if err := w.Committed(ctx); err != nil {
-			fmt.Println(err)
-		}
-	}
-	n, _ := db.NewSelect().Table("campaigns").Count(ctx)
-	fmt.Println("campaigns:", n)
-	// Output:
-	// transaction: the host changed its mind
-	// transaction: <nil>
-	// observed CampaignCreated
-	// campaigns: 1
 }
 
 // The tests' schema (the campaign store's), clock and users.

@@ -1,5 +1,7 @@
-// Package app wires the capabilities into the two binaries: the API and the worker. It is the
-// only package (with cmd/) that imports every capability.
+// Package app is the two binaries, the API and the worker, over the campaigns client
+// (platform/campaigns): it maps the YAML configuration to the client's Config, opens the
+// database and NATS (the embedded server when no URL is set), adds authentication, rate limits,
+// observability, the docs and the console, and runs the client.
 package app
 
 import (

@@ -101,23 +101,8 @@ func Example() {
 // the relay and the observers hear of the campaign only if the transaction commits.
 func ExampleClient_InTx() {
 	ctx := context.Background()
-	dir, _ := os.MkdirTemp("", "host")
-	defer os.RemoveAll(dir)
-	db, err := sqlite.Open(ctx, filepath.Join(dir, "host.db"), sqlite.Pool())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer db.Close()
-	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer srv.Close()
-	nc, err := natsx.Connect(ctx, natsx.Config{InProcess: srv})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer nc.Close()
+	db, nc, done := embeddedDefault(ctx) // SQLite and NATS in-process, as in Example
+	defer done()
 	client, err := campaigns.New(db, nc.JS, campaigns.Config{})
 	if err != nil {
 		log.Fatal(err)
@@ -220,4 +205,28 @@ func Example_postgreSQL() {
 	}
 	pending, _ := client.OutboxBacklog(ctx)
 	fmt.Println("unpublished events:", pending)
+}
+
+// embeddedDefault opens what Example opens: a SQLite file and a NATS server in this process,
+// in a temporary directory; done closes them and removes it.
+func embeddedDefault(ctx context.Context) (*bun.DB, *natsx.Conn, func()) {
+	dir, _ := os.MkdirTemp("", "host")
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "host.db"), sqlite.Pool())
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := embedded.Start(ctx, embedded.Config{DataDir: dir})
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc, err := natsx.Connect(ctx, natsx.Config{InProcess: srv})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return db, nc, func() {
+		nc.Close()
+		srv.Close()
+		_ = db.Close()
+		_ = os.RemoveAll(dir)
+	}
 }
