@@ -24,11 +24,14 @@ import (
 type Config struct {
 	// Identify tells who sends a request: the host's authentication. Mount and Handler need
 	// it, since no route is open to anonymous callers; a process that mounts no routes (a
-	// worker) may leave it out.
+	// worker) may leave it out. A caller it cannot identify is Caller{} (anonymous: 401 unless
+	// Authorize lets it through); an error refuses the request with 401 and the error's text,
+	// or with the *httpx.Problem the error is.
 	Identify func(r *http.Request) (Caller, error)
 	// Authorize decides whether caller may use a route that requires perm, returning nil when
-	// it may. Default: the role table, auth.Grants over Caller.Roles: 401 for a caller with
-	// no identity and no role, 403 for one whose roles lack perm.
+	// it may; an error refuses the request with 403 and the error's text, or with the
+	// *httpx.Problem the error is. Default: the role table, auth.Grants over Caller.Roles: 401
+	// for a caller with no identity and no role, 403 for one whose roles lack perm.
 	Authorize func(r *http.Request, caller Caller, perm auth.Permission) error
 
 	// HTTP bounds the requests the mounted routes take.
