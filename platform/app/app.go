@@ -164,6 +164,7 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 		Identify: identify,
 		HTTP: campaigns.HTTPConfig{
 			BodyLimit: cfg.HTTP.BodyLimit, ImportBodyLimit: cfg.HTTP.ImportBodyLimit, ImportMaxLines: cfg.HTTP.ImportMaxLines,
+			TrustedOrigins: cfg.CORS.AllowedOrigins,
 		},
 		AllowUntargeted:    cfg.Activation.AllowUntargeted,
 		ApprovalThresholds: cfg.Approval.Thresholds,
@@ -302,8 +303,10 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	}
 	warmPool(ctx, cfg.Database, c.DB, logger)
 	e = httpx.NewEcho(ecfg)
+	// Without NATS the API still reads and writes (the outbox keeps domain events; only
+	// /track needs the broker), so NATS degrades readiness rather than taking the pod out.
 	httpx.RegisterHealth(e, logger, httpx.Check{Name: "database", Fn: c.DB.PingContext},
-		httpx.Check{Name: "nats", Fn: c.NATS.Ready})
+		httpx.Check{Name: "nats", Fn: c.NATS.Ready, Degrades: true})
 	e.GET("/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", openAPISpec)
 	}, httpx.Query())

@@ -14,7 +14,9 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
+	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 )
 
 const (
@@ -476,4 +478,30 @@ func TestReadyReportsADownDatabase(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, r.Status)
 	assert.Equal(t, map[string]any{"status": "unavailable", "checks": map[string]any{"database": "unavailable", "nats": "ok"}}, r.Map(t))
 	assert.Equal(t, http.StatusOK, s.Do(http.MethodGet, "/health", nil).Status, "liveness has no dependencies")
+}
+
+// The API writes without NATS (the outbox keeps the events), so a NATS outage keeps it in
+// service: /ready is 200 "degraded", writes are 201, and it is "ready" again once NATS is back.
+func TestReadyStaysInServiceWithoutNATS(t *testing.T) {
+	t.Parallel()
+	broker := natstest.NewServer(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
+		c.NATS.Embedded, c.NATS.URL = false, broker.URL()
+	}})
+	require.Equal(t, http.StatusOK, s.Do(http.MethodGet, "/ready", nil).Status)
+
+	broker.Stop()
+	require.Eventually(t, func() bool {
+		r := s.Do(http.MethodGet, "/ready", nil)
+		return r.Status == http.StatusOK && r.Map(t)["status"] == "degraded"
+	}, 10*time.Second, 50*time.Millisecond, "/ready during a NATS outage")
+	r := s.Do(http.MethodGet, "/ready", nil)
+	assert.Equal(t, map[string]any{"status": "degraded", "checks": map[string]any{"database": "ok", "nats": "unavailable"}}, r.Map(t))
+	created := s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Written during an outage"), asUserA...)
+	assert.Equal(t, http.StatusCreated, created.Status, "a write during the outage: %s", created.Body)
+
+	broker.Start()
+	require.Eventually(t, func() bool {
+		return s.Do(http.MethodGet, "/ready", nil).Map(t)["status"] == "ready"
+	}, 15*time.Second, 100*time.Millisecond, "/ready once NATS is back")
 }

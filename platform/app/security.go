@@ -129,10 +129,14 @@ func echoConfig(cfg *config.Config, m *observability.Metrics, logger *slog.Logge
 		}
 	}
 	identify = append(identify, authn.Authorize(routes))
+	crossOrigin, err := httpx.CrossOrigin(cfg.CORS.AllowedOrigins)
+	if err != nil {
+		return httpx.EchoConfig{}, &config.Error{Key: "cors.allowed_origins", Reason: err.Error()}
+	}
 	return httpx.EchoConfig{
 		BodyLimit: cfg.HTTP.BodyLimit, HeaderLimit: cfg.HTTP.HeaderLimit, RequestTimeout: cfg.HTTP.RequestTimeout,
 		Logger: logger, Observe: m.Middleware(), Identify: identify, TrustedProxies: proxies,
-		Routes: transferRoutes(cfg),
+		Routes: transferRoutes(cfg), CrossOrigin: crossOrigin, ListenHost: cfg.HTTP.Host,
 		CORS: httpx.CORSConfig{AllowOrigins: cfg.CORS.AllowedOrigins,
 			AllowCredentials: cfg.CORS.AllowCredentials, MaxAge: cfg.CORS.MaxAge},
 	}, nil

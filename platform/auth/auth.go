@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -331,16 +330,8 @@ func CheckExposure(cfg Settings, host string) error {
 		ModeNone, shown)}
 }
 
-// IsLoopback reports whether host (a listen host) is on loopback only: "localhost" or a
-// loopback address. "" and 0.0.0.0 / :: mean every interface.
-func IsLoopback(host string) bool {
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// IsLoopback reports whether host (a listen host) is on loopback only (httpx.IsLoopback).
+func IsLoopback(host string) bool { return httpx.IsLoopback(host) }
 
 // permission is the permission of the request's route; false when it is not in the table.
 func (a *Authenticator) permission(c echo.Context) (Permission, bool) {

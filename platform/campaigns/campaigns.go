@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
 
@@ -36,6 +37,7 @@ import (
 	metricsstore "github.com/engine-rules-sp/campaigns/metrics/bunstore"
 	metricsapi "github.com/engine-rules-sp/campaigns/metrics/echoapi"
 	"github.com/engine-rules-sp/campaigns/platform/database"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
@@ -56,6 +58,7 @@ type Client struct {
 	rules       *targeting.Client // nil without a Rules Engine
 	evaluator   *targeting.Evaluator
 	idempotency *idempotency.Store
+	crossOrigin echo.MiddlewareFunc
 	aggregator  *metrics.Aggregator
 	automation  *automation.Automation
 	changes     *changes
@@ -92,6 +95,9 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Client{cfg: cfg, db: db, js: js, logger: cfg.Logger, changes: &changes{}}
+	if c.crossOrigin, err = httpx.CrossOrigin(cfg.HTTP.TrustedOrigins); err != nil {
+		return nil, &ConfigError{"HTTP.TrustedOrigins", err.Error()}
+	}
 
 	c.relay = outbox.NewRelay(db, js, outbox.RelayConfig{
 		Stream: cfg.Events.Stream, Source: cfg.Events.Source, DuplicateWindow: cfg.Events.DuplicateWindow,

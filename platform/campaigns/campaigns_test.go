@@ -76,6 +76,7 @@ func TestNewRefusesABadConfigNamingTheField(t *testing.T) {
 		cfg   campaigns.Config
 	}{
 		{"HTTP.BodyLimit", campaigns.Config{HTTP: campaigns.HTTPConfig{BodyLimit: -1}}},
+		{"HTTP.TrustedOrigins", campaigns.Config{HTTP: campaigns.HTTPConfig{TrustedOrigins: []string{"https://console.example.com/app"}}}},
 		{"ApprovalThresholds[EUR]", campaigns.Config{ApprovalThresholds: map[string]string{"EUR": "ten"}}},
 		{"ApprovalThresholds[XYZ]", campaigns.Config{ApprovalThresholds: map[string]string{"XYZ": "10"}}},
 		{"RulesEngine.Client.URL", campaigns.Config{RulesEngine: &campaigns.RulesEngineConfig{}}},
@@ -197,9 +198,19 @@ func TestEveryMountedRouteIsGuarded(t *testing.T) {
 			assert.Equal(t, httpx.ProblemContentType, resp.Header.Get("Content-Type"))
 			assert.NotEmpty(t, resp.Header.Get(httpx.HeaderRequestID), "a request id is made when none is sent")
 
-			if r.Method == http.MethodGet || r.Method == http.MethodDelete {
+			if r.Method == http.MethodGet {
 				return
 			}
+			// A write a browser sent from a page on another origin, even an admin's.
+			crossSite := http.Header{headerCaller: {"someone"}, headerRoles: {string(auth.RoleAdmin)},
+				"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}
+			resp = send(r.Method, r.Path, []byte("{}"), crossSite)
+			assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a cross-site write")
+			assert.Equal(t, httpx.ProblemContentType, resp.Header.Get("Content-Type"))
+			if r.Method == http.MethodDelete {
+				return
+			}
+
 			admin := http.Header{headerCaller: {"someone"}, headerRoles: {string(auth.RoleAdmin)}}
 			resp = send(r.Method, r.Path, bytes.Repeat([]byte(" "), 3<<10), admin)
 			assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "a body over the limit")

@@ -13,6 +13,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
+	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/targeting"
 )
@@ -87,6 +88,11 @@ type HTTPConfig struct {
 	ImportTempDir string
 	// BulkConcurrency is how many campaigns of one bulk action are acted on at once (4).
 	BulkConcurrency int
+	// TrustedOrigins are the origins ("https://console.example.com") whose pages may send
+	// writes from a browser. Every mounted route refuses a POST, PUT or DELETE that a browser
+	// sent from any other origin (403 cross-origin, see httpx.CrossOrigin); requests from the
+	// host's own pages and from clients that are not browsers pass. Default: none.
+	TrustedOrigins []string
 }
 
 // RulesEngineConfig connects the Rules Engine.
@@ -205,6 +211,9 @@ func (c Config) validate() error {
 	}
 	if c.HTTP.BulkConcurrency < 0 {
 		return &ConfigError{"HTTP.BulkConcurrency", "must not be negative"}
+	}
+	if _, err := httpx.CrossOrigin(c.HTTP.TrustedOrigins); err != nil {
+		return &ConfigError{"HTTP.TrustedOrigins", err.Error()}
 	}
 	if _, err := approvalThresholds(c.ApprovalThresholds); err != nil {
 		return err

@@ -128,6 +128,7 @@ var routeTable = func() []route {
 // Mount registers every route of the service on g (usually the host's /api/v1 group), each
 // behind the client's own middleware: problem+json errors whatever the host's error handler,
 // a request id (the one the host's middleware set, else X-Request-ID, else a new one), the
+// refusal of writes a browser sent from another origin (HTTPConfig.TrustedOrigins), the
 // body limit, the caller's identity (Config.Identify) and its authorization
 // (Config.Authorize, else the role table), and Idempotency-Key on POSTs. Mounted on a host's
 // Echo, the routes are as guarded as in the binaries. Mount panics when Config.Identify is
@@ -190,7 +191,7 @@ func (c *Client) middleware(method, path string, m []echo.MiddlewareFunc) []echo
 			break
 		}
 	}
-	chain := []echo.MiddlewareFunc{httpx.Problems(c.logger), requestID}
+	chain := []echo.MiddlewareFunc{httpx.Problems(c.logger), requestID, c.crossOrigin}
 	if rt == nil {
 		return append(chain, refuse(method, path))
 	}

@@ -34,6 +34,12 @@ type EchoConfig struct {
 	// TrustedProxies are the networks whose X-Forwarded-For names the client (default: none,
 	// the client is the connection's peer).
 	TrustedProxies []*net.IPNet
+	// CrossOrigin refuses state-changing requests from pages on other origins (see
+	// CrossOrigin); nil leaves them to the handlers.
+	CrossOrigin echo.MiddlewareFunc
+	// ListenHost is the host the server listens on: on loopback, a request naming another
+	// Host is refused (LoopbackHosts), against DNS rebinding.
+	ListenHost string
 	// Routes gives some routes their own body limit and deadline, by RouteKey (default:
 	// none; every route has BodyLimit and RequestTimeout).
 	Routes map[string]RouteLimits
@@ -102,6 +108,12 @@ func NewEcho(cfg EchoConfig) *echo.Echo {
 			AllowCredentials: cfg.CORS.AllowCredentials,
 			MaxAge:           int(cfg.CORS.MaxAge.Seconds()),
 		}))
+	}
+	if IsLoopback(cfg.ListenHost) {
+		e.Use(LoopbackHosts())
+	}
+	if cfg.CrossOrigin != nil {
+		e.Use(cfg.CrossOrigin)
 	}
 	e.Use(limits(cfg))
 	if cfg.Identify == nil {
@@ -277,10 +289,15 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, cfg ServerConfi
 type Check struct {
 	Name string
 	Fn   func(ctx context.Context) error
+	// Degrades marks a dependency the process can serve without, less well: when only such
+	// checks fail, /ready stays 200 with status "degraded", so that an orchestrator keeps the
+	// instance in service while its other routes still work.
+	Degrades bool
 }
 
 // RegisterHealth mounts GET /health (liveness: the process answers; no dependencies) and
-// GET /ready (every check passes within two seconds, else 503).
+// GET /ready: 200 "ready" when every check passes within two seconds, 200 "degraded" when
+// only checks marked Degrades fail, else 503 "unavailable". Each check's result is in the body.
 func RegisterHealth(e *echo.Echo, logger *slog.Logger, checks ...Check) {
 	e.GET("/health", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
@@ -288,18 +305,23 @@ func RegisterHealth(e *echo.Echo, logger *slog.Logger, checks ...Check) {
 	e.GET("/ready", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
-		status, results := http.StatusOK, make(map[string]string, len(checks))
+		status, word := http.StatusOK, "ready"
+		results := make(map[string]string, len(checks))
 		for _, ck := range checks {
 			if err := ck.Fn(ctx); err != nil {
-				logger.WarnContext(ctx, "readiness check failed", slog.String("check", ck.Name), slog.Any("error", err))
-				status, results[ck.Name] = http.StatusServiceUnavailable, "unavailable"
+				logger.WarnContext(ctx, "readiness check failed", slog.String("check", ck.Name),
+					slog.Bool("degrades", ck.Degrades), slog.Any("error", err))
+				results[ck.Name] = "unavailable"
+				if ck.Degrades {
+					if status == http.StatusOK {
+						word = "degraded"
+					}
+					continue
+				}
+				status, word = http.StatusServiceUnavailable, "unavailable"
 				continue
 			}
 			results[ck.Name] = "ok"
-		}
-		word := "ready"
-		if status != http.StatusOK {
-			word = "unavailable"
 		}
 		return c.JSON(status, map[string]any{"status": word, "checks": results})
 	}, Query())

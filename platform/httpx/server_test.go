@@ -337,3 +337,42 @@ func TestEchoConfigZeroFieldsAreTheDefaults(t *testing.T) {
 	assert.InDelta(t, float64(httpx.DefaultRequestTimeout), float64(deadlineIn.Load()), float64(time.Second))
 	assert.Equal(t, http.StatusRequestEntityTooLarge, send(httpx.DefaultBodyLimit+1))
 }
+
+func TestReadyDegradedByAnOptionalDependency(t *testing.T) {
+	t.Parallel()
+	brokerDown := errors.New("broker down")
+	dbUp, natsUp := atomic.Bool{}, atomic.Bool{}
+	dbUp.Store(true)
+	check := func(up *atomic.Bool) func(context.Context) error {
+		return func(context.Context) error {
+			if up.Load() {
+				return nil
+			}
+			return brokerDown
+		}
+	}
+	e := echo.New()
+	httpx.RegisterHealth(e, discardLogger(),
+		httpx.Check{Name: "database", Fn: check(&dbUp)},
+		httpx.Check{Name: "nats", Fn: check(&natsUp), Degrades: true})
+	ready := func() (int, string) {
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+		return rec.Code, rec.Body.String()
+	}
+
+	code, body := ready()
+	assert.Equal(t, http.StatusOK, code, "an optional dependency down keeps the instance in service")
+	assert.JSONEq(t, `{"status":"degraded","checks":{"database":"ok","nats":"unavailable"}}`, body)
+
+	dbUp.Store(false)
+	code, body = ready()
+	assert.Equal(t, http.StatusServiceUnavailable, code, "a required dependency down takes it out")
+	assert.JSONEq(t, `{"status":"unavailable","checks":{"database":"unavailable","nats":"unavailable"}}`, body)
+
+	dbUp.Store(true)
+	natsUp.Store(true)
+	code, body = ready()
+	assert.Equal(t, http.StatusOK, code)
+	assert.JSONEq(t, `{"status":"ready","checks":{"database":"ok","nats":"ok"}}`, body)
+}
