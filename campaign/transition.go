@@ -139,7 +139,7 @@ func (s *Service) transitionOnce(ctx context.Context, sc scope, id ID, req Trans
 		return nil, err
 	}
 	read := c.Version()
-	next, err := sc.change(ctx, id, &read, func(c *Campaign) (Change, error) {
+	next, err := sc.change(withDelivered(ctx, delivered), id, &read, func(c *Campaign) (Change, error) {
 		// The aggregate judges again, against the row it changes (the same version).
 		ch, err := c.ApplyTransition(change, now)
 		if err != nil || req.BudgetExceeded == nil {

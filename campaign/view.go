@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"context"
 	"time"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -51,3 +52,20 @@ func (v *View) ApprovalStatus() ApprovalStatus { return v.ApprovalStatusUnder(v.
 
 // ApprovalThresholds are the thresholds the service that read the campaign judges it by.
 func (v *View) ApprovalThresholds() ApprovalThresholds { return v.thresholds.clone() }
+
+// deliveredKey carries, in the context of a write, what the campaign had delivered when the
+// use case read it (a transition to ACTIVE reads it first), for WrittenView.
+type deliveredKey struct{}
+
+func withDelivered(ctx context.Context, d lifecycle.Delivered) context.Context {
+	return context.WithValue(ctx, deliveredKey{}, d)
+}
+
+// WrittenView is c as a write of the service leaves it, viewed as the use case will hand it
+// out, ctx being the write's context. A store's write hands c to the context's hooks inside
+// its transaction (the recovery point of a keyed request, platform/idempotency, renders the
+// request's answer from it there), before the use case has returned its View.
+func (s *Service) WrittenView(ctx context.Context, c *Campaign) *View {
+	d, _ := ctx.Value(deliveredKey{}).(lifecycle.Delivered)
+	return s.view(c, d)
+}

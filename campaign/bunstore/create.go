@@ -7,16 +7,19 @@ import (
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
 
 // createInOneStatement reports whether Create may write the campaign and its event with one
 // statement of its own: on PostgreSQL, outside a host's transaction, for a change that is
-// one event and no history row. One statement is atomic by itself, so it replaces BEGIN,
+// one event and no history row, and not for a keyed request, whose recovery point must
+// commit with the campaign (platform/idempotency). One statement is atomic by itself, so it replaces BEGIN,
 // two INSERTs and COMMIT (four round trips) with one.
-func (s *Store) createInOneStatement(ch campaign.Change) bool {
-	return s.db.Dialect().Name() == dialect.PG && !s.Joined() && ch.Transition == nil && len(ch.Then) == 0
+func (s *Store) createInOneStatement(ctx context.Context, ch campaign.Change) bool {
+	return s.db.Dialect().Name() == dialect.PG && !s.Joined() && ch.Transition == nil && len(ch.Then) == 0 &&
+		!idempotency.Keyed(ctx)
 }
 
 // createOne inserts the campaign row and its event in one statement: the campaign's INSERT

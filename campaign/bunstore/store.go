@@ -22,6 +22,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	history "github.com/engine-rules-sp/campaigns/lifecycle/bunstore"
+	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
@@ -139,7 +140,7 @@ func (s *Store) Create(ctx context.Context, c *campaign.Campaign, ch campaign.Ch
 	if err != nil {
 		return err
 	}
-	if s.createInOneStatement(ch) {
+	if s.createInOneStatement(ctx, ch) {
 		return s.createOne(ctx, c, row, ch)
 	}
 	return s.write(ctx, func(ctx context.Context, db bun.IDB) error {
@@ -149,7 +150,10 @@ func (s *Store) Create(ctx context.Context, c *campaign.Campaign, ch campaign.Ch
 			}
 			return fmt.Errorf("insert campaign: %w", err)
 		}
-		return record(ctx, db, c, ch)
+		if err := record(ctx, db, c, ch); err != nil {
+			return err
+		}
+		return idempotency.Record(ctx, db, c)
 	})
 }
 
@@ -193,6 +197,10 @@ func (s *Store) Update(ctx context.Context, id campaign.ID, expectedVersion *int
 			return err
 		}
 		if err := record(ctx, db, c, ch); err != nil {
+			return err
+		}
+		// The answer of a keyed request commits with its write (platform/idempotency).
+		if err := idempotency.Record(ctx, db, c); err != nil {
 			return err
 		}
 		out = c

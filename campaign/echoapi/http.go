@@ -277,12 +277,15 @@ func (h *Handler) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	location := func(id campaign.ID) string {
+		return strings.TrimSuffix(c.Request().URL.Path, "/") + "/" + id.String()
+	}
+	expect(c, h.svc, http.StatusCreated, location)
 	camp, err := h.svc.Create(c.Request().Context(), actor, in)
 	if err != nil {
 		return h.problem(err, false)
 	}
-	c.Response().Header().Set(echo.HeaderLocation,
-		strings.TrimSuffix(c.Request().URL.Path, "/")+"/"+camp.ID().String())
+	c.Response().Header().Set(echo.HeaderLocation, location(camp.ID()))
 	httpx.SetETag(c, camp.Version())
 	return c.JSON(http.StatusCreated, NewResponse(camp, h.svc.Now()))
 }

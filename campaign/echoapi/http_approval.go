@@ -100,6 +100,7 @@ func (h *Handler) approvalStep(step approvalFunc, needsReason, decides bool) ech
 		if hasIfMatch {
 			req.ExpectedVersion = &ifMatch
 		}
+		expect(c, h.svc, http.StatusOK, nil)
 		camp, err := step(c.Request().Context(), id, req)
 		if err != nil {
 			return h.approvalProblem(err, hasIfMatch)

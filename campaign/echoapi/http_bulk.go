@@ -2,6 +2,7 @@ package echoapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
@@ -17,6 +19,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 )
 
 // MaxBulkIDs is how many campaigns one bulk action may name.
@@ -149,11 +152,15 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 		base := strings.TrimSuffix(c.Request().URL.Path, "/bulk/"+name)
 		// Each campaign is its own transaction, as on the single route, so they may run side
 		// by side; the results keep the request's order.
+		var fromRecords atomic.Int64 // results replayed from a keyed first run's records
 		var g errgroup.Group
 		g.SetLimit(h.bulkN)
 		for i, id := range ids {
 			g.Go(func() error {
-				res := h.bulkSlot(ctx, name, id, actor, reason, dryRun)
+				res, replayed := h.bulkKeyed(ctx, name, id, actor, reason, dryRun)
+				if replayed {
+					fromRecords.Add(1)
+				}
 				if res.Problem != nil {
 					instance := base + "/" + id.String()
 					if name != "delete" {
@@ -187,6 +194,11 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		}
 		out.Summary.Total = len(ids)
+		if fromRecords.Load() == int64(len(ids)) {
+			// A retry of a keyed request whose every campaign had been acted on: nothing was
+			// done again, as when the whole answer is replayed.
+			c.Response().Header().Set(idempotency.ReplayedHeader, "true")
+		}
 		return c.JSON(http.StatusOK, out)
 	}
 }
@@ -194,6 +206,42 @@ func (h *Handler) bulk(name string) echo.HandlerFunc {
 // bulkSlot runs bulkOne in one of the handler's shared slots. It stands in for Echo's recover
 // middleware, which does not see this goroutine: a panic is one campaign's 500, not the
 // process's end.
+// bulkKeyed acts on one campaign of a bulk action. Under an Idempotency-Key each campaign's
+// write records its result in its own transaction (platform/idempotency), so that a retry
+// whose first run committed some of them answers those from their records instead of acting
+// twice, and acts on the others.
+func (h *Handler) bulkKeyed(ctx context.Context, name string, id campaign.ID, actor *campaign.UserID, reason string, dryRun bool) (res BulkResult, replayed bool) {
+	if dryRun || !idempotency.Keyed(ctx) {
+		return h.bulkSlot(ctx, name, id, actor, reason, dryRun), false
+	}
+	step := id.String()
+	if res, ok := h.bulkRecorded(ctx, step); ok {
+		return res, true
+	}
+	res = h.bulkSlot(idempotency.Step(ctx, step, h.bulkAnswer(name, id)), name, id, actor, reason, dryRun)
+	if res.Problem != nil {
+		// Another run of the same request may have acted on it first.
+		if rec, ok := h.bulkRecorded(ctx, step); ok {
+			return rec, true
+		}
+	}
+	return res, false
+}
+
+// bulkRecorded is the recorded result of one campaign of the keyed bulk action in ctx.
+func (h *Handler) bulkRecorded(ctx context.Context, step string) (BulkResult, bool) {
+	a, ok, err := idempotency.Recorded(ctx, step)
+	if err != nil {
+		h.logger.WarnContext(ctx, "bulk action: could not read a campaign's recorded result", slog.Any("error", err))
+		return BulkResult{}, false
+	}
+	var res BulkResult
+	if !ok || json.Unmarshal(a.Body, &res) != nil {
+		return BulkResult{}, false
+	}
+	return res, true
+}
+
 func (h *Handler) bulkSlot(ctx context.Context, name string, id campaign.ID, actor *campaign.UserID, reason string, dryRun bool) (res BulkResult) {
 	select {
 	case h.bulkSlots <- struct{}{}:

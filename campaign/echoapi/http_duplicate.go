@@ -38,13 +38,15 @@ func (h *Handler) duplicate(c echo.Context) error {
 	if len(errs) > 0 {
 		return h.problem(&campaign.ValidationError{Fields: domainErrors(errs)}, false)
 	}
+	// The copy lives beside its source: /api/v1/campaigns/<source>/duplicate -> /api/v1/campaigns/<copy>.
+	base := path.Dir(path.Dir(strings.TrimSuffix(c.Request().URL.Path, "/")))
+	location := func(id campaign.ID) string { return base + "/" + id.String() }
+	expect(c, h.svc, http.StatusCreated, location)
 	camp, err := h.svc.Duplicate(c.Request().Context(), actor, id, req)
 	if err != nil {
 		return h.problem(err, false)
 	}
-	// The copy lives beside its source: /api/v1/campaigns/<source>/duplicate -> /api/v1/campaigns/<copy>.
-	base := path.Dir(path.Dir(strings.TrimSuffix(c.Request().URL.Path, "/")))
-	c.Response().Header().Set(echo.HeaderLocation, base+"/"+camp.ID().String())
+	c.Response().Header().Set(echo.HeaderLocation, location(camp.ID()))
 	httpx.SetETag(c, camp.Version())
 	return c.JSON(http.StatusCreated, NewResponse(camp, h.svc.Now()))
 }

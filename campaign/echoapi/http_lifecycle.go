@@ -81,6 +81,7 @@ func (h *Handler) transition(name string) echo.HandlerFunc {
 			u := campaign.UserID(actor)
 			req.Actor = &u
 		}
+		expect(c, h.svc, http.StatusOK, nil)
 		res, err := h.svc.Transition(c.Request().Context(), id, req)
 		if dryRun {
 			return h.dryRun(c, id, action, res, err, hasIfMatch)

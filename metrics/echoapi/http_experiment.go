@@ -15,12 +15,16 @@ import (
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/metrics/experiment"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 )
 
 // CampaignUpdater replaces a campaign's editable fields; the campaign service implements it.
 type CampaignUpdater interface {
 	metrics.CampaignGetter
 	Update(ctx context.Context, id campaign.ID, expectedVersion *int64, in campaign.Input) (*campaign.View, error)
+	// WrittenView is the campaign as an update leaves it, viewed as Update returns it: the
+	// answer of a keyed conclude is rendered from it inside the update's transaction.
+	WrittenView(ctx context.Context, c *campaign.Campaign) *campaign.View
 }
 
 // ExperimentResponse is GET /campaigns/:id/experiment.
@@ -139,6 +143,15 @@ func (h *Handler) conclude(c echo.Context) error {
 	settings.ABTest = ab
 	in := campaign.Input{Name: c0.Name(), Description: c0.Description(), Type: c0.Type(), TargetingRules: c0.TargetingRules(),
 		StartDate: c0.StartDate(), EndDate: c0.EndDate(), Budget: c0.Budget(), Settings: settings}
+	// Under an Idempotency-Key, the answer commits with the update (platform/idempotency).
+	idempotency.Expect(c, func(ctx context.Context, written any) (idempotency.Answer, error) {
+		w, ok := written.(*campaign.Campaign)
+		if !ok {
+			return idempotency.Answer{}, fmt.Errorf("conclude: the write stored a %T, not a campaign", written)
+		}
+		v := h.updater.WrittenView(ctx, w)
+		return idempotency.JSONAnswer(http.StatusOK, campaignapi.NewResponse(v, h.now()), map[string]string{"ETag": httpx.ETag(v.Version())})
+	})
 	updated, err := h.updater.Update(ctx, id, &version, in)
 	if err != nil {
 		return campaignProblem(err, hasIfMatch)

@@ -56,6 +56,20 @@ func Routes(prefix string) []Route {
 	return out
 }
 
+// KeyedRoutes lists, under prefix, the routes whose POSTs Mount serves with Idempotency-Key
+// (platform/idempotency): every POST but the import, which streams its body.
+func KeyedRoutes(prefix string) []Route {
+	var out []Route
+	for _, r := range routeTable {
+		if r.idempotent {
+			rt := r.Route
+			rt.Path = prefix + r.Path
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
 // route is one entry of the table: the route and what Mount applies to it besides.
 type route struct {
 	auth.Route

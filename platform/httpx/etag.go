@@ -10,8 +10,11 @@ import (
 
 // SetETag sets the strong ETag of a versioned resource: "<version>".
 func SetETag(c echo.Context, version int64) {
-	c.Response().Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
+	c.Response().Header().Set("ETag", ETag(version))
 }
+
+// ETag is the strong ETag of a version, as SetETag writes it.
+func ETag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
 
 // IfMatch reads the If-Match precondition. It returns ok=false when the header is absent or
 // "*" (any version). A value that is not one of our strong ETags can never match: 412.

@@ -1,8 +1,27 @@
 // Package idempotency makes POST requests safe to retry. A request that carries an
 // Idempotency-Key header is executed once per caller and key; a retry with the same body gets
 // the stored response again, a retry with another body is refused (422), and a retry while the
-// first is still running is refused (409). Keys expire after a day. 5xx answers are not kept,
-// so a failed request can be retried for real.
+// first is still running, before anything of it committed, is refused (409). Keys expire after
+// a day. 5xx answers are not kept, so a failed request can be retried for real.
+//
+// The answer commits with the effects, in the same transaction (Stripe's atomic phases and
+// recovery points). The middleware claims the key (in flight), runs the handler, then stores
+// its response (done). A crash between the handler's commit and that last step must not make a
+// retry run the handler again, so each write of a keyed request records a recovery point in
+// its own transaction: the handler says beforehand how it answers (Expect; Step for each
+// campaign of a bulk action), and the store calls Record last in the write's transaction,
+// which renders the answer from what was written and inserts it, keyed by (caller, key, step).
+// Hence:
+//
+//   - a retry that finds an in-flight key with the request's recovery point answers from it,
+//     at once, whether or not the first run is still going;
+//   - a key with no recovery point committed nothing: its run may be taken over once stale
+//     (Config.StaleAfter); even if the first run was only slow, the two cannot both commit,
+//     for the point's primary key refuses the second write (ErrRecorded), which rolls back;
+//   - a bulk action with some campaigns recorded resumes at once: those answer from their
+//     points (Recorded), the others run.
+//
+// A store joins in by calling Record in each write's transaction (campaign/bunstore does).
 package idempotency
 
 import (
@@ -136,43 +155,120 @@ func (s *Store) serve(c echo.Context, key string, next echo.HandlerFunc) error {
 	sum := sha256.Sum256(append([]byte(req.Method+" "+req.URL.RequestURI()+"\n"), body...))
 	fp := hex.EncodeToString(sum[:])
 
-	prior, err := s.claim(ctx, caller, key, fp)
+	row, got, err := s.claim(ctx, caller, key, fp)
 	if err != nil {
 		return err
 	}
-	if prior != nil {
-		return s.answerPrior(c, prior, fp)
+	if got != claimedFresh {
+		switch {
+		case row.Fingerprint != fp:
+			return reused()
+		case row.State == stateDone:
+			return answer(c, row.answer())
+		}
+		// In flight. A committed write that decides the answer gives it, whether or not its
+		// run is still going: it committed, so no run may write again.
+		a, ok, err := s.point(ctx, caller, key, FinalStep)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return s.answerPoint(c, caller, key, a)
+		}
+		some, err := s.hasPoints(ctx, caller, key)
+		if err != nil {
+			return err
+		}
+		if !some && got == knownBefore {
+			p := httpx.Conflict("idempotency-in-flight", "a request with this Idempotency-Key is still being processed; retry later")
+			p.Headers = map[string]string{"Retry-After": "1"}
+			return p
+		}
+		// Taken over, or some of the request's writes committed (some campaigns of a bulk
+		// action): run it now. Each committed step answers from its recovery point; the
+		// others run, and a step that another run commits first cannot commit twice
+		// (ErrRecorded).
 	}
 
+	r := &request{store: s, caller: caller, key: key, expiresAt: row.ExpiresAt, recorded: map[string]bool{}}
+	c.SetRequest(req.WithContext(context.WithValue(ctx, requestKey{}, r)))
 	rec := &recorder{ResponseWriter: c.Response().Writer, status: http.StatusOK}
 	c.Response().Writer = rec
-	if err := next(c); err != nil {
-		c.Error(err) // write the error now, so that it is recorded like any answer
-	}
 	// The key's fate must be settled even if the client went away.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
+	if err := next(c); err != nil {
+		if !c.Response().Committed && !r.recordedHere(FinalStep) {
+			// Another run of the request may have committed its write first (this one's was
+			// refused): then its answer is the request's.
+			if a, ok, perr := s.point(sctx, caller, key, FinalStep); perr == nil && ok {
+				return s.answerPoint(c, caller, key, a)
+			}
+		}
+		c.Error(err) // write the error now, so that it is recorded like any answer
+	}
 	if rec.status >= 500 || httpx.AnswerForgotten(c) {
 		s.release(sctx, caller, key)
 		return nil
 	}
-	s.complete(sctx, caller, key, c.Response().Header(), rec)
+	s.complete(sctx, caller, key, Answer{Status: rec.status, Header: replayed(c.Response().Header()), Body: rec.body.Bytes()})
 	return nil
 }
 
-// claim inserts an in-flight key. It returns the existing row when the key is already known
-// (and not expired or abandoned).
-func (s *Store) claim(ctx context.Context, caller, key, fp string) (*keyRow, error) {
+func reused() error {
+	return httpx.NewProblem(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency key reused",
+		"this Idempotency-Key was used for a different request; use a new key for a new request")
+}
+
+// answer writes a kept answer again.
+func answer(c echo.Context, a Answer) error {
+	h := c.Response().Header()
+	for k, v := range a.Header {
+		h.Set(k, v)
+	}
+	h.Set(ReplayedHeader, "true")
+	c.Response().WriteHeader(a.Status)
+	_, err := c.Response().Write(a.Body)
+	return err
+}
+
+// answerPoint answers from the request's recovery point, and keeps it as the key's answer
+// (if that fails, the next retry answers from the point again).
+func (s *Store) answerPoint(c echo.Context, caller, key string, a Answer) error {
+	if a.Status == statusNoAnswer {
+		return httpx.Conflict("idempotency-answer-lost",
+			"the request with this Idempotency-Key took effect, but its answer was not kept; read the resource it changed")
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), 5*time.Second)
+	defer cancel()
+	s.complete(sctx, caller, key, a)
+	return answer(c, a)
+}
+
+// claimed is how claim found a key.
+type claimed int
+
+const (
+	claimedFresh claimed = iota // inserted now
+	takenOver                   // in flight, abandoned by its request: this one runs it now
+	knownBefore                 // done, or in flight and not abandoned
+)
+
+// claim inserts an in-flight key and returns it. When the key is already known (and neither
+// expired nor abandoned), it returns that row instead. An in-flight key whose request
+// never finished is taken over once stale; that is safe even if that request still runs, for
+// each write records its recovery point in its own transaction and no step commits twice.
+func (s *Store) claim(ctx context.Context, caller, key, fp string) (*keyRow, claimed, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		now := s.cfg.Now().UTC()
 		row := keyRow{Caller: caller, Key: key, Fingerprint: fp, State: stateInFlight,
 			Headers: "{}", LockedAt: now, ExpiresAt: now.Add(s.cfg.TTL)}
 		res, err := s.db.NewInsert().Model(&row).On("CONFLICT DO NOTHING").Exec(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("idempotency: claim key: %w", err)
+			return nil, 0, fmt.Errorf("idempotency: claim key: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			return nil, nil
+			return &row, claimedFresh, nil
 		}
 		var prior keyRow
 		err = s.db.NewSelect().Model(&prior).Where("caller = ?", caller).Where("key = ?", key).Scan(ctx)
@@ -180,14 +276,13 @@ func (s *Store) claim(ctx context.Context, caller, key, fp string) (*keyRow, err
 			continue // deleted meanwhile: claim again
 		}
 		if err != nil {
-			return nil, fmt.Errorf("idempotency: read key: %w", err)
+			return nil, 0, fmt.Errorf("idempotency: read key: %w", err)
 		}
 		switch {
 		case !prior.ExpiresAt.After(now):
-			// Expired: forget it and claim afresh.
-			if _, err := s.db.NewDelete().Model((*keyRow)(nil)).Where("caller = ?", caller).
-				Where("key = ?", key).Where("expires_at <= ?", now).Exec(ctx); err != nil {
-				return nil, fmt.Errorf("idempotency: expire key: %w", err)
+			// Expired: forget it (and what its writes recorded) and claim afresh.
+			if err := s.forget(ctx, caller, key, now); err != nil {
+				return nil, 0, err
 			}
 			continue
 		case prior.State == stateInFlight && prior.Fingerprint == fp && !prior.LockedAt.After(now.Add(-s.cfg.StaleAfter)):
@@ -196,69 +291,87 @@ func (s *Store) claim(ctx context.Context, caller, key, fp string) (*keyRow, err
 				Where("caller = ?", caller).Where("key = ?", key).Where("state = ?", stateInFlight).
 				Where("locked_at = ?", prior.LockedAt).Exec(ctx)
 			if err != nil {
-				return nil, fmt.Errorf("idempotency: take over key: %w", err)
+				return nil, 0, fmt.Errorf("idempotency: take over key: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
-				return nil, nil
+				prior.LockedAt = now
+				return &prior, takenOver, nil
 			}
 			continue
 		}
-		return &prior, nil
+		return &prior, knownBefore, nil
 	}
-	return nil, httpx.Conflict("idempotency-in-flight", "a request with this Idempotency-Key is being processed; retry later")
+	return nil, 0, httpx.Conflict("idempotency-in-flight", "a request with this Idempotency-Key is being processed; retry later")
 }
 
-func (s *Store) answerPrior(c echo.Context, prior *keyRow, fp string) error {
-	switch {
-	case prior.Fingerprint != fp:
-		return httpx.NewProblem(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency key reused",
-			"this Idempotency-Key was used for a different request; use a new key for a new request")
-	case prior.State == stateInFlight:
-		p := httpx.Conflict("idempotency-in-flight", "a request with this Idempotency-Key is still being processed; retry later")
-		p.Headers = map[string]string{"Retry-After": "1"}
-		return p
-	}
-	var headers map[string]string
-	_ = json.Unmarshal([]byte(prior.Headers), &headers) // written by complete: cannot be malformed
-	h := c.Response().Header()
-	for k, v := range headers {
-		h.Set(k, v)
-	}
-	h.Set(ReplayedHeader, "true")
-	c.Response().WriteHeader(prior.Status)
-	_, err := c.Response().Write([]byte(prior.Body))
-	return err
+// forget deletes the expired key and its recovery points.
+func (s *Store) forget(ctx context.Context, caller, key string, now time.Time) error {
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewDelete().Model((*keyRow)(nil)).Where("caller = ?", caller).
+			Where("key = ?", key).Where("expires_at <= ?", now).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("idempotency: expire key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // claimed afresh meanwhile
+		}
+		if _, err := tx.NewDelete().Model((*pointRow)(nil)).Where("caller = ?", caller).
+			Where("key = ?", key).Exec(ctx); err != nil {
+			return fmt.Errorf("idempotency: expire recovery points: %w", err)
+		}
+		return nil
+	})
 }
 
-func (s *Store) complete(ctx context.Context, caller, key string, h http.Header, rec *recorder) {
-	headers := map[string]string{}
+func (k *keyRow) answer() Answer {
+	var h map[string]string
+	_ = json.Unmarshal([]byte(k.Headers), &h) // written by complete: cannot be malformed
+	return Answer{Status: k.Status, Header: h, Body: []byte(k.Body)}
+}
+
+// replayed are the headers of h worth replaying.
+func replayed(h http.Header) map[string]string {
+	out := map[string]string{}
 	for _, k := range replayHeaders {
 		if v := h.Get(k); v != "" {
-			headers[k] = v
+			out[k] = v
 		}
 	}
-	hb, _ := json.Marshal(headers)
+	return out
+}
+
+// complete keeps a as the key's answer. This is the step a crash can skip: a retry then
+// answers from the recovery point the request's write committed with its effects.
+func (s *Store) complete(ctx context.Context, caller, key string, a Answer) {
+	hb, _ := json.Marshal(a.Header)
 	_, err := s.db.NewUpdate().Model((*keyRow)(nil)).
-		Set("state = ?", stateDone).Set("status = ?", rec.status).
-		Set("headers = ?", string(hb)).Set("body = ?", rec.body.String()).
+		Set("state = ?", stateDone).Set("status = ?", a.Status).
+		Set("headers = ?", string(hb)).Set("body = ?", string(a.Body)).
 		Where("caller = ?", caller).Where("key = ?", key).Exec(ctx)
 	if err != nil {
-		s.logger.ErrorContext(ctx, "idempotency: store response", slog.Any("error", err))
+		s.logger.ErrorContext(ctx, "idempotency: store response; a retry answers from the recovery point", slog.Any("error", err))
 	}
 }
 
+// release forgets a key whose answer is not kept (a 5xx), so that a retry runs for real;
+// unless some of its writes committed: then the key stays, and a retry resumes from them.
 func (s *Store) release(ctx context.Context, caller, key string) {
+	points := s.db.NewSelect().TableExpr("idempotency_points AS p").ColumnExpr("1").
+		Where("p.caller = ?", caller).Where("p.key = ?", key)
 	if _, err := s.db.NewDelete().Model((*keyRow)(nil)).Where("caller = ?", caller).
-		Where("key = ?", key).Exec(ctx); err != nil {
+		Where("key = ?", key).Where("NOT EXISTS (?)", points).Exec(ctx); err != nil {
 		s.logger.ErrorContext(ctx, "idempotency: release key", slog.Any("error", err))
 	}
 }
 
-// Purge deletes expired keys; the automation loop calls it.
+// Purge deletes expired keys and their recovery points; the automation loop calls it.
 func (s *Store) Purge(ctx context.Context) error {
-	_, err := s.db.NewDelete().Model((*keyRow)(nil)).Where("expires_at <= ?", s.cfg.Now().UTC()).Exec(ctx)
-	if err != nil {
+	now := s.cfg.Now().UTC()
+	if _, err := s.db.NewDelete().Model((*keyRow)(nil)).Where("expires_at <= ?", now).Exec(ctx); err != nil {
 		return fmt.Errorf("idempotency: purge: %w", err)
+	}
+	if _, err := s.db.NewDelete().Model((*pointRow)(nil)).Where("expires_at <= ?", now).Exec(ctx); err != nil {
+		return fmt.Errorf("idempotency: purge recovery points: %w", err)
 	}
 	return nil
 }
