@@ -2,11 +2,13 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/uptrace/bun/dialect"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
@@ -41,4 +43,45 @@ func (s *Store) createOne(ctx context.Context, c *campaign.Campaign, row *campai
 		return fmt.Errorf("insert campaign: %w", err)
 	}
 	return nil
+}
+
+// createOneRetried is createOne, sent again on a connection fault. A statement whose answer
+// was lost may have committed all the same (the server can die between its commit and its
+// reply): the campaign's id is new, so its row tells. Before each retry after such a loss it
+// is looked for; and a retry refused as a duplicate (the lost statement committed while the
+// retry waited on its keys) is a success when the row is ours. When the faults outlast the
+// retries with the outcome still unknown, the error wraps sqlerr.ErrCommitUnknown.
+func (s *Store) createOneRetried(ctx context.Context, c *campaign.Campaign, row *campaignRow, ch campaign.Change) error {
+	sent := false // a statement may have reached the server, and its outcome is unknown
+	stored := func(ctx context.Context) (bool, error) {
+		switch err := s.exists(ctx, c.ID()); {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, campaign.ErrNotFound):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	err := database.Retry(ctx, func(ctx context.Context) error {
+		if sent {
+			if ok, err := stored(ctx); ok || err != nil {
+				return err
+			}
+		}
+		err := s.createOne(ctx, c, row, ch)
+		switch {
+		case sqlerr.IsConnFault(err) && !sqlerr.IsUnsent(err):
+			sent = true
+		case errors.Is(err, campaign.ErrNameTaken) && sent:
+			if ok, serr := stored(ctx); ok || serr != nil {
+				return serr
+			}
+		}
+		return err
+	})
+	if err != nil && sent && sqlerr.IsConnFault(err) {
+		return fmt.Errorf("%w: %w", sqlerr.ErrCommitUnknown, err)
+	}
+	return err
 }

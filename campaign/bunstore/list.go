@@ -48,7 +48,7 @@ func (s *Store) listRows(ctx context.Context, f campaign.Filter, t campaign.Appr
 	if err != nil {
 		return nil, err
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := s.read(ctx, func(ctx context.Context) error { return q.Scan(ctx) }); err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
 	return rows, nil

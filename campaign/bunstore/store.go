@@ -22,6 +22,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
 	history "github.com/engine-rules-sp/campaigns/lifecycle/bunstore"
+	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
@@ -141,7 +142,7 @@ func (s *Store) Create(ctx context.Context, c *campaign.Campaign, ch campaign.Ch
 		return err
 	}
 	if s.createInOneStatement(ctx, ch) {
-		return s.createOne(ctx, c, row, ch)
+		return s.createOneRetried(ctx, c, row, ch)
 	}
 	return s.write(ctx, func(ctx context.Context, db bun.IDB) error {
 		if _, err := db.NewInsert().Model(row).Exec(ctx); err != nil {
@@ -286,7 +287,9 @@ func (s *Store) GetMany(ctx context.Context, ids []campaign.ID) (map[campaign.ID
 		raw[i] = uuid.UUID(id)
 	}
 	var rows []campaignRow
-	if err := s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(raw)).Where("deleted_at IS NULL").Scan(ctx); err != nil {
+	if err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(raw)).Where("deleted_at IS NULL").Scan(ctx)
+	}); err != nil {
 		return nil, fmt.Errorf("get campaigns: %w", err)
 	}
 	for i := range rows {
@@ -312,12 +315,23 @@ func (s *Store) exists(ctx context.Context, id campaign.ID) error {
 }
 
 // write runs fn in a transaction of the store's, or in a savepoint of the transaction it is
-// bound to: all of fn's writes land or none.
+// bound to: all of fn's writes land or none. A transaction of the store's that a connection
+// fault broke before COMMIT is run again on a fresh connection (database.RunInTx): fn reads
+// what it changes in its transaction, so it is safe to run again.
 func (s *Store) write(ctx context.Context, fn func(ctx context.Context, db bun.IDB) error) error {
 	if tx, ok := s.tx(); ok {
 		return inSavepoint(ctx, tx, func(sp bun.Tx) error { return fn(ctx, sp) })
 	}
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+	return database.RunInTx(ctx, s.db, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, tx) })
+}
+
+// read runs fn, a read: over a *bun.DB again on a connection fault (database.Retry); over a
+// transaction once, as a fault has broken the transaction.
+func (s *Store) read(ctx context.Context, fn func(ctx context.Context) error) error {
+	if s.Joined() {
+		return fn(ctx)
+	}
+	return database.Retry(ctx, fn)
 }
 
 // tx returns the transaction the store is bound to, if it is.
@@ -340,12 +354,14 @@ func (s *Store) Joined() bool {
 }
 
 // InTx runs fn in one transaction: a transaction of the store's over a *bun.DB, a savepoint of
-// the transaction it is bound to over a bun.Tx. fn's writes land when it returns nil.
+// the transaction it is bound to over a bun.Tx. fn's writes land when it returns nil. fn runs
+// once: it is the caller's, which may not be safe to run again (an import reads its lines as
+// it goes), so a connection fault is returned, with nothing written.
 func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context, tx campaign.TxStore) error) error {
 	if tx, ok := s.tx(); ok {
 		return inSavepoint(ctx, tx, func(sp bun.Tx) error { return fn(ctx, New(sp)) })
 	}
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, New(tx)) })
+	return database.RunInTxOnce(ctx, s.db, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, New(tx)) })
 }
 
 // Ended reports whether the transaction the store is bound to has ended; a store over a
@@ -455,20 +471,31 @@ func (s *Store) Budgets(ctx context.Context, ids []uuid.UUID) ([]automation.Budg
 // Transitions lists a campaign's status history, oldest first, after the given version; the
 // history of a deleted campaign stays readable. Never stored -> campaign.ErrNotFound.
 func (s *Store) Transitions(ctx context.Context, id campaign.ID, afterVersion int64, limit int) ([]lifecycle.Record, error) {
-	if err := s.exists(ctx, id); err != nil {
-		return nil, err
-	}
-	return history.List(ctx, s.db, uuid.UUID(id), afterVersion, limit)
+	var out []lifecycle.Record
+	err := s.read(ctx, func(ctx context.Context) error {
+		if err := s.exists(ctx, id); err != nil {
+			return err
+		}
+		var err error
+		out, err = history.List(ctx, s.db, uuid.UUID(id), afterVersion, limit)
+		return err
+	})
+	return out, err
 }
 
 // Events lists a campaign's domain events, oldest first, after the store sequence afterSeq,
 // optionally of some types only; a deleted campaign keeps its events. Never stored ->
 // campaign.ErrNotFound.
 func (s *Store) Events(ctx context.Context, id campaign.ID, types []string, afterSeq int64, limit int) ([]campaign.Event, error) {
-	if err := s.exists(ctx, id); err != nil {
-		return nil, err
-	}
-	evs, err := outbox.List(ctx, s.db, outbox.Query{AggregateID: uuid.UUID(id), Types: types, AfterSeq: afterSeq, Limit: limit})
+	var evs []outbox.Event
+	err := s.read(ctx, func(ctx context.Context) error {
+		if err := s.exists(ctx, id); err != nil {
+			return err
+		}
+		var err error
+		evs, err = outbox.List(ctx, s.db, outbox.Query{AggregateID: uuid.UUID(id), Types: types, AfterSeq: afterSeq, Limit: limit})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

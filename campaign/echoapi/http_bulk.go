@@ -319,6 +319,10 @@ func (h *Handler) problemOf(ctx context.Context, err error) *httpx.Problem {
 		return httpx.NewProblem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
 			"the service could not answer in time; nothing more was done for this campaign, retry it")
 	}
+	if p := httpx.DatabaseProblem(err); p != nil {
+		h.logger.WarnContext(ctx, "bulk action failed for one campaign on a database fault", slog.Any("error", err))
+		return p
+	}
 	h.logger.ErrorContext(ctx, "bulk action failed for one campaign", slog.Any("error", err))
 	return &httpx.Problem{Type: "about:blank", Title: http.StatusText(http.StatusInternalServerError),
 		Status: http.StatusInternalServerError, Detail: "an unexpected error occurred; quote the requestId when reporting it"}

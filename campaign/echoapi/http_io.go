@@ -546,6 +546,11 @@ func (h *IOHandler) interruptedImport(ctx context.Context, rep *ImportReport, er
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded):
 		p = httpx.NewProblem(http.StatusServiceUnavailable, "import-interrupted", "Import interrupted",
 			"the import ran out of time (http.transfer_timeout); see results for what was written")
+	case httpx.DatabaseProblem(err) != nil:
+		h.logger.WarnContext(ctx, "import interrupted by a database fault", slog.Any("error", err))
+		p = httpx.NewProblem(http.StatusServiceUnavailable, "import-interrupted", "Import interrupted",
+			"the database connection failed; see results for what was written, and retry the rest after Retry-After seconds")
+		p.Headers = map[string]string{"Retry-After": httpx.DatabaseRetryAfter}
 	default:
 		h.logger.ErrorContext(ctx, "import interrupted", slog.Any("error", err))
 		p = httpx.NewProblem(http.StatusInternalServerError, "import-interrupted", "Import interrupted",

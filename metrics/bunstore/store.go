@@ -46,6 +46,16 @@ type Store struct {
 // New returns a store over db.
 func New(db bun.IDB) *Store { return &Store{db: db} }
 
+// read runs fn, a read: over a *bun.DB again on a connection fault (database.Retry); over a
+// transaction once, as a fault has broken the transaction.
+func (s *Store) read(ctx context.Context, fn func(ctx context.Context) error) error {
+	switch s.db.(type) {
+	case bun.Tx, *bun.Tx:
+		return fn(ctx)
+	}
+	return database.Retry(ctx, fn)
+}
+
 // The Store is what the Aggregator keeps, where the campaign service reads what campaigns
 // delivered and a campaign export their totals, and the lifecycle automation's budget source.
 var (
@@ -170,8 +180,12 @@ func (s *Store) Positions(ctx context.Context, prefix string) (map[string]uint64
 // counters land exactly when the position says they did. Each table (hourly, daily, all-time
 // totals, spend) takes one multi-row upsert; the per-customer exposures take two (the new
 // customers, then the others), and the new customers add to the reach of their rollups.
+//
+// A connection fault before COMMIT runs it again on a fresh connection (database.RunInTx). A
+// COMMIT of unknown outcome is not (sqlerr.ErrCommitUnknown): if it did commit, the next try
+// of the same batch is refused by the position's guard (metrics.ErrPositionMoved).
 func (s *Store) Commit(ctx context.Context, b metrics.Batch, now time.Time) error {
-	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	return database.RunInTx(ctx, s.db, nil, func(ctx context.Context, tx bun.Tx) error {
 		// The position first: its row lock orders concurrent workers, and its guard refuses a
 		// batch that another worker already counted.
 		pos := positionRow{Consumer: b.Consumer, StreamSeq: b.To, Processed: b.Processed,
@@ -466,7 +480,8 @@ var errDryRun = errors.New("metrics: dry run")
 // is rolled back. Other errors (the database is unavailable) are returned as they are.
 func (s *Store) Refused(ctx context.Context, items []metrics.Contribution, now time.Time) ([]metrics.Refusal, error) {
 	var out []metrics.Refusal
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := database.RunInTx(ctx, s.db, nil, func(ctx context.Context, tx bun.Tx) error {
+		out = out[:0] // run again after a connection fault
 		var try func(lo, hi int) error
 		try = func(lo, hi int) error {
 			err := tx.RunInTx(ctx, nil, func(ctx context.Context, sp bun.Tx) error {
@@ -537,7 +552,7 @@ func (s *Store) Rows(ctx context.Context, campaignID uuid.UUID, from, to string)
 	if to != "" {
 		q = q.Where("day <= ?", to)
 	}
-	if err := q.OrderExpr("day ASC").Scan(ctx); err != nil {
+	if err := s.read(ctx, func(ctx context.Context) error { return q.OrderExpr("day ASC").Scan(ctx) }); err != nil {
 		return nil, fmt.Errorf("metrics: read daily rollups: %w", err)
 	}
 	out := make([]metrics.Row, len(rows))
@@ -556,11 +571,13 @@ func (s *Store) Rows(ctx context.Context, campaignID uuid.UUID, from, to string)
 // included, oldest first.
 func (s *Store) HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to time.Time) ([]metrics.Row, error) {
 	var rows []hourlyRow
-	err := s.db.NewSelect().Model(&rows).
-		Where("campaign_id = ?", campaignID).
-		Where("hour >= ?", metrics.HourOf(from)).
-		Where("hour <= ?", metrics.HourOf(to)).
-		OrderExpr("hour ASC").Scan(ctx)
+	err := s.read(ctx, func(ctx context.Context) error {
+		return s.db.NewSelect().Model(&rows).
+			Where("campaign_id = ?", campaignID).
+			Where("hour >= ?", metrics.HourOf(from)).
+			Where("hour <= ?", metrics.HourOf(to)).
+			OrderExpr("hour ASC").Scan(ctx)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: read hourly rollups: %w", err)
 	}
@@ -616,9 +633,12 @@ func (s *Store) Delivered(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]l
 		return out, nil
 	}
 	var rows []deliveredRow
-	err := s.db.NewSelect().Table("metrics_totals").
-		ColumnExpr("campaign_id, SUM(impressions) AS impressions, SUM(cost_e4) AS cost_e4, MAX(updated_at) AS updated_at").
-		Where("campaign_id IN (?)", bun.In(ids)).GroupExpr("campaign_id").Scan(ctx, &rows)
+	err := s.read(ctx, func(ctx context.Context) error {
+		rows = rows[:0]
+		return s.db.NewSelect().Table("metrics_totals").
+			ColumnExpr("campaign_id, SUM(impressions) AS impressions, SUM(cost_e4) AS cost_e4, MAX(updated_at) AS updated_at").
+			Where("campaign_id IN (?)", bun.In(ids)).GroupExpr("campaign_id").Scan(ctx, &rows)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("metrics: delivered: %w", err)
 	}

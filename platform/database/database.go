@@ -40,6 +40,10 @@ func (p Pool) Apply(db *sql.DB) {
 // default mode would prepare (and cache, and evict) each one: two round trips per query. The
 // simple protocol sends it in one. A DSN that sets default_query_exec_mode keeps its choice.
 // The hot reads, whose text is the same at every call, are prepared instead (Prepared).
+//
+// After a connection fault (the server restarted, failed over, or killed a connection) the
+// pool pings each idle connection before its next use, and replaces the dead ones; the stores'
+// transaction helpers and reads retry what the fault broke (RunInTx, Retry).
 func OpenPostgres(ctx context.Context, dsn string, pool Pool) (*bun.DB, error) {
 	pgcfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -48,7 +52,10 @@ func OpenPostgres(ctx context.Context, dsn string, pool Pool) (*bun.DB, error) {
 	if !strings.Contains(dsn, "default_query_exec_mode") {
 		pgcfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	}
-	sqldb := stdlib.OpenDB(*pgcfg)
+	// Each pool watches its connections for faults and then checks its idle ones (health.go).
+	health := &poolHealth{}
+	health.watch(pgcfg)
+	sqldb := stdlib.OpenDB(*pgcfg, stdlib.OptionShouldPing(health.shouldPing))
 	pool.Apply(sqldb)
 	db := bun.NewDB(sqldb, pgdialect.New())
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

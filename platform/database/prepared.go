@@ -32,19 +32,25 @@ import (
 // on SQLite). Times are passed as Bun writes them on SQLite (UTC text in one layout), so that
 // they compare with the stored text as Bun's own queries do. db must run on a supported
 // driver (Detect).
+//
+// query must be a read: it runs again on a fresh connection when the connection fails
+// (Retry), as a killed server process or a failover leaves the pool's connections broken.
 func Prepared(ctx context.Context, db *bun.DB, dest any, query string, args ...any) error {
 	query, args, err := prepare(db, query, args)
 	if err != nil {
 		return err
 	}
-	rows, err := db.DB.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	return db.ScanRows(ctx, rows, dest)
+	return Retry(ctx, func(ctx context.Context) error {
+		rows, err := db.DB.QueryContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		return db.ScanRows(ctx, rows, dest) // a slice dest is emptied first, a model overwritten
+	})
 }
 
-// PreparedExec is Prepared for a statement that returns no rows.
+// PreparedExec is Prepared for a statement that returns no rows. It is not run again on a
+// connection fault: a write may have committed.
 func PreparedExec(ctx context.Context, db *bun.DB, query string, args ...any) error {
 	query, args, err := prepare(db, query, args)
 	if err != nil {

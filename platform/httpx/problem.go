@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/engine-rules-sp/campaigns/platform/audit"
+	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
 )
 
 // ProblemContentType is the media type of every error response.
@@ -98,6 +99,43 @@ func Conflict(slug, detail string) *Problem {
 	return NewProblem(http.StatusConflict, slug, "Conflict", detail)
 }
 
+// DatabaseRetryAfter is the Retry-After, in seconds, of the problems that answer a database
+// fault: long enough for the pool to reconnect, or for a restarting server to come back.
+const DatabaseRetryAfter = "1"
+
+// DatabaseUnavailable is the answer to a connection fault that outlasted the retries
+// (sqlerr.IsConnFault): the connection to the database failed before anything committed.
+func DatabaseUnavailable() *Problem {
+	p := NewProblem(http.StatusServiceUnavailable, "database-unavailable", "Service unavailable",
+		"the database connection failed and the request was not completed; retry after Retry-After seconds")
+	p.Headers = map[string]string{"Retry-After": DatabaseRetryAfter}
+	return p
+}
+
+// OutcomeUnknown is the answer to a write whose COMMIT met a connection fault
+// (sqlerr.ErrCommitUnknown): it may or may not have been stored, so the client reads it
+// before it writes again.
+func OutcomeUnknown() *Problem {
+	p := NewProblem(http.StatusServiceUnavailable, "outcome-unknown", "Service unavailable",
+		"the database connection failed while the change was committed: it may or may not have been stored; read the resource before retrying")
+	p.Headers = map[string]string{"Retry-After": DatabaseRetryAfter}
+	return p
+}
+
+// DatabaseProblem is the answer to err when it is a database fault that outlasted the retries:
+// OutcomeUnknown for a COMMIT of unknown outcome, DatabaseUnavailable for a connection fault
+// (a restart, a failover, a killed connection: not a bug, and a retry later can succeed). Any
+// other error: nil.
+func DatabaseProblem(err error) *Problem {
+	switch {
+	case errors.Is(err, sqlerr.ErrCommitUnknown):
+		return OutcomeUnknown()
+	case sqlerr.IsConnFault(err):
+		return DatabaseUnavailable()
+	}
+	return nil
+}
+
 // fromError maps any error to the problem to send. Unknown errors become an opaque 500: their
 // text may hold SQL or internals, so it is logged, never sent.
 func fromError(err error) (p *Problem, internal bool) {
@@ -107,6 +145,9 @@ func fromError(err error) (p *Problem, internal bool) {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		// The request ran out of time or the client left: not a bug, but worth a retry.
 		return statusProblem(http.StatusServiceUnavailable), false
+	}
+	if p := DatabaseProblem(err); p != nil {
+		return p, false
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
@@ -141,10 +182,15 @@ func WriteError(c echo.Context, err error, logger *slog.Logger) {
 		return
 	}
 	p, internal := fromError(err)
-	if internal {
+	switch {
+	case internal:
 		logger.ErrorContext(c.Request().Context(), "request failed",
 			slog.String("method", c.Request().Method), slog.String("path", c.Path()),
 			slog.Any("error", err))
+	case p.Type == ProblemTypePrefix+"database-unavailable" || p.Type == ProblemTypePrefix+"outcome-unknown":
+		logger.WarnContext(c.Request().Context(), "request failed on a database fault",
+			slog.String("method", c.Request().Method), slog.String("path", c.Path()),
+			slog.String("problem", p.Type), slog.Any("error", err))
 	}
 	out := *p
 	out.RequestID = audit.CorrelationID(c.Request().Context())
