@@ -64,8 +64,8 @@ type IOConfig struct {
 	// MaxLines is the most campaigns one import takes (default DefaultImportMaxLines): the
 	// report has one result per line, so the answer stays bounded. Past it: 413.
 	MaxLines int
-	// TempDir is where an all-or-nothing or dry-run import spools its body before it opens
-	// its transaction (default os.TempDir()).
+	// TempDir is where an all-or-nothing or dry-run import spools its body before it reads
+	// it, twice (default os.TempDir()).
 	TempDir string
 }
 
@@ -77,8 +77,9 @@ const DefaultImportMaxLines = 100_000
 // out (problemsOmitted). A file of broken lines thus gets a bounded answer.
 const MaxReportedProblems = 1000
 
-// NewIOHandler returns the export and import handler of svc. An all-or-nothing or dry-run
-// import runs in one transaction of svc's store (Service.Batch).
+// NewIOHandler returns the export and import handler of svc. An all-or-nothing import is
+// checked whole (Service.CheckCreate), then written in short transactions
+// (Service.StartImport); svc's store must be a campaign.ImportStore (campaign/bunstore is).
 func NewIOHandler(svc *campaign.Service, cfg IOConfig) *IOHandler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -302,7 +303,9 @@ type ImportMode string
 
 // The import modes.
 const (
-	// ImportAllOrNothing writes every line in one transaction, and nothing if any line fails.
+	// ImportAllOrNothing writes every line, and nothing if any line fails: every line is
+	// checked before the first is written, in short transactions; what was written is
+	// deleted again should the writing fail midway (see IOHandler.write).
 	ImportAllOrNothing ImportMode = "all-or-nothing"
 	// ImportBestEffort writes each valid line in a transaction of its own.
 	ImportBestEffort ImportMode = "best-effort"
