@@ -64,8 +64,8 @@ type IOConfig struct {
 	// MaxLines is the most campaigns one import takes (default DefaultImportMaxLines): the
 	// report has one result per line, so the answer stays bounded. Past it: 413.
 	MaxLines int
-	// TempDir is where an all-or-nothing or dry-run import spools its body before it opens
-	// its transaction (default os.TempDir()).
+	// TempDir is where an all-or-nothing or dry-run import spools its body before it reads
+	// it, twice (default os.TempDir()).
 	TempDir string
 }
 
@@ -77,8 +77,9 @@ const DefaultImportMaxLines = 100_000
 // out (problemsOmitted). A file of broken lines thus gets a bounded answer.
 const MaxReportedProblems = 1000
 
-// NewIOHandler returns the export and import handler of svc. An all-or-nothing or dry-run
-// import runs in one transaction of svc's store (Service.Batch).
+// NewIOHandler returns the export and import handler of svc. An all-or-nothing import is
+// checked whole (Service.CheckCreate), then written in short transactions
+// (Service.StartImport); svc's store must be a campaign.ImportStore (campaign/bunstore is).
 func NewIOHandler(svc *campaign.Service, cfg IOConfig) *IOHandler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -302,7 +303,9 @@ type ImportMode string
 
 // The import modes.
 const (
-	// ImportAllOrNothing writes every line in one transaction, and nothing if any line fails.
+	// ImportAllOrNothing writes every line, and nothing if any line fails: every line is
+	// checked before the first is written, in short transactions; what was written is
+	// deleted again should the writing fail midway (see IOHandler.write).
 	ImportAllOrNothing ImportMode = "all-or-nothing"
 	// ImportBestEffort writes each valid line in a transaction of its own.
 	ImportBestEffort ImportMode = "best-effort"
@@ -401,9 +404,6 @@ func parseImportQuery(q url.Values) (ImportOptions, error) {
 	return opts, nil
 }
 
-// errRollback ends the import's transaction without writing anything.
-var errRollback = errors.New("import: roll back")
-
 func (h *IOHandler) importFile(c echo.Context) error {
 	req := c.Request()
 	if req.Header.Get("Idempotency-Key") != "" {
@@ -429,32 +429,44 @@ func (h *IOHandler) importFile(c echo.Context) error {
 	}
 	ctx := req.Context()
 	var body io.Reader = req.Body
+	var spooled *os.File
 	if opts.Mode != ImportBestEffort || opts.DryRun {
-		// One transaction for the whole file: it opens once the client has sent everything, so
-		// that a slow client does not hold it (on SQLite, the database's only write lock).
+		// The file is read twice (checked, then written) and never while the client sends it:
+		// a slow client holds nothing.
 		f, err := h.spool(req.Body)
 		if err != nil {
 			return h.interruptedImport(ctx, newImportReport(opts), err)
 		}
 		defer discard(f)
-		body = f
+		body, spooled = f, f
 	}
-	var src lineSource
-	if isCSV {
-		cl, err := newCSVLines(body, h.maxLine)
-		if err != nil {
-			var p *httpx.Problem
-			if errors.As(err, &p) {
-				return p
+	open := func() (lineSource, error) {
+		if spooled != nil {
+			if _, err := spooled.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("import: rewind the spooled body: %w", err)
 			}
-			return h.interruptedImport(ctx, newImportReport(opts), err)
 		}
-		src = cl
-	} else {
-		src = newJSONLines(body, h.maxLine)
+		var src lineSource
+		if isCSV {
+			cl, err := newCSVLines(body, h.maxLine)
+			if err != nil {
+				return nil, err
+			}
+			src = cl
+		} else {
+			src = newJSONLines(body, h.maxLine)
+		}
+		return &lineCap{src: src, max: h.maxLines}, nil
 	}
-	src = &lineCap{src: src, max: h.maxLines}
-	rep, err := h.run(ctx, src, actor, opts)
+	src, err := open()
+	if err != nil {
+		var p *httpx.Problem
+		if errors.As(err, &p) {
+			return p
+		}
+		return h.interruptedImport(ctx, newImportReport(opts), err)
+	}
+	rep, err := h.run(ctx, src, open, actor, opts)
 	switch {
 	case err != nil:
 		return h.interruptedImport(ctx, rep, err)
@@ -560,12 +572,27 @@ func (h *IOHandler) interruptedImport(ctx context.Context, rep *ImportReport, er
 	return p
 }
 
-// run imports every line of src. Best effort writes each line on its own. All-or-nothing and
-// dry runs write in one transaction (each line in a savepoint, so that a failed line leaves
-// the rest usable), committed only when every line passed and it is not a dry run: a dry run
-// sees the names of its earlier lines as taken, exactly as the real run would. Their src reads
-// the spooled file, never the client: best effort reads the client between its transactions.
-func (h *IOHandler) run(ctx context.Context, src lineSource, actor campaign.UserID, opts ImportOptions) (*ImportReport, error) {
+// ImportChunkLines and ImportChunkTime bound one write transaction of an all-or-nothing
+// import: it commits after this many lines, or once it has run this long, whichever comes
+// first. Between two, every other writer has its turn (on SQLite, the database's one write
+// lock, which writers take in arrival order). Short, because some writers need several turns
+// in a row: the aggregator renews its partitions' leases one statement each, and each waits
+// for the chunk in progress; at 200 ms, 16 partitions took longer than their 5 s TTL.
+const (
+	ImportChunkLines = 500
+	ImportChunkTime  = 50 * time.Millisecond
+)
+
+// errLineFailed stops the writing of an all-or-nothing import at a line that failed there
+// though it passed the checks (a campaign created meanwhile took its name).
+var errLineFailed = errors.New("import: a line failed while writing")
+
+// run imports every line of src. Best effort writes each line on its own transaction, reading
+// the client between them. The other imports read the spooled file: first every line is
+// checked without writing (Service.CheckCreate, names of earlier lines counted as taken), which
+// is all a dry run does; then, when every line passed, open reads the file again and write
+// stores it in short transactions.
+func (h *IOHandler) run(ctx context.Context, src lineSource, open func() (lineSource, error), actor campaign.UserID, opts ImportOptions) (*ImportReport, error) {
 	rep := newImportReport(opts)
 	if opts.Mode == ImportBestEffort && !opts.DryRun {
 		err := h.lines(ctx, src, rep, opts, func(ctx context.Context, in campaign.Input) (*campaign.View, error) {
@@ -573,34 +600,136 @@ func (h *IOHandler) run(ctx context.Context, src lineSource, actor campaign.User
 		}, LineCreated)
 		return rep, err
 	}
-	err := h.svc.Batch(ctx, func(ctx context.Context, t *campaign.TxService) error {
-		if err := h.lines(ctx, src, rep, opts, func(ctx context.Context, in campaign.Input) (*campaign.View, error) {
-			return t.Create(ctx, actor, in)
-		}, LineValid); err != nil {
-			return err
+	seen := map[string]bool{} // the folded names of the lines that passed
+	err := h.lines(ctx, src, rep, opts, func(ctx context.Context, in campaign.Input) (*campaign.View, error) {
+		v, err := h.svc.CheckCreate(ctx, actor, in)
+		if err != nil {
+			return nil, err
 		}
-		if opts.DryRun || rep.Summary.Failed > 0 {
-			return errRollback
+		key := campaign.FoldName(v.Name())
+		if seen[key] {
+			return nil, campaign.ErrNameTaken
 		}
-		return nil
-	})
-	if err != nil {
-		for i := range rep.Results {
-			rep.Results[i].ID = nil // rolled back: these ids were never written
-		}
-		if errors.Is(err, errRollback) {
-			return rep, nil
-		}
+		seen[key] = true
+		return v, nil
+	}, LineValid)
+	for i := range rep.Results {
+		rep.Results[i].ID = nil // nothing was written
+	}
+	if err != nil || opts.DryRun || rep.Summary.Failed > 0 {
 		return rep, err
 	}
-	for i := range rep.Results {
-		if rep.Results[i].Status == LineValid {
-			rep.Results[i].Status = LineCreated
+	if src, err = open(); err != nil {
+		return rep, err
+	}
+	return rep, h.write(ctx, src, actor, opts, rep)
+}
+
+// write stores the lines of src, which all passed their checks (rep holds their results, in
+// order), in transactions of at most ImportChunkLines lines and about ImportChunkTime, behind
+// the import's marker (campaign.Import): the last one marks it done. If a line fails there
+// after all, or the import cannot go on, what the earlier chunks wrote is deleted again
+// (Import.RollBack), and rep says nothing was created.
+func (h *IOHandler) write(ctx context.Context, src lineSource, actor campaign.UserID, opts ImportOptions, rep *ImportReport) error {
+	imp, err := h.svc.StartImport(ctx, actor)
+	if err != nil {
+		return err
+	}
+	next := 0 // the index in rep.Results of the next line to write
+	var failed LineResult
+	var chunk []LineResult // the results of the chunk being written
+	chunks, longest, started := 0, time.Duration(0), time.Now()
+	for last := false; !last; {
+		began := time.Now()
+		last, err = imp.Chunk(ctx, func(ctx context.Context, w *campaign.ImportTx) (bool, error) {
+			chunk = chunk[:0]
+			start := time.Now()
+			for len(chunk) < ImportChunkLines && time.Since(start) < ImportChunkTime {
+				line, err := src.next()
+				if errors.Is(err, io.EOF) {
+					return true, nil
+				}
+				if err != nil {
+					return false, err
+				}
+				res, err := h.line(ctx, line, opts, w.Create)
+				if err != nil {
+					return false, err
+				}
+				if res.Status == LineFailed {
+					failed = res
+					return false, errLineFailed
+				}
+				chunk = append(chunk, res)
+			}
+			return false, nil
+		})
+		chunks, longest = chunks+1, max(longest, time.Since(began))
+		if err != nil {
+			break
+		}
+		for _, res := range chunk {
+			res.Status = LineCreated
+			rep.Results[next] = res
+			next++
 		}
 	}
-	rep.Summary.Created, rep.Summary.Valid = rep.Summary.Valid, 0
-	return rep, nil
+	// The longest chunk is how long the import held other writers up at most (on SQLite,
+	// the write lock), waits for the lock included.
+	h.logger.InfoContext(ctx, "import written", slog.String("import_id", imp.ID().String()),
+		slog.Int("lines", next), slog.Int("chunks", chunks), slog.Duration("longest_chunk", longest),
+		slog.Duration("took", time.Since(started)), slog.Bool("rolled_back", err != nil))
+	if err == nil {
+		rep.Summary.Created, rep.Summary.Valid = rep.Summary.Valid, 0
+		if ferr := imp.Finish(ctx); ferr != nil {
+			h.logger.WarnContext(ctx, "import: could not forget a finished import's record; housekeeping will",
+				slog.String("import_id", imp.ID().String()), slog.Any("error", ferr))
+		}
+		return nil
+	}
+	h.rollBack(ctx, imp)
+	for i := range next {
+		rep.Results[i].Status, rep.Results[i].ID, rep.Results[i].Name = LineValid, nil, ""
+	}
+	if errors.Is(err, errLineFailed) {
+		if i := next + len(chunk); i < len(rep.Results) && rep.Results[i].Line == failed.Line {
+			rep.Results[i] = failed
+		}
+		rep.Summary.Valid--
+		rep.Summary.Failed++
+		return nil
+	}
+	rep.Summary.Complete = false
+	return err
 }
+
+// rollBack deletes what imp wrote. When the request is over (its deadline, or the client
+// left), that runs in the background, bounded by importRollBackTimeout; a roll-back that cannot
+// finish is finished by the housekeeping (Service.RecoverImports).
+func (h *IOHandler) rollBack(ctx context.Context, imp *campaign.Import) {
+	run := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, importRollBackTimeout)
+		defer cancel()
+		kept, err := imp.RollBack(ctx)
+		if err != nil {
+			h.logger.ErrorContext(ctx, "import: roll-back failed; the housekeeping finishes it",
+				slog.String("import_id", imp.ID().String()), slog.Any("error", err))
+			return
+		}
+		if kept > 0 {
+			h.logger.WarnContext(ctx, "import: rolled back, keeping campaigns changed meanwhile",
+				slog.String("import_id", imp.ID().String()), slog.Int("kept", kept))
+		}
+	}
+	if ctx.Err() != nil {
+		go run(context.WithoutCancel(ctx))
+		return
+	}
+	run(context.WithoutCancel(ctx))
+}
+
+// importRollBackTimeout bounds the roll-back of an import that failed midway.
+const importRollBackTimeout = 10 * time.Minute
 
 // lines reads src to its end and creates each line's campaign with create; ok is the status
 // of a line created. It returns an error only when the import cannot go on.

@@ -291,17 +291,25 @@ func (c *Client) Start(ctx context.Context) error {
 }
 
 // RunWorker runs the background work in the calling goroutine until ctx is done: the event
-// relay, the tracking aggregator, the automation (every Config.Automation.Interval) and the
-// purge of expired idempotency keys. It returns once all of them have returned (the aggregator
-// flushes the batches in hand and gives its partitions up). Then Drain publishes what is left.
+// relay, the tracking aggregator, the automation (every Config.Automation.Interval), the
+// purge of expired idempotency keys and the roll-back of imports whose process died. It
+// returns once all of them have returned (the aggregator flushes the batches in hand and
+// gives its partitions up). Then Drain publishes what is left.
 // Start runs it unless Config.Worker.Disabled; a process that must decide when the worker
 // runs (a worker binary waiting for its schema, say) runs it itself.
 func (c *Client) RunWorker(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { c.relay.Run(ctx) })
 	wg.Go(func() { c.aggregator.Run(ctx) })
-	wg.Go(func() { c.automation.Run(ctx, c.cfg.Automation.Interval, c.idempotency.Purge) })
+	wg.Go(func() { c.automation.Run(ctx, c.cfg.Automation.Interval, c.idempotency.Purge, c.recoverImports) })
 	wg.Wait()
+}
+
+// recoverImports rolls back the all-or-nothing imports whose process died while it wrote them
+// (campaign.Service.RecoverImports).
+func (c *Client) recoverImports(ctx context.Context) error {
+	_, err := c.campaigns.RecoverImports(ctx, campaign.ImportStaleAfter)
+	return err
 }
 
 // ErrUnpublished: a stop or a drain ran out of time before every committed event was
