@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -31,7 +33,15 @@ type TrackerConfig struct {
 	// variants, personalization rules) without reading the campaign again, when nothing told
 	// it of a change through Forget (DefaultTargetTTL; negative: read every time).
 	TargetTTL time.Duration
+	// AckTimeout is how long Publish waits for JetStream to acknowledge a request's events
+	// (DefaultAckTimeout). An event sent but not acknowledged by then is in doubt (Unknown):
+	// it may have been stored.
+	AckTimeout time.Duration
 }
+
+// DefaultAckTimeout is how long Publish waits for JetStream's acks by default: far above an
+// ack's few milliseconds, short enough that a client hears within 2 s that NATS is gone.
+const DefaultAckTimeout = time.Second
 
 // Tracker takes tracking events in (POST /campaigns/{id}/track): it checks each one against
 // its campaign's tracking rules, which it keeps for a while (see Forget), and stores the valid
@@ -50,6 +60,9 @@ func NewTracker(js jetstream.JetStream, campaigns CampaignGetter, cfg TrackerCon
 	cfg.Limits = cfg.Limits.withDefaults()
 	if cfg.TargetTTL == 0 {
 		cfg.TargetTTL = DefaultTargetTTL
+	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = DefaultAckTimeout
 	}
 	return &Tracker{js: js, cfg: cfg, targets: newTargetCache(targetReader(campaigns), cfg.TargetTTL, time.Now)}
 }
@@ -104,39 +117,165 @@ func (t *Tracker) Check(raw []byte, campaignID uuid.UUID, target Target, now tim
 	return e, errs
 }
 
-// Publish stores the events on the tracking stream and waits for every ack. Nats-Msg-Id =
-// eventId, so a client that retries after a timeout does not count an event twice.
+// Outcome is what became of one event given to Publish.
+type Outcome int
+
+// The outcomes of an event.
+const (
+	// Stored: JetStream acknowledged it (a duplicate of an event it holds counts).
+	Stored Outcome = iota + 1
+	// NotStored: certainly not stored. It never left this process (the connection was down,
+	// or another event before it could not be sent), or JetStream refused it.
+	NotStored
+	// Unknown: it was sent but no ack came (the connection dropped, or AckTimeout passed): it
+	// may have been stored. Sending it again with the same eventId is safe.
+	Unknown
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Stored:
+		return "stored"
+	case NotStored:
+		return "notStored"
+	case Unknown:
+		return "unknown"
+	}
+	return "Outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// ErrNotConnected is why events are not sent while the NATS connection is not up.
+var ErrNotConnected = errors.New("nats connection is not up")
+
+// PublishError is Publish's error when not every event was stored: Outcomes[i] is what became
+// of events[i].
+type PublishError struct {
+	Outcomes []Outcome
+	// Err is the first cause met.
+	Err error
+}
+
+func (e *PublishError) Error() string {
+	return fmt.Sprintf("tracking: publish: %d of %d events not stored, %d in doubt: %v",
+		e.count(NotStored), len(e.Outcomes), e.count(Unknown), e.Err)
+}
+
+func (e *PublishError) Unwrap() error { return e.Err }
+
+// InDoubt reports whether some event may or may not have been stored.
+func (e *PublishError) InDoubt() bool { return e.count(Unknown) > 0 }
+
+func (e *PublishError) count(o Outcome) int {
+	n := 0
+	for _, x := range e.Outcomes {
+		if x == o {
+			n++
+		}
+	}
+	return n
+}
+
+// Publish stores the events on the tracking stream and waits up to AckTimeout for every ack.
+// Nats-Msg-Id = eventId, so an event sent again with its id within the stream's duplicate
+// window is not counted twice. It returns nil when every event was stored, and otherwise a
+// *PublishError saying what became of each.
+//
+// Nothing is sent while the connection is not up: nats.go would keep the messages in its
+// reconnect buffer and send them once it reconnects, so an event answered "not stored" could
+// still be counted.
 func (t *Tracker) Publish(ctx context.Context, events []Event) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	outcomes := make([]Outcome, len(events))
+	nc := t.js.Conn()
+	if st := nc.Status(); st != nats.CONNECTED {
+		for i := range outcomes {
+			outcomes[i] = NotStored
+		}
+		return &PublishError{Outcomes: outcomes, Err: fmt.Errorf("%w (%s)", ErrNotConnected, st)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.AckTimeout)
 	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(events))
-	for _, e := range events {
+	rid := audit.CorrelationID(ctx)
+	futures := make([]jetstream.PubAckFuture, len(events))
+	var first error
+	for i, e := range events {
+		if first != nil {
+			// Once one event could not be sent, the next are not sent either: the connection
+			// may be reconnecting, and would buffer them.
+			outcomes[i] = NotStored
+			continue
+		}
 		data, err := json.Marshal(e)
 		if err != nil {
-			return err
+			outcomes[i], first = NotStored, err
+			continue
 		}
 		msg := nats.NewMsg(PartitionSubject(e.CampaignID, t.cfg.Partitions))
 		msg.Data = data
 		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
-		if rid := audit.CorrelationID(ctx); rid != "" {
+		if rid != "" {
 			msg.Header.Set("X-Correlation-ID", rid)
 		}
 		f, err := t.js.PublishMsgAsync(msg)
 		if err != nil {
-			return err
+			// nats.go returns an error only for a message that did not leave: the connection
+			// closed, draining or reconnecting without a buffer, too many acks pending, too
+			// large, or a socket write that failed before its last byte (the server drops a
+			// truncated message).
+			outcomes[i], first = NotStored, err
+			continue
 		}
-		futures = append(futures, f)
+		futures[i] = f
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		var err error
+		outcomes[i], err = awaitAck(ctx, f)
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for _, o := range outcomes {
+		if o != Stored {
+			return &PublishError{Outcomes: outcomes, Err: first}
 		}
 	}
 	return nil
+}
+
+// awaitAck waits for f's ack until ctx is done.
+func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (Outcome, error) {
+	select {
+	case <-f.Ok():
+		return Stored, nil
+	case err := <-f.Err():
+		return ackOutcome(err), err
+	case <-ctx.Done():
+		// An ack that came just as ctx ended still counts.
+		select {
+		case <-f.Ok():
+			return Stored, nil
+		case err := <-f.Err():
+			return ackOutcome(err), err
+		default:
+			return Unknown, fmt.Errorf("no ack: %w", ctx.Err())
+		}
+	}
+}
+
+// ackOutcome is the outcome of a message sent whose ack is the error err.
+func ackOutcome(err error) Outcome {
+	var api *jetstream.APIError
+	switch {
+	case errors.As(err, &api), errors.Is(err, jetstream.ErrNoStreamResponse):
+		// JetStream refused it, or no stream took the subject.
+		return NotStored
+	default:
+		// The connection dropped before the ack (nats.ErrDisconnected), or the ack was
+		// unreadable.
+		return Unknown
+	}
 }
 
 func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) (Event, []FieldError) {

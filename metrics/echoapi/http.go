@@ -77,6 +77,9 @@ type HandlerConfig struct {
 	// it of a change through ForgetCampaign (metrics.DefaultTargetTTL; negative: read every
 	// time).
 	TargetTTL time.Duration
+	// AckTimeout is how long /track waits for JetStream to acknowledge a request's events
+	// before it answers that their outcome is unknown (metrics.DefaultAckTimeout).
+	AckTimeout time.Duration
 }
 
 // The Handler gives GET /campaigns/{id} its embedded metrics.
@@ -94,7 +97,9 @@ func NewHandler(campaigns metrics.CampaignGetter, store Store, js jetstream.JetS
 	if cfg.Exposures == nil {
 		cfg.Exposures = metrics.ImpressionExposures{}
 	}
-	tracker := metrics.NewTracker(js, campaigns, metrics.TrackerConfig{Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL})
+	tracker := metrics.NewTracker(js, campaigns, metrics.TrackerConfig{
+		Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL, AckTimeout: cfg.AckTimeout,
+	})
 	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, tracker: tracker,
 		cfg: cfg, logger: cfg.Logger, now: time.Now}
 }
@@ -136,8 +141,18 @@ type RejectedEvent struct {
 	Errors  []httpx.FieldError `json:"errors"`
 }
 
+// TrackedEvent is what became of one valid event when not all of them were stored (the
+// events member of a tracking-unavailable or tracking-outcome-unknown problem).
+type TrackedEvent struct {
+	Index   int    `json:"index"`
+	EventID string `json:"eventId"`
+	// Outcome is stored, notStored or unknown (metrics.Outcome).
+	Outcome string `json:"outcome"`
+}
+
 // track accepts one event or {"events": [...]} (up to metrics.MaxBatch), validates each, publishes the
-// valid ones to JetStream and answers 202 once JetStream has stored them.
+// valid ones to JetStream and answers 202 once JetStream has stored them. Otherwise it says
+// what became of each: 503 when none is in doubt, 504 when some may have been stored.
 func (h *Handler) track(c echo.Context) error {
 	id, err := campaign.ParseID(c.Param("id"))
 	if err != nil {
@@ -180,6 +195,7 @@ func (h *Handler) track(c echo.Context) error {
 	cid := uuid.UUID(id)
 	out := TrackResponse{EventIDs: []string{}, Rejected: []RejectedEvent{}}
 	var valid []metrics.Event
+	var indexes []int // of valid's events in the request
 	for i, raw := range raws {
 		e, errs := h.tracker.Check(raw, cid, target, now)
 		if len(errs) > 0 {
@@ -192,25 +208,50 @@ func (h *Handler) track(c echo.Context) error {
 			continue
 		}
 		valid = append(valid, e)
+		indexes = append(indexes, i)
 	}
 	if len(valid) == 0 {
 		p := httpx.Invalid(prefixed(out.Rejected, batch))
 		p.Detail = "no event was accepted; see errors"
 		return p
 	}
-	if err := h.tracker.Publish(c.Request().Context(), valid); err != nil {
-		h.logger.WarnContext(c.Request().Context(), "tracking: publish failed", slog.Any("error", err))
-		p := httpx.NewProblem(http.StatusServiceUnavailable, "tracking-unavailable", "Service unavailable",
-			"the events could not be stored; retry with the same eventIds (duplicates are dropped)")
-		p.Headers = map[string]string{"Retry-After": "5"}
-		return p
-	}
 	for _, e := range valid {
 		out.EventIDs = append(out.EventIDs, e.EventID.String())
+	}
+	if err := h.tracker.Publish(c.Request().Context(), valid); err != nil {
+		h.logger.WarnContext(c.Request().Context(), "tracking: publish failed", slog.Any("error", err))
+		var pe *metrics.PublishError
+		if !errors.As(err, &pe) {
+			return err
+		}
+		return notStored(pe, out, indexes)
 	}
 	out.Accepted = len(valid)
 	h.cfg.Ingested(len(valid))
 	return c.JSON(http.StatusAccepted, out)
+}
+
+// notStored is the problem that answers a request whose valid events were not all stored. It
+// carries the ids the events were sent with, so that the client can send them again with
+// these eventIds: JetStream drops those it already stored.
+func notStored(pe *metrics.PublishError, out TrackResponse, indexes []int) *httpx.Problem {
+	var p *httpx.Problem
+	if pe.InDoubt() {
+		p = httpx.NewProblem(http.StatusGatewayTimeout, "tracking-outcome-unknown", "Outcome unknown",
+			"JetStream did not confirm some events, which may or may not have been stored (see events); "+
+				"send every event not stored again with its eventId: an event already stored is dropped as a duplicate")
+	} else {
+		p = httpx.NewProblem(http.StatusServiceUnavailable, "tracking-unavailable", "Service unavailable",
+			"the events marked notStored were not stored (NATS is unreachable or refused them); "+
+				"send them again with their eventIds")
+	}
+	events := make([]TrackedEvent, len(pe.Outcomes))
+	for i, o := range pe.Outcomes {
+		events[i] = TrackedEvent{Index: indexes[i], EventID: out.EventIDs[i], Outcome: o.String()}
+	}
+	p.Extra = map[string]any{"eventIds": out.EventIDs, "events": events, "rejected": out.Rejected}
+	p.Headers = map[string]string{"Retry-After": "5"}
+	return p
 }
 
 // prefixed flattens rejected events into one errors list, prefixing fields with events[i].

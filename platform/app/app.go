@@ -172,7 +172,7 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 			Stream: metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge,
 				DuplicateWindow: cfg.Metrics.DuplicateWindow, Partitions: cfg.Metrics.Partitions},
 			MaxEventAmount: cfg.Metrics.MaxEventAmount, BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
-			LeaseTTL: cfg.Metrics.LeaseTTL, CacheTTL: cfg.Metrics.TrackCacheTTL,
+			LeaseTTL: cfg.Metrics.LeaseTTL, CacheTTL: cfg.Metrics.TrackCacheTTL, AckTimeout: cfg.Metrics.TrackAckTimeout,
 		},
 		Events: campaigns.EventsConfig{
 			Stream: cfg.Events.Stream, Source: cfg.Events.Source, DuplicateWindow: cfg.Events.DuplicateWindow,

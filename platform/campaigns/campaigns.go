@@ -149,7 +149,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	// service's changes (the service's Changed hook reports to c.changes, which reports to it).
 	c.metricsAPI = metricsapi.NewHandler(c.campaigns, c.metrics, js, metricsapi.HandlerConfig{
 		Limits: limits, Partitions: cfg.Tracking.Stream.Partitions, Logger: cfg.Logger, Ingested: cfg.Observer.Ingested,
-		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL,
+		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL, AckTimeout: cfg.Tracking.AckTimeout,
 	})
 	c.changes.listen(c.metricsAPI.ForgetCampaign, c.metricsAPI.ForgetCampaigns)
 	c.campaignsAPI = campaignapi.NewHandler(c.campaigns, campaignapi.HandlerConfig{

@@ -88,6 +88,7 @@ func TestNewRefusesABadConfigNamingTheField(t *testing.T) {
 		{"Tracking.Stream.Partitions", campaigns.Config{Tracking: campaigns.TrackingConfig{Stream: metrics.StreamConfig{Partitions: metrics.MaxPartitions + 1}}}},
 		{"Tracking.MaxEventAmount", campaigns.Config{Tracking: campaigns.TrackingConfig{MaxEventAmount: decimal.NewFromInt(-1)}}},
 		{"Tracking.LeaseTTL", campaigns.Config{Tracking: campaigns.TrackingConfig{LeaseTTL: -time.Second}}},
+		{"Tracking.AckTimeout", campaigns.Config{Tracking: campaigns.TrackingConfig{AckTimeout: -time.Second}}},
 		{"Events.PollInterval", campaigns.Config{Events: campaigns.EventsConfig{PollInterval: -time.Second}}},
 		{"Automation.PauseAt", campaigns.Config{Automation: campaigns.AutomationConfig{
 			PauseAt: decimal.RequireFromString("0.95"), CompleteAt: decimal.RequireFromString("0.9")}}},

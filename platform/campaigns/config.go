@@ -122,6 +122,9 @@ type TrackingConfig struct {
 	// CacheTTL is how long /track keeps a campaign's tracking rules when no change of it was
 	// heard (2 s); negative: no cache.
 	CacheTTL time.Duration
+	// AckTimeout is how long /track waits for JetStream's acks before it answers that the
+	// events' outcome is unknown (metrics.DefaultAckTimeout, 1 s).
+	AckTimeout time.Duration
 }
 
 // EventsConfig tunes the domain-event relay.
@@ -260,7 +263,7 @@ func (c Config) validate() error {
 		field string
 		d     time.Duration
 	}{{"Tracking.Stream.MaxAge", t.Stream.MaxAge}, {"Tracking.Stream.DuplicateWindow", t.Stream.DuplicateWindow},
-		{"Tracking.MaxWait", t.MaxWait}, {"Tracking.LeaseTTL", t.LeaseTTL},
+		{"Tracking.MaxWait", t.MaxWait}, {"Tracking.LeaseTTL", t.LeaseTTL}, {"Tracking.AckTimeout", t.AckTimeout},
 		{"Events.DuplicateWindow", c.Events.DuplicateWindow}, {"Events.PollInterval", c.Events.PollInterval},
 		{"Automation.Interval", c.Automation.Interval},
 		{"Idempotency.TTL", c.Idempotency.TTL}, {"Idempotency.StaleAfter", c.Idempotency.StaleAfter}} {

@@ -144,6 +144,9 @@ type Metrics struct {
 	// TrackCacheTTL is how long /track keeps a campaign's tracking rules without reading it
 	// again when no change was heard of (0: read it on every request).
 	TrackCacheTTL time.Duration `mapstructure:"track_cache_ttl"`
+	// TrackAckTimeout is how long /track waits for JetStream to acknowledge a request's
+	// events before it answers that their outcome is unknown (504).
+	TrackAckTimeout time.Duration `mapstructure:"track_ack_timeout"`
 }
 
 // Events is the domain-event stream and its relay.
@@ -345,6 +348,7 @@ var defaults = map[string]any{
 	"metrics.partitions":          16,
 	"metrics.lease_ttl":           "5s",
 	"metrics.track_cache_ttl":     "2s",
+	"metrics.track_ack_timeout":   "1s",
 	"events.stream":               "CAMPAIGN_EVENTS",
 	"events.source":               "/campaigns",
 	"events.duplicate_window":     "2m",
@@ -648,6 +652,7 @@ func (c *Config) validate() error {
 		{"metrics.partitions", c.Metrics.Partitions < 1 || c.Metrics.Partitions > 1024, "must be from 1 to 1024"},
 		{"metrics.lease_ttl", c.Metrics.LeaseTTL < time.Second || c.Metrics.LeaseTTL > 5*time.Minute, "must be a duration from 1s to 5m such as 5s"},
 		{"metrics.track_cache_ttl", c.Metrics.TrackCacheTTL < 0 || c.Metrics.TrackCacheTTL > time.Minute, "must be a duration from 0s (no cache) to 1m such as 2s"},
+		{"metrics.track_ack_timeout", c.Metrics.TrackAckTimeout < 10*time.Millisecond || c.Metrics.TrackAckTimeout > time.Minute, "must be a duration from 10ms to 1m such as 1s"},
 		{"metrics.max_event_amount", !c.Metrics.MaxEventAmount.IsPositive() || c.Metrics.MaxEventAmount.GreaterThan(decimal.New(1, 14)),
 			"must be a positive amount of at most 100000000000000 (10^14 is 10^18 ten-thousandths: one event must fit the 64-bit totals), such as 1000000000"},
 		{"events.source", c.Events.Source == "", "must not be empty"},

@@ -1,16 +1,18 @@
 // Package natstest gives tests real NATS servers: the external one CAMPAIGNS_TEST_NATS_URL
 // names (skipped when unset, failing under CAMPAIGNS_TEST_REQUIRE_SERVICES=1), the embedded
-// one, and a server on a loopback port that a test can stop and start again to simulate an
-// outage.
+// one, a server on a loopback port that a test can stop and start again to simulate an
+// outage, and a proxy that can hold the traffic to simulate a network partition.
 package natstest
 
 import (
 	"context"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,5 +131,115 @@ func (s *Server) Stop() {
 		s.srv.Shutdown()
 		s.srv.WaitForShutdown()
 		s.srv = nil
+	}
+}
+
+// Proxy forwards TCP connections to a server and can hold their traffic, both ways, as a
+// network partition does: nothing is closed, so the client sees no disconnection, and what
+// was sent while held reaches the other side once released.
+type Proxy struct {
+	ln     net.Listener
+	target string
+
+	mu    sync.Mutex
+	open  chan struct{} // closed while the traffic flows
+	conns []net.Conn
+}
+
+// NewProxy starts a proxy to the server at url (nats://host:port); it is closed when the test
+// ends.
+func NewProxy(t testing.TB, url string) *Proxy {
+	t.Helper()
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatalf("proxy target %q: %v", url, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("proxy listen: %v", err)
+	}
+	open := make(chan struct{})
+	close(open)
+	p := &Proxy{ln: ln, target: u.Host, open: open}
+	go p.accept()
+	t.Cleanup(p.close)
+	return p
+}
+
+// URL is the proxy's client URL.
+func (p *Proxy) URL() string { return "nats://" + p.ln.Addr().String() }
+
+// Hold stops forwarding: what either side sends waits in the proxy and the sockets' buffers.
+func (p *Proxy) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.open:
+		p.open = make(chan struct{})
+	default: // held already
+	}
+}
+
+// Release forwards again, what was held first.
+func (p *Proxy) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.open:
+	default:
+		close(p.open)
+	}
+}
+
+func (p *Proxy) gate() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.open
+}
+
+func (p *Proxy) accept() {
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return // closed
+		}
+		server, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = client.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, client, server)
+		p.mu.Unlock()
+		go p.pipe(server, client)
+		go p.pipe(client, server)
+	}
+}
+
+// pipe copies from src to dst, each chunk once the gate is open.
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer func() { _ = dst.Close() }()
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			<-p.gate()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *Proxy) close() {
+	_ = p.ln.Close()
+	p.Release()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
 	}
 }
