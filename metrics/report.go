@@ -54,7 +54,7 @@ func Summarize(ctx context.Context, c *campaign.View, rows []Row, exposures Expo
 	}
 	s := Summary{KPIs: kpis}
 	if ab := c.Settings().ABTest; ab != nil && ab.Enabled {
-		a, err := Analyze(ctx, c, DefaultMetric(ab), rows, exposures)
+		a, err := Analyze(ctx, c, DefaultMetric(ab), experiment.ModeSequential, rows, exposures)
 		if err != nil {
 			return Summary{}, err
 		}
@@ -215,16 +215,16 @@ func DefaultMetric(ab *campaign.ABTestSettings) experiment.Metric {
 	return experiment.MetricCTR
 }
 
-// Analyze analyses the campaign's experiment on metric from its all-time totals rows;
-// exposures counts the exposures of each variant.
-func Analyze(ctx context.Context, c0 *campaign.View, metric experiment.Metric, rows []Row, exposures ExposureSource) (experiment.Analysis, error) {
+// Analyze analyses the campaign's experiment on metric, in mode, from its all-time totals
+// rows; exposures counts the exposures of each variant.
+func Analyze(ctx context.Context, c0 *campaign.View, metric experiment.Metric, mode experiment.Mode, rows []Row, exposures ExposureSource) (experiment.Analysis, error) {
 	ab := c0.Settings().ABTest
 	counts, unit, err := exposures.Exposures(ctx, uuid.UUID(c0.ID()), rows)
 	if err != nil {
 		return experiment.Analysis{}, fmt.Errorf("metrics: exposures of campaign %s: %w", c0.ID(), err)
 	}
 	index := make(map[string]int, len(ab.Variants))
-	in := experiment.Input{Unit: unit, Metric: metric, Variants: make([]experiment.VariantCounts, len(ab.Variants))}
+	in := experiment.Input{Unit: unit, Metric: metric, Mode: mode, Variants: make([]experiment.VariantCounts, len(ab.Variants))}
 	if ab.MinSampleSize != nil {
 		in.MinSampleSize = *ab.MinSampleSize
 	}

@@ -34,9 +34,11 @@ type ExperimentResponse struct {
 	experiment.Analysis
 }
 
-// ExperimentSummary is the short verdict GET /campaigns/:id embeds when the A/B test is on.
+// ExperimentSummary is the short verdict GET /campaigns/:id embeds when the A/B test is on:
+// the sequential mode's, which stays valid however often it is read.
 type ExperimentSummary struct {
 	Verdict experiment.Verdict `json:"verdict"`
+	Mode    experiment.Mode    `json:"mode"`
 	Metric  experiment.Metric  `json:"metric"`
 	Winner  *string            `json:"winner"`
 }
@@ -50,15 +52,29 @@ func (h *Handler) experiment(c echo.Context) error {
 	if ab == nil || !ab.Enabled {
 		return httpx.Conflict("no-experiment", "the campaign runs no A/B test (settings.abTestSettings.enabled is false)")
 	}
+	// The verdict's metric is the one registered in the A/B settings: choosing it after
+	// seeing the results would void the test. The others are in every comparison, secondary.
 	metric := metrics.DefaultMetric(ab)
 	if q := c.QueryParam("metric"); q != "" {
-		metric = experiment.Metric(q)
-		if !slices.Contains(experiment.Metrics(), metric) {
+		if !slices.Contains(experiment.Metrics(), experiment.Metric(q)) {
 			return httpx.BadRequest("the query string is invalid",
 				httpx.FieldError{Field: "metric", Message: "must be ctr, conversionRate or revenuePerExposure"})
 		}
+		if experiment.Metric(q) != metric {
+			return httpx.BadRequest("the query string is invalid", httpx.FieldError{Field: "metric", Message: fmt.Sprintf(
+				"the verdict is on the success metric registered before the test, %s (settings.abTestSettings.successMetric); "+
+					"%s is reported in every variant's vsControl as a secondary metric", metric, q)})
+		}
 	}
-	a, err := h.analyze(c.Request().Context(), c0, metric)
+	mode := experiment.ModeSequential
+	if q := c.QueryParam("mode"); q != "" {
+		mode = experiment.Mode(q)
+		if !slices.Contains(experiment.Modes(), mode) {
+			return httpx.BadRequest("the query string is invalid",
+				httpx.FieldError{Field: "mode", Message: "must be sequential or fixedHorizon"})
+		}
+	}
+	a, err := h.analyze(c.Request().Context(), c0, metric, mode)
 	if err != nil {
 		return err
 	}
@@ -71,16 +87,16 @@ func verdict(a *experiment.Analysis) any {
 	if a == nil {
 		return nil
 	}
-	return &ExperimentSummary{Verdict: a.Verdict, Metric: a.Metric, Winner: a.Winner}
+	return &ExperimentSummary{Verdict: a.Verdict, Mode: a.Mode, Metric: a.Metric, Winner: a.Winner}
 }
 
 // analyze reads the campaign's all-time totals and analyses its experiment on metric.
-func (h *Handler) analyze(ctx context.Context, c0 *campaign.View, metric experiment.Metric) (experiment.Analysis, error) {
+func (h *Handler) analyze(ctx context.Context, c0 *campaign.View, metric experiment.Metric, mode experiment.Mode) (experiment.Analysis, error) {
 	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
 	if err != nil {
 		return experiment.Analysis{}, err
 	}
-	return metrics.Analyze(ctx, c0, metric, rows, h.exposures)
+	return metrics.Analyze(ctx, c0, metric, mode, rows, h.exposures)
 }
 
 // ConcludeRequest is the body of POST /campaigns/:id/experiment/conclude.

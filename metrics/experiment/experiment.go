@@ -3,9 +3,16 @@
 // for multiple comparisons with more than two variants), the Bayesian chance to beat the
 // control, a sample-ratio-mismatch check and a verdict. It is pure: no database, no clock.
 //
-// The analysis is fixed-horizon: its error rates hold when the data is read once, at a sample
-// size chosen in advance. Reading it repeatedly and stopping at the first significant result
-// inflates the false-positive rate.
+// Two modes judge the test. ModeSequential (the default, and the live verdict) gives
+// always-valid p-values and confidence sequences (a normal-mixture SPRT): the verdict may be
+// read after every exposure and acted on at the first significant one, with the
+// false-positive rate still at most Alpha. ModeFixedHorizon is the classical analysis: its
+// error rates hold only when it is read once, at the sample size planned in advance
+// (MinSampleSize per variant), which the answer states with whether it has been reached.
+//
+// The verdict is on one metric, the one registered in the campaign's A/B settings before the
+// test started; the others are secondary: their p-values are corrected together (Holm) and
+// they never drive the verdict.
 package experiment
 
 import (
@@ -13,7 +20,6 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/gonum/integrate/quad"
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
@@ -40,6 +46,18 @@ const (
 	UnitImpressions Unit = "impressions" // every impression is an exposure
 	UnitCustomers   Unit = "customers"   // distinct customers with an impression
 )
+
+// Mode is how the experiment is judged.
+type Mode string
+
+// The modes.
+const (
+	ModeSequential   Mode = "sequential"   // always valid: safe to read at any time
+	ModeFixedHorizon Mode = "fixedHorizon" // valid when read once, at the planned sample size
+)
+
+// Modes lists every mode.
+func Modes() []Mode { return []Mode{ModeSequential, ModeFixedHorizon} }
 
 // Verdict is the experiment's answer.
 type Verdict string
@@ -91,8 +109,10 @@ type VariantCounts struct {
 type Input struct {
 	Unit          Unit
 	Variants      []VariantCounts // in the campaign's order
-	Metric        Metric          // the metric of the verdict
+	Metric        Metric          // the metric of the verdict, registered before the test
 	MinSampleSize int64           // exposures per variant; <= 0 means DefaultMinSampleSize
+	// Mode judges the test (default ModeSequential).
+	Mode Mode
 }
 
 // Estimate is a value with its 95% interval; an interval that cannot be computed (no data) is
@@ -105,11 +125,19 @@ type Estimate struct {
 
 // Comparison is one metric of a variant against the control.
 type Comparison struct {
-	// Lift is the relative difference (variant - control) / control, with its delta-method
-	// interval; nil when the control's value is 0 or unknown.
+	// Lift is the relative difference (variant - control) / control, with the interval of the
+	// same test as PValue, so that the two never disagree: the score interval of the rate
+	// ratio for rates, Fieller's interval of the ratio of means for revenue; widened to the
+	// confidence sequence in the sequential mode. Never below -100%; a High of nil is
+	// unbounded. Value is nil when the control's value is 0 or unknown.
 	Lift Estimate `json:"lift"`
-	// PValue is two-sided (two-proportion z-test for rates, Welch's t-test for revenue);
-	// AdjustedPValue is Holm–Bonferroni's with more than two variants, else PValue.
+	// Test names the test behind PValue: "z-test" (pooled two-proportion), "fisher-exact"
+	// (a cell of the table expects fewer than MinExpectedCount), "welch-t", or "msprt" (the
+	// sequential mode's always-valid p-value).
+	Test string `json:"test"`
+	// PValue is two-sided; AdjustedPValue is Holm–Bonferroni's over the comparisons of the
+	// same family (the verdict's metric across variants; every secondary metric together),
+	// else PValue. Nil when there is not enough data for the test.
 	PValue         *float64 `json:"pValue"`
 	AdjustedPValue *float64 `json:"adjustedPValue"`
 	// ChanceToBeatControl is the posterior probability that the variant's true value exceeds
@@ -149,13 +177,22 @@ type SRM struct {
 
 // Analysis is the result.
 type Analysis struct {
-	Unit            Unit    `json:"exposureUnit"`
-	Metric          Metric  `json:"metric"`
-	ConfidenceLevel float64 `json:"confidenceLevel"`
-	MinSampleSize   int64   `json:"minSampleSize"`
-	Control         string  `json:"control"`
-	// MultipleComparisons names the correction ("holm-bonferroni") when more than one
-	// variant is compared with the control, else "none".
+	Unit Unit `json:"exposureUnit"`
+	// Mode produced the verdict.
+	Mode Mode `json:"mode"`
+	// Metric is the verdict's; SecondaryMetrics are shown, corrected, and never judged.
+	Metric           Metric   `json:"metric"`
+	SecondaryMetrics []Metric `json:"secondaryMetrics"`
+	ConfidenceLevel  float64  `json:"confidenceLevel"`
+	MinSampleSize    int64    `json:"minSampleSize"`
+	// PlannedSampleReached: every variant has MinSampleSize of the verdict metric's
+	// denominator (exposures; clicks for the conversion rate). The fixed-horizon verdict
+	// waits for it; the sequential one does not need it.
+	PlannedSampleReached bool   `json:"plannedSampleReached"`
+	Control              string `json:"control"`
+	// MultipleComparisons names the correction of the verdict's metric ("holm-bonferroni")
+	// when more than one variant is compared with the control, else "none". The secondary
+	// metrics are always corrected, all of their comparisons together.
 	MultipleComparisons string          `json:"multipleComparisons"`
 	Variants            []VariantResult `json:"variants"`
 	SRM                 SRM             `json:"srmCheck"`
@@ -180,8 +217,14 @@ func Analyze(in Input) (Analysis, error) {
 	if in.MinSampleSize <= 0 {
 		in.MinSampleSize = DefaultMinSampleSize
 	}
+	if in.Mode == "" {
+		in.Mode = ModeSequential
+	}
+	if !slices.Contains(Modes(), in.Mode) {
+		return Analysis{}, fmt.Errorf("experiment: unknown mode %q", in.Mode)
+	}
 	ctrl := ControlIndex(in.Variants)
-	out := Analysis{Unit: in.Unit, Metric: in.Metric, ConfidenceLevel: ConfidenceLevel,
+	out := Analysis{Unit: in.Unit, Mode: in.Mode, Metric: in.Metric, ConfidenceLevel: ConfidenceLevel,
 		MinSampleSize: in.MinSampleSize, Control: in.Variants[ctrl].Key, MultipleComparisons: "none",
 		Variants: make([]VariantResult, len(in.Variants)), Warnings: []string{}}
 	for i, v := range in.Variants {
@@ -194,23 +237,36 @@ func Analyze(in Input) (Analysis, error) {
 		}
 	}
 	c := in.Variants[ctrl]
+	j := judge{mode: in.Mode, nStar: 2 * float64(in.MinSampleSize)}
 	for i, v := range in.Variants {
 		if i == ctrl {
 			continue
 		}
 		out.Variants[i].VsControl = map[Metric]*Comparison{
-			MetricCTR:                compareRates(v.Clicks, v.Exposures, c.Clicks, c.Exposures),
-			MetricConversionRate:     compareRates(v.Conversions, v.Clicks, c.Conversions, c.Clicks),
-			MetricRevenuePerExposure: compareMeans(v, c),
+			MetricCTR:                j.compareRates(v.Clicks, v.Exposures, c.Clicks, c.Exposures),
+			MetricConversionRate:     j.compareRates(v.Conversions, v.Clicks, c.Conversions, c.Clicks),
+			MetricRevenuePerExposure: j.compareMeans(v, c),
 		}
 	}
+	out.SecondaryMetrics = []Metric{}
+	for _, m := range Metrics() {
+		if m != in.Metric {
+			out.SecondaryMetrics = append(out.SecondaryMetrics, m)
+		}
+	}
+	// Two families: the verdict's metric across variants, and every secondary comparison.
+	holm(out.Variants, []Metric{in.Metric})
+	holm(out.Variants, out.SecondaryMetrics)
 	if len(in.Variants) > 2 {
 		out.MultipleComparisons = MultipleComparisonsMethod
-		for _, m := range Metrics() {
-			holm(out.Variants, m)
-		}
 		out.Warnings = append(out.Warnings, fmt.Sprintf("%d variants are compared with the control: p-values are "+
 			"adjusted with the Holm–Bonferroni method (intervals are not)", len(in.Variants)-1))
+	}
+	out.PlannedSampleReached = true
+	for _, v := range in.Variants {
+		if denominator(v, in.Metric) < in.MinSampleSize {
+			out.PlannedSampleReached = false
+		}
 	}
 	for _, r := range out.Variants {
 		for _, cmp := range r.VsControl {
@@ -219,6 +275,10 @@ func Analyze(in Input) (Analysis, error) {
 	}
 	out.SRM = sampleRatio(in.Variants)
 	out.SRMDetected = out.SRM.Detected
+	if !out.SRM.Checked && slices.ContainsFunc(in.Variants, func(v VariantCounts) bool { return v.Weight <= 0 }) {
+		out.Warnings = append(out.Warnings, "the sample-ratio check is skipped: a variant has weight 0 (a concluded "+
+			"test); exposures gathered after the conclusion make the arms unequal and are not a randomised comparison")
+	}
 	if out.SRM.Detected {
 		out.Warnings = append(out.Warnings, "sample ratio mismatch: the exposures do not match the configured weights "+
 			"(p < 0.001); the assignment or the tracking is broken and these results must not be trusted")
@@ -235,7 +295,27 @@ func Analyze(in Input) (Analysis, error) {
 			"one customer are counted as independent, which makes intervals narrower than they should be")
 	}
 	out.Verdict, out.Winner = verdict(in, out, ctrl)
+	if out.Winner != nil && *out.Winner != out.Control {
+		for _, r := range out.Variants {
+			if r.Key != *out.Winner {
+				continue
+			}
+			if l := r.VsControl[in.Metric].Lift; l.Low != nil && *l.Low <= 0 {
+				out.Warnings = append(out.Warnings, "the winner's lift interval reaches 0: with more than two variants "+
+					"the p-value is Holm-adjusted while the interval is not, or the small-sample exact test decided")
+			}
+		}
+	}
 	return out, nil
+}
+
+// denominator is what metric m of v is a rate or mean over: clicks for the conversion rate,
+// exposures otherwise.
+func denominator(v VariantCounts, m Metric) int64 {
+	if m == MetricConversionRate {
+		return v.Clicks
+	}
+	return v.Exposures
 }
 
 // ControlIndex is the index of the control: the variant marked as control, else the first.
@@ -253,9 +333,12 @@ func verdict(in Input, a Analysis, ctrl int) (Verdict, *string) {
 	if a.SRM.Detected {
 		return VerdictSRMDetected, nil
 	}
-	for _, v := range in.Variants {
-		if v.Exposures < in.MinSampleSize || (in.Metric == MetricConversionRate && v.Clicks == 0) {
-			return VerdictNotEnoughData, nil
+	if in.Mode == ModeFixedHorizon && !a.PlannedSampleReached {
+		return VerdictNotEnoughData, nil
+	}
+	for i, r := range a.Variants {
+		if i != ctrl && r.VsControl[in.Metric].AdjustedPValue == nil {
+			return VerdictNotEnoughData, nil // no test yet (no denominator; too small for the sequential mode)
 		}
 	}
 	var best *VariantResult
@@ -355,59 +438,80 @@ func meanInterval(sum, squares float64, n int64) Estimate {
 	return Estimate{Value: ptr(m.mean), Low: ptr(m.mean - half), High: ptr(m.mean + half)}
 }
 
-// relativeLift is (t - c) / c with its delta-method 95% interval, given the variances of the
-// two estimates: Var(t/c) ≈ Var(t)/c² + t²·Var(c)/c⁴.
-func relativeLift(t, varT, c, varC float64) Estimate {
-	if c == 0 {
-		return Estimate{}
+// judge runs the comparisons of one mode; nStar tunes the sequential mode's mixture to the
+// expected number of observations of a comparison (both arms at the planned sample size).
+type judge struct {
+	mode  Mode
+	nStar float64
+}
+
+// critical is the half-width of the interval in standard errors after n observations: the
+// normal quantile (fixed horizon) or the confidence sequence's (sequential).
+func (j judge) critical(n float64) float64 {
+	if j.mode == ModeSequential {
+		return sequentialHalfWidth(n, mixturePrecision(j.nStar))
 	}
-	lift := (t - c) / c
-	se := math.Sqrt(varT/(c*c) + t*t*varC/(c*c*c*c))
-	return Estimate{Value: ptr(lift), Low: ptr(lift - z975*se), High: ptr(lift + z975*se)}
+	return z975
 }
 
 // compareRates compares the variant's rate s1/n1 with the control's s2/n2.
-func compareRates(s1, n1, s2, n2 int64) *Comparison {
-	out := &Comparison{}
+func (j judge) compareRates(s1, n1, s2, n2 int64) *Comparison {
+	out := &Comparison{Test: "z-test"}
+	if j.mode == ModeSequential {
+		out.Test = "msprt"
+	}
 	if n1 <= 0 || n2 <= 0 || s1 < 0 || s2 < 0 || s1 > n1 || s2 > n2 {
 		return out
 	}
 	p1, p2 := float64(s1)/float64(n1), float64(s2)/float64(n2)
-	out.Lift = relativeLift(p1, p1*(1-p1)/float64(n1), p2, p2*(1-p2)/float64(n2))
-	out.PValue = ptr(twoProportionP(s1, n1, s2, n2))
+	n := float64(n1 + n2)
+	small := smallTable(s1, n1, s2, n2)
+	if p2 > 0 {
+		out.Lift.Value = ptr(p1/p2 - 1)
+	}
+	if !(j.mode == ModeSequential && small) && (s1 > 0 || s2 > 0) {
+		low, high := ratioScoreInterval(s1, n1, s2, n2, j.critical(n))
+		out.Lift.Low, out.Lift.High = ptr(low-1), ptr(high-1) // +Inf: nil, unbounded
+	}
+	switch {
+	case j.mode == ModeSequential && small:
+		out.Test = "msprt" // no p-value until every cell expects MinExpectedCount
+	case j.mode == ModeSequential:
+		out.Test = "msprt"
+		out.PValue = ptr(alwaysValidP(pooledZ(s1, n1, s2, n2), n, mixturePrecision(j.nStar)))
+	case small:
+		out.Test = "fisher-exact"
+		out.PValue = ptr(fisherExactP(s1, n1, s2, n2))
+	default:
+		out.Test = "z-test"
+		out.PValue = ptr(twoProportionP(s1, n1, s2, n2))
+	}
 	out.AdjustedPValue = out.PValue
 	out.ChanceToBeatControl = ptr(betaChanceToBeat(s1, n1, s2, n2))
 	return out
 }
 
+// pooledZ is the pooled two-proportion z statistic (0 when the pooled rate is 0 or 1).
+func pooledZ(s1, n1, s2, n2 int64) float64 {
+	p1, p2 := float64(s1)/float64(n1), float64(s2)/float64(n2)
+	pool := float64(s1+s2) / float64(n1+n2)
+	return zFor(p1-p2, math.Sqrt(pool*(1-pool)*(1/float64(n1)+1/float64(n2))))
+}
+
 // twoProportionP is the two-sided p-value of the pooled two-proportion z-test. When the pooled
 // rate is 0 or 1 both rates are equal and there is no evidence of a difference: 1.
 func twoProportionP(s1, n1, s2, n2 int64) float64 {
-	p1, p2 := float64(s1)/float64(n1), float64(s2)/float64(n2)
-	pool := float64(s1+s2) / float64(n1+n2)
-	se := math.Sqrt(pool * (1 - pool) * (1/float64(n1) + 1/float64(n2)))
-	if se == 0 {
-		return 1
+	return twoSidedNormalP(pooledZ(s1, n1, s2, n2))
+}
+
+// compareMeans compares revenue per exposure: Welch's t-test (or the sequential mode's
+// always-valid p-value on the same statistic), Fieller's interval of the ratio of means for the
+// lift, and a normal approximation of the chance to beat the control.
+func (j judge) compareMeans(v, c VariantCounts) *Comparison {
+	out := &Comparison{Test: "welch-t"}
+	if j.mode == ModeSequential {
+		out.Test = "msprt"
 	}
-	z := (p1 - p2) / se
-	return 2 * distuv.UnitNormal.Survival(math.Abs(z))
-}
-
-// betaChanceToBeat is P(p1 > p2) for independent posteriors Beta(1+s, 1+n-s) (uniform priors):
-// ∫ f1(x)·F2(x) dx, by Gauss–Legendre quadrature over where the posteriors have their mass.
-func betaChanceToBeat(s1, n1, s2, n2 int64) float64 {
-	b1 := distuv.Beta{Alpha: 1 + float64(s1), Beta: 1 + float64(n1-s1)}
-	b2 := distuv.Beta{Alpha: 1 + float64(s2), Beta: 1 + float64(n2-s2)}
-	lo := math.Max(0, math.Min(b1.Mean()-12*b1.StdDev(), b2.Mean()-12*b2.StdDev()))
-	hi := math.Min(1, math.Max(b1.Mean()+12*b1.StdDev(), b2.Mean()+12*b2.StdDev()))
-	p := quad.Fixed(func(x float64) float64 { return b1.Prob(x) * b2.CDF(x) }, lo, hi, 2000, nil, 0)
-	return math.Min(1, math.Max(0, p))
-}
-
-// compareMeans compares revenue per exposure: Welch's t-test, the delta-method lift and a
-// normal approximation of the chance to beat the control.
-func compareMeans(v, c VariantCounts) *Comparison {
-	out := &Comparison{}
 	if v.SquaresUnknown || c.SquaresUnknown {
 		return out
 	}
@@ -416,8 +520,10 @@ func compareMeans(v, c VariantCounts) *Comparison {
 	if !okA || !okB || a.n < 2 || b.n < 2 {
 		return out
 	}
+	if b.mean != 0 {
+		out.Lift.Value = ptr(a.mean/b.mean - 1)
+	}
 	va, vb := a.variance/a.n, b.variance/b.n
-	out.Lift = relativeLift(a.mean, va, b.mean, vb)
 	se := math.Sqrt(va + vb)
 	if se == 0 {
 		if a.mean == b.mean {
@@ -429,19 +535,32 @@ func compareMeans(v, c VariantCounts) *Comparison {
 	t := (a.mean - b.mean) / se
 	// Welch–Satterthwaite degrees of freedom.
 	df := (va + vb) * (va + vb) / (va*va/(a.n-1) + vb*vb/(b.n-1))
-	out.PValue = ptr(2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(math.Abs(t)))
+	crit := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Quantile(1 - Alpha/2)
+	if j.mode == ModeSequential {
+		crit = j.critical(a.n + b.n)
+		out.PValue = ptr(alwaysValidP(t, a.n+b.n, mixturePrecision(j.nStar)))
+	} else {
+		out.PValue = ptr(2 * distuv.StudentsT{Mu: 0, Sigma: 1, Nu: df}.Survival(math.Abs(t)))
+	}
+	if low, high, ok := fiellerInterval(a.mean, va, b.mean, vb, crit); ok && b.mean > 0 {
+		// Revenue is never negative, so neither is the ratio: the lift stays at or above -100%.
+		out.Lift.Low, out.Lift.High = ptr(math.Max(0, low)-1), ptr(high-1)
+	}
 	out.AdjustedPValue = out.PValue
 	out.ChanceToBeatControl = ptr(distuv.UnitNormal.CDF(t))
 	return out
 }
 
-// holm replaces the adjusted p-values of metric m by Holm–Bonferroni's: with k p-values in
-// ascending order, the i-th (from 0) becomes max over j <= i of min(1, (k-j)·p_j).
-func holm(rs []VariantResult, m Metric) {
+// holm replaces the adjusted p-values of the family of metrics ms (every variant's
+// comparison on each) by Holm–Bonferroni's: with k p-values in ascending order, the i-th
+// (from 0) becomes max over j <= i of min(1, (k-j)·p_j).
+func holm(rs []VariantResult, ms []Metric) {
 	var cmps []*Comparison
 	for _, r := range rs {
-		if c := r.VsControl[m]; c != nil && c.PValue != nil {
-			cmps = append(cmps, c)
+		for _, m := range ms {
+			if c := r.VsControl[m]; c != nil && c.PValue != nil {
+				cmps = append(cmps, c)
+			}
 		}
 	}
 	slices.SortStableFunc(cmps, func(a, b *Comparison) int { return compareFloat(*a.PValue, *b.PValue) })

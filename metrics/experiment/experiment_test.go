@@ -85,7 +85,7 @@ func TestWelchMatchesThePublishedExample(t *testing.T) {
 		return v
 	}
 	v, c := counts(a1), counts(a2)
-	cmp := compareMeans(v, c)
+	cmp := judge{mode: ModeFixedHorizon}.compareMeans(v, c)
 	p := val(t, cmp.PValue)
 	assert.InDelta(t, 0.021, p, 0.0005)
 
@@ -134,26 +134,13 @@ func TestChanceToBeatMatchesTheClosedForm(t *testing.T) {
 	assert.InDelta(t, math.Erfc(-z/math.Sqrt2)/2, p, 0.001)
 }
 
-// The delta-method lift in closed form: (t-c)/c ± z·√(Var t/c² + t²·Var c/c⁴).
-func TestRelativeLift(t *testing.T) {
-	// 130/1000 vs 100/1000: lift 0.3; Var t = .13·.87/1000 = 1.131e-4, Var c = .1·.9/1000 = 9e-5;
-	// se = √(1.131e-4/.01 + .0169·9e-5/1e-4) = √(0.01131 + 0.01521) = √0.02652 = 0.162850.
-	cmp := compareRates(130, 1000, 100, 1000)
-	assert.InDelta(t, 0.3, val(t, cmp.Lift.Value), 1e-12)
-	assert.InDelta(t, 0.3-1.959964*0.162850, val(t, cmp.Lift.Low), 1e-5)
-	assert.InDelta(t, 0.3+1.959964*0.162850, val(t, cmp.Lift.High), 1e-5)
-	zero := compareRates(5, 100, 0, 100)
-	assert.Nil(t, zero.Lift.Value, "a control at 0%: no relative lift")
-	assert.NotNil(t, zero.PValue, "but a p-value")
-}
-
 // Holm–Bonferroni by hand: p = 0.01, 0.04, 0.03 (k = 3) -> 3·0.01 = 0.03, then
 // max(0.03, 2·0.03) = 0.06, then max(0.06, 1·0.04) = 0.06.
 func TestHolm(t *testing.T) {
 	p := func(x float64) *Comparison { return &Comparison{PValue: &x, AdjustedPValue: &x} }
 	rs := []VariantResult{{}, {VsControl: map[Metric]*Comparison{MetricCTR: p(0.01)}},
 		{VsControl: map[Metric]*Comparison{MetricCTR: p(0.04)}}, {VsControl: map[Metric]*Comparison{MetricCTR: p(0.03)}}}
-	holm(rs, MetricCTR)
+	holm(rs, []Metric{MetricCTR})
 	assert.InDelta(t, 0.03, val(t, rs[1].VsControl[MetricCTR].AdjustedPValue), 1e-12)
 	assert.InDelta(t, 0.06, val(t, rs[2].VsControl[MetricCTR].AdjustedPValue), 1e-12)
 	assert.InDelta(t, 0.06, val(t, rs[3].VsControl[MetricCTR].AdjustedPValue), 1e-12)
@@ -189,7 +176,7 @@ func TestAnalyzeVerdicts(t *testing.T) {
 			Revenue: float64(conv) * 10, RevenueSquares: float64(conv) * 100}
 	}
 	t.Run("winner on CTR", func(t *testing.T) {
-		a, err := Analyze(Input{Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 1000,
+		a, err := Analyze(Input{Mode: ModeFixedHorizon, Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 1000,
 			Variants: []VariantCounts{v("A", 50, 10000, 1000, 50), v("B", 50, 10050, 1200, 60)}})
 		require.NoError(t, err)
 		assert.Equal(t, VerdictWinner, a.Verdict)
@@ -202,7 +189,7 @@ func TestAnalyzeVerdicts(t *testing.T) {
 		assert.False(t, a.SRMDetected)
 	})
 	t.Run("the control marked, and better", func(t *testing.T) {
-		a, err := Analyze(Input{Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 100,
+		a, err := Analyze(Input{Mode: ModeFixedHorizon, Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 100,
 			Variants: []VariantCounts{v("A", 50, 10000, 800, 0), {Key: "B", Weight: 50, Control: true, Exposures: 10000, Clicks: 1000}}})
 		require.NoError(t, err)
 		assert.Equal(t, "B", a.Control)
@@ -210,7 +197,7 @@ func TestAnalyzeVerdicts(t *testing.T) {
 		assert.Equal(t, "B", *a.Winner, "the control beats the only other variant")
 	})
 	t.Run("not enough data, tiny samples", func(t *testing.T) {
-		a, err := Analyze(Input{Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 100,
+		a, err := Analyze(Input{Mode: ModeFixedHorizon, Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 100,
 			Variants: []VariantCounts{v("A", 50, 3, 1, 0), v("B", 50, 2, 2, 1)}})
 		require.NoError(t, err)
 		assert.Equal(t, VerdictNotEnoughData, a.Verdict)
@@ -219,7 +206,7 @@ func TestAnalyzeVerdicts(t *testing.T) {
 		assert.Equal(t, 1.0, val(t, a.Variants[1].CTR.High))
 	})
 	t.Run("one variant without traffic", func(t *testing.T) {
-		a, err := Analyze(Input{Unit: UnitImpressions, Metric: MetricRevenuePerExposure,
+		a, err := Analyze(Input{Mode: ModeFixedHorizon, Unit: UnitImpressions, Metric: MetricRevenuePerExposure,
 			Variants: []VariantCounts{v("A", 50, 5000, 300, 20), v("B", 50, 0, 0, 0)}})
 		require.NoError(t, err)
 		assert.Equal(t, VerdictSRMDetected, a.Verdict, "all traffic to one arm of 50/50 is a mismatch")
@@ -229,7 +216,7 @@ func TestAnalyzeVerdicts(t *testing.T) {
 		assert.Contains(t, a.Warnings[0], "must not be trusted")
 	})
 	t.Run("zero conversions everywhere", func(t *testing.T) {
-		a, err := Analyze(Input{Unit: UnitImpressions, Metric: MetricConversionRate, MinSampleSize: 100,
+		a, err := Analyze(Input{Mode: ModeFixedHorizon, Unit: UnitImpressions, Metric: MetricConversionRate, MinSampleSize: 100,
 			Variants: []VariantCounts{v("A", 50, 5000, 300, 0), v("B", 50, 5000, 310, 0)}})
 		require.NoError(t, err)
 		assert.Equal(t, VerdictNoSignificantDifference, a.Verdict)
@@ -240,7 +227,7 @@ func TestAnalyzeVerdicts(t *testing.T) {
 		assert.Equal(t, 1.0, val(t, rev.PValue), "no revenue anywhere: no difference")
 	})
 	t.Run("three variants are corrected", func(t *testing.T) {
-		a, err := Analyze(Input{Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 1000,
+		a, err := Analyze(Input{Mode: ModeFixedHorizon, Unit: UnitImpressions, Metric: MetricCTR, MinSampleSize: 1000,
 			Variants: []VariantCounts{v("A", 34, 10000, 1000, 0), v("B", 33, 9800, 1075, 0), v("C", 33, 9900, 1000, 0)}})
 		require.NoError(t, err)
 		assert.Equal(t, MultipleComparisonsMethod, a.MultipleComparisons)

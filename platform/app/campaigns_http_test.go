@@ -223,7 +223,7 @@ func testGet(t *testing.T, s *apptest.Server) {
 	assert.Equal(t, `"1"`, r.Header.Get("ETag"))
 	got := r.Map(t)
 	assert.Contains(t, got, "metrics", "GET embeds the campaign's metrics")
-	assert.Equal(t, map[string]any{"verdict": "NOT_ENOUGH_DATA", "metric": "ctr", "winner": nil}, got["experiment"],
+	assert.Equal(t, map[string]any{"verdict": "NOT_ENOUGH_DATA", "mode": "sequential", "metric": "ctr", "winner": nil}, got["experiment"],
 		"and, its A/B test being on, the experiment's verdict")
 	delete(got, "metrics")
 	delete(got, "experiment")

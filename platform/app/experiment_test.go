@@ -82,17 +82,31 @@ func TestExperiment(t *testing.T) {
 		assert.InDelta(t, 5-2.262157*math.Sqrt(116.6666667/10), rpe["low"], 1e-5)
 		cmp := a["vsControl"].(map[string]any)["revenuePerExposure"].(map[string]any)
 		assert.NotNil(t, cmp["pValue"], "Welch's test runs on the stored squares")
-		assert.NotEqual(t, cmp["pValue"], cmp["adjustedPValue"], "three variants: Holm-adjusted")
-		assert.Equal(t, "NO_SIGNIFICANT_DIFFERENCE", got["verdict"])
+		assert.Equal(t, "sequential", got["mode"], "the live verdict is the sequential one")
+		assert.Equal(t, []any{"ctr", "revenuePerExposure"}, got["secondaryMetrics"])
+		assert.Equal(t, "msprt", a["vsControl"].(map[string]any)["conversionRate"].(map[string]any)["test"])
+		assert.Equal(t, "NOT_ENOUGH_DATA", got["verdict"], "a handful of events: every cell expects fewer than 5")
 
-		ctr := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?metric=ctr", nil), http.StatusOK)
-		assert.Equal(t, "ctr", ctr["metric"])
-		p := requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?metric=roas", nil), http.StatusBadRequest)
+		fixed := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?mode=fixedHorizon", nil), http.StatusOK)
+		assert.Equal(t, "fixedHorizon", fixed["mode"])
+		assert.Equal(t, false, fixed["plannedSampleReached"], "C has 2 clicks, the conversion rate's denominator, of the 5 planned")
+		assert.Equal(t, "fisher-exact", fixed["variants"].([]any)[0].(map[string]any)["vsControl"].(map[string]any)["conversionRate"].(map[string]any)["test"])
+		assert.Equal(t, "NOT_ENOUGH_DATA", fixed["verdict"])
+		fixedRev := fixed["variants"].([]any)[0].(map[string]any)["vsControl"].(map[string]any)["revenuePerExposure"].(map[string]any)
+		assert.Equal(t, "welch-t", fixedRev["test"])
+		assert.NotEqual(t, fixedRev["pValue"], fixedRev["adjustedPValue"], "a secondary metric: Holm-adjusted with the others")
+
+		same := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?metric=conversionRate", nil), http.StatusOK)
+		assert.Equal(t, "conversionRate", same["metric"])
+		p := requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?metric=ctr", nil), http.StatusBadRequest)
+		assert.Equal(t, []string{"metric"}, fieldsOf(p), "the verdict's metric is the one registered before the test")
+		requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?mode=bayesian", nil), http.StatusBadRequest)
+		p = requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?metric=roas", nil), http.StatusBadRequest)
 		assert.Equal(t, []string{"metric"}, fieldsOf(p))
 		requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?metric=ctr&metric=ctr", nil), http.StatusBadRequest)
 
 		camp := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil), http.StatusOK)
-		assert.Equal(t, map[string]any{"verdict": "NO_SIGNIFICANT_DIFFERENCE", "metric": "conversionRate", "winner": nil},
+		assert.Equal(t, map[string]any{"verdict": "NOT_ENOUGH_DATA", "mode": "sequential", "metric": "conversionRate", "winner": nil},
 			camp["experiment"], "GET campaign embeds the short verdict")
 
 		t.Run("without an A/B test", func(t *testing.T) {
