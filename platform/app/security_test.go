@@ -52,6 +52,11 @@ func secSHA(s string) string {
 // secKeyName is the API key of a role in the matrix server's configuration.
 func secKeyName(r auth.Role) string { return "key-of-" + string(r) + "-0123456789" }
 
+// secKeyOwner is the user who holds the key of a role: a person of its own per role.
+func secKeyOwner(r auth.Role) string {
+	return uuid.NewSHA1(uuid.MustParse("9a7e3c1d-2b4f-4e6a-8c0d-1f2e3a4b5c6d"), []byte(r)).String()
+}
+
 // secIdP is an identity provider: an HS256 secret, and an RSA key served as a JWKS by an
 // httptest server.
 type secIdP struct {
@@ -82,7 +87,7 @@ func (idp *secIdP) configure(cfg *config.Config) {
 	cfg.Auth.Audience, cfg.Auth.Issuer = secAudience, secIssuer
 	for _, r := range auth.Roles() {
 		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys, config.APIKey{
-			Name: string(r), SHA256: secSHA(secKeyName(r)), Roles: []string{string(r)}})
+			Name: string(r), SHA256: secSHA(secKeyName(r)), Roles: []string{string(r)}, Owner: secKeyOwner(r)})
 	}
 }
 
@@ -826,4 +831,63 @@ func TestOversizedHeadersAreProblems(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("X-Padding", strings.Repeat("p", 5000))
 	requireProblem(t, small.Send(req, nil), http.StatusRequestHeaderFieldsTooLarge)
+}
+
+// An API key acts as its owner: what it writes names the owner, and the approval rules judge
+// the owner. The author of a campaign (with a token) cannot approve it with the admin key
+// they also hold; another user's admin key can.
+func TestAPIKeyActsAsItsOwner(t *testing.T) {
+	t.Parallel()
+	idp := newSecIdP(t)
+	author, other := uuid.NewString(), uuid.NewString()
+	const authorKey, otherKey = "admin-key-of-the-author-0123456789", "admin-key-of-another-user-0123456789"
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
+		idp.configure(cfg)
+		cfg.Approval.Thresholds = map[string]string{"EUR": "10000.00"}
+		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys,
+			config.APIKey{Name: "author-admin", SHA256: secSHA(authorKey), Roles: []string{"admin"}, Owner: author},
+			config.APIKey{Name: "other-admin", SHA256: secSHA(otherKey), Roles: []string{"admin"}, Owner: other})
+	}})
+	c := secClaims(auth.RoleEditor)
+	c["sub"] = author
+	asAuthor := []string{"Authorization", "Bearer " + secSign(t, jwt.SigningMethodHS256, []byte(secSecret), c, "")}
+	// The key, and If-Match naming the version it read (a decision requires one).
+	withKey := func(id, key string) []string {
+		r := s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil, auth.HeaderAPIKey, key)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		return []string{auth.HeaderAPIKey, key, "If-Match", r.Header.Get("ETag")}
+	}
+
+	id := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Owner check"), asAuthor...), http.StatusCreated)["id"].(string)
+	requireStatus(t, step(s, id, "submit-for-approval", nil, asAuthor...), http.StatusOK)
+	for _, name := range []string{"approve", "reject"} {
+		var body any
+		if name == "reject" {
+			body = map[string]any{"reason": "my own"}
+		}
+		p := requireProblem(t, step(s, id, name, body, withKey(id, authorKey)...), http.StatusForbidden)
+		assert.Equal(t, "urn:campaigns:problem:approver-is-author", p["type"], name)
+	}
+	assert.Equal(t, "PENDING", approvalOf(t, requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil, asAuthor...), http.StatusOK))["status"])
+	a := approvalOf(t, requireStatus(t, step(s, id, "approve", nil, withKey(id, otherKey)...), http.StatusOK))
+	assert.Equal(t, "APPROVED", a["status"])
+	assert.Equal(t, other, a["decidedBy"], "the decision names the key's owner")
+
+	// What a key writes names its owner: the author's key writes as the author.
+	byKey := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Owner check 2"), auth.HeaderAPIKey, authorKey), http.StatusCreated)
+	assert.Equal(t, author, byKey["createdBy"])
+	kid := byKey["id"].(string)
+	// Submitted with the other user's key, it is that user's submission: they cannot decide it.
+	requireStatus(t, step(s, kid, "submit-for-approval", nil, auth.HeaderAPIKey, otherKey), http.StatusOK)
+	p := requireProblem(t, step(s, kid, "approve", nil, withKey(kid, otherKey)...), http.StatusForbidden)
+	assert.Equal(t, "urn:campaigns:problem:approver-is-submitter", p["type"])
+	ev := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+kid+"/events", nil, asAuthor...), http.StatusOK)
+	for _, e := range ev["events"].([]any) {
+		m := e.(map[string]any)
+		want := author
+		if m["type"] == "CampaignSubmittedForApproval" {
+			want = other
+		}
+		assert.Equal(t, want, m["actor"], "%s", m["type"])
+	}
 }

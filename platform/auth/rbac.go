@@ -85,8 +85,8 @@ func Grants(r Role) []Permission {
 
 // Principal is an authenticated caller.
 type Principal struct {
-	// Subject is the caller's user id: the JWT's sub, an API key's configured (or derived)
-	// subject, or the X-User-ID header in mode none. uuid.Nil for an anonymous caller.
+	// Subject is the caller's user id: the JWT's sub, an API key's owner (the user who holds
+	// it), or the X-User-ID header in mode none. uuid.Nil for an anonymous caller.
 	Subject uuid.UUID
 	// Method is how the caller proved it: "jwt", "apikey", "header" or "anonymous".
 	Method string
