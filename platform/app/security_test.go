@@ -266,6 +266,7 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 	reqs := secRequests(func() string { return sharedID },
 		func(t *testing.T) string { return newCampaign(t, "Matrix doomed "+uuid.NewString()[:8]) })
 
+	_, documented := documentedPermissions(t)
 	policy := app.RoutePolicy(s.API.Config)
 	routes := s.API.Echo.Routes()
 	require.NoError(t, policy.Verify(routes), "every registered route has a permission (NewAPI checks it too)")
@@ -285,11 +286,19 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 		if unserved[key] {
 			continue
 		}
+		doc, ok := documented[key]
+		if !ok {
+			t.Errorf("README's route table lacks %s", key)
+			continue
+		}
 		t.Run(key, func(t *testing.T) {
 			for _, c := range idp.cases() {
 				t.Run(c.name, func(t *testing.T) {
-					p := &auth.Principal{Roles: c.roles}
-					allowed := route.Permission == auth.Public || (c.roles != nil && p.Can(route.Permission))
+					// What README's Security table says: public, or a yes in a role's column.
+					allowed := doc.permission == auth.Public
+					for _, r := range c.roles {
+						allowed = allowed || doc.allows[r]
+					}
 					path, body, extra := build(t, s, allowed)
 					var r *apptest.Response
 					if strings.HasPrefix(route.Path, "/console") {
@@ -889,5 +898,58 @@ func TestAPIKeyActsAsItsOwner(t *testing.T) {
 			want = other
 		}
 		assert.Equal(t, want, m["actor"], "%s", m["type"])
+	}
+}
+
+// The reproductions: a viewer (by token or by key) neither reads the customers a campaign
+// reached nor exports the campaigns, with or without their metrics; the 403 names the
+// permission it lacks. An analyst reads the audience; editors, managers and analysts export.
+func TestPersonalDataAndExportNeedTheirOwnPermissions(t *testing.T) {
+	t.Parallel()
+	idp := newSecIdP(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: idp.configure})
+	key := func(r auth.Role) []string { return []string{auth.HeaderAPIKey, secKeyName(r)} }
+	token := func(r auth.Role) []string {
+		return []string{"Authorization", "Bearer " + secSign(t, jwt.SigningMethodHS256, []byte(secSecret), secClaims(r), "")}
+	}
+	id := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Personal data"), key(auth.RoleAdmin)...), http.StatusCreated)["id"].(string)
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/activate", nil, key(auth.RoleAdmin)...), http.StatusOK)
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/track",
+		map[string]any{"type": "IMPRESSION", "channel": "EMAIL", "customerId": "c-42"}, key(auth.RoleTracker)...), http.StatusAccepted)
+	aggregate(t, s)
+
+	audience := "/api/v1/campaigns/" + id + "/audience"
+	exports := []string{"/api/v1/campaigns/export", "/api/v1/campaigns/export?format=csv",
+		"/api/v1/campaigns/export?format=jsonl&includeMetrics=true", "/api/v1/campaigns/export?format=csv&includeMetrics=true"}
+	for name, viewer := range map[string][]string{"key": key(auth.RoleViewer), "token": token(auth.RoleViewer)} {
+		r := s.Do(http.MethodGet, audience, nil, viewer...)
+		p := requireProblem(t, r, http.StatusForbidden)
+		assert.Contains(t, p["detail"], "customers:read", "viewer by %s", name)
+		assert.NotContains(t, string(r.Body), "c-42")
+		for _, path := range exports {
+			r := s.Do(http.MethodGet, path, nil, viewer...)
+			p := requireProblem(t, r, http.StatusForbidden)
+			assert.Contains(t, p["detail"], "campaigns:export", "viewer by %s: %s", name, path)
+			assert.NotContains(t, string(r.Body), "Personal data")
+		}
+		// What a viewer still reads: the campaign and its reach as a count.
+		m := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/metrics", nil, viewer...), http.StatusOK)
+		assert.NotNil(t, m)
+	}
+
+	for _, r := range []auth.Role{auth.RoleEditor, auth.RoleManager, auth.RoleTracker, auth.RoleMonitor} {
+		requireProblem(t, s.Do(http.MethodGet, audience, nil, key(r)...), http.StatusForbidden)
+	}
+	for _, r := range []auth.Role{auth.RoleAnalyst, auth.RoleAdmin} {
+		got := requireStatus(t, s.Do(http.MethodGet, audience, nil, key(r)...), http.StatusOK)
+		require.Len(t, got["customers"], 1, "%s", r)
+		assert.Equal(t, "c-42", got["customers"].([]any)[0].(map[string]any)["customerId"], "%s", r)
+	}
+	for _, r := range []auth.Role{auth.RoleEditor, auth.RoleManager, auth.RoleAnalyst, auth.RoleAdmin} {
+		for _, path := range exports {
+			got := s.Do(http.MethodGet, path, nil, key(r)...)
+			require.Equal(t, http.StatusOK, got.Status, "%s %s: %s", r, path, got.Body)
+			assert.Contains(t, string(got.Body), "Personal data", "%s %s", r, path)
+		}
 	}
 }
