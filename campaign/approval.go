@@ -17,7 +17,9 @@ import (
 )
 
 // Approval above a budget threshold. A deployment sets a threshold per currency
-// (ApprovalThresholds); a campaign whose budget is above the threshold of its currency may
+// (ApprovalThresholds); once one is set, a currency without a threshold of its own has a
+// threshold of zero, so that no budget escapes approval by changing currency. A campaign
+// whose budget is above the threshold of its currency may
 // start or resume serving only with a standing approval: someone submits it, and a user other
 // than its author and its submitter approves it. Any change to what it serves (every field
 // but its name and description) voids a standing approval or a pending request. The threshold is judged when each thing happens (submit,
@@ -79,8 +81,11 @@ const (
 var MaxApprovalThreshold = decimal.New(1, 11)
 
 // ApprovalThresholds are the approval thresholds by currency (ISO 4217). A campaign whose
-// budget is strictly above the threshold of its currency needs approval; a currency without
-// a threshold never does. The zero value (nil) requires no approval anywhere.
+// budget is strictly above the threshold of its currency needs approval. Once any threshold
+// is set (approval is on), a currency without one of its own has a threshold of zero: every
+// budget in it needs approval, so that switching an approved 12,000 EUR budget to 5,000,000
+// USD cannot skip the approval when only EUR is listed. There is no conversion between
+// currencies to guess a threshold from. The zero value (nil) requires no approval anywhere.
 type ApprovalThresholds map[string]Money
 
 // NewApprovalThresholds parses thresholds given as text by currency ({"EUR": "10000.00"}),
@@ -118,15 +123,27 @@ func (e *ThresholdError) Error() string {
 	return fmt.Sprintf("approval threshold %s: %s", e.Currency, e.Reason)
 }
 
-// For returns the threshold of currency, if one is set.
+// For returns the threshold that applies to currency: its own, else, when approval is on
+// (any threshold is set), zero in that currency. False when approval is off.
 func (t ApprovalThresholds) For(currency string) (Money, bool) {
-	m, ok := t[currency]
-	return m, ok
+	if m, ok := t[currency]; ok {
+		return m, true
+	}
+	if len(t) == 0 {
+		return Money{}, false
+	}
+	return Money{Amount: decimal.Zero, Currency: currency}, true
 }
 
-// Requires reports whether budget is above the threshold of its currency.
+// Listed reports whether currency has a threshold of its own (else For gives zero).
+func (t ApprovalThresholds) Listed(currency string) bool {
+	_, ok := t[currency]
+	return ok
+}
+
+// Requires reports whether budget is above the threshold that applies to its currency (For).
 func (t ApprovalThresholds) Requires(budget Money) bool {
-	m, ok := t[budget.Currency]
+	m, ok := t.For(budget.Currency)
 	return ok && budget.Amount.GreaterThan(m.Amount)
 }
 
@@ -194,9 +211,14 @@ func (c *Campaign) approvalViolation(t ApprovalThresholds) *lifecycle.Violation 
 	case ApprovalRejected:
 		next = "it was rejected; edit it and submit it again"
 	}
+	above := fmt.Sprintf("the budget %s is above the approval threshold %s", c.budget, limit)
+	if !t.Listed(c.budget.Currency) {
+		above = fmt.Sprintf("no approval threshold is set for %s, so every budget in it needs approval (the budget is %s)",
+			c.budget.Currency, c.budget)
+	}
 	return &lifecycle.Violation{Field: "approval", Message: fmt.Sprintf(
-		"approval required: the budget %s is above the approval threshold %s and the campaign is not approved (approval status %s); %s",
-		c.budget, limit, st, next)}
+		"approval required: %s and the campaign is not approved (approval status %s); %s",
+		above, st, next)}
 }
 
 // ApprovalStateError says the approval workflow does not allow the step now: nothing to
@@ -236,8 +258,8 @@ func (c *Campaign) SubmitForApproval(actor UserID, t ApprovalThresholds, now tim
 		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: "it is already waiting for a decision"}
 	case st == ApprovalApproved:
 		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: "it is already approved"}
-	case !t.Requires(c.budget) && !has:
-		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: "no approval threshold is set for " + c.budget.Currency}
+	case !has:
+		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: "approval is off: no approval threshold is configured"}
 	case !t.Requires(c.budget):
 		return Change{}, &ApprovalStateError{Op: op, Status: st, Detail: fmt.Sprintf(
 			"the budget %s is not above the approval threshold %s", c.budget, limit)}

@@ -9,7 +9,8 @@ import (
 // The approval events' payloads (see payloads.go for the rules every payload follows).
 
 // SubmittedForApprovalV1 is the data of CampaignSubmittedForApproval, version 1: the budget
-// submitted and the threshold of its currency it is above, when it was submitted; Resubmission
+// submitted and the threshold of its currency it is above, when it was submitted (zero for a
+// currency without a threshold of its own: ApprovalThresholds.For); Resubmission
 // is true when the campaign had been rejected.
 type SubmittedForApprovalV1 struct {
 	Budget       MoneyV1 `json:"budget"`
@@ -19,7 +20,8 @@ type SubmittedForApprovalV1 struct {
 
 // ApprovalDecisionV1 is the data of CampaignApproved and CampaignRejected, version 1: the
 // decision (APPROVED or REJECTED), the budget decided on, the threshold of its currency at
-// the time of the decision (null when none is configured any more), the request's submitter
+// the time of the decision (zero for a currency without a threshold of its own; null when no
+// threshold is configured any more), the request's submitter
 // and time, and the rejection's reason ("" for an approval). The decider is the event's actor.
 type ApprovalDecisionV1 struct {
 	Decision    string     `json:"decision"`

@@ -109,7 +109,8 @@ func TestApprovalFilterMatchesTheAggregate(t *testing.T) {
 			campaign.MustMoney("99999999999.98", "EUR"), campaign.MustMoney("999999999999999.99", "EUR"),
 			campaign.MustMoney("500", "JPY"), campaign.MustMoney("501", "JPY"),
 			campaign.MustMoney("1.001", "BHD"), campaign.MustMoney("1.002", "BHD"), campaign.MustMoney("1.000", "BHD"),
-			campaign.MustMoney("100000000000.00", "USD"),
+			// USD has no threshold of its own: zero applies, so both need approval.
+			campaign.MustMoney("100000000000.00", "USD"), campaign.MustMoney("0.01", "USD"),
 		}
 		want := map[campaign.ApprovalStatus][]campaign.ID{}
 		for i, b := range budgets {
@@ -120,7 +121,7 @@ func TestApprovalFilterMatchesTheAggregate(t *testing.T) {
 			require.NoError(t, err, i)
 			want[c.ApprovalStatus()] = append(want[c.ApprovalStatus()], c.ID())
 		}
-		assert.Len(t, want[campaign.ApprovalRequired], 4)
+		assert.Len(t, want[campaign.ApprovalRequired], 6)
 		for _, st := range []campaign.ApprovalStatus{campaign.ApprovalRequired, campaign.ApprovalNotRequired} {
 			page, _, err := svc.List(ctx, campaign.Filter{Approval: []campaign.ApprovalStatus{st}, Limit: 100})
 			require.NoError(t, err)

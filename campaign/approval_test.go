@@ -63,14 +63,61 @@ func TestNewApprovalThresholds(t *testing.T) {
 }
 
 // Strictly above: a budget equal to the threshold needs no approval; another currency's
-// threshold does not apply.
+// threshold does not apply, but a currency without one of its own has zero while approval is
+// on, so every budget in it needs approval.
 func TestThresholdsRequire(t *testing.T) {
 	t.Parallel()
 	th := mustThresholds(map[string]string{"EUR": "10000", "JPY": "500"})
 	assert.False(t, th.Requires(MustMoney("10000.00", "EUR")))
 	assert.True(t, th.Requires(MustMoney("10000.01", "EUR")))
 	assert.True(t, th.Requires(MustMoney("501", "JPY")))
-	assert.False(t, th.Requires(MustMoney("1000000.00", "USD")))
+	assert.True(t, th.Requires(MustMoney("5000000.00", "USD")), "USD has no threshold: zero applies")
+	assert.True(t, th.Requires(MustMoney("0.01", "USD")))
+	limit, ok := th.For("USD")
+	require.True(t, ok)
+	assert.Equal(t, "0.00 USD", limit.String())
+	assert.False(t, th.Listed("USD"))
+	assert.True(t, th.Listed("EUR"))
+
+	var off ApprovalThresholds
+	assert.False(t, off.Requires(MustMoney("5000000.00", "USD")), "approval off: nothing needs it")
+	_, ok = off.For("USD")
+	assert.False(t, ok)
+}
+
+// The reproduction: an approved 12,000 EUR campaign switched to 5,000,000 USD, with only EUR
+// listed, loses its approval and may not start until it is approved again in USD.
+func TestCurrencySwitchNeedsApprovalAgain(t *testing.T) {
+	t.Parallel()
+	th := mustThresholds(map[string]string{"EUR": "10000.00"})
+	c := newDraft(t)
+	in := validInput()
+	in.Budget = MustMoney("12000.00", "EUR")
+	in.Settings.BudgetLimit = nil
+	_, err := c.Replace(in, now)
+	require.NoError(t, err)
+	_, err = c.SubmitForApproval(writer, th, now)
+	require.NoError(t, err)
+	_, err = c.Approve(manager, th, now)
+	require.NoError(t, err)
+	require.Nil(t, c.approvalViolation(th))
+
+	in.Budget = MustMoney("5000000.00", "USD")
+	ch, err := c.Replace(in, now)
+	require.NoError(t, err)
+	require.Len(t, ch.Then, 1, "the approval is voided")
+	assert.Equal(t, EventApprovalVoided, ch.Then[0].Event)
+	assert.Equal(t, ApprovalRequired, c.ApprovalStatusUnder(th))
+	v := c.approvalViolation(th)
+	require.NotNil(t, v)
+	assert.Contains(t, v.Message, "no approval threshold is set for USD")
+
+	sub, err := c.SubmitForApproval(writer, th, now)
+	require.NoError(t, err)
+	assert.Equal(t, MoneyV1{"0.00", "USD"}, sub.Data.(SubmittedForApprovalV1).Threshold)
+	_, err = c.Approve(manager, th, now)
+	require.NoError(t, err)
+	assert.Nil(t, c.approvalViolation(th))
 }
 
 func TestApprovalWorkflow(t *testing.T) {
@@ -159,7 +206,7 @@ func TestSubmitNeedsAnEditableCampaignAboveItsThreshold(t *testing.T) {
 	_, err := newDraft(t).SubmitForApproval(writer, nil, now)
 	require.ErrorAs(t, err, &aerr)
 	assert.Equal(t, ApprovalNotRequired, aerr.Status)
-	assert.Contains(t, aerr.Error(), "no approval threshold is set for EUR")
+	assert.Contains(t, aerr.Error(), "approval is off")
 	_, err = newDraft(t).SubmitForApproval(writer, mustThresholds(map[string]string{"EUR": "10000"}), now)
 	require.ErrorAs(t, err, &aerr)
 	assert.Contains(t, aerr.Error(), "not above")

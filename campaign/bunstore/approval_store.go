@@ -37,7 +37,8 @@ func (s *Store) approvalIn(q *bun.SelectQuery, statuses []campaign.ApprovalStatu
 }
 
 // aboveThreshold is a predicate true when a campaign's budget is above the threshold of its
-// currency in t, with its arguments. PostgreSQL compares NUMERIC exactly; SQLite keeps amounts
+// currency in t (zero for a currency t does not list: ApprovalThresholds.For), with its
+// arguments. PostgreSQL compares NUMERIC exactly; SQLite keeps amounts
 // as text and compares them as 64-bit floats, which decides exactly for thresholds below
 // MaxApprovalThreshold (amounts have at most four decimals).
 func (s *Store) aboveThreshold(t campaign.ApprovalThresholds) (string, []any) {
@@ -48,11 +49,14 @@ func (s *Store) aboveThreshold(t campaign.ApprovalThresholds) (string, []any) {
 	if s.db.Dialect().Name() == dialect.PG {
 		amount = "budget_amount > CAST(? AS NUMERIC)"
 	}
-	parts := make([]string, 0, len(t))
-	args := make([]any, 0, 2*len(t))
-	for _, cur := range slices.Sorted(maps.Keys(t)) {
+	listed := slices.Sorted(maps.Keys(t))
+	parts := make([]string, 0, len(t)+1)
+	args := make([]any, 0, 2*len(t)+2)
+	for _, cur := range listed {
 		parts = append(parts, "(budget_currency = ? AND "+amount+")")
 		args = append(args, cur, t[cur].Amount.String())
 	}
+	parts = append(parts, "(budget_currency NOT IN (?) AND "+amount+")")
+	args = append(args, bun.In(listed), "0")
 	return "(" + strings.Join(parts, " OR ") + ")", args
 }

@@ -16,7 +16,9 @@ import (
 // ApprovalResponse is a campaign's approval as the API shows it (the "approval" member).
 type ApprovalResponse struct {
 	Status campaign.ApprovalStatus `json:"status"`
-	// Threshold is the approval threshold of the budget's currency now; null when none is set.
+	// Threshold is the approval threshold of the budget's currency now: zero for a currency
+	// without one of its own while approval is on (every budget in it needs approval); null
+	// when approval is off (no threshold is set).
 	Threshold   *campaign.Money  `json:"threshold"`
 	SubmittedBy *campaign.UserID `json:"submittedBy"`
 	SubmittedAt *time.Time       `json:"submittedAt"`

@@ -83,6 +83,7 @@ func TestApprovalHTTP(t *testing.T) {
 		assert.Equal(t, "REQUIRED", a["status"])
 		assert.Equal(t, map[string]any{"amount": "10000.00", "currency": "EUR"}, a["threshold"])
 		assert.Nil(t, a["submittedBy"])
+		var usdID string // a campaign in a currency without a threshold of its own
 
 		t.Run("every answer that carries a campaign judges its approval", func(t *testing.T) {
 			assert.Equal(t, "REQUIRED", approvalOf(t, getCampaign(t, s, id))["status"], "GET")
@@ -111,11 +112,15 @@ func TestApprovalHTTP(t *testing.T) {
 			p := requireProblem(t, step(s, small["id"].(string), "submit-for-approval", nil, asUserA...), http.StatusConflict)
 			assert.Equal(t, "urn:campaigns:problem:invalid-approval-state", p["type"])
 			assert.Equal(t, "NOT_REQUIRED", p["approvalStatus"])
+		})
+
+		t.Run("a currency without a threshold of its own needs approval for every budget", func(t *testing.T) {
 			usd := validBody("Approval USD")
-			usd["budget"] = map[string]any{"amount": "99999999.00", "currency": "USD"}
+			usd["budget"] = map[string]any{"amount": "1.00", "currency": "USD"}
 			c := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", usd, asUserA...), http.StatusCreated)
-			assert.Equal(t, "NOT_REQUIRED", approvalOf(t, c)["status"], "no USD threshold")
-			assert.Nil(t, approvalOf(t, c)["threshold"])
+			assert.Equal(t, "REQUIRED", approvalOf(t, c)["status"], "no USD threshold: approval is on, so zero applies")
+			assert.Equal(t, map[string]any{"amount": "0.00", "currency": "USD"}, approvalOf(t, c)["threshold"])
+			usdID = c["id"].(string)
 		})
 
 		t.Run("the activate dry run names approval; activate is blocked", func(t *testing.T) {
@@ -315,12 +320,13 @@ func TestApprovalHTTP(t *testing.T) {
 			}
 			assert.Equal(t, []string{pending}, ids(url.Values{"approvalStatus": {"PENDING"}}))
 			assert.Equal(t, []string{id}, ids(url.Values{"approvalStatus": {"APPROVED"}}))
-			assert.Equal(t, []string{required}, ids(url.Values{"approvalStatus": {"REQUIRED"}}))
+			assert.ElementsMatch(t, []string{required, usdID}, ids(url.Values{"approvalStatus": {"REQUIRED"}}))
 			got := ids(url.Values{"approvalStatus": {"REQUIRED,PENDING"}})
-			assert.ElementsMatch(t, []string{pending, required}, got)
+			assert.ElementsMatch(t, []string{pending, required, usdID}, got)
 			notRequired := ids(url.Values{"approvalStatus": {"NOT_REQUIRED"}})
-			assert.Len(t, notRequired, 2, "the small EUR one and the USD one")
-			assert.False(t, slices.Contains(notRequired, id) || slices.Contains(notRequired, pending) || slices.Contains(notRequired, required))
+			assert.Len(t, notRequired, 1, "the small EUR one (the USD one is REQUIRED: USD has no threshold of its own)")
+			assert.False(t, slices.Contains(notRequired, id) || slices.Contains(notRequired, pending) ||
+				slices.Contains(notRequired, required) || slices.Contains(notRequired, usdID))
 			p := requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns?approvalStatus=MAYBE", nil), http.StatusBadRequest)
 			assert.Equal(t, []string{"approvalStatus"}, fieldsOf(p))
 
@@ -455,4 +461,47 @@ func TestBadApprovalThresholdIsAConfigError(t *testing.T) {
 		assert.Equal(t, "approval.thresholds."+raw, cerr.Key)
 		assert.Contains(t, err.Error(), why)
 	}
+}
+
+// The reproduction: an approved 12,000 EUR campaign whose budget becomes 5,000,000 USD, with
+// only EUR (and JPY) listed, needs an approval again before it starts or resumes. A currency
+// without a threshold of its own has a threshold of zero while approval is on.
+func TestApprovalCurrencySwitchNeedsApproval(t *testing.T) {
+	t.Parallel()
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
+		s := apptest.New(t, target, apptest.ServerConfig{Configure: withThresholds})
+		id := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Currency switch"), asUserA...), http.StatusCreated)["id"].(string)
+		requireStatus(t, step(s, id, "submit-for-approval", nil, asUserA...), http.StatusOK)
+		requireStatus(t, step(s, id, "approve", nil, seen(t, s, id, asUserB)...), http.StatusOK)
+		assert.Equal(t, "ACTIVE", requireStatus(t, action(s, id, "activate", nil), http.StatusOK)["status"])
+		requireStatus(t, action(s, id, "pause", nil), http.StatusOK)
+
+		b := getCampaign(t, s, id)
+		b["budget"] = map[string]any{"amount": "5000000.00", "currency": "USD"}
+		c := requireStatus(t, s.Do(http.MethodPut, "/api/v1/campaigns/"+id, b, "If-Match", "*", asUserA[0], asUserA[1]), http.StatusOK)
+		a := approvalOf(t, c)
+		assert.Equal(t, "REQUIRED", a["status"], "the switch voided the approval, and USD needs one")
+		assert.Equal(t, map[string]any{"amount": "0.00", "currency": "USD"}, a["threshold"])
+
+		p := requireProblem(t, action(s, id, "resume", nil), http.StatusUnprocessableEntity)
+		assert.Equal(t, []string{"approval"}, fieldsOf(p))
+		assert.Contains(t, p["errors"].([]any)[0].(map[string]any)["message"], "no approval threshold is set for USD")
+		assert.Equal(t, "PAUSED", getCampaign(t, s, id)["status"])
+
+		// The list's SQL judges it as the aggregate does.
+		q := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns?approvalStatus=REQUIRED&q=Currency+switch", nil), http.StatusOK)
+		require.Len(t, q["campaigns"], 1)
+		assert.Equal(t, id, q["campaigns"].([]any)[0].(map[string]any)["id"])
+
+		// Approved again in USD by someone else than the author, it resumes.
+		requireStatus(t, step(s, id, "submit-for-approval", nil, asUserA...), http.StatusOK)
+		requireStatus(t, step(s, id, "approve", nil, seen(t, s, id, asUserB)...), http.StatusOK)
+		assert.Equal(t, "ACTIVE", requireStatus(t, action(s, id, "resume", nil), http.StatusOK)["status"])
+		ev := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/events?type=CampaignSubmittedForApproval", nil), http.StatusOK)
+		events := ev["events"].([]any)
+		require.Len(t, events, 2)
+		assert.Equal(t, map[string]any{"amount": "0.00", "currency": "USD"},
+			events[1].(map[string]any)["payload"].(map[string]any)["threshold"], "the event records the zero that applied")
+	})
 }

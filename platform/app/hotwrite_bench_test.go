@@ -49,7 +49,8 @@ const (
 func hotConfigure(natsURL string) func(*config.Config) {
 	return func(cfg *config.Config) {
 		cfg.Auth.Mode = config.AuthAPIKey
-		cfg.Auth.APIKeys = []config.APIKey{{Name: "bench", SHA256: secSHA(hotAPIKey), Roles: []string{"editor", "tracker"}}}
+		cfg.Auth.APIKeys = []config.APIKey{{Name: "bench", SHA256: secSHA(hotAPIKey), Roles: []string{"editor", "tracker"},
+			Owner: "3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f607"}}
 		cfg.RateLimit.Enabled = false
 		if natsURL != "" {
 			cfg.NATS = config.NATS{URL: natsURL}

@@ -23,7 +23,8 @@ const apiPrefix = "/api/v1"
 // send.
 //
 // Roles (platform/auth): viewer reads, editor creates/replaces/deletes, manager runs lifecycle
-// actions, tracker sends tracking events, monitor scrapes /metrics, admin does everything.
+// actions, analyst reads customer-level data, tracker sends tracking events, monitor scrapes
+// /metrics, admin does everything.
 func RoutePolicy(cfg *config.Config) auth.Policy {
 	own := auth.Policy{
 		{Method: http.MethodGet, Path: "/health", Permission: auth.Public},

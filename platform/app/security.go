@@ -69,7 +69,7 @@ func newAuthenticator(cfg *config.Config, policy auth.Policy, m *observability.M
 func authSettings(a config.Auth) auth.Settings {
 	keys := make([]auth.APIKey, len(a.APIKeys))
 	for i, k := range a.APIKeys {
-		keys[i] = auth.APIKey{Name: k.Name, SHA256: k.SHA256, Roles: k.Roles, Subject: k.Subject}
+		keys[i] = auth.APIKey{Name: k.Name, SHA256: k.SHA256, Roles: k.Roles, Owner: k.Owner, Subject: k.Subject}
 	}
 	return auth.Settings{
 		Mode: a.Mode, AllowAnonymous: a.AllowAnonymous, JWTSecret: a.JWTSecret, JWKSURL: a.JWKSURL,

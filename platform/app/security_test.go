@@ -52,6 +52,11 @@ func secSHA(s string) string {
 // secKeyName is the API key of a role in the matrix server's configuration.
 func secKeyName(r auth.Role) string { return "key-of-" + string(r) + "-0123456789" }
 
+// secKeyOwner is the user who holds the key of a role: a person of its own per role.
+func secKeyOwner(r auth.Role) string {
+	return uuid.NewSHA1(uuid.MustParse("9a7e3c1d-2b4f-4e6a-8c0d-1f2e3a4b5c6d"), []byte(r)).String()
+}
+
 // secIdP is an identity provider: an HS256 secret, and an RSA key served as a JWKS by an
 // httptest server.
 type secIdP struct {
@@ -82,7 +87,7 @@ func (idp *secIdP) configure(cfg *config.Config) {
 	cfg.Auth.Audience, cfg.Auth.Issuer = secAudience, secIssuer
 	for _, r := range auth.Roles() {
 		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys, config.APIKey{
-			Name: string(r), SHA256: secSHA(secKeyName(r)), Roles: []string{string(r)}})
+			Name: string(r), SHA256: secSHA(secKeyName(r)), Roles: []string{string(r)}, Owner: secKeyOwner(r)})
 	}
 }
 
@@ -261,6 +266,7 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 	reqs := secRequests(func() string { return sharedID },
 		func(t *testing.T) string { return newCampaign(t, "Matrix doomed "+uuid.NewString()[:8]) })
 
+	_, documented := documentedPermissions(t)
 	policy := app.RoutePolicy(s.API.Config)
 	routes := s.API.Echo.Routes()
 	require.NoError(t, policy.Verify(routes), "every registered route has a permission (NewAPI checks it too)")
@@ -280,11 +286,19 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 		if unserved[key] {
 			continue
 		}
+		doc, ok := documented[key]
+		if !ok {
+			t.Errorf("README's route table lacks %s", key)
+			continue
+		}
 		t.Run(key, func(t *testing.T) {
 			for _, c := range idp.cases() {
 				t.Run(c.name, func(t *testing.T) {
-					p := &auth.Principal{Roles: c.roles}
-					allowed := route.Permission == auth.Public || (c.roles != nil && p.Can(route.Permission))
+					// What README's Security table says: public, or a yes in a role's column.
+					allowed := doc.permission == auth.Public
+					for _, r := range c.roles {
+						allowed = allowed || doc.allows[r]
+					}
 					path, body, extra := build(t, s, allowed)
 					var r *apptest.Response
 					if strings.HasPrefix(route.Path, "/console") {
@@ -826,4 +840,116 @@ func TestOversizedHeadersAreProblems(t *testing.T) {
 	require.NoError(t, err)
 	req.Header.Set("X-Padding", strings.Repeat("p", 5000))
 	requireProblem(t, small.Send(req, nil), http.StatusRequestHeaderFieldsTooLarge)
+}
+
+// An API key acts as its owner: what it writes names the owner, and the approval rules judge
+// the owner. The author of a campaign (with a token) cannot approve it with the admin key
+// they also hold; another user's admin key can.
+func TestAPIKeyActsAsItsOwner(t *testing.T) {
+	t.Parallel()
+	idp := newSecIdP(t)
+	author, other := uuid.NewString(), uuid.NewString()
+	const authorKey, otherKey = "admin-key-of-the-author-0123456789", "admin-key-of-another-user-0123456789"
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
+		idp.configure(cfg)
+		cfg.Approval.Thresholds = map[string]string{"EUR": "10000.00"}
+		cfg.Auth.APIKeys = append(cfg.Auth.APIKeys,
+			config.APIKey{Name: "author-admin", SHA256: secSHA(authorKey), Roles: []string{"admin"}, Owner: author},
+			config.APIKey{Name: "other-admin", SHA256: secSHA(otherKey), Roles: []string{"admin"}, Owner: other})
+	}})
+	c := secClaims(auth.RoleEditor)
+	c["sub"] = author
+	asAuthor := []string{"Authorization", "Bearer " + secSign(t, jwt.SigningMethodHS256, []byte(secSecret), c, "")}
+	// The key, and If-Match naming the version it read (a decision requires one).
+	withKey := func(id, key string) []string {
+		r := s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil, auth.HeaderAPIKey, key)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		return []string{auth.HeaderAPIKey, key, "If-Match", r.Header.Get("ETag")}
+	}
+
+	id := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Owner check"), asAuthor...), http.StatusCreated)["id"].(string)
+	requireStatus(t, step(s, id, "submit-for-approval", nil, asAuthor...), http.StatusOK)
+	for _, name := range []string{"approve", "reject"} {
+		var body any
+		if name == "reject" {
+			body = map[string]any{"reason": "my own"}
+		}
+		p := requireProblem(t, step(s, id, name, body, withKey(id, authorKey)...), http.StatusForbidden)
+		assert.Equal(t, "urn:campaigns:problem:approver-is-author", p["type"], name)
+	}
+	assert.Equal(t, "PENDING", approvalOf(t, requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil, asAuthor...), http.StatusOK))["status"])
+	a := approvalOf(t, requireStatus(t, step(s, id, "approve", nil, withKey(id, otherKey)...), http.StatusOK))
+	assert.Equal(t, "APPROVED", a["status"])
+	assert.Equal(t, other, a["decidedBy"], "the decision names the key's owner")
+
+	// What a key writes names its owner: the author's key writes as the author.
+	byKey := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", bigBody("Owner check 2"), auth.HeaderAPIKey, authorKey), http.StatusCreated)
+	assert.Equal(t, author, byKey["createdBy"])
+	kid := byKey["id"].(string)
+	// Submitted with the other user's key, it is that user's submission: they cannot decide it.
+	requireStatus(t, step(s, kid, "submit-for-approval", nil, auth.HeaderAPIKey, otherKey), http.StatusOK)
+	p := requireProblem(t, step(s, kid, "approve", nil, withKey(kid, otherKey)...), http.StatusForbidden)
+	assert.Equal(t, "urn:campaigns:problem:approver-is-submitter", p["type"])
+	ev := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+kid+"/events", nil, asAuthor...), http.StatusOK)
+	for _, e := range ev["events"].([]any) {
+		m := e.(map[string]any)
+		want := author
+		if m["type"] == "CampaignSubmittedForApproval" {
+			want = other
+		}
+		assert.Equal(t, want, m["actor"], "%s", m["type"])
+	}
+}
+
+// The reproductions: a viewer (by token or by key) neither reads the customers a campaign
+// reached nor exports the campaigns, with or without their metrics; the 403 names the
+// permission it lacks. An analyst reads the audience; editors, managers and analysts export.
+func TestPersonalDataAndExportNeedTheirOwnPermissions(t *testing.T) {
+	t.Parallel()
+	idp := newSecIdP(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: idp.configure})
+	key := func(r auth.Role) []string { return []string{auth.HeaderAPIKey, secKeyName(r)} }
+	token := func(r auth.Role) []string {
+		return []string{"Authorization", "Bearer " + secSign(t, jwt.SigningMethodHS256, []byte(secSecret), secClaims(r), "")}
+	}
+	id := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns", validBody("Personal data"), key(auth.RoleAdmin)...), http.StatusCreated)["id"].(string)
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/activate", nil, key(auth.RoleAdmin)...), http.StatusOK)
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/track",
+		map[string]any{"type": "IMPRESSION", "channel": "EMAIL", "customerId": "c-42"}, key(auth.RoleTracker)...), http.StatusAccepted)
+	aggregate(t, s)
+
+	audience := "/api/v1/campaigns/" + id + "/audience"
+	exports := []string{"/api/v1/campaigns/export", "/api/v1/campaigns/export?format=csv",
+		"/api/v1/campaigns/export?format=jsonl&includeMetrics=true", "/api/v1/campaigns/export?format=csv&includeMetrics=true"}
+	for name, viewer := range map[string][]string{"key": key(auth.RoleViewer), "token": token(auth.RoleViewer)} {
+		r := s.Do(http.MethodGet, audience, nil, viewer...)
+		p := requireProblem(t, r, http.StatusForbidden)
+		assert.Contains(t, p["detail"], "customers:read", "viewer by %s", name)
+		assert.NotContains(t, string(r.Body), "c-42")
+		for _, path := range exports {
+			r := s.Do(http.MethodGet, path, nil, viewer...)
+			p := requireProblem(t, r, http.StatusForbidden)
+			assert.Contains(t, p["detail"], "campaigns:export", "viewer by %s: %s", name, path)
+			assert.NotContains(t, string(r.Body), "Personal data")
+		}
+		// What a viewer still reads: the campaign and its reach as a count.
+		m := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/metrics", nil, viewer...), http.StatusOK)
+		assert.NotNil(t, m)
+	}
+
+	for _, r := range []auth.Role{auth.RoleEditor, auth.RoleManager, auth.RoleTracker, auth.RoleMonitor} {
+		requireProblem(t, s.Do(http.MethodGet, audience, nil, key(r)...), http.StatusForbidden)
+	}
+	for _, r := range []auth.Role{auth.RoleAnalyst, auth.RoleAdmin} {
+		got := requireStatus(t, s.Do(http.MethodGet, audience, nil, key(r)...), http.StatusOK)
+		require.Len(t, got["customers"], 1, "%s", r)
+		assert.Equal(t, "c-42", got["customers"].([]any)[0].(map[string]any)["customerId"], "%s", r)
+	}
+	for _, r := range []auth.Role{auth.RoleEditor, auth.RoleManager, auth.RoleAnalyst, auth.RoleAdmin} {
+		for _, path := range exports {
+			got := s.Do(http.MethodGet, path, nil, key(r)...)
+			require.Equal(t, http.StatusOK, got.Status, "%s %s: %s", r, path, got.Body)
+			assert.Contains(t, string(got.Body), "Personal data", "%s %s", r, path)
+		}
+	}
 }

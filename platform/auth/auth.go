@@ -39,9 +39,6 @@ func supportedAlgorithms() []string {
 		"ES256", "ES384", "ES512"}
 }
 
-// apiKeyNamespace derives the subject of an API key configured without one.
-func apiKeyNamespace() uuid.UUID { return uuid.MustParse("2b5d1c8e-6f0a-4c1e-9a3f-7d2e8b4c6a10") }
-
 // The authentication modes (Settings.Mode).
 const (
 	ModeNone        = "none"       // no authentication: every caller may do everything
@@ -71,12 +68,19 @@ type Settings struct {
 	APIKeys                []APIKey
 }
 
-// APIKey is one API key: its SHA-256 (hex), never the key itself.
+// APIKey is one API key: its SHA-256 (hex), never the key itself, and its owner.
 type APIKey struct {
-	Name    string
-	SHA256  string
-	Roles   []string
-	Subject string // the actor (UUID); empty: derived from the name
+	Name   string
+	SHA256 string
+	Roles  []string
+	// Owner is the user id (a UUID) of the person or service account that holds the key. A
+	// request with the key acts as its owner: the actor of what it writes, and the user the
+	// approval rules judge (an author's own key cannot approve their campaign). Required: a
+	// key with an identity of its own would let its holder act as a second person.
+	Owner string
+	// Subject is the older name of Owner: accepted when Owner is empty, refused when both
+	// are set and differ.
+	Subject string
 }
 
 // ConfigError is a setting New or CheckExposure refuses. Key names it as the service
@@ -276,7 +280,7 @@ func (a *Authenticator) setupAPIKeys(keys []APIKey) error {
 		if err != nil || len(raw) != sha256.Size {
 			return &ConfigError{Key: key + ".sha256", Reason: "must be the key's SHA-256 as 64 hex digits (sha256sum), never the key itself"}
 		}
-		ak := apiKey{name: name, subject: uuid.NewSHA1(apiKeyNamespace(), []byte(name))}
+		ak := apiKey{name: name}
 		copy(ak.hash[:], raw)
 		for _, other := range a.apiKeys {
 			if other.hash == ak.hash {
@@ -293,16 +297,37 @@ func (a *Authenticator) setupAPIKeys(keys []APIKey) error {
 			}
 			ak.roles = append(ak.roles, role)
 		}
-		if k.Subject != "" {
-			id, err := uuid.Parse(k.Subject)
-			if err != nil || id == uuid.Nil {
-				return &ConfigError{Key: key + ".subject", Reason: "must be a UUID"}
-			}
-			ak.subject = id
+		owner, err := keyOwner(key, name, k)
+		if err != nil {
+			return err
 		}
+		ak.subject = owner
 		a.apiKeys = append(a.apiKeys, ak)
 	}
 	return nil
+}
+
+// keyOwner is the owner of API key k (auth.api_keys[i] is key, its name is name): Owner, or
+// its older name Subject. A key without one is refused, naming it.
+func keyOwner(key, name string, k APIKey) (uuid.UUID, error) {
+	owner, subject := strings.TrimSpace(k.Owner), strings.TrimSpace(k.Subject)
+	field := ".owner"
+	switch {
+	case owner != "" && subject != "" && !strings.EqualFold(owner, subject):
+		return uuid.Nil, &ConfigError{Key: key + ".subject", Reason: fmt.Sprintf(
+			"key %q names two users: subject is the older name of owner; keep owner only", name)}
+	case owner == "" && subject != "":
+		owner, field = subject, ".subject"
+	case owner == "":
+		return uuid.Nil, &ConfigError{Key: key + ".owner", Reason: fmt.Sprintf(
+			"key %q has no owner: set owner to the user id (a UUID) of the person or service account that holds it; "+
+				"a request with the key acts as that user (authorship, history, the rule that no one approves their own campaign)", name)}
+	}
+	id, err := uuid.Parse(owner)
+	if err != nil || id == uuid.Nil {
+		return uuid.Nil, &ConfigError{Key: key + field, Reason: fmt.Sprintf("key %q: must be a user id (a UUID), not %q", name, owner)}
+	}
+	return id, nil
 }
 
 func roleNames() string {

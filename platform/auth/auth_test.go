@@ -247,9 +247,10 @@ func TestAPIKeys(t *testing.T) {
 	t.Parallel()
 	cfg := baseConfig()
 	cfg.Mode = auth.ModeJWTOrAPIKey
-	subject := uuid.New()
+	owner, subject := uuid.New(), uuid.New()
 	cfg.APIKeys = []auth.APIKey{
-		{Name: "reader", SHA256: sha("reader-key-1"), Roles: []string{"viewer"}},
+		{Name: "reader", SHA256: sha("reader-key-1"), Roles: []string{"viewer"}, Owner: owner.String()},
+		// subject is the older name of owner.
 		{Name: "ops", SHA256: strings.ToUpper(sha("ops-key-2")), Roles: []string{"admin"}, Subject: subject.String()},
 	}
 	a, err := auth.New(policy(), auth.Config{Settings: cfg})
@@ -257,9 +258,7 @@ func TestAPIKeys(t *testing.T) {
 	e := server(t, a)
 	rec := do(e, http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1")
 	require.Equal(t, 200, rec.Code)
-	derived := rec.Body.String()
-	assert.NotEqual(t, uuid.Nil.String(), derived, "a key without subject gets a stable derived one")
-	assert.Equal(t, derived, do(e, http.MethodGet, "/things", auth.HeaderAPIKey, "reader-key-1").Body.String())
+	assert.Equal(t, owner.String(), rec.Body.String(), "a key acts as its owner")
 	assert.Equal(t, 403, do(e, http.MethodPost, "/things", auth.HeaderAPIKey, "reader-key-1").Code)
 	rec = do(e, http.MethodPost, "/things", auth.HeaderAPIKey, "ops-key-2")
 	assert.Equal(t, 200, rec.Code)
@@ -321,15 +320,26 @@ func TestConfigErrors(t *testing.T) {
 			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k")}}
 		}, "auth.api_keys[0].roles"},
 		{"duplicate name", func(c *auth.Settings) {
-			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
-				{Name: "x", SHA256: sha("l"), Roles: []string{"viewer"}}}
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Owner: user.String()},
+				{Name: "x", SHA256: sha("l"), Roles: []string{"viewer"}, Owner: user.String()}}
 		}, "auth.api_keys[1].name"},
 		{"duplicate key", func(c *auth.Settings) {
-			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}},
-				{Name: "y", SHA256: sha("k"), Roles: []string{"admin"}}}
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Owner: user.String()},
+				{Name: "y", SHA256: sha("k"), Roles: []string{"admin"}, Owner: user.String()}}
 		}, "auth.api_keys[1].sha256"},
 		{"bad subject", func(c *auth.Settings) {
 			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Subject: "bob"}}
+		}, "auth.api_keys[0].subject"},
+		{"bad owner", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Owner: "bob"}}
+		}, "auth.api_keys[0].owner"},
+		{"no owner", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"}, Owner: user.String()},
+				{Name: "pos-tracker", SHA256: sha("l"), Roles: []string{"tracker"}}}
+		}, "auth.api_keys[1].owner"},
+		{"owner and subject name two users", func(c *auth.Settings) {
+			c.APIKeys = []auth.APIKey{{Name: "x", SHA256: sha("k"), Roles: []string{"viewer"},
+				Owner: user.String(), Subject: uuid.NewString()}}
 		}, "auth.api_keys[0].subject"},
 	}
 	for _, tt := range tests {
@@ -623,4 +633,20 @@ func TestJWTProblemNamesTheClaim(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A key without an owner is refused when the service starts, naming the key: a key with an
+// identity of its own would let its holder act as a second person (author with their token,
+// approver with the key).
+func TestAPIKeyWithoutOwnerIsRefused(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig()
+	cfg.Mode = auth.ModeAPIKey
+	cfg.APIKeys = []auth.APIKey{{Name: "pos-tracker", SHA256: sha("k"), Roles: []string{"tracker"}}}
+	_, err := auth.New(policy(), auth.Config{Settings: cfg})
+	var cerr *auth.ConfigError
+	require.ErrorAs(t, err, &cerr)
+	assert.Equal(t, "auth.api_keys[0].owner", cerr.Key)
+	assert.Contains(t, cerr.Error(), `key "pos-tracker" has no owner`)
+	assert.Contains(t, cerr.Error(), "user id (a UUID)")
 }

@@ -3,9 +3,9 @@
 //
 // Authentication runs first and never rejects by itself: it records the caller (a Principal)
 // or why its credentials failed, so that the rate limiter can key on the caller; Authorize
-// then answers 401 (with WWW-Authenticate) or 403, both problem+json. The caller's subject
-// becomes the actor of the request (httpx.WithActor), so authorship, history and domain
-// events name it.
+// then answers 401 (with WWW-Authenticate) or 403, both problem+json. The caller's subject (a
+// token's sub, an API key's owner) becomes the actor of the request, so authorship, history,
+// domain events and the approval rules name it.
 package auth
 
 import (
@@ -22,8 +22,9 @@ type Role string
 // The roles. A caller may hold several.
 const (
 	RoleViewer  Role = "viewer"  // reads campaigns, their history, events, metrics; evaluates targeting
-	RoleEditor  Role = "editor"  // viewer + create, replace, delete, submit for approval
-	RoleManager Role = "manager" // viewer + lifecycle actions, submit for approval, approve, reject
+	RoleEditor  Role = "editor"  // viewer + create, replace, delete, submit for approval, export
+	RoleManager Role = "manager" // viewer + lifecycle actions, submit for approval, approve, reject, export
+	RoleAnalyst Role = "analyst" // viewer + export + the customers a campaign reached (personal data)
 	RoleTracker Role = "tracker" // sends tracking events, nothing else
 	RoleMonitor Role = "monitor" // scrapes /metrics when it is protected, nothing else
 	RoleAdmin   Role = "admin"   // everything
@@ -31,7 +32,7 @@ const (
 
 // Roles lists every role.
 func Roles() []Role {
-	return []Role{RoleViewer, RoleEditor, RoleManager, RoleTracker, RoleMonitor, RoleAdmin}
+	return []Role{RoleViewer, RoleEditor, RoleManager, RoleAnalyst, RoleTracker, RoleMonitor, RoleAdmin}
 }
 
 // ParseRole returns the role named s (case-insensitive).
@@ -51,7 +52,15 @@ const (
 	CampaignsLifecycle Permission = "campaigns:lifecycle"
 	// CampaignsSubmit submits a campaign for approval: editors (who write campaigns) and
 	// managers (who run them) hold it. Approving and rejecting is campaigns:lifecycle.
-	CampaignsSubmit   Permission = "campaigns:submit"
+	CampaignsSubmit Permission = "campaigns:submit"
+	// CampaignsExport takes every campaign away in one request (GET /campaigns/export): each
+	// one's definition, its author's user id and, on request, its revenue and cost. The
+	// broad read-only viewer role does not hold it; editors, managers and analysts do.
+	CampaignsExport Permission = "campaigns:export"
+	// CustomersRead reads customer-level data, which is personal data: the customer ids a
+	// campaign reached and when (GET /campaigns/{id}/audience). Only analysts and admins
+	// hold it.
+	CustomersRead     Permission = "customers:read"
 	TrackingWrite     Permission = "tracking:write"
 	TargetingEvaluate Permission = "targeting:evaluate"
 	MetricsRead       Permission = "metrics:read"
@@ -59,8 +68,8 @@ const (
 
 // Permissions lists every permission that needs credentials.
 func Permissions() []Permission {
-	return []Permission{CampaignsRead, CampaignsWrite, CampaignsLifecycle, CampaignsSubmit, TrackingWrite,
-		TargetingEvaluate, MetricsRead}
+	return []Permission{CampaignsRead, CampaignsWrite, CampaignsLifecycle, CampaignsSubmit, CampaignsExport,
+		CustomersRead, TrackingWrite, TargetingEvaluate, MetricsRead}
 }
 
 // Grants is the role table: the permissions each role holds.
@@ -69,9 +78,11 @@ func Grants(r Role) []Permission {
 	case RoleViewer:
 		return []Permission{CampaignsRead, TargetingEvaluate}
 	case RoleEditor:
-		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsWrite, CampaignsSubmit}
+		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsWrite, CampaignsSubmit, CampaignsExport}
 	case RoleManager:
-		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsLifecycle, CampaignsSubmit}
+		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsLifecycle, CampaignsSubmit, CampaignsExport}
+	case RoleAnalyst:
+		return []Permission{CampaignsRead, TargetingEvaluate, CampaignsExport, CustomersRead}
 	case RoleTracker:
 		return []Permission{TrackingWrite}
 	case RoleMonitor:
@@ -85,8 +96,8 @@ func Grants(r Role) []Permission {
 
 // Principal is an authenticated caller.
 type Principal struct {
-	// Subject is the caller's user id: the JWT's sub, an API key's configured (or derived)
-	// subject, or the X-User-ID header in mode none. uuid.Nil for an anonymous caller.
+	// Subject is the caller's user id: the JWT's sub, an API key's owner (the user who holds
+	// it), or the X-User-ID header in mode none. uuid.Nil for an anonymous caller.
 	Subject uuid.UUID
 	// Method is how the caller proved it: "jwt", "apikey", "header" or "anonymous".
 	Method string

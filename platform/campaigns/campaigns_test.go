@@ -320,3 +320,37 @@ func TestStopPublishesTheOutbox(t *testing.T) {
 	assert.Zero(t, n, "no event is left behind")
 	require.NoError(t, c.Stop(sctx), "a second Stop does nothing")
 }
+
+// Mounted on a host with the default Authorize (the role table), a viewer neither reads the
+// customers a campaign reached nor exports the campaigns: each is a 403 naming the permission
+// it lacks. An analyst reads both.
+func TestViewerReadsNoAudienceAndExportsNothing(t *testing.T) {
+	t.Parallel()
+	c, _ := newClient(t, dbtest.SQLiteTarget(t), campaigns.Config{})
+	h := c.Handler("/api/v1")
+	var created struct {
+		ID string `json:"id"`
+	}
+	require.Equal(t, http.StatusCreated, post(t, h, "/api/v1/campaigns", "alice", "", newCampaign("Audience guard"), &created))
+	as := func(role auth.Role, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set(headerCaller, "someone")
+		req.Header.Set(headerRoles, string(role))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for path, perm := range map[string]string{
+		"/api/v1/campaigns/" + created.ID + "/audience":             "customers:read",
+		"/api/v1/campaigns/export?format=csv&includeMetrics=true":   "campaigns:export",
+		"/api/v1/campaigns/export?format=jsonl&includeMetrics=true": "campaigns:export",
+	} {
+		rec := as(auth.RoleViewer, path)
+		assert.Equal(t, http.StatusForbidden, rec.Code, path)
+		assert.Equal(t, httpx.ProblemContentType, rec.Header().Get("Content-Type"), path)
+		assert.Contains(t, rec.Body.String(), perm, path)
+		assert.NotContains(t, rec.Body.String(), "Audience guard", path)
+		rec = as(auth.RoleAnalyst, path)
+		assert.Equal(t, http.StatusOK, rec.Code, "analyst: %s: %s", path, rec.Body.String())
+	}
+}

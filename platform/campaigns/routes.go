@@ -84,7 +84,9 @@ type route struct {
 // TestRouteTableCoversEveryRoute fails on a route it lacks.
 //
 // Roles (platform/auth): viewer reads, editor creates/replaces/deletes, manager runs lifecycle
-// actions, tracker sends tracking events, admin does everything.
+// actions, analyst reads customer-level data, tracker sends tracking events, admin does
+// everything. Every role that may export also reads; the README's Security table is this
+// table, and TestRouteAuthorizationMatrix holds the two together.
 var routeTable = func() []route {
 	post := func(path string, p auth.Permission) route {
 		return route{Route: auth.Route{Method: http.MethodPost, Path: path, Permission: p}, idempotent: true}
@@ -95,8 +97,9 @@ var routeTable = func() []route {
 	serving := func(r route) route { r.Class = auth.ClassServing; return r }
 	t := []route{
 		post("/campaigns", auth.CampaignsWrite),
-		// Export reads, import creates: the permissions of list and create.
-		get(campaignapi.ExportPath, auth.CampaignsRead),
+		// Export takes every campaign (author ids, revenue and cost on request) in one
+		// request: a permission of its own that viewers lack. Import creates, as create.
+		get(campaignapi.ExportPath, auth.CampaignsExport),
 		{Route: auth.Route{Method: http.MethodPost, Path: campaignapi.ImportPath, Permission: auth.CampaignsWrite}, transfer: true},
 		get("/campaigns", auth.CampaignsRead),
 		get("/campaigns/:id", auth.CampaignsRead),
@@ -129,7 +132,8 @@ var routeTable = func() []route {
 		serving(post("/campaigns/:id/track", auth.TrackingWrite)),
 		get("/campaigns/:id/metrics", auth.CampaignsRead),
 		get("/campaigns/:id/performance", auth.CampaignsRead),
-		get("/campaigns/:id/audience", auth.CampaignsRead),
+		// Customer ids and when each saw the campaign: personal data, not for viewers.
+		get("/campaigns/:id/audience", auth.CustomersRead),
 		get("/campaigns/:id/experiment", auth.CampaignsRead),
 		// Rolling the winner out changes who sees what, like a lifecycle action: managers.
 		post("/campaigns/:id/experiment/conclude", auth.CampaignsLifecycle),

@@ -262,10 +262,13 @@ type Auth struct {
 
 // APIKey is one API key: its SHA-256 (hex), never the key itself.
 type APIKey struct {
-	Name    string   `mapstructure:"name" json:"name"`
-	SHA256  string   `mapstructure:"sha256" json:"sha256"`
-	Roles   []string `mapstructure:"roles" json:"roles"`
-	Subject string   `mapstructure:"subject" json:"subject"` // the actor (UUID); empty: derived from the name
+	Name   string   `mapstructure:"name" json:"name"`
+	SHA256 string   `mapstructure:"sha256" json:"sha256"`
+	Roles  []string `mapstructure:"roles" json:"roles"`
+	// Owner is the user id (UUID) of who holds the key: requests with it act as that user
+	// (authorship, history, approvals). Required (platform/auth refuses a key without one).
+	Owner   string `mapstructure:"owner" json:"owner"`
+	Subject string `mapstructure:"subject" json:"subject"` // the older name of owner
 }
 
 // RateLimit is the per-caller token bucket.
@@ -516,7 +519,7 @@ func durationNeedsUnit(from, to reflect.Type, data any) (any, error) {
 }
 
 // apiKeysFromJSON reads auth.api_keys given as one string (an environment variable) as a JSON
-// array of {name, sha256, roles, subject}.
+// array of {name, sha256, roles, owner}.
 func apiKeysFromJSON(from, to reflect.Type, data any) (any, error) {
 	if from.Kind() != reflect.String || to != reflect.TypeFor[[]APIKey]() {
 		return data, nil
@@ -527,7 +530,7 @@ func apiKeysFromJSON(from, to reflect.Type, data any) (any, error) {
 	}
 	var out []map[string]any
 	if err := json.Unmarshal([]byte(s), &out); err != nil {
-		return nil, errors.New(`must be a JSON array such as [{"name":"ingest","sha256":"<hex>","roles":["tracker"]}]`)
+		return nil, errors.New(`must be a JSON array such as [{"name":"ingest","sha256":"<hex>","roles":["tracker"],"owner":"<user id>"}]`)
 	}
 	return out, nil
 }

@@ -40,7 +40,7 @@ func TestSecurityFromEnvironment(t *testing.T) {
 		"CAMPAIGNS_AUTH_JWT_SECRET":         "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t",
 		"CAMPAIGNS_AUTH_ALGORITHMS":         "HS256, RS256",
 		"CAMPAIGNS_AUTH_AUDIENCE":           "campaigns",
-		"CAMPAIGNS_AUTH_API_KEYS":           `[{"name":"ingest","sha256":"` + keyHash + `","roles":["tracker"]}]`,
+		"CAMPAIGNS_AUTH_API_KEYS":           `[{"name":"ingest","sha256":"` + keyHash + `","roles":["tracker"],"owner":"0c8e3f7a-5b1d-4e2f-8a9c-1d2e3f4a5b6c"}]`,
 		"CAMPAIGNS_CORS_ALLOWED_ORIGINS":    "https://app.example.com,http://localhost:3000",
 		"CAMPAIGNS_HTTP_TRUSTED_PROXIES":    "10.0.0.0/8",
 		"CAMPAIGNS_RATE_LIMIT_BURST":        "7",
@@ -53,7 +53,8 @@ func TestSecurityFromEnvironment(t *testing.T) {
 	assert.Equal(t, []string{"HS256", "RS256"}, cfg.Auth.Algorithms)
 	assert.Equal(t, "campaigns", cfg.Auth.Audience)
 	require.Len(t, cfg.Auth.APIKeys, 1)
-	assert.Equal(t, config.APIKey{Name: "ingest", SHA256: keyHash, Roles: []string{"tracker"}}, cfg.Auth.APIKeys[0])
+	assert.Equal(t, config.APIKey{Name: "ingest", SHA256: keyHash, Roles: []string{"tracker"},
+		Owner: "0c8e3f7a-5b1d-4e2f-8a9c-1d2e3f4a5b6c"}, cfg.Auth.APIKeys[0])
 	assert.Equal(t, []string{"https://app.example.com", "http://localhost:3000"}, cfg.CORS.AllowedOrigins)
 	assert.Equal(t, []string{"10.0.0.0/8"}, cfg.HTTP.TrustedProxies)
 	assert.Equal(t, 7, cfg.RateLimit.Burst)
@@ -71,6 +72,7 @@ auth:
     - name: ingest
       sha256: `+keyHash+`
       roles: [tracker]
+      owner: 0c8e3f7a-5b1d-4e2f-8a9c-1d2e3f4a5b6c
     - name: ops
       sha256: `+keyHash+`
       roles: [admin]
@@ -81,6 +83,7 @@ cors:
 	cfg, err := config.Load(p, noEnv)
 	require.NoError(t, err)
 	require.Len(t, cfg.Auth.APIKeys, 2)
+	assert.Equal(t, "0c8e3f7a-5b1d-4e2f-8a9c-1d2e3f4a5b6c", cfg.Auth.APIKeys[0].Owner)
 	assert.Equal(t, []string{"admin"}, cfg.Auth.APIKeys[1].Roles)
 	assert.Equal(t, "7b0e8f5e-8d6a-4c4b-9c53-2f2d5b0b9a11", cfg.Auth.APIKeys[1].Subject)
 	assert.Equal(t, []string{"https://app.example.com"}, cfg.CORS.AllowedOrigins)

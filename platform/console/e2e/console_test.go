@@ -447,7 +447,8 @@ func TestConsoleAsksForCredentials(t *testing.T) {
 	sum := sha256.Sum256([]byte(key))
 	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.Auth.Mode = config.AuthAPIKey
-		cfg.Auth.APIKeys = []config.APIKey{{Name: "console", SHA256: hex.EncodeToString(sum[:]), Roles: []string{"viewer"}}}
+		cfg.Auth.APIKeys = []config.APIKey{{Name: "console", SHA256: hex.EncodeToString(sum[:]), Roles: []string{"viewer"},
+			Owner: "3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f607"}}
 	}})
 	run(t, ctx, "open the list without credentials",
 		chromedp.Navigate(s.URL+"/console/"),

@@ -165,7 +165,7 @@ func TestLoadTestWithAnAPIKey(t *testing.T) {
 	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
 		c.Auth.Mode = config.AuthAPIKey
 		c.Auth.APIKeys = []config.APIKey{{Name: "loadtest", SHA256: hex.EncodeToString(sum[:]),
-			Roles: []string{"editor", "manager", "tracker"}}}
+			Roles: []string{"editor", "manager", "tracker"}, Owner: "3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f607"}}
 	}})
 	rep := runFor(t, Config{URL: s.URL, Duration: time.Second, Rate: 100, Workers: 8, Timeout: 5 * time.Second,
 		Campaigns: 2, Batch: 5, APIKey: key, Cleanup: true})
