@@ -159,7 +159,16 @@ func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 		return Change{}, &StateError{Op: "update", Status: c.status}
 	}
 	in.Normalize()
-	if errs := in.Validate(now, &c.startDate); len(errs) > 0 {
+	errs := in.Validate(now, &c.startDate)
+	if c.status != lifecycle.StatusDraft && successMetricOf(c.settings.ABTest) != successMetricOf(in.Settings.ABTest) &&
+		running(c.settings.ABTest) && running(in.Settings.ABTest) {
+		// The metric is registered before the test starts: choosing it after seeing the
+		// results would void the test. A new test (enabled anew) may name another.
+		errs = append(errs, FieldError{Field: "settings.abTestSettings.successMetric", Message: fmt.Sprintf(
+			"is fixed once the A/B test has started: it stays %q (end the test and start a new one to judge another metric)",
+			successMetricOf(c.settings.ABTest))})
+	}
+	if len(errs) > 0 {
 		return Change{}, &ValidationError{Fields: errs}
 	}
 	before := newCampaignV1(c, now)
@@ -172,6 +181,16 @@ func (c *Campaign) Replace(in Input, now time.Time) (Change, error) {
 	ch := Change{Event: EventUpdated, Data: newUpdatedV1(before, after), At: now}
 	c.voidApproval(&ch, voidingFields(before, after), now)
 	return ch, nil
+}
+
+func running(ab *ABTestSettings) bool { return ab != nil && ab.Enabled }
+
+// successMetricOf is the metric an A/B test is judged on ("" means ctr).
+func successMetricOf(ab *ABTestSettings) SuccessMetric {
+	if ab == nil || ab.SuccessMetric == "" {
+		return SuccessCTR
+	}
+	return ab.SuccessMetric
 }
 
 // StatusChange asks a campaign to move by one lifecycle action, with what the history

@@ -214,3 +214,49 @@ func TestSettingsCopiesOwnTheMinSampleSize(t *testing.T) {
 	n = 9
 	assert.Equal(t, int64(500), *c.Settings().ABTest.MinSampleSize)
 }
+
+// The success metric of an A/B test is registered before the test starts: a paused campaign
+// (it has run) keeps it; a draft may still change it, and a test enabled anew may name another.
+func TestSuccessMetricIsFixedOnceTheTestStarted(t *testing.T) {
+	t.Parallel()
+	later := now.Add(time.Hour)
+	withTest := func(metric SuccessMetric, enabled bool) Input {
+		in := validInput()
+		in.Settings.ABTest = &ABTestSettings{Enabled: enabled, SuccessMetric: metric, Variants: []Variant{
+			{Key: "A", Name: "Plain", Weight: 50}, {Key: "B", Name: "Bold", Weight: 50}}}
+		return in
+	}
+	started := func(in Input) *Campaign {
+		c, err := New(NewID(), writer, in, now)
+		require.NoError(t, err)
+		return at(t, c, lifecycle.StatusPaused)
+	}
+
+	c := started(withTest(SuccessConversionRate, true))
+	_, err := c.Replace(withTest(SuccessCTR, true), later)
+	var verr *ValidationError
+	require.ErrorAs(t, err, &verr)
+	require.Len(t, verr.Fields, 1)
+	assert.Equal(t, "settings.abTestSettings.successMetric", verr.Fields[0].Field)
+	assert.Contains(t, verr.Fields[0].Message, `"conversionRate"`)
+	assert.Equal(t, SuccessConversionRate, c.Settings().ABTest.SuccessMetric, "nothing changed")
+
+	_, err = c.Replace(withTest(SuccessConversionRate, true), later)
+	assert.NoError(t, err, "the same metric, other edits: allowed")
+
+	// "" is ctr: naming it explicitly is no change.
+	implicit := started(withTest("", true))
+	_, err = implicit.Replace(withTest(SuccessCTR, true), later)
+	assert.NoError(t, err)
+
+	// A test that was off starts now: it registers its metric.
+	off := started(withTest(SuccessCTR, false))
+	_, err = off.Replace(withTest(SuccessRevenuePerExposure, true), later)
+	assert.NoError(t, err)
+
+	// A draft has not started: free to change.
+	draft, err := New(NewID(), writer, withTest(SuccessCTR, true), now)
+	require.NoError(t, err)
+	_, err = draft.Replace(withTest(SuccessConversionRate, true), later)
+	assert.NoError(t, err)
+}

@@ -123,7 +123,7 @@ func (h *Handler) Register(g httpx.Router) {
 	g.GET("/campaigns/:id/performance", h.performance, p,
 		httpx.Query(append(period, httpx.One("granularity"), httpx.One("groupBy"))...))
 	g.GET("/campaigns/:id/audience", h.audience, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
-	g.GET("/campaigns/:id/experiment", h.experiment, p, httpx.Query(httpx.One("metric"), httpx.One("mode")))
+	g.GET("/campaigns/:id/experiment", h.experiment, p, httpx.Query(httpx.One("metric"), httpx.One("mode"), httpx.One("mde"), httpx.One("power")))
 	g.POST("/campaigns/:id/experiment/conclude", h.conclude, p, httpx.Query())
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -32,6 +35,9 @@ type ExperimentResponse struct {
 	CampaignID string `json:"campaignId"`
 	Currency   string `json:"currency"` // of revenue and revenue per exposure
 	experiment.Analysis
+	// Plan is the sample size the registered metric needs (rates only; nil for revenue or
+	// without a control rate yet).
+	Plan *experiment.Plan `json:"plan"`
 }
 
 // ExperimentSummary is the short verdict GET /campaigns/:id embeds when the A/B test is on:
@@ -74,11 +80,71 @@ func (h *Handler) experiment(c echo.Context) error {
 				httpx.FieldError{Field: "mode", Message: "must be sequential or fixedHorizon"})
 		}
 	}
+	mde, err := queryFloat(c, "mde", 0.1, func(x float64) bool { return x > -1 && x != 0 && x <= 10 },
+		"must be a relative lift other than 0, above -1 and at most 10 (0.1: +10%)")
+	if err != nil {
+		return err
+	}
+	power, err := queryFloat(c, "power", 0.8, func(x float64) bool { return x >= 0.5 && x < 1 },
+		"must be at least 0.5 and below 1")
+	if err != nil {
+		return err
+	}
 	a, err := h.analyze(c.Request().Context(), c0, metric, mode)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, ExperimentResponse{CampaignID: c0.ID().String(), Currency: c0.Budget().Currency, Analysis: a})
+	return c.JSON(http.StatusOK, ExperimentResponse{CampaignID: c0.ID().String(), Currency: c0.Budget().Currency, Analysis: a,
+		Plan: plan(a, mde, power, c0.StartDate(), h.now())})
+}
+
+// plan is the sample size the registered metric needs to detect a lift of mde with power,
+// from the control's rate so far, and the days it still takes at the traffic seen since start.
+func plan(a experiment.Analysis, mde, power float64, start, now time.Time) *experiment.Plan {
+	if a.Metric == experiment.MetricRevenuePerExposure {
+		return nil
+	}
+	var baseline *float64
+	soFar := int64(-1)
+	for _, v := range a.Variants {
+		rate, n := v.CTR.Value, v.Exposures
+		if a.Metric == experiment.MetricConversionRate {
+			rate, n = v.ConversionRate.Value, v.Clicks
+		}
+		if v.Control {
+			baseline = rate
+		}
+		if soFar < 0 || n < soFar {
+			soFar = n
+		}
+	}
+	if baseline == nil {
+		return nil
+	}
+	n, err := experiment.SampleSize(*baseline, mde, experiment.Alpha, power)
+	if err != nil { // a baseline of 0% or 100%, or a lift beyond 100%: nothing to plan from
+		return nil
+	}
+	p := &experiment.Plan{BaselineRate: *baseline, MinimumDetectableEffect: mde, Alpha: experiment.Alpha, Power: power,
+		PerVariant: n, SoFar: soFar}
+	if days := now.Sub(start).Hours() / 24; days >= 1 && soFar > 0 {
+		remaining := max(0, float64(n-soFar)) / (float64(soFar) / days)
+		p.DaysAtCurrentTraffic = &remaining
+	}
+	return p
+}
+
+// queryFloat parses the optional query parameter name (def when absent) and checks it with ok.
+func queryFloat(c echo.Context, name string, def float64, ok func(float64) bool, rule string) (float64, error) {
+	q := c.QueryParam(name)
+	if q == "" {
+		return def, nil
+	}
+	x, err := strconv.ParseFloat(q, 64)
+	if err != nil || math.IsNaN(x) || !ok(x) {
+		return 0, httpx.BadRequest("the query string is invalid", httpx.FieldError{Field: name, Message: rule})
+	}
+	return x, nil
 }
 
 // verdict is the verdict embedded in the campaign resource, from its experiment's analysis:

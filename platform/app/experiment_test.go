@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/metrics/experiment"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
@@ -86,6 +87,17 @@ func TestExperiment(t *testing.T) {
 		assert.Equal(t, []any{"ctr", "revenuePerExposure"}, got["secondaryMetrics"])
 		assert.Equal(t, "msprt", a["vsControl"].(map[string]any)["conversionRate"].(map[string]any)["test"])
 		assert.Equal(t, "NOT_ENOUGH_DATA", got["verdict"], "a handful of events: every cell expects fewer than 5")
+
+		// The plan: the control's conversion rate (1 of 6 clicks) and a +10% lift at power 0.8.
+		wantN, err := experiment.SampleSize(1.0/6, 0.1, 0.05, 0.8)
+		require.NoError(t, err)
+		plan := got["plan"].(map[string]any)
+		assert.EqualValues(t, wantN, plan["perVariant"])
+		assert.EqualValues(t, 2, plan["soFar"], "C's 2 clicks")
+		assert.Nil(t, plan["daysAtCurrentTraffic"], "the campaign starts tomorrow")
+		bigger := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?mde=0.5&power=0.9", nil), http.StatusOK)
+		assert.Less(t, bigger["plan"].(map[string]any)["perVariant"].(float64), float64(wantN), "a larger effect needs fewer")
+		requireProblem(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?power=1", nil), http.StatusBadRequest)
 
 		fixed := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+id+"/experiment?mode=fixedHorizon", nil), http.StatusOK)
 		assert.Equal(t, "fixedHorizon", fixed["mode"])

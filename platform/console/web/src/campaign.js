@@ -166,7 +166,14 @@ export async function renderCampaign(ctx, id) {
     const parts = [
       h('h2', { id: 'experiment-title' }, 'A/B test verdict'),
       h('p', { class: verdict.verdict === 'SRM_DETECTED' ? 'error' : 'verdict', id: 'experiment-verdict', 'data-verdict': verdict.verdict }, verdictText[verdict.verdict] || verdict.verdict),
-      h('p', { class: 'muted' }, `Judged on ${metricLabels[verdict.metric] || verdict.metric}.`),
+      h(
+        'p',
+        { class: 'muted', id: 'experiment-mode' },
+        `Judged on ${metricLabels[verdict.metric] || verdict.metric}, the metric registered before the test, ` +
+          (verdict.mode === 'sequential'
+            ? 'by a sequential test: this verdict stays valid however often you look, so you may act on it as soon as it shows a winner.'
+            : 'by a fixed-horizon test: read it once the planned sample size is reached.'),
+      ),
     ]
     try {
       const a = (await ctx.api.experiment(id)).data
@@ -203,6 +210,17 @@ export async function renderCampaign(ctx, id) {
             ),
           ),
         ),
+        a.plan
+          ? h(
+              'p',
+              { id: 'experiment-plan' },
+              `Plan: to detect a ${pct(a.plan.minimumDetectableEffect)} lift over the control's ${pct(a.plan.baselineRate)} ` +
+                `with ${Math.round(a.plan.power * 100)} % power, each variant needs ${count(a.plan.perVariant)} ` +
+                `${a.metric === 'conversionRate' ? 'clicks' : 'exposures'} (${count(a.plan.soFar)} so far` +
+                (a.plan.daysAtCurrentTraffic !== null ? `, about ${Math.ceil(a.plan.daysAtCurrentTraffic)} more days at the current traffic)` : ')') +
+                '.',
+            )
+          : null,
         a.warnings && a.warnings.length ? h('ul', { class: 'muted' }, a.warnings.map((w) => h('li', {}, w))) : null,
       )
     } catch (err) {
