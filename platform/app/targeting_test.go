@@ -48,9 +48,9 @@ func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
 		t.Parallel()
 		e := enginetest.New(t)
 		s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
-		active := e.AddRule("ACTIVE", "segment == vip")
-		inactive := e.AddRule("INACTIVE", "segment == vip")
-		draft := e.AddRule("DRAFT", "segment == vip")
+		active := e.AddRule("ACTIVE", promotionDSL)
+		inactive := e.AddRule("INACTIVE", promotionDSL)
+		draft := e.AddRule("DRAFT", promotionDSL)
 		missing := uuid.New() // rules may be authored after the campaign: creation accepts it
 
 		t.Run("every rule ACTIVE: 200 and verified", func(t *testing.T) {
@@ -108,9 +108,9 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	t.Parallel()
 	e := enginetest.New(t)
 	s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
-	vip := e.AddRule("ACTIVE", "segment == vip")
-	fresh := e.AddRule("ACTIVE", "segment == new")
-	promo := e.AddRule("ACTIVE", "country == es")
+	vip := e.AddRule("ACTIVE", promotionDSL)
+	fresh := e.AddRule("ACTIVE", enginetest.BigOrderDSL)
+	promo := e.AddRule("ACTIVE", enginetest.BigOrderDSL)
 
 	mk := func(name string, rules []uuid.UUID, channels ...string) string {
 		b := servingBody(name, rules, channels...)
@@ -124,7 +124,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	onSMS := mk("Eligible SMS", []uuid.UUID{vip}, "SMS")
 	create(t, s, servingBody("Eligible Draft", []uuid.UUID{vip})) // never activated
 
-	req := map[string]any{"customerId": "c-42", "context": map[string]any{"segment": "vip", "country": "es"}, "channel": "EMAIL"}
+	req := map[string]any{"customerId": "c-42", "context": map[string]any{"order_amount": 150}, "channel": "EMAIL"}
 	got := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
 	list := got["campaigns"].([]any)
 	require.Len(t, list, 1)
@@ -150,7 +150,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	assert.Equal(t, false, v["eligible"])
 	assert.Contains(t, v["reasons"].([]any)[0], fresh.String())
 	v = requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+onSMS+"/evaluate",
-		map[string]any{"customerId": "c-42", "context": map[string]any{"segment": "vip"}, "channel": "EMAIL"}), http.StatusOK)
+		map[string]any{"customerId": "c-42", "context": map[string]any{"order_amount": 150}, "channel": "EMAIL"}), http.StatusOK)
 	assert.Equal(t, false, v["eligible"])
 	assert.Contains(t, v["reasons"].([]any)[0], "does not run on EMAIL")
 
@@ -169,7 +169,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	// Names match exactly, except inside the free-form context.
 	p = requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"CustomerId": "c-42"}), http.StatusBadRequest)
 	assert.Equal(t, []string{"CustomerId"}, fieldsOf(p))
-	requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-42", "context": map[string]any{"Segment": "vip"}}), http.StatusOK)
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-42", "context": map[string]any{"Order_Amount": 150}}), http.StatusOK)
 	requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+forVIP+"/evaluate", `null`), http.StatusBadRequest)
 }
 
