@@ -72,7 +72,7 @@ type Config struct {
 	BreakerFailures uint32        // consecutive failures that open a breaker (5)
 	BreakerOpenFor  time.Duration // how long it stays open before a trial call (30s)
 	// EngineUpFor is how long an evaluation answered 200 vouches that rules-evaluation is up
-	// (1m): within it, a 500 carrying the engine's JSON error is that rule's failure
+	// (10s): within it, a 500 carrying the engine's JSON error is that rule's failure
 	// (ErrRuleFailed), which the breaker does not count; past it (a 500 on every rule), it is
 	// an outage as well.
 	EngineUpFor time.Duration
@@ -166,7 +166,7 @@ func NewClient(cfg Config) *Client {
 		cfg.CacheSize = 10_000
 	}
 	if cfg.EngineUpFor <= 0 {
-		cfg.EngineUpFor = time.Minute
+		cfg.EngineUpFor = 10 * time.Second
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = newHTTPClient()
@@ -435,10 +435,10 @@ func outcome(err error) string {
 		return OutcomeNotFound
 	case errors.Is(err, ErrMisconfigured):
 		return OutcomeMisconfigured
+	case errors.Is(err, errRejected): // a 4xx RuleError too
+		return OutcomeRejected
 	case errors.Is(err, ErrRuleFailed):
 		return OutcomeRuleError
-	case errors.Is(err, errRejected):
-		return OutcomeRejected
 	default:
 		return OutcomeInvalid
 	}

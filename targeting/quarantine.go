@@ -2,8 +2,10 @@ package targeting
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +40,8 @@ type quarantine struct {
 
 	mu    sync.Mutex
 	rules map[uuid.UUID]*ruleState
+	// lastOK is when an evaluation of any rule last succeeded (Unix nanoseconds).
+	lastOK atomic.Int64
 }
 
 // ruleState is one rule's breaker and what the engine last said about it.
@@ -45,9 +49,15 @@ type ruleState struct {
 	breaker *gobreaker.CircuitBreaker[struct{}]
 
 	mu        sync.Mutex
-	message   string   // the engine's last error for it
-	campaigns []string // the campaigns that last asked for it (for the log)
+	message   string    // the engine's last error for it
+	campaigns []string  // the campaigns that last asked for it (for the log)
+	failing   time.Time // when its current run of failures began (zero: none)
 }
+
+// errNotIsolated marks a rule failure that does not count toward its quarantine: no other
+// evaluation succeeded since the rule began failing, so every rule may be failing alike (a
+// 4xx for all of them, say), which is no reason to single this one out.
+var errNotIsolated = errors.New("no other evaluation succeeded meanwhile")
 
 // maxTrackedRules bounds the rule states kept; past it, those of healthy rules are dropped.
 const maxTrackedRules = 50_000
@@ -70,16 +80,35 @@ func (q *quarantine) run(id uuid.UUID, campaigns []string, eval func() (*Evaluat
 	}
 	s.mu.Unlock()
 	var out *Evaluation
+	var evalErr error // what eval said, before the breaker's marks
 	_, err := s.breaker.Execute(func() (struct{}, error) {
 		var err error
 		out, err = eval()
+		evalErr = err
+		now := time.Now()
+		if err == nil {
+			q.lastOK.Store(now.UnixNano())
+			s.mu.Lock()
+			s.failing = time.Time{}
+			s.mu.Unlock()
+			return struct{}{}, nil
+		}
+		rerr := (*RuleError)(nil)
+		if !errors.As(err, &rerr) || errors.Is(err, ErrUnavailable) {
+			return struct{}{}, err
+		}
+		q.metrics.RuleError(id.String())
 		// Kept before the breaker hears of the failure, so that the log of its opening
 		// quotes it.
-		if rerr := (*RuleError)(nil); errors.As(err, &rerr) && !errors.Is(err, ErrUnavailable) {
-			q.metrics.RuleError(id.String())
-			s.mu.Lock()
-			s.message = rerr.Message
-			s.mu.Unlock()
+		s.mu.Lock()
+		s.message = rerr.Message
+		if s.failing.IsZero() {
+			s.failing = now
+		}
+		isolated := q.lastOK.Load() > s.failing.UnixNano()
+		s.mu.Unlock()
+		if !isolated {
+			return struct{}{}, fmt.Errorf("%w: %w", errNotIsolated, err)
 		}
 		return struct{}{}, err
 	})
@@ -89,7 +118,7 @@ func (q *quarantine) run(id uuid.UUID, campaigns []string, eval func() (*Evaluat
 		defer s.mu.Unlock()
 		return nil, s.message, errQuarantined
 	}
-	return out, "", err
+	return out, "", evalErr
 }
 
 // state returns the rule's state, made on first use.
@@ -117,7 +146,7 @@ func (q *quarantine) state(id uuid.UUID) *ruleState {
 		// invalid answer say nothing about the rule: they are left out, neither failure nor
 		// success.
 		IsExcluded: func(err error) bool {
-			return err != nil && (!errors.Is(err, ErrRuleFailed) || errors.Is(err, ErrUnavailable))
+			return err != nil && (!errors.Is(err, ErrRuleFailed) || errors.Is(err, ErrUnavailable) || errors.Is(err, errNotIsolated))
 		},
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			s.mu.Lock()
