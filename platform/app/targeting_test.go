@@ -298,3 +298,38 @@ func TestEligibilityExplainsTheEnginesReasons(t *testing.T) {
 		})
 	}
 }
+
+// A rule that turns unrunnable after activation (its DSL edited in the engine) is quarantined
+// alone over HTTP: the healthy campaign is served every time, the broken one explains
+// RULE_ERROR with the engine's words, and /metrics shows the quarantine and a closed breaker.
+func TestFaultBrokenRuleAfterActivationIsQuarantined(t *testing.T) {
+	t.Parallel()
+	e := enginetest.New(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
+		withEngine(e)(c)
+		c.RulesEngine.CacheTTL = 0 // the edited DSL is read at once
+	}})
+	healthy, later := e.AddRule("ACTIVE", promotionDSL), e.AddRule("ACTIVE", promotionDSL)
+	requireStatus(t, action(s, create(t, s, servingBody("Healthy", []uuid.UUID{healthy}))["id"].(string), "activate", nil), http.StatusOK)
+	brokenID := create(t, s, servingBody("Broken later", []uuid.UUID{later}))["id"].(string)
+	requireStatus(t, action(s, brokenID, "activate", nil), http.StatusOK)
+	e.SetRule(later, "ACTIVE", "IF customer.tier == gold THEN discount.percentage = 10")
+
+	req := map[string]any{"customerId": "c-1", "context": map[string]any{"order_amount": 150}}
+	for i := range 20 {
+		got := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
+		require.Len(t, got["campaigns"], 1, "round %d", i)
+		assert.Equal(t, "Healthy", got["campaigns"].([]any)[0].(map[string]any)["name"])
+		assert.Empty(t, got["undetermined"], "round %d", i)
+	}
+	v := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+brokenID+"/evaluate?explain=true", req), http.StatusOK)
+	why := v["why"].([]any)
+	require.Len(t, why, 1)
+	assert.Equal(t, "RULE_ERROR", why[0].(map[string]any)["code"])
+	assert.Contains(t, why[0].(map[string]any)["detail"], "invalid promotions DSL: missing 'order.amount >'")
+
+	fams := scrape(t, s)
+	assert.Equal(t, 1.0, counter(t, fams, "campaigns_rules_engine_rule_quarantined", map[string]string{"rule": later.String()}))
+	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_rules_engine_rule_errors_total", map[string]string{"rule": later.String()}), 20.0)
+	assert.Equal(t, 0.0, counter(t, fams, "campaigns_rules_engine_breaker_state", map[string]string{"service": "rules-evaluation"}))
+}
