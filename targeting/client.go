@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/sony/gobreaker/v2"
@@ -38,6 +40,10 @@ var (
 	// that is not rules-management's JSON "not found" (a wrong base URL answers a plain-text
 	// one), or any 404 from the evaluation endpoint. It is logged with the URL at error level.
 	ErrMisconfigured = errors.New("the Rules Engine URL is misconfigured")
+	// ErrRuleFailed: rules-evaluation is up but cannot evaluate one rule: it answered a 4xx
+	// refusal, or a 500 with its own JSON error while other evaluations succeed. The error is a
+	// *RuleError carrying the engine's words. It is that rule's fault, not an outage.
+	ErrRuleFailed = errors.New("the Rules Engine cannot evaluate the rule")
 	// errRejected: the engine refused our request (a 4xx other than 404, 408 and 429): it is
 	// up, so this is not an outage, but retrying will not help either.
 	errRejected = errors.New("the Rules Engine rejected the request")
@@ -65,6 +71,11 @@ type Config struct {
 	CacheSize       int           // entries (10,000)
 	BreakerFailures uint32        // consecutive failures that open a breaker (5)
 	BreakerOpenFor  time.Duration // how long it stays open before a trial call (30s)
+	// EngineUpFor is how long an evaluation answered 200 vouches that rules-evaluation is up
+	// (10s): within it, a 500 carrying the engine's JSON error is that rule's failure
+	// (ErrRuleFailed), which the breaker does not count; past it (a 500 on every rule), it is
+	// an outage as well.
+	EngineUpFor time.Duration
 	// Logger hears about breaker state changes, retries and misconfigured URLs (default:
 	// discard).
 	Logger *slog.Logger
@@ -79,8 +90,8 @@ type Config struct {
 // service is "rules-management" or "rules-evaluation".
 type Metrics interface {
 	// RulesEngineCall reports one call that reached the network (or was refused by an open
-	// breaker, with d zero) and its outcome: ok, not_found, rejected, unavailable, timeout,
-	// invalid, misconfigured, breaker_open or cancelled.
+	// breaker, with d zero) and its outcome: ok, not_found, rejected, rule_error, unavailable,
+	// timeout, invalid, misconfigured, breaker_open or cancelled.
 	RulesEngineCall(service, outcome string, d time.Duration)
 	// RulesEngineBreaker reports a breaker's state: closed, half-open or open.
 	RulesEngineBreaker(service, state string)
@@ -93,6 +104,7 @@ const (
 	OutcomeOK            = "ok"
 	OutcomeNotFound      = "not_found"
 	OutcomeRejected      = "rejected"
+	OutcomeRuleError     = "rule_error"
 	OutcomeUnavailable   = "unavailable"
 	OutcomeTimeout       = "timeout"
 	OutcomeInvalid       = "invalid"
@@ -129,6 +141,8 @@ type Client struct {
 	rulesBreaker *gobreaker.CircuitBreaker[struct{}]
 	evalBreaker  *gobreaker.CircuitBreaker[struct{}]
 	cache        *ruleCache
+	// evalOK is when an evaluation last answered 200 (Unix nanoseconds; 0: never).
+	evalOK atomic.Int64
 	// reads collapses concurrent cache misses of one rule into one request, so that a cache
 	// expiry under load does not become a burst of identical reads.
 	reads singleflight.Group
@@ -150,6 +164,9 @@ func NewClient(cfg Config) *Client {
 	}
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 10_000
+	}
+	if cfg.EngineUpFor <= 0 {
+		cfg.EngineUpFor = 10 * time.Second
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = newHTTPClient()
@@ -305,6 +322,9 @@ func (c *Client) Evaluate(ctx context.Context, r *Rule, evalContext json.RawMess
 	var out *Evaluation
 	err = c.call(ctx, c.evalBreaker, http.MethodPost, endpoint, reqBody, c.cfg.EvaluationURL, func(body []byte) (err error) {
 		out, err = parseEvaluation(body)
+		if err == nil {
+			c.evalOK.Store(time.Now().UnixNano())
+		}
 		return err
 	})
 	if err != nil {
@@ -315,9 +335,11 @@ func (c *Client) Evaluate(ctx context.Context, r *Rule, evalContext json.RawMess
 
 // call makes one request through breaker with its own timeout and hands the body of a 200 to
 // parse. A rule read's JSON 404 is ErrRuleNotFound, any other 404 ErrMisconfigured (logged
-// with base, the configured URL); a 5xx, 408, 429, a timeout or a network error
-// ErrUnavailable; another 4xx errRejected; a 200 over MaxResponseBytes or any other status
-// ErrInvalidResponse. Only ErrUnavailable counts toward the breaker. Endpoint URLs stay out of
+// with base, the configured URL); an evaluation's 4xx (but 404, 408, 429) a *RuleError, and
+// so is its JSON 500 while the engine is up (see EngineUpFor); another 5xx, 408, 429, a
+// timeout or a network error ErrUnavailable; a rule read's other 4xx errRejected; a 200 over
+// MaxResponseBytes or any other status ErrInvalidResponse. Only ErrUnavailable counts toward
+// the breaker. Endpoint URLs stay out of
 // the errors: they may carry credentials.
 func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[struct{}], method, endpoint string, body []byte,
 	base string, parse func([]byte) error) error {
@@ -363,8 +385,27 @@ func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[str
 		case code == http.StatusNotFound:
 			c.logMisconfigured(ctx, breaker.Name(), base, endpoint, resp.Header.Get("Content-Type"))
 			return struct{}{}, fmt.Errorf("%w: %s: status 404 is not the Rules Engine's answer; check its URL", ErrMisconfigured, what)
+		case method == http.MethodPost && code == http.StatusInternalServerError:
+			// rules-evaluation answers its own JSON 500 when a strategy cannot run a rule (a
+			// DSL it cannot parse, a category it has no strategy for). While other rules
+			// evaluate, that is this rule's failure; with no recent success it may be every
+			// rule failing, an outage.
+			msg, ok := engineError(resp.Header, data)
+			if !ok {
+				return struct{}{}, fmt.Errorf("%w: %s: status %d", ErrUnavailable, what, code)
+			}
+			rerr := &RuleError{Status: code, Message: msg}
+			if !c.engineUp() {
+				return struct{}{}, fmt.Errorf("%w: %s: no evaluation succeeded lately: %w", ErrUnavailable, what, rerr)
+			}
+			return struct{}{}, rerr
 		case code >= 500, code == http.StatusRequestTimeout, code == http.StatusTooManyRequests:
 			return struct{}{}, fmt.Errorf("%w: %s: status %d", ErrUnavailable, what, code)
+		case code >= 400 && method == http.MethodPost:
+			// The engine is up and refuses this rule's request (its 400 says why): the rule's
+			// failure, never an outage.
+			msg, _ := engineError(resp.Header, data)
+			return struct{}{}, &RuleError{Status: code, Message: msg}
 		case code >= 400:
 			return struct{}{}, fmt.Errorf("%w: %s: status %d", errRejected, what, code)
 		default: // 1xx left over, 204, 3xx (redirects are not followed)...
@@ -394,8 +435,10 @@ func outcome(err error) string {
 		return OutcomeNotFound
 	case errors.Is(err, ErrMisconfigured):
 		return OutcomeMisconfigured
-	case errors.Is(err, errRejected):
+	case errors.Is(err, errRejected): // a 4xx RuleError too
 		return OutcomeRejected
+	case errors.Is(err, ErrRuleFailed):
+		return OutcomeRuleError
 	default:
 		return OutcomeInvalid
 	}
@@ -407,6 +450,72 @@ func outcome(err error) string {
 func engineNotFound(h http.Header, body []byte) bool {
 	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
 	return err == nil && mt == "application/json" && isObject(body) && json.Valid(body)
+}
+
+// engineUp: an evaluation answered 200 within EngineUpFor.
+func (c *Client) engineUp() bool {
+	last := c.evalOK.Load()
+	return last != 0 && time.Since(time.Unix(0, last)) < c.cfg.EngineUpFor
+}
+
+// RuleError is ErrRuleFailed with what rules-evaluation said: its status and its words.
+type RuleError struct {
+	Status int
+	// Message is the engine's "error" (and "message", after a colon), as it sent them, cut
+	// to maxEngineMessage bytes; empty when its body had none.
+	Message string
+}
+
+func (e *RuleError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("%s: status %d", ErrRuleFailed, e.Status)
+	}
+	return fmt.Sprintf("%s: status %d: %s", ErrRuleFailed, e.Status, e.Message)
+}
+
+// Is makes errors.Is(err, ErrRuleFailed) hold, and errors.Is(err, errRejected) for a 4xx.
+func (e *RuleError) Is(target error) bool {
+	return target == ErrRuleFailed || target == errRejected && e.Status < 500
+}
+
+// maxEngineMessage caps the engine's words we keep: they reach logs and API answers.
+const maxEngineMessage = 300
+
+// engineError reads the engine's JSON error body: {"error": "..."} (its 500s) or
+// {"error": "...", "message": "..."} (its 400s). ok is false for any other body (a proxy's
+// HTML page, plain text): that answer is not the engine's.
+func engineError(h http.Header, body []byte) (msg string, ok bool) {
+	mt, _, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return "", false
+	}
+	var w struct {
+		Error   *string `json:"error"`
+		Message string  `json:"message"`
+	}
+	if decodeOne(body, &w) != nil || w.Error == nil {
+		return "", false
+	}
+	msg = strings.TrimSpace(*w.Error)
+	if m := strings.TrimSpace(w.Message); m != "" {
+		msg += ": " + m
+	}
+	return printable(msg, maxEngineMessage), true
+}
+
+// printable keeps the printable runes of s, at most n bytes of them.
+func printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = ' '
+		}
+		if b.Len()+utf8.RuneLen(r) > n {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // misconfigLogEvery bounds how often a misconfigured URL is logged.

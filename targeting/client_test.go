@@ -34,14 +34,14 @@ func TestClientRules(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
-	active := e.AddRule("ACTIVE", "segment == vip")
-	inactive := e.AddRule("INACTIVE", "segment == vip")
+	active := e.AddRule("ACTIVE", enginetest.PromotionDSL)
+	inactive := e.AddRule("INACTIVE", enginetest.PromotionDSL)
 
 	r, err := c.Rule(ctx, active)
 	require.NoError(t, err)
 	assert.Equal(t, active, r.ID)
 	assert.Equal(t, targeting.RuleActive, r.Status)
-	assert.Equal(t, "segment == vip", r.DSLContent)
+	assert.Equal(t, enginetest.PromotionDSL, r.DSLContent)
 	assert.Equal(t, "PROMOTIONS", r.Category)
 
 	r, err = c.Rule(ctx, inactive)
@@ -51,11 +51,11 @@ func TestClientRules(t *testing.T) {
 	_, err = c.Rule(ctx, uuid.New())
 	assert.ErrorIs(t, err, targeting.ErrRuleNotFound)
 
-	ev, err := c.Evaluate(ctx, r, json.RawMessage(`{"segment": "vip"}`))
+	ev, err := c.Evaluate(ctx, r, json.RawMessage(`{"order_amount": 150}`))
 	require.NoError(t, err)
 	assert.True(t, ev.Eligible)
-	assert.JSONEq(t, `{"eligible": true, "matched": "segment == vip", "discount": 10}`, string(ev.Result))
-	ev, err = c.Evaluate(ctx, r, json.RawMessage(`{"segment": "new"}`))
+	assert.JSONEq(t, `{"eligible": true, "discount_percentage": 10}`, string(ev.Result))
+	ev, err = c.Evaluate(ctx, r, json.RawMessage(`{"order_amount": 50}`))
 	require.NoError(t, err)
 	assert.False(t, ev.Eligible)
 }
@@ -65,7 +65,7 @@ func TestClientRetriesGETsOnly(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 
 	e.Failures.Store(2) // two 503s, then success: within the two retries
 	r, err := c.Rule(ctx, id)
@@ -82,7 +82,7 @@ func TestClientRetriesGETsOnly(t *testing.T) {
 func TestClientTimeout(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	e.Delay.Store(int64(time.Second))
 	start := time.Now()
 	_, err := c.Rule(context.Background(), id)
@@ -95,7 +95,7 @@ func TestClientBreakerOpensAndRecovers(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 
 	e.Failures.Store(3)
 	opened := time.Now() // at the latest
@@ -160,7 +160,7 @@ func TestClientCachesRules(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = 200 * time.Millisecond })
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	for range 5 {
 		_, err := c.Rule(ctx, id)
 		require.NoError(t, err)
@@ -187,7 +187,7 @@ func TestClientCallerCancellationIsNotAFailure(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0; c.Timeout = 2 * time.Second })
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	e.Delay.Store(int64(300 * time.Millisecond))
 	for range 5 { // more than BreakerFailures (3)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
@@ -217,7 +217,7 @@ func TestClientRejectionsAreAnswers(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, nil)
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	e.FailureStatus.Store(401)
 	e.Failures.Store(10)
 	for range 5 {
@@ -240,7 +240,7 @@ func TestClientRejectionsAreAnswers(t *testing.T) {
 	e.FailureStatus.Store(http.StatusBadRequest)
 	e.Failures.Store(1)
 	_, err = c.Evaluate(ctx, r, nil)
-	require.ErrorContains(t, err, "the Rules Engine rejected the request")
+	require.ErrorIs(t, err, targeting.ErrRuleFailed, "an evaluation's 4xx is about that rule")
 	assert.ErrorContains(t, err, "status 400")
 	assert.NotErrorIs(t, err, targeting.ErrUnavailable)
 }
@@ -259,9 +259,9 @@ func TestClientRejectsMalformedEvaluations(t *testing.T) {
 			e := enginetest.New(t)
 			e.EvalBody.Store(&body)
 			c := newClient(e, func(c *targeting.Config) { c.Timeout = 10 * time.Second })
-			r, err := c.Rule(context.Background(), e.AddRule("ACTIVE", "segment == vip"))
+			r, err := c.Rule(context.Background(), e.AddRule("ACTIVE", enginetest.PromotionDSL))
 			require.NoError(t, err)
-			_, err = c.Evaluate(context.Background(), r, json.RawMessage(`{"segment": "vip"}`))
+			_, err = c.Evaluate(context.Background(), r, json.RawMessage(`{"order_amount": 150}`))
 			assert.ErrorIs(t, err, targeting.ErrInvalidResponse)
 		})
 	}
@@ -289,7 +289,7 @@ func TestClientBreakersAreIndependent(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.MaxRetries = 0 })
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	r, err := c.Rule(ctx, id)
 	require.NoError(t, err)
 	e.Failures.Store(3)
@@ -307,7 +307,7 @@ func TestClientSendsTokenAndRequestID(t *testing.T) {
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.Token = "s3cret" })
 	ctx := audit.WithCorrelationID(context.Background(), "req-7")
-	_, err := c.RuleFresh(ctx, e.AddRule("ACTIVE", "segment == vip"))
+	_, err := c.RuleFresh(ctx, e.AddRule("ACTIVE", enginetest.PromotionDSL))
 	require.NoError(t, err)
 	assert.Equal(t, "Bearer s3cret", *e.Authorization.Load())
 	assert.Equal(t, "req-7", *e.RequestID.Load())
@@ -320,7 +320,7 @@ func TestClientSendsTokenAndRequestID(t *testing.T) {
 func TestClientFollowsNoRedirect(t *testing.T) {
 	t.Parallel()
 	elsewhere := enginetest.New(t)
-	id := elsewhere.AddRule("ACTIVE", "segment == vip")
+	id := elsewhere.AddRule("ACTIVE", enginetest.PromotionDSL)
 	redirect := httptest.NewServer(http.RedirectHandler(elsewhere.URL+"/api/v1/rules/"+id.String(), http.StatusFound))
 	t.Cleanup(redirect.Close)
 	c := targeting.NewClient(targeting.Config{URL: redirect.URL, Token: "s3cret"})
@@ -333,7 +333,7 @@ func TestClientSharesConcurrentReads(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
 	c := newClient(e, func(c *targeting.Config) { c.CacheTTL = time.Minute; c.Timeout = time.Second })
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	e.Delay.Store(int64(100 * time.Millisecond))
 	var wg sync.WaitGroup
 	for range 50 {
@@ -347,7 +347,7 @@ func TestClientSharesConcurrentReads(t *testing.T) {
 	assert.EqualValues(t, 1, e.Gets.Load(), "50 concurrent misses, one read")
 
 	// A caller that gives up does not fail the others waiting on the same read.
-	other := e.AddRule("ACTIVE", "segment == vip")
+	other := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	_, err := c.Rule(ctx, other)

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,6 +42,7 @@ type Evaluator struct {
 	exposures   ExposureSource // nil: no frequency check
 	concurrency int
 	enforce     bool // judge schedules, caps and budgets (false: status, dates and rules only)
+	quarantine  *quarantine
 	zones       lifecycle.Zones
 	now         func() time.Time
 }
@@ -60,6 +64,18 @@ type EvaluatorConfig struct {
 	// and frequency off: then only status, dates and rules decide. It exists as the baseline
 	// that measures what the checks cost; a service never sets it.
 	SkipDeliveryChecks bool
+	// QuarantineAfter is how many evaluations of one rule in a row the Rules Engine must fail
+	// to run (ErrRuleFailed: its 500 or 4xx for that rule while others evaluate) before the
+	// rule is quarantined (3).
+	QuarantineAfter int
+	// QuarantineFor is how long a quarantined rule is not sent to the engine; then one trial
+	// evaluation decides whether it stays quarantined (1m).
+	QuarantineFor time.Duration
+	// Logger hears of rules quarantined and released, naming the campaigns that use them
+	// (default: discard).
+	Logger *slog.Logger
+	// Metrics hears of each rule's failures and quarantine (default: none).
+	Metrics RuleMetrics
 }
 
 // NewEvaluator returns an evaluator over campaigns.
@@ -70,8 +86,21 @@ func NewEvaluator(campaigns Campaigns, cfg EvaluatorConfig) *Evaluator {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.QuarantineAfter < 1 {
+		cfg.QuarantineAfter = 3
+	}
+	if cfg.QuarantineFor <= 0 {
+		cfg.QuarantineFor = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noRuleMetrics{}
+	}
 	return &Evaluator{campaigns: campaigns, rules: cfg.Rules, concurrency: cfg.Concurrency, now: cfg.Now,
-		exposures: cfg.Exposures, enforce: !cfg.SkipDeliveryChecks}
+		exposures: cfg.Exposures, enforce: !cfg.SkipDeliveryChecks,
+		quarantine: newQuarantine(cfg.QuarantineAfter, cfg.QuarantineFor, cfg.Logger, cfg.Metrics)}
 }
 
 // ReasonCode names why a considered campaign is not served.
@@ -86,17 +115,18 @@ const (
 	ReasonCapReached       ReasonCode = "CAP_REACHED"        // impressions reached settings.maxImpressions
 	ReasonBudget           ReasonCode = "BUDGET"             // spend reached the budget or settings.budgetLimit
 	ReasonRuleNotMet       ReasonCode = "RULE_NOT_MET"       // a targeting rule does not hold, is missing or not ACTIVE
-	ReasonUndetermined     ReasonCode = "UNDETERMINED"       // a rule could not be read or evaluated
+	ReasonRuleError        ReasonCode = "RULE_ERROR"         // the engine cannot run a targeting rule (its words in the detail); the rule is quarantined on its own
+	ReasonUndetermined     ReasonCode = "UNDETERMINED"       // a rule could not be read or evaluated, or the context lacks what it needs
 )
 
 // ReasonCodes lists every reason code.
 func ReasonCodes() []ReasonCode {
 	return []ReasonCode{ReasonNotServingStatus, ReasonChannel, ReasonOutOfSchedule, ReasonFrequencyCap,
-		ReasonCapReached, ReasonBudget, ReasonRuleNotMet, ReasonUndetermined}
+		ReasonCapReached, ReasonBudget, ReasonRuleNotMet, ReasonRuleError, ReasonUndetermined}
 }
 
 // Reason is one reason a campaign is not served: its code, the rule at fault (RULE_NOT_MET,
-// UNDETERMINED) and the detail in words.
+// RULE_ERROR, UNDETERMINED) and the detail in words.
 type Reason struct {
 	Code   ReasonCode `json:"code"`
 	RuleID *string    `json:"ruleId,omitempty"`
@@ -114,9 +144,11 @@ type RuleResult struct {
 	Eligible bool            `json:"eligible"`
 	Result   json.RawMessage `json:"result"` // the engine's result object; null when it failed
 	Reason   string          `json:"reason,omitempty"`
-	// failed: the engine could not give a verdict (as opposed to a rule that does not hold,
-	// is missing or is not ACTIVE, which are verdicts).
-	failed bool
+	// code is the reason code of a rule that is not met: RULE_NOT_MET (it does not hold, is
+	// missing or not ACTIVE: a verdict), RULE_ERROR (the engine cannot run it: a verdict until
+	// the rule is fixed) or UNDETERMINED (no verdict now: the engine failed, or the context
+	// lacks what the rule needs).
+	code ReasonCode
 }
 
 // Verdict is a customer's eligibility for one campaign.
@@ -175,6 +207,7 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 	for i, c := range live {
 		if req.Explain || len(verdicts[i].Why) == 0 {
 			targeting = append(targeting, c.TargetingRules()...)
+			r.usedBy(c, c.TargetingRules())
 		}
 	}
 	r.evaluate(ctx, targeting)
@@ -185,6 +218,7 @@ func (e *Evaluator) EligibleCampaigns(ctx context.Context, req Request) (Eligibi
 		}
 		if p := c.Settings().Personalization; verdicts[i].Eligible && p.Enabled {
 			personalization = append(personalization, p.Rules...)
+			r.usedBy(c, p.Rules)
 		}
 	}
 	r.evaluate(ctx, personalization)
@@ -224,6 +258,8 @@ func (e *Evaluator) Campaign(ctx context.Context, id campaign.ID, req Request) (
 		return Verdict{}, err
 	}
 	v := vs[0]
+	r.usedBy(c, c.TargetingRules())
+	r.usedBy(c, c.Settings().Personalization.Rules)
 	r.evaluate(ctx, c.TargetingRules())
 	r.judgeRules(&v, c)
 	if v.Eligible {
@@ -309,10 +345,22 @@ type run struct {
 
 	mu      sync.Mutex
 	results map[uuid.UUID]RuleResult
+	// users are the campaigns of this request that use each rule, for the quarantine's log.
+	users map[uuid.UUID][]string
 }
 
 func (e *Evaluator) newRun(req Request) *run {
-	return &run{e: e, req: req, results: map[uuid.UUID]RuleResult{}}
+	return &run{e: e, req: req, results: map[uuid.UUID]RuleResult{}, users: map[uuid.UUID][]string{}}
+}
+
+// usedBy records that campaign c uses rules. It runs before the evaluations start.
+func (r *run) usedBy(c *campaign.View, rules []campaign.RuleID) {
+	for _, id := range rules {
+		u := r.users[uuid.UUID(id)]
+		if n := len(u); n == 0 || u[n-1] != c.ID().String() {
+			r.users[uuid.UUID(id)] = append(u, c.ID().String())
+		}
+	}
 }
 
 // evaluate evaluates the rules among ids not evaluated yet, at most e.concurrency at a time.
@@ -332,7 +380,7 @@ func (r *run) evaluate(ctx context.Context, ids []campaign.RuleID) {
 			continue
 		}
 		g.Go(func() error {
-			res := r.e.evaluate(ctx, id, r.req.Context)
+			res := r.e.evaluate(ctx, id, r.req.Context, r.users[id])
 			r.mu.Lock()
 			r.results[id] = res
 			r.mu.Unlock()
@@ -362,10 +410,11 @@ func (r *run) judgeRules(v *Verdict, c *campaign.View) {
 			continue
 		}
 		rid := res.RuleID
-		code := ReasonRuleNotMet
-		if res.failed {
-			code = ReasonUndetermined
-		} else {
+		code := res.code
+		if code == "" {
+			code = ReasonRuleNotMet
+		}
+		if code != ReasonUndetermined {
 			definite = true
 		}
 		v.Why = append(v.Why, Reason{Code: code, RuleID: &rid, Detail: res.Reason})
@@ -390,11 +439,12 @@ func (r *run) finish(v *Verdict, c *campaign.View) {
 }
 
 // evaluate reads a rule (through the cache) and, when it is ACTIVE, asks the engine whether it
-// holds for evalContext. Reasons name the kind of failure, never the engine's internals.
-func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json.RawMessage) RuleResult {
+// holds for evalContext, through the rule's quarantine. campaigns are those that use it.
+// Reasons name the kind of failure and quote the engine's own words, never our internals.
+func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json.RawMessage, campaigns []string) RuleResult {
 	res := RuleResult{RuleID: id.String(), Result: json.RawMessage("null")}
 	if e.rules == nil {
-		res.Reason, res.failed = "could not be evaluated: no Rules Engine is configured", true
+		res.Reason, res.code = "could not be evaluated: no Rules Engine is configured", ReasonUndetermined
 		return res
 	}
 	r, err := e.rules.Rule(ctx, id)
@@ -403,20 +453,33 @@ func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json
 		res.Reason = "not found in the Rules Engine"
 		return res
 	case err != nil:
-		res.Reason, res.failed = "could not be read: "+failure(err), true
+		res.Reason, res.code = "could not be read: "+failure(err), ReasonUndetermined
 		return res
 	case r.Status != RuleActive:
 		res.Reason = fmt.Sprintf("is %s, not ACTIVE", r.Status)
 		return res
 	}
-	ev, err := e.rules.Evaluate(ctx, r, evalContext)
+	ev, last, err := e.quarantine.run(id, campaigns, func() (*Evaluation, error) {
+		return e.rules.Evaluate(ctx, r, evalContext)
+	})
+	var rerr *RuleError
 	switch {
-	case errors.Is(err, errRejected):
-		// The engine is up and refuses this rule or context: asking again will not help.
-		res.Reason = "was rejected by the Rules Engine (its DSL or the context does not fit its category)"
+	case errors.Is(err, errQuarantined):
+		res.code = ReasonRuleError
+		res.Reason = "is quarantined: the Rules Engine cannot evaluate it" + quoted(last) + "; it is tried again later"
+		return res
+	case errors.Is(err, ErrUnavailable):
+		// Checked first: a 500 when no evaluation succeeds lately is an outage, not the rule.
+		res.Reason, res.code = "could not be evaluated: "+failure(err), ReasonUndetermined
+		return res
+	case errors.As(err, &rerr):
+		// The engine is up and cannot run this rule: asking again will not help until the
+		// rule is fixed.
+		res.code = ReasonRuleError
+		res.Reason = fmt.Sprintf("the Rules Engine cannot evaluate it (status %d)%s", rerr.Status, quoted(rerr.Message))
 		return res
 	case err != nil:
-		res.Reason, res.failed = "could not be evaluated: "+failure(err), true
+		res.Reason, res.code = "could not be evaluated: "+failure(err), ReasonUndetermined
 		return res
 	}
 	res.Eligible, res.Result = ev.Eligible, ev.Result
@@ -424,9 +487,72 @@ func (e *Evaluator) evaluate(ctx context.Context, id uuid.UUID, evalContext json
 	case !ev.Verdict:
 		res.Reason = fmt.Sprintf("gives no eligible verdict (its category %q answers something else)", r.Category)
 	case !ev.Eligible:
+		why := engineReason(ev.Result)
+		if field, missing := missingContext(why); missing {
+			// Not a "no": the caller did not give what the rule needs, and may retry with it.
+			res.code = ReasonUndetermined
+			res.Reason = contextReason(field, why, evalContext)
+			return res
+		}
 		res.Reason = "does not hold for this customer"
+		if why != "" {
+			res.Reason += fmt.Sprintf(" (the Rules Engine says %q)", why)
+		}
 	}
 	return res
+}
+
+// quoted is ": "msg"" for a message, nothing without one.
+func quoted(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return fmt.Sprintf(": %q", msg)
+}
+
+// engineReason is the engine's "reason" member of a result, cut to maxEngineMessage bytes.
+func engineReason(result json.RawMessage) string {
+	var r struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal(result, &r) != nil {
+		return ""
+	}
+	return printable(strings.TrimSpace(r.Reason), maxEngineMessage)
+}
+
+// missingWords spot the engine's reason for a context without what the rule needs: its
+// PROMOTIONS strategy answers "Missing order_amount in context" for an absent or non-numeric
+// order_amount.
+var (
+	missingWord  = regexp.MustCompile(`(?i)\bmissing\b`)
+	missingField = regexp.MustCompile(`(?i)\bmissing\s+([A-Za-z_][\w.]*)\s+in\s+(?:the\s+)?context\b`)
+)
+
+// missingContext reports whether an engine's reason says the context lacks something, and
+// which field when it names one.
+func missingContext(why string) (field string, missing bool) {
+	if !missingWord.MatchString(why) {
+		return "", false
+	}
+	if m := missingField.FindStringSubmatch(why); m != nil {
+		return m[1], true
+	}
+	return "", true
+}
+
+// contextReason says what the context lacks: a field it does not have, or has with a value
+// the rule cannot use (the engine says "missing" for both).
+func contextReason(field, why string, evalContext json.RawMessage) string {
+	if field == "" {
+		return fmt.Sprintf("cannot be judged: the context lacks what the rule needs (the Rules Engine says %q)", why)
+	}
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(evalContext, &members)
+	if v, ok := members[field]; ok && string(v) != "null" {
+		return fmt.Sprintf("cannot be judged: the context's %s is not of the type the rule needs (the Rules Engine says %q)", field, why)
+	}
+	return fmt.Sprintf("cannot be judged: the context lacks %s, which the rule needs (the Rules Engine says %q)", field, why)
 }
 
 // failure says why the engine gave no verdict, in words fit for an API client.

@@ -52,8 +52,8 @@ func benchSetup(b *testing.B) (*enginetest.Engine, *memCampaigns) {
 			ID: campaign.NewID(), Name: fmt.Sprintf("c%d", i), Status: lifecycle.StatusActive,
 			StartDate: time.Now().Add(-time.Hour),
 			TargetingRules: []campaign.RuleID{
-				campaign.RuleID(e.AddRule("ACTIVE", "segment == vip")),
-				campaign.RuleID(e.AddRule("ACTIVE", "country == es")),
+				campaign.RuleID(e.AddRule("ACTIVE", enginetest.PromotionDSL)),
+				campaign.RuleID(e.AddRule("ACTIVE", enginetest.AnyOrderDSL)),
 			},
 			Settings: campaign.Settings{Channels: []campaign.Channel{campaign.ChannelEmail},
 				ABTest: &campaign.ABTestSettings{Enabled: true, Variants: []campaign.Variant{
@@ -64,7 +64,7 @@ func benchSetup(b *testing.B) (*enginetest.Engine, *memCampaigns) {
 }
 
 func BenchmarkEligibility(b *testing.B) {
-	req := targeting.Request{CustomerID: "c-42", Context: json.RawMessage(`{"segment":"vip","country":"es"}`)}
+	req := targeting.Request{CustomerID: "c-42", Context: json.RawMessage(`{"order_amount": 150}`)}
 	for _, tc := range []struct {
 		name        string
 		cacheTTL    time.Duration

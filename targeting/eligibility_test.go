@@ -37,15 +37,15 @@ func TestEvaluationIsBoundedAndShared(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
 	e.Delay.Store(int64(5 * time.Millisecond)) // so that evaluations overlap
-	shared := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
+	shared := campaign.RuleID(e.AddRule("ACTIVE", enginetest.PromotionDSL))
 	m := &memCampaigns{}
 	for i := range 40 {
-		m.all = append(m.all, serving(fmt.Sprintf("c%d", i), shared, campaign.RuleID(e.AddRule("ACTIVE", "country == es"))))
+		m.all = append(m.all, serving(fmt.Sprintf("c%d", i), shared, campaign.RuleID(e.AddRule("ACTIVE", enginetest.AnyOrderDSL))))
 	}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4})
 	got, err := ev.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-1",
-		Context: json.RawMessage(`{"segment": "vip", "country": "es"}`)})
+		Context: json.RawMessage(`{"order_amount": 150}`)})
 	require.NoError(t, err)
 	assert.Len(t, got.Eligible, 40)
 	assert.EqualValues(t, 41, e.Evaluations.Load(), "the shared rule is evaluated once per request")
@@ -56,12 +56,12 @@ func TestEvaluationIsBoundedAndShared(t *testing.T) {
 func TestEvaluationFailsClosed(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
-	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
-	inactive := campaign.RuleID(e.AddRule("INACTIVE", "segment == vip"))
+	vip := campaign.RuleID(e.AddRule("ACTIVE", enginetest.PromotionDSL))
+	inactive := campaign.RuleID(e.AddRule("INACTIVE", enginetest.PromotionDSL))
 	m := &memCampaigns{all: []*campaign.View{serving("ok", vip), serving("inactive", vip, inactive)}}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, CacheTTL: time.Minute, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 8})
-	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip"}`)}
+	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"order_amount": 150}`)}
 
 	got, err := ev.EligibleCampaigns(context.Background(), req)
 	require.NoError(t, err)

@@ -77,9 +77,9 @@ func TestClientAnswersWithoutVerdictAreNotOutages(t *testing.T) {
 	}
 	e.EvalBody.Store(nil)
 
-	promo, err := c.Rule(ctx, e.AddRule("ACTIVE", "segment == vip"))
+	promo, err := c.Rule(ctx, e.AddRule("ACTIVE", enginetest.PromotionDSL))
 	require.NoError(t, err)
-	ev, err := c.Evaluate(ctx, promo, json.RawMessage(`{"segment": "vip"}`))
+	ev, err := c.Evaluate(ctx, promo, json.RawMessage(`{"order_amount": 150}`))
 	require.NoError(t, err)
 	assert.True(t, ev.Eligible, "other rules are still evaluated")
 }
@@ -90,7 +90,7 @@ func TestClientEvaluationRefusalsAreNotOutages(t *testing.T) {
 		e := enginetest.New(t)
 		c := newClient(e, nil) // BreakerFailures 3
 		ctx := context.Background()
-		r, err := c.Rule(ctx, e.AddRule("ACTIVE", "segment == vip"))
+		r, err := c.Rule(ctx, e.AddRule("ACTIVE", enginetest.PromotionDSL))
 		require.NoError(t, err)
 		e.FailureStatus.Store(int32(status))
 		e.Failures.Store(6)
@@ -100,7 +100,7 @@ func TestClientEvaluationRefusalsAreNotOutages(t *testing.T) {
 			assert.NotErrorIs(t, err, targeting.ErrUnavailable)
 		}
 		assert.False(t, c.BreakerOpen(), "six %d answers leave the breaker closed", status)
-		_, err = c.Evaluate(ctx, r, json.RawMessage(`{"segment": "vip"}`))
+		_, err = c.Evaluate(ctx, r, json.RawMessage(`{"order_amount": 150}`))
 		assert.NoError(t, err)
 	}
 }
@@ -153,7 +153,7 @@ func TestClientPlainText404IsMisconfiguration(t *testing.T) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	for range 6 {
 		_, err := c.Rule(ctx, id)
 		require.ErrorIs(t, err, targeting.ErrMisconfigured)
@@ -184,7 +184,7 @@ func TestClientEvaluation404IsMisconfiguration(t *testing.T) {
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	ctx := context.Background()
-	r, err := c.Rule(ctx, e.AddRule("ACTIVE", "segment == vip"))
+	r, err := c.Rule(ctx, e.AddRule("ACTIVE", enginetest.PromotionDSL))
 	require.NoError(t, err)
 	_, err = c.Evaluate(ctx, r, nil)
 	require.ErrorIs(t, err, targeting.ErrMisconfigured)
@@ -231,7 +231,8 @@ func TestEligibilityWithRulesThatCannotTarget(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, v.Eligible)
 	assert.False(t, v.Undetermined, "a refusal will not change on retry")
-	assert.Contains(t, v.Reasons[0], "was rejected by the Rules Engine")
+	assert.Contains(t, v.Reasons[0], "the Rules Engine cannot evaluate it (status 400)")
+	assert.Equal(t, targeting.ReasonRuleError, v.Why[0].Code)
 }
 
 // recordingMetrics is a targeting.Metrics that remembers what it heard.
@@ -282,7 +283,7 @@ func TestClientReportsMetrics(t *testing.T) {
 		c.MaxRetries, c.CacheTTL, c.Metrics = 0, time.Minute, m
 	})
 	ctx := context.Background()
-	id := e.AddRule("ACTIVE", "segment == vip")
+	id := e.AddRule("ACTIVE", enginetest.PromotionDSL)
 	r, err := c.Rule(ctx, id) // miss, then a call
 	require.NoError(t, err)
 	_, err = c.Rule(ctx, id) // hit

@@ -50,8 +50,8 @@ func codes(rs []targeting.Reason) []targeting.ReasonCode {
 func TestExplainGivesEveryReason(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
-	vip := campaign.RuleID(e.AddRule("ACTIVE", "segment == vip"))
-	es := campaign.RuleID(e.AddRule("ACTIVE", "country == es"))
+	vip := campaign.RuleID(e.AddRule("ACTIVE", enginetest.PromotionDSL))
+	es := campaign.RuleID(e.AddRule("ACTIVE", enginetest.BigOrderDSL))
 	// Sunday 2026-11-29 08:52 in Madrid.
 	now := time.Date(2026, 11, 29, 7, 52, 0, 0, time.UTC)
 	madridSunday3to4 := []campaign.SchedulingRule{{Days: []string{"SUN"}, Start: "03:00", End: "04:00", Timezone: "Europe/Madrid"}}
@@ -89,7 +89,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 	client := targeting.NewClient(targeting.Config{URL: e.URL, BreakerFailures: 1000})
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,
 		Now: func() time.Time { return now }, Exposures: freq})
-	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"segment": "vip", "country": "fr"}`)}
+	req := targeting.Request{CustomerID: "c-1", Context: json.RawMessage(`{"order_amount": 150}`)}
 
 	got, err := ev.EligibleCampaigns(context.Background(), req)
 	require.NoError(t, err)
@@ -129,7 +129,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 
 	// The engine fails: the rule-bound verdicts become UNDETERMINED with the rule and why.
 	e.Failures.Store(1000)
-	one, err := ev.Campaign(context.Background(), ok.ID(), targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"segment": "vip"}`), Explain: true})
+	one, err := ev.Campaign(context.Background(), ok.ID(), targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"order_amount": 150}`), Explain: true})
 	require.NoError(t, err)
 	assert.True(t, one.Undetermined)
 	require.Equal(t, []targeting.ReasonCode{targeting.ReasonUndetermined}, codes(one.Why))
@@ -139,7 +139,7 @@ func TestExplainGivesEveryReason(t *testing.T) {
 	e.Failures.Store(0)
 	off := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,
 		Now: func() time.Time { return now }, Exposures: freq, SkipDeliveryChecks: true})
-	got, err = off.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-3", Context: json.RawMessage(`{"segment": "vip"}`)})
+	got, err = off.EligibleCampaigns(context.Background(), targeting.Request{CustomerID: "c-3", Context: json.RawMessage(`{"order_amount": 150}`)})
 	require.NoError(t, err)
 	assert.Len(t, got.Eligible, 5, "ok, out of schedule, cap reached, budget limit, frequency")
 }

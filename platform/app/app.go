@@ -202,6 +202,7 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 				BreakerOpenFor: r.BreakerOpenFor,
 			},
 			TargetingCategories: r.TargetingCategories, Concurrency: r.Concurrency,
+			QuarantineAfter: r.QuarantineAfter, QuarantineFor: r.QuarantineFor,
 		}
 	} else if p == ProcessAPI {
 		logger.Info("no Rules Engine configured (rules_engine.url empty or rules_engine.enabled false): targeting checks are off")

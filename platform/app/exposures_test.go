@@ -21,7 +21,7 @@ import (
 func evaluateIDs(t *testing.T, s *apptest.Server, customer string) []string {
 	t.Helper()
 	got := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate",
-		map[string]any{"customerId": customer, "context": map[string]any{"segment": "vip"}}), http.StatusOK)
+		map[string]any{"customerId": customer, "context": map[string]any{"order_amount": 150}}), http.StatusOK)
 	var ids []string
 	for _, c := range got["campaigns"].([]any) {
 		ids = append(ids, c.(map[string]any)["campaignId"].(string))
@@ -39,7 +39,7 @@ func TestFrequencyReachAudienceAndPersonalization(t *testing.T) {
 		t.Parallel()
 		e := enginetest.New(t)
 		s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
-		vip, promo := e.AddRule("ACTIVE", "segment == vip"), e.AddRule("ACTIVE", "segment == vip")
+		vip, promo := e.AddRule("ACTIVE", promotionDSL), e.AddRule("ACTIVE", promotionDSL)
 		b := servingBody("Frequency "+target.Name, []uuid.UUID{vip})
 		settings := b["settings"].(map[string]any)
 		settings["frequency"] = "DAILY"
@@ -54,7 +54,7 @@ func TestFrequencyReachAudienceAndPersonalization(t *testing.T) {
 		assert.NotContains(t, evaluateIDs(t, s, "c-1"), id, "capped for today")
 		assert.Contains(t, evaluateIDs(t, s, "c-2"), id, "another customer is not")
 		v := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/evaluate",
-			map[string]any{"customerId": "c-1", "context": map[string]any{"segment": "vip"}}), http.StatusOK)
+			map[string]any{"customerId": "c-1", "context": map[string]any{"order_amount": 150}}), http.StatusOK)
 		assert.Equal(t, false, v["eligible"])
 		assert.Contains(t, v["reasons"].([]any)[0], "frequency cap (DAILY)")
 

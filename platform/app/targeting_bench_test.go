@@ -23,7 +23,7 @@ import (
 //	go test ./platform/app -run '^$' -bench EligibilityHTTP -benchtime 2s
 func BenchmarkEligibilityHTTP(b *testing.B) {
 	e := enginetest.New(b)
-	body := []byte(`{"customerId": "c-42", "context": {"segment": "vip", "country": "es"}, "channel": "EMAIL"}`)
+	body := []byte(`{"customerId": "c-42", "context": {"order_amount": 150}, "channel": "EMAIL"}`)
 	for _, tc := range []struct {
 		name        string
 		cacheTTL    time.Duration
@@ -39,7 +39,7 @@ func BenchmarkEligibilityHTTP(b *testing.B) {
 				c.RulesEngine.CacheTTL, c.RulesEngine.Concurrency = tc.cacheTTL, tc.concurrency
 			}})
 			for i := range 100 {
-				rules := []uuid.UUID{e.AddRule("ACTIVE", "segment == vip"), e.AddRule("ACTIVE", "country == es")}
+				rules := []uuid.UUID{e.AddRule("ACTIVE", promotionDSL), e.AddRule("ACTIVE", enginetest.AnyOrderDSL)}
 				r := s.Do(http.MethodPost, "/api/v1/campaigns", servingBody(fmt.Sprintf("Bench eligible %d", i), rules, "EMAIL"), asUserA...)
 				if r.Status != http.StatusCreated {
 					b.Fatalf("create: %d %s", r.Status, r.Body)

@@ -48,9 +48,9 @@ func TestActivationChecksAgainstTheRulesEngine(t *testing.T) {
 		t.Parallel()
 		e := enginetest.New(t)
 		s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
-		active := e.AddRule("ACTIVE", "segment == vip")
-		inactive := e.AddRule("INACTIVE", "segment == vip")
-		draft := e.AddRule("DRAFT", "segment == vip")
+		active := e.AddRule("ACTIVE", promotionDSL)
+		inactive := e.AddRule("INACTIVE", promotionDSL)
+		draft := e.AddRule("DRAFT", promotionDSL)
 		missing := uuid.New() // rules may be authored after the campaign: creation accepts it
 
 		t.Run("every rule ACTIVE: 200 and verified", func(t *testing.T) {
@@ -108,9 +108,9 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	t.Parallel()
 	e := enginetest.New(t)
 	s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
-	vip := e.AddRule("ACTIVE", "segment == vip")
-	fresh := e.AddRule("ACTIVE", "segment == new")
-	promo := e.AddRule("ACTIVE", "country == es")
+	vip := e.AddRule("ACTIVE", promotionDSL)
+	fresh := e.AddRule("ACTIVE", enginetest.BigOrderDSL)
+	promo := e.AddRule("ACTIVE", promotionDSL)
 
 	mk := func(name string, rules []uuid.UUID, channels ...string) string {
 		b := servingBody(name, rules, channels...)
@@ -124,7 +124,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	onSMS := mk("Eligible SMS", []uuid.UUID{vip}, "SMS")
 	create(t, s, servingBody("Eligible Draft", []uuid.UUID{vip})) // never activated
 
-	req := map[string]any{"customerId": "c-42", "context": map[string]any{"segment": "vip", "country": "es"}, "channel": "EMAIL"}
+	req := map[string]any{"customerId": "c-42", "context": map[string]any{"order_amount": 150}, "channel": "EMAIL"}
 	got := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
 	list := got["campaigns"].([]any)
 	require.Len(t, list, 1)
@@ -134,7 +134,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	pers := c["personalization"].([]any)
 	require.Len(t, pers, 1)
 	assert.Equal(t, true, pers[0].(map[string]any)["eligible"])
-	assert.EqualValues(t, 10, pers[0].(map[string]any)["result"].(map[string]any)["discount"])
+	assert.EqualValues(t, 10, pers[0].(map[string]any)["result"].(map[string]any)["discount_percentage"])
 
 	// The same customer gets the same variant every time.
 	again := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
@@ -150,7 +150,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	assert.Equal(t, false, v["eligible"])
 	assert.Contains(t, v["reasons"].([]any)[0], fresh.String())
 	v = requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+onSMS+"/evaluate",
-		map[string]any{"customerId": "c-42", "context": map[string]any{"segment": "vip"}, "channel": "EMAIL"}), http.StatusOK)
+		map[string]any{"customerId": "c-42", "context": map[string]any{"order_amount": 150}, "channel": "EMAIL"}), http.StatusOK)
 	assert.Equal(t, false, v["eligible"])
 	assert.Contains(t, v["reasons"].([]any)[0], "does not run on EMAIL")
 
@@ -169,7 +169,7 @@ func testEligibility(t *testing.T, target dbtest.Target) {
 	// Names match exactly, except inside the free-form context.
 	p = requireProblem(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"CustomerId": "c-42"}), http.StatusBadRequest)
 	assert.Equal(t, []string{"CustomerId"}, fieldsOf(p))
-	requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-42", "context": map[string]any{"Segment": "vip"}}), http.StatusOK)
+	requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-42", "context": map[string]any{"Order_Amount": 150}}), http.StatusOK)
 	requireProblem(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+forVIP+"/evaluate", `null`), http.StatusBadRequest)
 }
 
@@ -209,4 +209,127 @@ func mustJSON(t *testing.T, v any) []byte {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return b
+}
+
+// Activation (and its dry run) evaluates each targeting rule once with a neutral context: a
+// rule the management service accepted but the evaluator cannot run blocks activation with a
+// 422 naming it and quoting the engine. The engine failing at that moment stays a 503.
+func TestActivationTriesEachTargetingRule(t *testing.T) {
+	t.Parallel()
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		t.Parallel()
+		e := enginetest.New(t)
+		s := apptest.New(t, target, apptest.ServerConfig{Configure: withEngine(e)})
+		good := e.AddRule("ACTIVE", promotionDSL)
+		broken := e.AddRule("ACTIVE", "IF customer.tier == gold THEN discount.percentage = 10")
+
+		id := create(t, s, servingBody("Trial Broken "+target.Name, []uuid.UUID{good, broken}))["id"].(string)
+		d := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/activate?dryRun=true", nil, asUserA...), http.StatusOK)
+		assert.Equal(t, false, d["allowed"])
+		assert.Equal(t, []any{"targetingRules[1]"}, fieldsOfList(d["violations"]))
+		p := requireProblem(t, action(s, id, "activate", nil), http.StatusUnprocessableEntity)
+		assert.Equal(t, "urn:campaigns:problem:transition-blocked", p["type"])
+		assert.Equal(t, []string{"targetingRules[1]"}, fieldsOf(p))
+		msg := p["errors"].([]any)[0].(map[string]any)["message"]
+		assert.Contains(t, msg, broken.String())
+		assert.Contains(t, msg, "cannot be evaluated by the Rules Engine")
+		assert.Contains(t, msg, `invalid promotions DSL: missing 'order.amount >'`, "the engine's words")
+		got := s.Do(http.MethodGet, "/api/v1/campaigns/"+id, nil).Map(t)
+		assert.Equal(t, "DRAFT", got["status"])
+
+		// The trial uses a neutral context: a runnable rule answers "no" for it, and passes.
+		ok := create(t, s, servingBody("Trial OK "+target.Name, []uuid.UUID{good}))["id"].(string)
+		requireStatus(t, action(s, ok, "activate", nil), http.StatusOK)
+
+		// The evaluator down during the trial: fail safe, 503 with Retry-After.
+		down := create(t, s, servingBody("Trial Down "+target.Name, []uuid.UUID{good}))["id"].(string)
+		e.EvalFailures.Store(1000)
+		defer e.EvalFailures.Store(0)
+		r := action(s, down, "activate", nil)
+		p = requireProblem(t, r, http.StatusServiceUnavailable)
+		assert.Equal(t, "urn:campaigns:problem:checks-unavailable", p["type"])
+		assert.NotEmpty(t, r.Header.Get("Retry-After"))
+	})
+}
+
+// The engine's reason for a "no" reaches ?explain=true, and a context without the field the
+// rule needs (or with a string for a number) is UNDETERMINED, not RULE_NOT_MET.
+func TestEligibilityExplainsTheEnginesReasons(t *testing.T) {
+	t.Parallel()
+	e := enginetest.New(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: withEngine(e)})
+	rule := e.AddRule("ACTIVE", promotionDSL)
+	id := create(t, s, servingBody("Explained", []uuid.UUID{rule}))["id"].(string)
+	requireStatus(t, action(s, id, "activate", nil), http.StatusOK)
+
+	for name, tc := range map[string]struct {
+		context      map[string]any
+		undetermined bool
+		code, detail string
+	}{
+		"missing":    {map[string]any{"segment": "vip"}, true, "UNDETERMINED", "the context lacks order_amount"},
+		"a string":   {map[string]any{"order_amount": "150"}, true, "UNDETERMINED", "the context's order_amount is not of the type the rule needs"},
+		"below":      {map[string]any{"order_amount": 50}, false, "RULE_NOT_MET", "does not hold for this customer"},
+		"no context": {nil, true, "UNDETERMINED", "the context lacks order_amount"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req := map[string]any{"customerId": "c-1"}
+			if tc.context != nil {
+				req["context"] = tc.context
+			}
+			v := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+id+"/evaluate?explain=true", req), http.StatusOK)
+			assert.Equal(t, false, v["eligible"])
+			assert.Equal(t, tc.undetermined, v["undetermined"])
+			why := v["why"].([]any)
+			require.Len(t, why, 1)
+			assert.Equal(t, tc.code, why[0].(map[string]any)["code"])
+			assert.Equal(t, rule.String(), why[0].(map[string]any)["ruleId"])
+			assert.Contains(t, why[0].(map[string]any)["detail"], tc.detail)
+			if tc.undetermined {
+				assert.Contains(t, why[0].(map[string]any)["detail"], "Missing order_amount in context", "the engine's reason, passed through")
+			}
+			all := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate?explain=true", req), http.StatusOK)
+			assert.Empty(t, all["campaigns"])
+			if tc.undetermined {
+				assert.Len(t, all["undetermined"], 1)
+			} else {
+				assert.Empty(t, all["undetermined"])
+			}
+		})
+	}
+}
+
+// A rule that turns unrunnable after activation (its DSL edited in the engine) is quarantined
+// alone over HTTP: the healthy campaign is served every time, the broken one explains
+// RULE_ERROR with the engine's words, and /metrics shows the quarantine and a closed breaker.
+func TestFaultBrokenRuleAfterActivationIsQuarantined(t *testing.T) {
+	t.Parallel()
+	e := enginetest.New(t)
+	s := apptest.New(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(c *config.Config) {
+		withEngine(e)(c)
+		c.RulesEngine.CacheTTL = 0 // the edited DSL is read at once
+	}})
+	healthy, later := e.AddRule("ACTIVE", promotionDSL), e.AddRule("ACTIVE", promotionDSL)
+	requireStatus(t, action(s, create(t, s, servingBody("Healthy", []uuid.UUID{healthy}))["id"].(string), "activate", nil), http.StatusOK)
+	brokenID := create(t, s, servingBody("Broken later", []uuid.UUID{later}))["id"].(string)
+	requireStatus(t, action(s, brokenID, "activate", nil), http.StatusOK)
+	e.SetRule(later, "ACTIVE", "IF customer.tier == gold THEN discount.percentage = 10")
+
+	req := map[string]any{"customerId": "c-1", "context": map[string]any{"order_amount": 150}}
+	for i := range 20 {
+		got := requireStatus(t, s.Do(http.MethodPost, "/api/v1/targeting/evaluate", req), http.StatusOK)
+		require.Len(t, got["campaigns"], 1, "round %d", i)
+		assert.Equal(t, "Healthy", got["campaigns"].([]any)[0].(map[string]any)["name"])
+		assert.Empty(t, got["undetermined"], "round %d", i)
+	}
+	v := requireStatus(t, s.Do(http.MethodPost, "/api/v1/campaigns/"+brokenID+"/evaluate?explain=true", req), http.StatusOK)
+	why := v["why"].([]any)
+	require.Len(t, why, 1)
+	assert.Equal(t, "RULE_ERROR", why[0].(map[string]any)["code"])
+	assert.Contains(t, why[0].(map[string]any)["detail"], "invalid promotions DSL: missing 'order.amount >'")
+
+	fams := scrape(t, s)
+	assert.Equal(t, 1.0, counter(t, fams, "campaigns_rules_engine_rule_quarantined", map[string]string{"rule": later.String()}))
+	assert.GreaterOrEqual(t, counter(t, fams, "campaigns_rules_engine_rule_errors_total", map[string]string{"rule": later.String()}), 20.0)
+	assert.Equal(t, 0.0, counter(t, fams, "campaigns_rules_engine_breaker_state", map[string]string{"service": "rules-evaluation"}))
 }

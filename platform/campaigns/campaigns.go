@@ -137,13 +137,16 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		PauseAt: cfg.Automation.PauseAt, CompleteAt: cfg.Automation.CompleteAt, BatchSize: cfg.Automation.BatchSize,
 		Budget: c.metrics, Logger: cfg.Logger,
 	})
-	concurrency := 0
-	if cfg.RulesEngine != nil {
-		concurrency = cfg.RulesEngine.Concurrency
+	ec := targeting.EvaluatorConfig{Rules: rules, Now: cfg.Now, Exposures: exposures{c.metrics}, Logger: cfg.Logger}
+	if r := cfg.RulesEngine; r != nil {
+		ec.Concurrency, ec.QuarantineAfter, ec.QuarantineFor = r.Concurrency, r.QuarantineAfter, r.QuarantineFor
 	}
-	c.evaluator = targeting.NewEvaluator(c.campaigns, targeting.EvaluatorConfig{
-		Rules: rules, Concurrency: concurrency, Now: cfg.Now, Exposures: exposures{c.metrics},
-	})
+	// An Observer that also counts per-rule failures gets them (platform/observability does);
+	// it is optional so that existing Observers keep compiling.
+	if m, ok := cfg.Observer.(targeting.RuleMetrics); ok {
+		ec.Metrics = m
+	}
+	c.evaluator = targeting.NewEvaluator(c.campaigns, ec)
 
 	// The routes' handlers are built once: /track's cache of campaigns must hear of the
 	// service's changes (the service's Changed hook reports to c.changes, which reports to it).

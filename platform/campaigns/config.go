@@ -105,6 +105,10 @@ type RulesEngineConfig struct {
 	TargetingCategories []string
 	// Concurrency bounds the rule evaluations one serving request runs at once (16).
 	Concurrency int
+	// QuarantineAfter and QuarantineFor tune the quarantine of a rule the engine cannot run
+	// (targeting.EvaluatorConfig: 3 failures in a row, 1m).
+	QuarantineAfter int
+	QuarantineFor   time.Duration
 }
 
 // TrackingConfig tunes the tracking pipeline.

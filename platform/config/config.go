@@ -178,6 +178,10 @@ type RulesEngine struct {
 	// BreakerFailures consecutive failures open the circuit breaker for BreakerOpenFor.
 	BreakerFailures int           `mapstructure:"breaker_failures"`
 	BreakerOpenFor  time.Duration `mapstructure:"breaker_open_for"`
+	// QuarantineAfter evaluations in a row that the engine cannot run (its 500 or 4xx for one
+	// rule while others evaluate) quarantine that rule alone for QuarantineFor.
+	QuarantineAfter int           `mapstructure:"quarantine_after"`
+	QuarantineFor   time.Duration `mapstructure:"quarantine_for"`
 	// TargetingCategories are the rule categories a targeting rule may have at activation:
 	// those whose evaluation answers a boolean eligible (PROMOTIONS in today's engine).
 	TargetingCategories []string `mapstructure:"targeting_categories"`
@@ -365,7 +369,7 @@ var defaults = map[string]any{
 	"rules_engine.timeout":        "2s",
 	"worker.embedded":             true,
 	"worker.host":                 "127.0.0.1",
-	"worker.port":                 8081,
+	"worker.port":                 8082,
 	"automation.interval":         "15s",
 	"automation.pause_at":         0.9,
 	"automation.complete_at":      1.0,
@@ -381,6 +385,8 @@ var defaults = map[string]any{
 	"rules_engine.concurrency":      16,
 	"rules_engine.breaker_failures": 5,
 	"rules_engine.breaker_open_for": "30s",
+	"rules_engine.quarantine_after": 3,
+	"rules_engine.quarantine_for":   "1m",
 	// The rule categories whose evaluation answers a boolean eligible (targeting.CheckConfig).
 	"rules_engine.targeting_categories": []string{"PROMOTIONS"},
 	"activation.allow_untargeted":       false,
@@ -671,6 +677,8 @@ func (c *Config) validate() error {
 		{"rules_engine.concurrency", c.RulesEngine.Concurrency < 1 || c.RulesEngine.Concurrency > 1000, "must be from 1 to 1000"},
 		{"rules_engine.breaker_failures", c.RulesEngine.BreakerFailures < 1, "must be at least 1"},
 		{"rules_engine.breaker_open_for", c.RulesEngine.BreakerOpenFor < 100*time.Millisecond, "must be a duration of at least 100ms such as 30s"},
+		{"rules_engine.quarantine_after", c.RulesEngine.QuarantineAfter < 1, "must be at least 1"},
+		{"rules_engine.quarantine_for", c.RulesEngine.QuarantineFor < 100*time.Millisecond, "must be a duration of at least 100ms such as 1m"},
 		{"rules_engine.targeting_categories", len(c.RulesEngine.TargetingCategories) == 0 || slices.Contains(c.RulesEngine.TargetingCategories, ""),
 			"must list at least one rule category, such as PROMOTIONS"},
 		{"worker.port", c.Worker.Port < 1 || c.Worker.Port > 65535, "must be a TCP port (1-65535)"},

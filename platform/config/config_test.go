@@ -85,7 +85,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	assert.Equal(t, 2000.0, cfg.RateLimit.Serving.RequestsPerSecond, "serving traffic has its own, larger class")
 	assert.Equal(t, 4000, cfg.RateLimit.Serving.Burst)
 	assert.True(t, cfg.Worker.Embedded)
-	assert.Equal(t, "127.0.0.1:8081", cfg.Worker.Addr())
+	assert.Equal(t, "127.0.0.1:8082", cfg.Worker.Addr(), "not 8081, rules-evaluation's default")
 	assert.Equal(t, "info", cfg.Log.Level)
 	assert.Equal(t, slog.LevelInfo, cfg.Log.SlogLevel())
 	assert.Equal(t, "json", cfg.Log.Format)

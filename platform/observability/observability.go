@@ -47,6 +47,8 @@ type Metrics struct {
 	engineCalls    *prometheus.CounterVec
 	engineLatency  *prometheus.HistogramVec
 	engineBreaker  *prometheus.GaugeVec
+	ruleErrors     *prometheus.CounterVec
+	ruleQuarantine *prometheus.GaugeVec
 	engineCache    *prometheus.CounterVec
 }
 
@@ -161,7 +163,7 @@ func New(component string, cfg Config) *Metrics {
 	}, []string{"collector"})
 	m.engineCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "rules_engine", Name: "calls_total",
-		Help: "Calls to the Rules Engine by service (rules-management, rules-evaluation) and outcome (ok, not_found, rejected, unavailable, timeout, invalid, misconfigured, breaker_open, cancelled).",
+		Help: "Calls to the Rules Engine by service (rules-management, rules-evaluation) and outcome (ok, not_found, rejected, rule_error, unavailable, timeout, invalid, misconfigured, breaker_open, cancelled).",
 	}, []string{"service", "outcome"})
 	m.engineLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Subsystem: "rules_engine", Name: "call_duration_seconds",
@@ -172,13 +174,22 @@ func New(component string, cfg Config) *Metrics {
 		Namespace: Namespace, Subsystem: "rules_engine", Name: "breaker_state",
 		Help: "State of a Rules Engine service's circuit breaker: 0 closed, 1 half-open (one trial call), 2 open (calls refused).",
 	}, []string{"service"})
+	m.ruleErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "rules_engine", Name: "rule_errors_total",
+		Help: "Evaluations of a rule the Rules Engine could not run (its 500 or 4xx for that rule while others evaluate), or that its quarantine answered, by rule id. Only failing rules have a series.",
+	}, []string{"rule"})
+	m.ruleQuarantine = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "rules_engine", Name: "rule_quarantined",
+		Help: "1 while a rule is quarantined (not sent to the Rules Engine, its campaigns not served with RULE_ERROR), 0 once it evaluates again, by rule id.",
+	}, []string{"rule"})
 	m.engineCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "rules_engine", Name: "cache_lookups_total",
 		Help: "Lookups of the rule metadata cache, by result (hit, miss).",
 	}, []string{"result"})
 	for _, c := range []prometheus.Collector{m.httpDuration, m.httpInFlight, m.rateLimited, m.authFailures,
 		m.jwksFetches, m.campaignEvents, m.published, m.publishLatency, m.ingested, m.aggregated,
-		m.deadLettered, m.collectErrors, m.engineCalls, m.engineLatency, m.engineBreaker, m.engineCache} {
+		m.deadLettered, m.collectErrors, m.engineCalls, m.engineLatency, m.engineBreaker, m.engineCache,
+		m.ruleErrors, m.ruleQuarantine} {
 		f(c)
 	}
 	return m
@@ -298,6 +309,19 @@ func (m *Metrics) RulesEngineBreaker(service, state string) {
 		v = 2
 	}
 	m.engineBreaker.WithLabelValues(service).Set(v)
+}
+
+// RuleError counts an evaluation of a rule the Rules Engine could not run
+// (targeting.RuleMetrics).
+func (m *Metrics) RuleError(rule string) { m.ruleErrors.WithLabelValues(rule).Inc() }
+
+// RuleQuarantined records whether a rule is quarantined (targeting.RuleMetrics).
+func (m *Metrics) RuleQuarantined(rule string, quarantined bool) {
+	v := 0.0
+	if quarantined {
+		v = 1
+	}
+	m.ruleQuarantine.WithLabelValues(rule).Set(v)
 }
 
 // RulesEngineCache counts a lookup of the rule cache (targeting.Metrics).
