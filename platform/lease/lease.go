@@ -21,8 +21,10 @@
 //     local view is too old to tell: a holder that knows it is late does nothing;
 //   - the write that records the work names the tenure in the same transaction (Fence.Check,
 //     or the same condition inside the statement itself: EXISTS (SELECT 1 FROM <table> WHERE
-//     name = ? AND holder = ? AND token = ? AND expires_at > now)): a holder whose lease
-//     expired or moved on has its write refused (ErrFenced) and rolls back.
+//     name = ? AND holder = ? AND token = ? FOR SHARE)): a holder whose lease moved on has
+//     its write refused (ErrFenced) and rolls back. The check is serialised with takeovers
+//     (SQLite's write lock; the share lock on PostgreSQL), so a write that passes it lands
+//     before any new holder starts.
 //
 // The clocks of the processes must agree to within the margin: expires_at is written with the
 // holder's clock and compared with the others'.
@@ -195,18 +197,22 @@ func (l *Lease) Release(ctx context.Context) error {
 // released is the expiry of a released lease: long past whatever the clocks say.
 var released = time.Unix(0, 0).UTC()
 
-// Check returns ErrFenced unless the tenure f still lasts at now, as db sees it. Run it in the
-// transaction that records the work: the write lands only if the tenure held. On SQLite the
-// write transaction excludes any takeover until it ends; on PostgreSQL the lease row is
-// share-locked until the transaction ends, so a takeover waits for it: run it last, just before
-// the commit, so that the holder's own renewals do not wait for the rest of the transaction.
-func (f Fence) Check(ctx context.Context, db bun.IDB, now time.Time) error {
-	q := "SELECT 1 FROM ? WHERE name = ? AND holder = ? AND token = ? AND expires_at > ?"
+// Check returns ErrFenced unless the lease still names f's holder and token, as db sees it:
+// nobody else has held it since f began. Run it in the transaction that records the work: the
+// write lands only if no other process could have done the same work meanwhile. The check is
+// serialised with takeovers: on SQLite the write transaction excludes them until it ends; on
+// PostgreSQL the lease row is share-locked until the transaction ends, so a takeover waits for
+// it (run it last, just before the commit, so that the holder's own renewals do not wait for
+// the rest of the transaction). So a tenure that expired without a takeover still passes: a
+// slow holder's work lands as long as nobody replaced it, and Confirm (before the work) is
+// where expiry and the margin count.
+func (f Fence) Check(ctx context.Context, db bun.IDB) error {
+	q := "SELECT 1 FROM ? WHERE name = ? AND holder = ? AND token = ?"
 	if db.Dialect().Name() == dialect.PG {
 		q += " FOR SHARE"
 	}
 	var ok []int
-	if err := db.NewRaw(q, bun.Ident(f.Table), f.Name, f.Holder, f.Token, now.UTC()).Scan(ctx, &ok); err != nil &&
+	if err := db.NewRaw(q, bun.Ident(f.Table), f.Name, f.Holder, f.Token).Scan(ctx, &ok); err != nil &&
 		!errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("lease %s: check the fence: %w", f.Name, err)
 	}

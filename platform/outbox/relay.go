@@ -102,7 +102,7 @@ func (noMetrics) Published(int, []time.Duration) {}
 // leader confirms that its tenure (the lease's token when it read the batch) is still its own
 // with a third of LeaseTTL left, and gives the batch up otherwise; and the statement that marks
 // a batch published only deletes it from the queue while the lease still names the leader and
-// its token, unexpired. A refused mark (lease.ErrFenced) stops the leader: it drops what it
+// its token. A refused mark (lease.ErrFenced) stops the leader: it drops what it
 // read and follows. A batch published just before the lease moved is published again by the
 // new leader, which cannot know it went out (JetStream's duplicate window drops the copies).
 type Relay struct {
@@ -469,23 +469,23 @@ func (r *Relay) finishMark() (int, error) {
 // at or before it. The run that starts last at or before seq is the only one that can hold it.
 //
 // The mark is fenced: it deletes and records nothing, and fails with lease.ErrFenced, unless the
-// lease still names this relay and fence's token and has not expired. On PostgreSQL the check
-// is part of the statement (the lease row share-locked until it ends, so that a takeover waits
-// for it); on SQLite it opens the write transaction, which excludes any takeover.
+// lease still names this relay and fence's token (nobody took it over since). On PostgreSQL the
+// check is part of the statement (the lease row share-locked until it ends, so that a takeover
+// waits for it); on SQLite it opens the write transaction, which excludes any takeover.
 func (r *Relay) mark(ctx context.Context, seqs []int64, fence lease.Fence) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
 		// Prepared like readEvents' statement: the seqs are one array parameter.
 		var held []bool
 		err := database.Prepared(ctx, r.db, &held, `WITH fence AS (SELECT 1 FROM outbox_leases
-WHERE name = $3 AND holder = $4 AND token = $5 AND expires_at > $6 FOR SHARE),
+WHERE name = $3 AND holder = $4 AND token = $5 FOR SHARE),
 moved AS (DELETE FROM outbox_pending WHERE seq = ANY($1) AND EXISTS (SELECT 1 FROM fence) RETURNING seq),
 fresh AS (SELECT seq FROM moved WHERE COALESCE((SELECT p.last_seq FROM outbox_published AS p
 WHERE p.first_seq <= moved.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < moved.seq),
 recorded AS (INSERT INTO outbox_published (first_seq, last_seq, published_at)
 SELECT min(seq), max(seq), $2 FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM fresh) AS runs
 GROUP BY run ON CONFLICT DO NOTHING)
-SELECT EXISTS (SELECT 1 FROM fence)`, seqs, at, fence.Name, fence.Holder, fence.Token, at)
+SELECT EXISTS (SELECT 1 FROM fence)`, seqs, at, fence.Name, fence.Holder, fence.Token)
 		if err != nil {
 			return err
 		}
@@ -495,7 +495,7 @@ SELECT EXISTS (SELECT 1 FROM fence)`, seqs, at, fence.Name, fence.Holder, fence.
 		return nil
 	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if err := fence.Check(ctx, tx, at); err != nil {
+		if err := fence.Check(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)
