@@ -83,6 +83,14 @@ func (noMetrics) DeadLettered(int) {}
 // p mod N), so each has P/N of them, plus or minus one; a lease per partition makes sure only
 // one reads it at a time. A worker that joins or leaves moves partitions within a renewal
 // (about a second); one that dies, within LeaseTTL.
+//
+// Fencing: a worker that pauses (a long GC, a stalled host) past its partition's lease must
+// not write beside the worker that took the partition over. A runner reads under one tenure of
+// the partition's lease (its fencing token, platform/lease); before each flush it confirms
+// that the tenure is still its own with a third of LeaseTTL left, and the flush's transaction
+// checks it again (Batch.Fence) before it commits. A fenced flush (ErrFenced) rolls back, and
+// the runner drops its batch and the partition: there is nothing to acknowledge (the ordered
+// consumer takes no acks), and the new owner reads on from the stored position.
 type Aggregator struct {
 	js      jetstream.JetStream
 	store   Store
@@ -106,6 +114,16 @@ type Aggregator struct {
 	// crashed, set by tests, makes the worker stop as a killed process would: no last flush,
 	// no lease or group row released.
 	crashed atomic.Bool
+	// hooks, set by tests, pause the worker at the points a stalled process would stop.
+	hooks testHooks
+}
+
+// testHooks are where tests pause a worker or hear about its flushes; nil: none.
+type testHooks struct {
+	beforeRebalance func()                           // at each renewal, before anything is written
+	beforeCheck     func(consumer string)            // a fenced flush, before its lease is confirmed
+	afterCheck      func(consumer string)            // a fenced flush, once its lease is confirmed
+	flushed         func(consumer string, err error) // a fenced flush, with its outcome
 }
 
 // NewAggregator returns a worker that counts the tracking stream of js into store, checking
@@ -251,6 +269,7 @@ func (a *Aggregator) partitions() []int {
 // runner reads one partition.
 type runner struct {
 	lease    Lease
+	fence    Fence // the tenure it reads under
 	cancel   context.CancelCauseFunc
 	done     chan struct{} // nil: not running
 	stopping bool          // handed over: done closes once its reads stop
@@ -265,6 +284,9 @@ var errHandOver = errors.New("metrics: partition handed over")
 // that are no longer its own, and starts those it is dealt once it holds their lease. It
 // never waits for a runner: a slow flush must not delay the renewals.
 func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
+	if a.hooks.beforeRebalance != nil {
+		a.hooks.beforeRebalance()
+	}
 	a.reap(ctx, runners)
 	ids, err := a.member.Beat(ctx, a.now().UTC())
 	if err != nil {
@@ -300,7 +322,10 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 		case !held && r.done != nil: // lost it (a long pause): another worker reads it now
 			r.handOver()
 		case held && r.done == nil:
-			a.start(ctx, p, r)
+			if f, ok := r.lease.Fence(); ok {
+				r.fence = f
+				a.start(ctx, p, r)
+			}
 		}
 	}
 }
@@ -333,7 +358,7 @@ func (a *Aggregator) start(ctx context.Context, p int, r *runner) {
 	a.owned[p].Store(true)
 	go func() {
 		defer close(r.done)
-		a.runPartition(rctx, p)
+		a.runPartition(rctx, p, &tenure{lease: r.lease, fence: r.fence})
 	}()
 }
 
@@ -388,13 +413,25 @@ func (a *Aggregator) leave(ctx context.Context, runners map[int]*runner) {
 	}
 }
 
-// runPartition reads partition p until ctx is done, starting again from the stored position
-// after an error.
-func (a *Aggregator) runPartition(ctx context.Context, p int) {
+// tenure is the tenure of a partition's lease a runner reads under.
+type tenure struct {
+	lease Lease
+	fence Fence
+}
+
+// runPartition reads partition p under the tenure h until ctx is done, starting again from the
+// stored position after an error. It stops when its tenure is over (ErrFenced): rebalance
+// reaps it, and starts it again under a new tenure if the partition is still dealt to it.
+func (a *Aggregator) runPartition(ctx context.Context, p int, h *tenure) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		err := a.consumePartition(ctx, p)
+		err := a.consumePartition(ctx, p, h)
 		if err == nil || ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, ErrFenced) {
+			a.logger.InfoContext(ctx, "metrics aggregator: the partition's lease was lost; dropping the partition and its batch",
+				slog.Int("partition", p), slog.Any("error", err))
 			return
 		}
 		if errors.Is(err, ErrPositionMoved) {
@@ -416,8 +453,8 @@ func (a *Aggregator) runPartition(ctx context.Context, p int) {
 
 // consumePartition reads partition p in stream order from its stored position + 1, in
 // batches of up to BatchSize (or what arrived within MaxWait of a batch's first message).
-// When ctx ends, the batch in hand is flushed.
-func (a *Aggregator) consumePartition(ctx context.Context, p int) error {
+// When ctx ends, the batch in hand is flushed. Each flush is fenced by h.
+func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) error {
 	name := a.positionName(p)
 	pos, err := a.store.Position(ctx, name)
 	if err != nil {
@@ -450,7 +487,7 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int) error {
 			return err
 		}
 		if len(batch) > 0 && !a.crashed.Load() && !errors.Is(context.Cause(ctx), errHandOver) {
-			err := a.flush(ctx, name, pos, batch)
+			err := a.flush(ctx, name, pos, batch, h)
 			if errors.Is(err, errHandOver) {
 				return nil
 			}
@@ -505,7 +542,11 @@ func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg
 //
 // A flush waiting for its turn gives up when its partition is handed over; on shutdown it
 // waits and flushes. Once begun, a flush runs to its end whatever happens to ctx.
-func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, batch []parsed) error {
+//
+// With h (a runner's), the flush is fenced: it first confirms that the tenure h is still this
+// worker's with a third of LeaseTTL left (a worker that knows it is late neither dead-letters
+// nor writes), and its transaction checks the tenure again. Both fail with ErrFenced.
+func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {
 	select {
 	case a.flushes <- struct{}{}:
 	case <-ctx.Done():
@@ -517,7 +558,31 @@ func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, bat
 	defer func() { <-a.flushes }()
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	return a.commit(fctx, consumer, pos, batch)
+	if h == nil {
+		return a.commit(fctx, consumer, pos, batch, nil)
+	}
+	if a.hooks.beforeCheck != nil {
+		a.hooks.beforeCheck(consumer)
+	}
+	err := a.fencedCommit(fctx, consumer, pos, batch, h)
+	if a.hooks.flushed != nil {
+		a.hooks.flushed(consumer, err)
+	}
+	return err
+}
+
+func (a *Aggregator) fencedCommit(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {
+	ok, err := h.lease.Confirm(ctx, h.fence, a.cfg.LeaseTTL/3)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("metrics: partition %s: the lease was lost before the flush: %w", consumer, ErrFenced)
+	}
+	if a.hooks.afterCheck != nil {
+		a.hooks.afterCheck(consumer)
+	}
+	return a.commit(ctx, consumer, pos, batch, &h.fence)
 }
 
 // Drain counts every event published so far, partition by partition, in this goroutine, and
@@ -584,7 +649,7 @@ func (a *Aggregator) drainPartition(ctx context.Context, p int) error {
 			}
 			continue
 		}
-		if err := a.flush(ctx, name, pos, batch); err != nil {
+		if err := a.flush(ctx, name, pos, batch, nil); err != nil {
 			return err
 		}
 		pos = batch[len(batch)-1].seq

@@ -27,8 +27,14 @@ type worker struct {
 }
 
 func (e *aggEnv) startWorker(cfg metrics.AggregatorConfig) *worker {
+	return e.startWorkerWith(cfg, metrics.PauseHooks{})
+}
+
+// startWorkerWith starts a worker with the test hooks h.
+func (e *aggEnv) startWorkerWith(cfg metrics.AggregatorConfig, h metrics.PauseHooks) *worker {
 	ctx, stop := context.WithCancel(e.ctx)
 	w := &worker{a: metrics.NewAggregator(e.nc.JS, e.store, e.svc, cfg), stop: stop, done: make(chan struct{})}
+	w.a.SetHooks(h)
 	go func() {
 		defer close(w.done)
 		w.a.Run(ctx)

@@ -100,13 +100,13 @@ type parsed struct {
 }
 
 // commit counts run (a partition's messages after pos, in stream order) and moves the
-// partition's position (consumer) to its end, in one transaction; invalid events go to the
-// dead-letter subject first.
+// partition's position (consumer) to its end, in one transaction, fenced by fence (nil:
+// unfenced); invalid events go to the dead-letter subject first.
 //
 // One bad event never stops the others: an event whose totals the database refuses (a total
 // beyond the 64-bit range) is found by Store.Refused, dead-lettered with the reason, and the
 // rest of the batch is committed without it.
-func (a *Aggregator) commit(ctx context.Context, consumer string, pos uint64, run []parsed) error {
+func (a *Aggregator) commit(ctx context.Context, consumer string, pos uint64, run []parsed, fence *Fence) error {
 	if len(run) == 0 {
 		return nil
 	}
@@ -125,7 +125,7 @@ func (a *Aggregator) commit(ctx context.Context, consumer string, pos uint64, ru
 		}
 		sent = len(dead)
 		err := a.store.Commit(ctx, Batch{Consumer: consumer, From: pos, To: run[len(run)-1].seq, Rollups: rollups,
-			Exposures: exposures, Processed: int64(len(counted)), DeadLettered: int64(len(dead))}, now)
+			Exposures: exposures, Processed: int64(len(counted)), DeadLettered: int64(len(dead)), Fence: fence}, now)
 		if !sqlerr.IsDataRefused(err) || attempt > 0 {
 			if err != nil {
 				return err

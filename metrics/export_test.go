@@ -37,7 +37,7 @@ func (a *Aggregator) FindLeftovers(ctx context.Context) error { return a.findLef
 
 // Flush counts a batch of a partition whose position is pos.
 func (a *Aggregator) Flush(ctx context.Context, consumer string, pos uint64, batch []Parsed) error {
-	return a.flush(ctx, consumer, pos, batch)
+	return a.flush(ctx, consumer, pos, batch, nil)
 }
 
 // Parsed is one message of a batch, decoded.
@@ -64,3 +64,16 @@ func ExposuresOf(events []Parsed) []Exposure { return exposuresOf(events) }
 
 // CustomerKey names a customer of a campaign.
 type CustomerKey = customerKey
+
+// PauseHooks are where a test pauses a worker, and hears about its fenced flushes; nil: none.
+type PauseHooks struct {
+	BeforeRebalance func()                           // at each renewal, before anything is written
+	BeforeCheck     func(consumer string)            // a fenced flush, before its lease is confirmed
+	AfterCheck      func(consumer string)            // a fenced flush, once its lease is confirmed
+	Flushed         func(consumer string, err error) // a fenced flush, with its outcome
+}
+
+// SetHooks installs h; call it before Run.
+func (a *Aggregator) SetHooks(h PauseHooks) {
+	a.hooks = testHooks{beforeRebalance: h.BeforeRebalance, beforeCheck: h.BeforeCheck, afterCheck: h.AfterCheck, flushed: h.Flushed}
+}

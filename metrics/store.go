@@ -20,8 +20,10 @@ type Store interface {
 	// Commit adds the batch's counters and exposures and moves its consumer's position from
 	// b.From to b.To, in one transaction: the counters land exactly when the position says
 	// they did. A stored position other than b.From fails with ErrPositionMoved and writes
-	// nothing. A total the database refuses (beyond the 64-bit range) fails with an error that
-	// sqlerr.IsDataRefused recognises, and writes nothing.
+	// nothing. With b.Fence, the same transaction checks that the partition's lease is still
+	// held under it (nobody took it over since), and fails with ErrFenced and writes nothing
+	// when it is not (that before ErrPositionMoved). A total the database refuses (beyond the 64-bit range)
+	// fails with an error that sqlerr.IsDataRefused recognises, and writes nothing.
 	Commit(ctx context.Context, b Batch, now time.Time) error
 	// Refused finds the contributions that the database refuses when they are added, in order,
 	// to the stored totals, and writes nothing.
@@ -37,9 +39,26 @@ type Store interface {
 type Lease interface {
 	// Hold takes the lease or renews it, and reports whether this process holds it.
 	Hold(ctx context.Context) (bool, error)
+	// Fence is this process's current tenure of the lease, false when it does not hold it.
+	Fence() (Fence, bool)
+	// Confirm reports whether this process still holds the lease under f with at least margin
+	// of it left (renewing it under the same token when it cannot tell).
+	Confirm(ctx context.Context, f Fence, margin time.Duration) (bool, error)
 	// Release gives the lease up, so that another process takes it at once.
 	Release(ctx context.Context) error
 }
+
+// Fence is one tenure of a partition's lease: the lease, its holder and its fencing token (the
+// lease's generation, which grows each time another worker takes it). A flush carries the
+// fence of the tenure it was read under, and the store refuses it once that tenure is over.
+type Fence struct {
+	Name, Holder string
+	Token        int64
+}
+
+// ErrFenced: the partition's lease expired or went to another worker since the batch was read;
+// its counters must not land, and the worker drops the partition.
+var ErrFenced = errors.New("metrics: the partition's lease is no longer held")
 
 // Member is a worker's place in the group of aggregation workers that share a database: renewed
 // while it runs and removed when it stops; one not renewed within its TTL is a dead worker's.
@@ -79,6 +98,9 @@ type Batch struct {
 	Exposures    []Exposure
 	Processed    int64
 	DeadLettered int64
+	// Fence is the tenure of the partition's lease the batch was read under; nil: unfenced
+	// (Drain, which takes no lease: the position guard alone keeps it exact).
+	Fence *Fence
 }
 
 // Contribution is one event's share of the rollups.

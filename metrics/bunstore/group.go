@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -18,10 +19,41 @@ func (s *Store) Member(id string, ttl time.Duration) metrics.Member {
 	return &group{db: s.db, id: id, ttl: ttl}
 }
 
+// leaseTable holds the partitions' leases.
+const leaseTable = "metrics_leases"
+
 // Lease is this process's claim on the lease name, a row of metrics_leases, held for ttl after
-// each renewal (metrics.Lease).
+// each renewal (metrics.Lease). Its fences are what Commit checks.
 func (s *Store) Lease(name string, ttl time.Duration) metrics.Lease {
-	return lease.New(s.db, "metrics_leases", name, lease.Config{TTL: ttl})
+	return partitionLease{lease.New(s.db, leaseTable, name, lease.Config{TTL: ttl})}
+}
+
+// partitionLease is a platform/lease lease with the metrics package's fences.
+type partitionLease struct{ *lease.Lease }
+
+func (l partitionLease) Fence() (metrics.Fence, bool) {
+	f, ok := l.Lease.Fence()
+	return metrics.Fence{Name: f.Name, Holder: f.Holder, Token: f.Token}, ok
+}
+
+func (l partitionLease) Confirm(ctx context.Context, f metrics.Fence, margin time.Duration) (bool, error) {
+	return l.Lease.Confirm(ctx, leaseFence(f), margin)
+}
+
+// leaseFence is f as platform/lease checks it.
+func leaseFence(f metrics.Fence) lease.Fence {
+	return lease.Fence{Table: leaseTable, Name: f.Name, Holder: f.Holder, Token: f.Token}
+}
+
+// checkFence fails with metrics.ErrFenced unless the partition's lease still names f's holder
+// and token, as tx sees it (see lease.Fence.Check: on PostgreSQL the lease row stays
+// share-locked until tx ends, so it runs last).
+func checkFence(ctx context.Context, tx bun.IDB, f metrics.Fence) error {
+	err := leaseFence(f).Check(ctx, tx)
+	if errors.Is(err, lease.ErrFenced) {
+		return fmt.Errorf("%w: %w", metrics.ErrFenced, err)
+	}
+	return err
 }
 
 // group is a worker's membership in the group of aggregation workers that share a database:

@@ -177,7 +177,8 @@ func (s *Store) Positions(ctx context.Context, prefix string) (map[string]uint64
 }
 
 // Commit adds the batch's counters and moves the consumer position, in one transaction: the
-// counters land exactly when the position says they did. Each table (hourly, daily, all-time
+// counters land exactly when the position says they did, and, for a fenced batch, only while
+// the partition's lease is still held under the batch's fence. Each table (hourly, daily, all-time
 // totals, spend) takes one multi-row upsert; the per-customer exposures take two (the new
 // customers, then the others), and the new customers add to the reach of their rollups.
 //
@@ -202,13 +203,26 @@ func (s *Store) Commit(ctx context.Context, b metrics.Batch, now time.Time) erro
 			return fmt.Errorf("metrics: move position: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
+			if b.Fence != nil {
+				if err := checkFence(ctx, tx, *b.Fence); err != nil {
+					return err // the worker lost the partition: it must drop it, not read on
+				}
+			}
 			return metrics.ErrPositionMoved
 		}
 		reached, err := addExposures(ctx, tx, b.Exposures)
 		if err != nil {
 			return err
 		}
-		return addRollups(ctx, tx, withReach(b.Rollups, reached), now)
+		if err := addRollups(ctx, tx, withReach(b.Rollups, reached), now); err != nil {
+			return err
+		}
+		if b.Fence != nil {
+			// Last, just before the commit: on PostgreSQL it share-locks the lease row until then,
+			// and the worker's own renewal of the lease must not wait for the whole flush.
+			return checkFence(ctx, tx, *b.Fence)
+		}
+		return nil
 	})
 }
 

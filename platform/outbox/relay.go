@@ -46,7 +46,9 @@ type RelayConfig struct {
 	PollInterval time.Duration // how often an idle relay looks for work (250ms)
 	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s:
 	// a round waits at most AckTimeout (for the acks and the previous batch's mark together)
-	// between two renewals, plus its read and its sends.
+	// between two renewals, plus its read and its sends. Before each batch it publishes, a
+	// leader makes sure a third of it is left (renewing the lease if need be), and its mark of
+	// the batch only lands while the lease is still its own (see Relay).
 	LeaseTTL time.Duration
 	// AckTimeout is how long a round waits for JetStream's acks of a batch (10s), and how long
 	// a batch's mark may take (a mark that times out leaves the batch to be published again).
@@ -94,6 +96,15 @@ func (noMetrics) Published(int, []time.Duration) {}
 // Relay publishes the outbox to JetStream. Several may run against one database: a lease
 // elects one publisher at a time, so events are neither published by two relays at once nor
 // reordered, and another relay takes over when the leader stops renewing.
+//
+// The lease is fenced (platform/lease): a leader that paused past its lease (and so may have
+// been replaced) must not publish beside the new one. Right before it publishes a batch, a
+// leader confirms that its tenure (the lease's token when it read the batch) is still its own
+// with a third of LeaseTTL left, and gives the batch up otherwise; and the statement that marks
+// a batch published only deletes it from the queue while the lease still names the leader and
+// its token. A refused mark (lease.ErrFenced) stops the leader: it drops what it
+// read and follows. A batch published just before the lease moved is published again by the
+// new leader, which cannot know it went out (JetStream's duplicate window drops the copies).
 type Relay struct {
 	db      *bun.DB
 	js      jetstream.JetStream
@@ -107,8 +118,11 @@ type Relay struct {
 	streamReady bool
 	marking     *markJob     // the last batch published, being marked; nil when none is
 	prefetch    chan fetched // the next batch, being read; nil when none is
+	prefetchOf  lease.Fence  // the tenure under which prefetch was read
 
 	afterPrefetchRead func() // tests: runs between a prefetch's read and its late-commit check
+	afterRead         func() // tests: runs between a batch's read and the check of the lease
+	beforeMark        func() // tests: runs before a batch's mark
 
 	batchQuery string // PostgreSQL: the next batch of pending events, oldest first
 }
@@ -150,6 +164,9 @@ func (r *Relay) Run(ctx context.Context) {
 		// and reads around it meanwhile, so an event committed now is not held up by it.
 		wait := r.cfg.PollInterval
 		switch {
+		case errors.Is(err, lease.ErrFenced):
+			r.logger.InfoContext(ctx, "outbox relay: lost the lease; following", slog.Any("error", err))
+			backoff = r.cfg.PollInterval
 		case err != nil && ctx.Err() == nil:
 			r.logger.WarnContext(ctx, "outbox relay: publish failed; will retry",
 				slog.Any("error", err), slog.Duration("retry_in", backoff))
@@ -182,6 +199,10 @@ func (r *Relay) Drain(ctx context.Context) (int, error) {
 		n, read, err := r.step(ctx)
 		total += n
 		switch {
+		case errors.Is(err, lease.ErrFenced):
+			m, _ := r.finishMark()
+			total += m
+			continue // the next step finds who holds the lease now
 		case err != nil:
 			m, _ := r.finishMark()
 			total += m
@@ -227,13 +248,17 @@ func (r *Relay) Step(ctx context.Context) (int, error) {
 // publish drops it, and the next round starts from the oldest pending row again.
 func (r *Relay) step(ctx context.Context) (marked, read int, err error) {
 	leader, err := r.lease.Hold(ctx)
-	if err != nil || !leader {
+	fence, held := r.lease.Fence()
+	if err != nil || !leader || !held {
 		r.dropPrefetch()
 		n, _ := r.finishMark()
 		if err != nil {
 			return n, 0, fmt.Errorf("outbox relay: %w", err)
 		}
 		return n, 0, nil
+	}
+	if r.prefetch != nil && r.prefetchOf != fence {
+		r.dropPrefetch() // read in an earlier tenure: another relay may have published it since
 	}
 	var rows []eventRow
 	if r.prefetch != nil {
@@ -248,9 +273,22 @@ func (r *Relay) step(ctx context.Context) (marked, read int, err error) {
 		n, ferr := r.finishMark()
 		return n, 0, cmp.Or(err, ferr)
 	}
+	if r.afterRead != nil {
+		r.afterRead()
+	}
 	if err := r.ensureStream(ctx); err != nil {
 		n, _ := r.finishMark()
 		return n, len(rows), err
+	}
+	// The last check before the batch leaves: a leader that paused since it read it (or since
+	// it renewed the lease) may have been replaced, and the batch published by the new leader.
+	if ok, err := r.lease.Confirm(ctx, fence, r.cfg.LeaseTTL/3); err != nil || !ok {
+		r.dropPrefetch()
+		n, _ := r.finishMark()
+		if err != nil {
+			return n, len(rows), fmt.Errorf("outbox relay: %w", err)
+		}
+		return n, len(rows), fmt.Errorf("outbox relay: the lease was lost before publishing: %w", lease.ErrFenced)
 	}
 	var n int
 	var markErr error
@@ -258,15 +296,20 @@ func (r *Relay) step(ctx context.Context) (marked, read int, err error) {
 		// The previous batch's mark ran while this one was read and sent.
 		n, markErr = r.finishMark()
 		if markErr == nil && len(rows) == r.cfg.BatchSize { // more is likely waiting
-			r.startPrefetch(ctx, rows)
+			r.startPrefetch(ctx, rows, fence)
 		}
 	})
 	if r.marking != nil { // publish stopped before whileWaiting
 		m, err := r.finishMark()
 		n, markErr = n+m, cmp.Or(markErr, err)
 	}
+	if errors.Is(markErr, lease.ErrFenced) {
+		// The previous mark was refused: this batch's would be too. It stays queued.
+		r.dropPrefetch()
+		return n, len(rows), markErr
+	}
 	if len(acked) > 0 {
-		r.startMark(acked, lat)
+		r.startMark(acked, lat, fence)
 	}
 	if pubErr != nil {
 		r.streamReady = false
@@ -287,10 +330,10 @@ type fetched struct {
 // the pending rows after inFlight's last seq. A row below that seq and not in inFlight is a
 // transaction that committed late; it must go first, so the prefetch is given up when there is
 // one, and the next round reads from the oldest pending row.
-func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow) {
+func (r *Relay) startPrefetch(ctx context.Context, inFlight []eventRow, fence lease.Fence) {
 	last := inFlight[len(inFlight)-1].Seq
 	ch := make(chan fetched, 1)
-	r.prefetch = ch
+	r.prefetch, r.prefetchOf = ch, fence
 	go func() {
 		rows, err := r.readEvents(ctx, last, nil)
 		if err != nil {
@@ -378,22 +421,26 @@ func (r *Relay) readEvents(ctx context.Context, after int64, skip []int64) ([]ev
 
 // markJob is a batch being marked published in the background.
 type markJob struct {
-	seqs []int64
-	lat  []time.Duration
-	done chan error
+	seqs  []int64
+	lat   []time.Duration
+	fence lease.Fence
+	done  chan error
 }
 
-// startMark marks seqs published in the background. A mark that fails after a successful
-// publish leaves the rows pending: they are published again and JetStream drops the copies
-// (same Nats-Msg-Id within the duplicate window).
-func (r *Relay) startMark(seqs []int64, lat []time.Duration) {
-	job := &markJob{seqs: seqs, lat: lat, done: make(chan error, 1)}
+// startMark marks seqs published in the background, under the tenure fence. A mark that fails
+// after a successful publish leaves the rows pending: they are published again and JetStream
+// drops the copies (same Nats-Msg-Id within the duplicate window).
+func (r *Relay) startMark(seqs []int64, lat []time.Duration, fence lease.Fence) {
+	job := &markJob{seqs: seqs, lat: lat, fence: fence, done: make(chan error, 1)}
 	r.marking = job
 	go func() {
+		if r.beforeMark != nil {
+			r.beforeMark()
+		}
 		// Bounded by AckTimeout: the next round waits for it within its own ack deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.AckTimeout)
 		defer cancel()
-		job.done <- r.mark(ctx, seqs)
+		job.done <- r.mark(ctx, seqs, fence)
 	}()
 }
 
@@ -405,6 +452,9 @@ func (r *Relay) finishMark() (int, error) {
 	}
 	r.marking = nil
 	if err := <-job.done; err != nil {
+		if errors.Is(err, lease.ErrFenced) {
+			r.lease.Lost(job.fence)
+		}
 		return 0, fmt.Errorf("outbox relay: mark published: %w", err)
 	}
 	r.metrics.Published(len(job.seqs), job.lat)
@@ -417,18 +467,37 @@ func (r *Relay) finishMark() (int, error) {
 // a recorded run already holds (a row put back in the queue, published again) is not recorded
 // again: runs must not overlap, since an event's time is looked up in the run that starts last
 // at or before it. The run that starts last at or before seq is the only one that can hold it.
-func (r *Relay) mark(ctx context.Context, seqs []int64) error {
+//
+// The mark is fenced: it deletes and records nothing, and fails with lease.ErrFenced, unless the
+// lease still names this relay and fence's token (nobody took it over since). On PostgreSQL the
+// check is part of the statement (the lease row share-locked until it ends, so that a takeover
+// waits for it); on SQLite it opens the write transaction, which excludes any takeover.
+func (r *Relay) mark(ctx context.Context, seqs []int64, fence lease.Fence) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
 		// Prepared like readEvents' statement: the seqs are one array parameter.
-		return database.PreparedExec(ctx, r.db, `WITH moved AS (DELETE FROM outbox_pending WHERE seq = ANY($1) RETURNING seq),
+		var held []bool
+		err := database.Prepared(ctx, r.db, &held, `WITH fence AS (SELECT 1 FROM outbox_leases
+WHERE name = $3 AND holder = $4 AND token = $5 FOR SHARE),
+moved AS (DELETE FROM outbox_pending WHERE seq = ANY($1) AND EXISTS (SELECT 1 FROM fence) RETURNING seq),
 fresh AS (SELECT seq FROM moved WHERE COALESCE((SELECT p.last_seq FROM outbox_published AS p
-WHERE p.first_seq <= moved.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < moved.seq)
-INSERT INTO outbox_published (first_seq, last_seq, published_at)
+WHERE p.first_seq <= moved.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < moved.seq),
+recorded AS (INSERT INTO outbox_published (first_seq, last_seq, published_at)
 SELECT min(seq), max(seq), $2 FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run FROM fresh) AS runs
-GROUP BY run ON CONFLICT DO NOTHING`, seqs, at)
+GROUP BY run ON CONFLICT DO NOTHING)
+SELECT EXISTS (SELECT 1 FROM fence)`, seqs, at, fence.Name, fence.Holder, fence.Token)
+		if err != nil {
+			return err
+		}
+		if len(held) != 1 || !held[0] {
+			return fmt.Errorf("lease %s, token %d: %w", fence.Name, fence.Token, lease.ErrFenced)
+		}
+		return nil
 	}
 	return r.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if err := fence.Check(ctx, tx); err != nil {
+			return err
+		}
 		if _, err := tx.NewRaw(`INSERT OR IGNORE INTO outbox_published (first_seq, last_seq, published_at)
 SELECT min(seq), max(seq), ? FROM (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS run
 FROM outbox_pending AS q WHERE q.seq IN (?) AND COALESCE((SELECT p.last_seq FROM outbox_published AS p

@@ -1,0 +1,1 @@
+ALTER TABLE metrics_leases DROP COLUMN token;
