@@ -40,11 +40,37 @@ type clusterNode struct {
 func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t}
+	// The stores' directory first: its removal must run after the servers' shutdown
+	// (cleanups run last-in first-out).
 	dir := t.TempDir()
+	t.Cleanup(func() {
+		for i := range c.nodes {
+			c.Stop(i)
+		}
+	})
+	// The ports are free when picked, not when bound: another process may take one between
+	// the two. Then the whole cluster starts again on fresh ports.
+	var err error
+	for attempt := range 3 {
+		if err = c.form(n, filepath.Join(dir, strconv.Itoa(attempt))); err == nil {
+			c.WaitForPeers(n)
+			return c
+		}
+		for i := range c.nodes {
+			c.Stop(i)
+		}
+	}
+	t.Fatalf("nats cluster: %v", err)
+	return nil
+}
+
+// form picks ports and stores (under dir) for n servers and starts them.
+func (c *Cluster) form(n int, dir string) error {
+	c.nodes = nil
 	var routes []string
 	for i := range n {
 		node := &clusterNode{
-			name: "n" + strconv.Itoa(i), port: freePort(t), routePort: freePort(t),
+			name: "n" + strconv.Itoa(i), port: freePort(c.t), routePort: freePort(c.t),
 			store: filepath.Join(dir, "n"+strconv.Itoa(i)), cluster: ClusterName,
 		}
 		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(node.routePort))
@@ -53,16 +79,12 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	for _, node := range c.nodes {
 		node.routesTo = strings.Join(routes, ",")
 	}
-	t.Cleanup(func() {
-		for i := range c.nodes {
-			c.Stop(i)
-		}
-	})
 	for i := range c.nodes {
-		c.Start(i)
+		if err := c.start(i); err != nil {
+			return err
+		}
 	}
-	c.WaitForPeers(n)
-	return c
+	return nil
 }
 
 // freePort is a loopback port free now.
@@ -79,6 +101,12 @@ func freePort(t testing.TB) int {
 // Start starts node i (again), on its ports and store.
 func (c *Cluster) Start(i int) {
 	c.t.Helper()
+	if err := c.start(i); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *Cluster) start(i int) error {
 	node := c.nodes[i]
 	srv, err := server.NewServer(&server.Options{
 		ServerName: node.name, Host: "127.0.0.1", Port: node.port,
@@ -87,13 +115,16 @@ func (c *Cluster) Start(i int) {
 		Routes:  server.RoutesFromStr(node.routesTo),
 	})
 	if err != nil {
-		c.t.Fatalf("nats server %s: %v", node.name, err)
+		return fmt.Errorf("nats server %s: %w", node.name, err)
 	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		c.t.Fatalf("nats server %s did not start", node.name)
+	if !srv.ReadyForConnections(20 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return fmt.Errorf("nats server %s did not start on ports %d and %d", node.name, node.port, node.routePort)
 	}
 	node.srv = srv
+	return nil
 }
 
 // Stop shuts node i down, as the loss of the machine would (its store stays for a Start).
