@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
 )
 
 // Subjects of the tracking streams.
@@ -63,6 +65,10 @@ type StreamConfig struct {
 	MaxAge          time.Duration // retention (7 days)
 	DuplicateWindow time.Duration // how long a resent eventId is recognised (10m)
 	Partitions      int           // P (DefaultPartitions)
+	// Replicas is how many servers of a JetStream cluster keep a copy of the stream and of its
+	// dead letters: 1 to natsx.MaxReplicas (1). More than one needs a cluster; an existing
+	// stream is brought to it (see natsx.EnsureStream).
+	Replicas int
 }
 
 // withDefaults fills the zero fields of c.
@@ -71,13 +77,16 @@ func (c StreamConfig) withDefaults() StreamConfig {
 	c.MaxAge = cmp.Or(c.MaxAge, 7*24*time.Hour)
 	c.DuplicateWindow = cmp.Or(c.DuplicateWindow, 10*time.Minute)
 	c.Partitions = cmp.Or(c.Partitions, DefaultPartitions)
+	c.Replicas = cmp.Or(c.Replicas, 1)
 	return c
 }
 
 // deadLetterStream is the stream of the dead letters.
 func (c StreamConfig) deadLetterStream() string { return c.Name + "_DLQ" }
 
-// EnsureStream creates or updates the tracking stream and its dead-letter stream.
+// EnsureStream creates or updates the tracking stream and its dead-letter stream, with
+// cfg.Replicas replicas each (natsx.EnsureStream says what an update does and which errors a
+// server that cannot hold them gives).
 //
 // The tracking stream holds campaigns.tracking.<partition>.<campaignId>. On NATS 2.10 and
 // later it also takes campaigns.tracking.<campaignId> and maps it to the partition's subject
@@ -91,6 +100,7 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 	sc := jetstream.StreamConfig{
 		Name: cfg.Name, Subjects: []string{SubjectPrefix + ".*.*"}, Storage: jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy, MaxAge: cfg.MaxAge, Duplicates: cfg.DuplicateWindow,
+		Replicas: cfg.Replicas,
 	}
 	if serverAtLeast(js, 2, 10) {
 		sc.Subjects = append(sc.Subjects, SubjectPrefix+".*")
@@ -99,15 +109,16 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg StreamConfig)
 			Destination: fmt.Sprintf("%s.{{partition(%d,1)}}.{{wildcard(1)}}", SubjectPrefix, cfg.Partitions),
 		}
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-		return fmt.Errorf("metrics: create stream %s: %w", cfg.Name, err)
+	if _, err := natsx.EnsureStream(ctx, js, sc); err != nil {
+		return fmt.Errorf("metrics: tracking stream: %w", err)
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err := natsx.EnsureStream(ctx, js, jetstream.StreamConfig{
 		Name: cfg.deadLetterStream(), Subjects: []string{DeadLetterSubj}, Storage: jetstream.FileStorage,
 		Retention: jetstream.LimitsPolicy, MaxAge: cfg.MaxAge, Duplicates: cfg.DuplicateWindow,
+		Replicas: cfg.Replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("metrics: create stream %s: %w", cfg.deadLetterStream(), err)
+		return fmt.Errorf("metrics: dead-letter stream: %w", err)
 	}
 	return nil
 }

@@ -126,6 +126,11 @@ func TestCompose(t *testing.T) {
 		if env["DB_HOST"] != "postgres" || env["NATS_URL"] != "nats://nats:4222" {
 			t.Errorf("%s: DB_HOST %q NATS_URL %q do not name the compose services", name, env["DB_HOST"], env["NATS_URL"])
 		}
+		// One NATS server holds one replica of a stream: the production config's 3 would be
+		// refused at start.
+		if env["CAMPAIGNS_NATS_REPLICAS"] != "1" {
+			t.Errorf("%s: CAMPAIGNS_NATS_REPLICAS %q: want 1 on the one NATS server", name, env["CAMPAIGNS_NATS_REPLICAS"])
+		}
 		for _, key := range []string{"DB_PASSWORD", "CAMPAIGNS_AUTH_JWT_SECRET"} {
 			if !regexp.MustCompile(`^\$\{[A-Z_]+:-.+\}$`).MatchString(env[key]) {
 				t.Errorf("%s: %s = %q: want it from the environment (${VAR:-trial default})", name, key, env[key])

@@ -184,9 +184,10 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 			Interval: cfg.Automation.Interval, BatchSize: cfg.Automation.BatchSize,
 			PauseAt: decimal.NewFromFloat(cfg.Automation.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.Automation.CompleteAt),
 		},
-		Idempotency: campaigns.IdempotencyConfig{TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout},
-		Worker:      campaigns.WorkerConfig{Disabled: true},
-		Logger:      logger, Observer: obs, Now: now,
+		StreamReplicas: cfg.NATS.Replicas,
+		Idempotency:    campaigns.IdempotencyConfig{TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout},
+		Worker:         campaigns.WorkerConfig{Disabled: true},
+		Logger:         logger, Observer: obs, Now: now,
 	}
 	if cfg.Metrics.TrackCacheTTL == 0 {
 		out.Tracking.CacheTTL = -1 // metrics.track_cache_ttl 0 turns the cache off

@@ -40,6 +40,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	targetingapi "github.com/engine-rules-sp/campaigns/targeting/echoapi"
@@ -101,8 +102,8 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 
 	c.relay = outbox.NewRelay(db, js, outbox.RelayConfig{
 		Stream: cfg.Events.Stream, Source: cfg.Events.Source, DuplicateWindow: cfg.Events.DuplicateWindow,
-		MaxAge: cfg.Events.MaxAge, BatchSize: cfg.Events.BatchSize, PollInterval: cfg.Events.PollInterval,
-		Logger: cfg.Logger, Metrics: cfg.Observer,
+		MaxAge: cfg.Events.MaxAge, Replicas: cfg.StreamReplicas, BatchSize: cfg.Events.BatchSize,
+		PollInterval: cfg.Events.PollInterval, Logger: cfg.Logger, Metrics: cfg.Observer,
 	})
 	c.metrics = metricsstore.New(db)
 	sc := campaign.ServiceConfig{
@@ -191,6 +192,8 @@ func (c Config) withDefaults() Config {
 	if c.Tracking.Stream.Partitions == 0 {
 		c.Tracking.Stream.Partitions = metrics.DefaultPartitions
 	}
+	c.StreamReplicas = max(c.StreamReplicas, 1)
+	c.Tracking.Stream.Replicas = c.StreamReplicas
 	return c
 }
 
@@ -261,7 +264,8 @@ var ErrStarted = errors.New("campaigns: the client is already started")
 // cache of campaigns fresh when another instance changes one), and, unless
 // Config.Worker.Disabled, runs the worker (RunWorker) in the background until Stop. ctx bounds
 // the start itself. A NATS that is not reachable yet does not fail it: /track answers 503 and
-// the worker retries until it is.
+// the worker retries until it is. A server that can never hold Config.StreamReplicas (one
+// that is not part of a cluster) does: the error wraps natsx.ErrReplicasNeedCluster.
 func (c *Client) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -271,6 +275,10 @@ func (c *Client) Start(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	err := metrics.EnsureStream(sctx, c.js, c.cfg.Tracking.Stream)
 	cancel()
+	if errors.Is(err, natsx.ErrReplicasNeedCluster) {
+		// Waiting would not help: the streams need a cluster this server is not part of.
+		return fmt.Errorf("campaigns: Config.StreamReplicas %d: %w", c.cfg.StreamReplicas, err)
+	}
 	if err != nil {
 		// /track answers 503 until the stream exists; the aggregator creates it when it can.
 		c.logger.WarnContext(ctx, "tracking stream not ready yet", slog.Any("error", err))

@@ -30,6 +30,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 	"github.com/engine-rules-sp/campaigns/targeting"
 )
@@ -85,6 +86,10 @@ func TestNewRefusesABadConfigNamingTheField(t *testing.T) {
 			Client: targeting.Config{URL: "http://rules:8080", EvaluationURL: "ftp://eval"}}}},
 		{"RulesEngine.Client.Timeout", campaigns.Config{RulesEngine: &campaigns.RulesEngineConfig{
 			Client: targeting.Config{URL: "http://rules:8080", Timeout: -time.Second}}}},
+		{"StreamReplicas", campaigns.Config{StreamReplicas: 6}},
+		{"StreamReplicas", campaigns.Config{StreamReplicas: -1}},
+		{"Tracking.Stream.Replicas", campaigns.Config{StreamReplicas: 3, Tracking: campaigns.TrackingConfig{Stream: metrics.StreamConfig{Replicas: 1}}}},
+		{"Tracking.Stream.Replicas", campaigns.Config{Tracking: campaigns.TrackingConfig{Stream: metrics.StreamConfig{Replicas: 3}}}},
 		{"Tracking.Stream.Partitions", campaigns.Config{Tracking: campaigns.TrackingConfig{Stream: metrics.StreamConfig{Partitions: metrics.MaxPartitions + 1}}}},
 		{"Tracking.MaxEventAmount", campaigns.Config{Tracking: campaigns.TrackingConfig{MaxEventAmount: decimal.NewFromInt(-1)}}},
 		{"Tracking.LeaseTTL", campaigns.Config{Tracking: campaigns.TrackingConfig{LeaseTTL: -time.Second}}},
@@ -107,6 +112,16 @@ func TestNewRefusesABadConfigNamingTheField(t *testing.T) {
 	assert.ErrorIs(t, err, campaigns.ErrNoJetStream)
 	_, err = campaigns.New(nil, nc.JS, campaigns.Config{})
 	assert.Error(t, err)
+}
+
+// More than one replica on a server that runs alone can never work: Start says so at once
+// rather than retrying for ever.
+func TestStartRefusesReplicasWithoutACluster(t *testing.T) {
+	t.Parallel()
+	c, _ := newClient(t, dbtest.SQLiteTarget(t), campaigns.Config{StreamReplicas: 3})
+	err := c.Start(context.Background())
+	require.ErrorIs(t, err, natsx.ErrReplicasNeedCluster)
+	assert.ErrorContains(t, err, "Config.StreamReplicas 3")
 }
 
 // unsupported is a database/sql driver the library does not serve.

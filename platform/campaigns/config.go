@@ -14,6 +14,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/targeting"
 )
@@ -56,6 +57,13 @@ type Config struct {
 	Tracking TrackingConfig
 	// Events is the domain-event relay: the outbox published to a JetStream stream.
 	Events EventsConfig
+	// StreamReplicas is how many servers of a JetStream cluster keep a copy of every stream
+	// the client creates: the tracking stream, its dead letters and the domain events; 1 to
+	// natsx.MaxReplicas (0: 1). Three lets the streams survive the loss of a server. More than
+	// one needs a cluster: on a single server Start fails with an error wrapping
+	// natsx.ErrReplicasNeedCluster. A stream that exists with another count is brought to this
+	// one when the client starts (see natsx.EnsureStream): give every instance the same value.
+	StreamReplicas int
 	// Automation completes campaigns past their end date and pauses or completes those at
 	// their budget.
 	Automation AutomationConfig
@@ -114,7 +122,7 @@ type RulesEngineConfig struct {
 // TrackingConfig tunes the tracking pipeline.
 type TrackingConfig struct {
 	// Stream is the tracking stream and its partitions (zero fields: metrics.StreamConfig's
-	// defaults); created at Start if missing.
+	// defaults); created at Start if missing. Its Replicas is StreamReplicas: leave it 0.
 	Stream metrics.StreamConfig
 	// MaxEventAmount bounds the revenue or cost of one event (metrics.Limits' default).
 	MaxEventAmount decimal.Decimal
@@ -253,7 +261,13 @@ func (c Config) validate() error {
 			}
 		}
 	}
+	if r := c.StreamReplicas; r < 0 || r > natsx.MaxReplicas {
+		return &ConfigError{"StreamReplicas", fmt.Sprintf("must be from 1 to %d (0: 1)", natsx.MaxReplicas)}
+	}
 	t := c.Tracking
+	if r := t.Stream.Replicas; r != 0 && r != max(c.StreamReplicas, 1) {
+		return &ConfigError{"Tracking.Stream.Replicas", "is set by StreamReplicas, which applies to every stream: leave it 0"}
+	}
 	if p := t.Stream.Partitions; p < 0 || p > metrics.MaxPartitions {
 		return &ConfigError{"Tracking.Stream.Partitions", fmt.Sprintf("must be from 1 to %d (0: %d)", metrics.MaxPartitions, metrics.DefaultPartitions)}
 	}

@@ -124,6 +124,11 @@ type NATS struct {
 	TLSCAFile    string `mapstructure:"tls_ca_file"`
 	TLSCertFile  string `mapstructure:"tls_cert_file"`
 	TLSKeyFile   string `mapstructure:"tls_key_file"`
+	// Replicas is how many servers of the JetStream cluster keep a copy of each stream the
+	// service creates (tracking, its dead letters, domain events): 3 survives the loss of a
+	// server. More than 1 needs a cluster (nats.url); existing streams are brought to it at
+	// start.
+	Replicas int `mapstructure:"replicas"`
 }
 
 // Metrics is the tracking stream and the aggregation worker.
@@ -346,6 +351,7 @@ var defaults = map[string]any{
 	"nats.tls_ca_file":            "",
 	"nats.tls_cert_file":          "",
 	"nats.tls_key_file":           "",
+	"nats.replicas":               1,
 	"metrics.stream":              "CAMPAIGN_TRACKING",
 	"metrics.max_age":             "168h",
 	"metrics.duplicate_window":    "10m",
@@ -652,6 +658,9 @@ func (c *Config) validate() error {
 		{"nats.url", c.NATS.URL == "" && !c.NATS.Embedded, "is required when nats.embedded is false"},
 		{"nats.embedded_port", c.NATS.EmbeddedPort < 0 || c.NATS.EmbeddedPort > 65535, "must be 0 (no listener) or a TCP port"},
 		{"nats.tls_key_file", (c.NATS.TLSCertFile == "") != (c.NATS.TLSKeyFile == ""), "must be set together with nats.tls_cert_file"},
+		{"nats.replicas", c.NATS.Replicas < 1 || c.NATS.Replicas > 5, "must be from 1 to 5 (the copies a JetStream cluster keeps of each stream)"},
+		{"nats.replicas", c.NATS.Replicas > 1 && c.NATS.URL == "",
+			"must be 1 with the embedded NATS server, which runs alone: more replicas need a JetStream cluster (nats.url)"},
 		{"events.stream", c.Events.Stream == "", "must not be empty"},
 		{"metrics.stream", c.Metrics.Stream == "" || c.Metrics.Stream == c.Events.Stream, "must be set and differ from events.stream"},
 		{"metrics.max_age", c.Metrics.MaxAge < time.Hour, "must be a duration of at least 1h such as 168h"},
@@ -790,6 +799,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("database.auto_migrate", c.Database.AutoMigrate),
 		slog.String("nats.url", redactURL(c.NATS.URL)),
 		slog.Bool("nats.embedded", c.NATS.Embedded),
+		slog.Int("nats.replicas", c.NATS.Replicas),
 		slog.String("nats.password", secret(c.NATS.Password)),
 		slog.String("nats.token", secret(c.NATS.Token)),
 		slog.Bool("rules_engine.enabled", c.RulesEngine.Enabled),

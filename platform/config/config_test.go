@@ -76,6 +76,7 @@ func TestLoadDefaultsWithoutFile(t *testing.T) {
 	assert.Equal(t, 5*time.Minute, cfg.Database.ConnMaxIdleTime)
 	assert.True(t, cfg.NATS.Embedded)
 	assert.Empty(t, cfg.NATS.URL)
+	assert.Equal(t, 1, cfg.NATS.Replicas)
 	assert.Empty(t, cfg.RulesEngine.URL)
 	assert.Equal(t, 2*time.Second, cfg.RulesEngine.Timeout)
 	assert.Equal(t, []string{"PROMOTIONS"}, cfg.RulesEngine.TargetingCategories)
@@ -117,6 +118,7 @@ func TestLoadRepositoryConfigFiles(t *testing.T) {
 			assert.Equal(t, 40, cfg.Database.MaxOpenConns)
 			assert.False(t, cfg.NATS.Embedded)
 			assert.Equal(t, "nats://nats:4222", cfg.NATS.URL)
+			assert.Equal(t, 3, cfg.NATS.Replicas, "production runs on a NATS cluster")
 			assert.Equal(t, "http://rules-management-service:8080", cfg.RulesEngine.URL)
 			assert.Equal(t, "http://rules-evaluation-service:8081", cfg.RulesEngine.EvaluationURL,
 				"rules-evaluation listens on 8081")
@@ -224,6 +226,49 @@ func TestLoadEnvironmentOverrides(t *testing.T) {
 			tt.check(t, cfg)
 		})
 	}
+}
+
+// nats.replicas is the copies a JetStream cluster keeps of each stream: 1 by default, 1 to 5,
+// and 1 with the embedded server, which runs alone.
+func TestNATSReplicas(t *testing.T) {
+	t.Parallel()
+	external := map[string]string{"CAMPAIGNS_NATS_URL": "nats://n1:4222,nats://n2:4222,nats://n3:4222"}
+	with := func(extra map[string]string) map[string]string {
+		m := map[string]string{}
+		for k, v := range external {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	cfg, err := config.Load("", env(with(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "3"})))
+	require.NoError(t, err)
+	assert.Equal(t, 3, cfg.NATS.Replicas)
+	cfg, err = config.Load(writeFile(t, "nats:\n  url: nats://nats:4222\n  replicas: 5\n"), noEnv)
+	require.NoError(t, err)
+	assert.Equal(t, 5, cfg.NATS.Replicas)
+	cfg, err = config.Load("../../configs/config.production.yaml", env(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "1"}))
+	require.NoError(t, err)
+	assert.Equal(t, 1, cfg.NATS.Replicas, "the environment brings a production file down to one NATS server")
+
+	for name, e := range map[string]map[string]string{
+		"zero":                 with(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "0"}),
+		"six":                  with(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "6"}),
+		"negative":             with(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "-1"}),
+		"not a number":         with(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "three"}),
+		"the embedded server":  {"CAMPAIGNS_NATS_REPLICAS": "3"},
+		"embedded, explicitly": {"CAMPAIGNS_NATS_REPLICAS": "2", "CAMPAIGNS_NATS_EMBEDDED": "true"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Load("", env(e))
+			assert.Nil(t, cfg)
+			requireConfigError(t, err, "nats.replicas")
+		})
+	}
+	_, err = config.Load("", env(map[string]string{"CAMPAIGNS_NATS_REPLICAS": "3"}))
+	assert.ErrorContains(t, err, "embedded NATS server", "the error says why")
 }
 
 func TestLoadEnvironmentOverridesFile(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
+	"github.com/engine-rules-sp/campaigns/platform/natsx"
 )
 
 // DefaultBatchSize is how many events the relay reads, publishes and marks per round: each
@@ -41,7 +42,11 @@ type RelayConfig struct {
 	Source          string        // CloudEvents source (/campaigns)
 	DuplicateWindow time.Duration // JetStream de-duplication window (2m)
 	// MaxAge is how long the stream keeps events (30 days); negative: forever.
-	MaxAge       time.Duration
+	MaxAge time.Duration
+	// Replicas is how many servers of a JetStream cluster keep a copy of the stream: 1 to
+	// natsx.MaxReplicas (1). More than one needs a cluster; an existing stream is brought to
+	// it (see natsx.EnsureStream).
+	Replicas     int
 	BatchSize    int           // events per publish round (DefaultBatchSize)
 	PollInterval time.Duration // how often an idle relay looks for work (250ms)
 	// LeaseTTL is how long a silent leader keeps the lease (15s); keep it above AckTimeout + 1s:
@@ -71,6 +76,7 @@ func (c RelayConfig) withDefaults() RelayConfig {
 	case c.MaxAge < 0:
 		c.MaxAge = 0 // JetStream's "no limit"
 	}
+	c.Replicas = cmp.Or(c.Replicas, 1)
 	c.BatchSize = cmp.Or(c.BatchSize, DefaultBatchSize)
 	c.PollInterval = cmp.Or(c.PollInterval, 250*time.Millisecond)
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 15*time.Second)
@@ -622,13 +628,13 @@ func (r *Relay) ensureStream(ctx context.Context) error {
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err := r.js.CreateOrUpdateStream(sctx, jetstream.StreamConfig{
+	_, err := natsx.EnsureStream(sctx, r.js, jetstream.StreamConfig{
 		Name: r.cfg.Stream, Subjects: []string{r.cfg.SubjectPrefix + ".>"},
 		Storage: jetstream.FileStorage, Retention: jetstream.LimitsPolicy,
-		Duplicates: r.cfg.DuplicateWindow, MaxAge: r.cfg.MaxAge,
+		Duplicates: r.cfg.DuplicateWindow, MaxAge: r.cfg.MaxAge, Replicas: r.cfg.Replicas,
 	})
 	if err != nil {
-		return fmt.Errorf("outbox relay: create stream %s: %w", r.cfg.Stream, err)
+		return fmt.Errorf("outbox relay: events stream: %w", err)
 	}
 	r.streamReady = true
 	return nil

@@ -1,7 +1,8 @@
 // Package natstest gives tests real NATS servers: the external one CAMPAIGNS_TEST_NATS_URL
 // names (skipped when unset, failing under CAMPAIGNS_TEST_REQUIRE_SERVICES=1), the embedded
 // one, a server on a loopback port that a test can stop and start again to simulate an
-// outage, and a proxy that can hold the traffic to simulate a network partition.
+// outage, a proxy that can hold the traffic to simulate a network partition, and a JetStream
+// cluster of such servers (NewCluster) that loses a node.
 package natstest
 
 import (
