@@ -558,6 +558,11 @@ func (h *IOHandler) interruptedImport(ctx context.Context, rep *ImportReport, er
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded):
 		p = httpx.NewProblem(http.StatusServiceUnavailable, "import-interrupted", "Import interrupted",
 			"the import ran out of time (http.transfer_timeout); see results for what was written")
+	case errors.Is(err, campaign.ErrImportAborted):
+		h.logger.WarnContext(ctx, "import taken over by the recovery of stalled imports", slog.Any("error", err))
+		p = httpx.NewProblem(http.StatusServiceUnavailable, "import-interrupted", "Import interrupted",
+			"the import stalled longer than the recovery waits for, and was rolled back: nothing of it is kept; send the file again")
+		p.Headers = map[string]string{"Retry-After": httpx.DatabaseRetryAfter}
 	case httpx.DatabaseProblem(err) != nil:
 		h.logger.WarnContext(ctx, "import interrupted by a database fault", slog.Any("error", err))
 		p = httpx.NewProblem(http.StatusServiceUnavailable, "import-interrupted", "Import interrupted",

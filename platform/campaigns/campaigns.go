@@ -218,7 +218,9 @@ func (c *Client) Migrate(ctx context.Context) error {
 // InTx binds the campaign service to the host's transaction tx: its writes (the campaign row,
 // its history, its domain events) commit or roll back with the host's own. Call Committed on
 // the result once tx has ended, so that the committed events are announced (the relay woken,
-// the observer told); see campaign.TxService.
+// the observer told); see campaign.TxService. While serving a request with an
+// Idempotency-Key, make at most one campaign write in tx: that write records the request's
+// answer, and a second one in the same transaction is refused as already recorded.
 func (c *Client) InTx(tx bun.Tx) *campaign.TxService {
 	return c.campaigns.InTx(campaignstore.New(tx))
 }

@@ -99,7 +99,9 @@ type HTTPConfig struct {
 	// TrustedOrigins are the origins ("https://console.example.com") whose pages may send
 	// writes from a browser. Every mounted route refuses a POST, PUT or DELETE that a browser
 	// sent from any other origin (403 cross-origin, see httpx.CrossOrigin); requests from the
-	// host's own pages and from clients that are not browsers pass. Default: none.
+	// host's own pages and from clients that are not browsers pass. "*" lets through a
+	// cross-origin write that carries an Authorization or X-API-Key header: use it only when
+	// Identify refuses requests whose credentials do not authenticate. Default: none.
 	TrustedOrigins []string
 }
 

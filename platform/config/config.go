@@ -733,6 +733,10 @@ func (c *Config) validateSecurity() error {
 		{"cors.max_age", c.CORS.MaxAge < 0, "must not be negative"},
 		{"cors.allow_credentials", c.CORS.AllowCredentials && slices.Contains(c.CORS.AllowedOrigins, "*"),
 			`cannot be true when cors.allowed_origins holds "*"`},
+		// "*" lets any page send a write that carries a credential header; with auth none
+		// nothing checks that header, so every web page a user opens could change campaigns.
+		{"cors.allowed_origins", a.Mode == AuthNone && slices.Contains(c.CORS.AllowedOrigins, "*"),
+			`cannot hold "*" when auth.mode is none: any web page could then change campaigns from a visitor's browser; list the origins that may`},
 	}
 	for _, ck := range checks {
 		if ck.bad {

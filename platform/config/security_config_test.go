@@ -107,6 +107,7 @@ func TestSecurityInvalid(t *testing.T) {
 		{map[string]string{"CAMPAIGNS_CORS_ALLOWED_ORIGINS": "app.example.com"}, "cors.allowed_origins"},
 		{map[string]string{"CAMPAIGNS_CORS_ALLOWED_ORIGINS": "https://app.example.com/path"}, "cors.allowed_origins"},
 		{map[string]string{"CAMPAIGNS_CORS_ALLOWED_ORIGINS": "*", "CAMPAIGNS_CORS_ALLOW_CREDENTIALS": "true"}, "cors.allow_credentials"},
+		{map[string]string{"CAMPAIGNS_CORS_ALLOWED_ORIGINS": "*"}, "cors.allowed_origins"}, // with auth.mode none
 		{map[string]string{"CAMPAIGNS_HTTP_TRUSTED_PROXIES": "10.0.0.0/33"}, "http.trusted_proxies"},
 	}
 	for _, tt := range tests {

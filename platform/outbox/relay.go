@@ -481,7 +481,10 @@ func (r *Relay) finishMark() (int, error) {
 func (r *Relay) mark(ctx context.Context, seqs []int64, fence lease.Fence) error {
 	at := r.now().UTC()
 	if r.db.Dialect().Name() == dialect.PG {
-		// Prepared like readEvents' statement: the seqs are one array parameter.
+		// Prepared like readEvents' statement: the seqs are one array parameter. Prepared
+		// retries a statement whose connection failed; this one is safe to repeat: once it
+		// committed, a repeat deletes nothing and records nothing (at worst it reports the
+		// fence lost, and the relay follows a little early).
 		var held []bool
 		err := database.Prepared(ctx, r.db, &held, `WITH fence AS (SELECT 1 FROM outbox_leases
 WHERE name = $3 AND holder = $4 AND token = $5 FOR SHARE),
