@@ -34,11 +34,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("campaigns-api", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (default $CAMPAIGNS_CONFIG, else "+config.DefaultFile+")")
+	version := fs.Bool("version", false, "print the version and the VCS revision, and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: campaigns-api [--config FILE] [command]
+
+Commands:
+  (none)               serve the API (and, on the embedded default, its worker)
+  migrate up|down|status
+                       manage the database schema
+  healthcheck          probe a running API's /health (exit 0 when it answers 200)
+  loadtest [flags]     drive a running API with a realistic mix (loadtest -h)
+
+Every setting is a key of the YAML file or a CAMPAIGNS_* environment variable
+(nats.url: CAMPAIGNS_NATS_URL); see the README's Configuration table.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, app.Version("campaigns-api"))
+		return 0
 	}
 	if rest := fs.Args(); len(rest) > 0 && rest[0] == "loadtest" {
 		// A client of another deployment: the service's own configuration plays no part.

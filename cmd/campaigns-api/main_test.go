@@ -167,6 +167,14 @@ func TestUsageErrorsExit2(t *testing.T) {
 	code, _, stderr = runCmd(t, "-h")
 	assert.Equal(t, 0, code, "asking for help is not an error")
 	assert.Contains(t, stderr, "-config")
+	for _, sub := range []string{"migrate up|down|status", "healthcheck", "loadtest", "CAMPAIGNS_"} {
+		assert.Contains(t, stderr, sub, "--help lists the subcommands and the variables' prefix")
+	}
+
+	code, stdout, _ := runCmd(t, "--version")
+	assert.Equal(t, 0, code)
+	assert.True(t, strings.HasPrefix(stdout, "campaigns-api "), stdout)
+	assert.Contains(t, stdout, "go1.", "the Go version from the build information")
 }
 
 func TestMigrateCommands(t *testing.T) {

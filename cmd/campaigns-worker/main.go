@@ -21,22 +21,40 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
 // run is the whole command: it returns the exit code (0 ok, 1 failure, 2 bad usage or config)
 // and stops when ctx is done.
-func run(ctx context.Context, args []string, stderr io.Writer) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("campaigns-worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML config file (default $CAMPAIGNS_CONFIG, else "+config.DefaultFile+")")
+	version := fs.Bool("version", false, "print the version and the VCS revision, and exit")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: campaigns-worker [--config FILE] [healthcheck]
+
+Runs the background work (event relay, tracking aggregation, automation, housekeeping) and
+serves /health and /ready; "healthcheck" probes a running worker's /health.
+
+Every setting is a key of the YAML file or a CAMPAIGNS_* environment variable
+(nats.url: CAMPAIGNS_NATS_URL); see the README's Configuration table.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, app.Version("campaigns-worker"))
+		return 0
 	}
 	healthcheck := fs.NArg() == 1 && fs.Arg(0) == "healthcheck"
 	if fs.NArg() > 0 && !healthcheck {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -83,7 +84,7 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	defer cancel()
 	var stderr syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, &stderr) }()
+	go func() { done <- run(ctx, nil, io.Discard, &stderr) }()
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.After(20 * time.Second)
@@ -113,7 +114,7 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 
 	// The container HEALTHCHECK probes the worker's own port, from the same config.
 	var probeErr bytes.Buffer
-	assert.Equal(t, 0, run(context.Background(), []string{"healthcheck"}, &probeErr), probeErr.String())
+	assert.Equal(t, 0, run(context.Background(), []string{"healthcheck"}, io.Discard, &probeErr), probeErr.String())
 
 	// The worker's listener is its own: the API port stays free.
 	apiPort := os.Getenv("CAMPAIGNS_HTTP_PORT")
@@ -133,7 +134,7 @@ func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the worker still answers after run returned")
 
 	probeErr.Reset()
-	assert.Equal(t, 1, run(context.Background(), []string{"healthcheck"}, &probeErr))
+	assert.Equal(t, 1, run(context.Background(), []string{"healthcheck"}, io.Discard, &probeErr))
 	assert.Contains(t, probeErr.String(), "health probe")
 }
 
@@ -165,7 +166,7 @@ func TestWorkerBadConfigExits2(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cleanEnv(t)
 			var stderr bytes.Buffer
-			code := run(context.Background(), tc.setup(t), &stderr)
+			code := run(context.Background(), tc.setup(t), io.Discard, &stderr)
 			assert.Equal(t, 2, code)
 			out := stderr.String()
 			assert.Equal(t, 1, strings.Count(out, "\n"), "want exactly one line, got %q", out)
@@ -178,16 +179,23 @@ func TestWorkerBadConfigExits2(t *testing.T) {
 func TestWorkerUsage(t *testing.T) {
 	cleanEnv(t)
 	var stderr bytes.Buffer
-	assert.Equal(t, 2, run(context.Background(), []string{"extra"}, &stderr))
+	assert.Equal(t, 2, run(context.Background(), []string{"extra"}, io.Discard, &stderr))
 	assert.Contains(t, stderr.String(), "usage: campaigns-worker")
 
 	stderr.Reset()
-	assert.Equal(t, 2, run(context.Background(), []string{"--bogus"}, &stderr))
+	assert.Equal(t, 2, run(context.Background(), []string{"--bogus"}, io.Discard, &stderr))
 	assert.Contains(t, stderr.String(), "bogus")
 
 	stderr.Reset()
-	assert.Equal(t, 0, run(context.Background(), []string{"-help"}, &stderr))
+	assert.Equal(t, 0, run(context.Background(), []string{"-help"}, io.Discard, &stderr))
 	assert.Contains(t, stderr.String(), "-config")
+	assert.Contains(t, stderr.String(), "healthcheck", "the subcommands")
+	assert.Contains(t, stderr.String(), "CAMPAIGNS_", "the variables' prefix")
+
+	var stdout bytes.Buffer
+	assert.Equal(t, 0, run(context.Background(), []string{"--version"}, &stdout, io.Discard))
+	assert.True(t, strings.HasPrefix(stdout.String(), "campaigns-worker "), stdout.String())
+	assert.Contains(t, stdout.String(), "go1.", "the Go version from the build information")
 }
 
 func TestWorkerFailsWhenPortTaken(t *testing.T) {
@@ -200,7 +208,7 @@ func TestWorkerFailsWhenPortTaken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
-	assert.Equal(t, 1, run(ctx, nil, &stderr))
+	assert.Equal(t, 1, run(ctx, nil, io.Discard, &stderr))
 	assert.Contains(t, stderr.String(), "listen")
 }
 
@@ -216,7 +224,7 @@ func TestWorkerRefusesAHeldDataDir(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var stderr bytes.Buffer
-	assert.Equal(t, 1, run(ctx, nil, &stderr))
+	assert.Equal(t, 1, run(ctx, nil, io.Discard, &stderr))
 	out := stderr.String()
 	assert.Contains(t, out, "data dir "+dir+" is in use")
 	assert.Contains(t, out, "worker.embedded")
