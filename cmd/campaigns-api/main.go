@@ -66,6 +66,11 @@ Flags:
 		// A client of another deployment: the service's own configuration plays no part.
 		return loadtest.Main(ctx, rest[1:], stdout, stderr, os.LookupEnv)
 	}
+	// A misspelt variable would be ignored and its default used: refuse it as YAML does.
+	if err := config.CheckEnvironment(os.Environ()); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(stderr, err)

@@ -119,6 +119,10 @@ func TestInvalidConfigExits2NamingTheKey(t *testing.T) {
 			t.Setenv("CAMPAIGNS_DATABASE_DRIVER", "mysql")
 			return nil
 		}, "database.driver"},
+		{"misspelt variable", func(t *testing.T) []string {
+			t.Setenv("CAMPAIGNS_HTTP_PROT", "18102")
+			return nil
+		}, "environment variable CAMPAIGNS_HTTP_PROT"},
 		{"bad value in the CAMPAIGNS_CONFIG file", func(t *testing.T) []string {
 			t.Setenv("CAMPAIGNS_CONFIG", writeYAML(t, "log:\n  level: loud\n"))
 			return nil

@@ -61,6 +61,11 @@ Flags:
 		fmt.Fprintln(stderr, "usage: campaigns-worker [--config FILE] [healthcheck]")
 		return 2
 	}
+	// A misspelt variable would be ignored and its default used: refuse it as YAML does.
+	if err := config.CheckEnvironment(os.Environ()); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	cfg, err := config.Load(*configPath, os.LookupEnv)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
