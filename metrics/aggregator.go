@@ -183,6 +183,9 @@ func (a *Aggregator) Run(ctx context.Context) {
 		if err == nil {
 			break
 		}
+		if ctx.Err() != nil {
+			return // stopped before it was ready: a clean stop
+		}
 		a.logger.WarnContext(ctx, "metrics aggregator: not ready, will retry", slog.Any("error", err), slog.Duration("retry_in", backoff))
 		select {
 		case <-ctx.Done():
@@ -290,7 +293,9 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 	a.reap(ctx, runners)
 	ids, err := a.member.Beat(ctx, a.now().UTC())
 	if err != nil {
-		a.logger.WarnContext(ctx, "metrics aggregator: renew group membership", slog.Any("error", err))
+		if ctx.Err() == nil { // a stop cancels the beat in flight: nothing to warn about
+			a.logger.WarnContext(ctx, "metrics aggregator: renew group membership", slog.Any("error", err))
+		}
 		// Without the group's view, keep reading only what this worker still holds.
 		for _, r := range runners {
 			if held, _ := r.lease.Hold(ctx); !held {

@@ -274,6 +274,11 @@ func TestServeUntilCancelled(t *testing.T) {
 	}
 	assert.Empty(t, stdout.String())
 	assert.Contains(t, stderr.String(), "http shutting down")
+	// Start-up says where to go; a clean stop warns about nothing.
+	for _, where := range []string{base + "/api/v1", base + "/console", base + "/docs"} {
+		assert.Contains(t, stderr.String(), `"`+where+`"`, "the start-up log gives %s", where)
+	}
+	assert.NotContains(t, stderr.String(), `"level":"WARN"`, "a clean stop: %s", stderr.String())
 
 	_, err = client.Get(base + "/health")
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "the API still answers after run returned")
@@ -296,6 +301,9 @@ func TestServeFailsWhenPortTaken(t *testing.T) {
 	code := run(ctx, nil, &stdout, &stderr)
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr.String(), "listen")
+	assert.Contains(t, stderr.String(), "CAMPAIGNS_HTTP_PORT", "the setting to change")
+	assert.Equal(t, 1, strings.Count(stderr.String(), "address already in use"), "said once: %s", stderr.String())
+	assert.Equal(t, 2, strings.Count(stderr.String(), "\n"), "the configuration, then the error: nothing else started: %s", stderr.String())
 }
 
 // waitHealthy polls /health until it answers 200, failing early if run exits.

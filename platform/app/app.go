@@ -382,15 +382,20 @@ func (a *API) Handler() http.Handler { return a.Echo }
 // RunAPI serves the API until ctx is done, then shuts down gracefully.
 func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("starting campaigns API", slog.Any("config", *cfg))
+	// The port first: one that is taken is said before NATS, the database or the worker start.
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
+	if err != nil {
+		return fmt.Errorf("listen %s: %w (set http.port, CAMPAIGNS_HTTP_PORT, to a free port)", cfg.HTTP.Addr(), err)
+	}
+	defer ln.Close()
 	a, err := NewAPI(ctx, cfg, logger, APIConfig{})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.HTTP.Addr(), err)
-	}
+	base := baseURL(ln.Addr())
+	logger.Info("campaigns API listening", slog.String("api", base+"/api/v1"),
+		slog.String("console", base+"/console"), slog.String("docs", base+"/docs"))
 	var wg sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	drain, cancelDrain := afterDone(ctx, cfg.HTTP.ShutdownTimeout)
@@ -405,6 +410,18 @@ func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error 
 	stopBackground()
 	wg.Wait()
 	return err
+}
+
+// baseURL is how a browser on this machine reaches addr: a wildcard address by localhost.
+func baseURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // Serve serves the API on ln with the configured server options until ctx is done, then

@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/engine-rules-sp/campaigns/platform/audit"
@@ -10,6 +11,10 @@ import (
 // LogHandler wraps h so that every record logged with a request's context carries the
 // request's id as request_id, and its authenticated caller as actor: a log line written
 // anywhere during a request (handler, service, repository) can be traced back to it.
+//
+// A warning logged with a cancelled context is logged at debug level: the work was cut short
+// by a stop (or a caller that left), which is not something to act on, and a clean shutdown
+// would otherwise end with warnings from every loop it interrupted.
 func LogHandler(h slog.Handler) slog.Handler { return &ctxHandler{next: h} }
 
 type ctxHandler struct {
@@ -19,6 +24,13 @@ type ctxHandler struct {
 func (h *ctxHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
 func (h *ctxHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && ctx != nil && errors.Is(ctx.Err(), context.Canceled) {
+		if !h.next.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r = r.Clone()
+		r.Level = slog.LevelDebug
+	}
 	id := audit.CorrelationID(ctx)
 	actor, hasActor := audit.Actor(ctx)
 	if id == "" && !hasActor {

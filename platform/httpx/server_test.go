@@ -376,3 +376,27 @@ func TestReadyDegradedByAnOptionalDependency(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.JSONEq(t, `{"status":"ready","checks":{"database":"ok","nats":"ok"}}`, body)
 }
+
+// A warning raised by work that a stop (or a departed caller) cancelled is not one to act on:
+// it is logged at debug level, and not at all at info.
+func TestWarningsOfCancelledWorkAreDebug(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, c := range []struct {
+		level slog.Level
+		want  string
+	}{{slog.LevelInfo, ""}, {slog.LevelDebug, `"level":"DEBUG"`}} {
+		var out bytes.Buffer
+		logger := slog.New(httpx.LogHandler(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: c.level})))
+		logger.WarnContext(ctx, "renew lease", slog.Any("error", context.Canceled))
+		if c.want == "" {
+			assert.Empty(t, out.String())
+		} else {
+			assert.Contains(t, out.String(), c.want)
+		}
+		out.Reset()
+		logger.WarnContext(context.Background(), "a real warning")
+		assert.Contains(t, out.String(), `"level":"WARN"`)
+	}
+}

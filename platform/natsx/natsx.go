@@ -54,6 +54,10 @@ func Connect(_ context.Context, cfg Config) (*Conn, error) {
 		nats.ReconnectWait(time.Second),
 		nats.RetryOnFailedConnect(true),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err == nil { // our own Close or Drain: a clean stop, nothing to warn about
+				logger.Debug("nats connection closed")
+				return
+			}
 			logger.Warn("nats disconnected", slog.Any("error", err))
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
