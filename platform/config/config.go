@@ -481,7 +481,7 @@ func Load(path string, lookup func(string) (string, bool)) (*Config, error) {
 		// built-in defaults. A file the user named must exist.
 		var notFound *os.PathError
 		if explicit || !errors.As(err, &notFound) {
-			return nil, &Error{Key: "config file " + file, Reason: err.Error()}
+			return nil, &Error{Key: "file " + file, Reason: err.Error()} // "invalid config file <path>: ..."
 		}
 	}
 	for _, key := range v.AllKeys() {

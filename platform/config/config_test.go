@@ -450,7 +450,7 @@ func TestLoadBrokenYAML(t *testing.T) {
 	t.Parallel()
 	p := writeFile(t, "http:\n  port: [unclosed\n")
 	_, err := config.Load(p, noEnv)
-	cerr := requireConfigError(t, err, "config file "+p)
+	cerr := requireConfigError(t, err, "file "+p)
 	assert.NotEmpty(t, cerr.Reason)
 }
 
@@ -459,11 +459,11 @@ func TestLoadMissingExplicitFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.yaml")
 	t.Run("flag", func(t *testing.T) {
 		_, err := config.Load(missing, noEnv)
-		requireConfigError(t, err, "config file "+missing)
+		requireConfigError(t, err, "file "+missing)
 	})
 	t.Run("CAMPAIGNS_CONFIG", func(t *testing.T) {
 		_, err := config.Load("", env(map[string]string{"CAMPAIGNS_CONFIG": missing}))
-		requireConfigError(t, err, "config file "+missing)
+		requireConfigError(t, err, "file "+missing)
 	})
 }
 
