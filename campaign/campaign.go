@@ -70,7 +70,7 @@ func Frequencies() []Frequency {
 func (c *Campaign) DeliveryWith(zones *lifecycle.Zones, d lifecycle.Delivered) lifecycle.Delivery {
 	out := lifecycle.Delivery{
 		Schedule: c.settings.Schedule(zones), MaxImpressions: c.settings.MaxImpressions,
-		Budget: c.budget.Amount, Delivered: d,
+		Budget: c.budget.Amount, Pacing: c.PacingWith(zones), Delivered: d,
 	}
 	if c.settings.BudgetLimit != nil {
 		limit := c.settings.BudgetLimit.Amount
@@ -129,6 +129,8 @@ type Settings struct {
 	ABTest          *ABTestSettings  `json:"abTestSettings"`
 	SchedulingRules []SchedulingRule `json:"schedulingRules"`
 	Personalization Personalization  `json:"personalization"`
+	// Pacing is the campaign's budget pacing (nil: ASAP over the flight, no daily budget).
+	Pacing *Pacing `json:"pacing,omitempty"`
 }
 
 // HasChannel reports whether the campaign runs on ch.
@@ -232,5 +234,6 @@ func (s Settings) clone() Settings {
 		}
 	}
 	out.Personalization.Rules = slices.Clone(s.Personalization.Rules)
+	out.Pacing = s.Pacing.clone()
 	return out
 }

@@ -125,6 +125,19 @@ type SettingsV1 struct {
 	ABTest          *ABTestV1          `json:"abTestSettings"`
 	SchedulingRules []SchedulingRuleV1 `json:"schedulingRules"`
 	Personalization PersonalizationV1  `json:"personalization"`
+	// Pacing is absent when the campaign has no pacing settings (it spends ASAP over its
+	// flight). Added within version 1.
+	Pacing *PacingV1 `json:"pacing,omitempty"`
+}
+
+// PacingV1 is a campaign's budget pacing in event payloads: mode ASAP, EVEN or FRONT_LOADED;
+// period DAILY (dailyBudget set) or FLIGHT (dailyBudget null); the IANA zone days are judged
+// in (the pacing's own, else the first scheduling rule's, else UTC).
+type PacingV1 struct {
+	Mode        string   `json:"mode"`
+	Period      string   `json:"period"`
+	DailyBudget *MoneyV1 `json:"dailyBudget"`
+	Timezone    string   `json:"timezone"`
 }
 
 // ABTestV1 is a campaign's A/B test in event payloads.
@@ -191,6 +204,13 @@ func settingsV1(s Settings) SettingsV1 {
 		m := moneyV1(*s.BudgetLimit)
 		out.BudgetLimit = &m
 	}
+	if p := s.Pacing; p != nil {
+		out.Pacing = &PacingV1{Mode: string(p.Mode), Period: string(p.Period), Timezone: s.PacingZone()}
+		if p.DailyBudget != nil {
+			m := moneyV1(*p.DailyBudget)
+			out.Pacing.DailyBudget = &m
+		}
+	}
 	if s.ABTest != nil {
 		out.ABTest = &ABTestV1{Enabled: s.ABTest.Enabled, Variants: mapSlice(s.ABTest.Variants, func(v Variant) VariantV1 {
 			return VariantV1{Key: v.Key, Name: v.Name, Weight: v.Weight, Description: v.Description, Control: v.Control}
@@ -248,6 +268,9 @@ func newUpdatedV1(before, after CampaignV1) UpdatedV1 {
 	d.add("settings.abTestSettings", bs.ABTest, as.ABTest)
 	d.add("settings.schedulingRules", bs.SchedulingRules, as.SchedulingRules)
 	d.add("settings.personalization", bs.Personalization, as.Personalization)
+	if bs.Pacing != nil || as.Pacing != nil {
+		d.add("settings.pacing", bs.Pacing, as.Pacing)
+	}
 	return d
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
@@ -105,6 +106,10 @@ type ServiceConfig struct {
 	// reached its budget or budget limit, before the automation acts on it (nil: nothing
 	// delivered is known).
 	Delivery DeliveryTotals
+	// PeriodSpend makes reads fill Delivered.PeriodSpend of campaigns with a daily budget
+	// (today's spend in their pacing zone), so that a spent daily budget holds them back
+	// until midnight and the pacing throttle knows where they stand (nil: not known).
+	PeriodSpend PeriodTotals
 	// ApprovalThresholds are the budget thresholds, per currency, above which a campaign needs
 	// an approval before it starts or resumes (see approval.go; nil: approval is never
 	// required). Build them with NewApprovalThresholds.
@@ -125,6 +130,13 @@ type Service struct {
 // implements it from its all-time totals, in one query whatever the number of campaigns.
 type DeliveryTotals interface {
 	Delivered(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]lifecycle.Delivered, error)
+}
+
+// PeriodTotals reads what campaigns spent since an instant each (the start of their pacing
+// day); the metrics capability's store implements it from its hourly rollups. An instant
+// within an hour counts that whole hour (zones whose offset is not whole hours).
+type PeriodTotals interface {
+	SpentSince(ctx context.Context, since map[uuid.UUID]time.Time) (map[uuid.UUID]decimal.Decimal, error)
 }
 
 // NewService returns the campaign service over store.
@@ -180,7 +192,38 @@ func (s *Service) views(ctx context.Context, cs []*Campaign, now time.Time) ([]*
 	for _, v := range out {
 		v.delivered = got[uuid.UUID(v.id)]
 	}
+	if err := s.periodSpend(ctx, out, now); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// periodSpend fills the PeriodSpend of the views with a daily budget, in one read.
+func (s *Service) periodSpend(ctx context.Context, vs []*View, now time.Time) error {
+	if s.cfg.PeriodSpend == nil {
+		return nil
+	}
+	since := map[uuid.UUID]time.Time{}
+	for _, v := range vs {
+		if p := v.PacingWith(s.zones); p != nil && p.Period == lifecycle.PeriodDaily {
+			if from, _, ok := p.Window(now); ok {
+				since[uuid.UUID(v.id)] = from
+			}
+		}
+	}
+	if len(since) == 0 {
+		return nil
+	}
+	got, err := s.cfg.PeriodSpend.SpentSince(ctx, since)
+	if err != nil {
+		return fmt.Errorf("campaign period spend: %w", err)
+	}
+	for _, v := range vs {
+		if _, ok := since[uuid.UUID(v.id)]; ok {
+			v.delivered.PeriodSpend = got[uuid.UUID(v.id)]
+		}
+	}
+	return nil
 }
 
 // scope is where a use case writes: the service's own store, whose writes commit on their

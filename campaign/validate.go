@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/platform/textcheck"
 )
 
@@ -54,6 +55,16 @@ func (in *Input) Normalize() {
 	if in.Settings.ABTest != nil {
 		in.Settings.ABTest.Variants = nonNil(in.Settings.ABTest.Variants)
 	}
+	if p := in.Settings.Pacing; p != nil {
+		if p.Mode == "" {
+			p.Mode = lifecycle.PacingASAP
+		}
+		if p.Period == "" && p.DailyBudget != nil {
+			p.Period = lifecycle.PeriodDaily
+		} else if p.Period == "" {
+			p.Period = lifecycle.PeriodFlight
+		}
+	}
 	in.StartDate = in.StartDate.UTC().Truncate(time.Microsecond)
 	if in.EndDate != nil {
 		end := in.EndDate.UTC().Truncate(time.Microsecond)
@@ -87,7 +98,7 @@ func (in Input) Validate(now time.Time, prevStart *time.Time) []FieldError {
 		v.add("targetingRules", "must hold at most %d rules", MaxTargetingRules)
 	}
 	noDuplicatesIn(v, "targetingRules", in.TargetingRules)
-	v.settings(in.Settings, in.Budget)
+	v.settings(in.Settings, in)
 	return v.errs
 }
 
@@ -152,7 +163,8 @@ func (v *validator) money(field string, m Money) {
 	}
 }
 
-func (v *validator) settings(s Settings, budget Money) {
+func (v *validator) settings(s Settings, in Input) {
+	budget := in.Budget
 	if len(s.Channels) == 0 {
 		v.add("settings.channels", "must hold at least one channel")
 	}
@@ -202,6 +214,9 @@ func (v *validator) settings(s Settings, budget Money) {
 		v.add("settings.personalization.rules", "must hold at most %d rules", MaxTargetingRules)
 	}
 	noDuplicatesIn(v, "settings.personalization.rules", s.Personalization.Rules)
+	if s.Pacing != nil {
+		v.pacing(*s.Pacing, in)
+	}
 }
 
 func (v *validator) abTest(ab ABTestSettings) {

@@ -69,3 +69,7 @@ func (s *Service) WrittenView(ctx context.Context, c *Campaign) *View {
 	d, _ := ctx.Value(deliveredKey{}).(lifecycle.Delivered)
 	return s.view(c, d)
 }
+
+// PacingPlan is the campaign's pacing as the pacing index judges it (Campaign.PacingPlan),
+// zones loaded by the service that read it.
+func (v *View) PacingPlan() lifecycle.Pacing { return v.Campaign.PacingPlan(v.zones) }

@@ -96,6 +96,9 @@ func Serving(status Status, code StopCode, start time.Time, end *time.Time, now 
 type Delivered struct {
 	Impressions int64
 	Spend       decimal.Decimal
+	// PeriodSpend is the spend of the current pacing period when it is a day (today in the
+	// campaign's pacing zone); zero when the campaign has no daily budget or it was not read.
+	PeriodSpend decimal.Decimal
 }
 
 // Delivery is what decides, beyond its status and dates, whether an ACTIVE campaign is served.
@@ -104,7 +107,9 @@ type Delivery struct {
 	MaxImpressions *int64           // nil: no cap
 	Budget         decimal.Decimal  // zero or less: no budget to enforce
 	BudgetLimit    *decimal.Decimal // nil: none
-	Delivered      Delivered
+	// Pacing is the campaign's budget pacing (nil: ASAP over the flight, no daily budget).
+	Pacing    *Pacing
+	Delivered Delivered
 }
 
 // Hold is one reason a campaign that is SERVING by its status and dates is not served now.
@@ -133,13 +138,40 @@ func (d Delivery) Holds(now time.Time) []Hold {
 	return out
 }
 
-// BudgetSpent reports whether spend reached the budget or the budget limit.
+// BudgetSpent reports whether spend reached the budget or the budget limit, or today's spend
+// the daily budget (until midnight in the pacing zone).
 func (d Delivery) BudgetSpent() bool {
 	spend := d.Delivered.Spend
 	if d.Budget.IsPositive() && spend.GreaterThanOrEqual(d.Budget) {
 		return true
 	}
-	return d.BudgetLimit != nil && d.BudgetLimit.IsPositive() && spend.GreaterThanOrEqual(*d.BudgetLimit)
+	return d.BudgetLimit != nil && d.BudgetLimit.IsPositive() && spend.GreaterThanOrEqual(*d.BudgetLimit) ||
+		d.DailySpent()
+}
+
+// DailySpent reports whether today's spend reached the daily budget.
+func (d Delivery) DailySpent() bool {
+	p := d.Pacing
+	return p != nil && p.Period == PeriodDaily && p.Budget.IsPositive() &&
+		d.Delivered.PeriodSpend.GreaterThanOrEqual(p.Budget)
+}
+
+// PeriodSpent is the spend of the current pacing period: today's for a daily budget, the
+// flight's (all-time) otherwise.
+func (d Delivery) PeriodSpent() decimal.Decimal {
+	if d.Pacing != nil && d.Pacing.Period == PeriodDaily {
+		return d.Delivered.PeriodSpend
+	}
+	return d.Delivered.Spend
+}
+
+// ServeProbability is the share of requests the pacing throttle lets through at now (1: no
+// throttling; see Pacing.Probability).
+func (d Delivery) ServeProbability(now time.Time) float64 {
+	if d.Pacing == nil {
+		return 1
+	}
+	return d.Pacing.Probability(d.PeriodSpent(), now)
 }
 
 // CapReached reports whether impressions reached maxImpressions.

@@ -89,6 +89,9 @@ type KPIs struct {
 	// starts later, and when reach is zero).
 	Frequency   *Fixed2    `json:"frequency"`
 	LastUpdated *time.Time `json:"lastUpdated"`
+	// Pacing is where the campaign stands against its pacing plan (all-time metrics of a
+	// campaign with pacing settings only).
+	Pacing *PacingReport `json:"pacing,omitempty"`
 }
 
 // Fixed2 is a rate rounded to 2 decimals, written as a JSON number with exactly two (8.00).

@@ -113,7 +113,8 @@ const (
 	ReasonOutOfSchedule    ReasonCode = "OUT_OF_SCHEDULE"    // outside every scheduling window
 	ReasonFrequencyCap     ReasonCode = "FREQUENCY_CAP"      // the customer saw it as often as settings.frequency allows
 	ReasonCapReached       ReasonCode = "CAP_REACHED"        // impressions reached settings.maxImpressions
-	ReasonBudget           ReasonCode = "BUDGET"             // spend reached the budget or settings.budgetLimit
+	ReasonBudget           ReasonCode = "BUDGET"             // spend reached the budget or settings.budgetLimit, or today's spend settings.pacing.dailyBudget
+	ReasonPacing           ReasonCode = "PACING"             // ahead of its pacing plan, the throttle held this customer back in this time slot
 	ReasonRuleNotMet       ReasonCode = "RULE_NOT_MET"       // a targeting rule does not hold, is missing or not ACTIVE
 	ReasonRuleError        ReasonCode = "RULE_ERROR"         // the engine cannot run a targeting rule (its words in the detail); the rule is quarantined on its own
 	ReasonUndetermined     ReasonCode = "UNDETERMINED"       // a rule could not be read or evaluated, or the context lacks what it needs
@@ -122,7 +123,7 @@ const (
 // ReasonCodes lists every reason code.
 func ReasonCodes() []ReasonCode {
 	return []ReasonCode{ReasonNotServingStatus, ReasonChannel, ReasonOutOfSchedule, ReasonFrequencyCap,
-		ReasonCapReached, ReasonBudget, ReasonRuleNotMet, ReasonRuleError, ReasonUndetermined}
+		ReasonCapReached, ReasonBudget, ReasonPacing, ReasonRuleNotMet, ReasonRuleError, ReasonUndetermined}
 }
 
 // Reason is one reason a campaign is not served: its code, the rule at fault (RULE_NOT_MET,
@@ -296,8 +297,14 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.View, n
 			continue
 		}
 		d := c.Delivery()
-		for _, h := range d.Holds(now) {
+		holds := d.Holds(now)
+		for _, h := range holds {
 			v.add(Reason{Code: holdReasons[h], Detail: holdDetail(h, c, d)})
+		}
+		if len(holds) == 0 {
+			if why := pacingReason(c, d, r.req.CustomerID, now); why != "" {
+				v.add(Reason{Code: ReasonPacing, Detail: why})
+			}
 		}
 	}
 	if !e.enforce || e.exposures == nil || len(open) == 0 {
@@ -315,10 +322,26 @@ func (e *Evaluator) prejudge(ctx context.Context, r *run, cs []*campaign.View, n
 	return verdicts, nil
 }
 
+// pacingReason says why the pacing throttle holds the customer back from c at now, "" when it
+// does not: the campaign is ahead of its plan, and the customer's draw for this campaign and
+// time slot (lifecycle.PacingDraw) is not below the share of requests served.
+func pacingReason(c *campaign.View, d lifecycle.Delivery, customerID string, now time.Time) string {
+	p := d.ServeProbability(now)
+	if p >= 1 || lifecycle.PacingDraw(c.ID(), customerID, now) < p {
+		return ""
+	}
+	return fmt.Sprintf("ahead of its %s pacing plan: spent %s %s of %s planned by now; %.0f%% of requests are served",
+		d.Pacing.Mode, d.PeriodSpent().StringFixed(2), c.Budget().Currency, d.Pacing.Planned(now).StringFixed(2), 100*p)
+}
+
 // holdDetail says in words why a delivery hold applies.
 func holdDetail(h lifecycle.Hold, c *campaign.View, d lifecycle.Delivery) string {
 	switch h {
 	case lifecycle.HoldBudget:
+		if d.DailySpent() && !(lifecycle.Delivery{Budget: d.Budget, BudgetLimit: d.BudgetLimit, Delivered: d.Delivered}).BudgetSpent() {
+			return fmt.Sprintf("today's spend %s reached the daily budget %s %s (until midnight %s)",
+				d.Delivered.PeriodSpend.String(), d.Pacing.Budget.String(), c.Budget().Currency, d.Pacing.Location)
+		}
 		spend, cur := d.Delivered.Spend, c.Budget().Currency
 		if d.BudgetLimit != nil && spend.GreaterThanOrEqual(*d.BudgetLimit) && spend.LessThan(d.Budget) {
 			return fmt.Sprintf("spend %s reached the budget limit %s %s", spend.String(), d.BudgetLimit.String(), cur)

@@ -116,6 +116,14 @@ type settingsRequest struct {
 	ABTestSettings  *campaign.ABTestSettings  `json:"abTestSettings"`
 	SchedulingRules []campaign.SchedulingRule `json:"schedulingRules"`
 	Personalization *personalizationRequest   `json:"personalization"`
+	Pacing          *pacingRequest            `json:"pacing"`
+}
+
+type pacingRequest struct {
+	Mode        lifecycle.PacingMode   `json:"mode"`
+	Period      lifecycle.PacingPeriod `json:"period"`
+	DailyBudget *moneyRequest          `json:"dailyBudget"`
+	Timezone    string                 `json:"timezone"`
 }
 
 // campaignRequest is the body of create and replace. One struct serves both, so that decoding
@@ -477,6 +485,13 @@ func parseSettings(s settingsRequest, errs *fieldErrors) campaign.Settings {
 	if p := s.Personalization; p != nil {
 		out.Personalization = campaign.Personalization{
 			Enabled: p.Enabled, Rules: parseRules("settings.personalization.rules", p.Rules, errs),
+		}
+	}
+	if p := s.Pacing; p != nil {
+		out.Pacing = &campaign.Pacing{Mode: p.Mode, Period: p.Period, Timezone: p.Timezone}
+		if p.DailyBudget != nil {
+			m := parseMoney("settings.pacing.dailyBudget", *p.DailyBudget, errs)
+			out.Pacing.DailyBudget = &m
 		}
 	}
 	return out

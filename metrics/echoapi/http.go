@@ -18,9 +18,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
+	"github.com/engine-rules-sp/campaigns/lifecycle"
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
@@ -80,6 +82,9 @@ type HandlerConfig struct {
 	// AckTimeout is how long /track waits for JetStream to acknowledge a request's events
 	// before it answers that their outcome is unknown (metrics.DefaultAckTimeout).
 	AckTimeout time.Duration
+	// Now is the clock the pacing reports are judged at (default: time.Now); a host gives its
+	// campaign service's.
+	Now func() time.Time
 }
 
 // The Handler gives GET /campaigns/{id} its embedded metrics.
@@ -100,8 +105,11 @@ func NewHandler(campaigns metrics.CampaignGetter, store Store, js jetstream.JetS
 	tracker := metrics.NewTracker(js, campaigns, metrics.TrackerConfig{
 		Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL, AckTimeout: cfg.AckTimeout,
 	})
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, tracker: tracker,
-		cfg: cfg, logger: cfg.Logger, now: time.Now}
+		cfg: cfg, logger: cfg.Logger, now: cfg.Now}
 }
 
 // ForgetCampaign tells /track that campaign id may have changed (its settings, budget
@@ -125,6 +133,7 @@ func (h *Handler) Register(g httpx.Router) {
 	g.GET("/campaigns/:id/audience", h.audience, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
 	g.GET("/campaigns/:id/experiment", h.experiment, p, httpx.Query(httpx.One("metric"), httpx.One("mode"), httpx.One("mde"), httpx.One("power")))
 	g.POST("/campaigns/:id/experiment/conclude", h.conclude, p, httpx.Query())
+	g.GET("/campaigns/:id/pacing", h.pacing, p, httpx.Query())
 }
 
 // TrackResponse says which events were accepted and why the others were not.
@@ -306,6 +315,11 @@ func (h *Handler) metrics(c echo.Context) error {
 	if from != "" {
 		k.Frequency = nil // reach counts the customers first reached in the period only
 	}
+	if from == "" && to == "" {
+		if k.Pacing, err = h.pacingReport(c.Request().Context(), c0, k.Cost.Value, false); err != nil {
+			return err
+		}
+	}
 	return c.JSON(http.StatusOK, Report{CampaignID: c0.ID().String(), From: optional(from), To: optional(to), KPIs: k})
 }
 
@@ -336,7 +350,77 @@ func (h *Handler) CampaignMetrics(ctx context.Context, c *campaign.View) (campai
 	if err != nil {
 		return campaignapi.CampaignMetrics{}, err
 	}
+	if s.KPIs.Pacing, err = h.pacingReport(ctx, c, s.Delivered.Spend, false); err != nil {
+		return campaignapi.CampaignMetrics{}, err
+	}
+	if s.KPIs.Pacing != nil && c.PacingPlan().Period == lifecycle.PeriodDaily {
+		// The serving status judges today's spend against the daily budget.
+		s.Delivered.PeriodSpend = s.KPIs.Pacing.Spent.Value
+	}
 	return campaignapi.CampaignMetrics{Metrics: s.KPIs, Experiment: verdict(s.Experiment), Delivered: s.Delivered}, nil
+}
+
+// pacingReport is where c stands against its pacing plan now, its all-time spend being total
+// (nil when it has no pacing settings). A daily period's spend is read from the hourly
+// rollups of today in its pacing zone; withSeries adds the period's chart.
+func (h *Handler) pacingReport(ctx context.Context, c *campaign.View, total decimal.Decimal, withSeries bool) (*metrics.PacingReport, error) {
+	if c.Settings().Pacing == nil {
+		return nil, nil
+	}
+	now := h.now().UTC()
+	p := c.PacingPlan()
+	from, _, ok := p.Window(now)
+	var rows []metrics.Row
+	if ok && (withSeries || p.Period == lifecycle.PeriodDaily) {
+		var err error
+		if to := now; to.Sub(from) <= metrics.MaxPacingHours*time.Hour {
+			rows, err = h.store.HourlyRows(ctx, uuid.UUID(c.ID()), from, to)
+		} else {
+			rows, err = h.store.Rows(ctx, uuid.UUID(c.ID()), from.Format(time.DateOnly), now.Format(time.DateOnly))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	spent := total
+	if p.Period == lifecycle.PeriodDaily {
+		var e4 int64
+		for _, r := range rows {
+			e4 += r.CostE4
+		}
+		spent = metrics.FromE4(e4)
+	}
+	r := metrics.NewPacingReport(c, spent, now)
+	if withSeries {
+		r = r.WithSeries(p, rows, now)
+	}
+	return &r, nil
+}
+
+// pacing is GET /campaigns/:id/pacing: the pacing report with its chart; 404 for a campaign
+// without pacing settings.
+func (h *Handler) pacing(c echo.Context) error {
+	c0, err := h.campaign(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
+	if err != nil {
+		return err
+	}
+	var e4 int64
+	for _, r := range rows {
+		e4 += r.CostE4
+	}
+	r, err := h.pacingReport(ctx, c0, metrics.FromE4(e4), true)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return httpx.NotFound("the campaign has no pacing settings (settings.pacing)")
+	}
+	return c.JSON(http.StatusOK, r)
 }
 
 // Granularities and groupings of the performance report.

@@ -109,7 +109,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	sc := campaign.ServiceConfig{
 		Now: cfg.Now, Logger: cfg.Logger, AfterCommit: c.relay.Notify, ObserveEvent: cfg.Observer.CampaignEvent,
 		Changed: c.changes.changed, AllowUntargeted: cfg.AllowUntargeted, Delivery: c.metrics,
-		ApprovalThresholds: thresholds,
+		PeriodSpend: c.metrics, ApprovalThresholds: thresholds,
 	}
 	var rules targeting.RuleEvaluator // a nil interface without a Rules Engine
 	if r := cfg.RulesEngine; r != nil {
@@ -153,7 +153,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	// service's changes (the service's Changed hook reports to c.changes, which reports to it).
 	c.metricsAPI = metricsapi.NewHandler(c.campaigns, c.metrics, js, metricsapi.HandlerConfig{
 		Limits: limits, Partitions: cfg.Tracking.Stream.Partitions, Logger: cfg.Logger, Ingested: cfg.Observer.Ingested,
-		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL, AckTimeout: cfg.Tracking.AckTimeout,
+		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL, AckTimeout: cfg.Tracking.AckTimeout, Now: cfg.Now,
 	})
 	c.changes.listen(c.metricsAPI.ForgetCampaign, c.metricsAPI.ForgetCampaigns)
 	c.campaignsAPI = campaignapi.NewHandler(c.campaigns, campaignapi.HandlerConfig{
