@@ -32,8 +32,9 @@ type PacingReport struct {
 	PacingIndex *float64 `json:"pacingIndex"`
 	// ServedShare is the share of requests the pacing throttle serves now (1: no throttling).
 	ServedShare float64 `json:"servedShare"`
-	// Series is the period's cumulative spend against the plan, hour by hour (day by day for
-	// a flight longer than MaxPacingHours), ending at now; only GET /pacing gives it.
+	// Series is the period's cumulative spend against the plan, hour by hour (at each UTC
+	// midnight for a period longer than MaxPacingHours), ending at now; only GET .../metrics
+	// gives it.
 	Series []PacingPoint `json:"series,omitempty"`
 }
 
@@ -45,9 +46,9 @@ type PacingPoint struct {
 	Planned string    `json:"planned"`
 }
 
-// MaxPacingHours is the longest period charted hour by hour (31 days); a longer flight is
-// charted day by day.
-const MaxPacingHours = 744
+// MaxPacingHours is the longest period charted hour by hour (two days: a daily budget's day);
+// a longer one, a flight, is charted day by day, so that a chart stays a few hundred points.
+const MaxPacingHours = 48
 
 // NewPacingReport is where c, which spent spent in its current pacing period, stands at now.
 func NewPacingReport(c *campaign.View, spent decimal.Decimal, now time.Time) PacingReport {

@@ -133,7 +133,6 @@ func (h *Handler) Register(g httpx.Router) {
 	g.GET("/campaigns/:id/audience", h.audience, p, httpx.Query(httpx.One("limit"), httpx.One("cursor")))
 	g.GET("/campaigns/:id/experiment", h.experiment, p, httpx.Query(httpx.One("metric"), httpx.One("mode"), httpx.One("mde"), httpx.One("power")))
 	g.POST("/campaigns/:id/experiment/conclude", h.conclude, p, httpx.Query())
-	g.GET("/campaigns/:id/pacing", h.pacing, p, httpx.Query())
 }
 
 // TrackResponse says which events were accepted and why the others were not.
@@ -316,7 +315,7 @@ func (h *Handler) metrics(c echo.Context) error {
 		k.Frequency = nil // reach counts the customers first reached in the period only
 	}
 	if from == "" && to == "" {
-		if k.Pacing, err = h.pacingReport(c.Request().Context(), c0, k.Cost.Value, false); err != nil {
+		if k.Pacing, err = h.pacingReport(c.Request().Context(), c0, k.Cost.Value, true); err != nil {
 			return err
 		}
 	}
@@ -395,32 +394,6 @@ func (h *Handler) pacingReport(ctx context.Context, c *campaign.View, total deci
 		r = r.WithSeries(p, rows, now)
 	}
 	return &r, nil
-}
-
-// pacing is GET /campaigns/:id/pacing: the pacing report with its chart; 404 for a campaign
-// without pacing settings.
-func (h *Handler) pacing(c echo.Context) error {
-	c0, err := h.campaign(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	rows, err := h.store.TotalRows(ctx, uuid.UUID(c0.ID()))
-	if err != nil {
-		return err
-	}
-	var e4 int64
-	for _, r := range rows {
-		e4 += r.CostE4
-	}
-	r, err := h.pacingReport(ctx, c0, metrics.FromE4(e4), true)
-	if err != nil {
-		return err
-	}
-	if r == nil {
-		return httpx.NotFound("the campaign has no pacing settings (settings.pacing)")
-	}
-	return c.JSON(http.StatusOK, r)
 }
 
 // Granularities and groupings of the performance report.

@@ -42,6 +42,17 @@ func watchBackground(m *observability.Metrics, c *campaigns.Client) {
 	m.WatchConsumerLag("partitions", func(context.Context) (observability.ConsumerState, error) {
 		return observability.ConsumerState{Pending: c.Aggregator().Pending()}, nil
 	})
+	m.WatchPacing(func(ctx context.Context) (map[string]float64, error) {
+		got, err := c.Campaigns().PacingIndexes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]float64, len(got))
+		for _, p := range got {
+			out[p.Campaign.ID().String()] = p.Index
+		}
+		return out, nil
+	})
 }
 
 // mountMetrics serves the registry at GET /metrics.

@@ -370,6 +370,41 @@ func (m *Metrics) WatchOutboxBacklog(backlog func(ctx context.Context) (int64, e
 		}})
 }
 
+// WatchPacing exposes campaigns_pacing_index{campaign_id}, each paced campaign's pacing
+// index, read at scrape time through indexes (campaign id -> index). Only campaigns that
+// serve and pace (EVEN, FRONT_LOADED) have a series, which bounds the cardinality by the
+// active paced campaigns.
+func (m *Metrics) WatchPacing(indexes func(ctx context.Context) (map[string]float64, error)) {
+	m.reg.MustRegister(&pacingCollector{m: m, read: indexes, desc: prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "", "pacing_index"),
+		"(spend to date / budget) / planned share of the current pacing period, per serving paced campaign: 1 on plan, above 1 ahead.",
+		[]string{"campaign_id"}, nil)})
+}
+
+// pacingCollector reads the pacing indexes at scrape time, like funcCollector, with one
+// series per campaign.
+type pacingCollector struct {
+	m    *Metrics
+	desc *prometheus.Desc
+	read func(ctx context.Context) (map[string]float64, error)
+}
+
+func (p *pacingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- p.desc }
+
+func (p *pacingCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
+	defer cancel()
+	got, err := p.read(ctx)
+	if err != nil {
+		p.m.collectErrors.WithLabelValues("pacing").Inc()
+		p.m.logger.Debug("metrics: scrape-time read failed", slog.String("collector", "pacing"), slog.Any("error", err))
+		return
+	}
+	for id, v := range got {
+		ch <- prometheus.MustNewConstMetric(p.desc, prometheus.GaugeValue, v, id)
+	}
+}
+
 // ConsumerState is a JetStream consumer's position.
 type ConsumerState struct {
 	Pending    uint64 // messages in the stream not yet delivered to the consumer
