@@ -41,7 +41,8 @@ const (
 func EventTypes() []string {
 	return []string{EventCreated, EventUpdated, EventActivated, EventPaused, EventResumed,
 		EventCompleted, EventCancelled, EventDeleted, EventBudgetExceeded,
-		EventSubmittedForApproval, EventApproved, EventRejected, EventApprovalVoided}
+		EventSubmittedForApproval, EventApproved, EventRejected, EventApprovalVoided,
+		EventPacingOffPlan, EventDailyBudgetNearlySpent, EventCTRCollapsed}
 }
 
 var transitionEvents = map[lifecycle.Action]string{

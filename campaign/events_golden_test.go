@@ -38,6 +38,7 @@ var (
 	goldenOther    = uuid.MustParse("01950000-0000-7000-8000-00000000000b")
 	goldenSpent    = uuid.MustParse("01950000-0000-7000-8000-00000000000c")
 	goldenApproval = uuid.MustParse("01950000-0000-7000-8000-00000000000d")
+	goldenPaced    = uuid.MustParse("01950000-0000-7000-8000-00000000000e")
 )
 
 // Every event type's CloudEvent, as the relay publishes it, is byte for byte the golden file
@@ -97,8 +98,19 @@ func TestPayloadsAreTheirVersionOneTypes(t *testing.T) {
 		campaign.EventApproved:             func() any { return new(campaign.ApprovalDecisionV1) },
 		campaign.EventRejected:             func() any { return new(campaign.ApprovalDecisionV1) },
 		campaign.EventApprovalVoided:       func() any { return new(campaign.ApprovalVoidedV1) },
+
+		campaign.EventPacingOffPlan:          func() any { return new(campaign.PacingOffPlanV1) },
+		campaign.EventDailyBudgetNearlySpent: func() any { return new(campaign.DailyBudgetNearlySpentV1) },
+		campaign.EventCTRCollapsed:           func() any { return new(campaign.CTRCollapsedV1) },
 	}
 	for typ, e := range goldenEvents(t) {
+		if typ, ok := strings.CutPrefix(typ, pacedPrefix); ok {
+			types[pacedPrefix+typ] = types[typ] // the paced campaign's events: the same types
+		}
+		if _, ok := types[typ]; !ok {
+			t.Fatalf("no payload type for %s", typ)
+		}
+		typ := strings.TrimPrefix(typ, pacedPrefix)
 		assert.Equal(t, "urn:campaigns:events:"+typ+":1", e.DataSchema)
 		assert.Equal(t, campaign.DataSchema(typ, 1), e.DataSchema)
 		dec := json.NewDecoder(bytes.NewReader(e.Payload))
@@ -191,20 +203,105 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	step(svc.Approve, campaign.ApprovalRequest{Actor: bob})
 	edit("24000")
 
+	// A fifth campaign paces a daily budget of 200 EUR evenly from 03:00 in Paris. At 14:00
+	// it has spent 190 EUR (95% of the day's budget, 42.6% of it ahead of the plan), and its
+	// last hour's CTR is a quarter of its trailing week's: the automation's alert check
+	// records the three alerts, once.
+	paced := campaigntest.GoldenInput()
+	paced.Name, paced.EndDate = "Autumn sale", nil
+	paced.StartDate = time.Date(2027, 4, 15, 1, 0, 0, 0, time.UTC)
+	paced.Settings.SchedulingRules = nil
+	daily := campaign.MustMoney("200.00", "EUR")
+	paced.Settings.Pacing = &campaign.Pacing{Mode: lifecycle.PacingEven, Period: lifecycle.PeriodDaily, DailyBudget: &daily,
+		Timezone: "Europe/Paris"}
+	clock = time.Date(2027, 4, 15, 0, 30, 0, 0, time.UTC)
+	z, err := svc.Create(ctx, alice, paced)
+	require.NoError(t, err)
+	move(ctx, z.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
+	clock = time.Date(2027, 4, 15, 12, 0, 0, 0, time.UTC)
+	spent190 := goldenTotals{spend: decimal.RequireFromString("190")}
+	alerts := campaign.NewService(bunstore.New(db), campaign.ServiceConfig{
+		Now: func() time.Time { return clock }, Delivery: spent190, PeriodSpend: spent190})
+	ctr := goldenCTR{{CampaignID: uuid.UUID(z.ID()), Hour: time.Date(2027, 4, 15, 11, 0, 0, 0, time.UTC),
+		HourImpressions: 2000, HourClicks: 10, TrailingImpressions: 50000, TrailingClicks: 1000}}
+	st, err := alerts.CheckAlerts(context.Background(), campaign.AlertConfig{}, ctr)
+	require.NoError(t, err)
+	require.Equal(t, campaign.AlertStats{Fired: 3}, st)
+	st, err = alerts.CheckAlerts(context.Background(), campaign.AlertConfig{}, ctr)
+	require.NoError(t, err)
+	require.Equal(t, campaign.AlertStats{}, st, "once per crossing")
+
 	out := map[string]outbox.Event{}
 	for _, g := range []struct {
 		id     campaign.ID
 		golden uuid.UUID
-	}{{c.ID(), goldenCampaign}, {o.ID(), goldenOther}, {x.ID(), goldenSpent}, {y.ID(), goldenApproval}} {
+		prefix string
+	}{{c.ID(), goldenCampaign, ""}, {o.ID(), goldenOther, ""}, {x.ID(), goldenSpent, ""}, {y.ID(), goldenApproval, ""},
+		{z.ID(), goldenPaced, ""}, {z.ID(), goldenPaced, pacedPrefix}} {
 		for _, e := range storedEvents(t, db, g.id) {
 			e.Payload = bytes.ReplaceAll(e.Payload, []byte(g.id.String()), []byte(g.golden.String()))
 			e.AggregateID = g.golden
-			if _, seen := out[e.Type]; !seen {
-				out[e.Type] = e
+			if _, seen := out[g.prefix+e.Type]; !seen {
+				out[g.prefix+e.Type] = e
 			}
 		}
 	}
 	return out
+}
+
+// pacedPrefix keys, in goldenEvents' answer, the events of the campaign with pacing settings:
+// testdata/events-pacing holds the golden files of the ones whose payload shows them.
+const pacedPrefix = "paced/"
+
+// goldenTotals is what the golden scenario's paced campaign delivered, all-time and today.
+type goldenTotals struct{ spend decimal.Decimal }
+
+func (g goldenTotals) Delivered(_ context.Context, ids []uuid.UUID) (map[uuid.UUID]lifecycle.Delivered, error) {
+	out := map[uuid.UUID]lifecycle.Delivered{}
+	for _, id := range ids {
+		out[id] = lifecycle.Delivered{Impressions: 20000, Spend: g.spend}
+	}
+	return out, nil
+}
+
+func (g goldenTotals) SpentSince(_ context.Context, since map[uuid.UUID]time.Time) (map[uuid.UUID]decimal.Decimal, error) {
+	out := map[uuid.UUID]decimal.Decimal{}
+	for id := range since {
+		out[id] = g.spend
+	}
+	return out, nil
+}
+
+// goldenCTR is the hourly impressions and clicks of the golden scenario.
+type goldenCTR []campaign.CTRWindow
+
+func (g goldenCTR) CTRWindows(context.Context, time.Time, time.Time) ([]campaign.CTRWindow, error) {
+	return g, nil
+}
+
+// The events whose payload shows a campaign's pacing settings (its creation, an edit of
+// them) are byte for byte testdata/events-pacing/<type>.json: settings.pacing is an optional
+// member of version 1, absent for campaigns without pacing (the other golden files).
+func TestPacingEventsMatchTheGoldenFiles(t *testing.T) {
+	events := goldenEvents(t)
+	const dir = "testdata/events-pacing"
+	for _, typ := range []string{campaign.EventCreated} {
+		t.Run(typ, func(t *testing.T) {
+			e, ok := events[pacedPrefix+typ]
+			require.True(t, ok, "the scenario writes a %s for the paced campaign", typ)
+			got := goldenEnvelope(t, e)
+			path := filepath.Join(dir, typ+".json")
+			if *update {
+				require.NoError(t, os.MkdirAll(dir, 0o755))
+				require.NoError(t, os.WriteFile(path, got, 0o644))
+				return
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run with -update to write it")
+			assert.Equal(t, string(want), string(got), "the %s event differs from %s", typ, path)
+			assert.Contains(t, string(got), `"pacing": {`)
+		})
+	}
 }
 
 func storedEvents(t *testing.T, db *bun.DB, id campaign.ID) []outbox.Event {

@@ -53,6 +53,10 @@ type Store interface {
 	// commit together when it returns nil and are rolled back when it returns an error, which
 	// InTx returns.
 	InTx(ctx context.Context, fn func(ctx context.Context, tx TxStore) error) error
+	// Alert puts one of a campaign's alerts in state a: firing, it appends e (the alert's
+	// event) in the same transaction, only when the alert was not already firing for
+	// a.Period; not firing, it re-arms a firing alert. changed reports whether it did either.
+	Alert(ctx context.Context, a AlertState, e *Event) (changed bool, err error)
 	// Joined reports whether the store writes inside a transaction it does not commit (a
 	// TxStore): the Service cannot know whether such writes land, so it announces nothing.
 	Joined() bool

@@ -183,6 +183,10 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 		Automation: campaigns.AutomationConfig{
 			Interval: cfg.Automation.Interval, BatchSize: cfg.Automation.BatchSize,
 			PauseAt: decimal.NewFromFloat(cfg.Automation.PauseAt), CompleteAt: decimal.NewFromFloat(cfg.Automation.CompleteAt),
+			Alerts: campaign.AlertConfig{
+				PacingBand: decimal.NewFromFloat(cfg.Automation.PacingAlertBand), DailyBudgetAt: decimal.NewFromFloat(cfg.Automation.DailyBudgetAlertAt),
+				CTRCollapseRatio: decimal.NewFromFloat(cfg.Automation.CTRCollapseRatio), CTRMinImpressions: cfg.Automation.CTRCollapseMinImpressions,
+			},
 		},
 		StreamReplicas: cfg.NATS.Replicas,
 		Idempotency:    campaigns.IdempotencyConfig{TTL: cfg.Idempotency.TTL, StaleAfter: 2 * cfg.HTTP.RequestTimeout},

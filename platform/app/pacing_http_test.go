@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
@@ -126,6 +128,17 @@ func TestPacingHTTP(t *testing.T) {
 			assert.Equal(t, "60.0000", last["spent"])
 			assert.Equal(t, "42.5532", last["planned"])
 
+			// The automation's alert check records CampaignPacingOffPlan, once.
+			for range 2 {
+				_, err := s.API.Campaigns.CheckAlerts(context.Background(), campaign.AlertConfig{}, s.API.Metrics)
+				require.NoError(t, err)
+			}
+			evs := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+evenID+"/events?type=CampaignPacingOffPlan", nil), http.StatusOK)
+			require.Len(t, evs["events"], 1)
+			data := evs["events"].([]any)[0].(map[string]any)["payload"].(map[string]any)
+			assert.Equal(t, "AHEAD", data["direction"])
+			assert.Equal(t, "17.45", data["deviationPercent"])
+
 			r := s.Do(http.MethodGet, "/metrics", nil)
 			require.Equal(t, http.StatusOK, r.Status)
 			assert.Contains(t, string(r.Body), `campaigns_pacing_index{campaign_id="`+evenID+`"} 1.41`)
@@ -141,6 +154,13 @@ func TestPacingHTTP(t *testing.T) {
 			}
 			assert.Equal(t, "BUDGET_EXHAUSTED", status())
 			assert.Equal(t, []string{"BUDGET"}, whyNot(t, evaluate(), asapID))
+			_, err := s.API.Campaigns.CheckAlerts(context.Background(), campaign.AlertConfig{}, s.API.Metrics)
+			require.NoError(t, err)
+			evs := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns/"+asapID+"/events?type=CampaignDailyBudgetNearlySpent", nil), http.StatusOK)
+			require.Len(t, evs["events"], 1)
+			data := evs["events"].([]any)[0].(map[string]any)["payload"].(map[string]any)
+			assert.Equal(t, "100.00", data["spentPercent"])
+			assert.Equal(t, midnight.Format(time.DateOnly), data["day"])
 			list := requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns?servingStatus=BUDGET_EXHAUSTED", nil), http.StatusOK)
 			require.Len(t, list["campaigns"], 1, "the serving filter judges the daily budget too")
 			assert.Equal(t, asapID, list["campaigns"].([]any)[0].(map[string]any)["id"])

@@ -314,8 +314,17 @@ func (c *Client) RunWorker(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { c.relay.Run(ctx) })
 	wg.Go(func() { c.aggregator.Run(ctx) })
-	wg.Go(func() { c.automation.Run(ctx, c.cfg.Automation.Interval, c.idempotency.Purge, c.recoverImports) })
+	wg.Go(func() {
+		c.automation.Run(ctx, c.cfg.Automation.Interval, c.checkAlerts, c.idempotency.Purge, c.recoverImports)
+	})
 	wg.Wait()
+}
+
+// checkAlerts records the alert events of the campaigns that crossed a threshold since the
+// last tick (campaign.Service.CheckAlerts), the CTR judged on the metrics' hourly rollups.
+func (c *Client) checkAlerts(ctx context.Context) error {
+	_, err := c.campaigns.CheckAlerts(ctx, c.cfg.Automation.Alerts, c.metrics)
+	return err
 }
 
 // recoverImports rolls back the all-or-nothing imports whose process died while it wrote them

@@ -172,6 +172,8 @@ type AutomationConfig struct {
 	PauseAt, CompleteAt decimal.Decimal
 	// BatchSize is how many campaigns it handles per run and kind (100).
 	BatchSize int
+	// Alerts tunes the alert events it records (campaign.AlertConfig's defaults).
+	Alerts campaign.AlertConfig
 }
 
 // IdempotencyConfig tunes the Idempotency-Key store.
@@ -313,6 +315,18 @@ func (c Config) validate() error {
 	}
 	if a.BatchSize < 0 {
 		return &ConfigError{"Automation.BatchSize", "must not be negative"}
+	}
+	for _, d := range []struct {
+		field string
+		v     decimal.Decimal
+	}{{"Automation.Alerts.PacingBand", a.Alerts.PacingBand}, {"Automation.Alerts.DailyBudgetAt", a.Alerts.DailyBudgetAt},
+		{"Automation.Alerts.CTRCollapseRatio", a.Alerts.CTRCollapseRatio}} {
+		if d.v.IsNegative() || d.v.GreaterThan(decimal.NewFromInt(1)) {
+			return &ConfigError{d.field, "must be a share from 0 to 1 (0: the default)"}
+		}
+	}
+	if a.Alerts.CTRMinImpressions < 0 {
+		return &ConfigError{"Automation.Alerts.CTRMinImpressions", "must not be negative (0: 1000)"}
 	}
 	return nil
 }

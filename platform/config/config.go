@@ -231,6 +231,13 @@ type Automation struct {
 	PauseAt    float64       `mapstructure:"pause_at"`    // share of the budget spent that pauses
 	CompleteAt float64       `mapstructure:"complete_at"` // share that completes
 	BatchSize  int           `mapstructure:"batch_size"`
+	// The alert events (campaign/alerts.go): how far off its pacing plan (a share of the
+	// period's budget), how much of a daily budget spent, and how low the last hour's CTR
+	// against the trailing week's, with how many impressions, before they are recorded.
+	PacingAlertBand           float64 `mapstructure:"pacing_alert_band"`
+	DailyBudgetAlertAt        float64 `mapstructure:"daily_budget_alert_at"`
+	CTRCollapseRatio          float64 `mapstructure:"ctr_collapse_ratio"`
+	CTRCollapseMinImpressions int64   `mapstructure:"ctr_collapse_min_impressions"`
 }
 
 // Idempotency tunes Idempotency-Key handling.
@@ -383,6 +390,12 @@ var defaults = map[string]any{
 	"idempotency.ttl":             "24h",
 	"log.level":                   "info",
 	"log.format":                  "json",
+
+	// The alert events' thresholds (campaign.AlertConfig).
+	"automation.pacing_alert_band":            0.10,
+	"automation.daily_budget_alert_at":        0.9,
+	"automation.ctr_collapse_ratio":           0.5,
+	"automation.ctr_collapse_min_impressions": 1000,
 
 	// The Rules Engine client's tuning (see targeting.Config) and how many rule evaluations one
 	// eligibility request runs at once (targeting.NewEvaluator).
@@ -695,6 +708,10 @@ func (c *Config) validate() error {
 		{"automation.pause_at", c.Automation.PauseAt <= 0 || c.Automation.PauseAt > c.Automation.CompleteAt, "must be above 0 and at most automation.complete_at"},
 		{"automation.complete_at", c.Automation.CompleteAt <= 0 || c.Automation.CompleteAt > 10, "must be above 0 (1 means 100% of the budget)"},
 		{"automation.batch_size", c.Automation.BatchSize < 1 || c.Automation.BatchSize > 10000, "must be from 1 to 10000"},
+		{"automation.pacing_alert_band", c.Automation.PacingAlertBand <= 0 || c.Automation.PacingAlertBand > 1, "must be above 0 and at most 1 (0.1 means 10% of the period's budget)"},
+		{"automation.daily_budget_alert_at", c.Automation.DailyBudgetAlertAt <= 0 || c.Automation.DailyBudgetAlertAt > 1, "must be above 0 and at most 1 (0.9 means 90% of the daily budget)"},
+		{"automation.ctr_collapse_ratio", c.Automation.CTRCollapseRatio <= 0 || c.Automation.CTRCollapseRatio >= 1, "must be above 0 and below 1 (0.5: the last hour's CTR below half the trailing week's)"},
+		{"automation.ctr_collapse_min_impressions", c.Automation.CTRCollapseMinImpressions < 1, "must be at least 1"},
 		{"idempotency.ttl", c.Idempotency.TTL < time.Minute, "must be a duration of at least 1m such as 24h"},
 		{"log.level", !validLevel(c.Log.Level), `must be one of "debug", "info", "warn", "error"`},
 		{"log.format", c.Log.Format != "json" && c.Log.Format != "text", `must be "json" or "text"`},
