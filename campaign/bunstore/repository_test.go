@@ -55,7 +55,38 @@ func TestRepositoryContract(t *testing.T) {
 		t.Run("soft delete frees the name", func(t *testing.T) { testSoftDelete(t, db) })
 		t.Run("list filters", func(t *testing.T) { testListFilters(t, db) })
 		t.Run("keyset paging", func(t *testing.T) { testKeysetPaging(t, db) })
+		t.Run("pacing settings round-trip; a campaign without them reads as none", func(t *testing.T) { testPacingRoundTrip(t, db) })
 	})
+}
+
+func testPacingRoundTrip(t *testing.T, db *bun.DB) {
+	ctx := context.Background()
+	repo := bunstore.New(db)
+	c := campaigntest.Fixture("Paced round trip", base)
+	require.NoError(t, repo.Create(ctx, c, campaigntest.Created(c)))
+	got, err := repo.Get(ctx, c.ID())
+	require.NoError(t, err)
+	assert.Nil(t, got.Settings().Pacing, "stored without pacing: none (ASAP over the flight)")
+	assert.Nil(t, got.PacingWith(nil))
+
+	daily := campaign.MustMoney("250.50", "EUR")
+	require.NoError(t, replace(ctx, repo, c, 1, func(in *campaign.Input) {
+		in.Settings.Pacing = &campaign.Pacing{Mode: lifecycle.PacingFrontLoaded, Period: lifecycle.PeriodDaily,
+			DailyBudget: &daily, Timezone: "Asia/Kolkata"}
+	}))
+	got, err = repo.Get(ctx, c.ID())
+	require.NoError(t, err)
+	p := got.Settings().Pacing
+	require.NotNil(t, p)
+	assert.Equal(t, lifecycle.PacingFrontLoaded, p.Mode)
+	assert.Equal(t, lifecycle.PeriodDaily, p.Period)
+	assert.Equal(t, "Asia/Kolkata", p.Timezone)
+	require.NotNil(t, p.DailyBudget)
+	assert.Equal(t, "250.50 EUR", p.DailyBudget.String(), "exact, in the budget's currency")
+	plan := got.PacingWith(nil)
+	require.NotNil(t, plan)
+	assert.Equal(t, "Asia/Kolkata", plan.Location.String())
+	assert.Equal(t, "250.5", plan.Budget.String())
 }
 
 func testRoundTrip(t *testing.T, db *bun.DB) {

@@ -110,6 +110,18 @@ func fuzzSeeds() []string {
 		fuzzReplace("Budget limit other currency", `{"amount": "5000", "currency": "EUR"}`, `{"amount": "5000", "currency": "USD"}`),
 		fuzzReplace("Budget limit above", `{"amount": "5000", "currency": "EUR"}`, `{"amount": 20000, "currency": "EUR"}`),
 		fuzzReplace("Budget limit bad", `{"amount": "5000", "currency": "EUR"}`, `{"amount": "x"}`),
+		// pacing
+		fuzzReplace("Pacing even daily", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": "EVEN", "period": "DAILY", "dailyBudget": {"amount": "300", "currency": "EUR"}, "timezone": "America/New_York"}`),
+		fuzzReplace("Pacing front-loaded flight", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": "FRONT_LOADED", "period": "FLIGHT"}`),
+		fuzzReplace("Pacing defaults", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"dailyBudget": {"amount": 300.5, "currency": "EUR"}}`),
+		fuzzReplace("Pacing empty", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {}`),
+		fuzzReplace("Pacing null", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": null`),
+		fuzzReplace("Pacing unknown mode", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": "TURBO", "period": "DAILY", "dailyBudget": {"amount": "1", "currency": "EUR"}}`),
+		fuzzReplace("Pacing daily without budget", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": "EVEN", "period": "DAILY"}`),
+		fuzzReplace("Pacing daily above budget", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"period": "DAILY", "dailyBudget": {"amount": "1e9", "currency": "EUR"}}`),
+		fuzzReplace("Pacing bad zone", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": "EVEN", "period": "FLIGHT", "timezone": "../../etc/passwd"}`),
+		fuzzReplace("Pacing unknown member", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": "EVEN", "period": "FLIGHT", "speed": 2}`),
+		fuzzReplace("Pacing mode number", `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}`, `"personalization": {"enabled": true, "rules": ["7d7cf0a4-1f0e-4b8e-8d4e-5b8f3f0e2c22"]}, "pacing": {"mode": 1}`),
 		// names
 		fuzzBody("日本語キャンペーン", ""),
 		fuzzBody("🎉🎉🎉", ""),
