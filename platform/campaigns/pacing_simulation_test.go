@@ -70,6 +70,7 @@ func (c *simClock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 // every hour after the first; ASAP is reported beside it (it spends its budget by midday).
 // Deterministic: a fixed seed, a simulated clock.
 func TestPacingSimulationEvenTracksThePlan(t *testing.T) {
+	t.Parallel()
 	paris, err := time.LoadLocation("Europe/Paris")
 	require.NoError(t, err)
 	dayStart := time.Date(2026, 3, 10, 0, 0, 0, 0, paris) // a 24-hour day (no DST change)
