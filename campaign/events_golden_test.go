@@ -203,7 +203,8 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	step(svc.Approve, campaign.ApprovalRequest{Actor: bob})
 	edit("24000")
 
-	// A fifth campaign paces a daily budget of 200 EUR evenly from 03:00 in Paris. At 14:00
+	// A fifth campaign has a daily budget of 200 EUR, spent ASAP, then paced evenly in Paris
+	// (its only edit: settings.pacing), from 03:00 in Paris. At 14:00
 	// it has spent 190 EUR (95% of the day's budget, 42.6% of it ahead of the plan), and its
 	// last hour's CTR is a quarter of its trailing week's: the automation's alert check
 	// records the three alerts, once.
@@ -212,10 +213,14 @@ func goldenEvents(t *testing.T) map[string]outbox.Event {
 	paced.StartDate = time.Date(2027, 4, 15, 1, 0, 0, 0, time.UTC)
 	paced.Settings.SchedulingRules = nil
 	daily := campaign.MustMoney("200.00", "EUR")
-	paced.Settings.Pacing = &campaign.Pacing{Mode: lifecycle.PacingEven, Period: lifecycle.PeriodDaily, DailyBudget: &daily,
-		Timezone: "Europe/Paris"}
+	paced.Settings.Pacing = &campaign.Pacing{Mode: lifecycle.PacingASAP, Period: lifecycle.PeriodDaily, DailyBudget: &daily}
 	clock = time.Date(2027, 4, 15, 0, 30, 0, 0, time.UTC)
 	z, err := svc.Create(ctx, alice, paced)
+	require.NoError(t, err)
+	tick()
+	paced.Settings.Pacing = &campaign.Pacing{Mode: lifecycle.PacingEven, Period: lifecycle.PeriodDaily, DailyBudget: &daily,
+		Timezone: "Europe/Paris"}
+	_, err = svc.Update(asBob, z.ID(), nil, paced)
 	require.NoError(t, err)
 	move(ctx, z.ID(), campaign.TransitionRequest{Action: lifecycle.ActionActivate, Actor: &alice})
 	clock = time.Date(2027, 4, 15, 12, 0, 0, 0, time.UTC)
@@ -285,7 +290,7 @@ func (g goldenCTR) CTRWindows(context.Context, time.Time, time.Time) ([]campaign
 func TestPacingEventsMatchTheGoldenFiles(t *testing.T) {
 	events := goldenEvents(t)
 	const dir = "testdata/events-pacing"
-	for _, typ := range []string{campaign.EventCreated} {
+	for _, typ := range []string{campaign.EventCreated, campaign.EventUpdated} {
 		t.Run(typ, func(t *testing.T) {
 			e, ok := events[pacedPrefix+typ]
 			require.True(t, ok, "the scenario writes a %s for the paced campaign", typ)
@@ -299,7 +304,7 @@ func TestPacingEventsMatchTheGoldenFiles(t *testing.T) {
 			want, err := os.ReadFile(path)
 			require.NoError(t, err, "run with -update to write it")
 			assert.Equal(t, string(want), string(got), "the %s event differs from %s", typ, path)
-			assert.Contains(t, string(got), `"pacing": {`)
+			assert.Contains(t, string(got), `pacing": {`)
 		})
 	}
 }
