@@ -47,7 +47,7 @@ Commands:
   loadtest [flags]     drive a running API with a realistic mix (loadtest -h)
 
 Every setting is a key of the YAML file or a CAMPAIGNS_* environment variable
-(nats.url: CAMPAIGNS_NATS_URL); see the README's Configuration table.
+(nats.url: CAMPAIGNS_NATS_URL); see the Configuration table of configs/README.md.
 
 Flags:
 `)

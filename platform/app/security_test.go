@@ -288,13 +288,13 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 		}
 		doc, ok := documented[key]
 		if !ok {
-			t.Errorf("README's route table lacks %s", key)
+			t.Errorf("configs/README.md's route table lacks %s", key)
 			continue
 		}
 		t.Run(key, func(t *testing.T) {
 			for _, c := range idp.cases() {
 				t.Run(c.name, func(t *testing.T) {
-					// What README's Security table says: public, or a yes in a role's column.
+					// What the Security table of configs/README.md says: public, or a yes in a role's column.
 					allowed := doc.permission == auth.Public
 					for _, r := range c.roles {
 						allowed = allowed || doc.allows[r]

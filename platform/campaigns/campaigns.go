@@ -1,19 +1,3 @@
-// Package campaigns is the campaigns service as one client: New wires every capability
-// (campaigns, their lifecycle and approval, targeting, tracking and reporting, the domain
-// events) over a host's *bun.DB and NATS JetStream; Migrate applies the schema; Mount serves
-// the HTTP API on a host's Echo group, with its permissions, body limits and request ids;
-// Start runs the background work and Stop ends it, publishing what is committed.
-//
-//	client, err := campaigns.New(db, js, campaigns.Config{Identify: identify})
-//	if err != nil { ... }               // a *ConfigError names the field
-//	err = client.Migrate(ctx)
-//	client.Mount(e.Group("/api/v1"))
-//	err = client.Start(ctx)
-//	...                                 // serve; on shutdown, stop serving first
-//	err = client.Stop(shutdownCtx)      // waits, publishes the outbox, releases the leases
-//
-// The binaries (platform/app) are thin over the same client. Nothing is global: two clients
-// live side by side in one process.
 package campaigns
 
 import (
