@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,6 +319,11 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		_ = c.Close()
 		return nil, err
 	}
+	// Someone who opens the server's address in a browser lands on the console. Relative, so
+	// that it stays right behind a proxy that mounts the API under a path prefix.
+	e.GET("/", func(c echo.Context) error {
+		return c.Redirect(http.StatusFound, strings.TrimPrefix(console.Prefix, "/"))
+	})
 	c.Client.Mount(e.Group(apiPrefix))
 	if err := policy.Verify(e.Routes()); err != nil {
 		_ = c.Close()

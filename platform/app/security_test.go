@@ -173,7 +173,9 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 		"GET /health":                   static("/health"),
 		"GET /ready":                    static("/ready"),
 		"GET /openapi.yaml":             static("/openapi.yaml"),
+		"GET /":                         static("/"),
 		"GET /docs":                     static("/docs"),
+		"GET /docs/":                    static("/docs/"),
 		"GET /docs/redoc.standalone.js": static("/docs/redoc.standalone.js"),
 		"GET /metrics":                  static("/metrics"),
 		// The console's files are not API operations: sent without the OpenAPI check.
@@ -307,6 +309,8 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 						r = s.Do(route.Method, path, body, append(extra, c.headers(t)...)...)
 					}
 					switch {
+					case allowed && (route.Path == "/" || route.Path == "/docs/"):
+						assert.True(t, r.Status >= 300 && r.Status < 400, "%s as %s: want a redirect, got %d: %s", key, c.name, r.Status, r.Body)
 					case allowed:
 						assert.True(t, r.Status >= 200 && r.Status < 300, "%s as %s: want 2xx, got %d: %s", key, c.name, r.Status, r.Body)
 					case c.roles == nil:
