@@ -2,7 +2,8 @@
 // confirms), KPIs, performance over time, the A/B verdict when the API gives one, settings,
 // the status history and the audit trail. KPIs and the chart refresh on their own.
 import { h, fill, field, select } from './dom.js'
-import { money, count, percent, ratio, when, badge, statusLabel } from './format.js'
+import { money, count, percent, ratio, when, badge, statusLabel, shortId, user } from './format.js'
+import { openDuplicate } from './duplicate.js'
 import { Chart, chartMetrics } from './chart.js'
 
 // What each status offers (the API's lifecycle table; the dry run has the last word).
@@ -91,6 +92,7 @@ export async function renderCampaign(ctx, id) {
       list.length === 0
         ? h('p', { class: 'muted' }, `${statusLabel(c.status)} is final: no lifecycle action is left.`)
         : list.map((a) => h('button', { type: 'button', class: a === 'cancel' ? 'danger' : '', 'data-action': a, onclick: () => openAction(a) }, actionLabels[a])),
+      h('button', { type: 'button', class: 'secondary', id: 'duplicate-button', onclick: () => openDuplicate(ctx, state.campaign) }, 'Duplicate…'),
     )
   }
 
@@ -138,10 +140,10 @@ export async function renderCampaign(ctx, id) {
       ['Target audience', s.targetAudience.length ? s.targetAudience.join(', ') : 'Everyone'],
       ['A/B test', ab && ab.enabled ? ab.variants.map((v) => `${v.key} “${v.name}” ${v.weight} %`).join('; ') : 'Off'],
       ['Scheduling', s.schedulingRules.length ? s.schedulingRules.map((r) => `${r.days.join(' ')} ${r.startTime}–${r.endTime} ${r.timezone}`).join('; ') : 'Any time'],
-      ['Personalization', s.personalization && s.personalization.enabled ? `${s.personalization.rules.length} rule(s)` : 'Off'],
-      ['Targeting rules', c.targetingRules.length ? c.targetingRules.join(', ') : 'None'],
+      ['Personalization', s.personalization && s.personalization.enabled ? [`${s.personalization.rules.length} rule(s): `, ids(s.personalization.rules)] : 'Off'],
+      ['Targeting rules', c.targetingRules.length ? h('span', { id: 'targeting-rules' }, ids(c.targetingRules)) : 'None'],
       ['Targeting verified', c.targetingVerified ? 'Yes' : 'No'],
-      ['Created', [when(c.createdAt), ` by ${c.createdBy}`]],
+      ['Created', [when(c.createdAt), ' by ', h('span', { id: 'created-by' }, user(c.createdBy, ctx.me()))]],
       ['Last changed', when(c.updatedAt)],
       ['Id', h('code', {}, c.id)],
     ]
@@ -152,6 +154,8 @@ export async function renderCampaign(ctx, id) {
   // with the analysis of GET .../experiment; no panel when the API gives no verdict.
   async function renderExperiment() {
     const verdict = state.campaign.experiment
+    // The automatic refresh leaves the panel alone while the user is planning in it.
+    if (!experiment.hidden && experiment.querySelector('#plan-form')?.contains(document.activeElement)) return
     if (!verdict) {
       experiment.hidden = true
       return
@@ -176,7 +180,7 @@ export async function renderCampaign(ctx, id) {
       ),
     ]
     try {
-      const a = (await ctx.api.experiment(id)).data
+      const a = (await ctx.api.experimentPlan(id, state.planQuery || {})).data
       const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`)
       const interval = (e, fmt) => (e && e.value !== null ? `${fmt(e.value)}${e.low !== null && e.high !== null ? ` (${fmt(e.low)} to ${fmt(e.high)})` : ''}` : '—')
       const perExposure = (v) => `${Number(v).toFixed(4)} ${a.currency}`
@@ -210,17 +214,7 @@ export async function renderCampaign(ctx, id) {
             ),
           ),
         ),
-        a.plan
-          ? h(
-              'p',
-              { id: 'experiment-plan' },
-              `Plan: to detect a ${pct(a.plan.minimumDetectableEffect)} lift over the control's ${pct(a.plan.baselineRate)} ` +
-                `with ${Math.round(a.plan.power * 100)} % power, each variant needs ${count(a.plan.perVariant)} ` +
-                `${a.metric === 'conversionRate' ? 'clicks' : 'exposures'} (${count(a.plan.soFar)} so far` +
-                (a.plan.daysAtCurrentTraffic !== null ? `, about ${Math.ceil(a.plan.daysAtCurrentTraffic)} more days at the current traffic)` : ')') +
-                '.',
-            )
-          : null,
+        planner(a, pct),
         a.warnings && a.warnings.length ? h('ul', { class: 'muted' }, a.warnings.map((w) => h('li', {}, w))) : null,
       )
     } catch (err) {
@@ -228,6 +222,49 @@ export async function renderCampaign(ctx, id) {
     }
     fill(experiment, parts)
     experiment.hidden = false
+  }
+
+  // planner is plan-the-test: the plan the API computed (default +10 % lift at 80 % power),
+  // and a form that asks it again for another minimum detectable effect and power.
+  function planner(a, pct) {
+    const unit = a.metric === 'conversionRate' ? 'clicks' : 'exposures'
+    const out = h('div', { id: 'experiment-plan', 'aria-live': 'polite' })
+    const planText = (plan) =>
+      plan
+        ? h('p', { 'data-per-variant': String(plan.perVariant) },
+            `Plan: to detect a ${pct(plan.minimumDetectableEffect)} lift over the control's ${pct(plan.baselineRate)} ` +
+            `with ${Math.round(plan.power * 100)} % power, each variant needs `, h('strong', { id: 'plan-per-variant' }, count(plan.perVariant)),
+            ` ${unit} (${count(plan.soFar)} so far` +
+            (plan.daysAtCurrentTraffic !== null ? `, about ${Math.ceil(plan.daysAtCurrentTraffic)} more days at the current traffic)` : ')') + '.')
+        : h('p', { class: 'muted', 'data-per-variant': '' }, a.metric === 'revenuePerExposure'
+            ? 'No plan: sample sizes are planned for rates (CTR, conversion rate) only.'
+            : "No plan yet: the control needs a rate above 0 (and below 100 %) to plan from.")
+    fill(out, planText(a.plan))
+    if (a.metric === 'revenuePerExposure') return out
+    const mde = h('input', { type: 'number', name: 'mde', min: '0.1', max: '1000', step: '0.1', required: true,
+      value: String(+((a.plan ? a.plan.minimumDetectableEffect : state.planQuery ? state.planQuery.mde : 0.1) * 100).toFixed(2)) })
+    const power = h('input', { type: 'number', name: 'power', min: '50', max: '99', step: '1', required: true,
+      value: String(Math.round((a.plan ? a.plan.power : state.planQuery ? state.planQuery.power : 0.8) * 100)) })
+    const form = h(
+      'form',
+      { class: 'filters plan', id: 'plan-form', 'aria-label': 'Plan the test' },
+      field('Minimum detectable lift (%)', mde, 'The smallest relative lift worth finding.'),
+      field('Power (%)', power, 'The chance of finding it if it is there.'),
+      h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Plan')),
+    )
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault()
+      if (!form.reportValidity()) return
+      try {
+        const query = { mde: Number(mde.value) / 100, power: Number(power.value) / 100 }
+        const plan = (await ctx.api.experimentPlan(id, query)).data.plan
+        state.planQuery = query // later refreshes keep this plan
+        fill(out, planText(plan))
+      } catch (err) {
+        fill(out, h('p', { class: 'error', role: 'alert' }, err.message))
+      }
+    })
+    return h('div', {}, h('h3', {}, 'Plan the test'), form, out)
   }
 
   async function loadCampaign() {
@@ -278,7 +315,7 @@ export async function renderCampaign(ctx, id) {
                       h('td', {}, statusLabel(t.from)),
                       h('td', {}, statusLabel(t.to)),
                       h('td', {}, t.reason || '—'),
-                      h('td', {}, t.automatic ? 'Automation' : t.actor || 'Anonymous'),
+                      h('td', {}, t.automatic ? 'Automation' : t.actor ? user(t.actor, ctx.me()) : 'Anonymous'),
                       h('td', { class: 'num' }, String(t.version)),
                     ),
                   ),
@@ -310,7 +347,7 @@ export async function renderCampaign(ctx, id) {
                   h('td', {}, when(e.occurredAt)),
                   h('th', { scope: 'row' }, e.type),
                   h('td', { class: 'num' }, String(e.version)),
-                  h('td', {}, e.actor || 'Automation or anonymous'),
+                  h('td', {}, e.actor ? user(e.actor, ctx.me()) : 'Automation or anonymous'),
                   h('td', {}, h('code', {}, e.correlationId || '—')),
                   h('td', {}, e.publishedAt ? when(e.publishedAt) : 'Not yet'),
                   h('td', {}, h('details', {}, h('summary', {}, 'Show'), h('pre', {}, JSON.stringify(e.payload, null, 2)))),
@@ -428,4 +465,9 @@ export async function renderCampaign(ctx, id) {
     return
   }
   await Promise.all([loadPerformance(), renderExperiment(), loadHistory()])
+}
+
+// ids shows a list of ids, each shortened with the whole id on hover.
+function ids(list) {
+  return list.flatMap((id, i) => (i === 0 ? [shortId(id)] : [', ', shortId(id)]))
 }

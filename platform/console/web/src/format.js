@@ -50,3 +50,16 @@ export function badge(kind, value) {
 export function statusLabel(value) {
   return labels[value] || value
 }
+
+// shortId shows an id by its first 8 characters, the whole id on hover (title) and to screen
+// readers; label, when known, replaces the short form.
+export function shortId(id, label) {
+  if (!id) return '—'
+  return h('abbr', { class: 'id', title: id, 'data-id': id }, label || String(id).slice(0, 8) + '…')
+}
+
+// user shows a user id: "You" for the caller (me), else the shortened id.
+export function user(id, me) {
+  if (!id) return '—'
+  return shortId(id, me && String(id).toLowerCase() === String(me).toLowerCase() ? 'You' : null)
+}
