@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -344,6 +346,26 @@ func TestConsoleWeekOfWork(t *testing.T) {
 	if lines := strings.Count(string(exported), "\n"); lines != len(live.Campaigns) || !strings.HasSuffix(name, ".jsonl") {
 		t.Errorf("the export %q has %d lines, want one per live campaign (%d)", name, lines, len(live.Campaigns))
 	}
+
+	// The same export as CSV: a header row, then one record per campaign.
+	run(t, ctx, "export as CSV",
+		chromedp.SetValue(chromedp.CSS(`#export-form select[name=format]`), "csv"),
+		chromedp.Click(chromedp.CSS(`#export-form button[type=submit]`)),
+		waitFor(`document.getElementById('export-link')?.download.endsWith('.csv')`, 10*time.Second),
+	)
+	csvName := eval[string](t, ctx, `document.getElementById('export-link').download`)
+	var csvFile []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if b, err := os.ReadFile(filepath.Join(downloads, csvName)); err == nil && len(b) > 0 {
+			csvFile = b
+			break
+		}
+	}
+	records, err := csv.NewReader(bytes.NewReader(csvFile)).ReadAll()
+	if err != nil || len(records) != len(live.Campaigns)+1 || len(records[0]) < 2 || records[0][0] != "id" || records[0][1] != "name" {
+		t.Errorf("the CSV export %q: %d records (want a header and %d), header %v, err %v", csvName, len(records), len(live.Campaigns), records[:min(1, len(records))], err)
+	}
+	audit(t, ctx, "the export")
 
 	// Import: the dry run shows the bad line's problems and offers nothing to import (all or
 	// nothing); best effort, checked again, imports the good line.
