@@ -94,7 +94,14 @@ export async function renderList(ctx) {
     for (const n of filterNames) if (filters[n]) query[n] = filters[n]
     if (cursor) query.cursor = cursor
     try {
-      current = (await ctx.api.listCampaigns(query)).data
+      try {
+        current = (await ctx.api.listCampaigns(query)).data
+      } catch (err) {
+        // A service without metrics refuses includeMetrics: list without the figures.
+        if (err.status !== 400 || !(err.problem.errors || []).some((e) => e.field === 'includeMetrics')) throw err
+        delete query.includeMetrics
+        current = (await ctx.api.listCampaigns(query)).data
+      }
     } catch (err) {
       fill(results, h('h2', { id: 'results-title', class: 'visually-hidden' }, 'Results'), h('p', { class: 'error', role: 'alert' }, err.message))
       return
