@@ -259,6 +259,17 @@ func TestConsoleWeekOfWork(t *testing.T) {
 		}
 		return r.Map(t)
 	}
+	// Submitted from the console: the campaign page shows the approval it needs.
+	submitted := create(t, s, weekCampaign("Spring big push", "9000.00", true), colleague)
+	run(t, ctx, "submit for approval",
+		chromedp.Navigate(s.URL+"/console/campaigns/"+submitted["id"].(string)),
+		chromedp.WaitVisible(chromedp.CSS(`#approval-status[data-status=REQUIRED]`)),
+		chromedp.Click(chromedp.CSS(`#submit-approval`)),
+		chromedp.WaitVisible(chromedp.CSS(`#approval-status[data-status=PENDING]`)),
+	)
+	if a := campaignOf(t, s, submitted["id"].(string))["approval"].(map[string]any); a["status"] != "PENDING" || a["submittedBy"] != consoleUser {
+		t.Errorf("after the console's submission: %v", a)
+	}
 	toApprove := pending("Summer big push", colleague, colleague)
 	toReject := pending("Autumn big push", otherUser, otherUser)
 	own := pending("Winter own push", consoleUser, colleague)
@@ -317,6 +328,7 @@ func TestConsoleWeekOfWork(t *testing.T) {
 	run(t, ctx, "every pending campaign",
 		chromedp.Click(chromedp.CSS(`#scope-all`)),
 		waitFor(`document.querySelector('#approval-table tr[data-id="`+own["id"].(string)+`"] .decide')?.textContent === 'You wrote it'`, 10*time.Second),
+		waitFor(`document.querySelector('#approval-table tr[data-id="`+submitted["id"].(string)+`"] .decide')?.textContent === 'You submitted it'`, 10*time.Second),
 	)
 
 	// Export: JSON Lines, downloaded by the browser.

@@ -124,6 +124,11 @@ export class Client {
     return this.request('POST', `/campaigns/bulk/${action}`, { body, query: dryRun ? { dryRun: 'true' } : undefined })
   }
 
+  // submitForApproval asks for the approval of the version read (etag).
+  submitForApproval(id, etag) {
+    return this.request('POST', `/campaigns/${encodeURIComponent(id)}/submit-for-approval`, { headers: etag ? { 'If-Match': etag } : {} })
+  }
+
   // decide approves or rejects a pending campaign, pinned to the version read (If-Match).
   decide(id, decision, { etag, reason }) {
     return this.request('POST', `/campaigns/${encodeURIComponent(id)}/${decision}`, {

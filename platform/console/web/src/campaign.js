@@ -84,6 +84,9 @@ export async function renderCampaign(ctx, id) {
         h('span', { class: 'muted' }, ' Serving '),
         h('span', { id: 'serving-status', 'data-status': c.servingStatus }, badge('serving', c.servingStatus)),
         h('span', { class: 'muted' }, ` Version ${c.version}`),
+        c.approval && c.approval.status !== 'NOT_REQUIRED'
+          ? [h('span', { class: 'muted' }, ' Approval '), h('span', { id: 'approval-status', 'data-status': c.approval.status }, badge('approval', c.approval.status))]
+          : null,
       ),
     )
     const list = offered[c.status] || []
@@ -92,8 +95,14 @@ export async function renderCampaign(ctx, id) {
       list.length === 0
         ? h('p', { class: 'muted' }, `${statusLabel(c.status)} is final: no lifecycle action is left.`)
         : list.map((a) => h('button', { type: 'button', class: a === 'cancel' ? 'danger' : '', 'data-action': a, onclick: () => openAction(a) }, actionLabels[a])),
+      (c.status === 'DRAFT' || c.status === 'PAUSED') && c.approval && (c.approval.status === 'REQUIRED' || c.approval.status === 'REJECTED')
+        ? h('button', { type: 'button', class: 'secondary', id: 'submit-approval', onclick: submitForApproval }, 'Submit for approval')
+        : null,
       h('button', { type: 'button', class: 'secondary', id: 'duplicate-button', onclick: () => openDuplicate(ctx, state.campaign) }, 'Duplicate…'),
     )
+    if (c.approval && c.approval.status === 'REJECTED' && c.approval.reason) {
+      actions.append(h('p', { class: 'error', id: 'approval-reason' }, `Rejected: ${c.approval.reason}`))
+    }
   }
 
   function renderKPIs() {
@@ -120,6 +129,7 @@ export async function renderCampaign(ctx, id) {
       ['unsubscribes', 'Unsubscribes', count(m.unsubscribes)],
     ]
     fill(kpis, items.map(([key, label, value]) => h('div', { class: 'kpi' }, h('dt', {}, label), h('dd', { 'data-kpi': key }, value))))
+    kpis.dataset.columns = String(kpiColumns(items.length))
     fill(updated, m.lastUpdated ? ['Counted up to ', when(m.lastUpdated), '.'] : 'Nothing counted yet.')
   }
 
@@ -372,6 +382,18 @@ export async function renderCampaign(ctx, id) {
     await Promise.all([loadPerformance(), renderExperiment()])
   }
 
+  // submitForApproval asks for approval of the version shown (a 412 when it changed since).
+  async function submitForApproval() {
+    try {
+      await ctx.api.submitForApproval(id, state.etag)
+      ctx.flash('Submitted for approval: it waits in the approvals queue.')
+    } catch (err) {
+      ctx.flash(err.status === 412 ? 'The campaign changed meanwhile: read it again before submitting.' : err.message, true)
+    }
+    await refreshAll()
+    await loadHistory()
+  }
+
   // openAction judges the action by a dry run, shows the verdict and every reason it would
   // fail, and applies it only when the user confirms (on the version that was judged).
   function openAction(action) {
@@ -470,4 +492,14 @@ export async function renderCampaign(ctx, id) {
 // ids shows a list of ids, each shortened with the whole id on hover.
 function ids(list) {
   return list.flatMap((id, i) => (i === 0 ? [shortId(id)] : [', ', shortId(id)]))
+}
+
+// kpiColumns is how many figures a row of the KPI grid holds on a wide screen: 5, else 6 or 4,
+// whichever leaves the fewest empty places on the last row (no figure alone on a row).
+export function kpiColumns(n) {
+  let best = 5
+  for (const c of [5, 6, 4]) {
+    if ((c - (n % c)) % c < (best - (n % best)) % best) best = c
+  }
+  return best
 }

@@ -42,9 +42,12 @@ const labels = {
   ENDED: 'Ended',
 }
 
+const approvalLabels = { REQUIRED: 'Required', PENDING: 'Pending', APPROVED: 'Approved', REJECTED: 'Rejected', NOT_REQUIRED: 'Not required' }
+
 // badge shows a status or serving status; the text carries the meaning, the colour helps.
 export function badge(kind, value) {
-  return h('span', { class: `badge ${kind}-${String(value).toLowerCase()}` }, labels[value] || value)
+  const text = (kind === 'approval' ? approvalLabels : labels)[value] || value
+  return h('span', { class: `badge ${kind}-${String(value).toLowerCase()}` }, text)
 }
 
 export function statusLabel(value) {
