@@ -116,6 +116,7 @@ export function renderTransfer(ctx) {
     try {
       const { data } = await ctx.api.importFile(f, typeOf(f), { mode: checked.mode, onConflict: checked.onConflict })
       checked = null
+      run.textContent = 'Import' // a file is imported once: check it (or another) again first
       const names = await namesOf(f, typeOf(f))
       fill(report, showReport(data, `Imported: ${data.summary.created} campaign${data.summary.created === 1 ? '' : 's'} created as drafts${data.summary.failed ? `, ${data.summary.failed} line${data.summary.failed === 1 ? '' : 's'} failed` : ''}.`, false, names))
     } catch (err) {
