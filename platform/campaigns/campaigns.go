@@ -147,7 +147,11 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		Logger: cfg.Logger, Totals: c.metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit), MaxLines: cfg.HTTP.ImportMaxLines,
 		TempDir: cfg.HTTP.ImportTempDir,
 	})
-	c.targetingAPI = targetingapi.NewHandler(c.evaluator, targetingapi.HandlerConfig{Logger: cfg.Logger})
+	tc := targetingapi.HandlerConfig{Logger: cfg.Logger}
+	if c.rules != nil { // a nil *targeting.Client would make a non-nil RuleSource
+		tc.Rules = c.rules
+	}
+	c.targetingAPI = targetingapi.NewHandler(c.evaluator, tc)
 	return c, nil
 }
 

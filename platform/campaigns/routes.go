@@ -137,6 +137,8 @@ var routeTable = func() []route {
 		get("/campaigns/:id/experiment", auth.CampaignsRead),
 		// Rolling the winner out changes who sees what, like a lifecycle action: managers.
 		post("/campaigns/:id/experiment/conclude", auth.CampaignsLifecycle),
+		// A rule's name and status, to label the ids campaigns list: as reading a campaign.
+		get("/targeting/rules", auth.CampaignsRead),
 		serving(post("/targeting/evaluate", auth.TargetingEvaluate)),
 		serving(post("/campaigns/:id/evaluate", auth.TargetingEvaluate)),
 	)

@@ -20,6 +20,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
 
 // The console's own user (X-User-ID), set before the first page loads, and two colleagues.
@@ -80,8 +81,14 @@ func click(expr string) chromedp.Action[chromedp.Void] {
 func TestConsoleWeekOfWork(t *testing.T) {
 	ctx, blog := newBrowser(t)
 	dir := artifacts(t)
+	// A Rules Engine (its real contract, faked) that knows the campaigns' rule by name.
+	engine := enginetest.New(t)
+	engine.SetRule(uuid.MustParse(ruleID), "ACTIVE", enginetest.PromotionDSL)
+	engine.Rename(uuid.MustParse(ruleID), "Spring shoppers")
 	s := apptest.Serve(t, dbtest.SQLiteTarget(t), apptest.ServerConfig{Configure: func(cfg *config.Config) {
 		cfg.Approval.Thresholds = map[string]string{"EUR": "5000.00"}
+		cfg.RulesEngine.URL = engine.URL
+		cfg.RulesEngine.BreakerFailures = 1000
 	}})
 
 	// Three campaigns with figures; "Untargeted" cannot be activated (no targeting rule).
@@ -184,9 +191,10 @@ func TestConsoleWeekOfWork(t *testing.T) {
 	if created[0] != colleague[:8]+"…" || created[1] != colleague {
 		t.Errorf("the author shows %q, want the short id with the whole id on hover", created)
 	}
+	run(t, ctx, "the rule named", waitFor(`document.querySelector('#targeting-rules abbr').textContent === 'Spring shoppers'`, 10*time.Second))
 	rule := eval[string](t, ctx, `document.querySelector('#targeting-rules abbr').title`)
 	if rule != ruleID {
-		t.Errorf("the targeting rule's title is %q", rule)
+		t.Errorf("the targeting rule's title is %q, want its whole id on hover", rule)
 	}
 	layout := eval[map[string]float64](t, ctx, `(() => {
 		const kpis = [...document.querySelectorAll('#kpis .kpi')];

@@ -68,6 +68,21 @@ export class Client {
     return this.request('GET', path, { query })
   }
 
+  // ruleNames maps the rule ids the Rules Engine knows among ids to their names (GET
+  // /targeting/rules, one request); an id it cannot name (no Rules Engine, an unknown rule, the
+  // engine down) is left out, and shown as an id.
+  async ruleNames(ids) {
+    const names = new Map()
+    if (!ids.length) return names
+    try {
+      const { data } = await this.request('GET', '/targeting/rules?' + ids.map((id) => 'id=' + encodeURIComponent(id)).join('&'))
+      for (const r of data.rules) names.set(r.id, r.name)
+    } catch {
+      // labels are a convenience: the ids stay
+    }
+    return names
+  }
+
   listCampaigns(query) {
     return this.get('/campaigns', query)
   }

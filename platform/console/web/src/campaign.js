@@ -150,8 +150,8 @@ export async function renderCampaign(ctx, id) {
       ['Target audience', s.targetAudience.length ? s.targetAudience.join(', ') : 'Everyone'],
       ['A/B test', ab && ab.enabled ? ab.variants.map((v) => `${v.key} “${v.name}” ${v.weight} %`).join('; ') : 'Off'],
       ['Scheduling', s.schedulingRules.length ? s.schedulingRules.map((r) => `${r.days.join(' ')} ${r.startTime}–${r.endTime} ${r.timezone}`).join('; ') : 'Any time'],
-      ['Personalization', s.personalization && s.personalization.enabled ? [`${s.personalization.rules.length} rule(s): `, ids(s.personalization.rules)] : 'Off'],
-      ['Targeting rules', c.targetingRules.length ? h('span', { id: 'targeting-rules' }, ids(c.targetingRules)) : 'None'],
+      ['Personalization', s.personalization && s.personalization.enabled ? [`${s.personalization.rules.length} rule(s): `, ruleIds(ctx.api, s.personalization.rules)] : 'Off'],
+      ['Targeting rules', c.targetingRules.length ? h('span', { id: 'targeting-rules' }, ruleIds(ctx.api, c.targetingRules)) : 'None'],
       ['Targeting verified', c.targetingVerified ? 'Yes' : 'No'],
       ['Created', [when(c.createdAt), ' by ', h('span', { id: 'created-by' }, user(c.createdBy, ctx.me()))]],
       ['Last changed', when(c.updatedAt)],
@@ -492,6 +492,18 @@ export async function renderCampaign(ctx, id) {
 // ids shows a list of ids, each shortened with the whole id on hover.
 function ids(list) {
   return list.flatMap((id, i) => (i === 0 ? [shortId(id)] : [', ', shortId(id)]))
+}
+
+// ruleIds shows rule ids as ids does, then names each rule the Rules Engine knows (the whole
+// id stays on hover).
+function ruleIds(api, list) {
+  const nodes = ids(list)
+  api.ruleNames(list).then((names) => {
+    for (const node of nodes) {
+      if (typeof node !== 'string' && names.has(node.dataset.id)) node.textContent = names.get(node.dataset.id)
+    }
+  })
+  return nodes
 }
 
 // kpiColumns is how many figures a row of the KPI grid holds on a wide screen: 5, else 6 or 4,
