@@ -210,7 +210,7 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 		"GET /api/v1/campaigns/:id/experiment":  onShared("/experiment", nil),
 		// A real rollout on the shared DRAFT campaign (its A/B test is on); PUT resets the weights.
 		"POST /api/v1/campaigns/:id/experiment/conclude": onShared("/experiment/conclude", map[string]any{"winner": "A"}),
-		"GET /api/v1/targeting/rules": static("/api/v1/targeting/rules?id=" + uuid.NewString()),
+		"GET /api/v1/targeting/rules":                    static("/api/v1/targeting/rules?id=" + uuid.NewString()),
 		// Targeting evaluation: the body follows targeting's contract; see targeting/README.md.
 		"POST /api/v1/targeting/evaluate": func(*testing.T, *apptest.Server, bool) (string, any, []string) {
 			return "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-1", "context": map[string]any{}}, nil
