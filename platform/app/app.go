@@ -323,7 +323,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	// that it stays right behind a proxy that mounts the API under a path prefix.
 	e.GET("/", func(c echo.Context) error {
 		return c.Redirect(http.StatusFound, strings.TrimPrefix(console.Prefix, "/"))
-	})
+	}, httpx.Query())
 	c.Client.Mount(e.Group(apiPrefix))
 	if err := policy.Verify(e.Routes()); err != nil {
 		_ = c.Close()
