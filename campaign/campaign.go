@@ -4,6 +4,12 @@
 // campaign/echoapi serves it over Echo. A host wires all of them, with the other capabilities,
 // through platform/campaigns. The aggregate (aggregate.go) keeps its state private: it changes
 // only through methods that enforce its rules.
+//
+// The domain events are a contract with their consumers: subjects, the CloudEvents envelope,
+// each payload type (CreatedV1, UpdatedV1, TransitionV1...), delivery, order and the
+// compatibility policy of their versions are described in the API reference
+// (platform/app/openapi.yaml, served at /docs: the tag "events"), and testdata/events holds
+// the golden CloudEvent of each type, which the tests compare byte for byte.
 package campaign
 
 import (

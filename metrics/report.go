@@ -94,7 +94,7 @@ type PerformancePoint struct {
 
 // PerformanceSeries is the series of one group (all traffic when not grouped).
 type PerformanceSeries struct {
-	Group  *string            `json:"group"` // the variant, channel or personalization rule ("" when the event had none)
+	Group  *string            `json:"group"` // the variant, channel or personalization rule; nil for events without one, and when not grouped
 	Points []PerformancePoint `json:"points"`
 }
 
@@ -149,7 +149,7 @@ func Series(rows []Row, gran, group, cur string, budget decimal.Decimal) ([]Perf
 		}
 		slices.Sort(periods)
 		s := PerformanceSeries{Points: make([]PerformancePoint, 0, len(periods))}
-		if group != "" {
+		if g != "" { // "": not grouped, or events without a variant, channel or rule
 			s.Group = &g
 		}
 		var running Totals

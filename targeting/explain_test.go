@@ -134,6 +134,12 @@ func TestExplainGivesEveryReason(t *testing.T) {
 	assert.True(t, one.Undetermined)
 	require.Equal(t, []targeting.ReasonCode{targeting.ReasonUndetermined}, codes(one.Why))
 	assert.Contains(t, one.Why[0].Detail, "unavailable")
+	// Held back by something definite as well: a verdict (not undetermined), whose why still
+	// names the rule that could not be evaluated.
+	both, err := ev.Campaign(context.Background(), outOfSchedule.ID(), targeting.Request{CustomerID: "c-2", Context: json.RawMessage(`{"order_amount": 150}`), Explain: true})
+	require.NoError(t, err)
+	assert.False(t, both.Undetermined, "out of schedule whatever the rule says")
+	assert.Equal(t, []targeting.ReasonCode{targeting.ReasonOutOfSchedule, targeting.ReasonUndetermined}, codes(both.Why))
 
 	// Switched off, only status, dates and rules decide.
 	e.Failures.Store(0)

@@ -6,7 +6,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
 )
 
-// benchCreateBody is a typical create request: every section filled, as the README's tour sends it.
+// benchCreateBody is a typical create request with every section filled.
 const benchCreateBody = `{
   "name": "Spring sale",
   "description": "20% off for loyal customers",

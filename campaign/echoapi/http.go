@@ -27,6 +27,7 @@ type Handler struct {
 	svc     *campaign.Service
 	logger  *slog.Logger
 	metrics MetricsSource
+	totals  campaign.TotalsSource
 	bulkN   int // campaigns a bulk action works on at once
 	// bulkSlots bounds the campaigns all bulk requests of this handler act on at once, so
 	// that concurrent bulk calls cannot take the whole connection pool.
@@ -57,6 +58,9 @@ type HandlerConfig struct {
 	// Metrics, when set, embeds the campaign's metrics in GET /campaigns/:id (and the A/B
 	// verdict when the test is on).
 	Metrics MetricsSource
+	// Totals, when set, lets the list add each campaign's all-time totals
+	// (includeMetrics=true; without it that is a 400), one query per page.
+	Totals campaign.TotalsSource
 	// BulkConcurrency is how many campaigns of one bulk action are acted on at once, each in
 	// its own transaction (default DefaultBulkConcurrency; 1: one after the other). All bulk
 	// requests together act on at most twice as many at once.
@@ -71,7 +75,7 @@ func NewHandler(svc *campaign.Service, cfg HandlerConfig) *Handler {
 	if cfg.BulkConcurrency <= 0 {
 		cfg.BulkConcurrency = DefaultBulkConcurrency
 	}
-	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, bulkN: cfg.BulkConcurrency,
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, totals: cfg.Totals, bulkN: cfg.BulkConcurrency,
 		bulkSlots: make(chan struct{}, 2*cfg.BulkConcurrency)}
 }
 
@@ -81,7 +85,7 @@ func (h *Handler) Register(g httpx.Router) {
 	p := httpx.Problems(h.logger)
 	none := httpx.Query()
 	g.POST("/campaigns", h.create, p, none)
-	g.GET("/campaigns", h.list, p, httpx.Query(listParams()...))
+	g.GET("/campaigns", h.list, p, httpx.Query(listRouteParams()...))
 	g.GET("/campaigns/:id", h.get, p, none)
 	g.PUT("/campaigns/:id", h.update, p, none)
 	g.DELETE("/campaigns/:id", h.delete, p, none)
@@ -243,6 +247,9 @@ type Response struct {
 	Metrics any `json:"metrics,omitempty"`
 	// Experiment is the short A/B verdict; only GET /campaigns/:id has it, when the test is on.
 	Experiment any `json:"experiment,omitempty"`
+	// Totals are the all-time performance totals; only the list with includeMetrics=true has
+	// them (the export's metrics member).
+	Totals *ExportMetrics `json:"totals,omitempty"`
 }
 
 // NewResponse renders c for the API, with its serving status at now.

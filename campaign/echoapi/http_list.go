@@ -1,6 +1,7 @@
 package echoapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
@@ -25,20 +27,50 @@ func listParams() []httpx.Param {
 		httpx.One("startTo"), httpx.One("sort"), httpx.One("limit"), httpx.One("cursor"), httpx.Many("approvalStatus")}
 }
 
+// listRouteParams are the list route's parameters: the filters, and includeMetrics, which
+// only the list (not the export, which has its own) reads.
+func listRouteParams() []httpx.Param { return append(listParams(), httpx.One("includeMetrics")) }
+
 func (h *Handler) list(c echo.Context) error {
-	f, err := parseFilter(c.QueryParams())
-	if err != nil {
-		return err
+	q := c.QueryParams()
+	var errs fieldErrors
+	withMetrics := parseBool(q, "includeMetrics", &errs)
+	f, err := parseFilter(q)
+	if err != nil || len(errs) > 0 {
+		p := httpx.BadRequest("the query string is invalid", errs...)
+		var fp *httpx.Problem
+		if errors.As(err, &fp) {
+			p.Errors = append(fp.Errors, errs...)
+		}
+		return p
 	}
+	if withMetrics && h.totals == nil {
+		return httpx.BadRequest("this service has no metrics to list",
+			httpx.FieldError{Field: "includeMetrics", Message: "is not available here"})
+	}
+	ctx := c.Request().Context()
 	now := h.svc.Now()
 	f.Now = now
-	camps, next, err := h.svc.List(c.Request().Context(), f)
+	camps, next, err := h.svc.List(ctx, f)
 	if err != nil {
 		return h.problem(err, false)
+	}
+	var totals map[uuid.UUID]campaign.Totals
+	if withMetrics && len(camps) > 0 {
+		ids := make([]uuid.UUID, len(camps))
+		for i, camp := range camps {
+			ids[i] = uuid.UUID(camp.ID())
+		}
+		if totals, err = h.totals.CampaignTotals(ctx, ids); err != nil {
+			return h.problem(fmt.Errorf("list totals: %w", err), false)
+		}
 	}
 	out := ListResponse{Campaigns: make([]Response, len(camps)), Limit: f.Limit}
 	for i, camp := range camps {
 		out.Campaigns[i] = NewResponse(camp, now)
+		if withMetrics { // a campaign without any event is absent from totals: zero
+			out.Campaigns[i].Totals = newExportMetrics(totals[uuid.UUID(camp.ID())], camp.Budget().Currency)
+		}
 	}
 	if next != nil {
 		s := next.Encode()

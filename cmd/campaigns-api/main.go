@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 	_ "time/tzdata" // scheduling rules name IANA zones; do not depend on the host's zoneinfo
 
 	"github.com/engine-rules-sp/campaigns/cmd/campaigns-api/internal/loadtest"
@@ -46,7 +47,7 @@ Commands:
   loadtest [flags]     drive a running API with a realistic mix (loadtest -h)
 
 Every setting is a key of the YAML file or a CAMPAIGNS_* environment variable
-(nats.url: CAMPAIGNS_NATS_URL); see the README's Configuration table.
+(nats.url: CAMPAIGNS_NATS_URL); see the Configuration table of configs/README.md.
 
 Flags:
 `)
@@ -79,8 +80,13 @@ Flags:
 
 	switch rest := fs.Args(); {
 	case len(rest) == 0:
+		now, err := app.TestClock(os.LookupEnv, time.Now)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
 		logger := app.NewLogger(cfg.Log, stderr)
-		if err := app.RunAPI(ctx, cfg, logger); err != nil {
+		if err := app.RunAPIWith(ctx, cfg, logger, app.APIConfig{Now: now}); err != nil {
 			var cerr *config.Error
 			if errors.As(err, &cerr) {
 				// A setting the API refuses to serve with (auth.mode none on a public address...).

@@ -40,7 +40,7 @@ Runs the background work (event relay, tracking aggregation, automation, houseke
 serves /health and /ready; "healthcheck" probes a running worker's /health.
 
 Every setting is a key of the YAML file or a CAMPAIGNS_* environment variable
-(nats.url: CAMPAIGNS_NATS_URL); see the README's Configuration table.
+(nats.url: CAMPAIGNS_NATS_URL); see the Configuration table of configs/README.md.
 
 Flags:
 `)

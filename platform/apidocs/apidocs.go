@@ -16,13 +16,15 @@ const RedocVersion = "2.5.4"
 // The routes Register mounts.
 const (
 	PagePath   = "/docs"
+	SlashPath  = "/docs/" // redirects to the page
 	ScriptPath = "/docs/redoc.standalone.js"
 )
 
 // ContentSecurityPolicy is the page's policy: scripts, the spec and images from this origin
 // only (checked in a headless Chromium: the page renders every operation under it). Redoc
-// needs inline styles (styled-components) and a blob: worker for its search; it links its logo
-// from a CDN, which this policy blocks (Redoc then leaves the logo out).
+// needs inline styles (styled-components) and a blob: worker for its search. The bundle's one
+// external image (the Redocly logo, from a CDN) is replaced by an empty inline image when it is
+// vendored (vendor.sh), so the page neither asks the CDN nor shows a broken image.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
 	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -34,11 +36,16 @@ var page []byte
 var redocScript []byte
 
 // Register mounts GET /docs (the page; it reads the spec from /openapi.yaml, which the caller
-// serves) and GET /docs/redoc.standalone.js on e, with the given route middleware.
+// serves), GET /docs/ (a redirect to the page: its relative links are resolved against
+// /docs) and GET /docs/redoc.standalone.js on e, with the given route middleware.
 func Register(e *echo.Echo, mw ...echo.MiddlewareFunc) {
 	e.GET(PagePath, func(c echo.Context) error {
 		c.Response().Header().Set("Content-Security-Policy", ContentSecurityPolicy)
 		return c.HTMLBlob(http.StatusOK, page)
+	}, mw...)
+	e.GET(SlashPath, func(c echo.Context) error {
+		// Relative, so that it stays right behind a proxy that mounts the API under a prefix.
+		return c.Redirect(http.StatusMovedPermanently, "../docs")
 	}, mw...)
 	e.GET(ScriptPath, func(c echo.Context) error {
 		// The bundle changes only with the binary: a day of caching is safe.

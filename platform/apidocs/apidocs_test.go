@@ -55,3 +55,24 @@ func TestRegisterServesPageAndScript(t *testing.T) {
 	assert.Equal(t, "text/javascript; charset=utf-8", rec.Header().Get("Content-Type"))
 	assert.Equal(t, redocScript, rec.Body.Bytes())
 }
+
+// The bundle loads nothing from another origin: its one external image (the Redocly logo) was
+// replaced when it was vendored, so the page's policy blocks nothing and shows no broken image.
+func TestBundleNamesNoExternalResource(t *testing.T) {
+	t.Parallel()
+	external := regexp.MustCompile(`src:"https?://[^"]*"`).FindAllString(string(redocScript), -1)
+	assert.Empty(t, external, "image or script sources on another origin")
+	assert.NotContains(t, string(redocScript), "cdn.redoc.ly")
+}
+
+// /docs/ and HEAD reach the page too: /docs/ redirects (relatively, so a path prefix in front
+// of the API keeps working) to /docs, whose relative links are resolved against it.
+func TestDocsSlashRedirects(t *testing.T) {
+	t.Parallel()
+	e := echo.New()
+	Register(e)
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, SlashPath, nil))
+	assert.Equal(t, http.StatusMovedPermanently, rec.Code)
+	assert.Equal(t, "../docs", rec.Header().Get("Location"))
+}

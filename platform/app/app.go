@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -322,6 +323,11 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 		_ = c.Close()
 		return nil, err
 	}
+	// Someone who opens the server's address in a browser lands on the console. Relative, so
+	// that it stays right behind a proxy that mounts the API under a path prefix.
+	e.GET("/", func(c echo.Context) error {
+		return c.Redirect(http.StatusFound, strings.TrimPrefix(console.Prefix, "/"))
+	}, httpx.Query())
 	c.Client.Mount(e.Group(apiPrefix))
 	if err := policy.Verify(e.Routes()); err != nil {
 		_ = c.Close()
@@ -385,14 +391,23 @@ func (a *API) Handler() http.Handler { return a.Echo }
 
 // RunAPI serves the API until ctx is done, then shuts down gracefully.
 func RunAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
+	return RunAPIWith(ctx, cfg, logger, APIConfig{})
+}
+
+// RunAPIWith is RunAPI tuned by ac: ac.Now, when set, is the clock of everything the API
+// decides by the time (the binary sets it from TestClockEnv, for tests only).
+func RunAPIWith(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac APIConfig) error {
 	logger.Info("starting campaigns API", slog.Any("config", *cfg))
+	if ac.Now != nil {
+		logger.Warn("the API's clock is shifted, for tests only ("+TestClockEnv+")", slog.Time("now", ac.Now()))
+	}
 	// The port first: one that is taken is said before NATS, the database or the worker start.
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
 	if err != nil {
 		return fmt.Errorf("listen %s: %w (set http.port, CAMPAIGNS_HTTP_PORT, to a free port)", cfg.HTTP.Addr(), err)
 	}
 	defer ln.Close()
-	a, err := NewAPI(ctx, cfg, logger, APIConfig{})
+	a, err := NewAPI(ctx, cfg, logger, ac)
 	if err != nil {
 		return err
 	}

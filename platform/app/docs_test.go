@@ -111,3 +111,60 @@ func TestOpenAPIServers(t *testing.T) {
 		assert.NotEmpty(t, srv.Description, srv.URL)
 	}
 }
+
+// The reference page's sidebar names each group once: Redoc lists the description's # and ##
+// headings beside the tags (by their x-displayName), so a section heading that is also a
+// tag's name shows twice ("Lifecycle" and "lifecycle"). Every tag is named for people, every
+// operation has exactly one tag, and the tags' descriptions hold their sections' text.
+func TestOpenAPISidebarNamesEachGroupOnce(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromData(app.OpenAPISpec())
+	require.NoError(t, err)
+	entries := map[string]string{}
+	add := func(name, from string) {
+		key := strings.ToLower(strings.TrimSpace(name))
+		if prev, ok := entries[key]; ok {
+			t.Errorf("the sidebar would show %q twice: %s and %s", name, prev, from)
+		}
+		entries[key] = from
+	}
+	heading := regexp.MustCompile(`^#{1,2} (.+)$`)
+	for _, line := range markdownOutsideCode(doc.Info.Description) {
+		if m := heading.FindStringSubmatch(line); m != nil {
+			add(m[1], "a heading of info.description")
+		}
+	}
+	tags := map[string]bool{}
+	for _, tag := range doc.Tags {
+		display, _ := tag.Extensions["x-displayName"].(string)
+		assert.NotEmpty(t, display, "tag %s has no x-displayName", tag.Name)
+		add(display, "tag "+tag.Name)
+		tags[tag.Name] = true
+		for _, line := range markdownOutsideCode(tag.Description) {
+			assert.False(t, heading.MatchString(line), "tag %s: a # or ## heading in its description would be a sidebar entry: %q", tag.Name, line)
+		}
+	}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if assert.Len(t, op.Tags, 1, "%s %s", method, path) {
+				assert.True(t, tags[op.Tags[0]], "%s %s: tag %s is not declared", method, path, op.Tags[0])
+			}
+		}
+	}
+}
+
+// markdownOutsideCode is md's lines outside fenced code blocks (a shell comment is no heading).
+func markdownOutsideCode(md string) []string {
+	var out []string
+	fenced := false
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if !fenced {
+			out = append(out, line)
+		}
+	}
+	return out
+}

@@ -102,7 +102,8 @@ func TestFrequencyReachAudienceAndPersonalization(t *testing.T) {
 		for _, sr := range perf["series"].([]any) {
 			points := sr.(map[string]any)["points"].([]any)
 			require.Len(t, points, 1)
-			byGroup[sr.(map[string]any)["group"].(string)] = points[0].(map[string]any)["cumulative"].(map[string]any)
+			group, _ := sr.(map[string]any)["group"].(string) // null: no personalization
+			byGroup[group] = points[0].(map[string]any)["cumulative"].(map[string]any)
 		}
 		require.Len(t, byGroup, 2, "the rule and the no-personalization group: %v", byGroup)
 		assert.EqualValues(t, 4, byGroup[promo.String()]["impressions"], "c-1, c-2, c-4, c-6")

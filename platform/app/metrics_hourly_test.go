@@ -107,7 +107,7 @@ func TestHourlyPerformanceForLaunchDay(t *testing.T) {
 			for _, sr := range series {
 				groups = append(groups, sr.(map[string]any)["group"])
 			}
-			assert.Equal(t, []any{"", "A", "B"}, groups)
+			assert.Equal(t, []any{nil, "A", "B"}, groups, "null: the events without a variant")
 			periods, points := pointsOf(series[1])
 			assert.Equal(t, []string{hourName(1), hourName(2), hourName(3)}, periods)
 			assert.EqualValues(t, 4, points[hourName(3)]["values"].(map[string]any)["impressions"])

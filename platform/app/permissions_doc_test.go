@@ -14,23 +14,25 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/config"
 )
 
-// documentedRoute is one row of the README's route permission table: the permission the
+// documentedRoute is one row of the route permission table of the operations guide
+// (configs/README.md, Security): the permission the
 // route requires and, per role, whether the role may call it.
 type documentedRoute struct {
 	permission auth.Permission
 	allows     map[auth.Role]bool
 }
 
-// documentedPermissions reads the two permission tables of the README's Security section:
+// documentedPermissions reads the two permission tables of the Security section of
+// configs/README.md:
 // roles to permissions, and routes ("GET /api/v1/campaigns/:id", Echo's spelling) to their
 // permission and a yes or no per role.
 func documentedPermissions(t *testing.T) (map[auth.Role][]auth.Permission, map[string]documentedRoute) {
 	t.Helper()
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../configs/README.md")
 	require.NoError(t, err)
 	readme := string(b)
 	start := strings.Index(readme, "\n## Security\n")
-	require.NotEqual(t, -1, start, "README has a Security section")
+	require.NotEqual(t, -1, start, "configs/README.md has a Security section")
 	section := readme[start+1:]
 	if end := strings.Index(section[3:], "\n## "); end != -1 {
 		section = section[:end+3]
@@ -95,12 +97,12 @@ func documentedPermissions(t *testing.T) (map[auth.Role][]auth.Permission, map[s
 			routes[route] = d
 		}
 	}
-	require.NotEmpty(t, roles, "README's Security section has the role table")
-	require.NotEmpty(t, routes, "README's Security section has the route table")
+	require.NotEmpty(t, roles, "the Security section of configs/README.md has the role table")
+	require.NotEmpty(t, routes, "the Security section of configs/README.md has the route table")
 	return roles, routes
 }
 
-// The README's permission tables are the code's: the same roles with the same permissions,
+// The permission tables of configs/README.md are the code's: the same roles with the same permissions,
 // every route of the table (and no other) with its permission, and each yes or no what the
 // role's permissions give. TestRouteAuthorizationMatrix then calls every route as each role
 // and expects the documented answer.
@@ -108,9 +110,9 @@ func TestDocumentedPermissionsAreTheRouteTable(t *testing.T) {
 	t.Parallel()
 	roles, routes := documentedPermissions(t)
 	for _, r := range auth.Roles() {
-		assert.ElementsMatch(t, auth.Grants(r), roles[r], "README's permissions of role %s", r)
+		assert.ElementsMatch(t, auth.Grants(r), roles[r], "configs/README.md's permissions of role %s", r)
 	}
-	assert.Len(t, roles, len(auth.Roles()), "README's role table lists exactly the roles")
+	assert.Len(t, roles, len(auth.Roles()), "configs/README.md's role table lists exactly the roles")
 
 	cfg := &config.Config{}
 	cfg.Auth.PublicMetrics = true // the default the table documents first
@@ -120,16 +122,16 @@ func TestDocumentedPermissionsAreTheRouteTable(t *testing.T) {
 		key := r.Method + " " + r.Path
 		seen[key] = true
 		d, ok := routes[key]
-		if !assert.True(t, ok, "README's route table lacks %s", key) {
+		if !assert.True(t, ok, "configs/README.md's route table lacks %s", key) {
 			continue
 		}
-		assert.Equal(t, r.Permission, d.permission, "README's permission of %s", key)
+		assert.Equal(t, r.Permission, d.permission, "configs/README.md's permission of %s", key)
 		for _, role := range auth.Roles() {
 			want := r.Permission == auth.Public || slices.Contains(auth.Grants(role), r.Permission)
-			assert.Equal(t, want, d.allows[role], "README's %s column for %s", role, key)
+			assert.Equal(t, want, d.allows[role], "configs/README.md's %s column for %s", role, key)
 		}
 	}
 	for key := range routes {
-		assert.True(t, seen[key], "README's route table lists %s, which the route table does not", key)
+		assert.True(t, seen[key], "configs/README.md's route table lists %s, which the route table does not", key)
 	}
 }

@@ -27,10 +27,12 @@ const apiPrefix = "/api/v1"
 // /metrics, admin does everything.
 func RoutePolicy(cfg *config.Config) auth.Policy {
 	own := auth.Policy{
+		{Method: http.MethodGet, Path: "/", Permission: auth.Public}, // to the console
 		{Method: http.MethodGet, Path: "/health", Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/ready", Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/openapi.yaml", Permission: auth.Public},
 		{Method: http.MethodGet, Path: apidocs.PagePath, Permission: auth.Public},
+		{Method: http.MethodGet, Path: apidocs.SlashPath, Permission: auth.Public},
 		{Method: http.MethodGet, Path: apidocs.ScriptPath, Permission: auth.Public},
 		{Method: http.MethodGet, Path: "/metrics", Permission: metricsPermission(cfg)},
 		// The web console's page and assets: public files; the console calls the API below

@@ -173,7 +173,9 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 		"GET /health":                   static("/health"),
 		"GET /ready":                    static("/ready"),
 		"GET /openapi.yaml":             static("/openapi.yaml"),
+		"GET /":                         static("/"),
 		"GET /docs":                     static("/docs"),
+		"GET /docs/":                    static("/docs/"),
 		"GET /docs/redoc.standalone.js": static("/docs/redoc.standalone.js"),
 		"GET /metrics":                  static("/metrics"),
 		// The console's files are not API operations: sent without the OpenAPI check.
@@ -208,6 +210,7 @@ func secRequests(shared func() string, fresh func(t *testing.T) string) map[stri
 		"GET /api/v1/campaigns/:id/experiment":  onShared("/experiment", nil),
 		// A real rollout on the shared DRAFT campaign (its A/B test is on); PUT resets the weights.
 		"POST /api/v1/campaigns/:id/experiment/conclude": onShared("/experiment/conclude", map[string]any{"winner": "A"}),
+		"GET /api/v1/targeting/rules":                    static("/api/v1/targeting/rules?id=" + uuid.NewString()),
 		// Targeting evaluation: the body follows targeting's contract; see targeting/README.md.
 		"POST /api/v1/targeting/evaluate": func(*testing.T, *apptest.Server, bool) (string, any, []string) {
 			return "/api/v1/targeting/evaluate", map[string]any{"customerId": "c-1", "context": map[string]any{}}, nil
@@ -288,13 +291,13 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 		}
 		doc, ok := documented[key]
 		if !ok {
-			t.Errorf("README's route table lacks %s", key)
+			t.Errorf("configs/README.md's route table lacks %s", key)
 			continue
 		}
 		t.Run(key, func(t *testing.T) {
 			for _, c := range idp.cases() {
 				t.Run(c.name, func(t *testing.T) {
-					// What README's Security table says: public, or a yes in a role's column.
+					// What the Security table of configs/README.md says: public, or a yes in a role's column.
 					allowed := doc.permission == auth.Public
 					for _, r := range c.roles {
 						allowed = allowed || doc.allows[r]
@@ -307,6 +310,8 @@ func TestRouteAuthorizationMatrix(t *testing.T) {
 						r = s.Do(route.Method, path, body, append(extra, c.headers(t)...)...)
 					}
 					switch {
+					case allowed && (route.Path == "/" || route.Path == "/docs/"):
+						assert.True(t, r.Status >= 300 && r.Status < 400, "%s as %s: want a redirect, got %d: %s", key, c.name, r.Status, r.Body)
 					case allowed:
 						assert.True(t, r.Status >= 200 && r.Status < 300, "%s as %s: want 2xx, got %d: %s", key, c.name, r.Status, r.Body)
 					case c.roles == nil:

@@ -1,19 +1,3 @@
-// Package campaigns is the campaigns service as one client: New wires every capability
-// (campaigns, their lifecycle and approval, targeting, tracking and reporting, the domain
-// events) over a host's *bun.DB and NATS JetStream; Migrate applies the schema; Mount serves
-// the HTTP API on a host's Echo group, with its permissions, body limits and request ids;
-// Start runs the background work and Stop ends it, publishing what is committed.
-//
-//	client, err := campaigns.New(db, js, campaigns.Config{Identify: identify})
-//	if err != nil { ... }               // a *ConfigError names the field
-//	err = client.Migrate(ctx)
-//	client.Mount(e.Group("/api/v1"))
-//	err = client.Start(ctx)
-//	...                                 // serve; on shutdown, stop serving first
-//	err = client.Stop(shutdownCtx)      // waits, publishes the outbox, releases the leases
-//
-// The binaries (platform/app) are thin over the same client. Nothing is global: two clients
-// live side by side in one process.
 package campaigns
 
 import (
@@ -157,13 +141,17 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	})
 	c.changes.listen(c.metricsAPI.ForgetCampaign, c.metricsAPI.ForgetCampaigns)
 	c.campaignsAPI = campaignapi.NewHandler(c.campaigns, campaignapi.HandlerConfig{
-		Logger: cfg.Logger, Metrics: c.metricsAPI, BulkConcurrency: cfg.HTTP.BulkConcurrency,
+		Logger: cfg.Logger, Metrics: c.metricsAPI, Totals: c.metrics, BulkConcurrency: cfg.HTTP.BulkConcurrency,
 	})
 	c.transferAPI = campaignapi.NewIOHandler(c.campaigns, campaignapi.IOConfig{
 		Logger: cfg.Logger, Totals: c.metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit), MaxLines: cfg.HTTP.ImportMaxLines,
 		TempDir: cfg.HTTP.ImportTempDir,
 	})
-	c.targetingAPI = targetingapi.NewHandler(c.evaluator, targetingapi.HandlerConfig{Logger: cfg.Logger})
+	tc := targetingapi.HandlerConfig{Logger: cfg.Logger}
+	if c.rules != nil { // a nil *targeting.Client would make a non-nil RuleSource
+		tc.Rules = c.rules
+	}
+	c.targetingAPI = targetingapi.NewHandler(c.evaluator, tc)
 	return c, nil
 }
 

@@ -85,7 +85,7 @@ type route struct {
 //
 // Roles (platform/auth): viewer reads, editor creates/replaces/deletes, manager runs lifecycle
 // actions, analyst reads customer-level data, tracker sends tracking events, admin does
-// everything. Every role that may export also reads; the README's Security table is this
+// everything. Every role that may export also reads; the Security table of configs/README.md is this
 // table, and TestRouteAuthorizationMatrix holds the two together.
 var routeTable = func() []route {
 	post := func(path string, p auth.Permission) route {
@@ -137,6 +137,8 @@ var routeTable = func() []route {
 		get("/campaigns/:id/experiment", auth.CampaignsRead),
 		// Rolling the winner out changes who sees what, like a lifecycle action: managers.
 		post("/campaigns/:id/experiment/conclude", auth.CampaignsLifecycle),
+		// A rule's name and status, to label the ids campaigns list: as reading a campaign.
+		get("/targeting/rules", auth.CampaignsRead),
 		serving(post("/targeting/evaluate", auth.TargetingEvaluate)),
 		serving(post("/campaigns/:id/evaluate", auth.TargetingEvaluate)),
 	)

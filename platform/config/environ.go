@@ -55,7 +55,7 @@ func CheckEnvironment(environ []string) error {
 	if near, dist := nearest(name, known); dist <= max(3, len(name)/5) {
 		reason += fmt.Sprintf("; did you mean %s (%s)?", near, known[near])
 	} else {
-		reason += "; the settings and their variables are in the README's Configuration table"
+		reason += "; the settings and their variables are in the Configuration table of configs/README.md"
 	}
 	if len(unknown) > 1 {
 		reason += fmt.Sprintf(" (and %d more: %s)", len(unknown)-1, strings.Join(unknown[1:], ", "))

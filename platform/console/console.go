@@ -1,6 +1,19 @@
 // Package console serves the campaigns web console: a small single-page app for marketers
-// (the campaign list, a campaign's page with its lifecycle actions, KPIs and performance over
-// time) that calls the public API with the user's own credentials. Its sources are in web/;
+// that calls the public API with the user's own credentials. Its pages:
+//   - the campaign list (/console/): filters, keyset pages, each campaign's impressions, CTR,
+//     spend and budget used (GET /campaigns?includeMetrics=true; the column buttons sort the
+//     page shown, since the API sorts pages by name, creation or start date only), and a
+//     selection the bulk actions act on (dry run first, then each campaign's own answer);
+//   - a campaign's page: lifecycle actions judged by a dry run, submit for approval,
+//     duplicate with a date shift (an ISO 8601 duration), KPIs, performance over time, the A/B
+//     verdict with plan-the-test (GET .../experiment?mde=&power=), settings and history;
+//   - the approvals queue (/console/approvals): pending campaigns, by default those the
+//     caller may decide (neither wrote nor submitted), approved or rejected with If-Match;
+//   - import and export (/console/transfer): the import's dry run lists each line's
+//     problems before the real import is offered; exports download as JSON Lines or CSV.
+//
+// Ids the API cannot name (rules, other users) show their first 8 characters, the whole id
+// on hover; the caller's own id shows as "You". Its sources are in web/;
 // the built files in dist/ are committed and embedded, so the API binary needs no Node.js.
 // Rebuild them with `task console` (npm ci && npm run build in web/).
 package console

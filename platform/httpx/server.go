@@ -58,7 +58,7 @@ const (
 	DefaultRequestTimeout = 15 * time.Second
 )
 
-// NewEcho returns an Echo instance with the service's middleware: request ids, a JSON access
+// NewEcho returns an Echo instance with the service's middleware: HEAD answered as GET, request ids, a JSON access
 // log, request metrics, panic recovery, security headers, the header limit, CORS, the body
 // limit, the request deadline, the caller's identity, and problem+json errors.
 func NewEcho(cfg EchoConfig) *echo.Echo {
@@ -83,6 +83,7 @@ func NewEcho(cfg EchoConfig) *echo.Echo {
 		}
 		e.IPExtractor = echo.ExtractIPFromXFFHeader(trust...)
 	}
+	e.Pre(HeadAsGet())
 	e.Use(RequestIDs(), accessLog(logger))
 	if cfg.Observe != nil {
 		e.Use(cfg.Observe)

@@ -1,9 +1,11 @@
 // Package echoapi serves targeting over Echo: POST /targeting/evaluate, the campaigns a
-// customer is eligible for, and POST /campaigns/{id}/evaluate, one campaign's verdict.
+// customer is eligible for, POST /campaigns/{id}/evaluate, one campaign's verdict, and
+// GET /targeting/rules?id=..., the names and statuses of rules (for labels).
 package echoapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +16,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
@@ -31,13 +35,23 @@ const (
 // Handler serves the eligibility endpoints.
 type Handler struct {
 	eval   *targeting.Evaluator
+	rules  RuleSource
 	logger *slog.Logger
+}
+
+// RuleSource gives a targeting rule's metadata from the Rules Engine; *targeting.Client
+// implements it (its short cache answers repeated reads).
+type RuleSource interface {
+	Rule(ctx context.Context, id uuid.UUID) (*targeting.Rule, error)
 }
 
 // HandlerConfig tunes the Handler. Zero fields take the defaults noted.
 type HandlerConfig struct {
 	// Logger hears about the errors behind 5xx answers (default: discard).
 	Logger *slog.Logger
+	// Rules looks rules up for GET /targeting/rules (nil: no Rules Engine, every rule is
+	// unresolved).
+	Rules RuleSource
 }
 
 // NewHandler returns the targeting HTTP handler.
@@ -45,12 +59,14 @@ func NewHandler(eval *targeting.Evaluator, cfg HandlerConfig) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{eval: eval, logger: cfg.Logger}
+	return &Handler{eval: eval, rules: cfg.Rules, logger: cfg.Logger}
 }
 
-// Register mounts POST /targeting/evaluate and POST /campaigns/:id/evaluate under g.
+// Register mounts POST /targeting/evaluate, POST /campaigns/:id/evaluate and
+// GET /targeting/rules under g.
 func (h *Handler) Register(g httpx.Router) {
 	p := httpx.Problems(h.logger)
+	g.GET("/targeting/rules", h.ruleNames, p, httpx.Query(httpx.Many("id")))
 	g.POST("/targeting/evaluate", h.evaluateAll, p, httpx.Query(httpx.One("explain")))
 	g.POST("/campaigns/:id/evaluate", h.evaluateOne, p, httpx.Query(httpx.One("explain")))
 }
@@ -220,4 +236,85 @@ func (h *Handler) evaluateOne(c echo.Context) error {
 		out.Why = &why
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// RuleResponse is what a reader needs to name a rule, not its DSL.
+type RuleResponse struct {
+	ID       uuid.UUID            `json:"id"`
+	Name     string               `json:"name"`
+	Status   targeting.RuleStatus `json:"status"`
+	Category string               `json:"category"`
+}
+
+// MaxRuleLookups is how many ids GET /targeting/rules names at most.
+const MaxRuleLookups = 100
+
+// RulesResponse is GET /targeting/rules?id=...: the rules the Rules Engine knows among the
+// ids, and the others.
+type RulesResponse struct {
+	Rules []RuleResponse `json:"rules"`
+	// Unresolved lists the ids that name no rule the engine knows (every id when the service
+	// has no Rules Engine), in the order asked.
+	Unresolved []string `json:"unresolved"`
+}
+
+// ruleNames looks several rules up at once, for a page that labels every rule id it shows: a
+// rule that cannot be named is listed as unresolved rather than failing the page's request.
+// An engine that cannot answer is a 503 with Retry-After, as for one rule.
+func (h *Handler) ruleNames(c echo.Context) error {
+	raw := c.QueryParams()["id"]
+	if len(raw) == 0 || len(raw) > MaxRuleLookups {
+		return httpx.BadRequest("the query string is invalid",
+			httpx.FieldError{Field: "id", Message: fmt.Sprintf("give 1 to %d rule ids", MaxRuleLookups)})
+	}
+	ids := make([]uuid.UUID, len(raw))
+	for i, s := range raw {
+		id, err := uuid.Parse(s)
+		if err != nil || len(s) != 36 {
+			return httpx.BadRequest("the query string is invalid",
+				httpx.FieldError{Field: "id", Message: fmt.Sprintf("%q is not a rule id (a UUID)", s)})
+		}
+		ids[i] = id
+	}
+	ids = slices.Compact(ids) // a repeated id next to itself; others are looked up once by the cache
+	found := make([]*targeting.Rule, len(ids))
+	if h.rules != nil {
+		// A few at a time: a page names a handful of rules, the client's cache answers repeats.
+		g, ctx := errgroup.WithContext(c.Request().Context())
+		g.SetLimit(8)
+		for i, id := range ids {
+			g.Go(func() error {
+				r, err := h.rules.Rule(ctx, id)
+				if errors.Is(err, targeting.ErrRuleNotFound) {
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("rule %s: %w", id, err)
+				}
+				found[i] = r
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return h.engineUnavailable(c, err)
+		}
+	}
+	out := RulesResponse{Rules: []RuleResponse{}, Unresolved: []string{}}
+	for i, r := range found {
+		if r == nil {
+			out.Unresolved = append(out.Unresolved, ids[i].String())
+			continue
+		}
+		out.Rules = append(out.Rules, RuleResponse{ID: r.ID, Name: r.Name, Status: r.Status, Category: r.Category})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// engineUnavailable is the answer when the Rules Engine could not tell a rule now.
+func (h *Handler) engineUnavailable(c echo.Context, err error) error {
+	h.logger.WarnContext(c.Request().Context(), "rule lookup failed", slog.Any("error", err))
+	p := httpx.NewProblem(http.StatusServiceUnavailable, "rules-engine-unavailable", "Rules Engine unavailable",
+		"the Rules Engine could not tell this rule now; retry later")
+	p.Headers = map[string]string{"Retry-After": "5"}
+	return p
 }

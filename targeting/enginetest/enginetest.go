@@ -110,6 +110,15 @@ func (e *Engine) SetRule(id uuid.UUID, status, dsl string) {
 	e.SetRuleIn(id, Promotions, status, dsl)
 }
 
+// Rename gives a stored rule another name.
+func (e *Engine) Rename(id uuid.UUID, name string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r, ok := e.rules[id.String()]; ok {
+		r["name"] = name
+	}
+}
+
 // SetRuleIn stores (or replaces) a rule of a category.
 func (e *Engine) SetRuleIn(id uuid.UUID, category, status, dsl string) {
 	e.mu.Lock()

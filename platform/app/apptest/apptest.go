@@ -94,7 +94,9 @@ func Start(t testing.TB, a *app.API) *Server {
 		srv.Close()
 		_ = a.Close()
 	})
-	return &Server{t: t, URL: srv.URL, API: a, Client: srv.Client(), router: Router(t)}
+	client := srv.Client()
+	client.CheckRedirect = noRedirects
+	return &Server{t: t, URL: srv.URL, API: a, Client: client, router: Router(t)}
 }
 
 // Serve is New with the production HTTP server (API.Serve, with the configured timeouts and
@@ -116,7 +118,7 @@ func Serve(t testing.TB, target dbtest.Target, sc ServerConfig) *Server {
 		}
 		_ = a.Close()
 	})
-	return &Server{t: t, URL: "http://" + ln.Addr().String(), API: a, Client: &http.Client{Timeout: 30 * time.Second}, router: Router(t)}
+	return &Server{t: t, URL: "http://" + ln.Addr().String(), API: a, Client: &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirects}, router: Router(t)}
 }
 
 func newAPI(t testing.TB, target dbtest.Target, sc ServerConfig) *app.API {
@@ -281,3 +283,7 @@ func jsonLinesDecoder(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ op
 		out = append(out, v)
 	}
 }
+
+// noRedirects hands a redirect to the test as it was answered: its status and Location are
+// what is checked (and what the OpenAPI document describes).
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

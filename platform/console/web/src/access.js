@@ -38,6 +38,23 @@ export class Access {
     return { 'X-User-ID': this.userId }
   }
 
+  // me is the caller's user id as the API will see it, when the console can tell: the
+  // X-User-ID it sends, or the subject of a bearer token (read, not verified: only for
+  // display and for the approval queue's "mine to decide"). An API key's owner is unknown.
+  me() {
+    if (this.mode === 'none' || !this.secret) return this.userId
+    if (this.mode === 'bearer') {
+      try {
+        const part = this.secret.split('.')[1].replaceAll('-', '+').replaceAll('_', '/')
+        const sub = JSON.parse(atob(part)).sub
+        return typeof sub === 'string' ? sub.toLowerCase() : null
+      } catch {
+        return null
+      }
+    }
+    return null
+  }
+
   describe() {
     if (this.mode === 'bearer' && this.secret) return 'Bearer token'
     if (this.mode === 'apikey' && this.secret) return 'API key'

@@ -27,20 +27,27 @@ export class Client {
     this.onUnauthorized = onUnauthorized
   }
 
-  async request(method, path, { body, query, headers } = {}) {
+  async request(method, path, { body, raw, query, headers } = {}) {
     const url = new URL(base + path, window.location.origin)
     if (query) {
       for (const [k, v] of Object.entries(query)) {
         if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, String(v))
       }
     }
-    const h = { Accept: 'application/json', ...this.access.headers(), ...(headers || {}) }
+    const accept = raw && raw.download ? 'application/x-ndjson, text/csv, application/problem+json' : 'application/json'
+    const h = { Accept: accept, ...this.access.headers(), ...(headers || {}) }
     const init = { method, headers: h, credentials: 'omit', cache: 'no-store' }
     if (body !== undefined) {
       h['Content-Type'] = 'application/json'
       init.body = JSON.stringify(body)
+    } else if (raw && raw.data !== undefined) {
+      h['Content-Type'] = raw.type
+      init.body = raw.data
     }
     const resp = await fetch(url, init)
+    if (raw && raw.download && resp.ok) {
+      return { blob: await resp.blob(), disposition: resp.headers.get('Content-Disposition') || '' }
+    }
     const text = await resp.text()
     let data = null
     if (text) {
@@ -59,6 +66,21 @@ export class Client {
 
   get(path, query) {
     return this.request('GET', path, { query })
+  }
+
+  // ruleNames maps the rule ids the Rules Engine knows among ids to their names (GET
+  // /targeting/rules, one request); an id it cannot name (no Rules Engine, an unknown rule, the
+  // engine down) is left out, and shown as an id.
+  async ruleNames(ids) {
+    const names = new Map()
+    if (!ids.length) return names
+    try {
+      const { data } = await this.request('GET', '/targeting/rules?' + ids.map((id) => 'id=' + encodeURIComponent(id)).join('&'))
+      for (const r of data.rules) names.set(r.id, r.name)
+    } catch {
+      // labels are a convenience: the ids stay
+    }
+    return names
   }
 
   listCampaigns(query) {
@@ -99,5 +121,44 @@ export class Client {
 
   experiment(id) {
     return this.get(`/campaigns/${encodeURIComponent(id)}/experiment`)
+  }
+
+  experimentPlan(id, { mde, power }) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}/experiment`, { mde, power })
+  }
+
+  // duplicate copies a campaign; body may carry name and shift (an ISO 8601 duration).
+  duplicate(id, body, idempotencyKey) {
+    return this.request('POST', `/campaigns/${encodeURIComponent(id)}/duplicate`, { body, headers: { 'Idempotency-Key': idempotencyKey } })
+  }
+
+  // bulk runs a lifecycle action (or delete) on every id; dryRun only judges each.
+  bulk(action, ids, { reason, dryRun }) {
+    const body = { ids }
+    if (reason && action !== 'delete') body.reason = reason
+    return this.request('POST', `/campaigns/bulk/${action}`, { body, query: dryRun ? { dryRun: 'true' } : undefined })
+  }
+
+  // submitForApproval asks for the approval of the version read (etag).
+  submitForApproval(id, etag) {
+    return this.request('POST', `/campaigns/${encodeURIComponent(id)}/submit-for-approval`, { headers: etag ? { 'If-Match': etag } : {} })
+  }
+
+  // decide approves or rejects a pending campaign, pinned to the version read (If-Match).
+  decide(id, decision, { etag, reason }) {
+    return this.request('POST', `/campaigns/${encodeURIComponent(id)}/${decision}`, {
+      body: decision === 'reject' ? { reason } : undefined,
+      headers: { 'If-Match': etag },
+    })
+  }
+
+  // importFile sends a JSON Lines or CSV file; the report says what each line gives.
+  importFile(file, type, query) {
+    return this.request('POST', '/campaigns/import', { raw: { type, data: file }, query })
+  }
+
+  // exportFile downloads the export as a Blob (JSON Lines or CSV).
+  exportFile(query) {
+    return this.request('GET', '/campaigns/export', { raw: { download: true }, query })
   }
 }

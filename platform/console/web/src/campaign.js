@@ -2,7 +2,8 @@
 // confirms), KPIs, performance over time, the A/B verdict when the API gives one, settings,
 // the status history and the audit trail. KPIs and the chart refresh on their own.
 import { h, fill, field, select } from './dom.js'
-import { money, count, percent, ratio, when, badge, statusLabel } from './format.js'
+import { money, count, percent, ratio, when, badge, statusLabel, shortId, user } from './format.js'
+import { openDuplicate } from './duplicate.js'
 import { Chart, chartMetrics } from './chart.js'
 
 // What each status offers (the API's lifecycle table; the dry run has the last word).
@@ -83,6 +84,9 @@ export async function renderCampaign(ctx, id) {
         h('span', { class: 'muted' }, ' Serving '),
         h('span', { id: 'serving-status', 'data-status': c.servingStatus }, badge('serving', c.servingStatus)),
         h('span', { class: 'muted' }, ` Version ${c.version}`),
+        c.approval && c.approval.status !== 'NOT_REQUIRED'
+          ? [h('span', { class: 'muted' }, ' Approval '), h('span', { id: 'approval-status', 'data-status': c.approval.status }, badge('approval', c.approval.status))]
+          : null,
       ),
     )
     const list = offered[c.status] || []
@@ -91,7 +95,14 @@ export async function renderCampaign(ctx, id) {
       list.length === 0
         ? h('p', { class: 'muted' }, `${statusLabel(c.status)} is final: no lifecycle action is left.`)
         : list.map((a) => h('button', { type: 'button', class: a === 'cancel' ? 'danger' : '', 'data-action': a, onclick: () => openAction(a) }, actionLabels[a])),
+      (c.status === 'DRAFT' || c.status === 'PAUSED') && c.approval && (c.approval.status === 'REQUIRED' || c.approval.status === 'REJECTED')
+        ? h('button', { type: 'button', class: 'secondary', id: 'submit-approval', onclick: submitForApproval }, 'Submit for approval')
+        : null,
+      h('button', { type: 'button', class: 'secondary', id: 'duplicate-button', onclick: () => openDuplicate(ctx, state.campaign) }, 'Duplicate…'),
     )
+    if (c.approval && c.approval.status === 'REJECTED' && c.approval.reason) {
+      actions.append(h('p', { class: 'error', id: 'approval-reason' }, `Rejected: ${c.approval.reason}`))
+    }
   }
 
   function renderKPIs() {
@@ -118,6 +129,7 @@ export async function renderCampaign(ctx, id) {
       ['unsubscribes', 'Unsubscribes', count(m.unsubscribes)],
     ]
     fill(kpis, items.map(([key, label, value]) => h('div', { class: 'kpi' }, h('dt', {}, label), h('dd', { 'data-kpi': key }, value))))
+    kpis.dataset.columns = String(kpiColumns(items.length))
     fill(updated, m.lastUpdated ? ['Counted up to ', when(m.lastUpdated), '.'] : 'Nothing counted yet.')
   }
 
@@ -138,10 +150,10 @@ export async function renderCampaign(ctx, id) {
       ['Target audience', s.targetAudience.length ? s.targetAudience.join(', ') : 'Everyone'],
       ['A/B test', ab && ab.enabled ? ab.variants.map((v) => `${v.key} “${v.name}” ${v.weight} %`).join('; ') : 'Off'],
       ['Scheduling', s.schedulingRules.length ? s.schedulingRules.map((r) => `${r.days.join(' ')} ${r.startTime}–${r.endTime} ${r.timezone}`).join('; ') : 'Any time'],
-      ['Personalization', s.personalization && s.personalization.enabled ? `${s.personalization.rules.length} rule(s)` : 'Off'],
-      ['Targeting rules', c.targetingRules.length ? c.targetingRules.join(', ') : 'None'],
+      ['Personalization', s.personalization && s.personalization.enabled ? [`${s.personalization.rules.length} rule(s): `, ruleIds(ctx.api, s.personalization.rules)] : 'Off'],
+      ['Targeting rules', c.targetingRules.length ? h('span', { id: 'targeting-rules' }, ruleIds(ctx.api, c.targetingRules)) : 'None'],
       ['Targeting verified', c.targetingVerified ? 'Yes' : 'No'],
-      ['Created', [when(c.createdAt), ` by ${c.createdBy}`]],
+      ['Created', [when(c.createdAt), ' by ', h('span', { id: 'created-by' }, user(c.createdBy, ctx.me()))]],
       ['Last changed', when(c.updatedAt)],
       ['Id', h('code', {}, c.id)],
     ]
@@ -152,6 +164,8 @@ export async function renderCampaign(ctx, id) {
   // with the analysis of GET .../experiment; no panel when the API gives no verdict.
   async function renderExperiment() {
     const verdict = state.campaign.experiment
+    // The automatic refresh leaves the panel alone while the user is planning in it.
+    if (!experiment.hidden && experiment.querySelector('#plan-form')?.contains(document.activeElement)) return
     if (!verdict) {
       experiment.hidden = true
       return
@@ -176,7 +190,7 @@ export async function renderCampaign(ctx, id) {
       ),
     ]
     try {
-      const a = (await ctx.api.experiment(id)).data
+      const a = (await ctx.api.experimentPlan(id, state.planQuery || {})).data
       const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(2)} %`)
       const interval = (e, fmt) => (e && e.value !== null ? `${fmt(e.value)}${e.low !== null && e.high !== null ? ` (${fmt(e.low)} to ${fmt(e.high)})` : ''}` : '—')
       const perExposure = (v) => `${Number(v).toFixed(4)} ${a.currency}`
@@ -210,17 +224,7 @@ export async function renderCampaign(ctx, id) {
             ),
           ),
         ),
-        a.plan
-          ? h(
-              'p',
-              { id: 'experiment-plan' },
-              `Plan: to detect a ${pct(a.plan.minimumDetectableEffect)} lift over the control's ${pct(a.plan.baselineRate)} ` +
-                `with ${Math.round(a.plan.power * 100)} % power, each variant needs ${count(a.plan.perVariant)} ` +
-                `${a.metric === 'conversionRate' ? 'clicks' : 'exposures'} (${count(a.plan.soFar)} so far` +
-                (a.plan.daysAtCurrentTraffic !== null ? `, about ${Math.ceil(a.plan.daysAtCurrentTraffic)} more days at the current traffic)` : ')') +
-                '.',
-            )
-          : null,
+        planner(a, pct),
         a.warnings && a.warnings.length ? h('ul', { class: 'muted' }, a.warnings.map((w) => h('li', {}, w))) : null,
       )
     } catch (err) {
@@ -228,6 +232,49 @@ export async function renderCampaign(ctx, id) {
     }
     fill(experiment, parts)
     experiment.hidden = false
+  }
+
+  // planner is plan-the-test: the plan the API computed (default +10 % lift at 80 % power),
+  // and a form that asks it again for another minimum detectable effect and power.
+  function planner(a, pct) {
+    const unit = a.metric === 'conversionRate' ? 'clicks' : 'exposures'
+    const out = h('div', { id: 'experiment-plan', 'aria-live': 'polite' })
+    const planText = (plan) =>
+      plan
+        ? h('p', { 'data-per-variant': String(plan.perVariant) },
+            `Plan: to detect a ${pct(plan.minimumDetectableEffect)} lift over the control's ${pct(plan.baselineRate)} ` +
+            `with ${Math.round(plan.power * 100)} % power, each variant needs `, h('strong', { id: 'plan-per-variant' }, count(plan.perVariant)),
+            ` ${unit} (${count(plan.soFar)} so far` +
+            (plan.daysAtCurrentTraffic !== null ? `, about ${Math.ceil(plan.daysAtCurrentTraffic)} more days at the current traffic)` : ')') + '.')
+        : h('p', { class: 'muted', 'data-per-variant': '' }, a.metric === 'revenuePerExposure'
+            ? 'No plan: sample sizes are planned for rates (CTR, conversion rate) only.'
+            : "No plan yet: the control needs a rate above 0 (and below 100 %) to plan from.")
+    fill(out, planText(a.plan))
+    if (a.metric === 'revenuePerExposure') return out
+    const mde = h('input', { type: 'number', name: 'mde', min: '0.1', max: '1000', step: '0.1', required: true,
+      value: String(+((a.plan ? a.plan.minimumDetectableEffect : state.planQuery ? state.planQuery.mde : 0.1) * 100).toFixed(2)) })
+    const power = h('input', { type: 'number', name: 'power', min: '50', max: '99', step: '1', required: true,
+      value: String(Math.round((a.plan ? a.plan.power : state.planQuery ? state.planQuery.power : 0.8) * 100)) })
+    const form = h(
+      'form',
+      { class: 'filters plan', id: 'plan-form', 'aria-label': 'Plan the test' },
+      field('Minimum detectable lift (%)', mde, 'The smallest relative lift worth finding.'),
+      field('Power (%)', power, 'The chance of finding it if it is there.'),
+      h('div', { class: 'buttons' }, h('button', { type: 'submit' }, 'Plan')),
+    )
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault()
+      if (!form.reportValidity()) return
+      try {
+        const query = { mde: Number(mde.value) / 100, power: Number(power.value) / 100 }
+        const plan = (await ctx.api.experimentPlan(id, query)).data.plan
+        state.planQuery = query // later refreshes keep this plan
+        fill(out, planText(plan))
+      } catch (err) {
+        fill(out, h('p', { class: 'error', role: 'alert' }, err.message))
+      }
+    })
+    return h('div', {}, h('h3', {}, 'Plan the test'), form, out)
   }
 
   async function loadCampaign() {
@@ -278,7 +325,7 @@ export async function renderCampaign(ctx, id) {
                       h('td', {}, statusLabel(t.from)),
                       h('td', {}, statusLabel(t.to)),
                       h('td', {}, t.reason || '—'),
-                      h('td', {}, t.automatic ? 'Automation' : t.actor || 'Anonymous'),
+                      h('td', {}, t.automatic ? 'Automation' : t.actor ? user(t.actor, ctx.me()) : 'Anonymous'),
                       h('td', { class: 'num' }, String(t.version)),
                     ),
                   ),
@@ -310,7 +357,7 @@ export async function renderCampaign(ctx, id) {
                   h('td', {}, when(e.occurredAt)),
                   h('th', { scope: 'row' }, e.type),
                   h('td', { class: 'num' }, String(e.version)),
-                  h('td', {}, e.actor || 'Automation or anonymous'),
+                  h('td', {}, e.actor ? user(e.actor, ctx.me()) : 'Automation or anonymous'),
                   h('td', {}, h('code', {}, e.correlationId || '—')),
                   h('td', {}, e.publishedAt ? when(e.publishedAt) : 'Not yet'),
                   h('td', {}, h('details', {}, h('summary', {}, 'Show'), h('pre', {}, JSON.stringify(e.payload, null, 2)))),
@@ -333,6 +380,18 @@ export async function renderCampaign(ctx, id) {
       return
     }
     await Promise.all([loadPerformance(), renderExperiment()])
+  }
+
+  // submitForApproval asks for approval of the version shown (a 412 when it changed since).
+  async function submitForApproval() {
+    try {
+      await ctx.api.submitForApproval(id, state.etag)
+      ctx.flash('Submitted for approval: it waits in the approvals queue.')
+    } catch (err) {
+      ctx.flash(err.status === 412 ? 'The campaign changed meanwhile: read it again before submitting.' : err.message, true)
+    }
+    await refreshAll()
+    await loadHistory()
   }
 
   // openAction judges the action by a dry run, shows the verdict and every reason it would
@@ -428,4 +487,31 @@ export async function renderCampaign(ctx, id) {
     return
   }
   await Promise.all([loadPerformance(), renderExperiment(), loadHistory()])
+}
+
+// ids shows a list of ids, each shortened with the whole id on hover.
+function ids(list) {
+  return list.flatMap((id, i) => (i === 0 ? [shortId(id)] : [', ', shortId(id)]))
+}
+
+// ruleIds shows rule ids as ids does, then names each rule the Rules Engine knows (the whole
+// id stays on hover).
+function ruleIds(api, list) {
+  const nodes = ids(list)
+  api.ruleNames(list).then((names) => {
+    for (const node of nodes) {
+      if (typeof node !== 'string' && names.has(node.dataset.id)) node.textContent = names.get(node.dataset.id)
+    }
+  })
+  return nodes
+}
+
+// kpiColumns is how many figures a row of the KPI grid holds on a wide screen: 5, else 6 or 4,
+// whichever leaves the fewest empty places on the last row (no figure alone on a row).
+export function kpiColumns(n) {
+  let best = 5
+  for (const c of [5, 6, 4]) {
+    if ((c - (n % c)) % c < (best - (n % best)) % best) best = c
+  }
+  return best
 }

@@ -43,9 +43,11 @@ function valueOf(kpis, metric, kind) {
 }
 
 function groupName(series, groupBy) {
-  if (series.group === null || series.group === undefined) return 'All events'
-  if (series.group === '') return groupBy === 'variant' ? 'No variant' : 'No channel'
-  return series.group
+  if (series.group !== null && series.group !== undefined) return series.group
+  if (groupBy === 'variant') return 'No variant'
+  if (groupBy === 'channel') return 'No channel'
+  if (groupBy === 'personalization') return 'No personalization'
+  return 'All events'
 }
 
 // Chart keeps one uPlot instance in el, resized with its container.

@@ -42,11 +42,27 @@ const labels = {
   ENDED: 'Ended',
 }
 
+const approvalLabels = { REQUIRED: 'Required', PENDING: 'Pending', APPROVED: 'Approved', REJECTED: 'Rejected', NOT_REQUIRED: 'Not required' }
+
 // badge shows a status or serving status; the text carries the meaning, the colour helps.
 export function badge(kind, value) {
-  return h('span', { class: `badge ${kind}-${String(value).toLowerCase()}` }, labels[value] || value)
+  const text = (kind === 'approval' ? approvalLabels : labels)[value] || value
+  return h('span', { class: `badge ${kind}-${String(value).toLowerCase()}` }, text)
 }
 
 export function statusLabel(value) {
   return labels[value] || value
+}
+
+// shortId shows an id by its first 8 characters, the whole id on hover (title) and to screen
+// readers; label, when known, replaces the short form.
+export function shortId(id, label) {
+  if (!id) return '—'
+  return h('abbr', { class: 'id', title: id, 'data-id': id }, label || String(id).slice(0, 8) + '…')
+}
+
+// user shows a user id: "You" for the caller (me), else the shortened id.
+export function user(id, me) {
+  if (!id) return '—'
+  return shortId(id, me && String(id).toLowerCase() === String(me).toLowerCase() ? 'You' : null)
 }

@@ -1,8 +1,10 @@
-// The campaign list: filters (kept in the URL, so a view can be bookmarked), a table, and
-// keyset paging (the API's nextCursor; the cursors of earlier pages are remembered for
-// "Previous").
+// The campaign list: filters (kept in the URL, so a view can be bookmarked), a table with each
+// campaign's performance (the list's includeMetrics totals), keyset paging (the API's
+// nextCursor; the cursors of earlier pages are remembered for "Previous"), and a selection
+// that the bulk actions act on.
 import { h, fill, field, select } from './dom.js'
-import { money, when, badge } from './format.js'
+import { money, count, percent, when, badge } from './format.js'
+import { openBulk } from './bulk.js'
 
 export const statuses = ['DRAFT', 'ACTIVE', 'PAUSED', 'COMPLETED', 'CANCELLED']
 export const servingStatuses = ['NONE', 'PENDING', 'SERVING', 'PAUSED', 'BUDGET_EXHAUSTED', 'ENDED', 'CANCELLED']
@@ -66,33 +68,104 @@ export async function renderList(ctx) {
   )
 
   const cursors = [] // the cursors of the pages before the current one ('' for the first)
+  const selected = new Map() // id -> name, across pages
+  const bulkBar = h('div', { class: 'bulk-bar', role: 'group', 'aria-label': 'Bulk actions', id: 'bulk-bar' })
+  let pageSort = null // {key, desc}: the current page sorted in the browser by a performance column
+  let current = null // the page shown, for re-sorting and reloading
+  let currentCursor = ''
+
+  function renderBulkBar() {
+    const n = selected.size
+    fill(
+      bulkBar,
+      h('span', { id: 'selected-count', 'aria-live': 'polite' }, n === 0 ? 'Select campaigns to act on several at once.' : `${n} selected`),
+      bulkActions.map(([action, label]) =>
+        h('button', { type: 'button', class: action === 'cancel' || action === 'delete' ? 'danger small' : 'secondary small', 'data-bulk': action, disabled: n === 0,
+          onclick: () => openBulk(ctx, action, label, [...selected.entries()], () => { selected.clear(); load(currentCursor) }) }, label),
+      ),
+      n > 0 ? h('button', { type: 'button', class: 'secondary small', onclick: () => { selected.clear(); renderPage() } }, 'Clear selection') : null,
+    )
+  }
+
   async function load(cursor) {
+    currentCursor = cursor
     fill(results, h('h2', { id: 'results-title', class: 'visually-hidden' }, 'Results'), h('p', { 'aria-busy': 'true' }, 'Loading…'))
-    const query = {}
+    const query = { includeMetrics: 'true' }
     for (const n of filterNames) if (filters[n]) query[n] = filters[n]
     if (cursor) query.cursor = cursor
-    let page
     try {
-      page = (await ctx.api.listCampaigns(query)).data
+      try {
+        current = (await ctx.api.listCampaigns(query)).data
+      } catch (err) {
+        // A service without metrics refuses includeMetrics: list without the figures.
+        if (err.status !== 400 || !(err.problem.errors || []).some((e) => e.field === 'includeMetrics')) throw err
+        delete query.includeMetrics
+        current = (await ctx.api.listCampaigns(query)).data
+      }
     } catch (err) {
       fill(results, h('h2', { id: 'results-title', class: 'visually-hidden' }, 'Results'), h('p', { class: 'error', role: 'alert' }, err.message))
       return
     }
+    renderPage()
+  }
+
+  function renderPage() {
+    const page = current
+    const cursor = currentCursor
     const pageNo = cursors.length + 1
-    const rows = page.campaigns.map((c) =>
-      h(
+    const camps = page.campaigns.slice()
+    if (pageSort) {
+      const col = perfColumns.find((c) => c.key === pageSort.key)
+      camps.sort((a, b) => {
+        const x = col.value(a), y = col.value(b)
+        if (x === null && y === null) return 0
+        if (x === null) return 1 // no value last, whichever the direction
+        if (y === null) return -1
+        return pageSort.desc ? y - x : x - y
+      })
+    }
+    const all = h('input', { type: 'checkbox', id: 'select-page', 'aria-label': 'Select every campaign of this page',
+      checked: camps.length > 0 && camps.every((c) => selected.has(c.id)) })
+    all.addEventListener('change', () => {
+      for (const c of camps) {
+        if (all.checked) selected.set(c.id, c.name)
+        else selected.delete(c.id)
+      }
+      renderPage()
+    })
+    const rows = camps.map((c) => {
+      const box = h('input', { type: 'checkbox', name: 'select', value: c.id, 'aria-label': `Select ${c.name}`, checked: selected.has(c.id) })
+      box.addEventListener('change', () => {
+        if (box.checked) selected.set(c.id, c.name)
+        else selected.delete(c.id)
+        all.checked = camps.every((x) => selected.has(x.id))
+        renderBulkBar()
+      })
+      return h(
         'tr',
-        {},
+        { 'data-id': c.id },
+        h('td', { class: 'select' }, box),
         h('th', { scope: 'row' }, h('a', { href: `/console/campaigns/${c.id}`, 'data-link': '' }, c.name)),
         h('td', {}, badge('status', c.status)),
         h('td', {}, badge('serving', c.servingStatus)),
         h('td', {}, c.type),
         h('td', {}, c.settings.channels.join(', ')),
-        h('td', {}, when(c.startDate)),
-        h('td', {}, c.endDate ? when(c.endDate) : '—'),
+        h('td', { class: 'date' }, when(c.startDate)),
         h('td', { class: 'num' }, money(c.budget)),
-      ),
-    )
+        perfColumns.map((col) => h('td', { class: 'num', 'data-col': col.key }, col.show(c))),
+      )
+    })
+    const sortButton = (col) => {
+      const active = pageSort && pageSort.key === col.key
+      const next = active && !pageSort.desc ? 'descending' : 'ascending'
+      return h(
+        'th',
+        { scope: 'col', class: 'num', 'aria-sort': active ? (pageSort.desc ? 'descending' : 'ascending') : null },
+        h('button', { type: 'button', class: 'sort', 'data-sort': col.key, title: `Sort this page by ${col.label.toLowerCase()}, ${next}`,
+          onclick: () => { pageSort = { key: col.key, desc: active ? !pageSort.desc : true }; renderPage() } },
+          col.label, h('span', { 'aria-hidden': 'true' }, active ? (pageSort.desc ? ' ▼' : ' ▲') : ' ↕')),
+      )
+    }
     const table =
       rows.length === 0
         ? h('p', { class: 'empty' }, 'No campaign matches these filters.')
@@ -102,16 +175,18 @@ export async function renderList(ctx) {
             h(
               'table',
               { id: 'campaign-table' },
-              h('caption', {}, `Page ${pageNo}: ${rows.length} campaign${rows.length === 1 ? '' : 's'}`),
+              h('caption', {}, `Page ${pageNo}: ${rows.length} campaign${rows.length === 1 ? '' : 's'}` +
+                (pageSort ? `, this page sorted by ${perfColumns.find((c) => c.key === pageSort.key).label.toLowerCase()}` : '')),
               h(
                 'thead',
                 {},
                 h(
                   'tr',
                   {},
-                  ['Name', 'Status', 'Serving', 'Type', 'Channels', 'Start', 'End', 'Budget'].map((t) =>
-                    h('th', { scope: 'col', class: t === 'Budget' ? 'num' : null }, t),
-                  ),
+                  h('td', { class: 'select' }, all),
+                  ['Name', 'Status', 'Serving', 'Type', 'Channels', 'Start'].map((t) => h('th', { scope: 'col' }, t)),
+                  h('th', { scope: 'col', class: 'num' }, 'Budget'),
+                  perfColumns.map(sortButton),
                 ),
               ),
               h('tbody', {}, rows),
@@ -124,12 +199,42 @@ export async function renderList(ctx) {
       cursors.push(cursor || '')
       load(page.nextCursor)
     })
+    renderBulkBar()
     fill(
       results,
       h('h2', { id: 'results-title', class: 'visually-hidden' }, 'Results'),
+      bulkBar,
+      rows.length > 0
+        ? h('p', { class: 'muted small', id: 'page-sort-note' },
+            'Impressions, CTR, spend and budget used are all-time figures. Their column buttons sort this page only, in the browser; ' +
+            'the pages follow the Sort chosen above.')
+        : null,
       table,
       h('nav', { class: 'pager', 'aria-label': 'Pages' }, prev, h('span', {}, `Page ${pageNo}`), next),
     )
   }
   await load('')
 }
+
+const bulkActions = [
+  ['activate', 'Activate'],
+  ['pause', 'Pause'],
+  ['resume', 'Resume'],
+  ['complete', 'Complete'],
+  ['cancel', 'Cancel'],
+  ['delete', 'Delete'],
+]
+
+// ratioOf is a/b as a number, null when b is zero (the API's rule for KPIs).
+function ratioOf(a, b) {
+  return b > 0 ? a / b : null
+}
+
+// perfColumns are the performance columns, from the list's totals (includeMetrics=true).
+const perfColumns = [
+  { key: 'impressions', label: 'Impressions', value: (c) => (c.totals ? c.totals.impressions : null), show: (c) => (c.totals ? count(c.totals.impressions) : '—') },
+  { key: 'ctr', label: 'CTR', value: (c) => (c.totals ? ratioOf(c.totals.clicks * 100, c.totals.impressions) : null), show: (c) => percent(c.totals ? ratioOf(c.totals.clicks * 100, c.totals.impressions) : null) },
+  { key: 'spend', label: 'Spend', value: (c) => (c.totals ? Number(c.totals.cost.amount) : null), show: (c) => (c.totals ? money(c.totals.cost) : '—') },
+  { key: 'budgetUsed', label: 'Budget used', value: (c) => (c.totals ? ratioOf(Number(c.totals.cost.amount) * 100, Number(c.budget.amount)) : null),
+    show: (c) => percent(c.totals ? ratioOf(Number(c.totals.cost.amount) * 100, Number(c.budget.amount)) : null) },
+]

@@ -7,6 +7,8 @@ import { Client } from './api.js'
 import { renderList } from './list.js'
 import { renderCreate } from './create.js'
 import { renderCampaign } from './campaign.js'
+import { renderApprovals } from './approvals.js'
+import { renderTransfer } from './transfer.js'
 
 const main = document.getElementById('main')
 const flashEl = document.getElementById('flash')
@@ -35,6 +37,7 @@ const ctx = {
   main,
   api,
   actionDialog,
+  me: () => access.me(),
   navigate(path) {
     window.history.pushState(null, '', path)
     render()
@@ -63,6 +66,12 @@ async function render() {
     document.title = 'New campaign · Campaigns console'
     await renderCreate(ctx)
     focusHeading = false // the form focuses its first field
+  } else if (path === '/console/approvals') {
+    document.title = 'Approvals · Campaigns console'
+    await renderApprovals(ctx)
+  } else if (path === '/console/transfer') {
+    document.title = 'Import and export · Campaigns console'
+    await renderTransfer(ctx)
   } else if (m) {
     document.title = 'Campaign · Campaigns console'
     await renderCampaign(ctx, decodeURIComponent(m[1]))
