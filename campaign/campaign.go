@@ -9,7 +9,15 @@
 // each payload type (CreatedV1, UpdatedV1, TransitionV1...), delivery, order and the
 // compatibility policy of their versions are described in the API reference
 // (platform/app/openapi.yaml, served at /docs: the tag "events"), and testdata/events holds
-// the golden CloudEvent of each type, which the tests compare byte for byte.
+// the golden CloudEvent of each type, which the tests compare byte for byte (testdata/
+// events-pacing those whose payload shows a campaign's pacing settings). The alert events
+// (alerts.go: CampaignPacingOffPlan, CampaignDailyBudgetNearlySpent, CampaignCTRCollapsed)
+// are recorded by the automation's tick through Service.CheckAlerts.
+//
+// Budget pacing (pacing.go, settings.pacing) is judged by lifecycle.Pacing: a daily or flight
+// budget spent ASAP, EVEN or FRONT_LOADED, the serving decision throttling a campaign ahead of
+// its plan (the controller and a simulated day are described in the API reference's Pacing
+// schema; the simulation is platform/campaigns' TestPacingSimulationEvenTracksThePlan).
 package campaign
 
 import (
