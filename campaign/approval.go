@@ -360,7 +360,7 @@ var cosmeticFields = []string{"name", "description"}
 // voidingFields names, sorted, the fields whose change between before and after voids an
 // approval: every edited field but the cosmetic ones. An approval covers what the campaign
 // serves (budget, dates, type, targeting rules, audience, channels, frequency, impressions,
-// budget limit, A/B test, scheduling, personalization), so that an approver who saw one
+// budget limit, A/B test, scheduling, personalization, pacing), so that an approver who saw one
 // campaign never approves another.
 func voidingFields(before, after CampaignV1) []string {
 	var out []string

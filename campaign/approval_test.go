@@ -238,7 +238,10 @@ func TestEditsVoidTheApproval(t *testing.T) {
 		"settings.abTestSettings":  func(in *Input) { in.Settings.ABTest = nil },
 		"settings.schedulingRules": func(in *Input) { in.Settings.SchedulingRules[0].End = "18:00" },
 		"settings.personalization": func(in *Input) { in.Settings.Personalization = Personalization{} },
-		"":                         func(in *Input) { in.Name, in.Description = "Renamed sale", "reworded" },
+		"settings.pacing": func(in *Input) {
+			in.Settings.Pacing = &Pacing{Mode: lifecycle.PacingEven, Period: lifecycle.PeriodFlight}
+		},
+		"": func(in *Input) { in.Name, in.Description = "Renamed sale", "reworded" },
 	}
 	for field, edit := range edits {
 		for _, approve := range []bool{false, true} {
