@@ -59,8 +59,8 @@ type CampaignMetrics struct {
 type PacingSource interface {
 	// ListPacing returns, for each campaign of page whose pacing mode is not ASAP, its pacing
 	// report at now (without the chart), its flight's spend being its all-time cost in costs;
-	// in one read whatever the number of campaigns (today's spend of those with a daily
-	// budget). Campaigns it leaves out have no pacing member.
+	// today's spend of those with a daily budget is read for the page at once, whatever the
+	// number of campaigns. Campaigns it leaves out have no pacing member.
 	ListPacing(ctx context.Context, page []*campaign.View, costs map[uuid.UUID]decimal.Decimal, now time.Time) (map[uuid.UUID]any, error)
 }
 
@@ -75,7 +75,7 @@ type HandlerConfig struct {
 	// (includeMetrics=true; without it that is a 400), one query per page.
 	Totals campaign.TotalsSource
 	// Pacing, when set with Totals, adds each paced campaign's pacing report to its totals in
-	// the list (totals.pacing), one read per page.
+	// the list (totals.pacing), read for the whole page at once.
 	Pacing PacingSource
 	// BulkConcurrency is how many campaigns of one bulk action are acted on at once, each in
 	// its own transaction (default DefaultBulkConcurrency; 1: one after the other). All bulk

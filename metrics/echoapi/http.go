@@ -404,7 +404,8 @@ var _ campaignapi.PacingSource = (*Handler)(nil)
 
 // ListPacing is the pacing report (without the chart) of each campaign of page that paces its
 // spend (mode EVEN or FRONT_LOADED), as GET /campaigns/:id embeds it: a flight's spend is
-// its all-time cost (costs), a day's is read for every daily budget of the page in one read.
+// its all-time cost (costs), a day's is read for every daily budget of the page at once (one
+// query per distinct start of day, see SpentSince), never one per campaign.
 func (h *Handler) ListPacing(ctx context.Context, page []*campaign.View, costs map[uuid.UUID]decimal.Decimal, now time.Time) (map[uuid.UUID]any, error) {
 	now = now.UTC()
 	paced := make([]*campaign.View, 0, len(page))

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -89,5 +90,30 @@ func TestListIncludesPacing(t *testing.T) {
 		for _, c := range plain["campaigns"].([]any) {
 			assert.NotContains(t, c.(map[string]any), "totals")
 		}
+
+		// Reads stay bounded: the totals are one query per page, today's spend one per distinct
+		// start of day among the page's daily budgets (one zone here), whatever the number of
+		// paced campaigns on it.
+		queries := &queryCounter{}
+		s.API.DB.AddQueryHook(queries)
+		count := func(query string) int64 {
+			before := queries.n.Load()
+			requireStatus(t, s.Do(http.MethodGet, "/api/v1/campaigns?limit=50&q="+url.QueryEscape("List pacing")+query, nil, asUserA...), http.StatusOK)
+			return queries.n.Load() - before
+		}
+		without, with := count(""), count("&includeMetrics=true")
+		assert.Equal(t, without+2, with, "the totals, then today's spend of the daily budgets")
+		// They start when the others did: their days start at the same instant, which is what
+		// today's spend is read by (one query per distinct start of day: per zone, usually).
+		clk.set(midnight.Add(30 * time.Minute))
+		for i := range 8 {
+			pacing := daily("EVEN", "10.00")
+			if i%2 == 1 {
+				pacing = map[string]any{"mode": "EVEN", "period": "FLIGHT"}
+			}
+			create(t, s, pacedBody(fmt.Sprintf("List pacing more %d", i), clk.Now(), rule, pacing))
+		}
+		clk.set(midnight.Add(10*time.Hour + 30*time.Minute))
+		assert.Equal(t, with, count("&includeMetrics=true"), "with 8 more paced campaigns on the page")
 	})
 }
