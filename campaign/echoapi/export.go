@@ -22,6 +22,14 @@ type ExportMetrics struct {
 	Cost         campaign.Money `json:"cost"`
 }
 
+// ListTotals are the totals member of a campaign in the list with includeMetrics=true: the
+// export's metrics, and the pacing report of a paced campaign (mode not ASAP; the shape of GET
+// /campaigns/:id's metrics.pacing, without the chart).
+type ListTotals struct {
+	ExportMetrics
+	Pacing any `json:"pacing,omitempty"`
+}
+
 func newExportMetrics(t campaign.Totals, currency string) *ExportMetrics {
 	return &ExportMetrics{
 		Impressions: t.Impressions, Clicks: t.Clicks, Conversions: t.Conversions, Bounces: t.Bounces,

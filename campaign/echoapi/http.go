@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
@@ -28,6 +29,7 @@ type Handler struct {
 	logger  *slog.Logger
 	metrics MetricsSource
 	totals  campaign.TotalsSource
+	pacing  PacingSource
 	bulkN   int // campaigns a bulk action works on at once
 	// bulkSlots bounds the campaigns all bulk requests of this handler act on at once, so
 	// that concurrent bulk calls cannot take the whole connection pool.
@@ -51,6 +53,17 @@ type CampaignMetrics struct {
 	Delivered lifecycle.Delivered
 }
 
+// PacingSource gives the list with includeMetrics=true where each paced campaign of a page
+// stands against its pacing plan; the metrics capability implements it with the computation
+// of GET /campaigns/:id's metrics.pacing.
+type PacingSource interface {
+	// ListPacing returns, for each campaign of page whose pacing mode is not ASAP, its pacing
+	// report at now (without the chart), its flight's spend being its all-time cost in costs;
+	// today's spend of those with a daily budget is read for the page at once, whatever the
+	// number of campaigns. Campaigns it leaves out have no pacing member.
+	ListPacing(ctx context.Context, page []*campaign.View, costs map[uuid.UUID]decimal.Decimal, now time.Time) (map[uuid.UUID]any, error)
+}
+
 // HandlerConfig is the optional part of a Handler; its zero value is usable.
 type HandlerConfig struct {
 	// Logger logs what the problem responses do not show (nil: slog.Default()).
@@ -61,6 +74,9 @@ type HandlerConfig struct {
 	// Totals, when set, lets the list add each campaign's all-time totals
 	// (includeMetrics=true; without it that is a 400), one query per page.
 	Totals campaign.TotalsSource
+	// Pacing, when set with Totals, adds each paced campaign's pacing report to its totals in
+	// the list (totals.pacing), read for the whole page at once.
+	Pacing PacingSource
 	// BulkConcurrency is how many campaigns of one bulk action are acted on at once, each in
 	// its own transaction (default DefaultBulkConcurrency; 1: one after the other). All bulk
 	// requests together act on at most twice as many at once.
@@ -75,7 +91,7 @@ func NewHandler(svc *campaign.Service, cfg HandlerConfig) *Handler {
 	if cfg.BulkConcurrency <= 0 {
 		cfg.BulkConcurrency = DefaultBulkConcurrency
 	}
-	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, totals: cfg.Totals, bulkN: cfg.BulkConcurrency,
+	return &Handler{svc: svc, logger: cfg.Logger, metrics: cfg.Metrics, totals: cfg.Totals, pacing: cfg.Pacing, bulkN: cfg.BulkConcurrency,
 		bulkSlots: make(chan struct{}, 2*cfg.BulkConcurrency)}
 }
 
@@ -249,7 +265,7 @@ type Response struct {
 	Experiment any `json:"experiment,omitempty"`
 	// Totals are the all-time performance totals; only the list with includeMetrics=true has
 	// them (the export's metrics member).
-	Totals *ExportMetrics `json:"totals,omitempty"`
+	Totals *ListTotals `json:"totals,omitempty"`
 }
 
 // NewResponse renders c for the API, with its serving status at now.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle"
@@ -65,11 +66,23 @@ func (h *Handler) list(c echo.Context) error {
 			return h.problem(fmt.Errorf("list totals: %w", err), false)
 		}
 	}
+	var pacing map[uuid.UUID]any
+	if withMetrics && h.pacing != nil && len(camps) > 0 {
+		costs := make(map[uuid.UUID]decimal.Decimal, len(totals))
+		for id, t := range totals {
+			costs[id] = t.Cost
+		}
+		if pacing, err = h.pacing.ListPacing(ctx, camps, costs, now); err != nil {
+			return h.problem(fmt.Errorf("list pacing: %w", err), false)
+		}
+	}
 	out := ListResponse{Campaigns: make([]Response, len(camps)), Limit: f.Limit}
 	for i, camp := range camps {
 		out.Campaigns[i] = NewResponse(camp, now)
 		if withMetrics { // a campaign without any event is absent from totals: zero
-			out.Campaigns[i].Totals = newExportMetrics(totals[uuid.UUID(camp.ID())], camp.Budget().Currency)
+			id := uuid.UUID(camp.ID())
+			out.Campaigns[i].Totals = &ListTotals{ExportMetrics: *newExportMetrics(totals[id], camp.Budget().Currency),
+				Pacing: pacing[id]}
 		}
 	}
 	if next != nil {

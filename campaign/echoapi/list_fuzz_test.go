@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
@@ -38,7 +39,16 @@ func (c *countingTotals) CampaignTotals(_ context.Context, ids []uuid.UUID) (map
 	return out, nil
 }
 
-func newListFuzzServer(tb testing.TB) (*echo.Echo, *countingTotals) {
+// countingPacing stands in for the metrics capability's pacing reports: it gives the first
+// campaign of each page a report and keeps the size of each page it was asked about.
+type countingPacing struct{ calls []int }
+
+func (c *countingPacing) ListPacing(_ context.Context, page []*campaign.View, _ map[uuid.UUID]decimal.Decimal, _ time.Time) (map[uuid.UUID]any, error) {
+	c.calls = append(c.calls, len(page))
+	return map[uuid.UUID]any{uuid.UUID(page[0].ID()): map[string]any{"pacingIndex": 1.5}}, nil
+}
+
+func newListFuzzServer(tb testing.TB) (*echo.Echo, *countingTotals, *countingPacing) {
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
 	e := httpx.NewEcho(httpx.EchoConfig{Logger: logger, BodyLimit: 1 << 20, RequestTimeout: 5 * time.Second})
@@ -46,9 +56,9 @@ func newListFuzzServer(tb testing.TB) (*echo.Echo, *countingTotals) {
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = db.Close() })
 	require.NoError(tb, migrate.Up(ctx, db, bunstore.Schema()...))
-	totals := &countingTotals{}
+	totals, pacing := &countingTotals{}, &countingPacing{}
 	echoapi.NewHandler(campaign.NewService(bunstore.New(db), campaign.ServiceConfig{}),
-		echoapi.HandlerConfig{Logger: logger, Totals: totals}).Register(e.Group("/api/v1"))
+		echoapi.HandlerConfig{Logger: logger, Totals: totals, Pacing: pacing}).Register(e.Group("/api/v1"))
 	for i := range 3 {
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/campaigns", strings.NewReader(fmt.Sprintf(fuzzValidBody, fmt.Sprintf("List fuzz %d", i))))
 		req.Header.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
@@ -57,12 +67,13 @@ func newListFuzzServer(tb testing.TB) (*echo.Echo, *countingTotals) {
 		e.ServeHTTP(rec, req)
 		require.Equal(tb, http.StatusCreated, rec.Code, rec.Body.String())
 	}
-	return e, totals
+	return e, totals, pacing
 }
 
 // FuzzListQuery: whatever the query string, the list answers a page (200) or a problem
 // (400), never a server error; a page asked with includeMetrics=true gives every campaign
-// its totals, in one read for the page, and a page without it gives none.
+// its totals, in one read for the page (and one pacing read, whose reports only the campaigns
+// it names carry), and a page without it gives none.
 func FuzzListQuery(f *testing.F) {
 	for _, s := range []string{
 		"includeMetrics=true", "includeMetrics=false&sort=-name&limit=2", "includeMetrics=yes&status=NOPE",
@@ -71,12 +82,12 @@ func FuzzListQuery(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	e, totals := newListFuzzServer(f)
+	e, totals, pacing := newListFuzzServer(f)
 	f.Fuzz(func(t *testing.T, raw string) {
 		req := httptest.NewRequest(http.MethodGet, "/api/v1/campaigns", nil)
 		req.URL.RawQuery = raw
 		rec := httptest.NewRecorder()
-		calls := len(totals.calls)
+		calls, pacingCalls := len(totals.calls), len(pacing.calls)
 		e.ServeHTTP(rec, req)
 		require.Less(t, rec.Code, 500, "query %q answered %s", raw, rec.Body.String())
 		if rec.Code != http.StatusOK {
@@ -92,13 +103,19 @@ func FuzzListQuery(f *testing.F) {
 		with := q.Get("includeMetrics") == "true"
 		if with && len(page.Campaigns) > 0 {
 			require.Len(t, totals.calls, calls+1, "one totals read per page")
+			require.Equal(t, []int{len(page.Campaigns)}, pacing.calls[pacingCalls:], "one pacing read per page")
 		} else {
 			require.Len(t, totals.calls, calls, "no totals read")
+			require.Len(t, pacing.calls, pacingCalls, "no pacing read")
 		}
-		for _, c := range page.Campaigns {
+		for i, c := range page.Campaigns {
 			if with {
+				pacingMember := ""
+				if i == 0 {
+					pacingMember = `,"pacing":{"pacingIndex":1.5}`
+				}
 				require.JSONEq(t, `{"impressions":7,"clicks":0,"conversions":0,"bounces":0,"unsubscribes":0,"reach":0,
-					"revenue":{"amount":"0.00","currency":"EUR"},"cost":{"amount":"0.00","currency":"EUR"}}`, string(c["totals"]))
+					"revenue":{"amount":"0.00","currency":"EUR"},"cost":{"amount":"0.00","currency":"EUR"}`+pacingMember+`}`, string(c["totals"]))
 			} else {
 				require.NotContains(t, c, "totals")
 			}

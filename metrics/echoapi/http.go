@@ -39,6 +39,9 @@ type Store interface {
 	// HourlyRows returns a campaign's hourly rollups of the hours from from's to to's, both
 	// included, oldest first.
 	HourlyRows(ctx context.Context, campaignID uuid.UUID, from, to time.Time) ([]metrics.Row, error)
+	// SpentSince returns what each campaign of since spent from its instant on (the hour that
+	// holds the instant counts whole), in one read.
+	SpentSince(ctx context.Context, since map[uuid.UUID]time.Time) (map[uuid.UUID]decimal.Decimal, error)
 	// Audience returns up to limit of the customers a campaign reached, in customer id order,
 	// after the customer id after ("" for the first page).
 	Audience(ctx context.Context, campaignID uuid.UUID, after string, limit int) ([]metrics.CustomerExposure, error)
@@ -394,6 +397,47 @@ func (h *Handler) pacingReport(ctx context.Context, c *campaign.View, total deci
 		r = r.WithSeries(p, rows, now)
 	}
 	return &r, nil
+}
+
+// The handler gives the list its pacing column.
+var _ campaignapi.PacingSource = (*Handler)(nil)
+
+// ListPacing is the pacing report (without the chart) of each campaign of page that paces its
+// spend (mode EVEN or FRONT_LOADED), as GET /campaigns/:id embeds it: a flight's spend is
+// its all-time cost (costs), a day's is read for every daily budget of the page at once (one
+// query per distinct start of day, see SpentSince), never one per campaign.
+func (h *Handler) ListPacing(ctx context.Context, page []*campaign.View, costs map[uuid.UUID]decimal.Decimal, now time.Time) (map[uuid.UUID]any, error) {
+	now = now.UTC()
+	paced := make([]*campaign.View, 0, len(page))
+	since := map[uuid.UUID]time.Time{}
+	for _, c := range page {
+		if p := c.Settings().Pacing; p == nil || p.Mode == lifecycle.PacingASAP {
+			continue
+		}
+		paced = append(paced, c)
+		if p := c.PacingPlan(); p.Period == lifecycle.PeriodDaily {
+			if from, _, ok := p.Window(now); ok {
+				since[uuid.UUID(c.ID())] = from
+			}
+		}
+	}
+	var today map[uuid.UUID]decimal.Decimal
+	if len(since) > 0 {
+		var err error
+		if today, err = h.store.SpentSince(ctx, since); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[uuid.UUID]any, len(paced))
+	for _, c := range paced {
+		id := uuid.UUID(c.ID())
+		spent := costs[id]
+		if c.PacingPlan().Period == lifecycle.PeriodDaily {
+			spent = today[id] // zero outside a day: no window, nothing read
+		}
+		out[id] = metrics.NewPacingReport(c, spent, now)
+	}
+	return out, nil
 }
 
 // Granularities and groupings of the performance report.

@@ -141,7 +141,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	})
 	c.changes.listen(c.metricsAPI.ForgetCampaign, c.metricsAPI.ForgetCampaigns)
 	c.campaignsAPI = campaignapi.NewHandler(c.campaigns, campaignapi.HandlerConfig{
-		Logger: cfg.Logger, Metrics: c.metricsAPI, Totals: c.metrics, BulkConcurrency: cfg.HTTP.BulkConcurrency,
+		Logger: cfg.Logger, Metrics: c.metricsAPI, Totals: c.metrics, Pacing: c.metricsAPI, BulkConcurrency: cfg.HTTP.BulkConcurrency,
 	})
 	c.transferAPI = campaignapi.NewIOHandler(c.campaigns, campaignapi.IOConfig{
 		Logger: cfg.Logger, Totals: c.metrics, MaxLineBytes: int(cfg.HTTP.BodyLimit), MaxLines: cfg.HTTP.ImportMaxLines,

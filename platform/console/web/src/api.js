@@ -115,6 +115,12 @@ export class Client {
     return this.get(`/campaigns/${encodeURIComponent(id)}/events`, { limit: 100, cursor })
   }
 
+  // metrics is GET .../metrics: the all-time KPIs and, for a campaign with pacing settings,
+  // pacing with its hourly (or daily) series of spend against the plan.
+  metrics(id) {
+    return this.get(`/campaigns/${encodeURIComponent(id)}/metrics`)
+  }
+
   performance(id, query) {
     return this.get(`/campaigns/${encodeURIComponent(id)}/performance`, query)
   }

@@ -4,7 +4,7 @@
 import { h, fill, field, select } from './dom.js'
 import { money, count, percent, ratio, when, badge, statusLabel, shortId, user } from './format.js'
 import { openDuplicate } from './duplicate.js'
-import { Chart, chartMetrics } from './chart.js'
+import { Chart, PacingChart, chartMetrics } from './chart.js'
 
 // What each status offers (the API's lifecycle table; the dry run has the last word).
 const offered = {
@@ -33,6 +33,15 @@ export async function renderCampaign(ctx, id) {
   const transitions = h('div', { id: 'transitions' })
   const events = h('div', { id: 'events' })
   const chart = new Chart(chartEl, chartTable)
+  const pacingSection = h('section', { id: 'pacing', 'aria-labelledby': 'pacing-title', hidden: true })
+  const pacingSummary = h('dl', { class: 'kpis', id: 'pacing-summary', 'data-columns': '4' })
+  const pacingNote = h('p', { class: 'muted', id: 'pacing-note' })
+  const pacingEl = h('div', { class: 'chart pacing-chart', id: 'pacing-chart' })
+  const pacingTable = h('div', { class: 'table-wrap' })
+  const pacingError = h('p', { class: 'error', role: 'alert', hidden: true })
+  const pacingChart = new PacingChart(pacingEl, pacingTable)
+  fill(pacingSection, h('h2', { id: 'pacing-title' }, 'Pacing'), pacingSummary, pacingNote, pacingError, pacingEl,
+    h('details', {}, h('summary', {}, 'The pacing chart as a table'), pacingTable))
 
   const controls = h(
     'form',
@@ -63,6 +72,7 @@ export async function renderCampaign(ctx, id) {
       kpis,
       updated,
     ),
+    pacingSection,
     h('section', { 'aria-labelledby': 'chart-title' }, h('h2', { id: 'chart-title' }, 'Performance over time'), controls, chartError, chartEl, h('details', {}, h('summary', {}, 'The chart as a table'), chartTable)),
     experiment,
     h('section', { 'aria-labelledby': 'settings-title' }, h('h2', { id: 'settings-title' }, 'Settings'), settings),
@@ -145,6 +155,7 @@ export async function renderCampaign(ctx, id) {
       ['Budget', money(c.budget)],
       ['Budget limit', s.budgetLimit ? money(s.budgetLimit) : 'None'],
       ['Channels', s.channels.join(', ')],
+      ['Pacing', s.pacing ? pacingText(s.pacing) : 'As fast as possible (no pacing settings)'],
       ['Frequency per customer', s.frequency],
       ['Maximum impressions', s.maxImpressions ? count(s.maxImpressions) : 'No cap'],
       ['Target audience', s.targetAudience.length ? s.targetAudience.join(', ') : 'Everyone'],
@@ -286,6 +297,40 @@ export async function renderCampaign(ctx, id) {
     renderSettings()
   }
 
+  // loadPacing shows where a paced campaign (EVEN or FRONT_LOADED) stands against its plan:
+  // the index, the mode and the chart of spend against the plan (GET .../metrics' pacing).
+  async function loadPacing() {
+    const p = state.campaign.settings.pacing
+    if (!p || p.mode === 'ASAP') {
+      pacingSection.hidden = true
+      return
+    }
+    pacingSection.hidden = false
+    try {
+      const r = (await ctx.api.metrics(id)).data.pacing
+      pacingError.hidden = true
+      if (!r) return
+      const index = r.pacingIndex === null ? '—' : r.pacingIndex.toFixed(2)
+      const items = [
+        ['pacingIndex', 'Pacing index', index],
+        ['mode', 'Mode', modeLabels[r.mode] || r.mode],
+        ['spent', r.period === 'DAILY' ? 'Spent today' : 'Spent in the flight', money(r.spent)],
+        ['planned', 'Planned by now', money(r.planned)],
+        ['budget', r.period === 'DAILY' ? 'Daily budget' : 'Flight budget', money(r.budget)],
+        ['period', 'Period', r.period === 'DAILY' ? `Day in ${r.timezone}` : 'Flight'],
+        ['servedShare', 'Requests served', percent(r.servedShare * 100)],
+        ['status', 'Against the plan', r.pacingIndex === null ? 'No index yet' : r.pacingIndex > 1.1 ? 'Ahead' : r.pacingIndex < 0.9 ? 'Behind' : 'On plan'],
+      ]
+      fill(pacingSummary, items.map(([key, label, value]) => h('div', { class: 'kpi' }, h('dt', {}, label), h('dd', { 'data-pacing': key }, value))))
+      fill(pacingNote, 'The index is (spent / budget) / (planned share): 1 on plan, above 1 ahead. ' +
+        (r.servedShare < 1 ? 'Ahead of its plan, the campaign is served to fewer requests until it is back on plan.' : 'It is served to every eligible request.'))
+      pacingChart.show(r)
+    } catch (err) {
+      pacingError.hidden = false
+      pacingError.textContent = err.message
+    }
+  }
+
   async function loadPerformance() {
     const query = { granularity: state.granularity }
     if (state.groupBy) query.groupBy = state.groupBy
@@ -379,7 +424,7 @@ export async function renderCampaign(ctx, id) {
       ctx.flash(err.message, true)
       return
     }
-    await Promise.all([loadPerformance(), renderExperiment()])
+    await Promise.all([loadPerformance(), loadPacing(), renderExperiment()])
   }
 
   // submitForApproval asks for approval of the version shown (a 412 when it changed since).
@@ -473,6 +518,7 @@ export async function renderCampaign(ctx, id) {
   ctx.onLeave(() => {
     clearInterval(timer)
     chart.destroy()
+    pacingChart.destroy()
   })
 
   try {
@@ -486,7 +532,16 @@ export async function renderCampaign(ctx, id) {
     fill(ctx.main, h('h1', { tabindex: '-1' }, 'Campaign'), h('p', { class: 'error', role: 'alert' }, err.status === 404 ? 'There is no such campaign (or it was deleted).' : err.message))
     return
   }
-  await Promise.all([loadPerformance(), renderExperiment(), loadHistory()])
+  await Promise.all([loadPerformance(), loadPacing(), renderExperiment(), loadHistory()])
+}
+
+const modeLabels = { ASAP: 'As fast as possible', EVEN: 'Even', FRONT_LOADED: 'Front-loaded' }
+
+// pacingText is settings.pacing in words.
+function pacingText(p) {
+  const mode = modeLabels[p.mode] || p.mode
+  const zone = p.timezone ? `, days in ${p.timezone}` : ''
+  return p.period === 'DAILY' ? `${mode}, daily budget ${money(p.dailyBudget)}${zone}` : `${mode} over the flight${zone}`
 }
 
 // ids shows a list of ids, each shortened with the whole id on hover.

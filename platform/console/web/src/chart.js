@@ -141,3 +141,85 @@ export class Chart {
     )
   }
 }
+
+// PacingChart draws a campaign's spend against its pacing plan over the current period (the
+// series of GET .../metrics' pacing): two lines, spent (solid) and planned (dashed), with the
+// same numbers in a table.
+export class PacingChart {
+  constructor(el, tableEl) {
+    this.el = el
+    this.tableEl = tableEl
+    this.plot = null
+    this.resize = new ResizeObserver(() => {
+      if (this.plot) this.plot.setSize(this.size())
+    })
+    this.resize.observe(el)
+  }
+
+  size() {
+    return { width: Math.max(300, this.el.clientWidth), height: 260 }
+  }
+
+  destroy() {
+    this.resize.disconnect()
+    if (this.plot) this.plot.destroy()
+    this.plot = null
+  }
+
+  // show draws pacing (a PacingReport with its series).
+  show(pacing) {
+    const points = pacing.series || []
+    const xs = points.map((p) => Date.parse(p.at) / 1000)
+    const spent = points.map((p) => Number(p.spent))
+    const planned = points.map((p) => Number(p.planned))
+    const cur = pacing.budget.currency
+    if (this.plot) this.plot.destroy()
+    this.plot = null
+    this.el.replaceChildren()
+    this.el.setAttribute('data-points', String(points.length))
+    this.el.setAttribute('data-series', points.length ? '2' : '0')
+    this.el.setAttribute('data-spent', points.length ? String(spent[spent.length - 1]) : '')
+    this.el.setAttribute('data-planned', points.length ? String(planned[planned.length - 1]) : '')
+    const daily = pacing.period === 'DAILY'
+    const fmtAt = (s) => new Date(s * 1000).toISOString().slice(0, daily ? 16 : 10).replace('T', ' ')
+    if (points.length === 0) {
+      this.el.append(h('p', { class: 'empty' }, 'No pacing period now: the chart starts with the period.'))
+    } else {
+      // The x axis spans the whole period, so that the plan's end shows how far the day is.
+      const from = pacing.from ? Date.parse(pacing.from) / 1000 : xs[0]
+      const to = pacing.to ? Date.parse(pacing.to) / 1000 : xs[xs.length - 1]
+      const budget = Number(pacing.budget.amount)
+      const opts = {
+        ...this.size(),
+        title: `Spend against the plan (${cur})`,
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+        scales: { x: { time: true, range: () => [from, Math.max(to, from + 1)] },
+          y: { range: (u, min, max) => [0, Math.max(max, budget, 1) * 1.05] } },
+        axes: [
+          { stroke: '#1f2937', grid: { stroke: '#e5e7eb' }, values: daily ? '{HH}:{mm}' : '{YYYY}-{MM}-{DD}' },
+          { stroke: '#1f2937', grid: { stroke: '#e5e7eb' } },
+        ],
+        series: [
+          { label: daily ? 'Time (UTC)' : 'Day (UTC)', value: (u, v) => (v == null ? '—' : fmtAt(v)) },
+          { label: 'Spent', stroke: palette[0], width: 2, points: { show: true, size: 6 } },
+          { label: 'Planned', stroke: palette[1], dash: dashes[1], width: 2, points: { show: false } },
+        ],
+      }
+      this.plot = new uPlot(opts, [xs, spent, planned], this.el)
+      this.plot.root.setAttribute('role', 'img')
+      this.plot.root.setAttribute('aria-label', `Cumulative spend and planned spend in ${cur}, ${daily ? 'today' : 'over the flight'}; the table below has the numbers.`)
+    }
+    fill(
+      this.tableEl,
+      points.length === 0
+        ? null
+        : h(
+            'table',
+            { class: 'compact', id: 'pacing-table' },
+            h('caption', {}, `Cumulative spend against the plan, ${cur}`),
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, daily ? 'Time (UTC)' : 'Day (UTC)'), h('th', { scope: 'col', class: 'num' }, 'Spent'), h('th', { scope: 'col', class: 'num' }, 'Planned'))),
+            h('tbody', {}, points.map((p, i) => h('tr', {}, h('th', { scope: 'row' }, fmtAt(xs[i])), h('td', { class: 'num' }, p.spent), h('td', { class: 'num' }, p.planned)))),
+          ),
+    )
+  }
+}

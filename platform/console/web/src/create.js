@@ -93,6 +93,16 @@ export function renderCreate(ctx) {
     h(
       'fieldset',
       {},
+      h('legend', {}, 'Pacing'),
+      field('Pacing', select('pacingMode', [['ASAP', 'As fast as possible'], ['EVEN', 'Even'], ['FRONT_LOADED', 'Front-loaded']], 'ASAP'),
+        'Even spreads the spend over the period; front-loaded spends more at its start.'),
+      field('Pacing period', select('pacingPeriod', [['FLIGHT', 'The flight (needs an end date)'], ['DAILY', 'Each day (a daily budget)']], 'FLIGHT')),
+      field('Daily budget (for a daily period)', h('input', { type: 'text', name: 'dailyBudget', inputmode: 'decimal', pattern: '[0-9]+(\\.[0-9]+)?' }), 'In the budget currency; days are judged in the time zone below.'),
+      field('Time zone (optional)', h('input', { type: 'text', name: 'pacingTimezone', placeholder: 'Europe/Paris', spellcheck: 'false' }), 'An IANA time zone; default UTC.'),
+    ),
+    h(
+      'fieldset',
+      {},
       h('legend', {}, 'A/B test'),
       h('div', { class: 'choice' }, abEnabled, h('label', { for: 'ab-enabled' }, 'Split the audience between variants')),
       variants,
@@ -124,6 +134,12 @@ export function renderCreate(ctx) {
     if (str('endDate')) body.endDate = toISO(str('endDate'))
     if (str('maxImpressions')) body.settings.maxImpressions = Number(str('maxImpressions'))
     if (str('budgetLimit')) body.settings.budgetLimit = { amount: str('budgetLimit'), currency }
+    // ASAP over the flight is what a campaign without pacing settings does: send none.
+    if (str('pacingMode') !== 'ASAP' || str('pacingPeriod') === 'DAILY') {
+      body.settings.pacing = { mode: str('pacingMode'), period: str('pacingPeriod') }
+      if (str('dailyBudget')) body.settings.pacing.dailyBudget = { amount: str('dailyBudget'), currency }
+      if (str('pacingTimezone')) body.settings.pacing.timezone = str('pacingTimezone')
+    }
     if (abEnabled.checked) {
       const keys = fd.getAll('variantKey').map(String)
       const names = fd.getAll('variantName').map(String)

@@ -152,7 +152,8 @@ export async function renderList(ctx) {
         h('td', {}, c.settings.channels.join(', ')),
         h('td', { class: 'date' }, when(c.startDate)),
         h('td', { class: 'num' }, money(c.budget)),
-        perfColumns.map((col) => h('td', { class: 'num', 'data-col': col.key }, col.show(c))),
+        // data-col marks the all-time figures; data-period the current period's (pacing).
+        perfColumns.map((col) => h('td', { class: 'num', [col.period ? 'data-period' : 'data-col']: col.key }, col.show(c))),
       )
     })
     const sortButton = (col) => {
@@ -161,7 +162,7 @@ export async function renderList(ctx) {
       return h(
         'th',
         { scope: 'col', class: 'num', 'aria-sort': active ? (pageSort.desc ? 'descending' : 'ascending') : null },
-        h('button', { type: 'button', class: 'sort', 'data-sort': col.key, title: `Sort this page by ${col.label.toLowerCase()}, ${next}`,
+        h('button', { type: 'button', class: 'sort', 'data-sort': col.key, title: `Sort this page by ${columnName(col)}, ${next}`,
           onclick: () => { pageSort = { key: col.key, desc: active ? !pageSort.desc : true }; renderPage() } },
           col.label, h('span', { 'aria-hidden': 'true' }, active ? (pageSort.desc ? ' ▼' : ' ▲') : ' ↕')),
       )
@@ -176,7 +177,7 @@ export async function renderList(ctx) {
               'table',
               { id: 'campaign-table' },
               h('caption', {}, `Page ${pageNo}: ${rows.length} campaign${rows.length === 1 ? '' : 's'}` +
-                (pageSort ? `, this page sorted by ${perfColumns.find((c) => c.key === pageSort.key).label.toLowerCase()}` : '')),
+                (pageSort ? `, this page sorted by ${columnName(perfColumns.find((c) => c.key === pageSort.key))}` : '')),
               h(
                 'thead',
                 {},
@@ -206,7 +207,8 @@ export async function renderList(ctx) {
       bulkBar,
       rows.length > 0
         ? h('p', { class: 'muted small', id: 'page-sort-note' },
-            'Impressions, CTR, spend and budget used are all-time figures. Their column buttons sort this page only, in the browser; ' +
+            'Impressions, CTR, spend and budget used are all-time figures; Pacing is the pacing index (1 on plan, above 1 ahead) of the current pacing period, ' +
+            'for campaigns paced evenly or front-loaded. Their column buttons sort this page only, in the browser; ' +
             'the pages follow the Sort chosen above.')
         : null,
       table,
@@ -225,6 +227,11 @@ const bulkActions = [
   ['delete', 'Delete'],
 ]
 
+// columnName is a performance column's name in a sentence.
+function columnName(col) {
+  return (col.long || col.label).toLowerCase()
+}
+
 // ratioOf is a/b as a number, null when b is zero (the API's rule for KPIs).
 function ratioOf(a, b) {
   return b > 0 ? a / b : null
@@ -237,4 +244,23 @@ const perfColumns = [
   { key: 'spend', label: 'Spend', value: (c) => (c.totals ? Number(c.totals.cost.amount) : null), show: (c) => (c.totals ? money(c.totals.cost) : '—') },
   { key: 'budgetUsed', label: 'Budget used', value: (c) => (c.totals ? ratioOf(Number(c.totals.cost.amount) * 100, Number(c.budget.amount)) : null),
     show: (c) => percent(c.totals ? ratioOf(Number(c.totals.cost.amount) * 100, Number(c.budget.amount)) : null) },
+  { key: 'pacing', label: 'Pacing', long: 'Pacing index', period: true, value: pacingIndex, show: showPacing },
 ]
+
+// pacingIndex is a paced campaign's pacing index (totals.pacing, for EVEN and FRONT_LOADED
+// campaigns only), null otherwise or when the API gives none (outside its period).
+function pacingIndex(c) {
+  const p = c.totals && c.totals.pacing
+  return p && p.pacingIndex !== null && p.pacingIndex !== undefined ? p.pacingIndex : null
+}
+
+// showPacing is the index with its mode; an index 10 % off the plan is flagged in words too.
+function showPacing(c) {
+  const p = c.totals && c.totals.pacing
+  if (!p) return '—'
+  const mode = p.mode === 'FRONT_LOADED' ? 'front-loaded' : p.mode.toLowerCase()
+  const i = pacingIndex(c)
+  const where = i === null ? 'no index outside its period' : i > 1.1 ? 'ahead of plan' : i < 0.9 ? 'behind plan' : 'on plan'
+  return h('span', { class: 'pacing', title: `${p.mode} pacing, ${p.period === 'DAILY' ? 'daily budget' : 'over the flight'}: ${where}` },
+    i === null ? '—' : i.toFixed(2), h('br'), h('span', { class: 'muted small' }, mode))
+}
