@@ -22,8 +22,15 @@ type AggregatorConfig struct {
 	Stream StreamConfig
 	// Consumer names the partitions' positions and leases: "<Consumer>.p<partition>"
 	// (metrics-aggregator).
-	Consumer  string
-	BatchSize int           // messages per flush, per partition (2000)
+	Consumer string
+	// A partition combines the events it reads in memory and flushes them (one transaction)
+	// when the first of these is reached: MaxWait after the batch's first message, MaxCells
+	// distinct cells (hourly rollups plus per-customer exposures: the rows the flush writes,
+	// before the daily and all-time levels), or BatchSize messages (which bounds the memory).
+	// Real-time tracking falls in few cells, so a flush writes far fewer rows than it counts
+	// events.
+	BatchSize int           // messages per flush, per partition (20000)
+	MaxCells  int           // distinct cells per flush, per partition (4000)
 	MaxWait   time.Duration // how long a partition waits to fill a batch once a message is in (500ms)
 	CacheTTL  time.Duration // how long campaign lookups are reused (30s)
 	// LeaseTTL is how long a silent worker keeps its partitions (and its place in the group):
@@ -44,10 +51,14 @@ type AggregatorConfig struct {
 func (c AggregatorConfig) withDefaults() AggregatorConfig {
 	c.Stream = c.Stream.withDefaults()
 	c.Consumer = cmp.Or(c.Consumer, "metrics-aggregator")
-	c.BatchSize = cmp.Or(c.BatchSize, 2000)
+	c.BatchSize = cmp.Or(c.BatchSize, 20000)
+	c.MaxCells = cmp.Or(c.MaxCells, 4000)
 	c.MaxWait = cmp.Or(c.MaxWait, 500*time.Millisecond)
 	c.CacheTTL = cmp.Or(c.CacheTTL, 30*time.Second)
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 5*time.Second)
+	// A batch is flushed within the lease's margin: a flush confirms that a third of the
+	// lease is left, so no batch waits longer than that to be flushed.
+	c.MaxWait = min(c.MaxWait, c.LeaseTTL/3)
 	c.FlushConcurrency = cmp.Or(c.FlushConcurrency, 4)
 	c.Limits = c.Limits.withDefaults()
 	if c.Logger == nil {
@@ -457,8 +468,11 @@ func (a *Aggregator) runPartition(ctx context.Context, p int, h *tenure) {
 }
 
 // consumePartition reads partition p in stream order from its stored position + 1, in
-// batches of up to BatchSize (or what arrived within MaxWait of a batch's first message).
-// When ctx ends, the batch in hand is flushed. Each flush is fenced by h.
+// batches (see AggregatorConfig.MaxCells). The partition reads on while its last batch is
+// flushed: a batch that is due waits, still growing, until the flush before it is over (or a
+// limit is reached), so a busy database gets fewer, larger flushes and the reads never stop
+// for one. Batches are flushed one after the other, each from the position the one before it
+// reached. When ctx ends, the batch in hand is flushed. Each flush is fenced by h.
 func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) error {
 	name := a.positionName(p)
 	pos, err := a.store.Position(ctx, name)
@@ -470,8 +484,8 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 		return err
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	// The client buffers up to prefetch messages per partition while the batch in hand is
-	// flushed; with the batch that bounds a worker's memory whatever the backlog.
+	// The client buffers up to prefetch messages per partition; with the batch in hand and the
+	// one being flushed, that bounds a worker's memory whatever the backlog.
 	prefetch := min(a.cfg.BatchSize, 500)
 	in := make(chan jetstream.Msg, 64)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -486,39 +500,95 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 	}
 	defer cc.Stop()
 	defer cancel() // first: unblocks the handler
+
+	jobs := make(chan flushJob)
+	flushed := make(chan error, 1) // the flusher's end: nil once jobs is closed, or why it stopped
+	go func() { flushed <- a.flushJobs(ctx, name, jobs, h) }()
 	for {
-		batch, err := a.collect(ctx, p, in, pos)
-		if err != nil {
-			return err
+		var last []parsed
+		pos, last, err = a.collect(ctx, p, in, pos, jobs, flushed)
+		var stopped flusherStopped
+		if errors.As(err, &stopped) {
+			return stopped.err
 		}
-		if len(batch) > 0 && !a.crashed.Load() && !errors.Is(context.Cause(ctx), errHandOver) {
-			err := a.flush(ctx, name, pos, batch, h)
-			if errors.Is(err, errHandOver) {
-				return nil
+		if err == nil && ctx.Err() == nil {
+			continue // handed over to the flusher; read the next batch
+		}
+		// Stopping (ctx is done) or a message the client could not read: flush what is in hand
+		// (on a stop only), then wait for the flusher.
+		if err == nil && len(last) > 0 {
+			select {
+			case jobs <- flushJob{from: pos, batch: last}:
+			case ferr := <-flushed:
+				return ferr
 			}
-			if err != nil {
-				return err
-			}
-			pos = batch[len(batch)-1].seq
 		}
-		if ctx.Err() != nil {
-			return nil
+		close(jobs)
+		if ferr := <-flushed; ferr != nil {
+			return ferr
 		}
+		return err
 	}
 }
 
-// collect receives the next batch of a partition: messages after pos, in order, until the
-// batch is full, MaxWait after its first message, or ctx ends. Messages are decoded as they
-// arrive.
-func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64) ([]parsed, error) {
+// flushJob is a batch handed from a partition's reader to its flusher.
+type flushJob struct {
+	from  uint64 // the position the batch follows
+	batch []parsed
+}
+
+// flusherStopped: the partition's flusher stopped, with err (nil: handed over).
+type flusherStopped struct{ err error }
+
+func (f flusherStopped) Error() string {
+	return fmt.Sprintf("metrics: the partition's flusher stopped: %v", f.err)
+}
+
+// flushJobs flushes the batches of jobs in order until jobs is closed, and stops at the first
+// flush that fails (or at a hand-over: nil). A crashed or handed-over worker drops its batches:
+// the next reader reads them again from the position.
+func (a *Aggregator) flushJobs(ctx context.Context, name string, jobs <-chan flushJob, h *tenure) error {
+	for j := range jobs {
+		if a.crashed.Load() || errors.Is(context.Cause(ctx), errHandOver) {
+			return nil
+		}
+		err := a.flush(ctx, name, j.from, j.batch, h)
+		if errors.Is(err, errHandOver) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collect receives the next batch of a partition, messages after pos in order, and hands it
+// to the flusher (jobs) once it is due: MaxWait after its first message, or at once when it
+// holds BatchSize messages or MaxCells distinct cells. A due batch keeps growing, up to those
+// limits, while the flusher is busy. It returns the position the batch reaches. When ctx ends
+// it returns the batch in hand instead (nil error); a flusherStopped when the flusher stopped.
+// Messages are decoded as they arrive.
+func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64,
+	jobs chan<- flushJob, flushed <-chan error) (uint64, []parsed, error) {
+	from := pos
 	var batch []parsed
 	var deadline <-chan time.Time
-	for len(batch) < a.cfg.BatchSize {
+	var due bool
+	cells := newCellCount()
+	for {
+		recv, handOff := in, chan<- flushJob(nil)
+		if len(batch) >= a.cfg.BatchSize || cells.n >= a.cfg.MaxCells {
+			recv, due = nil, true
+		}
+		if due {
+			handOff = jobs
+		}
 		select {
-		case m := <-in:
+		case m := <-recv:
 			meta, err := m.Metadata()
 			if err != nil {
-				return nil, fmt.Errorf("metrics: partition %d: message metadata: %w", p, err)
+				return from, nil, fmt.Errorf("metrics: partition %d: message metadata: %w", p, err)
 			}
 			seq := meta.Sequence.Stream
 			if seq <= pos {
@@ -530,17 +600,50 @@ func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg
 			pm := parsed{msg: m, seq: seq}
 			// An event without occurredAt happened when it was published.
 			pm.event, pm.err = decodeMessage(m, meta.Timestamp.UTC(), a.cfg.Limits)
+			if pm.err == "" {
+				cells.add(pm.event)
+			}
 			batch = append(batch, pm)
 			if deadline == nil {
 				deadline = time.After(a.cfg.MaxWait)
 			}
 		case <-deadline:
-			return batch, nil
+			due = true
+		case handOff <- flushJob{from: from, batch: batch}:
+			return pos, nil, nil
+		case err := <-flushed:
+			return from, nil, flusherStopped{err}
 		case <-ctx.Done():
-			return batch, nil
+			return from, batch, nil
 		}
 	}
-	return batch, nil
+}
+
+// cellCount counts the distinct rows a batch will write: its hourly rollups and its
+// customers' exposures.
+type cellCount struct {
+	rollups   map[Key]struct{}
+	customers map[customerKey]struct{}
+	n         int
+}
+
+func newCellCount() *cellCount {
+	return &cellCount{rollups: make(map[Key]struct{}, 256), customers: make(map[customerKey]struct{}, 256)}
+}
+
+func (c *cellCount) add(e Event) {
+	k := e.key()
+	if _, ok := c.rollups[k]; !ok {
+		c.rollups[k] = struct{}{}
+		c.n++
+	}
+	if e.Type == Impression && e.CustomerID != "" {
+		ck := customerKey{CampaignID: e.CampaignID, CustomerID: e.CustomerID}
+		if _, ok := c.customers[ck]; !ok {
+			c.customers[ck] = struct{}{}
+			c.n++
+		}
+	}
 }
 
 // flush counts a batch of a partition, at most FlushConcurrency partitions at a time.

@@ -171,7 +171,7 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 		Tracking: campaigns.TrackingConfig{
 			Stream: metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge,
 				DuplicateWindow: cfg.Metrics.DuplicateWindow, Partitions: cfg.Metrics.Partitions},
-			MaxEventAmount: cfg.Metrics.MaxEventAmount, BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
+			MaxEventAmount: cfg.Metrics.MaxEventAmount, BatchSize: cfg.Metrics.BatchSize, MaxCells: cfg.Metrics.MaxCells, MaxWait: cfg.Metrics.MaxWait,
 			LeaseTTL: cfg.Metrics.LeaseTTL, CacheTTL: cfg.Metrics.TrackCacheTTL, AckTimeout: cfg.Metrics.TrackAckTimeout,
 		},
 		Events: campaigns.EventsConfig{

@@ -131,7 +131,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	})
 	limits := metrics.Limits{MaxAmount: cfg.Tracking.MaxEventAmount}
 	c.aggregator = metrics.NewAggregator(js, c.metrics, c.campaigns, metrics.AggregatorConfig{
-		Stream: cfg.Tracking.Stream, BatchSize: cfg.Tracking.BatchSize, MaxWait: cfg.Tracking.MaxWait,
+		Stream: cfg.Tracking.Stream, BatchSize: cfg.Tracking.BatchSize, MaxCells: cfg.Tracking.MaxCells, MaxWait: cfg.Tracking.MaxWait,
 		LeaseTTL: cfg.Tracking.LeaseTTL, Limits: limits, Logger: cfg.Logger, Metrics: cfg.Observer,
 	})
 	c.automation = automation.New(c.campaigns, automation.Config{
