@@ -403,3 +403,36 @@ func (noObserver) DeadLettered(int)                              {}
 func (noObserver) RulesEngineCall(string, string, time.Duration) {}
 func (noObserver) RulesEngineBreaker(string, string)             {}
 func (noObserver) RulesEngineCache(bool)                         {}
+
+// HotReads runs, once each and one after the other, the statements that the API's busiest
+// reads send: a campaign by id with its metrics totals (GET /campaigns/{id}), and a page of
+// the list without filters, first and after a cursor, newest and oldest first. It reads a
+// campaign that does not exist and pages that are cheap to read. A host runs it on each
+// connection of its pool before it says it is ready (database.Warm), so that on pgx every
+// connection has prepared them (see database.Prepared) before the first request.
+func (c *Client) HotReads(ctx context.Context) error {
+	store := campaignstore.New(c.db)
+	if _, err := store.Get(ctx, campaign.ID(uuid.Nil)); err != nil && !errors.Is(err, campaign.ErrNotFound) {
+		return err
+	}
+	if _, err := c.metrics.TotalRows(ctx, uuid.Nil); err != nil {
+		return err
+	}
+	after := &campaign.Cursor{Sort: campaign.SortCreatedAt, Value: c.cfg.Now().UTC().Format(time.RFC3339Nano)}
+	for _, desc := range []bool{true, false} {
+		for _, cur := range []*campaign.Cursor{nil, after} {
+			f, err := campaign.Filter{Sort: campaign.SortCreatedAt, Desc: desc, Limit: 1}.WithDefaults()
+			if err != nil {
+				return err
+			}
+			if cur != nil {
+				cur.Desc = desc
+				f.After = cur
+			}
+			if _, err := store.List(ctx, f, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
