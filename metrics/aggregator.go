@@ -501,12 +501,13 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 	defer cc.Stop()
 	defer cancel() // first: unblocks the handler
 
-	jobs := make(chan flushJob)
-	flushed := make(chan error, 1) // the flusher's end: nil once jobs is closed, or why it stopped
-	go func() { flushed <- a.flushJobs(ctx, name, jobs, h) }()
+	f := &flusher{jobs: make(chan flushJob), idle: make(chan struct{}, 1), done: make(chan error, 1)}
+	go func() { f.done <- a.flushJobs(ctx, name, f, h) }()
+	flushed := f.done
+	jobs := f.jobs
 	for {
 		var last []parsed
-		pos, last, err = a.collect(ctx, p, in, pos, jobs, flushed)
+		pos, last, err = a.collect(ctx, p, in, pos, f)
 		var stopped flusherStopped
 		if errors.As(err, &stopped) {
 			return stopped.err
@@ -531,10 +532,18 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 	}
 }
 
+// flusher is a partition's flushing goroutine, as its reader sees it.
+type flusher struct {
+	jobs chan flushJob
+	idle chan struct{} // a token when the flusher waits for a job
+	done chan error    // its end: nil once jobs is closed, or why it stopped
+}
+
 // flushJob is a batch handed from a partition's reader to its flusher.
 type flushJob struct {
 	from  uint64 // the position the batch follows
 	batch []parsed
+	slot  bool // the reader took a FlushConcurrency slot for it, which the flusher releases
 }
 
 // flusherStopped: the partition's flusher stopped, with err (nil: handed over).
@@ -547,12 +556,28 @@ func (f flusherStopped) Error() string {
 // flushJobs flushes the batches of jobs in order until jobs is closed, and stops at the first
 // flush that fails (or at a hand-over: nil). A crashed or handed-over worker drops its batches:
 // the next reader reads them again from the position.
-func (a *Aggregator) flushJobs(ctx context.Context, name string, jobs <-chan flushJob, h *tenure) error {
-	for j := range jobs {
-		if a.crashed.Load() || errors.Is(context.Cause(ctx), errHandOver) {
+func (a *Aggregator) flushJobs(ctx context.Context, name string, f *flusher, h *tenure) error {
+	for {
+		select {
+		case f.idle <- struct{}{}:
+		default: // the token is there already
+		}
+		j, ok := <-f.jobs
+		if !ok {
 			return nil
 		}
-		err := a.flush(ctx, name, j.from, j.batch, h)
+		var err error
+		switch {
+		case a.crashed.Load() || errors.Is(context.Cause(ctx), errHandOver):
+			err = errHandOver
+		case j.slot:
+			err = a.flushInSlot(ctx, name, j.from, j.batch, h)
+		default:
+			err = a.flush(ctx, name, j.from, j.batch, h)
+		}
+		if j.slot {
+			<-a.flushes
+		}
 		if errors.Is(err, errHandOver) {
 			return nil
 		}
@@ -560,29 +585,44 @@ func (a *Aggregator) flushJobs(ctx context.Context, name string, jobs <-chan flu
 			return err
 		}
 	}
-	return nil
 }
 
 // collect receives the next batch of a partition, messages after pos in order, and hands it
-// to the flusher (jobs) once it is due: MaxWait after its first message, or at once when it
-// holds BatchSize messages or MaxCells distinct cells. A due batch keeps growing, up to those
-// limits, while the flusher is busy. It returns the position the batch reaches. When ctx ends
-// it returns the batch in hand instead (nil error); a flusherStopped when the flusher stopped.
-// Messages are decoded as they arrive.
-func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64,
-	jobs chan<- flushJob, flushed <-chan error) (uint64, []parsed, error) {
+// to the flusher f once it is due: MaxWait after its first message, or at once when it holds
+// BatchSize messages or MaxCells distinct cells. A due batch keeps growing, up to those
+// limits, until the flusher is idle and a FlushConcurrency slot is free (it then takes the
+// slot for the flusher): a busy database gets fewer, larger batches. It returns the position
+// the batch reaches. When ctx ends it returns the batch in hand instead (nil error); a
+// flusherStopped when the flusher stopped. Messages are decoded as they arrive.
+func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64, f *flusher) (uint64, []parsed, error) {
 	from := pos
 	var batch []parsed
 	var deadline <-chan time.Time
-	var due bool
+	var due, ready, slot bool
+	defer func() {
+		if slot { // taken but not handed over
+			<-a.flushes
+		}
+	}()
 	cells := newCellCount()
 	for {
-		recv, handOff := in, chan<- flushJob(nil)
+		recv := in
 		if len(batch) >= a.cfg.BatchSize || cells.n >= a.cfg.MaxCells {
 			recv, due = nil, true
 		}
-		if due {
-			handOff = jobs
+		// Once due: wait for the flusher to be idle, then for a slot, then hand the batch over
+		// (the idle flusher takes it at once).
+		var idle <-chan struct{}
+		var take chan<- struct{}
+		var handOff chan<- flushJob
+		switch {
+		case !due:
+		case !ready:
+			idle = f.idle
+		case !slot:
+			take = a.flushes
+		default:
+			handOff = f.jobs
 		}
 		select {
 		case m := <-recv:
@@ -609,9 +649,14 @@ func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg
 			}
 		case <-deadline:
 			due = true
-		case handOff <- flushJob{from: from, batch: batch}:
+		case <-idle:
+			ready = true
+		case take <- struct{}{}:
+			slot = true
+		case handOff <- flushJob{from: from, batch: batch, slot: true}:
+			slot = false // the flusher's now
 			return pos, nil, nil
-		case err := <-flushed:
+		case err := <-f.done:
 			return from, nil, flusherStopped{err}
 		case <-ctx.Done():
 			return from, batch, nil
@@ -664,6 +709,11 @@ func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, bat
 		a.flushes <- struct{}{}
 	}
 	defer func() { <-a.flushes }()
+	return a.flushInSlot(ctx, consumer, pos, batch, h)
+}
+
+// flushInSlot is flush for a caller that holds one of the FlushConcurrency slots.
+func (a *Aggregator) flushInSlot(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	if h == nil {
