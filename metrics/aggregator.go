@@ -22,8 +22,15 @@ type AggregatorConfig struct {
 	Stream StreamConfig
 	// Consumer names the partitions' positions and leases: "<Consumer>.p<partition>"
 	// (metrics-aggregator).
-	Consumer  string
-	BatchSize int           // messages per flush, per partition (2000)
+	Consumer string
+	// A partition combines the events it reads in memory and flushes them (one transaction)
+	// when the first of these is reached: MaxWait after the batch's first message, MaxCells
+	// distinct cells (hourly rollups plus per-customer exposures: the rows the flush writes,
+	// before the daily and all-time levels), or BatchSize messages (which bounds the memory).
+	// Real-time tracking falls in few cells, so a flush writes far fewer rows than it counts
+	// events.
+	BatchSize int           // messages per flush, per partition (20000)
+	MaxCells  int           // distinct cells per flush, per partition (4000)
 	MaxWait   time.Duration // how long a partition waits to fill a batch once a message is in (500ms)
 	CacheTTL  time.Duration // how long campaign lookups are reused (30s)
 	// LeaseTTL is how long a silent worker keeps its partitions (and its place in the group):
@@ -44,10 +51,14 @@ type AggregatorConfig struct {
 func (c AggregatorConfig) withDefaults() AggregatorConfig {
 	c.Stream = c.Stream.withDefaults()
 	c.Consumer = cmp.Or(c.Consumer, "metrics-aggregator")
-	c.BatchSize = cmp.Or(c.BatchSize, 2000)
+	c.BatchSize = cmp.Or(c.BatchSize, 20000)
+	c.MaxCells = cmp.Or(c.MaxCells, 4000)
 	c.MaxWait = cmp.Or(c.MaxWait, 500*time.Millisecond)
 	c.CacheTTL = cmp.Or(c.CacheTTL, 30*time.Second)
 	c.LeaseTTL = cmp.Or(c.LeaseTTL, 5*time.Second)
+	// A batch is flushed within the lease's margin: a flush confirms that a third of the
+	// lease is left, so no batch waits longer than that to be flushed.
+	c.MaxWait = min(c.MaxWait, c.LeaseTTL/3)
 	c.FlushConcurrency = cmp.Or(c.FlushConcurrency, 4)
 	c.Limits = c.Limits.withDefaults()
 	if c.Logger == nil {
@@ -457,8 +468,11 @@ func (a *Aggregator) runPartition(ctx context.Context, p int, h *tenure) {
 }
 
 // consumePartition reads partition p in stream order from its stored position + 1, in
-// batches of up to BatchSize (or what arrived within MaxWait of a batch's first message).
-// When ctx ends, the batch in hand is flushed. Each flush is fenced by h.
+// batches (see AggregatorConfig.MaxCells). The partition reads on while its last batch is
+// flushed: a batch that is due waits, still growing, until the flush before it is over (or a
+// limit is reached), so a busy database gets fewer, larger flushes and the reads never stop
+// for one. Batches are flushed one after the other, each from the position the one before it
+// reached. When ctx ends, the batch in hand is flushed. Each flush is fenced by h.
 func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) error {
 	name := a.positionName(p)
 	pos, err := a.store.Position(ctx, name)
@@ -470,8 +484,8 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 		return err
 	}
 	cctx, cancel := context.WithCancel(ctx)
-	// The client buffers up to prefetch messages per partition while the batch in hand is
-	// flushed; with the batch that bounds a worker's memory whatever the backlog.
+	// The client buffers up to prefetch messages per partition; with the batch in hand and the
+	// one being flushed, that bounds a worker's memory whatever the backlog.
 	prefetch := min(a.cfg.BatchSize, 500)
 	in := make(chan jetstream.Msg, 64)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -486,39 +500,135 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 	}
 	defer cc.Stop()
 	defer cancel() // first: unblocks the handler
+
+	f := &flusher{jobs: make(chan flushJob), idle: make(chan struct{}, 1), done: make(chan error, 1)}
+	go func() { f.done <- a.flushJobs(ctx, name, f, h) }()
+	flushed := f.done
+	jobs := f.jobs
 	for {
-		batch, err := a.collect(ctx, p, in, pos)
+		var last []parsed
+		pos, last, err = a.collect(ctx, p, in, pos, f)
+		var stopped flusherStopped
+		if errors.As(err, &stopped) {
+			return stopped.err
+		}
+		if err == nil && ctx.Err() == nil {
+			continue // handed over to the flusher; read the next batch
+		}
+		// Stopping (ctx is done) or a message the client could not read: flush what is in hand
+		// (on a stop only), then wait for the flusher.
+		if err == nil && len(last) > 0 {
+			select {
+			case jobs <- flushJob{from: pos, batch: last}:
+			case ferr := <-flushed:
+				return ferr
+			}
+		}
+		close(jobs)
+		if ferr := <-flushed; ferr != nil {
+			return ferr
+		}
+		return err
+	}
+}
+
+// flusher is a partition's flushing goroutine, as its reader sees it.
+type flusher struct {
+	jobs chan flushJob
+	idle chan struct{} // a token when the flusher waits for a job
+	done chan error    // its end: nil once jobs is closed, or why it stopped
+}
+
+// flushJob is a batch handed from a partition's reader to its flusher.
+type flushJob struct {
+	from  uint64 // the position the batch follows
+	batch []parsed
+	slot  bool // the reader took a FlushConcurrency slot for it, which the flusher releases
+}
+
+// flusherStopped: the partition's flusher stopped, with err (nil: handed over).
+type flusherStopped struct{ err error }
+
+func (f flusherStopped) Error() string {
+	return fmt.Sprintf("metrics: the partition's flusher stopped: %v", f.err)
+}
+
+// flushJobs flushes the batches of jobs in order until jobs is closed, and stops at the first
+// flush that fails (or at a hand-over: nil). A crashed or handed-over worker drops its batches:
+// the next reader reads them again from the position.
+func (a *Aggregator) flushJobs(ctx context.Context, name string, f *flusher, h *tenure) error {
+	for {
+		select {
+		case f.idle <- struct{}{}:
+		default: // the token is there already
+		}
+		j, ok := <-f.jobs
+		if !ok {
+			return nil
+		}
+		var err error
+		switch {
+		case a.crashed.Load() || errors.Is(context.Cause(ctx), errHandOver):
+			err = errHandOver
+		case j.slot:
+			err = a.flushInSlot(ctx, name, j.from, j.batch, h)
+		default:
+			err = a.flush(ctx, name, j.from, j.batch, h)
+		}
+		if j.slot {
+			<-a.flushes
+		}
+		if errors.Is(err, errHandOver) {
+			return nil
+		}
 		if err != nil {
 			return err
-		}
-		if len(batch) > 0 && !a.crashed.Load() && !errors.Is(context.Cause(ctx), errHandOver) {
-			err := a.flush(ctx, name, pos, batch, h)
-			if errors.Is(err, errHandOver) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			pos = batch[len(batch)-1].seq
-		}
-		if ctx.Err() != nil {
-			return nil
 		}
 	}
 }
 
-// collect receives the next batch of a partition: messages after pos, in order, until the
-// batch is full, MaxWait after its first message, or ctx ends. Messages are decoded as they
-// arrive.
-func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64) ([]parsed, error) {
+// collect receives the next batch of a partition, messages after pos in order, and hands it
+// to the flusher f once it is due: MaxWait after its first message, or at once when it holds
+// BatchSize messages or MaxCells distinct cells. A due batch keeps growing, up to those
+// limits, until the flusher is idle and a FlushConcurrency slot is free (it then takes the
+// slot for the flusher): a busy database gets fewer, larger batches. It returns the position
+// the batch reaches. When ctx ends it returns the batch in hand instead (nil error); a
+// flusherStopped when the flusher stopped. Messages are decoded as they arrive.
+func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64, f *flusher) (uint64, []parsed, error) {
+	from := pos
 	var batch []parsed
 	var deadline <-chan time.Time
-	for len(batch) < a.cfg.BatchSize {
+	var due, ready, slot bool
+	defer func() {
+		if slot { // taken but not handed over
+			<-a.flushes
+		}
+	}()
+	cells := newCellCount()
+	for {
+		recv := in
+		if len(batch) >= a.cfg.BatchSize || cells.n >= a.cfg.MaxCells {
+			recv, due = nil, true
+		}
+		// Once due: wait for the flusher to be idle, then for a slot, then hand the batch over
+		// (the idle flusher takes it at once).
+		var idle <-chan struct{}
+		var take chan<- struct{}
+		var handOff chan<- flushJob
+		switch {
+		case !due:
+		case !ready:
+			idle = f.idle
+		case !slot:
+			take = a.flushes
+		default:
+			handOff = f.jobs
+		}
 		select {
-		case m := <-in:
+		case m := <-recv:
 			meta, err := m.Metadata()
 			if err != nil {
-				return nil, fmt.Errorf("metrics: partition %d: message metadata: %w", p, err)
+				return from, nil, fmt.Errorf("metrics: partition %d: message metadata: %w", p, err)
 			}
 			seq := meta.Sequence.Stream
 			if seq <= pos {
@@ -530,17 +640,55 @@ func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg
 			pm := parsed{msg: m, seq: seq}
 			// An event without occurredAt happened when it was published.
 			pm.event, pm.err = decodeMessage(m, meta.Timestamp.UTC(), a.cfg.Limits)
+			if pm.err == "" {
+				cells.add(pm.event)
+			}
 			batch = append(batch, pm)
 			if deadline == nil {
 				deadline = time.After(a.cfg.MaxWait)
 			}
 		case <-deadline:
-			return batch, nil
+			due = true
+		case <-idle:
+			ready = true
+		case take <- struct{}{}:
+			slot = true
+		case handOff <- flushJob{from: from, batch: batch, slot: true}:
+			slot = false // the flusher's now
+			return pos, nil, nil
+		case err := <-f.done:
+			return from, nil, flusherStopped{err}
 		case <-ctx.Done():
-			return batch, nil
+			return from, batch, nil
 		}
 	}
-	return batch, nil
+}
+
+// cellCount counts the distinct rows a batch will write: its hourly rollups and its
+// customers' exposures.
+type cellCount struct {
+	rollups   map[Key]struct{}
+	customers map[customerKey]struct{}
+	n         int
+}
+
+func newCellCount() *cellCount {
+	return &cellCount{rollups: make(map[Key]struct{}, 256), customers: make(map[customerKey]struct{}, 256)}
+}
+
+func (c *cellCount) add(e Event) {
+	k := e.key()
+	if _, ok := c.rollups[k]; !ok {
+		c.rollups[k] = struct{}{}
+		c.n++
+	}
+	if e.Type == Impression && e.CustomerID != "" {
+		ck := customerKey{CampaignID: e.CampaignID, CustomerID: e.CustomerID}
+		if _, ok := c.customers[ck]; !ok {
+			c.customers[ck] = struct{}{}
+			c.n++
+		}
+	}
 }
 
 // flush counts a batch of a partition, at most FlushConcurrency partitions at a time.
@@ -561,6 +709,11 @@ func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, bat
 		a.flushes <- struct{}{}
 	}
 	defer func() { <-a.flushes }()
+	return a.flushInSlot(ctx, consumer, pos, batch, h)
+}
+
+// flushInSlot is flush for a caller that holds one of the FlushConcurrency slots.
+func (a *Aggregator) flushInSlot(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	if h == nil {

@@ -222,3 +222,23 @@ func TestTargetCacheRequestAfterChangeReadsAgain(t *testing.T) {
 		assert.EqualValues(t, 2, f.reads.Load())
 	}
 }
+
+// Past half its TTL an entry still serves at once and is read again in the background: a
+// request never waits for the read that renews an entry it holds, and what that read finds
+// serves next.
+func TestTargetCacheRefreshesAheadWithoutWaiting(t *testing.T) {
+	f, clk := newFake("EUR"), &fakeClock{}
+	tc := newTargetCache(f.get, time.Second, clk.now)
+	id := campaign.NewID()
+	assert.Equal(t, "EUR", must(t, tc, id).Currency)
+
+	f.currency.Store("USD")
+	f.block, f.started = make(chan struct{}), make(chan struct{}, 1)
+	clk.advance(600 * time.Millisecond)
+	assert.Equal(t, "EUR", must(t, tc, id).Currency, "served from the cache while the read is held")
+	<-f.started // the refresh runs
+	assert.Equal(t, "EUR", must(t, tc, id).Currency, "one refresh at a time; the entry still serves")
+	close(f.block)
+	require.Eventually(t, func() bool { return must(t, tc, id).Currency == "USD" }, 5*time.Second, time.Millisecond)
+	assert.EqualValues(t, 2, f.reads.Load())
+}

@@ -36,10 +36,11 @@ type customerKey struct {
 }
 
 // addExposures adds a batch's exposures in the caller's transaction and returns those that
-// reached a customer new to the campaign. Two statements: the first inserts every row that
-// is not there yet and returns which it inserted (a row another transaction is inserting is
-// waited for, then skipped); the second adds the others to the stored rows. A customer is new
-// exactly once, whatever the number of workers or retries, so reach is exact.
+// reached a customer new to the campaign. One upsert: a row that is not there yet is inserted,
+// a stored one takes the batch's impressions and widens its first and last times (its
+// variant, the customer's first, stays); it returns which rows it inserted. A row another
+// transaction is inserting is waited for, then updated, so a customer is new exactly once,
+// whatever the number of workers or retries, and reach is exact.
 func addExposures(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) ([]metrics.Exposure, error) {
 	if len(exposures) == 0 {
 		return nil, nil
@@ -49,40 +50,25 @@ func addExposures(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) 
 		rows[i] = exposureRow{CampaignID: e.Key.CampaignID, CustomerID: e.CustomerID, Variant: e.Key.Variant,
 			Impressions: e.Impressions, FirstAt: e.First.UTC(), LastAt: e.Last.UTC()}
 	}
-	pg := tx.Dialect().Name() == dialect.PG
 	var inserted []customerKey
 	var err error
-	if pg {
-		inserted, err = insertExposuresPG(ctx, tx, rows)
+	if tx.Dialect().Name() == dialect.PG {
+		inserted, err = upsertExposuresPG(ctx, tx, rows)
 	} else {
-		inserted, err = insertExposuresSQLite(ctx, tx, rows)
+		inserted, err = upsertExposuresSQLite(ctx, tx, rows)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("metrics: insert exposures: %w", err)
+		return nil, fmt.Errorf("metrics: upsert exposures: %w", err)
 	}
 	isNew := make(map[customerKey]bool, len(inserted))
 	for _, k := range inserted {
 		isNew[k] = true
 	}
 	reached := make([]metrics.Exposure, 0, len(inserted))
-	rest := make([]exposureRow, 0, len(rows)-len(inserted))
 	for i, r := range rows {
 		if isNew[customerKey{r.CampaignID, r.CustomerID}] {
 			reached = append(reached, exposures[i])
-		} else {
-			rest = append(rest, r)
 		}
-	}
-	if len(rest) == 0 {
-		return reached, nil
-	}
-	if pg {
-		err = updateExposuresPG(ctx, tx, rest)
-	} else {
-		err = updateExposuresSQLite(ctx, tx, rest)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("metrics: update exposures: %w", err)
 	}
 	return reached, nil
 }
@@ -100,39 +86,56 @@ func exposureArrays(rows []exposureRow) []any {
 		pgdialect.Array(counts), pgdialect.Array(firsts), pgdialect.Array(lasts)}
 }
 
-const exposureUnnest = "unnest(?::uuid[], ?::text[], ?::text[], ?::bigint[], ?::timestamptz[], ?::timestamptz[])"
-
-func insertExposuresPG(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
-	var out []customerKey
-	err := tx.NewRaw("INSERT INTO metrics_exposures (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
-		"SELECT * FROM "+exposureUnnest+"\nON CONFLICT (campaign_id, customer_id) DO NOTHING\n"+
-		"RETURNING campaign_id, customer_id", exposureArrays(rows)...).Scan(ctx, &out)
-	return out, err
+// upsertExposuresPG is one unnest upsert. A row the statement inserted has no xmax (no
+// transaction has locked or updated it yet); a row it updated carries this transaction's.
+func upsertExposuresPG(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
+	var back []struct {
+		CampaignID uuid.UUID `bun:"campaign_id"`
+		CustomerID string    `bun:"customer_id"`
+		Inserted   bool      `bun:"inserted"`
+	}
+	err := tx.NewRaw("INSERT INTO metrics_exposures AS m (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
+		"SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::bigint[], ?::timestamptz[], ?::timestamptz[])\n"+
+		"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET impressions = m.impressions + EXCLUDED.impressions,\n"+
+		"first_at = LEAST(m.first_at, EXCLUDED.first_at), last_at = GREATEST(m.last_at, EXCLUDED.last_at)\n"+
+		"RETURNING campaign_id, customer_id, xmax = 0 AS inserted", exposureArrays(rows)...).Scan(ctx, &back)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]customerKey, 0, len(back))
+	for _, r := range back {
+		if r.Inserted {
+			out = append(out, customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID})
+		}
+	}
+	return out, nil
 }
 
-func updateExposuresPG(ctx context.Context, tx bun.Tx, rows []exposureRow) error {
-	_, err := tx.ExecContext(ctx, "UPDATE metrics_exposures AS m SET impressions = m.impressions + u.impressions,\n"+
-		"first_at = LEAST(m.first_at, u.first_at), last_at = GREATEST(m.last_at, u.last_at)\n"+
-		"FROM "+exposureUnnest+" AS u (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
-		"WHERE m.campaign_id = u.campaign_id AND m.customer_id = u.customer_id", exposureArrays(rows)...)
-	return err
-}
-
-func insertExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
-	var out []customerKey
-	err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, customer_id) DO NOTHING").
-		Returning("campaign_id, customer_id").Scan(ctx, &out)
-	return out, err
-}
-
-func updateExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) error {
-	// Every row exists (the transaction holds SQLite's only write lock): the upsert updates.
-	_, err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, customer_id) DO UPDATE").
+// upsertExposuresSQLite is one multi-row upsert. SQLite has no xmax: a row returns as many
+// impressions as the batch brought exactly when it was not there before (a stored row holds
+// at least one impression), and the transaction holds SQLite's only write lock meanwhile.
+func upsertExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
+	var back []exposureRow
+	err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, customer_id) DO UPDATE").
 		Set("impressions = ?TableAlias.impressions + EXCLUDED.impressions").
 		Set("first_at = MIN(?TableAlias.first_at, EXCLUDED.first_at)").
 		Set("last_at = MAX(?TableAlias.last_at, EXCLUDED.last_at)").
-		Exec(ctx)
-	return err
+		Returning("campaign_id, customer_id, impressions").Scan(ctx, &back)
+	if err != nil {
+		return nil, err
+	}
+	sent := make(map[customerKey]int64, len(rows))
+	for _, r := range rows {
+		sent[customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID}] = r.Impressions
+	}
+	out := make([]customerKey, 0, len(back))
+	for _, r := range back {
+		k := customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID}
+		if r.Impressions == sent[k] {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // withReach returns rollups plus one reach at the Key of each newly reached customer. It

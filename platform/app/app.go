@@ -172,7 +172,7 @@ func clientConfig(cfg *config.Config, p Process, logger *slog.Logger, obs *obser
 		Tracking: campaigns.TrackingConfig{
 			Stream: metrics.StreamConfig{Name: cfg.Metrics.Stream, MaxAge: cfg.Metrics.MaxAge,
 				DuplicateWindow: cfg.Metrics.DuplicateWindow, Partitions: cfg.Metrics.Partitions},
-			MaxEventAmount: cfg.Metrics.MaxEventAmount, BatchSize: cfg.Metrics.BatchSize, MaxWait: cfg.Metrics.MaxWait,
+			MaxEventAmount: cfg.Metrics.MaxEventAmount, BatchSize: cfg.Metrics.BatchSize, MaxCells: cfg.Metrics.MaxCells, MaxWait: cfg.Metrics.MaxWait,
 			LeaseTTL: cfg.Metrics.LeaseTTL, CacheTTL: cfg.Metrics.TrackCacheTTL, AckTimeout: cfg.Metrics.TrackAckTimeout,
 		},
 		Events: campaigns.EventsConfig{
@@ -308,7 +308,7 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	if err != nil {
 		return nil, err
 	}
-	warmPool(ctx, cfg.Database, c.DB, logger)
+	warmPool(ctx, cfg.Database, c.DB, c.Client.HotReads, logger)
 	e = httpx.NewEcho(ecfg)
 	// Without NATS the API still reads and writes (the outbox keeps domain events; only
 	// /track needs the broker), so NATS degrades readiness rather than taking the pod out.
@@ -342,10 +342,11 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	return &API{Components: c, Echo: e}, nil
 }
 
-// warmPool opens the pool's idle connections before the API serves, so that the first burst
-// of requests does not open them one request at a time (its p99 would show it). A failure only
-// costs that: it is logged.
-func warmPool(ctx context.Context, cfg config.Database, db *bun.DB, logger *slog.Logger) {
+// warmPool opens the pool's idle connections before the API serves (and so before /ready
+// answers), and runs the hot reads on each of them, so that the first burst of requests
+// neither opens them one request at a time nor prepares the hot statements on each (its p99
+// would show both). A failure only costs that: it is logged.
+func warmPool(ctx context.Context, cfg config.Database, db *bun.DB, hot func(context.Context) error, logger *slog.Logger) {
 	n := cfg.MaxIdleConns
 	if n <= 0 {
 		n = 2 // database/sql's idle size
@@ -353,7 +354,7 @@ func warmPool(ctx context.Context, cfg config.Database, db *bun.DB, logger *slog
 	if cfg.MaxOpenConns > 0 {
 		n = min(n, cfg.MaxOpenConns)
 	}
-	if err := database.Warm(ctx, db, n); err != nil {
+	if err := database.Warm(ctx, db, n, hot); err != nil {
 		logger.Warn("could not open the database pool's connections ahead of the first requests", slog.Any("error", err))
 	}
 }

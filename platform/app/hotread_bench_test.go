@@ -258,16 +258,24 @@ func hotCompare(b *testing.B, env *hotEnv, path func(int) string) {
 	baseline, closeBaseline := startBaseline(b, env.target)
 	defer closeBaseline()
 	var next atomic.Int64
+	var rounds []string // every round's rate and p99 per side, logged
 	b.StartTimer()
 	for left := b.N; left > 0; left -= hotRound {
 		n := min(left, hotRound)
+		pl, bl, pe, be := len(product.lat), len(baseline.lat), product.elapsed, baseline.elapsed
 		product.round(b, n, &next, path)
 		baseline.round(b, n, &next, path)
 		if b.Failed() {
 			return
 		}
+		pr, br := float64(n)/(product.elapsed-pe).Seconds(), float64(n)/(baseline.elapsed-be).Seconds()
+		pp, bp := pct(product.lat[pl:], 99), pct(baseline.lat[bl:], 99)
+		rounds = append(rounds, fmt.Sprintf("%d: %.2f (%.0f/%.0f), p99 %.2f (%.1f/%.1f ms)", len(rounds)+1, pr/br, pr, br,
+			float64(pp)/float64(bp), float64(pp.Microseconds())/1000, float64(bp.Microseconds())/1000))
 	}
 	b.StopTimer()
+	// One line: the testing package cuts a benchmark's log after a few lines.
+	b.Logf("rounds of %d requests per side, api/base rate (req/s) and p99: %s", hotRound, strings.Join(rounds, "; "))
 	b.ReportMetric(product.rate(), "api-req/s")
 	b.ReportMetric(baseline.rate(), "base-req/s")
 	b.ReportMetric(product.rate()/baseline.rate(), "ratio")

@@ -99,17 +99,51 @@ type ingestTotals struct {
 	Impressions, Clicks, Conversions, RevenueE4, CostE4 int64
 }
 
-// eventGen produces deterministic tracking events spread over campaigns, days, variants and
-// channels: 70% impressions, 20% clicks, 5% conversions with revenue, 5% costs.
+// ingestDist is how the generated events spread over time and customers.
+type ingestDist struct {
+	name string
+	// days: events spread over this many days, at random seconds of one hour a day (the worst
+	// case for combining: many hourly and daily cells); 0: within the last window.
+	days   int
+	window time.Duration
+	// customers: when > 0, every impression carries a customerId drawn from this many
+	// customers with a Zipf skew (s = 1.1, v = 1: the first customer takes about 12% of the
+	// impressions, the first thousand about half).
+	customers uint64
+}
+
+var (
+	// distCurrent is the worst case: 5 days of hours, no customers.
+	distCurrent = ingestDist{name: "current", days: ingestDays}
+	// distRealTime is tracking as it arrives: within the last five minutes, a customer on
+	// every impression, from 1,000,000 customers.
+	distRealTime = ingestDist{name: "realtime", window: 5 * time.Minute, customers: 1_000_000}
+)
+
+// eventGen produces deterministic tracking events spread over campaigns, times (dist),
+// variants and channels: 70% impressions, 20% clicks, 5% conversions with revenue, 5% costs.
 type eventGen struct {
 	rng    *rand.Rand
+	zipf   *rand.Zipf // nil: no customers
+	dist   ingestDist
 	now    time.Time
 	totals ingestTotals
+	reach  map[reachKey]struct{} // the distinct (campaign, customer) pairs of the impressions
 	buf    []byte
 }
 
-func newEventGen(seed uint64) *eventGen {
-	return &eventGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: time.Now().UTC()}
+type reachKey struct {
+	campaign int
+	customer uint64
+}
+
+func newEventGen(seed uint64, dist ingestDist) *eventGen {
+	g := &eventGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), dist: dist, now: time.Now().UTC(),
+		reach: map[reachKey]struct{}{}}
+	if dist.customers > 0 {
+		g.zipf = rand.NewZipf(g.rng, 1.1, 1, dist.customers-1)
+	}
+	return g
 }
 
 // next returns the campaign index and the JSON of one event; the slice is reused by the next
@@ -117,7 +151,12 @@ func newEventGen(seed uint64) *eventGen {
 func (g *eventGen) next(eventID uuid.UUID, campaigns int) (int, []byte) {
 	r := g.rng
 	c := r.IntN(campaigns)
-	at := g.now.Add(-time.Duration(r.IntN(ingestDays))*24*time.Hour - time.Duration(r.IntN(3600))*time.Second)
+	var at time.Time
+	if g.dist.days > 0 {
+		at = g.now.Add(-time.Duration(r.IntN(g.dist.days))*24*time.Hour - time.Duration(r.IntN(3600))*time.Second)
+	} else {
+		at = g.now.Add(-time.Duration(r.Int64N(int64(g.dist.window))))
+	}
 	b := append(g.buf[:0], `{"eventId":"`...)
 	b = append(b, eventID.String()...)
 	b = append(b, `","type":"`...)
@@ -126,6 +165,12 @@ func (g *eventGen) next(eventID uuid.UUID, campaigns int) (int, []byte) {
 	case p < 70:
 		b = append(b, "IMPRESSION"...)
 		g.totals.Impressions++
+		if g.zipf != nil {
+			cust := g.zipf.Uint64()
+			g.reach[reachKey{c, cust}] = struct{}{}
+			b = append(b, `","customerId":"c`...)
+			b = strconv.AppendUint(b, cust, 10)
+		}
 	case p < 90:
 		b = append(b, "CLICK"...)
 		g.totals.Clicks++
@@ -208,38 +253,53 @@ func connectNATS(tb testing.TB, url string, opts ...jetstream.JetStreamOpt) (*na
 // campaigns and 16 partitions, then times (a) raw ordered consumers that only read the
 // partitions, with the same client, and (b) the real worker binary aggregating it into PostgreSQL
 // exactly once, one worker and then two (the rollups reset between them), and checks each
-// time that the rollups add up to what was published. Run it with -benchtime 1x.
+// time that the rollups (and the reach) add up to what was published. It runs once per
+// distribution of the events (sub-benchmarks "current" and "realtime", each with its own
+// stream, schema and raw baseline). Run it with -benchtime 1x.
 func BenchmarkIngestionEndToEnd(b *testing.B) {
-	target := dbtest.PostgresTarget(b) // skips without PostgreSQL
+	dbtest.PostgresTarget(b) // skips without PostgreSQL
+	profile := os.Getenv("CAMPAIGNS_BENCH_WORKER_CPUPROFILE")
+	// The worker binary, built before anything is timed.
+	bin := filepath.Join(b.TempDir(), "campaigns-worker")
+	if profile == "" {
+		buildWorker(b, bin)
+	}
+	for _, dist := range []ingestDist{distCurrent, distRealTime} {
+		b.Run(dist.name, func(b *testing.B) { benchIngestion(b, bin, dist, profile) })
+	}
+}
+
+func benchIngestion(b *testing.B, bin string, dist ingestDist, profile string) {
+	target := dbtest.PostgresTarget(b)
 	n := envInt(b, "CAMPAIGNS_BENCH_EVENTS", defaultIngestEvents)
 	defaults, err := config.Load("", func(string) (string, bool) { return "", false })
 	if err != nil {
 		b.Fatal(err)
 	}
 	batch := envInt(b, "CAMPAIGNS_BENCH_BATCH_SIZE", defaults.Metrics.BatchSize)
-	profile := os.Getenv("CAMPAIGNS_BENCH_WORKER_CPUPROFILE")
 	tmp := b.TempDir()
-
-	// The worker binary, built before anything is timed.
-	bin := filepath.Join(tmp, "campaigns-worker")
-	if profile == "" {
-		buildWorker(b, bin)
-	}
 
 	db := dbtest.Open(b, target, app.Migrations()...)
 	ids := seedTrackingCampaigns(b, db.DB, ingestCampaigns)
 	ns := natstest.NewServer(b)
 	streamCfg := metrics.StreamConfig{Name: defaults.Metrics.Stream, MaxAge: defaults.Metrics.MaxAge,
 		DuplicateWindow: defaults.Metrics.DuplicateWindow, Partitions: defaults.Metrics.Partitions}
-	gen, pubDur := publishEvents(b, ns.URL(), streamCfg, ids, n)
-	b.Logf("published %d events in %v (%.0f events/s)", n, pubDur.Round(time.Millisecond), float64(n)/pubDur.Seconds())
+	gen, pubDur := publishEvents(b, ns.URL(), streamCfg, ids, n, dist)
+	b.Logf("%s: published %d events in %v (%.0f events/s), %d distinct campaign-customer pairs", dist.name, n,
+		pubDur.Round(time.Millisecond), float64(n)/pubDur.Seconds(), len(gen.reach))
 
 	// (a) The raw baseline: read every message with ordered consumers, as the worker's
 	// partitions do, and nothing else.
-	rawDur := rawConsume(b, ns.URL(), streamCfg.Name, streamCfg.Partitions, n)
-	b.Logf("raw consumer: %d events in %v (%.0f events/s)", n, rawDur.Round(time.Millisecond), float64(n)/rawDur.Seconds())
+	// The machine is shared: the raw read is timed again after each worker run, and a run is
+	// compared with the mean of the raw reads just before and just after it.
+	raw := func() time.Duration {
+		d := rawConsume(b, ns.URL(), streamCfg.Name, streamCfg.Partitions, n)
+		b.Logf("%s: raw consumer: %d events in %v (%.0f events/s)", dist.name, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
+		return d
+	}
+	rawBefore := raw()
 	b.ReportMetric(0, "ns/op") // one whole run; the rates below are what matter
-	b.ReportMetric(float64(n)/rawDur.Seconds(), "raw-consume-events/s")
+	b.ReportMetric(float64(n)/rawBefore.Seconds(), "raw-consume-events/s")
 	b.ReportMetric(float64(n)/pubDur.Seconds(), "publish-events/s")
 
 	// (b) The workers, as separate processes (or one in this process when profiling).
@@ -260,13 +320,14 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 	var oneRate float64
 	for _, k := range counts {
 		resetAggregation(b, db.DB)
+		writes := tableWrites(b, db.DB)
 		var runs []workerRun
 		for range k {
 			env["CAMPAIGNS_WORKER_PORT"] = strconv.Itoa(freePort(b))
 			if profile == "" {
 				runs = append(runs, startWorkerProcess(b, bin, tmp, env))
 			} else {
-				runs = append(runs, startWorkerInProcess(b, env, profile))
+				runs = append(runs, startWorkerInProcess(b, env, strings.TrimSuffix(profile, ".pprof")+"-"+dist.name+".pprof"))
 			}
 		}
 		aggDur, err := waitCounted(db.DB, int64(n), 10*time.Minute, runs[0].exited)
@@ -281,10 +342,15 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 			peakRSS = max(peakRSS, w.stop(b))
 		}
 		rate := float64(n) / aggDur.Seconds()
-		b.Logf("%d worker(s): %d events aggregated in %v (%.0f events/s, %.2f of raw); peak RSS %.1f MiB", k, n,
-			aggDur.Round(time.Millisecond), rate, rawDur.Seconds()/aggDur.Seconds(), peakRSS)
-		requireExactTotals(b, db.DB, gen.totals, n)
+		rawAfter := raw()
+		rawDur := (rawBefore + rawAfter) / 2
+		rawBefore = rawAfter
 		unit := fmt.Sprintf("workers%d-", k)
+		rows := writesReport(b, db.DB, writes, n, unit)
+		b.Logf("%s: %d worker(s): %d events aggregated in %v (%.0f events/s, %.2f of the raw reads around it, %.0f events/s); peak RSS %.1f MiB; %s",
+			dist.name, k, n, aggDur.Round(time.Millisecond), rate, rawDur.Seconds()/aggDur.Seconds(), float64(n)/rawDur.Seconds(), peakRSS, rows)
+		requireExactTotals(b, db.DB, gen.totals, n)
+		requireExactReach(b, db.DB, int64(len(gen.reach)))
 		b.ReportMetric(rate, unit+"aggregated-events/s")
 		b.ReportMetric(rawDur.Seconds()/aggDur.Seconds(), unit+"aggregated/raw")
 		if peakRSS > 0 {
@@ -298,6 +364,70 @@ func BenchmarkIngestionEndToEnd(b *testing.B) {
 	}
 }
 
+// tableWrites reads PostgreSQL's own count of the rows inserted or updated in each metrics
+// table of the test schema (pg_stat_user_tables).
+func tableWrites(tb testing.TB, db *sql.DB) map[string]int64 {
+	tb.Helper()
+	rows, err := db.Query(`SELECT relname, n_tup_ins + n_tup_upd FROM pg_stat_user_tables
+WHERE schemaname = current_schema() AND relname LIKE 'metrics_%'`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var writes int64
+		if err := rows.Scan(&name, &writes); err != nil {
+			tb.Fatal(err)
+		}
+		out[strings.TrimPrefix(name, "metrics_")] = writes
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// writesReport turns two readings of tableWrites around a run of n events into rows written
+// per event (the rollups and exposures) and events per flush (a flush moves its position
+// once). The statistics reach the view when the workers' connections close: it is read after
+// they stop, and a second later.
+func writesReport(tb *testing.B, db *sql.DB, before map[string]int64, n int, unit string) string {
+	tb.Helper()
+	time.Sleep(time.Second)
+	after := tableWrites(tb, db)
+	var rows int64
+	var parts []string
+	for _, t := range []string{"hourly", "daily", "totals", "campaign_spend", "exposures"} {
+		d := after[t] - before[t]
+		rows += d
+		parts = append(parts, fmt.Sprintf("%s %.3f", t, float64(d)/float64(n)))
+	}
+	flushes := after["consumer_positions"] - before["consumer_positions"]
+	tb.ReportMetric(float64(rows)/float64(n), unit+"rows/event")
+	if flushes > 0 {
+		tb.ReportMetric(float64(n)/float64(flushes), unit+"events/flush")
+	}
+	return fmt.Sprintf("%.3f rows written per event (%s), %d flushes", float64(rows)/float64(n), strings.Join(parts, ", "), flushes)
+}
+
+// requireExactReach checks that each distinct campaign and customer of the impressions has one
+// exposure row and counts once in the reach of the all-time totals.
+func requireExactReach(tb testing.TB, db *sql.DB, want int64) {
+	tb.Helper()
+	var rows, reach int64
+	if err := db.QueryRow(`SELECT COUNT(*) FROM metrics_exposures`).Scan(&rows); err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT COALESCE(SUM(reach), 0) FROM metrics_totals`).Scan(&reach); err != nil {
+		tb.Fatal(err)
+	}
+	if rows != want || reach != want {
+		tb.Fatalf("%d exposure rows and a reach of %d; want %d of each", rows, reach, want)
+	}
+}
+
 // buildWorker builds the worker binary to path.
 func buildWorker(tb testing.TB, path string) {
 	tb.Helper()
@@ -307,9 +437,9 @@ func buildWorker(tb testing.TB, path string) {
 	}
 }
 
-// publishEvents creates the tracking stream on the server at url and publishes n generated
-// events on their partitions' subjects, asynchronously with at most 4096 in flight.
-func publishEvents(tb testing.TB, url string, streamCfg metrics.StreamConfig, ids []uuid.UUID, n int) (*eventGen, time.Duration) {
+// publishEvents creates the tracking stream on the server at url and publishes n events
+// generated with dist on their partitions' subjects, asynchronously with at most 4096 in flight.
+func publishEvents(tb testing.TB, url string, streamCfg metrics.StreamConfig, ids []uuid.UUID, n int, dist ingestDist) (*eventGen, time.Duration) {
 	tb.Helper()
 	ctx := context.Background()
 	subjects := make([]string, len(ids))
@@ -332,7 +462,7 @@ func publishEvents(tb testing.TB, url string, streamCfg metrics.StreamConfig, id
 		tb.Fatal(err)
 	}
 	before := stream.CachedInfo().State.Msgs
-	gen := newEventGen(1)
+	gen := newEventGen(1, dist)
 	start := time.Now()
 	for range n {
 		eid := uuid.New()
@@ -373,7 +503,7 @@ func publishEvents(tb testing.TB, url string, streamCfg metrics.StreamConfig, id
 func resetAggregation(tb testing.TB, db *sql.DB) {
 	tb.Helper()
 	for _, table := range []string{"metrics_hourly", "metrics_daily", "metrics_totals", "metrics_campaign_spend",
-		"metrics_consumer_positions", "metrics_leases", "metrics_workers"} {
+		"metrics_exposures", "metrics_consumer_positions", "metrics_leases", "metrics_workers"} {
 		if _, err := db.Exec("DELETE FROM " + table); err != nil {
 			tb.Fatalf("reset %s: %v", table, err)
 		}

@@ -53,7 +53,7 @@ func TestWorkerBinaryKilledResumesWithinTheLeaseTTL(t *testing.T) {
 
 	db := dbtest.Open(t, target, app.Migrations()...)
 	ids := seedTrackingCampaigns(t, db.DB, ingestCampaigns)
-	gen, _ := publishEvents(t, natsURL, streamCfg, ids, n)
+	gen, _ := publishEvents(t, natsURL, streamCfg, ids, n, distCurrent)
 
 	env := map[string]string{
 		"CAMPAIGNS_DATABASE_DRIVER":          config.DriverPostgres,

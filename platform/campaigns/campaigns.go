@@ -115,7 +115,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	})
 	limits := metrics.Limits{MaxAmount: cfg.Tracking.MaxEventAmount}
 	c.aggregator = metrics.NewAggregator(js, c.metrics, c.campaigns, metrics.AggregatorConfig{
-		Stream: cfg.Tracking.Stream, BatchSize: cfg.Tracking.BatchSize, MaxWait: cfg.Tracking.MaxWait,
+		Stream: cfg.Tracking.Stream, BatchSize: cfg.Tracking.BatchSize, MaxCells: cfg.Tracking.MaxCells, MaxWait: cfg.Tracking.MaxWait,
 		LeaseTTL: cfg.Tracking.LeaseTTL, Limits: limits, Logger: cfg.Logger, Metrics: cfg.Observer,
 	})
 	c.automation = automation.New(c.campaigns, automation.Config{
@@ -400,3 +400,36 @@ func (noObserver) DeadLettered(int)                              {}
 func (noObserver) RulesEngineCall(string, string, time.Duration) {}
 func (noObserver) RulesEngineBreaker(string, string)             {}
 func (noObserver) RulesEngineCache(bool)                         {}
+
+// HotReads runs, once each and one after the other, the statements that the API's busiest
+// reads send: a campaign by id with its metrics totals (GET /campaigns/{id}), and a page of
+// the list without filters, first and after a cursor, newest and oldest first. It reads a
+// campaign that does not exist and pages that are cheap to read. A host runs it on each
+// connection of its pool before it says it is ready (database.Warm), so that on pgx every
+// connection has prepared them (see database.Prepared) before the first request.
+func (c *Client) HotReads(ctx context.Context) error {
+	store := campaignstore.New(c.db)
+	if _, err := store.Get(ctx, campaign.ID(uuid.Nil)); err != nil && !errors.Is(err, campaign.ErrNotFound) {
+		return err
+	}
+	if _, err := c.metrics.TotalRows(ctx, uuid.Nil); err != nil {
+		return err
+	}
+	after := &campaign.Cursor{Sort: campaign.SortCreatedAt, Value: c.cfg.Now().UTC().Format(time.RFC3339Nano)}
+	for _, desc := range []bool{true, false} {
+		for _, cur := range []*campaign.Cursor{nil, after} {
+			f, err := campaign.Filter{Sort: campaign.SortCreatedAt, Desc: desc, Limit: 1}.WithDefaults()
+			if err != nil {
+				return err
+			}
+			if cur != nil {
+				cur.Desc = desc
+				f.After = cur
+			}
+			if _, err := store.List(ctx, f, nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -128,8 +128,11 @@ type TrackingConfig struct {
 	Stream metrics.StreamConfig
 	// MaxEventAmount bounds the revenue or cost of one event (metrics.Limits' default).
 	MaxEventAmount decimal.Decimal
-	// BatchSize and MaxWait tune the aggregator's flushes (2000 events, 500 ms).
+	// BatchSize, MaxCells and MaxWait tune the aggregator's flushes: a partition flushes
+	// what it combined at whichever comes first of BatchSize events (20000), MaxCells
+	// distinct rows (4000) or MaxWait (500 ms, at most a third of LeaseTTL).
 	BatchSize int
+	MaxCells  int
 	MaxWait   time.Duration
 	// LeaseTTL is how long a silent aggregator keeps its partitions (5 s).
 	LeaseTTL time.Duration
@@ -280,6 +283,9 @@ func (c Config) validate() error {
 	}
 	if t.BatchSize < 0 {
 		return &ConfigError{"Tracking.BatchSize", "must not be negative"}
+	}
+	if t.MaxCells < 0 {
+		return &ConfigError{"Tracking.MaxCells", "must not be negative"}
 	}
 	for _, d := range []struct {
 		field string

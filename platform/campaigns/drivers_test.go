@@ -58,15 +58,17 @@ func TestEverySupportedDriver(t *testing.T) {
 			}
 			require.Equal(t, http.StatusCreated, post(t, h, "/api/v1/campaigns", "writer", "", body, &live))
 			require.Equal(t, http.StatusOK, post(t, h, "/api/v1/campaigns/"+live.ID+"/activate", "manager", "", map[string]any{}, nil))
-			events := []map[string]any{{"type": "IMPRESSION"}, {"type": "IMPRESSION"}, {"type": "CLICK"}}
+			// One customer twice: the exposure upsert, on each driver, finds it new exactly once.
+			events := []map[string]any{{"type": "IMPRESSION", "customerId": "c-1"}, {"type": "IMPRESSION", "customerId": "c-1"}, {"type": "CLICK"}}
 			require.Equal(t, http.StatusAccepted, post(t, h, "/api/v1/campaigns/"+live.ID+"/track", "tracker", "", map[string]any{"events": events}, nil))
 			require.Eventually(t, func() bool {
 				var m struct {
 					Impressions int64 `json:"impressions"`
 					Clicks      int64 `json:"clicks"`
+					Reach       int64 `json:"reach"`
 				}
 				return get(t, h, "/api/v1/campaigns/"+live.ID+"/metrics", "reader", &m) == http.StatusOK &&
-					m.Impressions == 2 && m.Clicks == 1
+					m.Impressions == 2 && m.Clicks == 1 && m.Reach == 1
 			}, 30*time.Second, 50*time.Millisecond, "the aggregator counts the tracked events")
 			require.Eventually(t, func() bool {
 				var trail struct {

@@ -137,7 +137,10 @@ type Metrics struct {
 	MaxAge          time.Duration `mapstructure:"max_age"`
 	DuplicateWindow time.Duration `mapstructure:"duplicate_window"`
 	BatchSize       int           `mapstructure:"batch_size"`
-	MaxWait         time.Duration `mapstructure:"max_wait"`
+	// MaxCells is how many distinct rows (hourly rollups and customer exposures) a
+	// partition's batch combines before it is flushed.
+	MaxCells int           `mapstructure:"max_cells"`
+	MaxWait  time.Duration `mapstructure:"max_wait"`
 	// MaxEventAmount is the largest cost or revenue one tracking event may carry, in the
 	// campaign's currency: /track refuses a larger one and the worker dead-letters it.
 	MaxEventAmount decimal.Decimal `mapstructure:"max_event_amount"`
@@ -362,7 +365,8 @@ var defaults = map[string]any{
 	"metrics.stream":              "CAMPAIGN_TRACKING",
 	"metrics.max_age":             "168h",
 	"metrics.duplicate_window":    "10m",
-	"metrics.batch_size":          2000,
+	"metrics.batch_size":          20000,
+	"metrics.max_cells":           4000,
 	"metrics.max_wait":            "500ms",
 	"metrics.max_event_amount":    "1000000000",
 	"metrics.partitions":          16,
@@ -679,9 +683,12 @@ func (c *Config) validate() error {
 		{"metrics.max_age", c.Metrics.MaxAge < time.Hour, "must be a duration of at least 1h such as 168h"},
 		{"metrics.duplicate_window", c.Metrics.DuplicateWindow < time.Second || c.Metrics.DuplicateWindow > c.Metrics.MaxAge, "must be at least 1s and at most metrics.max_age"},
 		{"metrics.batch_size", c.Metrics.BatchSize < 1 || c.Metrics.BatchSize > 100000, "must be from 1 to 100000"},
+		{"metrics.max_cells", c.Metrics.MaxCells < 1 || c.Metrics.MaxCells > 100000, "must be from 1 to 100000"},
 		{"metrics.max_wait", c.Metrics.MaxWait < time.Millisecond, "must be a positive duration such as 500ms"},
 		{"metrics.partitions", c.Metrics.Partitions < 1 || c.Metrics.Partitions > 1024, "must be from 1 to 1024"},
 		{"metrics.lease_ttl", c.Metrics.LeaseTTL < time.Second || c.Metrics.LeaseTTL > 5*time.Minute, "must be a duration from 1s to 5m such as 5s"},
+		{"metrics.max_wait", c.Metrics.MaxWait > c.Metrics.LeaseTTL/3,
+			"must be at most a third of metrics.lease_ttl (" + (c.Metrics.LeaseTTL / 3).String() + "): a batch is flushed within the lease's margin"},
 		{"metrics.track_cache_ttl", c.Metrics.TrackCacheTTL < 0 || c.Metrics.TrackCacheTTL > time.Minute, "must be a duration from 0s (no cache) to 1m such as 2s"},
 		{"metrics.track_ack_timeout", c.Metrics.TrackAckTimeout < 10*time.Millisecond || c.Metrics.TrackAckTimeout > time.Minute, "must be a duration from 10ms to 1m such as 1s"},
 		{"metrics.max_event_amount", !c.Metrics.MaxEventAmount.IsPositive() || c.Metrics.MaxEventAmount.GreaterThan(decimal.New(1, 14)),

@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -189,7 +190,48 @@ func TestPreparedArrays(t *testing.T) {
 func TestWarm(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		db := dbtest.Open(t, target)
-		require.NoError(t, database.Warm(context.Background(), db, 5))
+		require.NoError(t, database.Warm(context.Background(), db, 5, nil))
 		require.GreaterOrEqual(t, db.DB.Stats().Idle, 5)
 	})
+}
+
+// Warm with hot statements runs them on every connection it opened: on pgx each of those
+// connections has them prepared before the first request (pg_prepared_statements is per
+// connection).
+func TestWarmPreparesTheHotStatementsOnEveryConnection(t *testing.T) {
+	target := dbtest.PostgresTarget(t)
+	db := dbtest.Open(t, target)
+	const n = 5
+	const hotQuery = "SELECT $1::bigint + 1 AS warmed"
+	ran := 0
+	hot := func(ctx context.Context) error {
+		ran++
+		var got []struct {
+			Warmed int64 `bun:"warmed"`
+		}
+		return database.Prepared(ctx, db, &got, hotQuery, int64(41))
+	}
+	ctx := context.Background()
+	require.NoError(t, database.Warm(ctx, db, n, hot))
+	assert.Equal(t, n, ran)
+	assert.LessOrEqual(t, db.DB.Stats().OpenConnections, n, "no connection beyond the warmed ones")
+
+	// Hold n connections at once (the warmed ones): each has prepared the statement.
+	conns := make([]interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+		Close() error
+	}, 0, n)
+	for range n {
+		c, err := db.DB.Conn(ctx)
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var prepared int
+		require.NoError(t, c.QueryRowContext(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement = '"+hotQuery+"'").Scan(&prepared))
+		assert.Equal(t, 1, prepared, "connection %d has not prepared the hot statement", i)
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
 }
