@@ -166,6 +166,18 @@ func (a *Aggregator) Pending() uint64 {
 	return n
 }
 
+// Held maps each partition this worker reads now to its lag: the messages still to be
+// counted as of the last message it received.
+func (a *Aggregator) Held() map[int]uint64 {
+	out := make(map[int]uint64)
+	for p := range a.owned {
+		if a.owned[p].Load() {
+			out[p] = a.pending[p].Load()
+		}
+	}
+	return out
+}
+
 // positionName is the name of partition p's position and lease.
 func (a *Aggregator) positionName(p int) string { return a.cfg.Consumer + ".p" + strconv.Itoa(p) }
 

@@ -249,6 +249,11 @@ func (c *Client) Idempotency() *idempotency.Store { return c.idempotency }
 // Rules is the Rules Engine client; nil without a Rules Engine.
 func (c *Client) Rules() *targeting.Client { return c.rules }
 
+// OutboxOldest is the age of the oldest domain event not published yet (0: none).
+func (c *Client) OutboxOldest(ctx context.Context) (time.Duration, error) {
+	return outbox.OldestAge(ctx, c.db, time.Now())
+}
+
 // OutboxBacklog counts the domain events not published yet.
 func (c *Client) OutboxBacklog(ctx context.Context) (int64, error) { return outbox.Backlog(ctx, c.db) }
 

@@ -165,3 +165,18 @@ func Backlog(ctx context.Context, db bun.IDB) (int64, error) {
 	}
 	return n, nil
 }
+
+// OldestAge is how long the oldest event not yet published has waited since it occurred (0
+// when none waits), as of now.
+func OldestAge(ctx context.Context, db bun.IDB, now time.Time) (time.Duration, error) {
+	var at []time.Time
+	err := db.NewSelect().TableExpr("outbox_events").Column("occurred_at").
+		Where("seq = (SELECT MIN(seq) FROM outbox_pending)").Scan(ctx, &at)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: oldest pending event: %w", err)
+	}
+	if len(at) == 0 {
+		return 0, nil
+	}
+	return max(now.Sub(at[0]), 0), nil
+}
