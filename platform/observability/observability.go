@@ -425,7 +425,7 @@ func (m *Metrics) WatchPartitions(total func() int, held func() map[int]uint64) 
 		totalDesc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "tracking", "partitions"),
 			"Tracking partitions the stream is spread over (P).", nil, nil),
 		heldDesc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "tracking", "partitions_held"),
-			"Tracking partitions this worker holds the lease of and reads.", nil, nil),
+			"Tracking partitions (of the P) this worker holds the lease of and reads.", nil, nil),
 		lagDesc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "tracking", "partition_pending_messages"),
 			"Tracking messages of a partition this worker holds not yet counted (its lag), by partition.", []string{"partition"}, nil),
 	})
@@ -444,12 +444,16 @@ func (p *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p *partitionCollector) Collect(ch chan<- prometheus.Metric) {
-	held := p.held()
-	ch <- prometheus.MustNewConstMetric(p.totalDesc, prometheus.GaugeValue, float64(p.total()))
-	ch <- prometheus.MustNewConstMetric(p.heldDesc, prometheus.GaugeValue, float64(len(held)))
+	held, total := p.held(), p.total()
+	n := 0
 	for part, lag := range held {
+		if part < total { // a leftover partition beyond P, being drained, covers none of the P
+			n++
+		}
 		ch <- prometheus.MustNewConstMetric(p.lagDesc, prometheus.GaugeValue, float64(lag), strconv.Itoa(part))
 	}
+	ch <- prometheus.MustNewConstMetric(p.totalDesc, prometheus.GaugeValue, float64(total))
+	ch <- prometheus.MustNewConstMetric(p.heldDesc, prometheus.GaugeValue, float64(n))
 }
 
 // optionalGauge is a gauge read at collection that has no series while read says so.

@@ -20,7 +20,8 @@ func TestBackgroundGaugesReportTheirSources(t *testing.T) {
 	var last time.Time
 	m.WatchOutboxOldest(func(context.Context) (time.Duration, error) { return 90 * time.Second, nil })
 	m.WatchAutomation(func() time.Time { return last })
-	m.WatchPartitions(func() int { return 4 }, func() map[int]uint64 { return map[int]uint64{1: 7, 3: 0} })
+	// Partition 5 is a leftover beyond P=4 being drained: it has a lag but covers none of the 4.
+	m.WatchPartitions(func() int { return 4 }, func() map[int]uint64 { return map[int]uint64{1: 7, 3: 0, 5: 2} })
 
 	// Before its first tick the automation has no series, so that "not ticking" is not
 	// mistaken for "ticked at 1970".
@@ -40,10 +41,11 @@ campaigns_outbox_oldest_event_age_seconds 90
 # TYPE campaigns_tracking_partition_pending_messages gauge
 campaigns_tracking_partition_pending_messages{partition="1"} 7
 campaigns_tracking_partition_pending_messages{partition="3"} 0
+campaigns_tracking_partition_pending_messages{partition="5"} 2
 # HELP campaigns_tracking_partitions Tracking partitions the stream is spread over (P).
 # TYPE campaigns_tracking_partitions gauge
 campaigns_tracking_partitions 4
-# HELP campaigns_tracking_partitions_held Tracking partitions this worker holds the lease of and reads.
+# HELP campaigns_tracking_partitions_held Tracking partitions (of the P) this worker holds the lease of and reads.
 # TYPE campaigns_tracking_partitions_held gauge
 campaigns_tracking_partitions_held 2
 `
