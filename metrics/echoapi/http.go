@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
@@ -80,6 +81,8 @@ type HandlerConfig struct {
 	// AckTimeout is how long /track waits for JetStream to acknowledge a request's events
 	// before it answers that their outcome is unknown (metrics.DefaultAckTimeout).
 	AckTimeout time.Duration
+	// TracerProvider traces /track's publication (metrics.TrackerConfig) (default: none).
+	TracerProvider trace.TracerProvider
 }
 
 // The Handler gives GET /campaigns/{id} its embedded metrics.
@@ -99,6 +102,7 @@ func NewHandler(campaigns metrics.CampaignGetter, store Store, js jetstream.JetS
 	}
 	tracker := metrics.NewTracker(js, campaigns, metrics.TrackerConfig{
 		Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL, AckTimeout: cfg.AckTimeout,
+		TracerProvider: cfg.TracerProvider,
 	})
 	return &Handler{campaigns: campaigns, updater: cfg.Updater, exposures: cfg.Exposures, store: store, tracker: tracker,
 		cfg: cfg, logger: cfg.Logger, now: time.Now}

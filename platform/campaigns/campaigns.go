@@ -42,6 +42,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	targetingapi "github.com/engine-rules-sp/campaigns/targeting/echoapi"
 )
@@ -104,6 +105,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		Stream: cfg.Events.Stream, Source: cfg.Events.Source, DuplicateWindow: cfg.Events.DuplicateWindow,
 		MaxAge: cfg.Events.MaxAge, Replicas: cfg.StreamReplicas, BatchSize: cfg.Events.BatchSize,
 		PollInterval: cfg.Events.PollInterval, Logger: cfg.Logger, Metrics: cfg.Observer,
+		TracerProvider: cfg.TracerProvider,
 	})
 	c.metrics = metricsstore.New(db)
 	sc := campaign.ServiceConfig{
@@ -120,6 +122,9 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		if rc.Metrics == nil {
 			rc.Metrics = cfg.Observer
 		}
+		if rc.TracerProvider == nil {
+			rc.TracerProvider = cfg.TracerProvider
+		}
 		c.rules = targeting.NewClient(rc)
 		rules = c.rules
 		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(c.rules,
@@ -133,6 +138,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	c.aggregator = metrics.NewAggregator(js, c.metrics, c.campaigns, metrics.AggregatorConfig{
 		Stream: cfg.Tracking.Stream, BatchSize: cfg.Tracking.BatchSize, MaxWait: cfg.Tracking.MaxWait,
 		LeaseTTL: cfg.Tracking.LeaseTTL, Limits: limits, Logger: cfg.Logger, Metrics: cfg.Observer,
+		TracerProvider: cfg.TracerProvider,
 	})
 	c.automation = automation.New(c.campaigns, automation.Config{
 		PauseAt: cfg.Automation.PauseAt, CompleteAt: cfg.Automation.CompleteAt, BatchSize: cfg.Automation.BatchSize,
@@ -154,6 +160,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	c.metricsAPI = metricsapi.NewHandler(c.campaigns, c.metrics, js, metricsapi.HandlerConfig{
 		Limits: limits, Partitions: cfg.Tracking.Stream.Partitions, Logger: cfg.Logger, Ingested: cfg.Observer.Ingested,
 		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL, AckTimeout: cfg.Tracking.AckTimeout,
+		TracerProvider: cfg.TracerProvider,
 	})
 	c.changes.listen(c.metricsAPI.ForgetCampaign, c.metricsAPI.ForgetCampaigns)
 	c.campaignsAPI = campaignapi.NewHandler(c.campaigns, campaignapi.HandlerConfig{
@@ -292,7 +299,8 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	stopWatch := func() {}
 	if !c.cfg.Events.IgnoreOthers {
-		stopWatch = c.changes.watch(c.js.Conn(), c.relay.Subject(">"), c.logger)
+		stopWatch = c.changes.watch(c.js.Conn(), c.relay.Subject(">"), c.logger,
+			tracing.Tracer(c.cfg.TracerProvider, "github.com/engine-rules-sp/campaigns/platform/campaigns"))
 	}
 	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
 	run := &background{cancel: cancelBG, done: make(chan struct{}), stop: stopWatch}
