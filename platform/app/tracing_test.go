@@ -116,6 +116,10 @@ func TestTracesFollowAChangeAndATrackingBatch(t *testing.T) {
 		var ce map[string]any
 		require.NoError(t, json.Unmarshal(msg.Data, &ce))
 		assert.Equal(t, msg.Header.Get("traceparent"), ce["traceparent"])
+		// The envelope with its extension is still the documented one.
+		schema := apptest.Document(t).Components.Schemas["CampaignCloudEvent"]
+		require.NotNil(t, schema)
+		require.NoError(t, schema.Value.VisitJSON(ce))
 
 		// The API's own subscription to the domain events (its /track cache) processes the
 		// event in a consumer span linked to the change.
