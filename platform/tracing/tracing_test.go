@@ -37,3 +37,23 @@ func TestTraceParentRoundTripAndLinks(t *testing.T) {
 	defer span.End()
 	assert.Empty(t, tracing.TraceParent(ctx))
 }
+
+// A traceparent arrives from other processes (HTTP requests, NATS headers): whatever it holds,
+// parsing never panics, and what it accepts is a valid context that prints back as itself.
+func FuzzSpanContext(f *testing.F) {
+	f.Add("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	f.Add("00-00000000000000000000000000000000-b7ad6b7169203331-01")
+	f.Add("ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	f.Add("")
+	f.Add("00-zz-zz-01")
+	f.Fuzz(func(t *testing.T, s string) {
+		sc, ok := tracing.SpanContext(s)
+		if !ok {
+			return
+		}
+		require.True(t, sc.IsValid())
+		links := tracing.Links(slices.Values([]string{s}))
+		require.Len(t, links, 1)
+		assert.Equal(t, sc.SpanID(), links[0].SpanContext.SpanID())
+	})
+}
