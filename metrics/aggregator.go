@@ -13,6 +13,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 // AggregatorConfig tunes the worker. Zero fields take the defaults noted.
@@ -45,6 +50,9 @@ type AggregatorConfig struct {
 	Logger *slog.Logger
 	// Metrics receives the worker's counts (default: none).
 	Metrics AggregatorMetrics
+	// TracerProvider traces each flush: a consumer span linked to the producers of the
+	// messages it counts (their traceparent headers), its SQL beneath it (default: none).
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults fills the zero fields of c.
@@ -109,6 +117,7 @@ type Aggregator struct {
 	cfg     AggregatorConfig
 	logger  *slog.Logger
 	metrics AggregatorMetrics
+	tracer  trace.Tracer
 	now     func() time.Time
 	id      string // this worker's, in the group
 	member  Member
@@ -144,7 +153,8 @@ func NewAggregator(js jetstream.JetStream, store Store, campaigns Campaigns, cfg
 	id := uuid.NewString()
 	return &Aggregator{js: js, store: store, targets: newTargets(campaigns, cfg.CacheTTL), cfg: cfg,
 		logger: cfg.Logger, metrics: cfg.Metrics, now: time.Now,
-		id: id, member: store.Member(id, cfg.LeaseTTL),
+		tracer: tracing.Tracer(cfg.TracerProvider, "github.com/engine-rules-sp/campaigns/metrics"),
+		id:     id, member: store.Member(id, cfg.LeaseTTL),
 		flushes: make(chan struct{}, cfg.FlushConcurrency),
 		pending: make([]atomic.Uint64, MaxPartitions),
 		owned:   make([]atomic.Bool, MaxPartitions),
@@ -175,6 +185,18 @@ func (a *Aggregator) Pending() uint64 {
 		}
 	}
 	return n
+}
+
+// Held maps each partition this worker reads now to its lag: the messages still to be
+// counted as of the last message it received.
+func (a *Aggregator) Held() map[int]uint64 {
+	out := make(map[int]uint64)
+	for p := range a.owned {
+		if a.owned[p].Load() {
+			out[p] = a.pending[p].Load()
+		}
+	}
+	return out
 }
 
 // positionName is the name of partition p's position and lease.
@@ -699,7 +721,7 @@ func (c *cellCount) add(e Event) {
 // With h (a runner's), the flush is fenced: it first confirms that the tenure h is still this
 // worker's with a third of LeaseTTL left (a worker that knows it is late neither dead-letters
 // nor writes), and its transaction checks the tenure again. Both fail with ErrFenced.
-func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {
+func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) (err error) {
 	select {
 	case a.flushes <- struct{}{}:
 	case <-ctx.Done():
@@ -713,20 +735,46 @@ func (a *Aggregator) flush(ctx context.Context, consumer string, pos uint64, bat
 }
 
 // flushInSlot is flush for a caller that holds one of the FlushConcurrency slots.
-func (a *Aggregator) flushInSlot(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {
+func (a *Aggregator) flushInSlot(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) (err error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
+	fctx, span := a.startFlushSpan(fctx, consumer, batch)
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	if h == nil {
 		return a.commit(fctx, consumer, pos, batch, nil)
 	}
 	if a.hooks.beforeCheck != nil {
 		a.hooks.beforeCheck(consumer)
 	}
-	err := a.fencedCommit(fctx, consumer, pos, batch, h)
+	err = a.fencedCommit(fctx, consumer, pos, batch, h)
 	if a.hooks.flushed != nil {
 		a.hooks.flushed(consumer, err)
 	}
 	return err
+}
+
+// startFlushSpan starts the consumer span of a flush: a root of its own (the flush serves many
+// producers), linked to the trace context each message carries.
+func (a *Aggregator) startFlushSpan(ctx context.Context, consumer string, batch []parsed) (context.Context, trace.Span) {
+	return a.tracer.Start(ctx, "process "+SubjectPrefix, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithNewRoot(),
+		trace.WithLinks(tracing.Links(func(yield func(string) bool) {
+			for i := range batch {
+				if batch[i].msg == nil {
+					continue
+				}
+				if h := batch[i].msg.Headers(); h != nil && !yield(h.Get(tracing.Header)) {
+					return
+				}
+			}
+		})...),
+		trace.WithAttributes(tracing.NATS, tracing.MessagingOperation.String("process"),
+			tracing.MessagingDestination.String(SubjectPrefix+".*"), tracing.MessagingBatchCount.Int(len(batch)),
+			attribute.String("messaging.consumer.group.name", consumer)))
 }
 
 func (a *Aggregator) fencedCommit(ctx context.Context, consumer string, pos uint64, batch []parsed, h *tenure) error {

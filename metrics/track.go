@@ -11,10 +11,13 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/audit"
 	"github.com/engine-rules-sp/campaigns/platform/strictjson"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 // CampaignGetter finds one live campaign; the campaign service implements it.
@@ -37,6 +40,9 @@ type TrackerConfig struct {
 	// (DefaultAckTimeout). An event sent but not acknowledged by then is in doubt (Unknown):
 	// it may have been stored.
 	AckTimeout time.Duration
+	// TracerProvider traces each Publish: a producer span, whose context every message
+	// carries (traceparent header) for the aggregator's spans to link to (default: none).
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultAckTimeout is how long Publish waits for JetStream's acks by default: far above an
@@ -50,6 +56,7 @@ type Tracker struct {
 	js      jetstream.JetStream
 	cfg     TrackerConfig
 	targets *targetCache
+	tracer  trace.Tracer
 }
 
 // NewTracker returns a tracker that reads campaigns through campaigns and publishes to js.
@@ -64,7 +71,8 @@ func NewTracker(js jetstream.JetStream, campaigns CampaignGetter, cfg TrackerCon
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = DefaultAckTimeout
 	}
-	return &Tracker{js: js, cfg: cfg, targets: newTargetCache(targetReader(campaigns), cfg.TargetTTL, time.Now)}
+	return &Tracker{js: js, cfg: cfg, targets: newTargetCache(targetReader(campaigns), cfg.TargetTTL, time.Now),
+		tracer: tracing.Tracer(cfg.TracerProvider, "github.com/engine-rules-sp/campaigns/metrics")}
 }
 
 // campaignsReader reads campaigns as stored; the campaign service implements it.
@@ -183,7 +191,17 @@ func (e *PublishError) count(o Outcome) int {
 // Nothing is sent while the connection is not up: nats.go would keep the messages in its
 // reconnect buffer and send them once it reconnects, so an event answered "not stored" could
 // still be counted.
-func (t *Tracker) Publish(ctx context.Context, events []Event) error {
+func (t *Tracker) Publish(ctx context.Context, events []Event) (err error) {
+	ctx, span := t.tracer.Start(ctx, "publish "+SubjectPrefix, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(tracing.NATS, tracing.MessagingOperation.String("publish"),
+			tracing.MessagingDestination.String(SubjectPrefix+".*"), tracing.MessagingBatchCount.Int(len(events))))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
+	traceparent := tracing.TraceParent(ctx)
 	outcomes := make([]Outcome, len(events))
 	nc := t.js.Conn()
 	if st := nc.Status(); st != nats.CONNECTED {
@@ -214,6 +232,9 @@ func (t *Tracker) Publish(ctx context.Context, events []Event) error {
 		msg.Header.Set(jetstream.MsgIDHeader, e.EventID.String())
 		if rid != "" {
 			msg.Header.Set("X-Correlation-ID", rid)
+		}
+		if traceparent != "" {
+			msg.Header[tracing.Header] = []string{traceparent}
 		}
 		f, err := t.js.PublishMsgAsync(msg)
 		if err != nil {

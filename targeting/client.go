@@ -21,9 +21,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/engine-rules-sp/campaigns/platform/audit"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 var (
@@ -84,6 +88,9 @@ type Config struct {
 	// HTTPClient makes the calls (default: the client's own, which keeps enough idle
 	// connections for concurrent evaluations and follows no redirect).
 	HTTPClient *http.Client
+	// TracerProvider traces every call: a client span (its URL left out: it may carry
+	// credentials) whose context the request carries as traceparent (default: none).
+	TracerProvider trace.TracerProvider
 }
 
 // Metrics receives the client's measurements; platform/observability implements it.
@@ -134,6 +141,7 @@ type Client struct {
 	http    *http.Client
 	logger  *slog.Logger
 	metrics Metrics
+	tracer  trace.Tracer
 	// misconfigLogged is when a misconfigured URL was last logged (Unix nanoseconds): at most
 	// once per misconfigLogEvery, so that eligibility traffic does not flood the log.
 	misconfigLogged atomic.Int64
@@ -177,7 +185,8 @@ func NewClient(cfg Config) *Client {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	c := &Client{cfg: cfg, http: cfg.HTTPClient, logger: cfg.Logger, metrics: cfg.Metrics}
+	c := &Client{cfg: cfg, http: cfg.HTTPClient, logger: cfg.Logger, metrics: cfg.Metrics,
+		tracer: tracing.Tracer(cfg.TracerProvider, "github.com/engine-rules-sp/campaigns/targeting")}
 	if cfg.CacheTTL > 0 {
 		c.cache = newRuleCache(cfg.CacheTTL, cfg.CacheSize, time.Now)
 	}
@@ -342,10 +351,23 @@ func (c *Client) Evaluate(ctx context.Context, r *Rule, evalContext json.RawMess
 // the breaker. Endpoint URLs stay out of
 // the errors: they may carry credentials.
 func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[struct{}], method, endpoint string, body []byte,
-	base string, parse func([]byte) error) error {
+	base string, parse func([]byte) error) (err error) {
 	what := method + " " + breaker.Name()
+	ctx, span := c.tracer.Start(ctx, what, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("rules_engine.service", breaker.Name())))
+	defer func() {
+		o := outcome(err)
+		if errors.Is(err, errBreakerOpen) {
+			o = OutcomeBreakerOpen
+		}
+		span.SetAttributes(attribute.String("rules_engine.outcome", o))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	start := time.Now()
-	_, err := breaker.Execute(func() (struct{}, error) {
+	_, err = breaker.Execute(func() (struct{}, error) {
 		actx, cancel := context.WithTimeoutCause(ctx, c.cfg.Timeout, errAttemptTimeout)
 		defer cancel()
 		var rd io.Reader
@@ -366,11 +388,15 @@ func (c *Client) call(ctx context.Context, breaker *gobreaker.CircuitBreaker[str
 		if rid := audit.CorrelationID(ctx); rid != "" {
 			req.Header.Set("X-Request-ID", rid) // so that the engine's logs join ours
 		}
+		if tp := tracing.TraceParent(ctx); tp != "" {
+			req.Header.Set(tracing.Header, tp) // so that the engine's spans join ours
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			return struct{}{}, c.transportError(ctx, actx, what, err)
 		}
 		defer resp.Body.Close()
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 		data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 		if err != nil {
 			return struct{}{}, c.transportError(ctx, actx, what, err)

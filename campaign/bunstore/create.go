@@ -12,6 +12,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/idempotency"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 	"github.com/engine-rules-sp/campaigns/platform/sqlerr"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 // createInOneStatement reports whether Create may write the campaign and its event with one
@@ -31,7 +32,9 @@ func (s *Store) createOne(ctx context.Context, c *campaign.Campaign, row *campai
 	if err != nil {
 		return err
 	}
-	q, err := outbox.AppendQuery(s.db, toOutbox(rec.Events[0]))
+	ev := toOutbox(rec.Events[0])
+	ev.TraceParent = tracing.TraceParent(ctx) // what Append does, which this statement replaces
+	q, err := outbox.AppendQuery(s.db, ev)
 	if err != nil {
 		return fmt.Errorf("insert campaign: %w", err)
 	}

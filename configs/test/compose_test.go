@@ -1,9 +1,13 @@
 package test
 
 import (
+	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -35,8 +39,9 @@ type composeService struct {
 	Deploy *struct {
 		Replicas int `json:"replicas"`
 	} `json:"deploy"`
-	Restart         string `json:"restart"`
-	StopGracePeriod string `json:"stop_grace_period"`
+	Restart         string   `json:"restart"`
+	StopGracePeriod string   `json:"stop_grace_period"`
+	Profiles        []string `json:"profiles"`
 }
 
 type composeBuild struct {
@@ -71,8 +76,19 @@ func TestCompose(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	if want := []string{"api", "migrate", "nats", "postgres", "worker"}; !slices.Equal(names, want) {
+	if want := []string{"api", "grafana", "migrate", "nats", "postgres", "prometheus", "worker"}; !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
+	}
+	// Prometheus and Grafana start only with --profile monitoring; the service does not need them.
+	for _, name := range []string{"prometheus", "grafana"} {
+		if !slices.Equal(c.Services[name].Profiles, []string{"monitoring"}) {
+			t.Errorf("%s: profiles %v, want [monitoring]", name, c.Services[name].Profiles)
+		}
+	}
+	for _, name := range []string{"postgres", "nats", "migrate", "api", "worker"} {
+		if len(c.Services[name].Profiles) != 0 {
+			t.Errorf("%s: in profiles %v: it must start without one", name, c.Services[name].Profiles)
+		}
 	}
 
 	// The dependencies are health-checked.
@@ -161,4 +177,65 @@ func composeCommands(t *testing.T) map[string][]string {
 		}
 	}
 	return cmds
+}
+
+// The monitoring profile's Prometheus loads the alerting rules and scrapes the API and the
+// workers on their ports, and Grafana is provisioned with it and the dashboard: each mounted
+// file exists.
+func TestComposeMonitoring(t *testing.T) {
+	t.Parallel()
+	c := loadCompose(t)
+	cfg := loadProductionConfig(t)
+	mounts := map[string]string{}
+	for _, name := range []string{"prometheus", "grafana"} {
+		for _, v := range c.Services[name].Volumes {
+			parts := strings.Split(v, ":")
+			if !strings.HasPrefix(parts[0], "./") {
+				continue // a named volume
+			}
+			if _, err := os.Stat(filepath.Join(repoRoot, "configs", parts[0])); err != nil {
+				t.Errorf("%s mounts %s: %v", name, parts[0], err)
+			}
+			if len(parts) < 3 || parts[2] != "ro" {
+				t.Errorf("%s mounts %s writable", name, parts[0])
+			}
+			mounts[parts[1]] = parts[0]
+		}
+	}
+	if mounts["/etc/prometheus/campaigns.rules.yaml"] != "./monitoring/campaigns.rules.yaml" ||
+		mounts["/var/lib/grafana/dashboards/campaigns-dashboard.json"] != "./monitoring/campaigns-dashboard.json" {
+		t.Errorf("mounts %v: want the rules in Prometheus and the dashboard in Grafana", mounts)
+	}
+	var prom struct {
+		RuleFiles     []string `json:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName       string `json:"job_name"`
+			StaticConfigs []struct {
+				Targets []string `json:"targets"`
+			} `json:"static_configs"`
+			DNSSDConfigs []struct {
+				Names []string `json:"names"`
+				Port  int      `json:"port"`
+			} `json:"dns_sd_configs"`
+		} `json:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(readFile(t, "configs/monitoring/prometheus.yml"), &prom); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(prom.RuleFiles, []string{"/etc/prometheus/campaigns.rules.yaml"}) {
+		t.Errorf("prometheus.yml rule_files %v", prom.RuleFiles)
+	}
+	jobs := map[string]string{}
+	for _, sc := range prom.ScrapeConfigs {
+		for _, s := range sc.StaticConfigs {
+			jobs[sc.JobName] = strings.Join(s.Targets, ",")
+		}
+		for _, d := range sc.DNSSDConfigs {
+			jobs[sc.JobName] = strings.Join(d.Names, ",") + ":" + strconv.Itoa(d.Port)
+		}
+	}
+	want := map[string]string{"campaigns-api": "api:" + strconv.Itoa(cfg.HTTP.Port), "campaigns-worker": "worker:" + strconv.Itoa(cfg.Worker.Port)}
+	if !maps.Equal(jobs, want) {
+		t.Errorf("scrape jobs %v, want %v", jobs, want)
+	}
 }

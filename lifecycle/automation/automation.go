@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,6 +100,16 @@ type Automation struct {
 
 	mu        sync.Mutex // one tick at a time per instance; it guards the watermark
 	watermark time.Time
+	lastTick  atomic.Int64 // Unix nanoseconds at which the last tick finished; 0: none yet
+}
+
+// LastTick is when the last tick finished, failed or not (zero before the first): the
+// automation is alive while it keeps moving.
+func (a *Automation) LastTick() time.Time {
+	if n := a.lastTick.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // New returns an automation over campaigns.
@@ -237,6 +248,7 @@ func (a *Automation) Run(ctx context.Context, interval time.Duration, also ...fu
 		if _, err := a.Tick(ctx); err != nil && ctx.Err() == nil {
 			a.logger.WarnContext(ctx, "automation tick failed", slog.Any("error", err))
 		}
+		a.lastTick.Store(time.Now().UnixNano())
 		for _, fn := range also {
 			if err := fn(ctx); err != nil && ctx.Err() == nil {
 				a.logger.WarnContext(ctx, "housekeeping failed", slog.Any("error", err))

@@ -140,3 +140,17 @@ func TestTickWithoutBudgetSource(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, automation.Stats{Completed: 1}, st)
 }
+
+// Run records each finished tick, which the "automation not ticking" alert watches.
+func TestRunRecordsTheLastTick(t *testing.T) {
+	a := automation.New(&fakeCampaigns{}, automation.Config{})
+	assert.True(t, a.LastTick().IsZero(), "no tick yet")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	before := time.Now()
+	go func() { a.Run(ctx, time.Hour); close(done) }()
+	require.Eventually(t, func() bool { return !a.LastTick().IsZero() }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	<-done
+	assert.False(t, a.LastTick().Before(before))
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/shopspring/decimal"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	campaignapi "github.com/engine-rules-sp/campaigns/campaign/echoapi"
@@ -88,6 +89,8 @@ type HandlerConfig struct {
 	// Now is the clock the pacing reports are judged at (default: time.Now); a host gives its
 	// campaign service's.
 	Now func() time.Time
+	// TracerProvider traces /track's publication (metrics.TrackerConfig) (default: none).
+	TracerProvider trace.TracerProvider
 }
 
 // The Handler gives GET /campaigns/{id} its embedded metrics.
@@ -107,6 +110,7 @@ func NewHandler(campaigns metrics.CampaignGetter, store Store, js jetstream.JetS
 	}
 	tracker := metrics.NewTracker(js, campaigns, metrics.TrackerConfig{
 		Limits: cfg.Limits, Partitions: cfg.Partitions, TargetTTL: cfg.TargetTTL, AckTimeout: cfg.AckTimeout,
+		TracerProvider: cfg.TracerProvider,
 	})
 	if cfg.Now == nil {
 		cfg.Now = time.Now

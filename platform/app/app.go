@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/lifecycle/automation"
@@ -92,6 +94,11 @@ type Components struct {
 	Automation  *automation.Automation
 	// Rules is the Rules Engine client; nil when none is configured (targeting checks off).
 	Rules *targeting.Client
+	// TracerProvider is the process's tracing; nil when tracing is off.
+	TracerProvider trace.TracerProvider
+
+	// stopTracing flushes and stops the provider the process started; nil: none.
+	stopTracing func(context.Context) error
 
 	// nats is NATS as Build connected it: NATS, and the embedded server it goes to, if any.
 	nats natsLink
@@ -109,6 +116,9 @@ type BuildConfig struct {
 	// Now replaces the wall clock of the campaign service and the idempotency keys, for tests
 	// (default: time.Now).
 	Now func() time.Time
+	// TracerProvider traces the client's work and the database statements (default: none,
+	// nothing traced). The binaries start it from the tracing settings (newTracing).
+	TracerProvider trace.TracerProvider
 }
 
 // Build connects to NATS, opens the database (migrating it when database.auto_migrate says
@@ -136,7 +146,12 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 		return nil, err
 	}
 	obs := bc.Observability
-	client, err := campaigns.New(db, nc.JS, clientConfig(cfg, bc.Process, logger, obs, bc.Now))
+	ccfg := clientConfig(cfg, bc.Process, logger, obs, bc.Now)
+	if bc.TracerProvider != nil {
+		ccfg.TracerProvider = bc.TracerProvider
+		db.AddQueryHook(database.NewQueryTracer(bc.TracerProvider))
+	}
+	client, err := campaigns.New(db, nc.JS, ccfg)
 	if err == nil && cfg.Database.AutoMigrate {
 		err = client.Migrate(ctx)
 	}
@@ -150,6 +165,7 @@ func Build(ctx context.Context, cfg *config.Config, logger *slog.Logger, bc Buil
 		Config: cfg, Logger: logger, NATS: nc, nats: link, DB: db, Observability: obs, Client: client,
 		Relay: client.Relay(), Campaigns: client.Campaigns(), Metrics: client.MetricsStore(), Rules: client.Rules(),
 		Idempotency: client.Idempotency(), Aggregator: client.Aggregator(), Automation: client.Automation(),
+		TracerProvider: bc.TracerProvider,
 	}
 	if bc.Process == ProcessWorker || cfg.Worker.Embedded {
 		watchBackground(obs, client)
@@ -246,6 +262,13 @@ func dataDirAdvice(p Process) string {
 // embedded server) and the database.
 func (c *Components) Close() error {
 	_ = c.Client.Stop(context.Background())
+	if c.stopTracing != nil { // the last spans, the shutdown's among them, go out
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := c.stopTracing(ctx); err != nil {
+			c.Logger.Warn("tracing: could not export the last spans", slog.Any("error", err))
+		}
+		cancel()
+	}
 	c.nats.close()
 	return c.DB.Close()
 }
@@ -281,6 +304,9 @@ type APIConfig struct {
 	// Now replaces the wall clock everywhere (campaign service, idempotency keys, rate
 	// limiter, serving decisions), for tests (default: time.Now).
 	Now func() time.Time
+	// TracerProvider replaces the tracing the settings would start, for tests (default: per
+	// tracing.* and the OTEL_* variables; off unless they say so).
+	TracerProvider trace.TracerProvider
 }
 
 // NewAPI builds the components (see Build) and mounts every capability on a new Echo
@@ -304,10 +330,19 @@ func NewAPI(ctx context.Context, cfg *config.Config, logger *slog.Logger, ac API
 	if err != nil {
 		return nil, err
 	}
-	c, err := Build(ctx, cfg, logger, BuildConfig{Process: ProcessAPI, Observability: obs, Now: ac.Now})
+	tr, err := newTracing(ctx, cfg.Tracing, ProcessAPI, ac.TracerProvider, os.LookupEnv, logger)
 	if err != nil {
 		return nil, err
 	}
+	if tr.provider != nil {
+		ecfg.Trace = httpx.Trace(tr.provider, untracedRoute)
+	}
+	c, err := Build(ctx, cfg, logger, BuildConfig{Process: ProcessAPI, Observability: obs, Now: ac.Now, TracerProvider: tr.provider})
+	if err != nil {
+		tr.shutdown()
+		return nil, err
+	}
+	c.stopTracing = tr.stop
 	warmPool(ctx, cfg.Database, c.DB, c.Client.HotReads, logger)
 	e = httpx.NewEcho(ecfg)
 	// Without NATS the API still reads and writes (the outbox keeps domain events; only
@@ -485,10 +520,16 @@ func RunWorker(ctx context.Context, cfg *config.Config, logger *slog.Logger) err
 	if err != nil {
 		return err
 	}
-	c, err := Build(ctx, cfg, logger, BuildConfig{Process: ProcessWorker, Observability: obs})
+	tr, err := newTracing(ctx, cfg.Tracing, ProcessWorker, nil, os.LookupEnv, logger)
 	if err != nil {
 		return err
 	}
+	c, err := Build(ctx, cfg, logger, BuildConfig{Process: ProcessWorker, Observability: obs, TracerProvider: tr.provider})
+	if err != nil {
+		tr.shutdown()
+		return err
+	}
+	c.stopTracing = tr.stop
 	defer c.Close()
 	var schemaReady atomic.Bool
 	schemaReady.Store(cfg.Database.AutoMigrate) // Build has migrated

@@ -39,6 +39,9 @@ func watchDependencies(m *observability.Metrics, db *bun.DB, nc *natsx.Conn) {
 // aggregator's consumer lag. Only the process that runs the worker registers them.
 func watchBackground(m *observability.Metrics, c *campaigns.Client) {
 	m.WatchOutboxBacklog(c.OutboxBacklog)
+	m.WatchOutboxOldest(c.OutboxOldest)
+	m.WatchAutomation(c.Automation().LastTick)
+	m.WatchPartitions(c.Aggregator().Partitions, c.Aggregator().Held)
 	m.WatchConsumerLag("partitions", func(context.Context) (observability.ConsumerState, error) {
 		return observability.ConsumerState{Pending: c.Aggregator().Pending()}, nil
 	})

@@ -26,6 +26,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	targetingapi "github.com/engine-rules-sp/campaigns/targeting/echoapi"
 )
@@ -88,6 +89,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		Stream: cfg.Events.Stream, Source: cfg.Events.Source, DuplicateWindow: cfg.Events.DuplicateWindow,
 		MaxAge: cfg.Events.MaxAge, Replicas: cfg.StreamReplicas, BatchSize: cfg.Events.BatchSize,
 		PollInterval: cfg.Events.PollInterval, Logger: cfg.Logger, Metrics: cfg.Observer,
+		TracerProvider: cfg.TracerProvider,
 	})
 	c.metrics = metricsstore.New(db)
 	sc := campaign.ServiceConfig{
@@ -104,6 +106,9 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 		if rc.Metrics == nil {
 			rc.Metrics = cfg.Observer
 		}
+		if rc.TracerProvider == nil {
+			rc.TracerProvider = cfg.TracerProvider
+		}
 		c.rules = targeting.NewClient(rc)
 		rules = c.rules
 		sc.ActivationChecks = []campaign.ActivationCheck{targeting.NewActivationCheck(c.rules,
@@ -117,6 +122,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	c.aggregator = metrics.NewAggregator(js, c.metrics, c.campaigns, metrics.AggregatorConfig{
 		Stream: cfg.Tracking.Stream, BatchSize: cfg.Tracking.BatchSize, MaxCells: cfg.Tracking.MaxCells, MaxWait: cfg.Tracking.MaxWait,
 		LeaseTTL: cfg.Tracking.LeaseTTL, Limits: limits, Logger: cfg.Logger, Metrics: cfg.Observer,
+		TracerProvider: cfg.TracerProvider,
 	})
 	c.automation = automation.New(c.campaigns, automation.Config{
 		PauseAt: cfg.Automation.PauseAt, CompleteAt: cfg.Automation.CompleteAt, BatchSize: cfg.Automation.BatchSize,
@@ -138,6 +144,7 @@ func New(db *bun.DB, js jetstream.JetStream, cfg Config) (*Client, error) {
 	c.metricsAPI = metricsapi.NewHandler(c.campaigns, c.metrics, js, metricsapi.HandlerConfig{
 		Limits: limits, Partitions: cfg.Tracking.Stream.Partitions, Logger: cfg.Logger, Ingested: cfg.Observer.Ingested,
 		Updater: c.campaigns, TargetTTL: cfg.Tracking.CacheTTL, AckTimeout: cfg.Tracking.AckTimeout, Now: cfg.Now,
+		TracerProvider: cfg.TracerProvider,
 	})
 	c.changes.listen(c.metricsAPI.ForgetCampaign, c.metricsAPI.ForgetCampaigns)
 	c.campaignsAPI = campaignapi.NewHandler(c.campaigns, campaignapi.HandlerConfig{
@@ -237,6 +244,11 @@ func (c *Client) Idempotency() *idempotency.Store { return c.idempotency }
 // Rules is the Rules Engine client; nil without a Rules Engine.
 func (c *Client) Rules() *targeting.Client { return c.rules }
 
+// OutboxOldest is the age of the oldest domain event not published yet (0: none).
+func (c *Client) OutboxOldest(ctx context.Context) (time.Duration, error) {
+	return outbox.OldestAge(ctx, c.db, time.Now())
+}
+
 // OutboxBacklog counts the domain events not published yet.
 func (c *Client) OutboxBacklog(ctx context.Context) (int64, error) { return outbox.Backlog(ctx, c.db) }
 
@@ -275,7 +287,8 @@ func (c *Client) Start(ctx context.Context) error {
 	}
 	stopWatch := func() {}
 	if !c.cfg.Events.IgnoreOthers {
-		stopWatch = c.changes.watch(c.js.Conn(), c.relay.Subject(">"), c.logger)
+		stopWatch = c.changes.watch(c.js.Conn(), c.relay.Subject(">"), c.logger,
+			tracing.Tracer(c.cfg.TracerProvider, "github.com/engine-rules-sp/campaigns/platform/campaigns"))
 	}
 	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
 	run := &background{cancel: cancelBG, done: make(chan struct{}), stop: stopWatch}

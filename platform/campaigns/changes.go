@@ -1,14 +1,17 @@
 package campaigns
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"sync"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 // changes fans the campaigns that may have changed out to what caches them (/track's tracking
@@ -50,9 +53,17 @@ func (c *changes) changedAll() {
 // The subscription is plain NATS: an event missed while disconnected or dropped as a slow
 // consumer leaves the caches' TTL as the bound, and a dropped one makes them forget
 // everything.
-func (c *changes) watch(nc *nats.Conn, subject string, logger *slog.Logger) (stop func()) {
+//
+// Each event is processed in a consumer span linked to the change that committed it (its
+// traceparent header).
+func (c *changes) watch(nc *nats.Conn, subject string, logger *slog.Logger, tracer trace.Tracer) (stop func()) {
 	var dropped int // the subscription's callbacks run one at a time
 	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		_, span := tracer.Start(context.Background(), "process "+m.Subject, trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithLinks(tracing.Links(func(yield func(string) bool) { yield(m.Header.Get(tracing.Header)) })...),
+			trace.WithAttributes(tracing.NATS, tracing.MessagingOperation.String("process"),
+				tracing.MessagingDestination.String(m.Subject)))
+		defer span.End()
 		if n, _ := m.Sub.Dropped(); n > dropped {
 			dropped = n
 			c.changedAll()

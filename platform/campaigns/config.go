@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/metrics"
@@ -82,6 +83,12 @@ type Config struct {
 	// Now is the clock of the campaign service, the idempotency keys and the serving
 	// decisions, for tests and simulations (default: time.Now).
 	Now func() time.Time
+	// TracerProvider traces the service's asynchronous work with OpenTelemetry: the relay's
+	// publications, /track's, the aggregator's flushes and the Rules Engine calls, each
+	// carrying the W3C trace context across NATS (traceparent header, and the CloudEvents
+	// extension of the domain events). Default: none (a no-op). The host traces its own HTTP
+	// server and database: see platform/database.QueryTracer for Bun; platform/app does both.
+	TracerProvider trace.TracerProvider
 }
 
 // HTTPConfig bounds the requests the mounted routes take.

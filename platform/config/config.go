@@ -36,6 +36,7 @@ type Config struct {
 	Metrics     Metrics     `mapstructure:"metrics"`
 	Idempotency Idempotency `mapstructure:"idempotency"`
 	Log         Log         `mapstructure:"log"`
+	Tracing     Tracing     `mapstructure:"tracing"`
 	Auth        Auth        `mapstructure:"auth"`
 	RateLimit   RateLimit   `mapstructure:"rate_limit"`
 	CORS        CORS        `mapstructure:"cors"`
@@ -316,6 +317,21 @@ type CORS struct {
 // Addr is the host:port of the worker's health listener.
 func (w Worker) Addr() string { return net.JoinHostPort(w.Host, fmt.Sprint(w.Port)) }
 
+// Tracing is the OpenTelemetry tracing of the binaries, exported over OTLP/HTTP. The
+// standard OTEL_* variables apply as well (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME,
+// OTEL_TRACES_SAMPLER, OTEL_RESOURCE_ATTRIBUTES...): see platform/app.
+type Tracing struct {
+	// Enabled exports traces (off by default; OTEL_EXPORTER_OTLP_ENDPOINT or
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT in the environment turns it on too).
+	Enabled bool `mapstructure:"enabled"`
+	// Endpoint is the OTLP/HTTP collector's base URL (http://collector:4318); empty: the
+	// OTEL_EXPORTER_OTLP_* variables', else http://localhost:4318.
+	Endpoint string `mapstructure:"endpoint"`
+	// SampleRatio is the share of new traces sampled (a request that arrives traced follows
+	// its caller's choice); OTEL_TRACES_SAMPLER, when set, replaces it.
+	SampleRatio float64 `mapstructure:"sample_ratio"`
+}
+
 // Log is the logger.
 type Log struct {
 	Level  string `mapstructure:"level"`
@@ -394,6 +410,9 @@ var defaults = map[string]any{
 	"idempotency.ttl":             "24h",
 	"log.level":                   "info",
 	"log.format":                  "json",
+	"tracing.enabled":             false,
+	"tracing.endpoint":            "",
+	"tracing.sample_ratio":        1.0,
 
 	// The alert events' thresholds (campaign.AlertConfig).
 	"automation.pacing_alert_band":            0.10,
@@ -629,8 +648,9 @@ func decodeError(err error) error {
 		if keys, ok := strings.CutPrefix(reason, "has invalid keys: "); ok {
 			first, _, _ := strings.Cut(keys, ", ")
 			key := first
-			if de.Name() != "" {
-				key = de.Name() + "." + first
+			// The root is "" (mapstructure before 2.5) or its Go type's name (2.5 on).
+			if name := de.Name(); name != "" && name != reflect.TypeFor[Config]().String() {
+				key = name + "." + first
 			}
 			return &Error{Key: key, Reason: "is not a known setting"}
 		}
@@ -722,6 +742,8 @@ func (c *Config) validate() error {
 		{"idempotency.ttl", c.Idempotency.TTL < time.Minute, "must be a duration of at least 1m such as 24h"},
 		{"log.level", !validLevel(c.Log.Level), `must be one of "debug", "info", "warn", "error"`},
 		{"log.format", c.Log.Format != "json" && c.Log.Format != "text", `must be "json" or "text"`},
+		{"tracing.endpoint", c.Tracing.Endpoint != "" && !isHTTPURL(c.Tracing.Endpoint), "must be an http(s) URL such as http://otel-collector:4318"},
+		{"tracing.sample_ratio", c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1, "must be from 0 to 1 (the share of new traces sampled)"},
 	}
 	for _, ck := range checks {
 		if ck.bad {
@@ -842,6 +864,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("rate_limit.enabled", c.RateLimit.Enabled),
 		slog.Bool("worker.embedded", c.Worker.Embedded),
 		slog.String("log.level", c.Log.Level),
+		slog.Bool("tracing.enabled", c.Tracing.Enabled),
+		slog.String("tracing.endpoint", redactURL(c.Tracing.Endpoint)),
 	)
 }
 

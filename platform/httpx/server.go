@@ -26,6 +26,8 @@ type EchoConfig struct {
 	Logger *slog.Logger
 	// Observe wraps every request just inside the access log (request metrics; default: none).
 	Observe echo.MiddlewareFunc
+	// Trace wraps every request just inside Observe (a server span, see Trace; default: none).
+	Trace echo.MiddlewareFunc
 	// Identify authenticates, rate-limits and authorises each request, in this order
 	// (default: HeaderIdentity, a trusted network's X-User-ID).
 	Identify []echo.MiddlewareFunc
@@ -87,6 +89,9 @@ func NewEcho(cfg EchoConfig) *echo.Echo {
 	e.Use(RequestIDs(), accessLog(logger))
 	if cfg.Observe != nil {
 		e.Use(cfg.Observe)
+	}
+	if cfg.Trace != nil {
+		e.Use(cfg.Trace)
 	}
 	e.Use(
 		middleware.RecoverWithConfig(middleware.RecoverConfig{

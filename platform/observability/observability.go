@@ -427,6 +427,84 @@ func (m *Metrics) WatchConsumerLag(consumer string, state func(ctx context.Conte
 		}})
 }
 
+// WatchOutboxOldest exposes the age of the oldest event not yet published (0 when none is
+// waiting), read at scrape time: a backlog that is small but old means the relay is stuck,
+// which its size alone does not show.
+func (m *Metrics) WatchOutboxOldest(oldest func(ctx context.Context) (time.Duration, error)) {
+	m.reg.MustRegister(&funcCollector{m: m, name: "outbox_oldest",
+		descs: []*prometheus.Desc{prometheus.NewDesc(prometheus.BuildFQName(Namespace, "outbox", "oldest_event_age_seconds"),
+			"Age of the oldest domain event committed and not yet published to JetStream (0: none waiting).", nil, nil)},
+		read: func(ctx context.Context) ([]float64, error) {
+			d, err := oldest(ctx)
+			return []float64{d.Seconds()}, err
+		}})
+}
+
+// WatchAutomation exposes when the automation last finished a tick, so that an alert can
+// tell a stalled automation from an idle one. No series before the first tick.
+func (m *Metrics) WatchAutomation(lastTick func() time.Time) {
+	m.reg.MustRegister(&optionalGauge{desc: prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "automation", "last_tick_timestamp_seconds"),
+		"Unix time at which the automation (end dates, budgets) last finished a tick.", nil, nil),
+		read: func() (float64, bool) {
+			t := lastTick()
+			return float64(t.UnixNano()) / 1e9, !t.IsZero()
+		}})
+}
+
+// WatchPartitions exposes the tracking partitions: how many there are, how many this worker
+// holds (the sum over workers falls below the total when a partition has no reader), and the
+// lag of each one it holds.
+func (m *Metrics) WatchPartitions(total func() int, held func() map[int]uint64) {
+	m.reg.MustRegister(&partitionCollector{total: total, held: held,
+		totalDesc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "tracking", "partitions"),
+			"Tracking partitions the stream is spread over (P).", nil, nil),
+		heldDesc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "tracking", "partitions_held"),
+			"Tracking partitions (of the P) this worker holds the lease of and reads.", nil, nil),
+		lagDesc: prometheus.NewDesc(prometheus.BuildFQName(Namespace, "tracking", "partition_pending_messages"),
+			"Tracking messages of a partition this worker holds not yet counted (its lag), by partition.", []string{"partition"}, nil),
+	})
+}
+
+type partitionCollector struct {
+	total                        func() int
+	held                         func() map[int]uint64
+	totalDesc, heldDesc, lagDesc *prometheus.Desc
+}
+
+func (p *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- p.totalDesc
+	ch <- p.heldDesc
+	ch <- p.lagDesc
+}
+
+func (p *partitionCollector) Collect(ch chan<- prometheus.Metric) {
+	held, total := p.held(), p.total()
+	n := 0
+	for part, lag := range held {
+		if part < total { // a leftover partition beyond P, being drained, covers none of the P
+			n++
+		}
+		ch <- prometheus.MustNewConstMetric(p.lagDesc, prometheus.GaugeValue, float64(lag), strconv.Itoa(part))
+	}
+	ch <- prometheus.MustNewConstMetric(p.totalDesc, prometheus.GaugeValue, float64(total))
+	ch <- prometheus.MustNewConstMetric(p.heldDesc, prometheus.GaugeValue, float64(n))
+}
+
+// optionalGauge is a gauge read at collection that has no series while read says so.
+type optionalGauge struct {
+	desc *prometheus.Desc
+	read func() (float64, bool)
+}
+
+func (o *optionalGauge) Describe(ch chan<- *prometheus.Desc) { ch <- o.desc }
+
+func (o *optionalGauge) Collect(ch chan<- prometheus.Metric) {
+	if v, ok := o.read(); ok {
+		ch <- prometheus.MustNewConstMetric(o.desc, prometheus.GaugeValue, v)
+	}
+}
+
 // funcCollector reads gauges at scrape time, within collectTimeout. A failed read leaves its
 // series out of that scrape and counts in campaigns_metrics_collect_errors_total.
 type funcCollector struct {

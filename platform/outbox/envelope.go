@@ -66,6 +66,10 @@ func appendEnvelope(dst []byte, row *eventRow, source string) ([]byte, error) {
 		dst = appendUUID(dst, *row.Actor)
 		dst = append(dst, '"')
 	}
+	if row.TraceParent != "" {
+		dst = append(dst, `,"traceparent":`...)
+		str(row.TraceParent)
+	}
 	dst = append(dst, '}')
 	if ok {
 		return dst, nil

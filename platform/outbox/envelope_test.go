@@ -54,3 +54,22 @@ func FuzzAppendEnvelopeMatchesJSONMarshal(f *testing.F) {
 		assert.Equal(t, "prefix"+string(want), string(got))
 	})
 }
+
+// The trace context travels as the CloudEvents distributed-tracing extension, written by the
+// fast path exactly as json.Marshal writes it, and is absent when the change was not traced.
+func TestEnvelopeCarriesTheTraceParent(t *testing.T) {
+	const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	row := eventRow{ID: uuid.New(), AggregateID: uuid.New(), Type: "CampaignUpdated", Version: 2,
+		OccurredAt: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC), Payload: `{"a":1}`, TraceParent: parent}
+	want, err := json.Marshal(Envelope(row.event(), "/campaigns"))
+	require.NoError(t, err)
+	got, err := appendEnvelope(nil, &row, "/campaigns")
+	require.NoError(t, err)
+	assert.Equal(t, string(want), string(got))
+	assert.Contains(t, string(got), `"traceparent":"`+parent+`"`)
+
+	row.TraceParent = ""
+	got, err = appendEnvelope(nil, &row, "/campaigns")
+	require.NoError(t, err)
+	assert.NotContains(t, string(got), "traceparent")
+}

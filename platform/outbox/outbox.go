@@ -18,6 +18,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 //go:embed migrations
@@ -38,9 +39,12 @@ type Event struct {
 	CorrelationID string
 	OccurredAt    time.Time
 	Payload       json.RawMessage
-	DataSchema    string     // the payload's schema and version, a URI (CloudEvents dataschema); optional
-	Seq           int64      // store order, set when read back
-	PublishedAt   *time.Time // nil until the relay has published it
+	DataSchema    string // the payload's schema and version, a URI (CloudEvents dataschema); optional
+	// TraceParent is the W3C trace context of the change (Append takes the context's when
+	// empty); the relay publishes it as the traceparent header and CloudEvents extension.
+	TraceParent string
+	Seq         int64      // store order, set when read back
+	PublishedAt *time.Time // nil until the relay has published it
 }
 
 type eventRow struct {
@@ -56,6 +60,7 @@ type eventRow struct {
 	OccurredAt    time.Time  `bun:"occurred_at"`
 	Payload       string     `bun:"payload"`
 	DataSchema    string     `bun:"data_schema"`
+	TraceParent   string     `bun:"traceparent"`
 	PublishedAt   *time.Time `bun:"published_at"`
 }
 
@@ -63,7 +68,7 @@ func (r *eventRow) event() Event {
 	e := Event{
 		ID: r.ID, AggregateID: r.AggregateID, Type: r.Type, Version: r.Version, Actor: r.Actor,
 		CorrelationID: r.CorrelationID, OccurredAt: r.OccurredAt.UTC(), Payload: json.RawMessage(r.Payload),
-		DataSchema: r.DataSchema, Seq: r.Seq,
+		DataSchema: r.DataSchema, TraceParent: r.TraceParent, Seq: r.Seq,
 	}
 	if r.PublishedAt != nil {
 		t := r.PublishedAt.UTC()
@@ -75,6 +80,9 @@ func (r *eventRow) event() Event {
 // Append stores e through tx: call it inside the transaction of the change, so that the event
 // exists exactly when the change does.
 func Append(ctx context.Context, tx bun.IDB, e Event) error {
+	if e.TraceParent == "" {
+		e.TraceParent = tracing.TraceParent(ctx)
+	}
 	q, err := AppendQuery(tx, e)
 	if err != nil {
 		return err
@@ -98,7 +106,7 @@ func AppendQuery(db bun.IDB, e Event) (*bun.InsertQuery, error) {
 	row := &eventRow{
 		ID: e.ID, AggregateID: e.AggregateID, Type: e.Type, Version: e.Version, Actor: e.Actor,
 		CorrelationID: e.CorrelationID, OccurredAt: e.OccurredAt.UTC(), Payload: string(e.Payload),
-		DataSchema: e.DataSchema,
+		DataSchema: e.DataSchema, TraceParent: e.TraceParent,
 	}
 	return db.NewInsert().Model(row), nil
 }
@@ -117,7 +125,7 @@ type Query struct {
 // before it is the only candidate), or from published_at for the events published before
 // outbox_published existed.
 const eventColumns = "e.seq, e.id, e.aggregate_id, e.type, e.version, e.actor, e.correlation_id, " +
-	"e.occurred_at, e.payload, e.data_schema, COALESCE(e.published_at, (SELECT CASE WHEN p.last_seq >= e.seq " +
+	"e.occurred_at, e.payload, e.data_schema, e.traceparent, COALESCE(e.published_at, (SELECT CASE WHEN p.last_seq >= e.seq " +
 	"THEN p.published_at END FROM outbox_published AS p WHERE p.first_seq <= e.seq " +
 	"ORDER BY p.first_seq DESC LIMIT 1)) AS published_at"
 
@@ -164,4 +172,19 @@ func Backlog(ctx context.Context, db bun.IDB) (int64, error) {
 		return 0, fmt.Errorf("outbox: backlog: %w", err)
 	}
 	return n, nil
+}
+
+// OldestAge is how long the oldest event not yet published has waited since it occurred (0
+// when none waits), as of now.
+func OldestAge(ctx context.Context, db bun.IDB, now time.Time) (time.Duration, error) {
+	var at []time.Time
+	err := db.NewSelect().TableExpr("outbox_events").Column("occurred_at").
+		Where("seq = (SELECT MIN(seq) FROM outbox_pending)").Scan(ctx, &at)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: oldest pending event: %w", err)
+	}
+	if len(at) == 0 {
+		return 0, nil
+	}
+	return max(now.Sub(at[0]), 0), nil
 }

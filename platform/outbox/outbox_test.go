@@ -48,3 +48,24 @@ func TestTheDataSchemaIsStoredAndEnveloped(t *testing.T) {
 		assert.NotContains(t, ce, "dataschema")
 	})
 }
+
+// The oldest waiting event's age is what the stuck-relay alert reads: 0 with nothing waiting,
+// then measured from the oldest pending event's occurrence, not a newer one's.
+func TestOldestAgeIsTheOldestPendingEvents(t *testing.T) {
+	dbtest.Each(t, []migrate.Set{outbox.Migrations()}, func(t *testing.T, db *bun.DB) {
+		ctx := context.Background()
+		now := time.Date(2027, 3, 1, 9, 0, 0, 0, time.UTC)
+		age, err := outbox.OldestAge(ctx, db, now)
+		require.NoError(t, err)
+		assert.Zero(t, age)
+
+		agg := uuid.New()
+		for i, at := range []time.Time{now.Add(-7 * time.Minute), now.Add(-time.Minute)} {
+			require.NoError(t, outbox.Append(ctx, db, outbox.Event{AggregateID: agg, Type: "CampaignUpdated",
+				Version: int64(i + 1), OccurredAt: at, Payload: json.RawMessage(`{}`)}))
+		}
+		age, err = outbox.OldestAge(ctx, db, now)
+		require.NoError(t, err)
+		assert.Equal(t, 7*time.Minute, age)
+	})
+}

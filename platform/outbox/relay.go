@@ -13,10 +13,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
+	"github.com/engine-rules-sp/campaigns/platform/tracing"
 )
 
 // DefaultBatchSize is how many events the relay reads, publishes and marks per round: each
@@ -62,6 +65,9 @@ type RelayConfig struct {
 	Logger *slog.Logger
 	// Metrics receives the relay's measurements (default: none).
 	Metrics RelayMetrics
+	// TracerProvider traces each published batch: a producer span linked to the trace of
+	// every change in it (default: none).
+	TracerProvider trace.TracerProvider
 }
 
 // withDefaults fills the zero fields of c.
@@ -118,6 +124,7 @@ type Relay struct {
 	logger  *slog.Logger
 	metrics RelayMetrics
 	lease   *lease.Lease
+	tracer  trace.Tracer
 	now     func() time.Time
 	wake    chan struct{}
 
@@ -138,7 +145,8 @@ func NewRelay(db *bun.DB, js jetstream.JetStream, cfg RelayConfig) *Relay {
 	cfg = cfg.withDefaults()
 	return &Relay{
 		db: db, js: js, cfg: cfg, logger: cfg.Logger, metrics: cfg.Metrics,
-		lease: lease.New(db, "outbox_leases", LeaseName, lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
+		tracer: tracing.Tracer(cfg.TracerProvider, "github.com/engine-rules-sp/campaigns/platform/outbox"),
+		lease:  lease.New(db, "outbox_leases", LeaseName, lease.Config{TTL: cfg.LeaseTTL}), now: time.Now,
 		wake: make(chan struct{}, 1),
 		batchQuery: "SELECT " + database.Columns[eventRow](db) + " FROM outbox_events WHERE seq = ANY(ARRAY(" +
 			"SELECT seq FROM outbox_pending WHERE seq > $1 AND NOT (seq = ANY($2)) ORDER BY seq LIMIT $3)) ORDER BY seq",
@@ -522,7 +530,25 @@ WHERE p.first_seq <= q.seq ORDER BY p.first_seq DESC LIMIT 1), 0) < q.seq) AS ru
 // publish sends the batch asynchronously in store order, calls whileWaiting once all of it is
 // sent, and waits for every ack. It returns
 // the store sequences JetStream acknowledged (a duplicate ack counts).
-func (r *Relay) publish(ctx context.Context, rows []eventRow, whileWaiting func()) ([]int64, []time.Duration, error) {
+func (r *Relay) publish(ctx context.Context, rows []eventRow, whileWaiting func()) (acked []int64, lat []time.Duration, err error) {
+	// One producer span per batch, linked to the changes it carries: the relay's work is its
+	// own trace, which their traces reach through the links (messaging conventions).
+	_, span := r.tracer.Start(ctx, "publish "+r.cfg.SubjectPrefix, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithLinks(tracing.Links(func(yield func(string) bool) {
+			for i := range rows {
+				if !yield(rows[i].TraceParent) {
+					return
+				}
+			}
+		})...),
+		trace.WithAttributes(tracing.NATS, tracing.MessagingOperation.String("publish"),
+			tracing.MessagingDestination.String(r.cfg.SubjectPrefix+".*"), tracing.MessagingBatchCount.Int(len(rows))))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	futures := make([]jetstream.PubAckFuture, 0, len(rows))
 	for i := range rows {
 		msg, err := r.message(&rows[i])
@@ -543,8 +569,8 @@ func (r *Relay) publish(ctx context.Context, rows []eventRow, whileWaiting func(
 	if len(futures) == len(rows) {
 		whileWaiting()
 	}
-	acked := make([]int64, 0, len(futures))
-	lat := make([]time.Duration, 0, len(futures))
+	acked = make([]int64, 0, len(futures))
+	lat = make([]time.Duration, 0, len(futures))
 	var firstErr error
 	for i, f := range futures {
 		var err error
@@ -590,6 +616,9 @@ type CloudEvent struct {
 	AggregateVersion int64           `json:"aggregateversion"`
 	CorrelationID    string          `json:"correlationid,omitempty"`
 	Actor            string          `json:"actor,omitempty"`
+	// TraceParent is the CloudEvents distributed-tracing extension: the W3C trace context of
+	// the change that committed the event (absent when it was not traced).
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Envelope builds the CloudEvent of e.
@@ -598,6 +627,7 @@ func Envelope(e Event, source string) CloudEvent {
 		SpecVersion: "1.0", ID: e.ID.String(), Source: source, Type: e.Type,
 		Subject: e.AggregateID.String(), Time: e.OccurredAt.UTC(), DataContentType: "application/json",
 		DataSchema: e.DataSchema, Data: e.Payload, AggregateVersion: e.Version, CorrelationID: e.CorrelationID,
+		TraceParent: e.TraceParent,
 	}
 	if e.Actor != nil {
 		ce.Actor = e.Actor.String()
@@ -620,6 +650,9 @@ func (r *Relay) message(row *eventRow) (*nats.Msg, error) {
 	msg.Header[HeaderEventType] = []string{row.Type}
 	if row.CorrelationID != "" {
 		msg.Header.Set(HeaderCorrelationID, row.CorrelationID)
+	}
+	if row.TraceParent != "" {
+		msg.Header[tracing.Header] = []string{row.TraceParent}
 	}
 	return msg, nil
 }

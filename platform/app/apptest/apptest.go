@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/config"
@@ -77,6 +78,8 @@ type ServerConfig struct {
 	Configure func(*config.Config)
 	// Now replaces the API's wall clock (default: time.Now).
 	Now func() time.Time
+	// TracerProvider traces the API (default: tracing off).
+	TracerProvider trace.TracerProvider
 }
 
 // New starts the API on target.
@@ -130,7 +133,7 @@ func newAPI(t testing.TB, target dbtest.Target, sc ServerConfig) *app.API {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.NewAPI(ctx, cfg, logger, app.APIConfig{Now: sc.Now})
+	a, err := app.NewAPI(ctx, cfg, logger, app.APIConfig{Now: sc.Now, TracerProvider: sc.TracerProvider})
 	if err != nil {
 		t.Fatalf("start API: %v", err)
 	}
