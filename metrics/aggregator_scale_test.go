@@ -275,7 +275,9 @@ func TestPartitionsBalanceAndMove(t *testing.T) {
 		counts = requireBalanced(t, 16, a, b)
 		moved := time.Since(killed)
 		assert.Equal(t, []int{8, 8}, counts)
-		assert.Less(t, moved, cfg.LeaseTTL+2*time.Second, "a dead worker's partitions move within the lease TTL (and a renewal)")
+		// The lease TTL, then a renewal tick (a third of it) of the others to see it and take
+		// over; the rest is a margin for a machine busy compiling other packages' tests.
+		assert.Less(t, moved, 2*cfg.LeaseTTL+time.Second, "a dead worker's partitions move within the lease TTL (and a renewal)")
 
 		stopped := time.Now()
 		b.shutdown()
