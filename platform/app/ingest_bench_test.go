@@ -45,6 +45,8 @@ import (
 //	CAMPAIGNS_BENCH_EVENTS            events published by IngestionEndToEnd (default 1,000,000)
 //	CAMPAIGNS_BENCH_BATCH_SIZE        the worker's batch (default: config)
 //	CAMPAIGNS_BENCH_ONE_WORKER        when set, time one worker only (not one, then two)
+//	CAMPAIGNS_BENCH_MAX_CELLS         the worker's metrics.max_cells (default: config)
+//	CAMPAIGNS_BENCH_MAX_WAIT          the worker's metrics.max_wait (default: config)
 //	CAMPAIGNS_BENCH_WORKER_CPUPROFILE run the worker in this process instead of as a separate
 //	                                  binary and write a CPU profile of that phase to this file
 //	                                  (the profile then includes the NATS server; no RSS figure)
@@ -312,6 +314,12 @@ func benchIngestion(b *testing.B, bin string, dist ingestDist, profile string) {
 		"CAMPAIGNS_DATA_DIR":              tmp,
 		"CAMPAIGNS_METRICS_BATCH_SIZE":    strconv.Itoa(batch),
 		"CAMPAIGNS_LOG_LEVEL":             "warn",
+	}
+	for bench, setting := range map[string]string{"CAMPAIGNS_BENCH_MAX_CELLS": "CAMPAIGNS_METRICS_MAX_CELLS",
+		"CAMPAIGNS_BENCH_MAX_WAIT": "CAMPAIGNS_METRICS_MAX_WAIT"} {
+		if v := os.Getenv(bench); v != "" {
+			env[setting] = v
+		}
 	}
 	counts := []int{1, 2}
 	if profile != "" || os.Getenv("CAMPAIGNS_BENCH_ONE_WORKER") != "" {
