@@ -24,6 +24,7 @@ func HeadAsGet() echo.MiddlewareFunc {
 				return next(c)
 			}
 			r.Method = http.MethodGet
+			c.Set(headKey, true) // the access log says HEAD, and that no body was sent
 			res := c.Response()
 			hw := &headWriter{ResponseWriter: res.Writer, status: http.StatusOK}
 			res.Writer = hw
@@ -36,6 +37,16 @@ func HeadAsGet() echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// headKey marks, in the echo.Context, a HEAD request answered as its GET.
+const headKey = "httpx.head"
+
+// IsHead reports whether c is a HEAD request that HeadAsGet answers as its GET (the route and
+// its middleware see GET).
+func IsHead(c echo.Context) bool {
+	head, _ := c.Get(headKey).(bool)
+	return head
 }
 
 // headWriter counts a body instead of sending it, and sends the headers once the handler is

@@ -220,6 +220,9 @@ func accessLog(logger *slog.Logger) echo.MiddlewareFunc {
 			if v.Status >= 500 {
 				level = slog.LevelError
 			}
+			if IsHead(c) { // answered as its GET, without the body
+				v.Method, v.ResponseSize = http.MethodHead, 0
+			}
 			logger.LogAttrs(c.Request().Context(), level, "http request",
 				slog.String("request_id", audit.CorrelationID(c.Request().Context())),
 				slog.String("method", v.Method), slog.String("path", v.URIPath),
