@@ -50,11 +50,13 @@ function groupName(series, groupBy) {
   return 'All events'
 }
 
-// Chart keeps one uPlot instance in el, resized with its container.
-export class Chart {
-  constructor(el, tableEl) {
+// PlotBox keeps one uPlot instance in el, resized with its container, and the same numbers
+// as a table in tableEl.
+class PlotBox {
+  constructor(el, tableEl, height) {
     this.el = el
     this.tableEl = tableEl
+    this.height = height
     this.plot = null
     this.resize = new ResizeObserver(() => {
       if (this.plot) this.plot.setSize(this.size())
@@ -63,13 +65,20 @@ export class Chart {
   }
 
   size() {
-    return { width: Math.max(300, this.el.clientWidth), height: 280 }
+    return { width: Math.max(300, this.el.clientWidth), height: this.height }
   }
 
   destroy() {
     this.resize.disconnect()
     if (this.plot) this.plot.destroy()
     this.plot = null
+  }
+}
+
+// Chart draws a campaign's performance series.
+export class Chart extends PlotBox {
+  constructor(el, tableEl) {
+    super(el, tableEl, 280)
   }
 
   // show draws perf (a PerformanceResponse) for metric.
@@ -145,25 +154,9 @@ export class Chart {
 // PacingChart draws a campaign's spend against its pacing plan over the current period (the
 // series of GET .../metrics' pacing): two lines, spent (solid) and planned (dashed), with the
 // same numbers in a table.
-export class PacingChart {
+export class PacingChart extends PlotBox {
   constructor(el, tableEl) {
-    this.el = el
-    this.tableEl = tableEl
-    this.plot = null
-    this.resize = new ResizeObserver(() => {
-      if (this.plot) this.plot.setSize(this.size())
-    })
-    this.resize.observe(el)
-  }
-
-  size() {
-    return { width: Math.max(300, this.el.clientWidth), height: 260 }
-  }
-
-  destroy() {
-    this.resize.disconnect()
-    if (this.plot) this.plot.destroy()
-    this.plot = null
+    super(el, tableEl, 260)
   }
 
   // show draws pacing (a PacingReport with its series).
