@@ -84,6 +84,20 @@ func openGated(t *testing.T, gated bool) *bun.DB {
 	require.NoError(t, err)
 	_, err = db.ExecContext(context.Background(), "INSERT INTO counter (id, n) VALUES (1, 0)")
 	require.NoError(t, err)
+	// Every connection of the pool is opened now, one at a time. Opening one runs the DSN's
+	// pragmas, outside the gate, as opening a reader must (it would otherwise wait for the
+	// writer); with no busy timeout they could find the file locked by a writer, where the
+	// real DSN's busy timeout waits. The writers under test then find their connections open.
+	conns := make([]bun.Conn, 0, Pool().MaxOpenConns)
+	for range Pool().MaxOpenConns {
+		c, err := db.Conn(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, c.PingContext(context.Background()))
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
 	return db
 }
 
