@@ -4,12 +4,12 @@ import (
 	"context"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"github.com/engine-rules-sp/campaigns/platform/database"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
@@ -34,19 +34,19 @@ func TestFaultPoolReplacesDeadIdleConnections(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 	admin := dbtest.Connect(t, dbtest.PostgresTarget(t))
 
-	// Four idle connections, each used once lately (pgx pings one idle for over a second).
+	// Four idle connections, each used once lately (pgx pings one idle for over a second):
+	// all four are held at once, so that the pool opens four.
 	for range 2 {
-		var wg sync.WaitGroup
+		conns := make([]bun.Conn, 0, 4)
 		for range 4 {
-			wg.Go(func() {
-				c, err := db.Conn(ctx)
-				if assert.NoError(t, err) {
-					assert.NoError(t, c.PingContext(ctx))
-					_ = c.Close()
-				}
-			})
+			c, err := db.Conn(ctx)
+			require.NoError(t, err)
+			require.NoError(t, c.PingContext(ctx))
+			conns = append(conns, c)
 		}
-		wg.Wait()
+		for _, c := range conns {
+			require.NoError(t, c.Close())
+		}
 	}
 	var killed int
 	require.NoError(t, admin.QueryRowContext(ctx,
