@@ -1,8 +1,12 @@
 package bunstore
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,86 +39,95 @@ type customerKey struct {
 	CustomerID string
 }
 
-// addExposures adds a batch's exposures in the caller's transaction and returns those that
-// reached a customer new to the campaign. One upsert: a row that is not there yet is inserted,
-// a stored one takes the batch's impressions and widens its first and last times (its
-// variant, the customer's first, stays); it returns which rows it inserted. A row another
-// transaction is inserting is waited for, then updated, so a customer is new exactly once,
-// whatever the number of workers or retries, and reach is exact.
-func addExposures(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) ([]metrics.Exposure, error) {
+// addExposures adds a batch's exposures in the caller's transaction and returns the reach
+// each rollup gains: one for each customer new to the campaign, at the Key of the customer's
+// earliest impression in the batch. One upsert: a row that is not there yet is inserted, a
+// stored one takes the batch's impressions and widens its first and last times (its variant,
+// the customer's first, stays). A row another transaction is inserting is waited for, then
+// updated, so a customer is new exactly once, whatever the number of workers or retries, and
+// reach is exact. The rows go in key order, so that two transactions lock them in one order.
+func addExposures(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) (map[metrics.Key]int64, error) {
 	if len(exposures) == 0 {
 		return nil, nil
 	}
-	rows := make([]exposureRow, len(exposures))
-	for i, e := range exposures {
-		rows[i] = exposureRow{CampaignID: e.Key.CampaignID, CustomerID: e.CustomerID, Variant: e.Key.Variant,
-			Impressions: e.Impressions, FirstAt: e.First.UTC(), LastAt: e.Last.UTC()}
-	}
-	var inserted []customerKey
+	exposures = slices.Clone(exposures)
+	slices.SortFunc(exposures, func(a, b metrics.Exposure) int {
+		return cmp.Or(bytes.Compare(a.Key.CampaignID[:], b.Key.CampaignID[:]), strings.Compare(a.CustomerID, b.CustomerID))
+	})
+	var reach map[metrics.Key]int64
 	var err error
 	if tx.Dialect().Name() == dialect.PG {
-		inserted, err = upsertExposuresPG(ctx, tx, rows)
+		reach, err = upsertExposuresPG(ctx, tx, exposures)
 	} else {
-		inserted, err = upsertExposuresSQLite(ctx, tx, rows)
+		reach, err = upsertExposuresSQLite(ctx, tx, exposures)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("metrics: upsert exposures: %w", err)
 	}
-	isNew := make(map[customerKey]bool, len(inserted))
-	for _, k := range inserted {
-		isNew[k] = true
-	}
-	reached := make([]metrics.Exposure, 0, len(inserted))
-	for i, r := range rows {
-		if isNew[customerKey{r.CampaignID, r.CustomerID}] {
-			reached = append(reached, exposures[i])
-		}
-	}
-	return reached, nil
+	return reach, nil
 }
 
-// exposureArrays are the columns of exposure rows, one PostgreSQL array each.
-func exposureArrays(rows []exposureRow) []any {
-	n := len(rows)
+func exposureRowOf(e metrics.Exposure) exposureRow {
+	return exposureRow{CampaignID: e.Key.CampaignID, CustomerID: e.CustomerID, Variant: e.Key.Variant,
+		Impressions: e.Impressions, FirstAt: e.First.UTC(), LastAt: e.Last.UTC()}
+}
+
+// upsertExposuresPG is one statement: an unnest upsert whose inserted rows (those with no
+// xmax: no transaction has locked or updated them yet; a row it updated carries this
+// transaction's) are counted per rollup key in the database, so that a few hundred rows come
+// back instead of one per customer. Each exposure carries the index of its Key in keys.
+func upsertExposuresPG(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) (map[metrics.Key]int64, error) {
+	n := len(exposures)
 	ids, customers, variants := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	counts, firsts, lasts := make([]int64, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n)
-	for _, r := range rows {
-		ids, customers, variants = append(ids, r.CampaignID.String()), append(customers, r.CustomerID), append(variants, r.Variant)
-		counts, firsts, lasts = append(counts, r.Impressions), append(firsts, r.FirstAt), append(lasts, r.LastAt)
+	counts, firsts, lasts, keyIdx := make([]int64, 0, n), make([]time.Time, 0, n), make([]time.Time, 0, n), make([]int64, 0, n)
+	index := make(map[metrics.Key]int64, 256)
+	var keys []metrics.Key
+	for _, e := range exposures {
+		k, ok := index[e.Key]
+		if !ok {
+			k = int64(len(keys))
+			index[e.Key] = k
+			keys = append(keys, e.Key)
+		}
+		ids, customers, variants = append(ids, e.Key.CampaignID.String()), append(customers, e.CustomerID), append(variants, e.Key.Variant)
+		counts, firsts, lasts = append(counts, e.Impressions), append(firsts, e.First.UTC()), append(lasts, e.Last.UTC())
+		keyIdx = append(keyIdx, k)
 	}
-	return []any{pgdialect.Array(ids), pgdialect.Array(customers), pgdialect.Array(variants),
-		pgdialect.Array(counts), pgdialect.Array(firsts), pgdialect.Array(lasts)}
-}
-
-// upsertExposuresPG is one unnest upsert. A row the statement inserted has no xmax (no
-// transaction has locked or updated it yet); a row it updated carries this transaction's.
-func upsertExposuresPG(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
 	var back []struct {
-		CampaignID uuid.UUID `bun:"campaign_id"`
-		CustomerID string    `bun:"customer_id"`
-		Inserted   bool      `bun:"inserted"`
+		K     int64 `bun:"k"`
+		Count int64 `bun:"n"`
 	}
-	err := tx.NewRaw("INSERT INTO metrics_exposures AS m (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
-		"SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::bigint[], ?::timestamptz[], ?::timestamptz[])\n"+
-		"ON CONFLICT (campaign_id, customer_id) DO UPDATE SET impressions = m.impressions + EXCLUDED.impressions,\n"+
-		"first_at = LEAST(m.first_at, EXCLUDED.first_at), last_at = GREATEST(m.last_at, EXCLUDED.last_at)\n"+
-		"RETURNING campaign_id, customer_id, xmax = 0 AS inserted", exposureArrays(rows)...).Scan(ctx, &back)
+	err := tx.NewRaw("WITH input AS (SELECT * FROM unnest(?::uuid[], ?::text[], ?::text[], ?::bigint[], ?::timestamptz[], ?::timestamptz[], ?::bigint[])\n"+
+		"  AS u(campaign_id, customer_id, variant, impressions, first_at, last_at, k)),\n"+
+		"up AS (INSERT INTO metrics_exposures AS m (campaign_id, customer_id, variant, impressions, first_at, last_at)\n"+
+		"  SELECT campaign_id, customer_id, variant, impressions, first_at, last_at FROM input\n"+
+		"  ON CONFLICT (campaign_id, customer_id) DO UPDATE SET impressions = m.impressions + EXCLUDED.impressions,\n"+
+		"  first_at = LEAST(m.first_at, EXCLUDED.first_at), last_at = GREATEST(m.last_at, EXCLUDED.last_at)\n"+
+		"  RETURNING campaign_id, customer_id, xmax = 0 AS inserted)\n"+
+		"SELECT input.k, COUNT(*) AS n FROM up JOIN input USING (campaign_id, customer_id) WHERE up.inserted GROUP BY input.k",
+		pgdialect.Array(ids), pgdialect.Array(customers), pgdialect.Array(variants), pgdialect.Array(counts),
+		pgdialect.Array(firsts), pgdialect.Array(lasts), pgdialect.Array(keyIdx)).Scan(ctx, &back)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]customerKey, 0, len(back))
+	reach := make(map[metrics.Key]int64, len(back))
 	for _, r := range back {
-		if r.Inserted {
-			out = append(out, customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID})
+		if r.K < 0 || r.K >= int64(len(keys)) {
+			return nil, fmt.Errorf("the database returned key %d of %d", r.K, len(keys))
 		}
+		reach[keys[r.K]] += r.Count
 	}
-	return out, nil
+	return reach, nil
 }
 
 // upsertExposuresSQLite is one multi-row upsert. SQLite has no xmax: a row returns as many
 // impressions as the batch brought exactly when it was not there before (a stored row holds
 // at least one impression), and the transaction holds SQLite's only write lock meanwhile.
-func upsertExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) ([]customerKey, error) {
+func upsertExposuresSQLite(ctx context.Context, tx bun.Tx, exposures []metrics.Exposure) (map[metrics.Key]int64, error) {
+	rows := make([]exposureRow, len(exposures))
+	for i, e := range exposures {
+		rows[i] = exposureRowOf(e)
+	}
 	var back []exposureRow
 	err := tx.NewInsert().Model(&rows).On("CONFLICT (campaign_id, customer_id) DO UPDATE").
 		Set("impressions = ?TableAlias.impressions + EXCLUDED.impressions").
@@ -124,34 +137,34 @@ func upsertExposuresSQLite(ctx context.Context, tx bun.Tx, rows []exposureRow) (
 	if err != nil {
 		return nil, err
 	}
-	sent := make(map[customerKey]int64, len(rows))
-	for _, r := range rows {
-		sent[customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID}] = r.Impressions
+	sent := make(map[customerKey]int, len(exposures))
+	for i, e := range exposures {
+		sent[customerKey{CampaignID: e.Key.CampaignID, CustomerID: e.CustomerID}] = i
 	}
-	out := make([]customerKey, 0, len(back))
+	reach := make(map[metrics.Key]int64)
 	for _, r := range back {
-		k := customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID}
-		if r.Impressions == sent[k] {
-			out = append(out, k)
+		i, ok := sent[customerKey{CampaignID: r.CampaignID, CustomerID: r.CustomerID}]
+		if ok && r.Impressions == exposures[i].Impressions {
+			reach[exposures[i].Key]++
 		}
 	}
-	return out, nil
+	return reach, nil
 }
 
-// withReach returns rollups plus one reach at the Key of each newly reached customer. It
-// copies rollups: a flush that is retried starts from the same sums.
-func withReach(rollups map[metrics.Key]metrics.Totals, reached []metrics.Exposure) map[metrics.Key]metrics.Totals {
-	if len(reached) == 0 {
+// withReach returns rollups plus the reach each key gains. It copies rollups: a flush that is
+// retried starts from the same sums.
+func withReach(rollups map[metrics.Key]metrics.Totals, reach map[metrics.Key]int64) map[metrics.Key]metrics.Totals {
+	if len(reach) == 0 {
 		return rollups
 	}
 	out := make(map[metrics.Key]metrics.Totals, len(rollups)+1)
 	for k, t := range rollups {
 		out[k] = t
 	}
-	for _, e := range reached {
-		t := out[e.Key]
-		t.Reach++ // at most the rollup's impressions: it cannot overflow where they do not
-		out[e.Key] = t
+	for k, n := range reach {
+		t := out[k]
+		t.Reach += n // at most the rollup's impressions: it cannot overflow where they do not
+		out[k] = t
 	}
 	return out
 }

@@ -210,11 +210,11 @@ func (s *Store) Commit(ctx context.Context, b metrics.Batch, now time.Time) erro
 			}
 			return metrics.ErrPositionMoved
 		}
-		reached, err := addExposures(ctx, tx, b.Exposures)
+		reach, err := addExposures(ctx, tx, b.Exposures)
 		if err != nil {
 			return err
 		}
-		if err := addRollups(ctx, tx, withReach(b.Rollups, reached), now); err != nil {
+		if err := addRollups(ctx, tx, withReach(b.Rollups, reach), now); err != nil {
 			return err
 		}
 		if b.Fence != nil {
