@@ -103,11 +103,6 @@ func (noMetrics) DeadLettered(int) {}
 // one reads it at a time. A worker that joins or leaves moves partitions within a renewal
 // (about a second); one that dies, within LeaseTTL.
 //
-// Reading: a worker that reads at least half of the partitions reads the whole stream once,
-// with one unfiltered ordered consumer, and hands each message to its partition's runner (see
-// sharedReader); one that reads fewer has a filtered ordered consumer per partition. Either
-// way a runner receives its partition in stream order from its position + 1.
-//
 // Fencing: a worker that pauses (a long GC, a stalled host) past its partition's lease must
 // not write beside the worker that took the partition over. A runner reads under one tenure of
 // the partition's lease (its fencing token, platform/lease); before each flush it confirms
@@ -129,8 +124,6 @@ type Aggregator struct {
 	flushes chan struct{}   // FlushConcurrency slots
 	pending []atomic.Uint64 // per partition: messages after the last one read
 	owned   []atomic.Bool   // per partition: a runner of this worker reads it
-	shared  []atomic.Bool   // per partition: its runner reads through the shared reader
-	reader  *sharedReader
 	// leftover lists the partitions beyond P that still hold uncounted events (P was
 	// lowered, or a producer runs with a larger P): they are dealt and read like the others
 	// until drained. Found at start and every LeftoverScan.
@@ -165,8 +158,6 @@ func NewAggregator(js jetstream.JetStream, store Store, campaigns Campaigns, cfg
 		flushes: make(chan struct{}, cfg.FlushConcurrency),
 		pending: make([]atomic.Uint64, MaxPartitions),
 		owned:   make([]atomic.Bool, MaxPartitions),
-		shared:  make([]atomic.Bool, MaxPartitions),
-		reader:  newSharedReader(js, cfg.Stream.Name, SubjectPrefix, cfg.Logger),
 	}
 }
 
@@ -185,39 +176,23 @@ func (a *Aggregator) Owned() []int {
 }
 
 // Pending is how many messages of the partitions this worker reads are still to be counted,
-// as of the last message each partition received. Partitions read through the shared reader
-// count the stream's messages after the last one it read, once: an upper bound, as some of
-// them are other workers' (see sharedReader).
+// as of the last message each partition received.
 func (a *Aggregator) Pending() uint64 {
 	var n uint64
-	shared := false
 	for p := range a.pending {
-		switch {
-		case !a.owned[p].Load():
-		case a.shared[p].Load():
-			shared = true
-		default:
+		if a.owned[p].Load() {
 			n += a.pending[p].Load()
 		}
-	}
-	if shared {
-		n += a.reader.pending.Load()
 	}
 	return n
 }
 
 // Held maps each partition this worker reads now to its lag: the messages still to be
-// counted as of the last message it received. A partition read through the shared reader
-// reports the stream's messages after the last one that reader read, an upper bound of its
-// own.
+// counted as of the last message it received.
 func (a *Aggregator) Held() map[int]uint64 {
 	out := make(map[int]uint64)
 	for p := range a.owned {
-		switch {
-		case !a.owned[p].Load():
-		case a.shared[p].Load():
-			out[p] = a.reader.pending.Load()
-		default:
+		if a.owned[p].Load() {
 			out[p] = a.pending[p].Load()
 		}
 	}
@@ -252,15 +227,11 @@ func (a *Aggregator) Run(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
-	scanDone, readerDone := make(chan struct{}), make(chan struct{})
-	defer func() { <-scanDone; <-readerDone }()
+	scanDone := make(chan struct{})
+	defer func() { <-scanDone }()
 	go func() {
 		defer close(scanDone)
 		a.scanLeftovers(ctx)
-	}()
-	go func() {
-		defer close(readerDone)
-		a.reader.run(ctx)
 	}()
 	runners := map[int]*runner{}
 	defer a.leave(ctx, runners)
@@ -366,11 +337,7 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 		}
 		return
 	}
-	all := a.partitions()
-	mine := dealt(ids, a.id, all)
-	// A worker that reads at least half of the partitions reads the stream once, through its
-	// shared reader (see sharedReader); a runner keeps the way it started with.
-	shared := 2*len(mine) >= len(all)
+	mine := dealt(ids, a.id, a.partitions())
 	for p, r := range runners {
 		if !mine[p] {
 			r.handOver()
@@ -395,7 +362,7 @@ func (a *Aggregator) rebalance(ctx context.Context, runners map[int]*runner) {
 		case held && r.done == nil:
 			if f, ok := r.lease.Fence(); ok {
 				r.fence = f
-				a.start(ctx, p, r, shared)
+				a.start(ctx, p, r)
 			}
 		}
 	}
@@ -423,13 +390,13 @@ func (a *Aggregator) reap(ctx context.Context, runners map[int]*runner) {
 	}
 }
 
-func (a *Aggregator) start(ctx context.Context, p int, r *runner, shared bool) {
+func (a *Aggregator) start(ctx context.Context, p int, r *runner) {
 	rctx, cancel := context.WithCancelCause(ctx)
 	r.cancel, r.done = cancel, make(chan struct{})
 	a.owned[p].Store(true)
 	go func() {
 		defer close(r.done)
-		a.runPartition(rctx, p, &tenure{lease: r.lease, fence: r.fence, shared: shared})
+		a.runPartition(rctx, p, &tenure{lease: r.lease, fence: r.fence})
 	}()
 }
 
@@ -486,9 +453,8 @@ func (a *Aggregator) leave(ctx context.Context, runners map[int]*runner) {
 
 // tenure is the tenure of a partition's lease a runner reads under.
 type tenure struct {
-	lease  Lease
-	fence  Fence
-	shared bool // read through the worker's shared reader
+	lease Lease
+	fence Fence
 }
 
 // runPartition reads partition p under the tenure h until ctx is done, starting again from the
@@ -535,13 +501,26 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithCancel(ctx)
-	in, stop, err := a.source(cctx, p, pos, h.shared)
+	cons, err := a.consumerAfter(ctx, p, pos)
 	if err != nil {
-		cancel()
 		return err
 	}
-	defer stop()
+	cctx, cancel := context.WithCancel(ctx)
+	// The client buffers up to prefetch messages per partition; with the batch in hand and the
+	// one being flushed, that bounds a worker's memory whatever the backlog.
+	prefetch := min(a.cfg.BatchSize, 500)
+	in := make(chan jetstream.Msg, 64)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case in <- m:
+		case <-cctx.Done():
+		}
+	}, jetstream.PullMaxMessages(prefetch))
+	if err != nil {
+		cancel()
+		return fmt.Errorf("metrics: partition %d: consume: %w", p, err)
+	}
+	defer cc.Stop()
 	defer cancel() // first: unblocks the handler
 
 	f := &flusher{jobs: make(chan flushJob), idle: make(chan struct{}, 1), done: make(chan error, 1)}
@@ -573,35 +552,6 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 		}
 		return err
 	}
-}
-
-// source is where a runner receives partition p's messages after pos, until ctx is done or
-// stop is called: the worker's shared reader, or a consumer of the partition's own.
-func (a *Aggregator) source(ctx context.Context, p int, pos uint64, shared bool) (in <-chan delivery, stop func(), err error) {
-	a.shared[p].Store(shared)
-	if shared {
-		in, stop = a.reader.subscribe(p, pos, ctx.Done())
-		return in, stop, nil
-	}
-	cons, err := a.consumerAfter(ctx, p, pos)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The client buffers up to prefetch messages per partition; with the batch in hand and the
-	// one being flushed, that bounds a worker's memory whatever the backlog.
-	prefetch := min(a.cfg.BatchSize, 500)
-	ch := make(chan delivery, 64)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		meta, err := m.Metadata()
-		select {
-		case ch <- delivery{msg: m, meta: meta, err: err}:
-		case <-ctx.Done():
-		}
-	}, jetstream.PullMaxMessages(prefetch))
-	if err != nil {
-		return nil, nil, fmt.Errorf("metrics: partition %d: consume: %w", p, err)
-	}
-	return ch, cc.Stop, nil
 }
 
 // flusher is a partition's flushing goroutine, as its reader sees it.
@@ -666,7 +616,7 @@ func (a *Aggregator) flushJobs(ctx context.Context, name string, f *flusher, h *
 // slot for the flusher): a busy database gets fewer, larger batches. It returns the position
 // the batch reaches. When ctx ends it returns the batch in hand instead (nil error); a
 // flusherStopped when the flusher stopped. Messages are decoded as they arrive.
-func (a *Aggregator) collect(ctx context.Context, p int, in <-chan delivery, pos uint64, f *flusher) (uint64, []parsed, error) {
+func (a *Aggregator) collect(ctx context.Context, p int, in <-chan jetstream.Msg, pos uint64, f *flusher) (uint64, []parsed, error) {
 	from := pos
 	var batch []parsed
 	var deadline <-chan time.Time
@@ -697,19 +647,17 @@ func (a *Aggregator) collect(ctx context.Context, p int, in <-chan delivery, pos
 			handOff = f.jobs
 		}
 		select {
-		case d := <-recv:
-			if d.err != nil {
-				return from, nil, fmt.Errorf("metrics: partition %d: message metadata: %w", p, d.err)
+		case m := <-recv:
+			meta, err := m.Metadata()
+			if err != nil {
+				return from, nil, fmt.Errorf("metrics: partition %d: message metadata: %w", p, err)
 			}
-			m, meta := d.msg, d.meta
 			seq := meta.Sequence.Stream
 			if seq <= pos {
 				continue // a repeat of what is counted already
 			}
 			pos = seq
-			if !d.shared {
-				a.pending[p].Store(meta.NumPending)
-			}
+			a.pending[p].Store(meta.NumPending)
 			a.received.Add(1)
 			pm := parsed{msg: m, seq: seq}
 			// An event without occurredAt happened when it was published.
