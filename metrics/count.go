@@ -311,7 +311,7 @@ func decodeMessage(m jetstream.Msg, now time.Time, lim Limits) (Event, string) {
 	}
 	// The same strict decoding as /track: exact field names, valid UTF-8, one object.
 	var w wireEvent
-	if err := strictjson.Decode(m.Data(), &w); err != nil {
+	if err := decodeWire(m.Data(), &w); err != nil {
 		return Event{}, "malformed JSON: " + problemText(err)
 	}
 	if w.EventID == "" {

@@ -301,7 +301,7 @@ func ackOutcome(err error) Outcome {
 
 func decodeEvent(raw json.RawMessage, cid uuid.UUID, now time.Time, lim Limits) (Event, []FieldError) {
 	var w wireEvent
-	if err := strictjson.Decode(raw, &w); err != nil {
+	if err := decodeWire(raw, &w); err != nil {
 		var p *strictjson.Error
 		if errors.As(err, &p) && len(p.Fields) > 0 {
 			return Event{}, fieldErrors(p.Fields)
