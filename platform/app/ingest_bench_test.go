@@ -290,18 +290,23 @@ func benchIngestion(b *testing.B, bin string, dist ingestDist, profile string) {
 	b.Logf("%s: published %d events in %v (%.0f events/s), %d distinct campaign-customer pairs", dist.name, n,
 		pubDur.Round(time.Millisecond), float64(n)/pubDur.Seconds(), len(gen.reach))
 
-	// (a) The raw baseline: read every message with ordered consumers, as the worker's
-	// partitions do, and nothing else.
-	// The machine is shared: the raw read is timed again after each worker run, and a run is
+	// (a) The raw baselines: read every message with ordered consumers and nothing else, one
+	// per partition (the worker's way, the baseline of the ratios), and one consumer of the
+	// whole stream (the server's fastest read: what the per-partition filters cost the NATS
+	// server shows as the gap between the two).
+	// The machine is shared: the raw reads are timed again after each worker run, and a run is
 	// compared with the mean of the raw reads just before and just after it.
-	raw := func() time.Duration {
-		d := rawConsume(b, ns.URL(), streamCfg.Name, streamCfg.Partitions, n)
-		b.Logf("%s: raw consumer: %d events in %v (%.0f events/s)", dist.name, n, d.Round(time.Millisecond), float64(n)/d.Seconds())
-		return d
+	raw := func() (perPartition, one time.Duration) {
+		perPartition = rawConsume(b, ns.URL(), streamCfg.Name, streamCfg.Partitions, n)
+		one = rawConsume(b, ns.URL(), streamCfg.Name, 0, n)
+		b.Logf("%s: raw consumers: %d events in %v with one per partition (%.0f events/s), in %v with one (%.0f events/s)", dist.name, n,
+			perPartition.Round(time.Millisecond), float64(n)/perPartition.Seconds(), one.Round(time.Millisecond), float64(n)/one.Seconds())
+		return perPartition, one
 	}
-	rawBefore := raw()
+	rawBefore, oneBefore := raw()
 	b.ReportMetric(0, "ns/op") // one whole run; the rates below are what matter
 	b.ReportMetric(float64(n)/rawBefore.Seconds(), "raw-consume-events/s")
+	b.ReportMetric(float64(n)/oneBefore.Seconds(), "raw-one-consumer-events/s")
 	b.ReportMetric(float64(n)/pubDur.Seconds(), "publish-events/s")
 
 	// (b) The workers, as separate processes (or one in this process when profiling).
@@ -350,17 +355,19 @@ func benchIngestion(b *testing.B, bin string, dist ingestDist, profile string) {
 			peakRSS = max(peakRSS, w.stop(b))
 		}
 		rate := float64(n) / aggDur.Seconds()
-		rawAfter := raw()
-		rawDur := (rawBefore + rawAfter) / 2
-		rawBefore = rawAfter
+		rawAfter, oneAfter := raw()
+		rawDur, oneDur := (rawBefore+rawAfter)/2, (oneBefore+oneAfter)/2
+		rawBefore, oneBefore = rawAfter, oneAfter
 		unit := fmt.Sprintf("workers%d-", k)
 		rows := writesReport(b, db.DB, writes, n, unit)
-		b.Logf("%s: %d worker(s): %d events aggregated in %v (%.0f events/s, %.2f of the raw reads around it, %.0f events/s); peak RSS %.1f MiB; %s",
-			dist.name, k, n, aggDur.Round(time.Millisecond), rate, rawDur.Seconds()/aggDur.Seconds(), float64(n)/rawDur.Seconds(), peakRSS, rows)
+		b.Logf("%s: %d worker(s): %d events aggregated in %v (%.0f events/s; %.2f of the raw reads around it with a consumer per partition, %.0f events/s; %.2f of those with one consumer, %.0f events/s); peak RSS %.1f MiB; %s",
+			dist.name, k, n, aggDur.Round(time.Millisecond), rate, rawDur.Seconds()/aggDur.Seconds(), float64(n)/rawDur.Seconds(),
+			oneDur.Seconds()/aggDur.Seconds(), float64(n)/oneDur.Seconds(), peakRSS, rows)
 		requireExactTotals(b, db.DB, gen.totals, n)
 		requireExactReach(b, db.DB, int64(len(gen.reach)))
 		b.ReportMetric(rate, unit+"aggregated-events/s")
 		b.ReportMetric(rawDur.Seconds()/aggDur.Seconds(), unit+"aggregated/raw")
+		b.ReportMetric(oneDur.Seconds()/aggDur.Seconds(), unit+"aggregated/raw-one-consumer")
 		if peakRSS > 0 {
 			b.ReportMetric(peakRSS, unit+"peak-RSS-MiB")
 		}
@@ -552,8 +559,9 @@ COALESCE(SUM(conversions), 0), COALESCE(SUM(revenue_e4), 0), COALESCE(SUM(cost_e
 	}
 }
 
-// rawConsume reads the whole stream as the worker's partitions do, with the same client and
-// nothing else: one ordered consumer per partition, all at once, each only counting.
+// rawConsume reads the whole stream with the worker's client and nothing else, only counting:
+// with one ordered consumer per partition, all at once (partitions > 0), as the worker's
+// partitions do; or with one ordered consumer of the whole stream (partitions == 0).
 func rawConsume(tb testing.TB, url, streamName string, partitions, n int) time.Duration {
 	tb.Helper()
 	ctx := context.Background()
@@ -561,9 +569,15 @@ func rawConsume(tb testing.TB, url, streamName string, partitions, n int) time.D
 	var seen atomic.Int64
 	done := make(chan struct{})
 	start := time.Now()
-	for p := range partitions {
-		cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{metrics.SubjectPrefix + "." + strconv.Itoa(p) + ".*"}})
+	filters := [][]string{nil}
+	if partitions > 0 {
+		filters = nil
+		for p := range partitions {
+			filters = append(filters, []string{metrics.SubjectPrefix + "." + strconv.Itoa(p) + ".*"})
+		}
+	}
+	for _, filter := range filters {
+		cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{FilterSubjects: filter})
 		if err != nil {
 			tb.Fatal(err)
 		}
