@@ -80,10 +80,9 @@ func (s *wireScanner) str() (string, bool) {
 	return "", false
 }
 
-// number reads a JSON number and returns its text.
-func (s *wireScanner) number() (string, bool) {
+// number reads a JSON number.
+func (s *wireScanner) number() bool {
 	s.space()
-	start := s.i
 	digits := func() int {
 		n := 0
 		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
@@ -99,12 +98,12 @@ func (s *wireScanner) number() (string, bool) {
 	case s.i < len(s.b) && s.b[s.i] == '0':
 		s.i++
 	case digits() == 0:
-		return "", false
+		return false
 	}
 	if s.i < len(s.b) && s.b[s.i] == '.' {
 		s.i++
 		if digits() == 0 {
-			return "", false
+			return false
 		}
 	}
 	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
@@ -113,10 +112,23 @@ func (s *wireScanner) number() (string, bool) {
 			s.i++
 		}
 		if digits() == 0 {
-			return "", false
+			return false
 		}
 	}
-	return s.b[start:s.i], true
+	return true
+}
+
+// memberSet records the members an object has given, one bit each.
+type memberSet uint16
+
+// first records bit and reports whether it is the member's first time: a member given twice
+// is left to the strict decoder, which words the error.
+func (m *memberSet) first(bit memberSet) bool {
+	if *m&bit != 0 {
+		return false
+	}
+	*m |= bit
+	return true
 }
 
 // members reads an object's members, calling member for each name; member reads the value.
@@ -143,17 +155,10 @@ func (s *wireScanner) members(member func(name string) bool) bool {
 
 // event reads the whole input as one event.
 func (s *wireScanner) event(w *wireEvent) bool {
-	var seen uint16
-	once := func(bit uint16) bool {
-		if seen&bit != 0 {
-			return false // a member given twice: the strict decoder words the error
-		}
-		seen |= bit
-		return true
-	}
-	text := func(bit uint16, dst *string) bool {
+	var seen memberSet
+	text := func(bit memberSet, dst *string) bool {
 		v, ok := s.str()
-		if ok && once(bit) {
+		if ok && seen.first(bit) {
 			*dst = v
 			return true
 		}
@@ -178,9 +183,9 @@ func (s *wireScanner) event(w *wireEvent) bool {
 		case "personalizationRuleId":
 			return text(1<<7, &w.PersonalizationRuleID)
 		case "revenue":
-			return once(1<<8) && s.money(&w.Revenue)
+			return seen.first(1<<8) && s.money(&w.Revenue)
 		case "cost":
-			return once(1<<9) && s.money(&w.Cost)
+			return seen.first(1<<9) && s.money(&w.Cost)
 		}
 		return false // not a member of an event: the strict decoder names it
 	})
@@ -194,30 +199,28 @@ func (s *wireScanner) money(dst **wireMoney) bool {
 		return false // null or another kind of value
 	}
 	m := &wireMoney{}
-	var seen uint8
+	var seen memberSet
 	ok := s.members(func(name string) bool {
 		switch name {
 		case "amount":
-			if seen&1 != 0 {
+			if !seen.first(1 << 0) {
 				return false
 			}
-			seen |= 1
 			s.space()
 			start := s.i
 			if s.peek('"') {
 				if _, ok := s.str(); !ok {
 					return false
 				}
-			} else if _, ok := s.number(); !ok {
+			} else if !s.number() {
 				return false
 			}
 			m.Amount = json.RawMessage(s.b[start:s.i])
 			return true
 		case "currency":
-			if seen&2 != 0 {
+			if !seen.first(1 << 1) {
 				return false
 			}
-			seen |= 2
 			v, ok := s.str()
 			m.Currency = v
 			return ok
