@@ -210,8 +210,8 @@ func (t *Tracker) Publish(ctx context.Context, events []Event) (err error) {
 		}
 		return &PublishError{Outcomes: outcomes, Err: fmt.Errorf("%w (%s)", ErrNotConnected, st)}
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.AckTimeout)
-	defer cancel()
+	acks := &ackWait{ctx: ctx, deadline: time.NewTimer(t.cfg.AckTimeout), after: t.cfg.AckTimeout}
+	defer acks.deadline.Stop()
 	rid := audit.CorrelationID(ctx)
 	futures := make([]jetstream.PubAckFuture, len(events))
 	var first error
@@ -222,7 +222,7 @@ func (t *Tracker) Publish(ctx context.Context, events []Event) (err error) {
 			outcomes[i] = NotStored
 			continue
 		}
-		data, err := json.Marshal(e)
+		data, err := encodeWire(&e)
 		if err != nil {
 			outcomes[i], first = NotStored, err
 			continue
@@ -252,7 +252,7 @@ func (t *Tracker) Publish(ctx context.Context, events []Event) (err error) {
 			continue
 		}
 		var err error
-		outcomes[i], err = awaitAck(ctx, f)
+		outcomes[i], err = acks.await(f)
 		if err != nil && first == nil {
 			first = err
 		}
@@ -265,23 +265,37 @@ func (t *Tracker) Publish(ctx context.Context, events []Event) (err error) {
 	return nil
 }
 
-// awaitAck waits for f's ack until ctx is done.
-func awaitAck(ctx context.Context, f jetstream.PubAckFuture) (Outcome, error) {
-	select {
-	case <-f.Ok():
-		return Stored, nil
-	case err := <-f.Err():
-		return ackOutcome(err), err
-	case <-ctx.Done():
-		// An ack that came just as ctx ended still counts.
+// ackWait waits for acks until ctx is done or the deadline has passed (a timer, not a
+// context with a deadline: every /track request waits on one). Once a wait has ended that
+// way, the next only take an ack already there.
+type ackWait struct {
+	ctx      context.Context
+	deadline *time.Timer
+	after    time.Duration
+	late     error // why the waiting ended
+}
+
+func (w *ackWait) await(f jetstream.PubAckFuture) (Outcome, error) {
+	if w.late == nil {
 		select {
 		case <-f.Ok():
 			return Stored, nil
 		case err := <-f.Err():
 			return ackOutcome(err), err
-		default:
-			return Unknown, fmt.Errorf("no ack: %w", ctx.Err())
+		case <-w.ctx.Done():
+			w.late = w.ctx.Err()
+		case <-w.deadline.C:
+			w.late = fmt.Errorf("%w: none within %s", context.DeadlineExceeded, w.after)
 		}
+	}
+	// An ack that came just as the wait ended still counts.
+	select {
+	case <-f.Ok():
+		return Stored, nil
+	case err := <-f.Err():
+		return ackOutcome(err), err
+	default:
+		return Unknown, fmt.Errorf("no ack: %w", w.late)
 	}
 }
 

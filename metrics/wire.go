@@ -1,9 +1,13 @@
 package metrics
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
+	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/strictjson"
 )
 
@@ -231,4 +235,95 @@ func (s *wireScanner) money(dst **wireMoney) bool {
 		*dst = m
 	}
 	return ok
+}
+
+// encodeWire is json.Marshal(e), the form an event is published in, written without
+// reflection: /track encodes every event it accepts. Strings that JSON escapes (a quote, a
+// backslash, a control character, <, >, &, anything not ASCII) go to json.Marshal, as does
+// a time json.Marshal refuses. FuzzEncodeWireMatchesMarshal holds the two to the same bytes.
+func encodeWire(e *Event) ([]byte, error) {
+	if b, ok := appendWire(make([]byte, 0, 256), e); ok {
+		return b, nil
+	}
+	return json.Marshal(e)
+}
+
+// appendWire appends e as json.Marshal writes it, or reports false where it leaves that to
+// json.Marshal.
+func appendWire(b []byte, e *Event) ([]byte, bool) {
+	at, err := e.OccurredAt.MarshalJSON()
+	if err != nil {
+		return nil, false
+	}
+	b = append(b, `{"eventId":"`...)
+	b = appendUUID(b, e.EventID)
+	b = append(b, `","campaignId":"`...)
+	b = appendUUID(b, e.CampaignID)
+	b = append(b, `","type":`...)
+	ok := true
+	b, ok = appendPlain(b, string(e.Type), ok)
+	b = append(b, `,"occurredAt":`...)
+	b = append(b, at...)
+	for _, m := range []struct {
+		name, value string
+	}{{`,"variant":`, e.Variant}, {`,"channel":`, string(e.Channel)}, {`,"customerId":`, e.CustomerID}} {
+		if m.value != "" {
+			b = append(b, m.name...)
+			b, ok = appendPlain(b, m.value, ok)
+		}
+	}
+	for _, m := range []struct {
+		name  string
+		money *campaign.Money
+	}{{`,"revenue":`, e.Revenue}, {`,"cost":`, e.Cost}} {
+		if m.money != nil {
+			b = append(b, m.name...)
+			b = append(b, `{"amount":"`...)
+			b = append(b, m.money.Amount.StringFixed(m.money.Scale())...)
+			b = append(b, `","currency":`...)
+			b, ok = appendPlain(b, m.money.Currency, ok)
+			b = append(b, '}')
+		}
+	}
+	if e.PersonalizationRuleID != "" {
+		b = append(b, `,"personalizationRuleId":`...)
+		b, ok = appendPlain(b, e.PersonalizationRuleID, ok)
+	}
+	return append(b, '}'), ok
+}
+
+// appendUUID appends id in its canonical text, as uuid.UUID's MarshalText writes it.
+func appendUUID(b []byte, id uuid.UUID) []byte {
+	var buf [36]byte
+	hex.Encode(buf[0:8], id[0:4])
+	buf[8] = '-'
+	hex.Encode(buf[9:13], id[4:6])
+	buf[13] = '-'
+	hex.Encode(buf[14:18], id[6:8])
+	buf[18] = '-'
+	hex.Encode(buf[19:23], id[8:10])
+	buf[23] = '-'
+	hex.Encode(buf[24:], id[10:])
+	return append(b, buf[:]...)
+}
+
+// appendPlain appends s quoted; ok turns false when JSON would escape any of its bytes.
+func appendPlain(b []byte, s string, ok bool) ([]byte, bool) {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			ok = false
+			break
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), ok
+}
+
+// OneEvent reports whether data is one tracking event in its common form (the form the fast
+// reader takes: an object of the event's own members), so certainly not a batch of events: a
+// /track body that is one needs no other look before its event is checked.
+func OneEvent(data []byte) bool {
+	var w wireEvent
+	return utf8.Valid(data) && (&wireScanner{b: string(data)}).event(&w)
 }

@@ -1,12 +1,17 @@
 package metrics
 
 import (
+	"encoding/json"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/engine-rules-sp/campaigns/campaign"
 	"github.com/engine-rules-sp/campaigns/platform/strictjson"
 )
 
@@ -90,6 +95,81 @@ func BenchmarkDecodeWire(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				var w wireEvent
 				if err := decode(events[i%len(events)], &w); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// encodeWire writes what json.Marshal writes, for any event: the same bytes, or an error
+// where it errs. Its own path takes the common events (FuzzEncodeWireMatchesMarshal's seeds
+// with plain text), json.Marshal the rest.
+func FuzzEncodeWireMatchesMarshal(f *testing.F) {
+	f.Add("CLICK", int64(1796000000), int64(0), 0, "A", "EMAIL", "c42", "", "", "", "", "")
+	f.Add("CONVERSION", int64(1796000000), int64(123456789), 3600, "", "", "", "59.90", "EUR", "", "", "rule-1")
+	f.Add("COST", int64(-62135596800), int64(0), -7200, "B", "PUSH", "", "", "", "-12.5", "JPY", "")
+	f.Add("IMPRESSION", int64(253402300800), int64(0), 0, "<A>", "SMS", "caf\u00e9", "1", "\"X\"", "2", "a&b", "\x01")
+	f.Fuzz(func(t *testing.T, typ string, sec, nsec int64, offset int, variant, channel, customer,
+		revenue, revenueCurrency, cost, costCurrency, rule string) {
+		e := Event{EventID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(typ)), CampaignID: uuid.NewSHA1(uuid.NameSpaceURL, []byte(customer)),
+			Type: EventType(typ), OccurredAt: time.Unix(sec, nsec).In(time.FixedZone("", offset)), Variant: variant,
+			Channel: campaign.Channel(channel), CustomerID: customer, PersonalizationRuleID: rule}
+		if d, err := decimal.NewFromString(revenue); err == nil {
+			e.Revenue = &campaign.Money{Amount: d, Currency: revenueCurrency}
+		}
+		if d, err := decimal.NewFromString(cost); err == nil {
+			e.Cost = &campaign.Money{Amount: d, Currency: costCurrency}
+		}
+		got, err := encodeWire(&e)
+		want, werr := json.Marshal(e)
+		if werr != nil {
+			require.Error(t, err)
+			return
+		}
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	})
+}
+
+// The common events take encodeWire's own path (json.Marshal is not reached for them).
+func TestAppendWireTakesTheCommonEvents(t *testing.T) {
+	at := time.Date(2027, 3, 5, 10, 15, 0, 123, time.UTC)
+	for _, e := range []Event{
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Click, OccurredAt: at, Variant: "A", Channel: "EMAIL"},
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Impression, OccurredAt: at, CustomerID: "c-42"},
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Conversion, OccurredAt: at,
+			Revenue: &campaign.Money{Amount: decimal.RequireFromString("59.9"), Currency: "EUR"}, PersonalizationRuleID: "r1"},
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Cost, OccurredAt: at,
+			Cost: &campaign.Money{Amount: decimal.RequireFromString("12"), Currency: "JPY"}},
+	} {
+		got, ok := appendWire(nil, &e)
+		require.True(t, ok, "%+v", e)
+		want, err := json.Marshal(e)
+		require.NoError(t, err)
+		assert.Equal(t, string(want), string(got))
+	}
+}
+
+// One event of each common kind, encoded by encodeWire against json.Marshal, in the same run:
+//
+//	go test ./metrics -run '^$' -bench EncodeWire -benchmem
+func BenchmarkEncodeWire(b *testing.B) {
+	at := time.Date(2027, 3, 5, 10, 15, 0, 0, time.UTC)
+	events := []Event{
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Click, OccurredAt: at, Variant: "A", Channel: "EMAIL"},
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Impression, OccurredAt: at, Variant: "B", Channel: "PUSH", CustomerID: "c-42"},
+		{EventID: uuid.New(), CampaignID: uuid.New(), Type: Conversion, OccurredAt: at,
+			Revenue: &campaign.Money{Amount: decimal.RequireFromString("59.90"), Currency: "EUR"}},
+	}
+	for name, encode := range map[string]func(*Event) ([]byte, error){
+		"encodeWire": encodeWire,
+		"json":       func(e *Event) ([]byte, error) { return json.Marshal(e) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, err := encode(&events[i%len(events)]); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -41,10 +41,16 @@ func Migrations() migrate.Set {
 // exposures, the consumer positions, and the leases and group of the aggregation workers.
 type Store struct {
 	db bun.IDB
+	// totalsQuery is TotalRows' prepared statement, written once.
+	totalsQuery string
 }
 
 // New returns a store over db.
-func New(db bun.IDB) *Store { return &Store{db: db} }
+func New(db bun.IDB) *Store {
+	// revenue_sq_known is scan-only (never written): Columns leaves it out.
+	return &Store{db: db, totalsQuery: "SELECT " + database.Columns[totalsRow](db) + ", revenue_sq_known" +
+		" FROM metrics_totals WHERE campaign_id = $1 ORDER BY variant ASC, channel ASC, personalization ASC"}
+}
 
 // read runs fn, a read: over a *bun.DB again on a connection fault (database.Retry); over a
 // transaction once, as a fault has broken the transaction.
@@ -612,9 +618,7 @@ func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]metrics.
 	if db, ok := s.db.(*bun.DB); ok {
 		// GET /campaigns/:id reads these at every request: a prepared statement (see
 		// database.Prepared).
-		// revenue_sq_known is scan-only (never written): Columns leaves it out.
-		err = database.Prepared(ctx, db, &rows, "SELECT "+database.Columns[totalsRow](db)+", revenue_sq_known"+
-			" FROM metrics_totals WHERE campaign_id = $1 ORDER BY variant ASC, channel ASC, personalization ASC", campaignID)
+		err = database.Prepared(ctx, db, &rows, s.totalsQuery, campaignID)
 	} else {
 		err = s.db.NewSelect().Model(&rows).ColumnExpr("?TableAlias.*").Where("campaign_id = ?", campaignID).
 			OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)
