@@ -2,6 +2,7 @@ package bunstore
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	pathpkg "path"
 	"strings"
@@ -173,5 +174,51 @@ func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
 		// 3 × 81,000,000,022,212,000,001,522,756 = 243,000,000,066,636,000,004,568,268.
 		assert.Equal(t, metrics.Squares{Hi: 243_000_000, Lo: 66_636_000_004_568_268}, rows[0].RevenueSquares)
 		assert.True(t, rows[0].SquaresKnown)
+	})
+}
+
+// Upgrading keeps each campaign's impressions beside its spend: a campaign with spend takes
+// its totals' impressions, one with impressions only gets its row, the automation reads both
+// from there, and the down migration gives back the schema before it.
+func TestSpendImpressionsMigrationBackfillsFromTotals(t *testing.T) {
+	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
+		ctx := context.Background()
+		db := dbtest.Open(t, target, append(campaignstore.Schema(), before(t, "_spend_impressions"))...)
+		paid, free := uuid.New(), uuid.New()
+		at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+		for _, r := range []struct {
+			id      uuid.UUID
+			variant string
+			imps    int64
+			cost    int64
+		}{{paid, "A", 10, 1_5000}, {paid, "B", 5, 0}, {free, "A", 7, 0}} {
+			_, err := db.ExecContext(ctx, `INSERT INTO metrics_totals (campaign_id, variant, channel, impressions, cost_e4, updated_at)
+VALUES (?, ?, 'EMAIL', ?, ?, ?)`, r.id, r.variant, r.imps, r.cost, at)
+			require.NoError(t, err)
+		}
+		_, err := db.ExecContext(ctx, `INSERT INTO metrics_campaign_spend (campaign_id, cost_e4, updated_at) VALUES (?, 15000, ?)`, paid, at)
+		require.NoError(t, err)
+
+		require.NoError(t, migrate.Up(ctx, db, Migrations()))
+		store := New(db)
+		spends, _, err := store.SpendChangedSince(ctx, time.Time{})
+		require.NoError(t, err)
+		got := map[uuid.UUID]string{}
+		for _, s := range spends {
+			got[s.CampaignID] = fmt.Sprintf("%d impressions, %s spent", s.Impressions, s.Amount.StringFixed(4))
+		}
+		assert.Equal(t, map[uuid.UUID]string{paid: "15 impressions, 1.5000 spent", free: "7 impressions, 0.0000 spent"}, got)
+
+		later := at.Add(time.Hour)
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", To: 1, Rollups: map[metrics.Key]metrics.Totals{
+			{CampaignID: free, Hour: later, Variant: "A", Channel: "EMAIL"}: {Impressions: 2}}}, later))
+		spends, _, err = store.SpendChangedSince(ctx, later)
+		require.NoError(t, err)
+		require.Len(t, spends, 1)
+		assert.Equal(t, free, spends[0].CampaignID)
+		assert.EqualValues(t, 9, spends[0].Impressions, "the flush adds to the backfilled impressions")
+
+		_, err = migrate.Down(ctx, db, Migrations())
+		require.NoError(t, err)
 	})
 }
