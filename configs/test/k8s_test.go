@@ -12,6 +12,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -281,6 +282,9 @@ func checkPod(t *testing.T, name string, pod *corev1.PodSpec, args []string) {
 			t.Errorf("%s: %s must come from a Secret", name, e.Name)
 		}
 	}
+	if serves {
+		checkMemLimit(t, name, env["GOMEMLIMIT"].Value, c.Resources.Limits.Memory())
+	}
 	if env["CAMPAIGNS_CONFIG"].Value != "/etc/campaigns/config.yaml" {
 		t.Errorf("%s: CAMPAIGNS_CONFIG is %q", name, env["CAMPAIGNS_CONFIG"].Value)
 	}
@@ -309,4 +313,20 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// checkMemLimit wants GOMEMLIMIT (Go's form: 460MiB) between 80% and 95% of the container's
+// memory limit: the collector then works harder before the limit, instead of the container
+// being killed at it, and the rest is left for what Go's limit does not count (stacks aside,
+// the binary, cgo).
+func checkMemLimit(t *testing.T, name, gomemlimit string, limit *resource.Quantity) {
+	t.Helper()
+	q, err := resource.ParseQuantity(strings.TrimSuffix(gomemlimit, "B"))
+	if err != nil || !strings.HasSuffix(gomemlimit, "iB") {
+		t.Errorf("%s: GOMEMLIMIT %q is not a size such as 460MiB", name, gomemlimit)
+		return
+	}
+	if share := float64(q.Value()) / float64(limit.Value()); share < 0.8 || share > 0.95 {
+		t.Errorf("%s: GOMEMLIMIT %s is %.0f%% of the memory limit %s, want 80-95%%", name, gomemlimit, 100*share, limit)
+	}
 }
