@@ -2,7 +2,6 @@ package bunstore
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	pathpkg "path"
 	"strings"
@@ -177,48 +176,45 @@ func TestRevenueSquaresAreExactAndMarkedWhereUnknown(t *testing.T) {
 	})
 }
 
-// Upgrading keeps each campaign's impressions beside its spend: a campaign with spend takes
-// its totals' impressions, one with impressions only gets its row, the automation reads both
-// from there, and the down migration gives back the schema before it.
-func TestSpendImpressionsMigrationBackfillsFromTotals(t *testing.T) {
+// metrics_totals loses its updated_at index (a flush then updates its rows in place); the
+// automation still finds what a flush changed, through the spend rows, and the down migration
+// puts the index back.
+func TestTotalsUpdatedIndexIsDropped(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		ctx := context.Background()
-		db := dbtest.Open(t, target, append(campaignstore.Schema(), before(t, "_spend_impressions"))...)
-		paid, free := uuid.New(), uuid.New()
-		at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-		for _, r := range []struct {
-			id      uuid.UUID
-			variant string
-			imps    int64
-			cost    int64
-		}{{paid, "A", 10, 1_5000}, {paid, "B", 5, 0}, {free, "A", 7, 0}} {
-			_, err := db.ExecContext(ctx, `INSERT INTO metrics_totals (campaign_id, variant, channel, impressions, cost_e4, updated_at)
-VALUES (?, ?, 'EMAIL', ?, ?, ?)`, r.id, r.variant, r.imps, r.cost, at)
-			require.NoError(t, err)
+		db := dbtest.Open(t, target, append(campaignstore.Schema(), before(t, "_drop_totals_updated_idx"))...)
+		hasIndex := func() bool {
+			t.Helper()
+			q := "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'metrics_totals_updated_idx'"
+			if target.Name == "postgres" {
+				q = "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname = 'metrics_totals_updated_idx'"
+			}
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, q).Scan(&n))
+			return n > 0
 		}
-		_, err := db.ExecContext(ctx, `INSERT INTO metrics_campaign_spend (campaign_id, cost_e4, updated_at) VALUES (?, 15000, ?)`, paid, at)
-		require.NoError(t, err)
-
+		require.True(t, hasIndex())
 		require.NoError(t, migrate.Up(ctx, db, Migrations()))
-		store := New(db)
-		spends, _, err := store.SpendChangedSince(ctx, time.Time{})
-		require.NoError(t, err)
-		got := map[uuid.UUID]string{}
-		for _, s := range spends {
-			got[s.CampaignID] = fmt.Sprintf("%d impressions, %s spent", s.Impressions, s.Amount.StringFixed(4))
-		}
-		assert.Equal(t, map[uuid.UUID]string{paid: "15 impressions, 1.5000 spent", free: "7 impressions, 0.0000 spent"}, got)
+		assert.False(t, hasIndex())
 
-		later := at.Add(time.Hour)
+		store := New(db)
+		at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+		changed, quiet := uuid.New(), uuid.New()
 		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", To: 1, Rollups: map[metrics.Key]metrics.Totals{
-			{CampaignID: free, Hour: later, Variant: "A", Channel: "EMAIL"}: {Impressions: 2}}}, later))
-		spends, _, err = store.SpendChangedSince(ctx, later)
+			{CampaignID: quiet, Hour: at, Variant: "A", Channel: "EMAIL"}: {Impressions: 1}}}, at))
+		later := at.Add(time.Hour)
+		require.NoError(t, store.Commit(ctx, metrics.Batch{Consumer: "c", From: 1, To: 2, Rollups: map[metrics.Key]metrics.Totals{
+			{CampaignID: changed, Hour: later, Variant: "A", Channel: "EMAIL"}: {Impressions: 2},
+			{CampaignID: changed, Hour: later, Variant: "B", Channel: "SMS"}:   {Impressions: 3}}}, later))
+		spends, next, err := store.SpendChangedSince(ctx, at.Add(30*time.Minute))
 		require.NoError(t, err)
 		require.Len(t, spends, 1)
-		assert.Equal(t, free, spends[0].CampaignID)
-		assert.EqualValues(t, 9, spends[0].Impressions, "the flush adds to the backfilled impressions")
+		assert.Equal(t, changed, spends[0].CampaignID)
+		assert.EqualValues(t, 5, spends[0].Impressions)
+		assert.True(t, next.Equal(later), "watermark %v", next)
 
 		_, err = migrate.Down(ctx, db, Migrations())
 		require.NoError(t, err)
+		assert.True(t, hasIndex(), "the down migration puts the index back")
 	})
 }

@@ -1,5 +1,5 @@
 // Package bunstore is the metrics Store over Bun, on PostgreSQL (pgdialect) or SQLite
-// (sqlitedialect): the hourly, daily and all-time rollups, each campaign's spend and impressions, the
+// (sqlitedialect): the hourly, daily and all-time rollups, each campaign's spend, the
 // per-customer exposures, the consumer positions, and the leases and group of the aggregation
 // workers. Each flush of the Aggregator is one transaction of Commit. Migrations is its schema.
 package bunstore
@@ -270,7 +270,7 @@ type levels struct {
 	hourly map[metrics.Key]metrics.Totals
 	daily  map[dayKey]metrics.Totals
 	totals map[groupKey]metrics.Totals
-	spend  map[uuid.UUID]metrics.Totals // impressions, cost and revenue only
+	spend  map[uuid.UUID]metrics.Totals // cost and revenue only
 }
 
 // levelsOf derives the daily, all-time and spend sums of hourly rollups. The sums are checked:
@@ -296,7 +296,7 @@ func levelsOf(rollups map[metrics.Key]metrics.Totals) (levels, error) {
 			err = addTo(lv.totals, g, t)
 		}
 		if err == nil {
-			err = addTo(lv.spend, k.CampaignID, metrics.Totals{Impressions: t.Impressions, CostE4: t.CostE4, RevenueE4: t.RevenueE4})
+			err = addTo(lv.spend, k.CampaignID, metrics.Totals{CostE4: t.CostE4, RevenueE4: t.RevenueE4})
 		}
 		if err != nil {
 			return levels{}, fmt.Errorf("metrics: campaign %s: %w", k.CampaignID, err)
@@ -320,13 +320,12 @@ func addTo[K comparable](m map[K]metrics.Totals, k K, t metrics.Totals) error {
 func (lv levels) upsertPG(ctx context.Context, tx bun.Tx, now time.Time) error {
 	{
 		ids := make([]string, 0, len(lv.spend))
-		imps, costs, revenues := make([]int64, 0, len(lv.spend)), make([]int64, 0, len(lv.spend)), make([]int64, 0, len(lv.spend))
+		costs, revenues := make([]int64, 0, len(lv.spend)), make([]int64, 0, len(lv.spend))
 		for id, t := range lv.spend {
-			ids, imps = append(ids, id.String()), append(imps, t.Impressions)
-			costs, revenues = append(costs, t.CostE4), append(revenues, t.RevenueE4)
+			ids, costs, revenues = append(ids, id.String()), append(costs, t.CostE4), append(revenues, t.RevenueE4)
 		}
 		err := upsertUnnest(ctx, tx, "metrics_campaign_spend", []pgColumn{{"campaign_id", "uuid", ids}},
-			[]pgColumn{{"impressions", "bigint", imps}, {"cost_e4", "bigint", costs}, {"revenue_e4", "bigint", revenues}}, now, nil, nil)
+			[]pgColumn{{"cost_e4", "bigint", costs}, {"revenue_e4", "bigint", revenues}}, now, nil, nil)
 		if err != nil {
 			return fmt.Errorf("metrics: upsert spend: %w", err)
 		}
@@ -446,9 +445,9 @@ func upsertUnnest(ctx context.Context, tx bun.Tx, table string, keys, sums []pgC
 func (lv levels) upsertSQLite(ctx context.Context, tx bun.Tx, now time.Time) error {
 	spend := make([]spendRow, 0, len(lv.spend))
 	for id, t := range lv.spend {
-		spend = append(spend, spendRow{CampaignID: id, Impressions: t.Impressions, CostE4: t.CostE4, RevenueE4: t.RevenueE4, UpdatedAt: now})
+		spend = append(spend, spendRow{CampaignID: id, CostE4: t.CostE4, RevenueE4: t.RevenueE4, UpdatedAt: now})
 	}
-	if err := upsertModels(ctx, tx, &spend, "campaign_id", []string{"impressions", "cost_e4", "revenue_e4"}); err != nil {
+	if err := upsertModels(ctx, tx, &spend, "campaign_id", []string{"cost_e4", "revenue_e4"}); err != nil {
 		return fmt.Errorf("metrics: upsert spend: %w", err)
 	}
 	totals := make([]totalsRow, 0, len(lv.totals))
@@ -554,11 +553,10 @@ func sum(items []metrics.Contribution) (map[metrics.Key]metrics.Totals, error) {
 type spendRow struct {
 	bun.BaseModel `bun:"table:metrics_campaign_spend"`
 
-	CampaignID  uuid.UUID `bun:"campaign_id,pk"`
-	Impressions int64     `bun:"impressions"`
-	CostE4      int64     `bun:"cost_e4"`
-	RevenueE4   int64     `bun:"revenue_e4"`
-	UpdatedAt   time.Time `bun:"updated_at"`
+	CampaignID uuid.UUID `bun:"campaign_id,pk"`
+	CostE4     int64     `bun:"cost_e4"`
+	RevenueE4  int64     `bun:"revenue_e4"`
+	UpdatedAt  time.Time `bun:"updated_at"`
 }
 
 // Rows returns a campaign's daily rollups for days in [from, to] (YYYY-MM-DD, either may be
@@ -674,16 +672,23 @@ const spendLookback = time.Minute
 
 // SpendChangedSince returns the total spend and impressions of every campaign whose totals
 // changed after since (less spendLookback), and the watermark for the next call (the newest
-// change seen). It reads metrics_campaign_spend, written in the same transaction as the
-// totals with their sums per campaign, by its updated_at index: metrics_totals has none, so
-// that a flush updates its rows in place.
+// change seen).
+//
+// Which campaigns changed is read from metrics_campaign_spend, by its updated_at index: a
+// flush writes the spend row of every campaign it writes totals for, in the same transaction
+// and with the same time. metrics_totals has no such index, so that a flush updates its rows
+// in place (HOT on PostgreSQL) instead of moving the index at every update.
 func (s *Store) SpendChangedSince(ctx context.Context, since time.Time) ([]automation.Spend, time.Time, error) {
-	var rows []spendRow
-	q := s.db.NewSelect().Model(&rows)
+	var rows []deliveredRow
+	q := s.db.NewSelect().Table("metrics_totals").
+		ColumnExpr("campaign_id, SUM(impressions) AS impressions, SUM(cost_e4) AS cost_e4, MAX(updated_at) AS updated_at").
+		GroupExpr("campaign_id")
 	if !since.IsZero() {
-		q = q.Where("updated_at > ?", since.Add(-spendLookback).UTC())
+		changed := s.db.NewSelect().Table("metrics_campaign_spend").Column("campaign_id").
+			Where("updated_at > ?", since.Add(-spendLookback).UTC())
+		q = q.Where("campaign_id IN (?)", changed)
 	}
-	if err := q.Scan(ctx); err != nil {
+	if err := q.Scan(ctx, &rows); err != nil {
 		return nil, since, fmt.Errorf("metrics: spend: %w", err)
 	}
 	next := since

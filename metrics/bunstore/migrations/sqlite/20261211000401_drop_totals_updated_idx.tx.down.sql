@@ -1,0 +1,1 @@
+CREATE INDEX metrics_totals_updated_idx ON metrics_totals (updated_at);
