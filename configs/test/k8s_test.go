@@ -3,6 +3,7 @@ package test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -322,7 +323,7 @@ func selects(selector, labels map[string]string) bool {
 func checkMemLimit(t *testing.T, name, gomemlimit string, limit *resource.Quantity) {
 	t.Helper()
 	q, err := resource.ParseQuantity(strings.TrimSuffix(gomemlimit, "B"))
-	if err != nil || !strings.HasSuffix(gomemlimit, "iB") {
+	if err != nil || !regexp.MustCompile(`^[0-9]+[KMGT]iB$`).MatchString(gomemlimit) { // what Go's runtime reads
 		t.Errorf("%s: GOMEMLIMIT %q is not a size such as 460MiB", name, gomemlimit)
 		return
 	}
