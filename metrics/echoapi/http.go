@@ -245,17 +245,17 @@ func (h *Handler) track(c echo.Context) error {
 	}
 	out.Accepted = len(valid)
 	h.cfg.Ingested(len(valid))
-	if len(out.Rejected) == 0 {
+	if len(out.Rejected) == 0 && c.Request().URL.RawQuery == "" { // a query may ask c.JSON for ?pretty
 		return c.JSONBlob(http.StatusAccepted, acceptedJSON(out.EventIDs))
 	}
 	return c.JSON(http.StatusAccepted, out)
 }
 
-// acceptedJSON is the TrackResponse of a request whose events were all accepted, as
-// encoding/json writes it (ids are UUIDs: nothing to escape), written without reflection: it
-// answers nearly every /track request.
+// acceptedJSON is the TrackResponse of a request whose events were all accepted, as c.JSON
+// writes it (encoding/json's bytes and a newline; ids are UUIDs: nothing to escape), written
+// without reflection: it answers nearly every /track request.
 func acceptedJSON(ids []string) []byte {
-	b := make([]byte, 0, 48+len(ids)*39)
+	b := make([]byte, 0, 49+len(ids)*39)
 	b = append(b, `{"accepted":`...)
 	b = strconv.AppendInt(b, int64(len(ids)), 10)
 	b = append(b, `,"eventIds":[`...)
@@ -267,7 +267,7 @@ func acceptedJSON(ids []string) []byte {
 		b = append(b, id...)
 		b = append(b, '"')
 	}
-	return append(b, `],"rejected":[]}`...)
+	return append(b, "],\"rejected\":[]}\n"...)
 }
 
 // notStored is the problem that answers a request whose valid events were not all stored. It

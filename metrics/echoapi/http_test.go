@@ -2,6 +2,7 @@ package echoapi
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -9,15 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// acceptedJSON writes what encoding/json writes of the same TrackResponse.
+// acceptedJSON writes what c.JSON writes of the same TrackResponse: encoding/json's bytes
+// and a newline, which line-based clients (and the README's tour) read the answer by.
 func TestAcceptedJSONIsTheTrackResponse(t *testing.T) {
 	for _, n := range []int{1, 2, 1000} {
 		ids := make([]string, n)
 		for i := range ids {
 			ids[i] = uuid.NewString()
 		}
-		want, err := json.Marshal(TrackResponse{Accepted: n, EventIDs: ids, Rejected: []RejectedEvent{}})
-		require.NoError(t, err)
-		assert.Equal(t, string(want), string(acceptedJSON(ids)))
+		var want strings.Builder
+		require.NoError(t, json.NewEncoder(&want).Encode(TrackResponse{Accepted: n, EventIDs: ids, Rejected: []RejectedEvent{}}))
+		assert.Equal(t, want.String(), string(acceptedJSON(ids)))
 	}
 }
