@@ -1,13 +1,11 @@
 package metrics
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
-
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
 	"github.com/engine-rules-sp/campaigns/platform/strictjson"
 )
 
@@ -256,9 +254,9 @@ func appendWire(b []byte, e *Event) ([]byte, bool) {
 		return nil, false
 	}
 	b = append(b, `{"eventId":"`...)
-	b = appendUUID(b, e.EventID)
+	b = jsonappend.UUID(b, e.EventID)
 	b = append(b, `","campaignId":"`...)
-	b = appendUUID(b, e.CampaignID)
+	b = jsonappend.UUID(b, e.CampaignID)
 	b = append(b, `","type":`...)
 	ok := true
 	b, ok = appendPlain(b, string(e.Type), ok)
@@ -292,32 +290,11 @@ func appendWire(b []byte, e *Event) ([]byte, bool) {
 	return append(b, '}'), ok
 }
 
-// appendUUID appends id in its canonical text, as uuid.UUID's MarshalText writes it.
-func appendUUID(b []byte, id uuid.UUID) []byte {
-	var buf [36]byte
-	hex.Encode(buf[0:8], id[0:4])
-	buf[8] = '-'
-	hex.Encode(buf[9:13], id[4:6])
-	buf[13] = '-'
-	hex.Encode(buf[14:18], id[6:8])
-	buf[18] = '-'
-	hex.Encode(buf[19:23], id[8:10])
-	buf[23] = '-'
-	hex.Encode(buf[24:], id[10:])
-	return append(b, buf[:]...)
-}
-
 // appendPlain appends s quoted; ok turns false when JSON would escape any of its bytes.
 func appendPlain(b []byte, s string, ok bool) ([]byte, bool) {
-	for i := range len(s) {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			ok = false
-			break
-		}
-	}
 	b = append(b, '"')
 	b = append(b, s...)
-	return append(b, '"'), ok
+	return append(b, '"'), ok && jsonappend.Plain(s)
 }
 
 // OneEvent reports whether data is one tracking event in its common form (the form the fast

@@ -2,12 +2,11 @@ package outbox
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
 )
 
 // appendEnvelope appends the CloudEvent of row, exactly as json.Marshal(Envelope(...)) writes
@@ -18,7 +17,7 @@ func appendEnvelope(dst []byte, row *eventRow, source string) ([]byte, error) {
 	start := len(dst)
 	ok := true
 	str := func(s string) {
-		if !plainJSON(s) {
+		if !jsonappend.Plain(s) {
 			ok = false
 			return
 		}
@@ -27,13 +26,13 @@ func appendEnvelope(dst []byte, row *eventRow, source string) ([]byte, error) {
 		dst = append(dst, '"')
 	}
 	dst = append(dst, `{"specversion":"1.0","id":"`...)
-	dst = appendUUID(dst, row.ID)
+	dst = jsonappend.UUID(dst, row.ID)
 	dst = append(dst, `","source":`...)
 	str(source)
 	dst = append(dst, `,"type":`...)
 	str(row.Type)
 	dst = append(dst, `,"subject":"`...)
-	dst = appendUUID(dst, row.AggregateID)
+	dst = jsonappend.UUID(dst, row.AggregateID)
 	dst = append(dst, `","time":"`...)
 	at := row.OccurredAt.UTC()
 	if y := at.Year(); y < 0 || y > 9999 {
@@ -63,7 +62,7 @@ func appendEnvelope(dst []byte, row *eventRow, source string) ([]byte, error) {
 	}
 	if row.Actor != nil {
 		dst = append(dst, `,"actor":"`...)
-		dst = appendUUID(dst, *row.Actor)
+		dst = jsonappend.UUID(dst, *row.Actor)
 		dst = append(dst, '"')
 	}
 	if row.TraceParent != "" {
@@ -79,30 +78,4 @@ func appendEnvelope(dst []byte, row *eventRow, source string) ([]byte, error) {
 		return dst[:start], err
 	}
 	return append(dst[:start], body...), nil
-}
-
-// plainJSON reports whether s is printable ASCII that encoding/json writes as is.
-func plainJSON(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
-}
-
-// appendUUID appends id in its canonical form, as id.String() writes it.
-func appendUUID(dst []byte, id uuid.UUID) []byte {
-	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], id[10:])
-	return append(dst, b[:]...)
 }
