@@ -515,7 +515,13 @@ func (a *Aggregator) consumePartition(ctx context.Context, p int, h *tenure) err
 		case in <- m:
 		case <-cctx.Done():
 		}
-	}, jetstream.PullMaxMessages(prefetch))
+	}, jetstream.PullMaxMessages(prefetch), jetstream.PullHeartbeat(consumerHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if cctx.Err() == nil { // a stop ends the consumer: nothing to warn about
+				a.logger.WarnContext(ctx, "metrics aggregator: partition consumer; the client recreates it from the last message read",
+					slog.Int("partition", p), slog.Any("error", err))
+			}
+		}))
 	if err != nil {
 		cancel()
 		return fmt.Errorf("metrics: partition %d: consume: %w", p, err)
@@ -862,6 +868,14 @@ func (a *Aggregator) drainPartition(ctx context.Context, p int) error {
 	}
 	return nil
 }
+
+// consumerHeartbeat is how often the server tells a partition's consumer that it is alive
+// while it has nothing to deliver. The client recreates a consumer that misses two (from the
+// last message it read), so it also bounds how long a consumer that the server has stopped
+// serving stays silent: the client's default for ordered consumers is 5s, which left every
+// partition idle for 10s in about one run in fourteen of the ingestion benchmark
+// (BENCHMARKS.md, "A pause at the end of the stream").
+const consumerHeartbeat = time.Second
 
 // consumerAfter is an ordered consumer of partition p from the message after position pos.
 func (a *Aggregator) consumerAfter(ctx context.Context, p int, pos uint64) (jetstream.Consumer, error) {
