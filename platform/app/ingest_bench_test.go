@@ -343,7 +343,7 @@ func benchIngestion(b *testing.B, bin string, dist ingestDist, profile string) {
 				runs = append(runs, startWorkerInProcess(b, env, strings.TrimSuffix(profile, ".pprof")+"-"+dist.name+".pprof"))
 			}
 		}
-		aggDur, err := waitCounted(db.DB, int64(n), 10*time.Minute, runs[0].exited)
+		aggDur, pause, err := waitCounted(db.DB, int64(n), 10*time.Minute, runs[0].exited)
 		if err != nil {
 			for _, w := range runs {
 				w.stop(b)
@@ -360,14 +360,15 @@ func benchIngestion(b *testing.B, bin string, dist ingestDist, profile string) {
 		rawBefore, oneBefore = rawAfter, oneAfter
 		unit := fmt.Sprintf("workers%d-", k)
 		rows := writesReport(b, db.DB, writes, n, unit)
-		b.Logf("%s: %d worker(s): %d events aggregated in %v (%.0f events/s; %.2f of the raw reads around it with a consumer per partition, %.0f events/s; %.2f of those with one consumer, %.0f events/s); peak RSS %.1f MiB; %s",
+		b.Logf("%s: %d worker(s): %d events aggregated in %v (%.0f events/s; %.2f of the raw reads around it with a consumer per partition, %.0f events/s; %.2f of those with one consumer, %.0f events/s); longest pause %v; peak RSS %.1f MiB; %s",
 			dist.name, k, n, aggDur.Round(time.Millisecond), rate, rawDur.Seconds()/aggDur.Seconds(), float64(n)/rawDur.Seconds(),
-			oneDur.Seconds()/aggDur.Seconds(), float64(n)/oneDur.Seconds(), peakRSS, rows)
+			oneDur.Seconds()/aggDur.Seconds(), float64(n)/oneDur.Seconds(), pause.Round(time.Millisecond), peakRSS, rows)
 		requireExactTotals(b, db.DB, gen.totals, n)
 		requireExactReach(b, db.DB, int64(len(gen.reach)))
 		b.ReportMetric(rate, unit+"aggregated-events/s")
 		b.ReportMetric(rawDur.Seconds()/aggDur.Seconds(), unit+"aggregated/raw")
 		b.ReportMetric(oneDur.Seconds()/aggDur.Seconds(), unit+"aggregated/raw-one-consumer")
+		b.ReportMetric(float64(pause.Milliseconds()), unit+"longest-pause-ms")
 		if peakRSS > 0 {
 			b.ReportMetric(peakRSS, unit+"peak-RSS-MiB")
 		}
@@ -600,24 +601,39 @@ func rawConsume(tb testing.TB, url, streamName string, partitions, n int) time.D
 }
 
 // waitCounted polls the positions until the partitions have counted (or dead-lettered) n
-// events.
-func waitCounted(db *sql.DB, n int64, timeout time.Duration, exited <-chan struct{}) (time.Duration, error) {
+// events. It also returns the longest pause: the longest time the count stood still after the
+// first event was counted (a run's mean rate hides a partition or a whole worker that stops for
+// seconds). A worker that counts nothing for stallLimit (one that cannot write, say) fails the
+// wait at once rather than at the timeout.
+func waitCounted(db *sql.DB, n int64, timeout time.Duration, exited <-chan struct{}) (took, longestPause time.Duration, err error) {
+	const stallLimit = time.Minute
 	start := time.Now()
+	var last int64
+	lastMove := start
 	for {
 		var done int64
 		err := db.QueryRow(`SELECT COALESCE(SUM(processed + dead_lettered), 0) FROM metrics_consumer_positions`).Scan(&done)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		if done >= n {
-			return time.Since(start), nil
+		now := time.Now()
+		if done != last {
+			if last > 0 {
+				longestPause = max(longestPause, now.Sub(lastMove))
+			}
+			last, lastMove = done, now
 		}
-		if time.Since(start) > timeout {
-			return 0, fmt.Errorf("%d of %d events counted after %v", done, n, timeout)
+		switch {
+		case done >= n:
+			return now.Sub(start), longestPause, nil
+		case now.Sub(start) > timeout:
+			return 0, 0, fmt.Errorf("%d of %d events counted after %v", done, n, timeout)
+		case now.Sub(lastMove) > stallLimit:
+			return 0, 0, fmt.Errorf("%d of %d events counted, and no more for %v", done, n, stallLimit)
 		}
 		select {
 		case <-exited:
-			return 0, fmt.Errorf("exited early with %d of %d events counted", done, n)
+			return 0, 0, fmt.Errorf("exited early with %d of %d events counted", done, n)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}

@@ -94,7 +94,7 @@ func TestWorkerBinaryKilledResumesWithinTheLeaseTTL(t *testing.T) {
 	if resumed > 10*time.Second {
 		t.Errorf("counting resumed %v after the restart, want within 10s", resumed)
 	}
-	if _, err := waitCounted(db.DB, int64(n), 5*time.Minute, second.exited); err != nil {
+	if _, _, err := waitCounted(db.DB, int64(n), 5*time.Minute, second.exited); err != nil {
 		t.Fatalf("after the restart: %v\n%s", err, second.logs())
 	}
 	second.stop(t)
