@@ -3,9 +3,7 @@ package metrics_test
 import (
 	"context"
 	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
@@ -97,39 +95,11 @@ func BenchmarkPartitionReads(b *testing.B) {
 				}
 				b.Run(layout+"/"+name, func(b *testing.B) {
 					for b.Loop() {
-						readStream(b, js, stream, filters, n)
+						natstest.ReadAll(b, js, stream, filters, n)
 					}
 					b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 				})
 			}
 		}
-	}
-}
-
-// readStream reads n messages with one ordered consumer per filter set, and returns when all
-// have arrived.
-func readStream(b *testing.B, js jetstream.JetStream, stream string, filters [][]string, n int) {
-	ctx := context.Background()
-	var seen atomic.Int64
-	done := make(chan struct{})
-	for _, f := range filters {
-		cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: f})
-		if err != nil {
-			b.Fatal(err)
-		}
-		cc, err := cons.Consume(func(jetstream.Msg) {
-			if seen.Add(1) == int64(n) {
-				close(done)
-			}
-		}, jetstream.PullMaxMessages(1000))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer cc.Stop()
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatalf("read %d of %d messages in 5 minutes", seen.Load(), n)
 	}
 }

@@ -565,11 +565,7 @@ COALESCE(SUM(conversions), 0), COALESCE(SUM(revenue_e4), 0), COALESCE(SUM(cost_e
 // partitions do; or with one ordered consumer of the whole stream (partitions == 0).
 func rawConsume(tb testing.TB, url, streamName string, partitions, n int) time.Duration {
 	tb.Helper()
-	ctx := context.Background()
 	_, js := connectNATS(tb, url)
-	var seen atomic.Int64
-	done := make(chan struct{})
-	start := time.Now()
 	filters := [][]string{nil}
 	if partitions > 0 {
 		filters = nil
@@ -577,27 +573,7 @@ func rawConsume(tb testing.TB, url, streamName string, partitions, n int) time.D
 			filters = append(filters, []string{metrics.SubjectPrefix + "." + strconv.Itoa(p) + ".*"})
 		}
 	}
-	for _, filter := range filters {
-		cons, err := js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{FilterSubjects: filter})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		cc, err := cons.Consume(func(jetstream.Msg) {
-			if seen.Add(1) == int64(n) {
-				close(done)
-			}
-		}, jetstream.PullMaxMessages(1000))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		defer cc.Stop()
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		tb.Fatalf("raw consumer: %d of %d after 5 minutes", seen.Load(), n)
-	}
-	return time.Since(start)
+	return natstest.ReadAll(tb, js, streamName, filters, n)
 }
 
 // waitCounted polls the positions until the partitions have counted (or dead-lettered) n
