@@ -872,9 +872,9 @@ func (a *Aggregator) drainPartition(ctx context.Context, p int) error {
 // consumerHeartbeat is how often the server tells a partition's consumer that it is alive
 // while it has nothing to deliver. The client recreates a consumer that misses two (from the
 // last message it read), so it also bounds how long a consumer that the server has stopped
-// serving stays silent: the client's default for ordered consumers is 5s, which left every
-// partition idle for 10s in about one run in fourteen of the ingestion benchmark
-// (BENCHMARKS.md, "A pause at the end of the stream").
+// serving stays silent: with the client's default for ordered consumers, 5s, every partition
+// stood idle for 10s in 5 of about 70 runs of the ingestion benchmark on one day (BENCHMARKS.md,
+// "A ten-second pause").
 const consumerHeartbeat = time.Second
 
 // consumerAfter is an ordered consumer of partition p from the message after position pos.
