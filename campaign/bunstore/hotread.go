@@ -12,8 +12,8 @@ import (
 )
 
 // The hot reads (a campaign by id, a page of the list without filters) are written by hand with
-// placeholders and sent through database.Prepared, so that PostgreSQL plans each once per
-// connection instead of at every request. They apply to a Store over a *bun.DB; over a
+// placeholders and sent through database.PreparedSlice, so that PostgreSQL plans each once per
+// connection instead of at every request, and pgx scans the rows straight into campaignRow. They apply to a Store over a *bun.DB; over a
 // host's transaction, and for lists with filters, Bun builds the statements as elsewhere.
 
 // columnList is the columns of campaignRow (what Bun's own selects read).
@@ -28,7 +28,7 @@ func (s *Store) preparedDB() (*bun.DB, bool) {
 // getPrepared is get for a Store over a *bun.DB.
 func (s *Store) getPrepared(ctx context.Context, db *bun.DB, id campaign.ID) (*campaign.Campaign, error) {
 	var rows []campaignRow
-	err := database.Prepared(ctx, db, &rows,
+	err := database.PreparedSlice(ctx, db, &rows,
 		"SELECT "+s.columns+" FROM campaigns WHERE id = $1 AND deleted_at IS NULL", uuid.UUID(id))
 	if err != nil {
 		return nil, fmt.Errorf("get campaign: %w", err)
@@ -73,7 +73,7 @@ func (s *Store) listPrepared(ctx context.Context, db *bun.DB, f campaign.Filter)
 	q += fmt.Sprintf(" ORDER BY %s %s, id %s LIMIT $%d", expr, dir, dir, len(args)+1)
 	args = append(args, f.Limit+1)
 	var rows []campaignRow
-	if err := database.Prepared(ctx, db, &rows, q, args...); err != nil {
+	if err := database.PreparedSlice(ctx, db, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list campaigns: %w", err)
 	}
 	return rows, nil

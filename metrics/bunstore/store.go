@@ -616,9 +616,9 @@ func (s *Store) TotalRows(ctx context.Context, campaignID uuid.UUID) ([]metrics.
 	var rows []totalsRow
 	var err error
 	if db, ok := s.db.(*bun.DB); ok {
-		// GET /campaigns/:id reads these at every request: a prepared statement (see
-		// database.Prepared).
-		err = database.Prepared(ctx, db, &rows, s.totalsQuery, campaignID)
+		// GET /campaigns/:id reads these at every request: a prepared statement, scanned by
+		// pgx (see database.PreparedSlice).
+		err = database.PreparedSlice(ctx, db, &rows, s.totalsQuery, campaignID)
 	} else {
 		err = s.db.NewSelect().Model(&rows).ColumnExpr("?TableAlias.*").Where("campaign_id = ?", campaignID).
 			OrderExpr("variant ASC, channel ASC, personalization ASC").Scan(ctx)

@@ -73,5 +73,18 @@ func TestCommitAddsRollupsExactly(t *testing.T) {
 		assert.Equal(t, want, total)
 		require.NoError(t, db.NewSelect().Table("metrics_consumer_positions").Column("processed").Scan(ctx, &processed))
 		assert.EqualValues(t, 12, processed)
+
+		// The totals' hot read (pgx's own rows on PostgreSQL) reads what Bun's select reads
+		// over a transaction.
+		dbtest.RequireNullsInPointers[totalsRow](t, db)
+		hot, err := store.TotalRows(ctx, cid)
+		require.NoError(t, err)
+		require.NotEmpty(t, hot)
+		require.NoError(t, db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			viaBun, err := New(tx).TotalRows(ctx, cid)
+			require.NoError(t, err)
+			assert.Equal(t, viaBun, hot)
+			return nil
+		}))
 	})
 }

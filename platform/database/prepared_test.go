@@ -235,3 +235,52 @@ func TestWarmPreparesTheHotStatementsOnEveryConnection(t *testing.T) {
 		require.NoError(t, c.Close())
 	}
 }
+
+// sliceRow has a nullable column (a pointer field) and a computed one (scanonly).
+type sliceRow struct {
+	bun.BaseModel `bun:"table:prepared_things"`
+
+	ID      uuid.UUID  `bun:"id,pk"`
+	At      time.Time  `bun:"at"`
+	Name    string     `bun:"name"`
+	Later   *time.Time `bun:"later"`
+	NameKey string     `bun:"name_key,scanonly"`
+}
+
+// PreparedSlice reads what Prepared reads, on every driver: on pgx through pgx's own rows,
+// columns matched to fields by name in any order, a NULL into a pointer, a computed column; a
+// column without a field is an error, and a read that finds nothing empties the slice.
+func TestPreparedSliceReadsAsPrepared(t *testing.T) {
+	eachDriver(t, func(t *testing.T, db *bun.DB, rows []preparedRow) {
+		ctx := context.Background()
+		_, err := db.NewAddColumn().Model((*sliceRow)(nil)).ColumnExpr("later TIMESTAMPTZ").Exec(ctx)
+		require.NoError(t, err)
+		later := rows[0].At.Add(time.Hour)
+		_, err = db.NewUpdate().Model((*sliceRow)(nil)).Set("later = ?", later).Where("id = ?", rows[1].ID).Exec(ctx)
+		require.NoError(t, err)
+
+		query := `SELECT name, lower(name) AS name_key, later, id, at FROM prepared_things
+WHERE at >= $1 ORDER BY at LIMIT $2`
+		var want, got []sliceRow
+		require.NoError(t, database.Prepared(ctx, db, &want, query, rows[0].At, 3))
+		require.NoError(t, database.PreparedSlice(ctx, db, &got, query, rows[0].At, 3))
+		require.Len(t, got, 3)
+		for i := range got {
+			assert.Equal(t, want[i].ID, got[i].ID)
+			assert.Equal(t, want[i].Name, got[i].Name)
+			assert.Equal(t, want[i].NameKey, got[i].NameKey)
+			assert.True(t, want[i].At.Equal(got[i].At), "%v vs %v", want[i].At, got[i].At)
+			assert.Equal(t, want[i].Later == nil, got[i].Later == nil)
+		}
+		require.NotNil(t, got[1].Later)
+		assert.True(t, got[1].Later.Equal(later))
+		assert.Nil(t, got[0].Later)
+
+		require.NoError(t, database.PreparedSlice(ctx, db, &got, "SELECT id, at, name FROM prepared_things WHERE id = $1", uuid.New()))
+		assert.Empty(t, got, "a read that finds nothing leaves no earlier row")
+
+		err = database.PreparedSlice(ctx, db, &got, "SELECT id, 1 AS unknown FROM prepared_things")
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "unknown")
+	})
+}

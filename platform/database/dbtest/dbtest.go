@@ -13,11 +13,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx/v5" driver for schema set-up
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/driver/pgdriver"
 
@@ -176,4 +178,34 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// RequireNullsInPointers fails t unless every column of T's table that may hold NULL has a
+// pointer field in T: database.PreparedSlice scans pgx's rows straight into the fields, and a
+// NULL into a field that is not a pointer is an error there. It checks PostgreSQL only (SQLite
+// reads go through Bun) and does nothing on SQLite.
+func RequireNullsInPointers[T any](t testing.TB, db *bun.DB) {
+	t.Helper()
+	if db.Dialect().Name() != dialect.PG {
+		return
+	}
+	table := db.Dialect().Tables().Get(reflect.TypeFor[T]())
+	rows, err := db.QueryContext(context.Background(), `SELECT column_name FROM information_schema.columns
+WHERE table_schema = current_schema() AND table_name = ? AND is_nullable = 'YES'`, table.Name)
+	if err != nil {
+		t.Fatalf("columns of %s: %v", table.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var column string
+		if err := rows.Scan(&column); err != nil {
+			t.Fatal(err)
+		}
+		if f, ok := table.FieldMap[column]; ok && !f.IsPtr {
+			t.Errorf("%s.%s may be NULL, but %s.%s is not a pointer", table.Name, column, table.TypeName, f.GoName)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 }
