@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
+
 	"github.com/shopspring/decimal"
 	"golang.org/x/text/currency"
 )
@@ -76,7 +78,11 @@ type moneyJSON struct {
 // MarshalJSON writes {"amount": "10.00", "currency": "EUR"}: the amount is a string so that no
 // JSON reader turns it into a float.
 func (m Money) MarshalJSON() ([]byte, error) {
-	return json.Marshal(moneyJSON{Amount: m.Amount.StringFixed(m.Scale()), Currency: m.Currency})
+	amount := m.Amount.StringFixed(m.Scale())
+	if b, ok := jsonappend.Money(nil, amount, m.Currency); ok {
+		return b, nil
+	}
+	return json.Marshal(moneyJSON{Amount: amount, Currency: m.Currency})
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes; the amount may also be a JSON number.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
+
 	"github.com/shopspring/decimal"
 	"golang.org/x/text/currency"
 )
@@ -108,10 +110,14 @@ type Amount struct {
 
 // MarshalJSON writes the amount as a string with the currency's minor-unit decimals.
 func (a Amount) MarshalJSON() ([]byte, error) {
+	amount := a.Value.StringFixed(minorUnit(a.Currency))
+	if b, ok := jsonappend.Money(nil, amount, a.Currency); ok {
+		return b, nil
+	}
 	return json.Marshal(struct {
 		Amount   string `json:"amount"`
 		Currency string `json:"currency"`
-	}{a.Value.StringFixed(minorUnit(a.Currency)), a.Currency})
+	}{amount, a.Currency})
 }
 
 func minorUnit(code string) int32 {

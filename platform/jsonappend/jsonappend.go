@@ -5,6 +5,7 @@ package jsonappend
 
 import (
 	"encoding/hex"
+	"slices"
 
 	"github.com/google/uuid"
 )
@@ -34,4 +35,20 @@ func UUID(dst []byte, id uuid.UUID) []byte {
 	b[23] = '-'
 	hex.Encode(b[24:], id[10:])
 	return append(dst, b[:]...)
+}
+
+// Money appends {"amount":"<amount>","currency":"<currency>"}, the bytes encoding/json writes
+// for a struct of those two string members, and reports true; it appends nothing and reports
+// false when either needs escaping (not Plain), which the caller leaves to encoding/json.
+// Money in the API's answers takes this form; an answer may hold a dozen of them.
+func Money(dst []byte, amount, currency string) ([]byte, bool) {
+	if !Plain(amount) || !Plain(currency) {
+		return dst, false
+	}
+	dst = slices.Grow(dst, len(`{"amount":"","currency":""}`)+len(amount)+len(currency))
+	dst = append(dst, `{"amount":"`...)
+	dst = append(dst, amount...)
+	dst = append(dst, `","currency":"`...)
+	dst = append(dst, currency...)
+	return append(dst, `"}`...), true
 }

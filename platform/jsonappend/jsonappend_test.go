@@ -31,3 +31,24 @@ func FuzzPlainIsWrittenAsIs(f *testing.F) {
 		assert.Equal(t, `"`+s+`"`, string(b))
 	})
 }
+
+// Money writes what encoding/json writes for the same two members, or leaves it to it.
+func FuzzMoneyIsMarshal(f *testing.F) {
+	for _, s := range [][2]string{{"10.00", "EUR"}, {"-0.5", "JPY"}, {"1", ""}, {"1<2", "EUR"}, {"3", "€"}, {"4", `E"R`}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, amount, currency string) {
+		got, ok := jsonappend.Money([]byte("x"), amount, currency)
+		assert.Equal(t, jsonappend.Plain(amount) && jsonappend.Plain(currency), ok)
+		if !ok {
+			assert.Equal(t, "x", string(got), "nothing appended")
+			return
+		}
+		want, err := json.Marshal(struct {
+			Amount   string `json:"amount"`
+			Currency string `json:"currency"`
+		}{amount, currency})
+		assert.NoError(t, err)
+		assert.Equal(t, "x"+string(want), string(got))
+	})
+}
