@@ -176,6 +176,7 @@ func hotSeed(ctx context.Context, db *bun.DB, env *hotEnv) error {
 // hotSide is one server under test and its clients.
 type hotSide struct {
 	url     string
+	handler http.Handler // what serves url, for BenchmarkHotGetCPU
 	clients []*http.Client
 	tokens  []string // per client; none for the baseline
 	lat     []time.Duration
@@ -319,7 +320,7 @@ func startProduct(b *testing.B, target dbtest.Target) (*hotSide, func()) {
 	sctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(sctx, ln) }()
-	side := &hotSide{url: "http://" + ln.Addr().String(), clients: newClients()}
+	side := &hotSide{url: "http://" + ln.Addr().String(), handler: a.Handler(), clients: newClients()}
 	now := time.Now()
 	for range hotClients {
 		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
@@ -667,7 +668,7 @@ func startBaseline(b *testing.B, target dbtest.Target) (*hotSide, func()) {
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &hotSide{url: "http://" + ln.Addr().String(), clients: newClients()}, func() {
+	return &hotSide{url: "http://" + ln.Addr().String(), handler: mux, clients: newClients()}, func() {
 		_ = srv.Close()
 		store.close()
 	}
