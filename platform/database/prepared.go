@@ -246,6 +246,11 @@ func PreparedSlice[T any](ctx context.Context, db *bun.DB, dest *[]T, query stri
 				v := reflect.ValueOf(&out[len(out)-1]).Elem()
 				for i, index := range fields {
 					ptrs[i] = v.FieldByIndex(index).Addr().Interface()
+					if id, ok := ptrs[i].(*uuid.UUID); ok && fds[i].DataTypeOID == pgtype.UUIDOID {
+						// As its bytes: pgx would take a uuid.UUID through its sql.Scanner
+						// (the UUID written as text, then parsed back).
+						ptrs[i] = (*[16]byte)(id)
+					}
 				}
 				if err := rows.Scan(ptrs...); err != nil {
 					return err
