@@ -186,19 +186,29 @@ type guarded struct {
 }
 
 func (g *guarded) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.GET(path, h, g.c.middleware(http.MethodGet, path, m)...)
+	return g.next.GET(path, g.c.handler(http.MethodGet, path, h, m))
 }
 
 func (g *guarded) POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.POST(path, h, g.c.middleware(http.MethodPost, path, m)...)
+	return g.next.POST(path, g.c.handler(http.MethodPost, path, h, m))
 }
 
 func (g *guarded) PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.PUT(path, h, g.c.middleware(http.MethodPut, path, m)...)
+	return g.next.PUT(path, g.c.handler(http.MethodPut, path, h, m))
 }
 
 func (g *guarded) DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.DELETE(path, h, g.c.middleware(http.MethodDelete, path, m)...)
+	return g.next.DELETE(path, g.c.handler(http.MethodDelete, path, h, m))
+}
+
+// handler is h behind the route's middleware, composed here once: Echo would compose a
+// route's own middleware again at every request.
+func (c *Client) handler(method, path string, h echo.HandlerFunc, m []echo.MiddlewareFunc) echo.HandlerFunc {
+	chain := c.middleware(method, path, m)
+	for i := len(chain) - 1; i >= 0; i-- {
+		h = chain[i](h)
+	}
+	return h
 }
 
 // middleware is the client's chain for the route method path, then the route's own m. A
