@@ -156,6 +156,7 @@ func TestRouteTableCoversEveryRoute(t *testing.T) {
 	}
 	for _, r := range e.Routes() {
 		key := r.Method + " " + r.Path
+		assert.Contains(t, r.Name, "echoapi", "%s is named after its handler, not its middleware", key)
 		_, ok := table[key]
 		assert.True(t, ok, "%s is mounted but not in the route table", key)
 		table[key] = true

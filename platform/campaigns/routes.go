@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -186,19 +188,26 @@ type guarded struct {
 }
 
 func (g *guarded) GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.GET(path, g.c.handler(http.MethodGet, path, h, m))
+	return named(g.next.GET(path, g.c.handler(http.MethodGet, path, h, m)), h)
 }
 
 func (g *guarded) POST(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.POST(path, g.c.handler(http.MethodPost, path, h, m))
+	return named(g.next.POST(path, g.c.handler(http.MethodPost, path, h, m)), h)
 }
 
 func (g *guarded) PUT(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.PUT(path, g.c.handler(http.MethodPut, path, h, m))
+	return named(g.next.PUT(path, g.c.handler(http.MethodPut, path, h, m)), h)
 }
 
 func (g *guarded) DELETE(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
-	return g.next.DELETE(path, g.c.handler(http.MethodDelete, path, h, m))
+	return named(g.next.DELETE(path, g.c.handler(http.MethodDelete, path, h, m)), h)
+}
+
+// named gives r the name of its handler h, which Echo names a route after (e.Routes), rather
+// than the name of the outermost middleware h is composed in.
+func named(r *echo.Route, h echo.HandlerFunc) *echo.Route {
+	r.Name = runtime.FuncForPC(reflect.ValueOf(h).Pointer()).Name()
+	return r
 }
 
 // handler is h behind the route's middleware, composed here once: Echo would compose a
