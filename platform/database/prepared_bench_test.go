@@ -59,26 +59,26 @@ func BenchmarkPreparedRead(b *testing.B) {
 			b.Fatalf("read %+v", got)
 		}
 	}
-	b.Run("prepared", func(b *testing.B) {
-		b.ReportAllocs()
-		var got []benchRow
-		for b.Loop() {
-			if err := database.Prepared(ctx, db, &got, query, row.ID); err != nil {
-				b.Fatal(err)
+	for _, layer := range []struct {
+		name string
+		read func(ctx context.Context, db *bun.DB, dest *[]benchRow, query string, args ...any) error
+	}{
+		{"prepared", func(ctx context.Context, db *bun.DB, dest *[]benchRow, query string, args ...any) error {
+			return database.Prepared(ctx, db, dest, query, args...)
+		}},
+		{"slice", database.PreparedSlice[benchRow]},
+	} {
+		b.Run(layer.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var got []benchRow
+			for b.Loop() {
+				if err := layer.read(ctx, db, &got, query, row.ID); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-		check(b, got)
-	})
-	b.Run("slice", func(b *testing.B) {
-		b.ReportAllocs()
-		var got []benchRow
-		for b.Loop() {
-			if err := database.PreparedSlice(ctx, db, &got, query, row.ID); err != nil {
-				b.Fatal(err)
-			}
-		}
-		check(b, got)
-	})
+			check(b, got)
+		})
+	}
 	b.Run("pgx", func(b *testing.B) {
 		pool, err := pgxpool.New(ctx, target.URL)
 		if err != nil {
