@@ -39,7 +39,8 @@ func (p Pool) Apply(db *sql.DB) {
 // Bun writes arguments into the SQL text, so every statement text is new to the server. pgx's
 // default mode would prepare (and cache, and evict) each one: two round trips per query. The
 // simple protocol sends it in one. A DSN that sets default_query_exec_mode keeps its choice.
-// The hot reads, whose text is the same at every call, are prepared instead (Prepared).
+// The hot reads, whose text is the same at every call, are prepared instead (Prepared, and
+// PreparedSlice, which also scans pgx's rows straight into the models).
 //
 // After a connection fault (the server restarted, failed over, or killed a connection) the
 // pool pings each idle connection before its next use, and replaces the dead ones; the stores'
