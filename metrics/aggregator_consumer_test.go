@@ -1,10 +1,8 @@
 package metrics_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,21 +11,8 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/metrics"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 )
-
-// logBuffer collects a logger's output across goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 // A partition's consumer that the server drops (here deleted; a server that stops serving it
 // is the same to the worker once two heartbeats are missed) is recreated from the last message
@@ -35,7 +20,7 @@ func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l
 func TestADroppedPartitionConsumerIsRecreatedAndLogged(t *testing.T) {
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		env := newAggEnv(t, target)
-		var logs logBuffer
+		var logs logtest.Buffer
 		cfg := env.config()
 		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		cfg.MaxWait = 50 * time.Millisecond

@@ -1,7 +1,6 @@
 package targeting_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
@@ -121,31 +121,13 @@ func TestClientOutagesStillOpenTheBreaker(t *testing.T) {
 	assert.True(t, c.BreakerOpen())
 }
 
-// logBuffer is a JSON slog handler over a buffer, safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A wrong base URL answers the router's plain-text 404: that is a configuration error, logged
 // with the URL, never "rule not found" (which activation would report as the campaign's fault
 // and eligibility would cache).
 func TestClientPlainText404IsMisconfiguration(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	wrong := e.URL + "/rules-management"
 	c := newClient(e, func(c *targeting.Config) {
 		c.URL, c.EvaluationURL = wrong, e.URL
@@ -178,7 +160,7 @@ func TestClientPlainText404IsMisconfiguration(t *testing.T) {
 func TestClientEvaluation404IsMisconfiguration(t *testing.T) {
 	t.Parallel()
 	e := enginetest.New(t)
-	var logs logBuffer
+	var logs logtest.Buffer
 	c := newClient(e, func(c *targeting.Config) {
 		c.EvaluationURL = e.URL + "/api" // POST /api/v1/evaluate: no such route
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, nil))

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/campaign"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/targeting"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
@@ -59,7 +60,7 @@ func TestFaultOneBrokenRuleDoesNotSuspendTheRest(t *testing.T) {
 	bad := serving("on the broken rule", broken)
 	alsoBad := serving("also on it", broken)
 	m.all = append(m.all, bad, alsoBad)
-	var logs logBuffer
+	var logs logtest.Buffer
 	rm := &ruleMetrics{errors: map[string]int{}, quarantined: map[string]bool{}}
 	client := targeting.NewClient(targeting.Config{URL: e.URL, CacheTTL: time.Minute}) // breaker: 5 failures, 30 s
 	ev := targeting.NewEvaluator(m, targeting.EvaluatorConfig{Rules: client, Concurrency: 4,

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 )
 
 // CAMPAIGNS_TEST_CLOCK moves the binary's clock: at a Monday 05:04 UTC, a campaign that
@@ -26,7 +28,7 @@ func TestForcedClock(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, nil, &stdout, &stderr) }()
 	client := &http.Client{Timeout: 5 * time.Second}

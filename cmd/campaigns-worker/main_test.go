@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/platform/datadir"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 )
 
 // legacyVars are the seed service's variables the configuration also reads.
@@ -59,30 +59,13 @@ func freePort(t *testing.T) int {
 	return port
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestWorkerServesHealthAndStopsOnCancel(t *testing.T) {
 	port := cleanEnv(t)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var stderr syncBuffer
+	var stderr logtest.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, nil, io.Discard, &stderr) }()
 

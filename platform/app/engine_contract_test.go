@@ -1,12 +1,10 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/targeting/enginetest"
 )
 
@@ -166,24 +165,6 @@ func TestRulesWithoutVerdictDoNotOpenTheBreaker(t *testing.T) {
 		map[string]string{"service": "rules-evaluation", "outcome": "rejected"}), 1.0)
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // A wrong base URL answers the router's plain-text 404: 503 and an error log naming the URL,
 // never "rule not found" blamed on the campaign.
 func TestWrongRulesEngineURLIsAConfigurationError(t *testing.T) {
@@ -196,7 +177,7 @@ func TestWrongRulesEngineURLIsAConfigurationError(t *testing.T) {
 		cfg := apptest.Config(t, target)
 		withEngine(e)(cfg)
 		cfg.RulesEngine.URL = wrong
-		var logs syncBuffer
+		var logs logtest.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		a, err := app.NewAPI(ctx, cfg, slog.New(slog.NewJSONHandler(&logs, nil)), app.APIConfig{})

@@ -25,6 +25,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 )
 
 // faultTally counts the answers of a load by operation and status, and remembers the writes
@@ -135,7 +136,7 @@ func TestFaultPostgresBackendKills(t *testing.T) {
 	target.URL = u.String()
 
 	// The API's warnings say which faults outlasted the retries.
-	var logs syncBuffer
+	var logs logtest.Buffer
 	a, err := app.NewAPI(t.Context(), apptest.Config(t, target),
 		slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})), app.APIConfig{})
 	require.NoError(t, err)

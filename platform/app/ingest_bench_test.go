@@ -30,6 +30,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 )
 
@@ -624,20 +625,6 @@ type workerRun struct {
 	logs func() string
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 func startWorkerProcess(b testing.TB, bin, dir string, env map[string]string) workerRun {
 	b.Helper()
 	cmd := exec.Command(bin)
@@ -646,7 +633,7 @@ func startWorkerProcess(b testing.TB, bin, dir string, env map[string]string) wo
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var out lockedBuffer
+	var out logtest.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("start the worker: %v", err)
@@ -735,7 +722,7 @@ func startWorkerInProcess(b *testing.B, env map[string]string, path string) work
 	if err := pprof.StartCPUProfile(f); err != nil {
 		b.Fatalf("CPU profile (is -cpuprofile set too?): %v", err)
 	}
-	var out lockedBuffer
+	var out logtest.Buffer
 	logger := app.NewLogger(cfg.Log, &out)
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan struct{})

@@ -20,6 +20,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/app"
 	"github.com/engine-rules-sp/campaigns/platform/app/apptest"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/platform/longtest"
 )
 
@@ -48,7 +49,7 @@ func TestFaultImportDoesNotStarveWriters(t *testing.T) {
 	}
 	dbtest.EachTarget(t, func(t *testing.T, target dbtest.Target) {
 		cfg := apptest.Config(t, target)
-		logs := &syncBuffer{}
+		logs := &logtest.Buffer{}
 		logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		ctx := context.Background()
 		a, err := app.NewAPI(ctx, cfg, logger, app.APIConfig{})

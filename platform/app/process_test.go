@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/database/sqlite"
 	"github.com/engine-rules-sp/campaigns/platform/datadir"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/platform/migrate"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/natsx/embedded"
@@ -35,24 +35,6 @@ import (
 
 // These tests run the binaries' entry points (RunAPI, RunWorker) in-process on the embedded
 // default: a SQLite file and the embedded NATS server under a fresh data dir.
-
-// logBuffer collects a process's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // processConfig is the embedded default on dataDir, with free ports for the API and the worker.
 func processConfig(t *testing.T, dataDir string) *config.Config {
@@ -69,7 +51,7 @@ func processConfig(t *testing.T, dataDir string) *config.Config {
 
 // process is RunAPI or RunWorker running in a goroutine.
 type process struct {
-	logs   *logBuffer
+	logs   *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -79,7 +61,7 @@ type runFunc func(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 func start(t *testing.T, run runFunc, cfg *config.Config) *process {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &process{logs: &logBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	p := &process{logs: &logtest.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	logger := slog.New(slog.NewTextHandler(p.logs, nil))
 	go func() { p.done <- run(ctx, cfg, logger) }()
 	t.Cleanup(func() {
@@ -172,7 +154,7 @@ func TestWorkerRefusesTheDataDirOfARunningAPI(t *testing.T) {
 	waitStatus(t, api, apiURL(apiCfg)+"/ready", http.StatusOK)
 
 	workerCfg := processConfig(t, dataDir)
-	var logs logBuffer
+	var logs logtest.Buffer
 	err := app.RunWorker(context.Background(), workerCfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	var inUse *datadir.InUseError
 	require.ErrorAs(t, err, &inUse)

@@ -18,7 +18,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +35,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/config"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 )
 
 const (
@@ -724,35 +724,16 @@ func TestWorkerServesMetricsAndHealth(t *testing.T) {
 	}
 }
 
-// lockedLog is a log destination written by the server's goroutines.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) lines() []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range bytes.Split(bytes.TrimSpace(l.buf.Bytes()), []byte("\n")) {
+// jsonLines is the JSON log lines in out, each as a map.
+func jsonLines(out *logtest.Buffer) []map[string]any {
+	var lines []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var m map[string]any
-		if json.Unmarshal(line, &m) == nil {
-			out = append(out, m)
+		if json.Unmarshal([]byte(line), &m) == nil {
+			lines = append(lines, m)
 		}
 	}
-	return out
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	return lines
 }
 
 func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
@@ -761,7 +742,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 	cfg := apptest.Config(t, dbtest.SQLiteTarget(t))
 	idp.configure(cfg)
 	cfg.Log.Level = "debug"
-	var out lockedLog
+	var out logtest.Buffer
 	logger := app.NewLogger(cfg.Log, &out)
 	a, err := app.NewAPI(context.Background(), cfg, logger, app.APIConfig{})
 	require.NoError(t, err)
@@ -793,7 +774,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 	// The access log line is written just after the response: wait for the last one.
 	require.Eventually(t, func() bool {
 		seen := map[string]bool{}
-		for _, line := range out.lines() {
+		for _, line := range jsonLines(&out) {
 			id, _ := line["request_id"].(string)
 			msg, _ := line["msg"].(string)
 			seen[id+" "+msg] = true
@@ -805,7 +786,7 @@ func TestLogsCarryTheRequestIDAndNoSecrets(t *testing.T) {
 		}
 		return true
 	}, 5*time.Second, 10*time.Millisecond, "log lines %v in\n%s", wanted, &out)
-	for _, line := range out.lines() {
+	for _, line := range jsonLines(&out) {
 		if msg, _ := line["msg"].(string); msg == "http request" || msg == "authentication failed" {
 			assert.NotEmpty(t, line["request_id"], "every line of a request carries its id: %v", line)
 		}

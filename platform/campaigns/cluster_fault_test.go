@@ -23,6 +23,7 @@ import (
 	"github.com/engine-rules-sp/campaigns/platform/auth"
 	"github.com/engine-rules-sp/campaigns/platform/campaigns"
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/platform/natsx"
 	"github.com/engine-rules-sp/campaigns/platform/natsx/natstest"
 )
@@ -60,7 +61,7 @@ func clusterFault(t *testing.T, target dbtest.Target) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cluster := natstest.NewCluster(t, 3)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -388,22 +389,4 @@ func requireEventsOnceOnStream(ctx context.Context, t *testing.T, client *campai
 	assert.Zero(t, missing, "committed events missing from the stream (of %d)", len(committed))
 	assert.Len(t, seen, len(committed), "the stream holds the committed events and nothing else")
 	return len(seen)
-}
-
-// syncBuffer is a bytes.Buffer the service's goroutines may log to at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

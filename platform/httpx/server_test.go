@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/engine-rules-sp/campaigns/platform/httpx"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -186,9 +187,8 @@ func TestHealthAndReady(t *testing.T) {
 	healthy.Store(true)
 	var sawDeadline atomic.Bool
 
-	var logs bytes.Buffer
-	var logMu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &logMu}, nil))
+	var logs logtest.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
 
 	e := echo.New()
 	httpx.RegisterHealth(e, logger,
@@ -240,8 +240,6 @@ func TestHealthAndReady(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "ok", body["status"])
 
-	logMu.Lock()
-	defer logMu.Unlock()
 	assert.Contains(t, logs.String(), "readiness check failed")
 	assert.Contains(t, logs.String(), "database")
 }
@@ -254,17 +252,6 @@ func TestReadyWithoutChecks(t *testing.T) {
 	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"status":"ready","checks":{}}`, rec.Body.String())
-}
-
-type lockedWriter struct {
-	w  io.Writer
-	mu *sync.Mutex
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // Headers over the limit get a 431 problem with the headers of every answer, from the

@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/engine-rules-sp/campaigns/platform/database/dbtest"
 	"github.com/engine-rules-sp/campaigns/platform/lease"
+	"github.com/engine-rules-sp/campaigns/platform/logtest"
 	"github.com/engine-rules-sp/campaigns/platform/outbox"
 )
 
@@ -89,24 +89,6 @@ func (e *benchEnv) streamMsgs(t *testing.T, stream string) uint64 {
 	return info.State.Msgs
 }
 
-// syncBuffer is a log destination that tests read while relays write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Contains(text string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Contains(s.b.String(), text)
-}
-
 // A leader that pauses after reading a batch (a long GC, a stalled host) until its lease has
 // expired and another relay has taken over and published that batch publishes nothing once it
 // resumes: its check of the lease right before publishing finds the tenure over, and it
@@ -119,7 +101,7 @@ func TestFaultAPausedRelayPublishesNothingOnceReplaced(t *testing.T) {
 		seen := env.countPublishes(t, "campaigns.events.>")
 		aggs := []uuid.UUID{uuid.New(), uuid.New()}
 
-		var logs syncBuffer
+		var logs logtest.Buffer
 		cfgA := cfg
 		cfgA.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		var a, b counter
@@ -153,7 +135,7 @@ func TestFaultAPausedRelayPublishesNothingOnceReplaced(t *testing.T) {
 		before := seen.total(t, env)
 
 		close(resume)
-		assert.Eventually(t, func() bool { return logs.Contains("lost the lease") }, 5*time.Second, 5*time.Millisecond,
+		assert.Eventually(t, func() bool { return strings.Contains(logs.String(), "lost the lease") }, 5*time.Second, 5*time.Millisecond,
 			"the old leader resumed, found its lease lost and followed")
 		assert.Equal(t, before, seen.total(t, env), "the old leader published nothing once it resumed")
 		env.appendEvents(t, aggs, 50, 60)
