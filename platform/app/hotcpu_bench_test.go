@@ -22,11 +22,11 @@ import (
 // process: CPU time (user and system, the collector's and the embedded NATS server's
 // included) per request, and allocations.
 //
-//	CAMPAIGNS_TEST_POSTGRES_URL=... go test ./platform/app -run '^$' -bench 'Hot.*CPU' -benchtime 5000x
+//	CAMPAIGNS_TEST_POSTGRES_URL=... go test ./platform/app -run '^$' -bench RequestCPU -benchtime 5000x
 
-// BenchmarkHotGetCPU: GET a campaign through the API as production configures it and through
+// BenchmarkRequestCPUGet: GET a campaign through the API as production configures it and through
 // the hand-written baseline of BenchmarkHotReads.
-func BenchmarkHotGetCPU(b *testing.B) {
+func BenchmarkRequestCPUGet(b *testing.B) {
 	env := hotSetup(b, "postgres")
 	product, closeProduct := startProduct(b, env.target)
 	defer closeProduct()
@@ -46,9 +46,9 @@ func BenchmarkHotGetCPU(b *testing.B) {
 		cpuSide{"base", baseline.handler, get(baseline)})
 }
 
-// BenchmarkHotTrackCPU: POST one event to /track through the API and through rawTrackHandler
+// BenchmarkRequestCPUTrack: POST one event to /track through the API and through rawTrackHandler
 // (the bare publish of BenchmarkHotTrack), on PostgreSQL and JetStream.
-func BenchmarkHotTrackCPU(b *testing.B) {
+func BenchmarkRequestCPUTrack(b *testing.B) {
 	ns := natstest.NewServer(b)
 	s := apptest.New(b, dbtest.PostgresTarget(b), apptest.ServerConfig{Configure: hotConfigure(ns.URL())})
 	ids := hotActiveCampaigns(b, s, 100)

@@ -176,7 +176,7 @@ func hotSeed(ctx context.Context, db *bun.DB, env *hotEnv) error {
 // hotSide is one server under test and its clients.
 type hotSide struct {
 	url     string
-	handler http.Handler // what serves url, for BenchmarkHotGetCPU
+	handler http.Handler // what serves url, for BenchmarkRequestCPUGet
 	clients []*http.Client
 	tokens  []string // per client; none for the baseline
 	lat     []time.Duration
