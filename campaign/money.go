@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
-
 	"github.com/shopspring/decimal"
 	"golang.org/x/text/currency"
+
+	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
 )
 
 // maxAmount is the largest amount NUMERIC(19,4) holds with room to spare.
@@ -70,19 +70,10 @@ func (m Money) check() error {
 	return nil
 }
 
-type moneyJSON struct {
-	Amount   string `json:"amount"`
-	Currency string `json:"currency"`
-}
-
 // MarshalJSON writes {"amount": "10.00", "currency": "EUR"}: the amount is a string so that no
 // JSON reader turns it into a float.
 func (m Money) MarshalJSON() ([]byte, error) {
-	amount := m.Amount.StringFixed(m.Scale())
-	if b, ok := jsonappend.Money(nil, amount, m.Currency); ok {
-		return b, nil
-	}
-	return json.Marshal(moneyJSON{Amount: amount, Currency: m.Currency})
+	return jsonappend.Money(nil, m.Amount.StringFixed(m.Scale()), m.Currency), nil
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes; the amount may also be a JSON number.

@@ -1,16 +1,15 @@
 package metrics
 
 import (
-	"encoding/json"
 	"errors"
 	"math"
 	"slices"
 	"time"
 
-	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
-
 	"github.com/shopspring/decimal"
 	"golang.org/x/text/currency"
+
+	"github.com/engine-rules-sp/campaigns/platform/jsonappend"
 )
 
 // Totals are summed counters.
@@ -110,14 +109,7 @@ type Amount struct {
 
 // MarshalJSON writes the amount as a string with the currency's minor-unit decimals.
 func (a Amount) MarshalJSON() ([]byte, error) {
-	amount := a.Value.StringFixed(minorUnit(a.Currency))
-	if b, ok := jsonappend.Money(nil, amount, a.Currency); ok {
-		return b, nil
-	}
-	return json.Marshal(struct {
-		Amount   string `json:"amount"`
-		Currency string `json:"currency"`
-	}{amount, a.Currency})
+	return jsonappend.Money(nil, a.Value.StringFixed(minorUnit(a.Currency)), a.Currency), nil
 }
 
 func minorUnit(code string) int32 {

@@ -13,8 +13,9 @@ import (
 
 // The hot reads (a campaign by id, a page of the list without filters) are written by hand with
 // placeholders and sent through database.PreparedSlice, so that PostgreSQL plans each once per
-// connection instead of at every request, and pgx scans the rows straight into campaignRow. They apply to a Store over a *bun.DB; over a
-// host's transaction, and for lists with filters, Bun builds the statements as elsewhere.
+// connection instead of at every request, and pgx scans the rows straight into campaignRow.
+// They apply to a Store over a *bun.DB; over a host's transaction, and for lists with filters,
+// Bun builds the statements as elsewhere.
 
 // columnList is the columns of campaignRow (what Bun's own selects read).
 func columnList(db bun.IDB) string { return database.Columns[campaignRow](db) }

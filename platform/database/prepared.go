@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 )
 
 // Prepared runs query straight on db's pool, with its arguments apart from its text, and scans
@@ -231,13 +232,17 @@ func PreparedSlice[T any](ctx context.Context, db *bun.DB, dest *[]T, query stri
 			}
 			defer rows.Close()
 			fds := rows.FieldDescriptions()
-			fields := make([][]int, len(fds))
+			fields := make([]*schema.Field, len(fds))
+			asBytes := make([]bool, len(fds))
 			for i, fd := range fds {
 				f, ok := table.FieldMap[fd.Name]
 				if !ok {
 					return fmt.Errorf("database: column %q has no field in %s", fd.Name, table.TypeName)
 				}
-				fields[i] = f.Index
+				fields[i] = f
+				// A uuid column into a uuid.UUID goes in as its bytes: pgx would take it
+				// through its sql.Scanner (the UUID written as text, then parsed back).
+				asBytes[i] = fd.DataTypeOID == pgtype.UUIDOID && f.StructField.Type == reflect.TypeFor[uuid.UUID]()
 			}
 			out := (*dest)[:0]
 			ptrs := make([]any, len(fields))
@@ -245,12 +250,10 @@ func PreparedSlice[T any](ctx context.Context, db *bun.DB, dest *[]T, query stri
 				var zero T
 				out = append(out, zero)
 				v := reflect.ValueOf(&out[len(out)-1]).Elem()
-				for i, index := range fields {
-					ptrs[i] = v.FieldByIndex(index).Addr().Interface()
-					if id, ok := ptrs[i].(*uuid.UUID); ok && fds[i].DataTypeOID == pgtype.UUIDOID {
-						// As its bytes: pgx would take a uuid.UUID through its sql.Scanner
-						// (the UUID written as text, then parsed back).
-						ptrs[i] = (*[16]byte)(id)
+				for i, f := range fields {
+					ptrs[i] = v.FieldByIndex(f.Index).Addr().Interface()
+					if asBytes[i] {
+						ptrs[i] = (*[16]byte)(ptrs[i].(*uuid.UUID))
 					}
 				}
 				if err := rows.Scan(ptrs...); err != nil {

@@ -5,6 +5,7 @@ package jsonappend
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 
 	"github.com/google/uuid"
@@ -38,17 +39,20 @@ func UUID(dst []byte, id uuid.UUID) []byte {
 }
 
 // Money appends {"amount":"<amount>","currency":"<currency>"}, the bytes encoding/json writes
-// for a struct of those two string members, and reports true; it appends nothing and reports
-// false when either needs escaping (not Plain), which the caller leaves to encoding/json.
-// Money in the API's answers takes this form; an answer may hold a dozen of them.
-func Money(dst []byte, amount, currency string) ([]byte, bool) {
+// for a struct of those two string members; text that needs escaping (not Plain) goes through
+// encoding/json. Money in the API's answers takes this form; an answer may hold a dozen.
+func Money(dst []byte, amount, currency string) []byte {
 	if !Plain(amount) || !Plain(currency) {
-		return dst, false
+		b, _ := json.Marshal(struct { // two strings: it cannot fail
+			Amount   string `json:"amount"`
+			Currency string `json:"currency"`
+		}{amount, currency})
+		return append(dst, b...)
 	}
 	dst = slices.Grow(dst, len(`{"amount":"","currency":""}`)+len(amount)+len(currency))
 	dst = append(dst, `{"amount":"`...)
 	dst = append(dst, amount...)
 	dst = append(dst, `","currency":"`...)
 	dst = append(dst, currency...)
-	return append(dst, `"}`...), true
+	return append(dst, `"}`...)
 }

@@ -32,18 +32,14 @@ func FuzzPlainIsWrittenAsIs(f *testing.F) {
 	})
 }
 
-// Money writes what encoding/json writes for the same two members, or leaves it to it.
+// Money appends what encoding/json writes for the same two members, whether it writes them by
+// hand or, for text that needs escaping, through encoding/json.
 func FuzzMoneyIsMarshal(f *testing.F) {
 	for _, s := range [][2]string{{"10.00", "EUR"}, {"-0.5", "JPY"}, {"1", ""}, {"1<2", "EUR"}, {"3", "€"}, {"4", `E"R`}} {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, amount, currency string) {
-		got, ok := jsonappend.Money([]byte("x"), amount, currency)
-		assert.Equal(t, jsonappend.Plain(amount) && jsonappend.Plain(currency), ok)
-		if !ok {
-			assert.Equal(t, "x", string(got), "nothing appended")
-			return
-		}
+		got := jsonappend.Money([]byte("x"), amount, currency)
 		want, err := json.Marshal(struct {
 			Amount   string `json:"amount"`
 			Currency string `json:"currency"`

@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ReadAll reads n messages of stream with one ordered consumer per filter set (nil: the whole
-// stream), doing nothing with them, and returns how long it took: the raw read that benchmarks
+// ReadAll reads n messages of stream with one ordered consumer per filter set (a nil set reads
+// the whole stream), doing nothing with them, and returns how long it took: the raw read that benchmarks
 // compare a real consumer with.
 func ReadAll(tb testing.TB, js jetstream.JetStream, stream string, filters [][]string, n int) time.Duration {
 	tb.Helper()
